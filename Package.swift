@@ -1,0 +1,49 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+  name: "agent-spaces",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "spaces", targets: ["SpacesTUI"]),
+    .library(name: "SpacesKit", targets: ["SpacesKit"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CCurses",
+      pkgConfig: "ncursesw",
+      providers: [.apt(["libncursesw5-dev"])]
+    ),
+    .target(name: "CSpacesSys"),
+    .target(
+      name: "SpacesKit",
+      dependencies: [
+        "CSpacesSys",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "SpacesTUI",
+      dependencies: [
+        "SpacesKit",
+        "CCurses",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(name: "SpacesKitTests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
+    .testTarget(name: "SpacesTUITests", dependencies: ["SpacesKit"], swiftSettings: strict),
+  ]
+)

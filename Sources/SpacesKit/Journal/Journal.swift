@@ -1,0 +1,290 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A problem found in a journal file: a torn or corrupt line that was skipped.
+public struct JournalIssue: Sendable, Equatable, CustomStringConvertible {
+  /// The 1-based line number, when known.
+  public var line: Int?
+  /// The byte offset where the bad line starts.
+  public var offset: Int
+  /// What was wrong.
+  public var message: String
+
+  public var description: String {
+    let place = line.map { "line \($0)" } ?? "byte \(offset)"
+    return "journal \(place): \(message)"
+  }
+}
+
+/// A space's append-only record of events: JSON Lines, one event per line.
+///
+/// Appends from several threads or processes are serialized with a lock and `flock`, and
+/// sequence numbers stay increasing across them. ``append(_:sync:)`` with `sync: true` returns
+/// only after the data is on disk (`fsync`). A torn last line (a crash mid-write) is found on
+/// open, reported in ``issues``, closed off with a newline so later records stay intact, and
+/// skipped by readers; nothing before it is lost.
+public final class Journal: @unchecked Sendable {
+  /// The journal file's path.
+  public let path: String
+  /// Problems found when the journal was opened.
+  public private(set) var issues: [JournalIssue] = []
+
+  private let lock = NSLock()
+  private let fd: Int32
+  private var knownEnd: Int = 0
+  private var seq: Int = 0
+
+  /// Opens (creating if needed) the journal at `path`.
+  public init(path: String) throws(SpacesError) {
+    self.path = path
+    let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+      throw SpacesError(
+        .journalError, "can't open the journal \(path): \(String(cString: strerror(errno)))",
+        errno: errno)
+    }
+    self.fd = fd
+    do {
+      try withFileLock { () throws(SpacesError) in try catchUp() }
+    } catch {
+      close(fd)
+      throw error
+    }
+  }
+
+  deinit { close(fd) }
+
+  /// The highest sequence number written so far.
+  public var lastSeq: Int {
+    lock.withLock { seq }
+  }
+
+  /// Assigns sequence numbers to `events`, appends them, and returns them as written.
+  ///
+  /// With `sync`, the data (and everything appended before) is on disk when this returns.
+  @discardableResult
+  public func append(_ events: [Event], sync: Bool) throws(SpacesError) -> [Event] {
+    lock.lock()
+    defer { lock.unlock() }
+    return try withFileLock { () throws(SpacesError) -> [Event] in
+      try catchUp()
+      var written: [Event] = []
+      var bytes: [UInt8] = []
+      for var event in events {
+        seq += 1
+        event.seq = seq
+        bytes += Array(SpacesJSON.line(event).utf8)
+        bytes.append(0x0A)
+        written.append(event)
+      }
+      try writeAll(bytes)
+      knownEnd += bytes.count
+      if sync, fsync(fd) != 0 {
+        throw failure("can't flush the journal to disk")
+      }
+      return written
+    }
+  }
+
+  /// Flushes everything appended so far to disk.
+  public func sync() throws(SpacesError) {
+    if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
+  }
+
+  /// Reads every event in the journal at `path`, with the problems found on the way.
+  public static func read(path: String) throws(SpacesError) -> (
+    events: [Event], issues: [JournalIssue]
+  ) {
+    var reader = try JournalReader(path: path)
+    return try reader.readAvailable(final: true)
+  }
+
+  // MARK: - Internals (called with both locks held)
+
+  /// Brings `seq` and `knownEnd` up to date with what other writers appended, and closes off a
+  /// torn last line.
+  private func catchUp() throws(SpacesError) {
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw failure("can't inspect the journal") }
+    let size = Int(info.st_size)
+    if size == knownEnd { return }
+    if size > 0 {
+      var last: UInt8 = 0
+      if pread(fd, &last, 1, off_t(size - 1)) != 1 { throw failure("can't read the journal") }
+      if last != 0x0A {
+        let start = try lineStart(before: size)
+        issues.append(
+          JournalIssue(
+            line: nil, offset: start,
+            message:
+              "the last record (\(size - start) bytes) was cut off mid-write, probably by a crash; it is kept in the file but skipped"
+          ))
+        try writeAll([0x0A])
+        if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
+        knownEnd = size + 1
+        seq = max(seq, try lastSequence(endingAt: start))
+        return
+      }
+    }
+    knownEnd = size
+    seq = max(seq, try lastSequence(endingAt: size))
+  }
+
+  /// The sequence number of the last well-formed line that ends at or before `end`.
+  private func lastSequence(endingAt end: Int) throws(SpacesError) -> Int {
+    var lineEnd = end
+    while lineEnd > 0 {
+      // `lineEnd` is just past a newline; the line is [start, lineEnd - 1).
+      let start = try lineStart(before: lineEnd - 1)
+      let line = try readBytes(from: start, count: lineEnd - 1 - start)
+      if let probe = try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(line)) {
+        return probe.seq
+      }
+      lineEnd = start
+    }
+    return 0
+  }
+
+  /// The offset where the line containing the byte before `end` starts.
+  private func lineStart(before end: Int) throws(SpacesError) -> Int {
+    var position = end
+    let block = 64 * 1024
+    while position > 0 {
+      let from = max(0, position - block)
+      let chunk = try readBytes(from: from, count: position - from)
+      if let newline = chunk.lastIndex(of: 0x0A) { return from + newline + 1 }
+      position = from
+    }
+    return 0
+  }
+
+  private func readBytes(from offset: Int, count: Int) throws(SpacesError) -> [UInt8] {
+    var buffer = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+      let n = buffer.withUnsafeMutableBytes { raw in
+        pread(fd, raw.baseAddress.map { $0 + done }, count - done, off_t(offset + done))
+      }
+      if n < 0, errno == EINTR { continue }
+      guard n > 0 else { throw failure("can't read the journal") }
+      done += n
+    }
+    return buffer
+  }
+
+  private func writeAll(_ bytes: [UInt8]) throws(SpacesError) {
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { raw in
+        write(fd, raw.baseAddress.map { $0 + done }, bytes.count - done)
+      }
+      if n < 0, errno == EINTR { continue }
+      guard n > 0 else { throw failure("can't write the journal (disk full?)") }
+      done += n
+    }
+  }
+
+  private func withFileLock<T>(_ body: () throws(SpacesError) -> T) throws(SpacesError) -> T {
+    while flock(fd, LOCK_EX) != 0 {
+      if errno != EINTR { throw failure("can't lock the journal") }
+    }
+    defer { flock(fd, LOCK_UN) }
+    return try body()
+  }
+
+  private func failure(_ what: String) -> SpacesError {
+    let code = errno
+    return SpacesError(
+      .journalError, "\(what): \(path): \(String(cString: strerror(code)))", errno: code)
+  }
+
+  private struct SeqProbe: Decodable { var seq: Int }
+}
+
+/// Reads a journal file from the start, and then whatever is appended (for following).
+public struct JournalReader: ~Copyable {
+  /// The journal file's path.
+  public let path: String
+  private let fd: Int32
+  private var offset = 0
+  private var line = 0
+  private var pending: [UInt8] = []
+
+  /// Opens the journal at `path` for reading.
+  public init(path: String) throws(SpacesError) {
+    self.path = path
+    fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      let code = errno
+      if code == ENOENT {
+        throw SpacesError(.notFound, "no journal at \(path)", errno: code)
+      }
+      throw SpacesError(
+        .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))",
+        errno: code)
+    }
+  }
+
+  deinit { close(fd) }
+
+  /// Reads the complete lines available now.
+  ///
+  /// With `final`, a last line without a newline is reported as torn; without it (while
+  /// following a live journal) it is kept until the rest arrives.
+  public mutating func readAvailable(final: Bool) throws(SpacesError) -> (
+    events: [Event], issues: [JournalIssue]
+  ) {
+    var events: [Event] = []
+    var issues: [JournalIssue] = []
+    var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0, errno == EINTR { continue }
+      if n < 0 {
+        throw SpacesError(
+          .journalError, "can't read the journal \(path): \(String(cString: strerror(errno)))")
+      }
+      if n == 0 { break }
+      var start = 0
+      for index in 0..<n where chunk[index] == 0x0A {
+        pending += chunk[start..<index]
+        take(&events, &issues)
+        start = index + 1
+      }
+      pending += chunk[start..<n]
+    }
+    if final, !pending.isEmpty {
+      line += 1
+      issues.append(
+        JournalIssue(
+          line: line, offset: offset,
+          message: "the last record was cut off mid-write (\(pending.count) bytes); skipped"))
+      offset += pending.count
+      pending = []
+    }
+    return (events, issues)
+  }
+
+  private mutating func take(_ events: inout [Event], _ issues: inout [JournalIssue]) {
+    line += 1
+    defer {
+      offset += pending.count + 1
+      pending.removeAll(keepingCapacity: true)
+    }
+    if pending.isEmpty { return }
+    do {
+      events.append(try SpacesJSON.decoder.decode(Event.self, from: Data(pending)))
+    } catch {
+      let torn = pending.first != UInt8(ascii: "{") || pending.last != UInt8(ascii: "}")
+      issues.append(
+        JournalIssue(
+          line: line, offset: offset,
+          message: torn
+            ? "a record cut off mid-write (a crash?); skipped"
+            : "a record that is not a valid event (\(SpacesJSON.describe(error))); skipped"))
+    }
+  }
+}

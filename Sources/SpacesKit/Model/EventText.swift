@@ -1,0 +1,84 @@
+/// Renders events as one line of text for a person (used by `spaces log`).
+public enum EventText {
+  /// One readable line for an event, without a trailing newline.
+  public static func line(_ event: Event) -> String {
+    let time = event.time.split(separator: "T").last.map { String($0.dropLast()) } ?? event.time
+    let head = "#\(event.seq) \(time) \(event.opId)"
+    return "\(head) \(body(event))"
+  }
+
+  /// The part of the line after the sequence number, time and operation id.
+  public static func body(_ event: Event) -> String {
+    switch event.type {
+    case .received:
+      let who = event.actor.map { " by \($0.rawValue)" } ?? ""
+      return "received\(who): " + (event.op.map(summary) ?? "?")
+    case .decision:
+      let decision = event.decision
+      let rules = decision.map { $0.rules.joined(separator: ", ") } ?? ""
+      return "policy: \(decision?.decision.rawValue ?? "?") (\(rules))"
+    case .approvalRequested:
+      return "waiting for approval: " + (event.decision?.reasons.joined(separator: "; ") ?? "")
+    case .approvalResolved:
+      return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")"
+        + (event.reason.map { ": \($0)" } ?? "")
+    case .started:
+      return "started"
+    case .output:
+      let data = event.data ?? ""
+      let trimmed = data.hasSuffix("\n") ? String(data.dropLast()) : data
+      let prefix = event.stream == "stderr" ? "stderr| " : "stdout| "
+      return prefix + sanitize(trimmed).replacingOccurrences(of: "\n", with: "\n" + prefix)
+    case .completed:
+      return "completed" + (event.result.map(outcome) ?? "")
+    case .failed:
+      let error = event.result?.error
+      return "failed: \(error?.code ?? "?"): \(error?.message ?? "")"
+        + (event.result.map(outcome) ?? "")
+    case .denied:
+      return "denied by \(event.result?.decidedBy?.rawValue ?? "?"): \(event.result?.reason ?? "")"
+    case .message:
+      return "message: " + sanitize(event.text ?? "")
+    }
+  }
+
+  /// A short description of an operation.
+  public static func summary(_ operation: Op) -> String {
+    switch operation {
+    case .createFile(let path, let content, let encoding):
+      let size = encoding == .utf8 ? "\(content.utf8.count) bytes" : "base64"
+      return "createFile \(sanitize(path)) (\(size))"
+    case .readFile(let path): return "readFile \(sanitize(path))"
+    case .editFile(let path, _, _): return "editFile \(sanitize(path))"
+    case .deleteFile(let path, let recursive):
+      return "deleteFile \(sanitize(path))" + (recursive ? " (recursive)" : "")
+    case .shell(let command, _): return "shell: " + sanitize(command)
+    case .message(let text): return "message: " + sanitize(text)
+    }
+  }
+
+  private static func outcome(_ result: OperationResult) -> String {
+    var parts: [String] = []
+    if let code = result.exitCode { parts.append("exit \(code)") }
+    if let signal = result.signal { parts.append("signal \(signal)") }
+    if result.truncated == true { parts.append("output truncated") }
+    parts.append("\(result.durationMs) ms")
+    return " (" + parts.joined(separator: ", ") + ")"
+  }
+
+  /// Replaces control characters (escape sequences among them) with visible placeholders,
+  /// keeping newlines and tabs.
+  public static func sanitize(_ text: String) -> String {
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+      switch scalar.value {
+      case 0x0A, 0x09: out.append(scalar)
+      case 0x00..<0x20, 0x7F:
+        out.append(contentsOf: "^\(Character(Unicode.Scalar(UInt8(scalar.value ^ 0x40))))".unicodeScalars)
+      case 0x80..<0xA0: out.append("\u{FFFD}")
+      default: out.append(scalar)
+      }
+    }
+    return String(out)
+  }
+}

@@ -1,0 +1,108 @@
+import Foundation
+
+/// The isolation backends a space can use.
+public enum BackendKind: String, Codable, Sendable, CaseIterable {
+  /// Linux namespaces through `bwrap` (the default).
+  case bubblewrap
+  /// A long-running Docker or Podman container per space.
+  case container
+  /// No isolation at all: commands run on the host as the runtime's user.
+  case host
+
+  /// Whether commands in this backend are isolated from the host.
+  public var isolated: Bool { self != .host }
+}
+
+/// The policy presets from the original description.
+public enum PolicyPreset: String, Codable, Sendable, CaseIterable {
+  /// Read-only, no shell, no network.
+  case restrictive
+  /// Basic operations, curated commands.
+  case standard
+  /// Most operations allowed.
+  case permissive
+}
+
+/// Limits that apply to a space's operations.
+public struct SpaceLimits: Codable, Sendable, Equatable {
+  /// The largest file `createFile`, `editFile` and `readFile` handle, in bytes.
+  public var maxFileSizeBytes: Int = 10 * 1024 * 1024
+  /// Limits for shell operations.
+  public var shell = ShellLimits()
+
+  /// Creates the default limits.
+  public init() {}
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let defaults = SpaceLimits()
+    maxFileSizeBytes =
+      try container.decodeIfPresent(Int.self, forKey: .maxFileSizeBytes)
+      ?? defaults.maxFileSizeBytes
+    shell = try container.decodeIfPresent(ShellLimits.self, forKey: .shell) ?? defaults.shell
+  }
+}
+
+/// A space's stored configuration (`space.json` in the space's folder).
+public struct SpaceConfig: Codable, Sendable, Equatable {
+  /// Network and other optional powers.
+  public struct Capabilities: Codable, Sendable, Equatable {
+    /// Whether shell commands may reach the network.
+    public var network: Bool = false
+    /// Creates capabilities with everything off.
+    public init(network: Bool = false) { self.network = network }
+  }
+
+  /// The space's name (also its folder's name).
+  public var name: String
+  /// When the space was created (ISO 8601).
+  public var created: String
+  /// The absolute path of the workspace folder.
+  public var workspace: String
+  /// Whether the workspace folder belongs to the space (and is deleted with it).
+  public var ownsWorkspace: Bool
+  /// The policy preset.
+  public var policy: PolicyPreset
+  /// The isolation backend.
+  public var backend: BackendKind
+  /// The container image, for the container backend.
+  public var image: String?
+  /// Optional powers.
+  public var capabilities: Capabilities
+  /// Limits.
+  public var limits: SpaceLimits
+  /// Variables added to the clean environment of shell commands.
+  public var environment: [String: String]
+
+  /// Creates a configuration with default limits and no extra powers.
+  public init(
+    name: String, workspace: String, ownsWorkspace: Bool, policy: PolicyPreset = .standard,
+    backend: BackendKind = .bubblewrap, created: Date = Date()
+  ) {
+    self.name = name
+    self.created = Event.timestamp(created)
+    self.workspace = workspace
+    self.ownsWorkspace = ownsWorkspace
+    self.policy = policy
+    self.backend = backend
+    self.image = nil
+    self.capabilities = Capabilities()
+    self.limits = SpaceLimits()
+    self.environment = [:]
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    name = try container.decode(String.self, forKey: .name)
+    created = try container.decodeIfPresent(String.self, forKey: .created) ?? ""
+    workspace = try container.decode(String.self, forKey: .workspace)
+    ownsWorkspace = try container.decodeIfPresent(Bool.self, forKey: .ownsWorkspace) ?? false
+    policy = try container.decodeIfPresent(PolicyPreset.self, forKey: .policy) ?? .standard
+    backend = try container.decodeIfPresent(BackendKind.self, forKey: .backend) ?? .bubblewrap
+    image = try container.decodeIfPresent(String.self, forKey: .image)
+    capabilities =
+      try container.decodeIfPresent(Capabilities.self, forKey: .capabilities) ?? Capabilities()
+    limits = try container.decodeIfPresent(SpaceLimits.self, forKey: .limits) ?? SpaceLimits()
+    environment = try container.decodeIfPresent([String: String].self, forKey: .environment) ?? [:]
+  }
+}

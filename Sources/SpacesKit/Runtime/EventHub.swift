@@ -1,0 +1,51 @@
+import Foundation
+
+/// Hands events to live subscribers without ever blocking the sender.
+///
+/// Each subscriber has a bounded buffer; when a slow subscriber's buffer is full the oldest
+/// events are dropped for it (it sees a gap in `seq` and can read them from the journal).
+public final class EventHub: Sendable {
+  private let subscribers = LockedValue<[UUID: AsyncStream<Event>.Continuation]>([:])
+  private let bufferSize: Int
+
+  /// Creates a hub whose subscribers each buffer up to `bufferSize` events.
+  public init(bufferSize: Int = 4096) {
+    self.bufferSize = bufferSize
+  }
+
+  /// A stream of the events published from now on.
+  public func subscribe() -> AsyncStream<Event> {
+    let (stream, continuation) = AsyncStream.makeStream(
+      of: Event.self, bufferingPolicy: .bufferingNewest(bufferSize))
+    let id = UUID()
+    subscribers.withValue { $0[id] = continuation }
+    continuation.onTermination = { [weak self] _ in
+      self?.subscribers.withValue { _ = $0.removeValue(forKey: id) }
+    }
+    return stream
+  }
+
+  /// Sends events to every subscriber.
+  public func publish(_ events: [Event]) {
+    let targets = subscribers.withValue { Array($0.values) }
+    for continuation in targets {
+      for event in events { continuation.yield(event) }
+    }
+  }
+}
+
+/// A value guarded by a lock.
+public final class LockedValue<Value>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value: Value
+
+  /// Wraps `value`.
+  public init(_ value: Value) { self.value = value }
+
+  /// Runs `body` with exclusive access to the value.
+  public func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    return try body(&value)
+  }
+}

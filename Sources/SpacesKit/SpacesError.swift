@@ -1,0 +1,68 @@
+/// An error that an operation or a command can report, with a stable code.
+///
+/// The `code` is part of the wire format: clients match on it, so codes are only ever added.
+public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// A stable, machine-readable error code.
+  public struct Code: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// The path leads out of the workspace (`..`, an absolute path, or a symlink that escapes).
+    public static let pathOutsideWorkspace = Code(rawValue: "pathOutsideWorkspace")
+    /// The path is malformed: empty, NUL bytes, over-long names.
+    public static let invalidPath = Code(rawValue: "invalidPath")
+    /// The file or folder does not exist.
+    public static let notFound = Code(rawValue: "notFound")
+    /// The file exists where it must not, or a folder stands where a file is needed.
+    public static let isDirectory = Code(rawValue: "isDirectory")
+    /// A file stands where a folder is needed.
+    public static let notDirectory = Code(rawValue: "notDirectory")
+    /// A folder is not empty and `recursive` was not given.
+    public static let notEmpty = Code(rawValue: "notEmpty")
+    /// `editFile` found no occurrence of `oldText`.
+    public static let editNoMatch = Code(rawValue: "editNoMatch")
+    /// `editFile` found more than one occurrence of `oldText`.
+    public static let editAmbiguous = Code(rawValue: "editAmbiguous")
+    /// The content is over the space's size limit.
+    public static let tooLarge = Code(rawValue: "tooLarge")
+    /// The operation ran past its time limit.
+    public static let timeout = Code(rawValue: "timeout")
+    /// The request is malformed (bad JSON, missing or wrong fields).
+    public static let invalidRequest = Code(rawValue: "invalidRequest")
+    /// The content is not valid for the stated encoding.
+    public static let invalidEncoding = Code(rawValue: "invalidEncoding")
+    /// The space name is not valid.
+    public static let invalidName = Code(rawValue: "invalidName")
+    /// A space with that name already exists.
+    public static let spaceExists = Code(rawValue: "spaceExists")
+    /// No space with that name exists.
+    public static let spaceNotFound = Code(rawValue: "spaceNotFound")
+    /// The space's configuration can't be read.
+    public static let invalidConfig = Code(rawValue: "invalidConfig")
+    /// The isolation backend can't run the command (missing tool, no namespaces, …).
+    public static let backendUnavailable = Code(rawValue: "backendUnavailable")
+    /// A resource limit (processes, memory, file size, CPU time) stopped the command.
+    public static let limitExceeded = Code(rawValue: "limitExceeded")
+    /// The journal can't be written; the operation was not run.
+    public static let journalError = Code(rawValue: "journalError")
+    /// A system call failed in a way the other codes don't describe.
+    public static let ioError = Code(rawValue: "ioError")
+  }
+
+  /// The stable code.
+  public var code: Code
+  /// A sentence for a person: what went wrong and what to do.
+  public var message: String
+  /// The underlying `errno`, when a system call failed.
+  public var errno: Int32?
+
+  /// Creates an error with a code and a message.
+  public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+    self.code = code
+    self.message = message
+    self.errno = errno
+  }
+
+  public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,180 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The folder that holds every space: `SPACES_HOME`, else `$XDG_DATA_HOME/agent-spaces`, else
+/// `~/.local/share/agent-spaces`.
+///
+/// Layout: `spaces/NAME/space.json` (the config), `spaces/NAME/journal.jsonl` (the journal) and
+/// `spaces/NAME/workspace/` (the workspace, unless the space was given an existing folder).
+public struct SpacesHome: Sendable {
+  /// The absolute path of the folder.
+  public let path: String
+
+  /// Uses the folder at `path` (created on first write).
+  public init(path: String) {
+    self.path = URL(fileURLWithPath: path).standardizedFileURL.path
+  }
+
+  /// The folder the environment names (see the type's summary).
+  public static func fromEnvironment(_ environment: [String: String]) -> SpacesHome {
+    if let home = environment["SPACES_HOME"], !home.isEmpty { return SpacesHome(path: home) }
+    if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
+      return SpacesHome(path: data + "/agent-spaces")
+    }
+    let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    return SpacesHome(path: user + "/.local/share/agent-spaces")
+  }
+
+  /// The folder of the space called `name`.
+  public func spaceFolder(_ name: String) -> String { path + "/spaces/" + name }
+  /// The config file of the space called `name`.
+  public func configPath(_ name: String) -> String { spaceFolder(name) + "/space.json" }
+  /// The journal of the space called `name`.
+  public func journalPath(_ name: String) -> String { spaceFolder(name) + "/journal.jsonl" }
+
+  /// Checks that `name` can name a space.
+  public static func validate(name: String) throws(SpacesError) {
+    let allowed = name.utf8.allSatisfy { byte in
+      (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D
+        || byte == 0x5F || byte == 0x2E
+    }
+    let first = name.utf8.first
+    let startsWell = first.map { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) } ?? false
+    guard allowed, startsWell, name.utf8.count <= 64 else {
+      throw SpacesError(
+        .invalidName,
+        "\"\(name)\" is not a valid space name: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+      )
+    }
+  }
+
+  /// Creates a space and returns its config.
+  ///
+  /// With `workspace`, the space uses that existing folder (and never deletes it); otherwise
+  /// it gets a new folder of its own.
+  public func create(
+    name: String, policy: PolicyPreset = .standard, backend: BackendKind = .bubblewrap,
+    workspace: String? = nil, network: Bool = false, image: String? = nil
+  ) throws(SpacesError) -> SpaceConfig {
+    try Self.validate(name: name)
+    var brought: String?
+    if let workspace {
+      let absolute = URL(
+        fileURLWithPath: workspace,
+        relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+      ).standardizedFileURL.path
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder), isFolder.boolValue
+      else {
+        throw SpacesError(
+          .notFound, "the workspace folder \(absolute) does not exist; create it first or leave out --workspace")
+      }
+      guard !absolute.hasPrefix(path + "/") && absolute != path else {
+        throw SpacesError(
+          .invalidPath, "the workspace can't be inside SPACES_HOME (\(path)); choose another folder")
+      }
+      brought = absolute
+    }
+    try makeFolder(path + "/spaces", exclusive: false, mode: 0o700)
+    let folder = spaceFolder(name)
+    if mkdir(folder, 0o700) != 0 {
+      if errno == EEXIST {
+        throw SpacesError(
+          .spaceExists,
+          "a space called \"\(name)\" already exists; choose another name or remove it with `spaces space rm \(name)`")
+      }
+      throw SpacesError(.ioError, "can't create \(folder): \(String(cString: strerror(errno)))", errno: errno)
+    }
+    do {
+      let workspacePath = brought ?? folder + "/workspace"
+      if brought == nil { try makeFolder(workspacePath, exclusive: true, mode: 0o755) }
+      var config = SpaceConfig(
+        name: name, workspace: workspacePath, ownsWorkspace: brought == nil, policy: policy,
+        backend: backend)
+      config.capabilities.network = network
+      config.image = image
+      try save(config)
+      _ = try Journal(path: journalPath(name))
+      return config
+    } catch {
+      try? FileManager.default.removeItem(atPath: folder)
+      throw error
+    }
+  }
+
+  /// Writes a space's config atomically.
+  public func save(_ config: SpaceConfig) throws(SpacesError) {
+    let target = configPath(config.name)
+    do {
+      let data = try SpacesJSON.prettyEncoder.encode(config)
+      try data.write(to: URL(fileURLWithPath: target), options: .atomic)
+    } catch {
+      throw SpacesError(.ioError, "can't write \(target): \(error.localizedDescription)")
+    }
+  }
+
+  /// Reads the config of the space called `name`.
+  public func load(_ name: String) throws(SpacesError) -> SpaceConfig {
+    try Self.validate(name: name)
+    let file = configPath(name)
+    guard let data = FileManager.default.contents(atPath: file) else {
+      if FileManager.default.fileExists(atPath: spaceFolder(name)) {
+        throw SpacesError(.invalidConfig, "the space \"\(name)\" has no readable config at \(file)")
+      }
+      throw SpacesError(
+        .spaceNotFound,
+        "no space called \"\(name)\"; see `spaces space list`, or create it with `spaces space create \(name)`")
+    }
+    do {
+      let config = try SpacesJSON.decoder.decode(SpaceConfig.self, from: data)
+      guard config.name == name else {
+        throw SpacesError(.invalidConfig, "\(file) names the space \"\(config.name)\", not \"\(name)\"")
+      }
+      return config
+    } catch let error as SpacesError {
+      throw error
+    } catch {
+      throw SpacesError(.invalidConfig, "can't read \(file): \(SpacesJSON.describe(error)); fix or restore the file")
+    }
+  }
+
+  /// The names of every space, sorted.
+  public func names() -> [String] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: path + "/spaces")) ?? []
+    return entries.filter { (try? Self.validate(name: $0)) != nil }.sorted()
+  }
+
+  /// Deletes a space: its config, its journal and its own workspace folder. A workspace folder
+  /// the user brought with `--workspace` is left as it is.
+  public func delete(_ name: String) throws(SpacesError) {
+    try Self.validate(name: name)
+    let folder = spaceFolder(name)
+    guard FileManager.default.fileExists(atPath: folder) else {
+      throw SpacesError(.spaceNotFound, "no space called \"\(name)\"; see `spaces space list`")
+    }
+    // Move the folder aside first so a half-finished removal never looks like a space.
+    let trash = path + "/spaces/.deleting-\(name)-\(UUID().uuidString.prefix(8))"
+    guard rename(folder, trash) == 0 else {
+      throw SpacesError(.ioError, "can't remove \(folder): \(String(cString: strerror(errno)))", errno: errno)
+    }
+    do {
+      try FileManager.default.removeItem(atPath: trash)
+    } catch {
+      throw SpacesError(
+        .ioError, "the space is gone, but \(trash) could not be removed completely: \(error.localizedDescription)")
+    }
+  }
+
+  private func makeFolder(_ folder: String, exclusive: Bool, mode: Int) throws(SpacesError) {
+    do {
+      try FileManager.default.createDirectory(
+        atPath: folder, withIntermediateDirectories: !exclusive,
+        attributes: [.posixPermissions: mode])
+    } catch {
+      throw SpacesError(.ioError, "can't create \(folder): \(error.localizedDescription)")
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import SpacesKit
+
+struct LogCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "log",
+    abstract: "Print a space's journal, readably or as JSON Lines.")
+
+  @Argument(help: "The space's name.") var space: String
+  @Flag(name: .shortAndLong, help: "Keep printing events as they are appended.") var follow = false
+  @Flag(help: "Print JSON Lines, one event per line.") var json = false
+  @Option(help: "Start after this sequence number.") var after: Int = 0
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    let home = options.spacesHome
+    do {
+      _ = try home.load(space)
+      var reader = try JournalReader(path: home.journalPath(space))
+      try emit(reader.readAvailable(final: !follow))
+      while follow {
+        try await Task.sleep(for: .milliseconds(100))
+        try emit(reader.readAvailable(final: false))
+      }
+    } catch let error as SpacesError {
+      throw CLI.fail(error)
+    }
+  }
+
+  private func emit(_ batch: (events: [Event], issues: [JournalIssue])) {
+    var out = ""
+    for event in batch.events where event.seq > after {
+      out += json ? SpacesJSON.line(event) : EventText.line(event)
+      out += "\n"
+    }
+    if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+    for issue in batch.issues {
+      FileHandle.standardError.write(Data("spaces: warning: \(issue)\n".utf8))
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import SpacesKit
+
+struct OpCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "op",
+    abstract: "Run one operation in a space and print its result as JSON.",
+    discussion: """
+      OPERATION is one JSON object, e.g. '{"kind":"shell","command":"ls -la"}', or - to read it from stdin.
+      Exit status: 0 completed, 1 failed, 2 bad usage or invalid JSON, 3 denied.
+      """
+  )
+
+  @Argument(help: "The space's name.") var space: String
+  @Argument(help: "The operation as JSON, or - for stdin.") var operation: String
+  @Flag(help: "Indent the result JSON.") var pretty = false
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    let text: String
+    if operation == "-" {
+      text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    } else {
+      text = operation
+    }
+    let parsed: Op
+    do {
+      parsed = try Op.parse(text)
+    } catch {
+      throw CLI.fail(error)
+    }
+    let result = await options.runtime().submit(parsed, to: space)
+    if result.id.isEmpty, let error = result.error {
+      // The space itself could not be opened: say so plainly, as for other commands.
+      throw CLI.fail(SpacesError(.init(rawValue: error.code), error.message))
+    }
+    CLI.print(pretty ? SpacesJSON.pretty(result) : SpacesJSON.line(result))
+    throw ExitCode(result.processExitCode)
+  }
+}

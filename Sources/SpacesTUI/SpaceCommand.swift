@@ -1,0 +1,159 @@
+import ArgumentParser
+import Foundation
+import SpacesKit
+
+extension PolicyPreset: ExpressibleByArgument {}
+extension BackendKind: ExpressibleByArgument {}
+
+struct SpaceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "space",
+    abstract: "Create, list, inspect and remove spaces.",
+    subcommands: [Create.self, List.self, Show.self, Remove.self]
+  )
+
+  struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a space.")
+
+    @Argument(help: "The space's name: lowercase letters, digits, '-', '_', '.'.")
+    var name: String
+    @Option(help: "The policy preset: restrictive, standard or permissive.")
+    var policy: PolicyPreset = .standard
+    @Option(help: "Where commands run: bubblewrap (isolated), container, or host (no isolation).")
+    var backend: BackendKind = .bubblewrap
+    @Option(help: "Use this existing folder as the workspace (it is never deleted with the space).")
+    var workspace: String?
+    @Flag(help: "Let shell commands reach the network.")
+    var network = false
+    @Option(help: "The container image, for the container backend.")
+    var image: String?
+    @Flag(help: "Print the new space's config as JSON.")
+    var json = false
+    @OptionGroup var options: HomeOptions
+
+    func run() throws {
+      do {
+        let config = try options.spacesHome.create(
+          name: name, policy: policy, backend: backend, workspace: workspace, network: network,
+          image: image)
+        if json {
+          CLI.print(SpacesJSON.pretty(config))
+        } else {
+          CLI.print(
+            "created space \(config.name) (\(SpaceText.backend(config)), \(config.policy.rawValue) policy) at \(config.workspace)"
+          )
+        }
+      } catch {
+        throw CLI.fail(error)
+      }
+    }
+  }
+
+  struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the spaces.")
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var options: HomeOptions
+
+    func run() throws {
+      let home = options.spacesHome
+      var configs: [SpaceConfig] = []
+      var problems: [String] = []
+      for name in home.names() {
+        do { configs.append(try home.load(name)) } catch { problems.append(error.message) }
+      }
+      if json {
+        CLI.print(SpacesJSON.pretty(configs))
+      } else if configs.isEmpty {
+        CLI.print("no spaces yet; create one with `spaces space create NAME`")
+      } else {
+        let rows = configs.map {
+          [$0.name, SpaceText.backend($0), $0.policy.rawValue, $0.capabilities.network ? "on" : "off", $0.workspace]
+        }
+        CLI.print(SpaceText.table(header: ["NAME", "BACKEND", "POLICY", "NETWORK", "WORKSPACE"], rows: rows))
+      }
+      for problem in problems {
+        FileHandle.standardError.write(Data("spaces: \(problem)\n".utf8))
+      }
+    }
+  }
+
+  struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one space's config.")
+    @Argument(help: "The space's name.") var name: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var options: HomeOptions
+
+    func run() throws {
+      do {
+        let home = options.spacesHome
+        let config = try home.load(name)
+        if json {
+          CLI.print(SpacesJSON.pretty(config))
+          return
+        }
+        let journal = try Journal(path: home.journalPath(name))
+        let limits = config.limits
+        CLI.print(
+          """
+          name:       \(config.name)
+          workspace:  \(config.workspace)\(config.ownsWorkspace ? "" : " (brought with --workspace; kept when the space is removed)")
+          backend:    \(SpaceText.backend(config))\(config.image.map { " image \($0)" } ?? "")
+          policy:     \(config.policy.rawValue)
+          network:    \(config.capabilities.network ? "on" : "off")
+          limits:     files \(SpaceText.bytes(limits.maxFileSizeBytes)), timeout \(limits.shell.timeoutMs) ms, output \(SpaceText.bytes(limits.shell.outputCapBytes)) per stream, \(limits.shell.maxProcesses) processes, memory \(SpaceText.bytes(limits.shell.memoryBytes)), CPU \(limits.shell.cpuSeconds) s
+          created:    \(config.created)
+          journal:    \(home.journalPath(name)) (\(journal.lastSeq) events)
+          """)
+        for issue in journal.issues {
+          FileHandle.standardError.write(Data("spaces: \(issue)\n".utf8))
+        }
+      } catch {
+        throw CLI.fail(error)
+      }
+    }
+  }
+
+  struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "rm",
+      abstract: "Remove a space: its config, journal and own workspace (a --workspace folder is kept).")
+    @Argument(help: "The space's name.") var name: String
+    @OptionGroup var options: HomeOptions
+
+    func run() throws {
+      do {
+        let home = options.spacesHome
+        let config = try home.load(name)
+        try home.delete(name)
+        let kept = config.ownsWorkspace ? "" : "; kept its workspace \(config.workspace)"
+        CLI.print("removed space \(name)\(kept)")
+      } catch {
+        throw CLI.fail(error)
+      }
+    }
+  }
+}
+
+/// Small text helpers for the CLI's human output.
+enum SpaceText {
+  static func backend(_ config: SpaceConfig) -> String {
+    config.backend.isolated ? config.backend.rawValue : "host (UNISOLATED)"
+  }
+
+  static func bytes(_ count: Int) -> String {
+    if count >= 1 << 30, count % (1 << 30) == 0 { return "\(count >> 30) GiB" }
+    if count >= 1 << 20, count % (1 << 20) == 0 { return "\(count >> 20) MiB" }
+    if count >= 1 << 10, count % (1 << 10) == 0 { return "\(count >> 10) KiB" }
+    return "\(count) B"
+  }
+
+  static func table(header: [String], rows: [[String]]) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return all.map { row in
+      row.enumerated().map { index, cell in
+        index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+      }.joined(separator: "  ")
+    }.joined(separator: "\n")
+  }
+}

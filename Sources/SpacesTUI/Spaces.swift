@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SpacesKit
+
+/// The `spaces` command: the workbench and the scripting CLI.
+struct Spaces: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "spaces",
+    abstract: "Isolated workspaces for AI agents, with a policy engine and a journal.",
+    version: SpacesVersion.current,
+    subcommands: [SpaceCommand.self, OpCommand.self, LogCommand.self, DemoCommand.self]
+  )
+}
+
+/// The exit statuses of the CLI.
+enum ExitStatus {
+  static let completed: Int32 = 0
+  static let failed: Int32 = 1
+  static let usage: Int32 = 2
+  static let denied: Int32 = 3
+}
+
+/// Options every command that touches spaces takes.
+struct HomeOptions: ParsableArguments {
+  @Option(
+    name: .customLong("home"),
+    help: ArgumentHelp(
+      "The folder that holds the spaces (default: $SPACES_HOME, else $XDG_DATA_HOME/agent-spaces, else ~/.local/share/agent-spaces).",
+      valueName: "DIR"))
+  var home: String?
+
+  var spacesHome: SpacesHome {
+    home.map(SpacesHome.init(path:)) ?? .fromEnvironment(ProcessInfo.processInfo.environment)
+  }
+
+  func runtime() -> SpacesRuntime {
+    SpacesRuntime(home: spacesHome, logger: CLI.logger)
+  }
+}
+
+enum CLI {
+  static let logger: Logger = {
+    var logger = Logger(label: "spaces") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .warning
+    return logger
+  }()
+
+  /// Prints an error for a person on stderr and returns the exit status for it.
+  static func fail(_ error: SpacesError) -> ExitCode {
+    FileHandle.standardError.write(Data("spaces: \(error.message)\n".utf8))
+    switch error.code {
+    case .invalidRequest, .invalidName: return ExitCode(ExitStatus.usage)
+    default: return ExitCode(ExitStatus.failed)
+    }
+  }
+
+  static func print(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+  }
+}
+
+@main
+enum Main {
+  static func main() async {
+    do {
+      var command = try Spaces.parseAsRoot()
+      if var command = command as? any AsyncParsableCommand {
+        try await command.run()
+      } else {
+        try command.run()
+      }
+    } catch {
+      let code = Spaces.exitCode(for: error)
+      if code == .validationFailure {
+        FileHandle.standardError.write(Data((Spaces.fullMessage(for: error) + "\n").utf8))
+        exit(ExitStatus.usage)
+      }
+      Spaces.exit(withError: error)
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+@testable import SpacesKit
+
+@Suite struct JournalTests {
+  func events(_ count: Int, space: String = "s", op: String = "op_1") -> [Event] {
+    (0..<count).map { index in
+      var event = Event(space: space, opId: op, type: .message)
+      event.text = "message \(index)"
+      return event
+    }
+  }
+
+  @Test func appendsAndReadsBackInOrder() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let journal = try Journal(path: path)
+    let written = try journal.append(events(3), sync: true)
+    #expect(written.map(\.seq) == [1, 2, 3])
+    try journal.append(events(2), sync: false)
+    #expect(journal.lastSeq == 5)
+    let read = try Journal.read(path: path)
+    #expect(read.issues.isEmpty)
+    #expect(read.events.map(\.seq) == [1, 2, 3, 4, 5])
+    #expect(read.events.first?.text == "message 0")
+    // Every line is one JSON object.
+    let lines = try #require(folder.read("journal.jsonl")).split(separator: "\n")
+    #expect(lines.count == 5)
+  }
+
+  @Test func reopeningContinuesTheSequence() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    try Journal(path: path).append(events(4), sync: true)
+    let reopened = try Journal(path: path)
+    #expect(reopened.lastSeq == 4)
+    #expect(try reopened.append(events(1), sync: true).first?.seq == 5)
+  }
+
+  @Test func twoWritersOnOneFileKeepTheSequenceIncreasing() async throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let first = try Journal(path: path)
+    let second = try Journal(path: path)
+    await withTaskGroup(of: Void.self) { group in
+      for writer in [first, second] {
+        group.addTask {
+          for _ in 0..<100 { _ = try? writer.append(self.events(2), sync: false) }
+        }
+      }
+    }
+    let read = try Journal.read(path: path)
+    #expect(read.issues.isEmpty)
+    #expect(read.events.map(\.seq) == Array(1...400))
+  }
+
+  @Test func aTornLastLineIsReportedSkippedAndClosedOff() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    try Journal(path: path).append(events(3), sync: true)
+    // A crash mid-write leaves half a line.
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    handle.seekToEndOfFile()
+    handle.write(Data(#"{"seq":4,"time":"2026-01-01T00:00:00.000Z","spa"#.utf8))
+    try handle.close()
+
+    let reopened = try Journal(path: path)
+    #expect(reopened.issues.count == 1)
+    #expect(reopened.issues.first?.message.contains("cut off") == true)
+    #expect(reopened.lastSeq == 3)
+    try reopened.append(events(1), sync: true)
+
+    let read = try Journal.read(path: path)
+    #expect(read.events.map(\.seq) == [1, 2, 3, 4])
+    #expect(read.issues.count == 1)
+    #expect(read.issues.first?.line == 4)
+  }
+
+  @Test func aCorruptLineInTheMiddleIsReportedWithItsLineNumber() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    try Journal(path: path).append(events(2), sync: true)
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    handle.seekToEndOfFile()
+    handle.write(Data("{\"seq\":\"oops\"}\n".utf8))
+    try handle.close()
+    try Journal(path: path).append(events(1), sync: true)
+    let read = try Journal.read(path: path)
+    #expect(read.events.map(\.seq) == [1, 2, 3])
+    #expect(read.issues.map(\.line) == [3])
+  }
+
+  @Test func theReaderFollowsAppendsAndWaitsForHalfWrittenLines() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let journal = try Journal(path: path)
+    try journal.append(events(2), sync: false)
+    var reader = try JournalReader(path: path)
+    #expect(try reader.readAvailable(final: false).events.count == 2)
+    #expect(try reader.readAvailable(final: false).events.isEmpty)
+    let line = SpacesJSON.line(events(1)[0])
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    handle.seekToEndOfFile()
+    handle.write(Data(line.prefix(10).utf8))
+    let partial = try reader.readAvailable(final: false)
+    #expect(partial.events.isEmpty && partial.issues.isEmpty)
+    handle.write(Data((line.dropFirst(10) + "\n").utf8))
+    try handle.close()
+    #expect(try reader.readAvailable(final: false).events.count == 1)
+  }
+
+  @Test func aMissingJournalIsNotFound() {
+    expectError(.notFound) { try Journal.read(path: "/nonexistent/journal.jsonl") }
+  }
+}
