@@ -9,7 +9,7 @@ struct Spaces: AsyncParsableCommand {
     commandName: "spaces",
     abstract: "Isolated workspaces for AI agents, with a policy engine and a journal.",
     version: SpacesVersion.current,
-    subcommands: [SpaceCommand.self, OpCommand.self, LogCommand.self, DemoCommand.self]
+    subcommands: [SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self]
   )
 }
 
@@ -34,8 +34,9 @@ struct HomeOptions: ParsableArguments {
     home.map(SpacesHome.init(path:)) ?? .fromEnvironment(ProcessInfo.processInfo.environment)
   }
 
+  /// A runtime embedded in this process; nobody can answer approvals in it.
   func runtime() -> SpacesRuntime {
-    SpacesRuntime(home: spacesHome, logger: CLI.logger)
+    SpacesRuntime(home: spacesHome, supervised: false, logger: CLI.logger)
   }
 }
 

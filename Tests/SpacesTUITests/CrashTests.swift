@@ -6,7 +6,7 @@ import Testing
   let home = CLIHome()
 
   @Test func aKilledWriterLosesNoAcknowledgedOperation() async throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
+    #expect(try home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     var acknowledged: [String] = []
     for index in 0..<5 {
       let run = try home.run("op", "s", #"{"kind":"createFile","path":"f\#(index)","content":"\#(index)"}"#)

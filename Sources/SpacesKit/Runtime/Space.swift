@@ -15,20 +15,25 @@ public final class Space: Sendable {
   public let workspace: ConfinedWorkspace
   /// Live events.
   public let hub: EventHub
-  /// The policy.
-  public let policy: Policy
+  /// The policy file and this session's grants.
+  public let policy: PolicyStore
+  /// Operations waiting for a person.
+  public let approvals: ApprovalQueue
   /// Where shell commands run.
   public let backend: any IsolationBackend
   private let logger: Logger
+  private let supervised: Bool
 
   /// The space's name.
   public var name: String { config.name }
 
   /// Opens a space from its config.
   public init(
-    config: SpaceConfig, journalPath: String, backend: any IsolationBackend, logger: Logger
+    config: SpaceConfig, journalPath: String, policyPath: String, backend: any IsolationBackend,
+    supervised: Bool = true, logger: Logger
   ) throws(SpacesError) {
     self.config = config
+    self.supervised = supervised
     self.backend = backend
     self.logger = logger
     do {
@@ -46,7 +51,8 @@ public final class Space: Sendable {
       logger.warning("\(config.name): \(issue)")
     }
     hub = EventHub()
-    policy = Policy(preset: config.policy)
+    policy = try PolicyStore(path: policyPath, fallback: config.policy)
+    approvals = ApprovalQueue()
   }
 
   /// Runs one operation through the whole pipeline and returns its result.
@@ -64,45 +70,142 @@ public final class Space: Sendable {
       var received = event(id, .received)
       received.actor = actor
       received.op = operation
-      let verdict = policy.evaluate(operation)
+      let engine: PolicyEngine
+      do {
+        engine = try policy.current()
+      } catch {
+        try record([received], sync: false)
+        return try finish(result: failed(result, error), elapsed: elapsed())
+      }
+      let verdict = engine.evaluate(operation, grants: policy.grants)
       var decided = event(id, .decision)
       decided.decision = verdict
       try record([received, decided], sync: false)
 
-      if verdict.decision != .allow {
-        result.status = .denied
-        result.reason = verdict.reasons.joined(separator: "; ")
-        result.decidedBy = .policy
-        result.durationMs = elapsed()
-        var denied = event(id, .denied)
-        denied.result = result
-        try record([denied], sync: true)
-        return result
+      switch verdict.decision {
+      case .allow:
+        break
+      case .deny:
+        return try finish(
+          result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
+      case .ask:
+        if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
+          return try finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
+        }
       }
 
       try record([event(id, .started)], sync: false)
       do {
         try await execute(operation, id: id, into: &result)
       } catch let error as SpacesError {
-        result.status = .failed
-        result.error = OperationResult.ErrorInfo(error)
+        result = failed(result, error)
       } catch {
-        result.status = .failed
-        result.error = OperationResult.ErrorInfo(code: SpacesError.Code.ioError.rawValue, message: "\(error)")
+        result = failed(result, SpacesError(.ioError, "\(error)"))
       }
-      result.durationMs = elapsed()
-      var finished = event(id, result.status == .completed ? .completed : .failed)
-      finished.result = result
-      try record([finished], sync: true)
-      return result
+      return try finish(result: result, elapsed: elapsed())
     } catch {
       logger.error("\(name): journal write failed: \(error)")
-      result.status = .failed
-      result.error = OperationResult.ErrorInfo(error)
+      result = failed(result, error)
       result.content = nil
       result.durationMs = elapsed()
       return result
     }
+  }
+
+  /// Puts an operation the policy asks about before a person; returns why it was denied, or
+  /// nil when it may run.
+  private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine)
+    async throws(SpacesError) -> (reason: String, by: OperationResult.DecidedBy)?
+  {
+    let timeout = engine.file.approvalTimeoutSeconds
+    let now = Date()
+    let request = ApprovalRequest(
+      id: id, space: name, op: operation, decision: verdict, requested: Event.timestamp(now),
+      deadline: Event.timestamp(now.addingTimeInterval(Double(timeout))),
+      suggestedRules: engine.suggestedRules(for: operation, decision: verdict))
+    var asked = event(id, .approvalRequested)
+    asked.decision = verdict
+    try record([asked], sync: true)
+
+    let resolution: ApprovalResolution
+    if timeout == 0 || !supervised {
+      resolution = .timedOut
+    } else {
+      resolution = await approvals.wait(for: request, timeout: .seconds(timeout))
+    }
+    var resolved = event(id, .approvalResolved)
+    resolved.resolution = resolution.choice?.rawValue ?? "timeout"
+    resolved.decidedBy = resolution.choice == nil ? .timeout : .person
+    defer { _ = try? record([resolved], sync: true) }
+
+    switch resolution.choice {
+    case nil:
+      let reason =
+        if !supervised {
+          "the policy asks a person to approve this, and no supervisor is connected; "
+            + "run it from the workbench or under `spaces serve`, or add a rule to the space's policy.yaml"
+        } else if timeout == 0 {
+          "the policy asks for approval and approvalTimeoutSeconds is 0, so it was denied at once"
+        } else {
+          "nobody approved it within \(timeout) s"
+        }
+      resolved.reason = reason
+      return (reason, .timeout)
+    case .deny:
+      let feedback = resolution.feedback.flatMap { $0.isEmpty ? nil : $0 } ?? "denied by the person supervising"
+      resolved.reason = feedback
+      return (feedback, .person)
+    case .once:
+      return nil
+    case .session:
+      if resolution.rules.isEmpty, case .shell(let command, _) = operation {
+        policy.grant(command: command)
+      } else {
+        policy.grant(rules: resolution.rules.isEmpty ? request.suggestedRules : resolution.rules)
+      }
+      return nil
+    case .always:
+      let rules = resolution.rules.isEmpty ? request.suggestedRules : resolution.rules
+      do {
+        try policy.append(rules)
+        resolved.reason = "saved to the policy: " + rules.map(\.name).joined(separator: ", ")
+      } catch {
+        // The person approved it: run it, grant it for the session, and say why nothing was saved.
+        policy.grant(rules: rules)
+        resolved.reason = "approved, but not saved: \(error.message)"
+      }
+      return nil
+    }
+  }
+
+  private func finish(result: OperationResult, elapsed: Int) throws(SpacesError) -> OperationResult {
+    var result = result
+    result.durationMs = elapsed
+    let type: Event.Kind =
+      switch result.status {
+      case .completed: .completed
+      case .failed: .failed
+      case .denied: .denied
+      }
+    var finished = event(result.id, type)
+    finished.result = result
+    try record([finished], sync: true)
+    return result
+  }
+
+  private func failed(_ result: OperationResult, _ error: SpacesError) -> OperationResult {
+    var result = result
+    result.status = .failed
+    result.error = OperationResult.ErrorInfo(error)
+    return result
+  }
+
+  private func denied(_ result: OperationResult, _ reason: String, by: OperationResult.DecidedBy) -> OperationResult {
+    var result = result
+    result.status = .denied
+    result.reason = reason
+    result.decidedBy = by
+    return result
   }
 
   // MARK: - Execution
@@ -179,11 +282,13 @@ public final class Space: Sendable {
   private func runShell(
     _ command: String, timeoutMs: Int?, id: String, into result: inout OperationResult
   ) async throws {
-    var limits = config.limits.shell
+    let engine = try policy.current()
+    var limits = engine.effectiveShellLimits(config.limits.shell)
+    let network = engine.preset != .restrictive && (engine.file.network ?? config.capabilities.network)
     if let timeoutMs { limits.timeoutMs = timeoutMs }
     let request = ShellRequest(
-      command: command, workspace: config.workspace, limits: limits,
-      network: config.capabilities.network, environment: config.environment)
+      command: command, workspace: config.workspace, limits: limits, network: network,
+      environment: config.environment)
     let space = name
     let journal = journal
     let hub = hub

@@ -9,10 +9,14 @@ public final class SpacesRuntime: Sendable {
   public let home: SpacesHome
   private let logger: Logger
   private let open = LockedValue<[String: Space]>([:])
+  /// Whether a person can answer approval requests (a workbench or a supervisor client). When
+  /// not, an operation the policy asks about is denied at once instead of waiting.
+  public let supervised: Bool
 
   /// Creates a runtime over the spaces in `home`; `logger` receives warnings (never stdout).
-  public init(home: SpacesHome, logger: Logger = Logger(label: "agent-spaces")) {
+  public init(home: SpacesHome, supervised: Bool = true, logger: Logger = Logger(label: "agent-spaces")) {
     self.home = home
+    self.supervised = supervised
     self.logger = logger
   }
 
@@ -22,7 +26,8 @@ public final class SpacesRuntime: Sendable {
     let config = try home.load(name)
     let backend = Backends.make(for: config, home: home)
     let space = try Space(
-      config: config, journalPath: home.journalPath(name), backend: backend, logger: logger)
+      config: config, journalPath: home.journalPath(name), policyPath: home.policyPath(name),
+      backend: backend, supervised: supervised, logger: logger)
     return open.withValue { spaces in
       if let existing = spaces[name] { return existing }
       spaces[name] = space
@@ -44,6 +49,30 @@ public final class SpacesRuntime: Sendable {
       result.error = OperationResult.ErrorInfo(error)
       return result
     }
+  }
+
+  /// The approval requests waiting in every open space (or one), oldest first per space.
+  public func pendingApprovals(space name: String? = nil) -> [ApprovalRequest] {
+    let spaces = open.withValue { Array($0.values) }.sorted { $0.name < $1.name }
+    return spaces.filter { name == nil || $0.name == name }.flatMap { $0.approvals.pending }
+  }
+
+  /// Answers an approval request in whichever open space holds it.
+  public func resolveApproval(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {
+    let spaces = open.withValue { Array($0.values) }
+    guard let space = spaces.first(where: { $0.approvals.pending.contains { $0.id == id } }) else {
+      // Let a space that knows the id say why it is closed; otherwise it was never asked.
+      for space in spaces {
+        do {
+          try space.approvals.resolve(id, with: resolution)
+          return
+        } catch  where error.code == .approvalClosed {
+          throw error
+        } catch {}
+      }
+      throw SpacesError(.notFound, "no approval request \(id) is waiting; list them with approval.list")
+    }
+    try space.approvals.resolve(id, with: resolution)
   }
 
   /// Forgets an open space (after it was deleted or its config changed).

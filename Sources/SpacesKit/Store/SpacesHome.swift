@@ -7,7 +7,8 @@ import Foundation
 /// The folder that holds every space: `SPACES_HOME`, else `$XDG_DATA_HOME/agent-spaces`, else
 /// `~/.local/share/agent-spaces`.
 ///
-/// Layout: `spaces/NAME/space.json` (the config), `spaces/NAME/journal.jsonl` (the journal) and
+/// Layout: `spaces/NAME/space.json` (the config), `spaces/NAME/policy.yaml` (the policy),
+/// `spaces/NAME/journal.jsonl` (the journal) and
 /// `spaces/NAME/workspace/` (the workspace, unless the space was given an existing folder).
 public struct SpacesHome: Sendable {
   /// The absolute path of the folder.
@@ -32,6 +33,8 @@ public struct SpacesHome: Sendable {
   public func spaceFolder(_ name: String) -> String { path + "/spaces/" + name }
   /// The config file of the space called `name`.
   public func configPath(_ name: String) -> String { spaceFolder(name) + "/space.json" }
+  /// The policy file of the space called `name`.
+  public func policyPath(_ name: String) -> String { spaceFolder(name) + "/policy.yaml" }
   /// The journal of the space called `name`.
   public func journalPath(_ name: String) -> String { spaceFolder(name) + "/journal.jsonl" }
 
@@ -88,7 +91,7 @@ public struct SpacesHome: Sendable {
       }
       throw SpacesError(.ioError, "can't create \(folder): \(String(cString: strerror(errno)))", errno: errno)
     }
-    do {
+    do throws(SpacesError) {
       let workspacePath = brought ?? folder + "/workspace"
       if brought == nil { try makeFolder(workspacePath, exclusive: true, mode: 0o755) }
       var config = SpaceConfig(
@@ -97,6 +100,10 @@ public struct SpacesHome: Sendable {
       config.capabilities.network = network
       config.image = image
       try save(config)
+      let policy = PolicyFile.template(preset: policy, space: name)
+      guard FileManager.default.createFile(atPath: policyPath(name), contents: Data(policy.utf8)) else {
+        throw SpacesError(.ioError, "can't write \(policyPath(name))")
+      }
       _ = try Journal(path: journalPath(name))
       return config
     } catch {

@@ -1,0 +1,145 @@
+/// Resource limits for one shell operation.
+///
+/// A value of zero or less switches that limit off (the timeout too).
+public struct ShellLimits: Codable, Sendable, Equatable {
+  /// Wall-clock time limit in milliseconds; the whole process tree is killed when it passes.
+  public var timeoutMs: Int = 120_000
+  /// Bytes of output kept per stream: the first half and the last half, the middle counted.
+  public var outputCapBytes: Int = 1 << 20
+  /// Most processes (and threads) the command may have at once.
+  public var maxProcesses: Int = 256
+  /// Memory limit in bytes (a memory cgroup where one can be made, else address space).
+  public var memoryBytes: Int = 1 << 30
+  /// Largest file the command may write, in bytes (`RLIMIT_FSIZE`).
+  public var fileSizeBytes: Int = 1 << 30
+  /// CPU time limit in seconds, per process (`RLIMIT_CPU`).
+  public var cpuSeconds: Int = 300
+
+  /// Creates limits; every parameter defaults to the documented default.
+  public init(
+    timeoutMs: Int = 120_000,
+    outputCapBytes: Int = 1 << 20,
+    maxProcesses: Int = 256,
+    memoryBytes: Int = 1 << 30,
+    fileSizeBytes: Int = 1 << 30,
+    cpuSeconds: Int = 300
+  ) {
+    self.timeoutMs = timeoutMs
+    self.outputCapBytes = outputCapBytes
+    self.maxProcesses = maxProcesses
+    self.memoryBytes = memoryBytes
+    self.fileSizeBytes = fileSizeBytes
+    self.cpuSeconds = cpuSeconds
+  }
+}
+
+/// Which output stream of a command a chunk came from.
+public enum OutputStreamKind: String, Codable, Sendable {
+  /// Standard output.
+  case stdout
+  /// Standard error.
+  case stderr
+}
+
+/// One shell command to run in a space's isolation backend.
+public struct ShellRequest: Sendable {
+  /// The command line, run by `/bin/sh -c`.
+  public var command: String
+  /// Host path of the workspace folder (the command's working directory).
+  public var workspace: String
+  /// Resource limits.
+  public var limits: ShellLimits
+  /// Whether the command may use the network; `false` means no network at all.
+  public var network: Bool
+  /// Extra variables from the space config, added to the clean environment.
+  public var environment: [String: String]
+
+  /// Creates a request.
+  public init(
+    command: String,
+    workspace: String,
+    limits: ShellLimits = ShellLimits(),
+    network: Bool = false,
+    environment: [String: String] = [:]
+  ) {
+    self.command = command
+    self.workspace = workspace
+    self.limits = limits
+    self.network = network
+    self.environment = environment
+  }
+}
+
+/// What a finished shell command produced.
+public struct ShellOutcome: Sendable, Equatable {
+  /// The exit code, or `nil` when the command was killed by a signal.
+  ///
+  /// Inside bubblewrap a command killed by signal N is reported as exit code 128 + N (as a shell
+  /// would), since bwrap's init passes it on that way.
+  public var exitCode: Int32?
+  /// The signal that killed the command, if one did.
+  public var signal: Int32?
+  /// Standard output, capped: head + "\n…[N bytes omitted]…\n" + tail, lossily decoded UTF-8.
+  public var stdout: String
+  /// Standard error, capped like `stdout`; notes from the runner (timeout, limits) come last.
+  public var stderr: String
+  /// Whether either stream went over the output cap.
+  public var truncated: Bool
+  /// Whether the time limit killed the command.
+  public var timedOut: Bool
+  /// The resource limit that stopped the command when that is detectable:
+  /// "processes", "memory", "fileSize" or "cpu".
+  public var limitHit: String?
+  /// Wall-clock duration in milliseconds.
+  public var durationMs: Int
+
+  /// Creates an outcome.
+  public init(
+    exitCode: Int32?,
+    signal: Int32?,
+    stdout: String,
+    stderr: String,
+    truncated: Bool,
+    timedOut: Bool,
+    limitHit: String?,
+    durationMs: Int
+  ) {
+    self.exitCode = exitCode
+    self.signal = signal
+    self.stdout = stdout
+    self.stderr = stderr
+    self.truncated = truncated
+    self.timedOut = timedOut
+    self.limitHit = limitHit
+    self.durationMs = durationMs
+  }
+
+  /// The error to report when the command was stopped by the time limit or a resource limit.
+  ///
+  /// `run` returns an outcome rather than throwing in these cases, so the output is kept;
+  /// callers that want an error use this (`.timeout` or `.limitExceeded`).
+  public var limitError: SpacesError? {
+    if timedOut {
+      return SpacesError(.timeout, "The command ran past its time limit and was killed.")
+    }
+    if let limitHit {
+      return SpacesError(.limitExceeded, "The command hit the \(limitHit) limit and was stopped.")
+    }
+    return nil
+  }
+}
+
+/// A way of running shell commands for a space: with or without isolation from the host.
+public protocol IsolationBackend: Sendable {
+  /// The backend's name as stored in a space's config: "host", "bubblewrap", "container".
+  var name: String { get }
+  /// Whether commands are isolated from the host.
+  var isolated: Bool { get }
+  /// Runs one command; calls `onOutput` for each chunk as it is produced (stdout and stderr
+  /// apart, chunks are valid UTF-8 strings — never split a multibyte sequence across chunks);
+  /// returns when the command and everything it started are gone.
+  func run(
+    _ request: ShellRequest,
+    onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
+  ) async throws -> ShellOutcome
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+@testable import SpacesKit
+
+/// Approval flows through a real space: an ask waits for a person (or the timeout).
+@Suite struct ApprovalTests {
+  let folder = TempFolder("approvals")
+  var home: SpacesHome { SpacesHome(path: folder.path) }
+
+  func makeSpace(policy: String? = nil, supervised: Bool = true) throws -> (SpacesRuntime, Space) {
+    _ = try home.create(name: "s", backend: .host)
+    if let policy { try policy.write(toFile: home.policyPath("s"), atomically: true, encoding: .utf8) }
+    try "SECRET=1\n".write(toFile: home.load("s").workspace + "/.env", atomically: true, encoding: .utf8)
+    let runtime = SpacesRuntime(home: home, supervised: supervised)
+    return (runtime, try runtime.space("s"))
+  }
+
+  /// Waits until `count` requests are pending, and returns them.
+  func pending(_ space: Space, count: Int = 1) async throws -> [ApprovalRequest] {
+    let clock = ContinuousClock()
+    let deadline = clock.now + .seconds(20)
+    while clock.now < deadline {
+      let pending = space.approvals.pending
+      if pending.count >= count { return pending }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("no approval request appeared")
+    throw CancellationError()
+  }
+
+  func journalTypes() throws -> [Event.Kind] {
+    try Journal.read(path: home.journalPath("s")).events.map(\.type)
+  }
+
+  @Test func onceRunsItAndJournalsWhoDecided() async throws {
+    let (runtime, space) = try makeSpace()
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    #expect(request.op == .readFile(path: ".env"))
+    #expect(request.decision.decision == .ask)
+    #expect(request.decision.reasons.first?.contains("secrets") == true)
+    #expect(runtime.pendingApprovals().map(\.id) == [request.id])
+    try runtime.resolveApproval(request.id, with: ApprovalResolution(choice: .once))
+    let result = await task.value
+    #expect(result.status == .completed)
+    #expect(result.content == "SECRET=1\n")
+    let events = try Journal.read(path: home.journalPath("s")).events
+    #expect(events.map(\.type) == [.received, .decision, .approvalRequested, .approvalResolved, .started, .completed])
+    #expect(events[3].resolution == "once")
+    #expect(events[3].decidedBy == .person)
+    // Once means once: the next read asks again.
+    let again = Task { await space.submit(.readFile(path: ".env")) }
+    let second = try #require(try await pending(space).first)
+    try space.approvals.resolve(second.id, with: ApprovalResolution(choice: .deny))
+    #expect(await again.value.status == .denied)
+  }
+
+  @Test func denyCarriesTheFeedbackToTheAgent() async throws {
+    let (_, space) = try makeSpace()
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    try space.approvals.resolve(
+      request.id, with: ApprovalResolution(choice: .deny, feedback: "use the test credentials instead"))
+    let result = await task.value
+    #expect(result.status == .denied)
+    #expect(result.decidedBy == .person)
+    #expect(result.reason == "use the test credentials instead")
+    let resolved = try Journal.read(path: home.journalPath("s")).events.first { $0.type == .approvalResolved }
+    #expect(resolved?.reason == "use the test credentials instead")
+  }
+
+  @Test func theFirstResolutionWinsAndLateOnesAreRefused() async throws {
+    let (_, space) = try makeSpace()
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .once))
+    let second = expectError(.approvalClosed) {
+      try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .deny))
+    }
+    #expect(second?.message.contains("already resolved") == true)
+    #expect(await task.value.status == .completed)
+    expectError(.notFound) { try space.approvals.resolve("op_nope", with: ApprovalResolution(choice: .once)) }
+  }
+
+  @Test func racingResolutionsHaveExactlyOneWinner() async throws {
+    let (_, space) = try makeSpace()
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    let wins = await withTaskGroup(of: Bool.self) { group in
+      for index in 0..<16 {
+        group.addTask {
+          let choice: ApprovalChoice = index.isMultiple(of: 2) ? .once : .deny
+          return (try? space.approvals.resolve(request.id, with: ApprovalResolution(choice: choice))) != nil
+        }
+      }
+      return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+    }
+    #expect(wins == 1)
+    _ = await task.value
+    #expect(try journalTypes().filter { $0 == .approvalResolved }.count == 1)
+  }
+
+  @Test func nobodyDecidingDeniesAtTheTimeoutAndLateAnswersAreRefused() async throws {
+    let (_, space) = try makeSpace(policy: "preset: standard\napprovalTimeoutSeconds: 1\n")
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    let result = await task.value
+    #expect(result.status == .denied)
+    #expect(result.decidedBy == .timeout)
+    #expect(result.reason?.contains("within 1 s") == true)
+    let late = expectError(.approvalClosed) {
+      try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .once))
+    }
+    #expect(late?.message.contains("timed out") == true)
+  }
+
+  @Test func aZeroTimeoutDeniesAtOnce() async throws {
+    let (_, space) = try makeSpace(policy: "preset: standard\napprovalTimeoutSeconds: 0\n")
+    let result = await space.submit(.readFile(path: ".env"))
+    #expect(result.decidedBy == .timeout)
+    #expect(result.reason?.contains("approvalTimeoutSeconds is 0") == true)
+  }
+
+  @Test func withoutASupervisorAnAskIsDeniedAtOnceWithAWayOut() async throws {
+    let (_, space) = try makeSpace(supervised: false)
+    let result = await space.submit(.readFile(path: ".env"))
+    #expect(result.status == .denied)
+    #expect(result.reason?.contains("no supervisor is connected") == true)
+  }
+
+  @Test func sessionGrantsLastForTheSession() async throws {
+    let (_, space) = try makeSpace()
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .session))
+    #expect(await task.value.status == .completed)
+    // The same read runs without asking; another protected path still asks.
+    #expect(await space.submit(.readFile(path: ".env")).status == .completed)
+    let other = Task { await space.submit(.readFile(path: "app/.env")) }
+    let next = try #require(try await pending(space).first)
+    #expect(next.op == .readFile(path: "app/.env"))
+    try space.approvals.resolve(next.id, with: ApprovalResolution(choice: .deny))
+    _ = await other.value
+    // A restarted runtime has forgotten the grant.
+    let restarted = try SpacesRuntime(home: home, supervised: false).space("s")
+    #expect(await restarted.submit(.readFile(path: ".env")).status == .denied)
+  }
+
+  @Test func alwaysSavesANarrowRuleThatSurvivesARestart() async throws {
+    let (_, space) = try makeSpace()
+    let before = try String(contentsOfFile: home.policyPath("s"), encoding: .utf8)
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    #expect(request.suggestedRules.map(\.paths) == [[".env"]])
+    try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .always))
+    #expect(await task.value.status == .completed)
+    let after = try String(contentsOfFile: home.policyPath("s"), encoding: .utf8)
+    #expect(after.hasPrefix(before))
+    #expect(after.contains("paths: [\".env\"]"))
+    let restarted = try SpacesRuntime(home: home, supervised: false).space("s")
+    #expect(await restarted.submit(.readFile(path: ".env")).status == .completed)
+    #expect(await restarted.submit(.readFile(path: "app/.env")).status == .denied)
+  }
+
+  @Test func requestsQueueFirstInFirstOut() async throws {
+    let (_, space) = try makeSpace()
+    let first = Task { await space.submit(.readFile(path: ".env")) }
+    _ = try await pending(space, count: 1)
+    let second = Task { await space.submit(.readFile(path: "b/.env")) }
+    let both = try await pending(space, count: 2)
+    #expect(both.map(\.op) == [.readFile(path: ".env"), .readFile(path: "b/.env")])
+    for request in both { try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .deny)) }
+    _ = await (first.value, second.value)
+  }
+
+  @Test func anInvalidPolicyFileStopsTheSpaceUntilFixed() async throws {
+    let (_, space) = try makeSpace()
+    try "preset: standard\nrules: [oops\n".write(toFile: home.policyPath("s"), atomically: true, encoding: .utf8)
+    let result = await space.submit(.message(text: "hi"))
+    #expect(result.status == .failed)
+    #expect(result.error?.code == "invalidConfig")
+    #expect(result.error?.message.contains("policy.yaml:") == true)
+    try "preset: standard\n".write(toFile: home.policyPath("s"), atomically: true, encoding: .utf8)
+    #expect(await space.submit(.message(text: "hi")).status == .completed)
+  }
+}
