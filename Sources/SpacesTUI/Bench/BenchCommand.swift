@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import SpacesKit
+import Subprocess
+import SystemPackage
+
+struct BenchCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming.",
+    discussion: """
+      Runs interleaved samples of a bare /bin/true, a bare bwrap, and shell operations through the
+      runtime (bubblewrap backend), in a temporary SPACES_HOME. Targets are ratios to the bare
+      figures measured in the same run. Build with -c release for representative figures.
+      """)
+
+  @Option(help: "Samples per measurement.") var iterations = 100
+  @Flag(help: "Print JSON instead of a table.") var json = false
+
+  func run() async throws {
+    let rows = try await SandboxBench(iterations: iterations).run()
+    if json {
+      CLI.print(SpacesJSON.pretty(rows))
+    } else {
+      CLI.print(BenchRow.table(rows))
+    }
+  }
+}
+
+/// Measures the sandbox and the runtime path around it.
+struct SandboxBench {
+  var iterations: Int
+  let clock = ContinuousClock()
+
+  func run() async throws -> [BenchRow] {
+    let home = SpacesHome(path: FileManager.default.temporaryDirectory.path + "/spaces-bench-\(getpid())")
+    defer { try? FileManager.default.removeItem(atPath: home.path) }
+    _ = try home.create(name: "bench", policy: .permissive, backend: .bubblewrap)
+    let runtime = SpacesRuntime(home: home, supervised: false)
+    let space = try runtime.space("bench")
+    let config = space.config
+    let bwrap = BubblewrapBackend(hiddenPaths: [home.path])
+    let line = try await bwrap.commandLine(
+      for: ShellRequest(command: "true", workspace: config.workspace, limits: config.limits.shell, network: false))
+    // The same sandbox set-up, running /bin/true directly.
+    let bareSandbox = Array(line.prefix { $0 != "/bin/sh" }) + ["/bin/true"]
+
+    var bare: [Double] = []
+    var sandbox: [Double] = []
+    var operation: [Double] = []
+    var firstByte: [Double] = []
+    for index in 0..<(iterations + 5) {
+      let warm = index < 5
+      let a = try await timed { try await spawn(["/bin/true"]) }
+      let b = try await timed { try await spawn(bareSandbox) }
+      let c = try await timed { _ = await space.submit(.shell(command: "true", timeoutMs: nil)) }
+      let d = try await firstOutput(space)
+      if !warm {
+        bare.append(a)
+        sandbox.append(b)
+        operation.append(c)
+        firstByte.append(d)
+      }
+    }
+    var throughput: [Double] = []
+    for _ in 0..<5 {
+      let bytes = 22_888_896.0  // the output of `seq 1 3000000`
+      let seconds = try await timed { _ = await space.submit(.shell(command: "seq 1 3000000", timeoutMs: nil)) } / 1000
+      throughput.append(bytes / 1e6 / seconds)
+    }
+
+    let bareRow = BenchRow("bare /bin/true", samples: bare)
+    let sandboxRow = BenchRow("bare bwrap … /bin/true", samples: sandbox)
+    let overhead = BenchRow("shell `true` through the runtime", samples: operation)
+    let extra = overhead.median - sandboxRow.median
+    var rows = [bareRow, sandboxRow]
+    rows.append(
+      BenchRow(
+        "shell `true` through the runtime", samples: operation, target: "≤ bare bwrap + 2 ms",
+        met: extra <= 2))
+    rows.append(
+      BenchRow(
+        "  runtime overhead over bare bwrap", samples: zip(operation.sorted(), sandbox.sorted()).map { $0 - $1 }))
+    let firstRow = BenchRow("first output byte (`echo x`)", samples: firstByte)
+    rows.append(
+      BenchRow(
+        "first output byte (`echo x`)", samples: firstByte, target: "≤ spawn + 10 ms",
+        met: firstRow.median <= sandboxRow.median + 10))
+    let stream = BenchRow("streaming `seq 1 3000000`", unit: "MB/s", samples: throughput)
+    rows.append(
+      BenchRow("streaming `seq 1 3000000`", unit: "MB/s", samples: throughput, target: "≥ 100 MB/s", met: stream.median >= 100))
+    return rows
+  }
+
+  private func timed(_ body: () async throws -> Void) async throws -> Double {
+    let start = clock.now
+    try await body()
+    return milliseconds(clock.now - start)
+  }
+
+  private func firstOutput(_ space: Space) async throws -> Double {
+    let events = space.hub.subscribe()
+    let start = clock.now
+    let task = Task { await space.submit(.shell(command: "echo x", timeoutMs: nil)) }
+    var first = 0.0
+    for await event in events where event.type == .output {
+      first = milliseconds(clock.now - start)
+      break
+    }
+    _ = await task.value
+    return first
+  }
+
+  private func spawn(_ argv: [String]) async throws {
+    _ = try await Subprocess.run(
+      .path(FilePath(argv[0])), arguments: Arguments(Array(argv.dropFirst())),
+      environment: .custom(["PATH": "/usr/bin:/bin"]), input: .none, output: .discarded, error: .discarded)
+  }
+
+  private func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+  }
+}
