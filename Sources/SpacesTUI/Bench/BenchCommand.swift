@@ -88,7 +88,9 @@ struct SandboxBench {
         met: firstRow.median <= sandboxRow.median + 10))
     let stream = BenchRow("streaming `seq 1 3000000`", unit: "MB/s", samples: throughput)
     rows.append(
-      BenchRow("streaming `seq 1 3000000`", unit: "MB/s", samples: throughput, target: "≥ 100 MB/s", met: stream.median >= 100))
+      BenchRow(
+        "streaming `seq 1 3000000`", unit: "MB/s", samples: throughput, target: "≥ 100 MB/s", met: stream.median >= 100)
+    )
     return rows
   }
 

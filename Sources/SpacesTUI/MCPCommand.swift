@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MCP
+import SpacesKit
+
+struct MCPCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mcp",
+    abstract: "Serve a space to an MCP client (Claude Code, Codex, Cursor…) over stdio.",
+    discussion: """
+      Exposes the six operations as tools. Every call goes through the space's policy and journal;
+      a call the policy asks about waits for a person's decision in the workbench or via
+      `spaces approve` while `spaces serve` runs. Logs go to stderr; stdout is the MCP channel.
+      """)
+
+  @Option(help: "The space to work in (created with the standard policy if missing).")
+  var space = "default"
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    var logger = Logger(label: "spaces-mcp") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .warning
+    let runtime = options.runtime()
+    do {
+      if (try? runtime.home.load(space)) == nil { _ = try runtime.home.create(name: space) }
+      _ = try runtime.space(space)
+    } catch {
+      throw CLI.fail(error)
+    }
+    let server = Server(
+      name: "agent-spaces", version: SpacesVersion.current,
+      instructions: "A sandboxed workspace (space \"\(space)\"). Paths are relative to the workspace root.",
+      capabilities: .init(tools: .init(listChanged: false)))
+    let name = space
+    await server.withMethodHandler(ListTools.self) { _ in .init(tools: SpaceTools.all) }
+    await server.withMethodHandler(CallTool.self) { params in
+      let operation: Op
+      do {
+        operation = try SpaceTools.operation(name: params.name, arguments: params.arguments)
+      } catch {
+        return .init(content: [.text(text: SpacesJSON.describe(error), annotations: nil, _meta: nil)], isError: true)
+      }
+      return SpaceTools.result(await runtime.submit(operation, to: name))
+    }
+    let transport = LineTransport(logger: logger)
+    try await server.start(transport: transport)
+    await server.waitUntilCompleted()
+  }
+}

@@ -1,0 +1,127 @@
+"""End-to-end tests of `spaces mcp` with the real Python MCP client.
+
+Run by script/test (pytest). Each test gets its own SPACES_HOME.
+"""
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACES = os.environ.get("SPACES_BIN", str(ROOT / ".build" / "debug" / "spaces"))
+
+
+@pytest.fixture
+def home():
+    folder = tempfile.mkdtemp(prefix="spaces-mcp-")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def spaces(home, *args, **kwargs):
+    env = dict(os.environ, SPACES_HOME=home)
+    return subprocess.run([SPACES, *args], env=env, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def server(home, space="s"):
+    env = dict(os.environ, SPACES_HOME=home)
+    return StdioServerParameters(command=SPACES, args=["mcp", "--space", space], env=env)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, timeout=60))
+
+
+def text(result):
+    return "".join(part.text for part in result.content if getattr(part, "type", "") == "text")
+
+
+def test_lists_the_six_tools_with_schemas(home):
+    async def body():
+        async with stdio_client(server(home)) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = (await session.list_tools()).tools
+                names = sorted(tool.name for tool in tools)
+                assert names == sorted(["createFile", "readFile", "editFile", "deleteFile", "shell", "message"])
+                shell = next(tool for tool in tools if tool.name == "shell")
+                assert shell.input_schema["required"] == ["command"]
+                assert "sandbox" in shell.description
+
+    run(body())
+
+
+def test_calls_every_tool_and_journals_them(home):
+    assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
+
+    async def body():
+        async with stdio_client(server(home)) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                created = await session.call_tool("createFile", {"path": "hello.sh", "content": "echo hello $1\n"})
+                assert not created.is_error, text(created)
+                edited = await session.call_tool(
+                    "editFile", {"path": "hello.sh", "oldText": "hello", "newText": "hi"})
+                assert not edited.is_error, text(edited)
+                read_back = await session.call_tool("readFile", {"path": "hello.sh"})
+                assert text(read_back) == "echo hi $1\n"
+                ran = await session.call_tool("shell", {"command": "sh hello.sh there"})
+                assert not ran.is_error, text(ran)
+                assert "exit code 0" in text(ran) and "hi there" in text(ran)
+                said = await session.call_tool("message", {"text": "all done"})
+                assert not said.is_error
+                deleted = await session.call_tool("deleteFile", {"path": "hello.sh"})
+                assert not deleted.is_error
+                missing = await session.call_tool("readFile", {"path": "hello.sh"})
+                assert missing.is_error and "notFound" in text(missing)
+                outside = await session.call_tool("readFile", {"path": "../../etc/passwd"})
+                assert outside.is_error and "pathOutsideWorkspace" in text(outside)
+                bad = await session.call_tool("shell", {"cmd": "ls"})
+                assert bad.is_error and "unknown field" in text(bad)
+
+    run(body())
+    log = spaces(home, "log", "s", "--json")
+    events = [json.loads(line) for line in log.stdout.splitlines()]
+    kinds = [event["op"]["kind"] for event in events if event["type"] == "received"]
+    assert kinds == ["createFile", "editFile", "readFile", "shell", "message", "deleteFile", "readFile", "readFile"]
+
+
+def test_a_denied_call_is_a_tool_error_with_the_reason(home):
+    assert spaces(home, "space", "create", "s", "--policy", "restrictive").returncode == 0
+
+    async def body():
+        async with stdio_client(server(home)) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                denied = await session.call_tool("createFile", {"path": "a", "content": "x"})
+                assert denied.is_error
+                assert "Denied by policy" in text(denied) and "read-only" in text(denied)
+
+    run(body())
+
+
+def test_a_multi_megabyte_result_passes(home):
+    assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
+    big = "x" * (4 * 1024 * 1024)
+
+    async def body():
+        async with stdio_client(server(home)) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                start = time.monotonic()
+                created = await session.call_tool("createFile", {"path": "big.txt", "content": big})
+                assert not created.is_error, text(created)
+                read_back = await session.call_tool("readFile", {"path": "big.txt"})
+                assert len(text(read_back)) == len(big)
+                assert time.monotonic() - start < 30
+
+    run(body())
