@@ -46,6 +46,8 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let limitExceeded = Code(rawValue: "limitExceeded")
     /// The journal can't be written; the operation was not run.
     public static let journalError = Code(rawValue: "journalError")
+    /// The operation was cancelled (its client went away) and everything it started was stopped.
+    public static let cancelled = Code(rawValue: "cancelled")
     /// The approval request was already resolved, or timed out.
     public static let approvalClosed = Code(rawValue: "approvalClosed")
     /// A system call failed in a way the other codes don't describe.

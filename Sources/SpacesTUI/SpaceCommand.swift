@@ -98,7 +98,7 @@ struct SpaceCommand: ParsableCommand {
           name:       \(config.name)
           workspace:  \(config.workspace)\(config.ownsWorkspace ? "" : " (brought with --workspace; kept when the space is removed)")
           backend:    \(SpaceText.backend(config))\(config.image.map { " image \($0)" } ?? "")
-          policy:     \(config.policy.rawValue)
+          policy:     \(SpaceText.policy(home, config))
           network:    \(config.capabilities.network ? "on" : "off")
           limits:     files \(SpaceText.bytes(limits.maxFileSizeBytes)), timeout \(limits.shell.timeoutMs) ms, output \(SpaceText.bytes(limits.shell.outputCapBytes)) per stream, \(limits.shell.maxProcesses) processes, memory \(SpaceText.bytes(limits.shell.memoryBytes)), CPU \(limits.shell.cpuSeconds) s
           created:    \(config.created)
@@ -136,6 +136,18 @@ struct SpaceCommand: ParsableCommand {
 
 /// Small text helpers for the CLI's human output.
 enum SpaceText {
+  /// The preset in force and where the policy file is (or why it can't be read).
+  static func policy(_ home: SpacesHome, _ config: SpaceConfig) -> String {
+    let path = home.policyPath(config.name)
+    do {
+      let store = try PolicyStore(path: path, fallback: config.policy)
+      let engine = try store.current()
+      return "\(engine.preset.rawValue), \(engine.file.rules.count) rules (\(path))"
+    } catch {
+      return "INVALID: \(error.message)"
+    }
+  }
+
   static func backend(_ config: SpaceConfig) -> String {
     config.backend.isolated ? config.backend.rawValue : "host (UNISOLATED)"
   }

@@ -20,8 +20,9 @@ public enum EventText {
     case .approvalRequested:
       return "waiting for approval: " + (event.decision?.reasons.joined(separator: "; ") ?? "")
     case .approvalResolved:
-      return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")"
-        + (event.reason.map { ": \($0)" } ?? "")
+      let reason = event.reason.map { ": \($0)" } ?? ""
+      if event.decidedBy == .timeout { return "approval: no decision\(reason)" }
+      return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")\(reason)"
     case .started:
       return "started"
     case .output:

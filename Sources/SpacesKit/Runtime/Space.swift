@@ -99,6 +99,9 @@ public final class Space: Sendable {
         try await execute(operation, id: id, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
+      } catch is CancellationError {
+        result = failed(
+          result, SpacesError(.cancelled, "the operation was cancelled and everything it started was stopped"))
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
