@@ -25,8 +25,10 @@ struct SpaceCommand: ParsableCommand {
     var workspace: String?
     @Flag(help: "Let shell commands reach the network.")
     var network = false
-    @Option(help: "The container image, for the container backend.")
+    @Option(help: "The container image, for the container backend (default \(ContainerBackend.defaultImage)).")
     var image: String?
+    @Option(help: "The container engine's CLI, for the container backend: podman, docker or a path.")
+    var engine: String?
     @Flag(help: "Print the new space's config as JSON.")
     var json = false
     @OptionGroup var options: HomeOptions
@@ -35,7 +37,7 @@ struct SpaceCommand: ParsableCommand {
       do {
         let config = try options.spacesHome.create(
           name: name, policy: policy, backend: backend, workspace: workspace, network: network,
-          image: image)
+          image: image, engine: engine)
         if json {
           CLI.print(SpacesJSON.pretty(config))
         } else {

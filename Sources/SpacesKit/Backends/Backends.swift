@@ -7,10 +7,16 @@ public enum Backends {
     case .host: HostBackend()
     case .bubblewrap: BubblewrapBackend(hiddenPaths: [home.path])
     case .container:
-      UnavailableBackend(
-        name: "container",
-        reason: "the container backend is not available in this version; use --backend bubblewrap")
+      ContainerBackend(
+        space: config.name, home: home.path, image: config.image, engine: config.engine)
     }
+  }
+
+  /// Releases what a backend keeps for a space outside its folder (the container backend's
+  /// container); called when the space is deleted. Best effort: never fails.
+  public static func cleanUp(space: String, config: SpaceConfig?, home: SpacesHome) {
+    guard config == nil || config?.backend == .container else { return }
+    ContainerBackend.removeContainer(space: space, home: home.path, engine: config?.engine)
   }
 }
 

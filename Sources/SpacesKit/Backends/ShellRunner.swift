@@ -103,17 +103,22 @@ enum ShellRunner {
 
   /// Runs one command as planned and returns its outcome once its whole tree is gone.
   ///
-  /// - Parameter makePlan: builds the launch; it is told whether an operation cgroup holds
-  ///   the process and memory limits (else the plan's script should set rlimits instead).
+  /// - Parameters:
+  ///   - useCgroup: whether to put the launched process in an operation cgroup; false when the
+  ///     limits are enforced elsewhere (the container backend: the engine's client is not the
+  ///     command, and the container's own cgroup holds the limits).
+  ///   - makePlan: builds the launch; it is told whether an operation cgroup holds the process
+  ///     and memory limits (else the plan's script should set rlimits instead).
   static func run(
     _ request: ShellRequest,
+    useCgroup: Bool = true,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
     makePlan: (OperationCgroup?) throws -> LaunchPlan
   ) async throws -> ShellOutcome {
     try Task.checkCancellation()
     let clock = ContinuousClock()
     let started = clock.now
-    let cgroup = CgroupSupport.shared?.makeOperationGroup(limits: request.limits)
+    let cgroup = useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
     defer { cgroup?.remove() }
     let plan = try makePlan(cgroup)
 
@@ -228,7 +233,13 @@ enum ShellRunner {
       return
         "[spaces] timed out after \(limits.timeoutMs) ms: the command and everything it started were killed\n"
     }
-    switch outcome.limitHit {
+    return outcome.limitHit.flatMap { limitNote($0, limits: limits) }
+  }
+
+  /// The line appended to stderr when a limit stops a command ("processes", "memory",
+  /// "fileSize" or "cpu"); nil for anything else.
+  static func limitNote(_ limit: String, limits: ShellLimits) -> String? {
+    switch limit {
     case "processes":
       return "[spaces] process limit (\(limits.maxProcesses)) reached: the command was stopped\n"
     case "memory":

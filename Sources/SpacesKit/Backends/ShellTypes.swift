@@ -14,6 +14,8 @@ public struct ShellLimits: Codable, Sendable, Equatable {
   public var fileSizeBytes: Int = 1 << 30
   /// CPU time limit in seconds, per process (`RLIMIT_CPU`).
   public var cpuSeconds: Int = 300
+  /// How many CPUs the command may use at once (the container backend's `--cpus`).
+  public var cpus: Double = 2
 
   /// Creates limits; every parameter defaults to the documented default.
   public init(
@@ -22,7 +24,8 @@ public struct ShellLimits: Codable, Sendable, Equatable {
     maxProcesses: Int = 256,
     memoryBytes: Int = 1 << 30,
     fileSizeBytes: Int = 1 << 30,
-    cpuSeconds: Int = 300
+    cpuSeconds: Int = 300,
+    cpus: Double = 2
   ) {
     self.timeoutMs = timeoutMs
     self.outputCapBytes = outputCapBytes
@@ -30,6 +33,24 @@ public struct ShellLimits: Codable, Sendable, Equatable {
     self.memoryBytes = memoryBytes
     self.fileSizeBytes = fileSizeBytes
     self.cpuSeconds = cpuSeconds
+    self.cpus = cpus
+  }
+
+  /// Decodes limits; a missing key keeps its default (configs written before a limit existed
+  /// still load).
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let defaults = ShellLimits()
+    func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+      try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+    timeoutMs = try value(.timeoutMs, defaults.timeoutMs)
+    outputCapBytes = try value(.outputCapBytes, defaults.outputCapBytes)
+    maxProcesses = try value(.maxProcesses, defaults.maxProcesses)
+    memoryBytes = try value(.memoryBytes, defaults.memoryBytes)
+    fileSizeBytes = try value(.fileSizeBytes, defaults.fileSizeBytes)
+    cpuSeconds = try value(.cpuSeconds, defaults.cpuSeconds)
+    cpus = try value(.cpus, defaults.cpus)
   }
 }
 

@@ -65,8 +65,12 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
   public var policy: PolicyPreset
   /// The isolation backend.
   public var backend: BackendKind
-  /// The container image, for the container backend.
+  /// The container image, for the container backend (default
+  /// `ContainerBackend.defaultImage`).
   public var image: String?
+  /// The container engine's CLI for the container backend: "podman", "docker" or a path; nil
+  /// uses `SPACES_CONTAINER_ENGINE`, else the first of podman and docker found in `PATH`.
+  public var engine: String?
   /// Optional powers.
   public var capabilities: Capabilities
   /// Limits.
@@ -86,6 +90,7 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
     self.policy = policy
     self.backend = backend
     self.image = nil
+    self.engine = nil
     self.capabilities = Capabilities()
     self.limits = SpaceLimits()
     self.environment = [:]
@@ -100,6 +105,7 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
     policy = try container.decodeIfPresent(PolicyPreset.self, forKey: .policy) ?? .standard
     backend = try container.decodeIfPresent(BackendKind.self, forKey: .backend) ?? .bubblewrap
     image = try container.decodeIfPresent(String.self, forKey: .image)
+    engine = try container.decodeIfPresent(String.self, forKey: .engine)
     capabilities =
       try container.decodeIfPresent(Capabilities.self, forKey: .capabilities) ?? Capabilities()
     limits = try container.decodeIfPresent(SpaceLimits.self, forKey: .limits) ?? SpaceLimits()

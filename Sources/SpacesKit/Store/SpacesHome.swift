@@ -60,7 +60,7 @@ public struct SpacesHome: Sendable {
   /// it gets a new folder of its own.
   public func create(
     name: String, policy: PolicyPreset = .standard, backend: BackendKind = .bubblewrap,
-    workspace: String? = nil, network: Bool = false, image: String? = nil
+    workspace: String? = nil, network: Bool = false, image: String? = nil, engine: String? = nil
   ) throws(SpacesError) -> SpaceConfig {
     try Self.validate(name: name)
     var brought: String?
@@ -99,6 +99,7 @@ public struct SpacesHome: Sendable {
         backend: backend)
       config.capabilities.network = network
       config.image = image
+      config.engine = engine
       try save(config)
       let policy = PolicyFile.template(preset: policy, space: name)
       guard FileManager.default.createFile(atPath: policyPath(name), contents: Data(policy.utf8)) else {
@@ -155,13 +156,15 @@ public struct SpacesHome: Sendable {
   }
 
   /// Deletes a space: its config, its journal and its own workspace folder. A workspace folder
-  /// the user brought with `--workspace` is left as it is.
+  /// the user brought with `--workspace` is left as it is. A container backend's container is
+  /// removed too (when an engine is there to remove it).
   public func delete(_ name: String) throws(SpacesError) {
     try Self.validate(name: name)
     let folder = spaceFolder(name)
     guard FileManager.default.fileExists(atPath: folder) else {
       throw SpacesError(.spaceNotFound, "no space called \"\(name)\"; see `spaces space list`")
     }
+    Backends.cleanUp(space: name, config: try? load(name), home: self)
     // Move the folder aside first so a half-finished removal never looks like a space.
     let trash = path + "/spaces/.deleting-\(name)-\(UUID().uuidString.prefix(8))"
     guard rename(folder, trash) == 0 else {

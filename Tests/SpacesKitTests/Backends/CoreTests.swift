@@ -7,7 +7,9 @@ import Testing
   import Glibc
 #endif
 
-let allBackends: [any IsolationBackend] = [BubblewrapBackend(), HostBackend()]
+let allBackends: [any IsolationBackend] =
+  [BubblewrapBackend(), HostBackend()]
+  + (ContainerTestSupport.available ? [ContainerTestSupport.backend(space: "core")] : [])
 
 /// The behaviour both backends share: streaming, cap, timeout, exit codes, leftovers.
 @Suite(.serialized, .timeLimit(.minutes(2)))
@@ -38,16 +40,18 @@ struct CoreTests {
     let ws = TempDir()
     defer { ws.cleanup() }
     let recorder = Recorder()
+    // A container exec takes a few hundred milliseconds to start on a busy machine.
+    let slow = backend is ContainerBackend
     let start = ContinuousClock.now
     let outcome = try await backend.run(
-      ShellRequest(command: "echo first; sleep 1; echo second", workspace: ws.path),
+      ShellRequest(command: "echo first; sleep \(slow ? 3 : 1); echo second", workspace: ws.path),
       onOutput: recorder.onOutput)
     let end = ContinuousClock.now
     #expect(outcome.stdout == "first\nsecond\n")
     let first = try #require(recorder.all.first)
     #expect(first.text == "first\n")
     // The first line arrives while the command still sleeps.
-    #expect(first.at - start < .milliseconds(700))
+    #expect(first.at - start < .milliseconds(slow ? 2500 : 700))
     #expect(end - first.at > .milliseconds(800))
   }
 
@@ -78,7 +82,7 @@ struct CoreTests {
     limits.outputCapBytes = 64 * 1024
     let outcome = try await backend.run(
       ShellRequest(
-        command: "head -c 300M /dev/zero | tr '\\0' x; echo err >&2", workspace: ws.path,
+        command: "head -c 314572800 /dev/zero | tr '\\0' x; echo err >&2", workspace: ws.path,
         limits: limits),
       onOutput: streamed.onOutput)
     let rssAfter = Sys.residentBytes()
@@ -216,7 +220,7 @@ struct CoreTests {
       onOutput: { _, _ in })
     #expect(!outcome.stdout.contains("survived"))
     #expect(outcome.exitCode != 0)
-    if CgroupSupport.shared?.memoryParent != nil {
+    if CgroupSupport.shared?.memoryParent != nil || backend is ContainerBackend {
       #expect(outcome.limitHit == "memory")
     }
   }
@@ -239,7 +243,7 @@ struct CoreTests {
       onOutput: { _, _ in })
     #expect(ContinuousClock.now - start < .seconds(15))
     #expect(outcome.limitHit == "processes" || outcome.timedOut)
-    if CgroupSupport.shared?.pidsParent != nil {
+    if CgroupSupport.shared?.pidsParent != nil || backend is ContainerBackend {
       #expect(outcome.limitHit == "processes")
       #expect(outcome.stderr.contains("process limit (64) reached"))
     }
