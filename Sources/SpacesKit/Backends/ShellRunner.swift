@@ -204,7 +204,8 @@ enum ShellRunner {
     case .exited(let code): outcome.exitCode = code
     case .signaled(let sig): outcome.signal = sig
     }
-    if body.ending == .cancelled {
+    // Subprocess may tear the process down itself on cancellation before the watch sees it.
+    if body.ending == .cancelled || Task.isCancelled {
       throw CancellationError()
     }
     outcome.limitHit = limitHit(outcome: outcome, ending: body.ending, cgroup: cgroup)
