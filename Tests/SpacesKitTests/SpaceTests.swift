@@ -54,6 +54,21 @@ import Testing
     #expect(await space.submit(.readFile(path: "a")).content == "aaa 世界")
   }
 
+  @Test func concurrentEditsLoseNothing() async throws {
+    let (_, space) = try makeSpace()
+    let lines = (0..<40).map { "line \($0) old" }
+    _ = await space.submit(.createFile(path: "f", content: lines.joined(separator: "\n"), encoding: .utf8))
+    await withTaskGroup(of: Void.self) { group in
+      for index in 0..<40 {
+        group.addTask {
+          _ = await space.submit(.editFile(path: "f", oldText: "line \(index) old", newText: "line \(index) new"))
+        }
+      }
+    }
+    let content = await space.submit(.readFile(path: "f")).content ?? ""
+    #expect(content == (0..<40).map { "line \($0) new" }.joined(separator: "\n"))
+  }
+
   @Test func binaryContentTravelsAsBase64() async throws {
     let (_, space) = try makeSpace()
     let bytes: [UInt8] = [0, 1, 2, 0xFF, 0xFE]

@@ -23,6 +23,8 @@ public final class Space: Sendable {
   public let backend: any IsolationBackend
   private let logger: Logger
   private let supervised: Bool
+  /// Serializes read-modify-write edits so two concurrent edits can't lose one another.
+  private let edits = SerialGate()
 
   /// The space's name.
   public var name: String { config.name }
@@ -245,29 +247,10 @@ public final class Space: Sendable {
       guard !oldText.isEmpty else {
         throw SpacesError(.invalidRequest, "\"oldText\" is empty; give the exact text to replace")
       }
-      let bytes = try workspace.read(path)
-      guard String(validating: bytes, as: UTF8.self) != nil else {
-        throw SpacesError(
-          .invalidEncoding, "\(path) is not UTF-8 text; replace it with createFile instead")
+      let workspace = workspace
+      result.size = try await edits.run {
+        try Self.edit(workspace, path: path, oldText: oldText, newText: newText)
       }
-      let needle = Array(oldText.utf8)
-      let matches = Self.occurrences(of: needle, in: bytes)
-      guard matches.count == 1, let at = matches.first else {
-        if matches.isEmpty {
-          throw SpacesError(
-            .editNoMatch,
-            "\"oldText\" was not found in \(path); read the file and copy the text exactly, including whitespace"
-          )
-        }
-        throw SpacesError(
-          .editAmbiguous,
-          "\"oldText\" occurs \(matches.count) times in \(path); include more surrounding text so it matches exactly once"
-        )
-      }
-      var edited = bytes
-      edited.replaceSubrange(at..<(at + needle.count), with: Array(newText.utf8))
-      try workspace.write(path, edited)
-      result.size = edited.count
 
     case .deleteFile(let path, let recursive):
       try workspace.delete(path, recursive: recursive)
@@ -338,6 +321,31 @@ public final class Space: Sendable {
 
   private func record(_ events: [Event], sync: Bool) throws(SpacesError) {
     hub.publish(try journal.append(events, sync: sync))
+  }
+
+  /// Replaces the one occurrence of `oldText` in the file at `path`; returns the new size.
+  static func edit(_ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String) throws -> Int {
+    let bytes = try workspace.read(path)
+    guard String(validating: bytes, as: UTF8.self) != nil else {
+      throw SpacesError(.invalidEncoding, "\(path) is not UTF-8 text; replace it with createFile instead")
+    }
+    let needle = Array(oldText.utf8)
+    let matches = occurrences(of: needle, in: bytes)
+    guard matches.count == 1, let at = matches.first else {
+      if matches.isEmpty {
+        throw SpacesError(
+          .editNoMatch,
+          "\"oldText\" was not found in \(path); read the file and copy the text exactly, including whitespace")
+      }
+      throw SpacesError(
+        .editAmbiguous,
+        "\"oldText\" occurs \(matches.count) times in \(path); include more surrounding text so it matches exactly once"
+      )
+    }
+    var edited = bytes
+    edited.replaceSubrange(at..<(at + needle.count), with: Array(newText.utf8))
+    try workspace.write(path, edited)
+    return edited.count
   }
 
   /// The offsets of every occurrence of `needle` (non-empty), overlapping ones included.
