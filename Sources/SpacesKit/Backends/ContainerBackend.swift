@@ -138,7 +138,23 @@ public struct ContainerBackend: IsolationBackend {
         }
       }
     }
+    // The wrapper's counter can miss a fork bomb that ends within one poll; a shell that
+    // could not fork under the container's pids limit says so itself.
+    if outcome.limitHit == nil, Self.forkFailed(outcome.stderr),
+      let note = ShellRunner.limitNote("processes", limits: request.limits)
+    {
+      outcome.limitHit = "processes"
+      outcome.stderr += (outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
+      onOutput(.stderr, note)
+    }
     return outcome
+  }
+
+  /// Whether stderr shows that a shell could not fork (EAGAIN: the pids limit).
+  static func forkFailed(_ stderr: String) -> Bool {
+    stderr.contains("can't fork") || stderr.contains("Cannot fork")
+      || stderr.contains("fork: Resource temporarily unavailable")
+      || stderr.contains("fork: retry")
   }
 
   /// Kills what an operation left in the container (a separate `exec`); when that can't run
