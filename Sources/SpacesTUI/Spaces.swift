@@ -9,7 +9,10 @@ struct Spaces: AsyncParsableCommand {
     commandName: "spaces",
     abstract: "Isolated workspaces for AI agents, with a policy engine and a journal.",
     version: SpacesVersion.current,
-    subcommands: [SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self]
+    subcommands: [
+      SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, ServeCommand.self,
+      ApprovalsCommand.self, ApproveCommand.self,
+    ]
   )
 }
 
