@@ -11,7 +11,7 @@ struct Spaces: AsyncParsableCommand {
     version: SpacesVersion.current,
     subcommands: [
       SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, ServeCommand.self,
-      ApprovalsCommand.self, ApproveCommand.self,
+      ApprovalsCommand.self, ApproveCommand.self, ServerBenchCommand.self,
     ]
   )
 }
