@@ -12,7 +12,8 @@ struct ServeCommand: AsyncParsableCommand {
       """
   )
 
-  @Option(help: ArgumentHelp("Also listen on loopback TCP, e.g. 127.0.0.1:7777 (needs the token).", valueName: "HOST:PORT"))
+  @Option(
+    help: ArgumentHelp("Also listen on loopback TCP, e.g. 127.0.0.1:7777 (needs the token).", valueName: "HOST:PORT"))
   var listen: String?
   @Option(help: "The largest message accepted, in bytes.")
   var maxMessageBytes = SpacesProtocol.defaultMaxMessageBytes
@@ -49,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
       throw CLI.fail(error)
     }
     let stop = Signals.onTermination { Task { await server.shutdown() } }
-    defer { stop.forEach { $0.cancel() } }
+    defer { for source in stop { source.cancel() } }
     var place = server.socketPath
     if let port = server.tcpPort { place += " and \(serverOptions.tcpHost):\(port)" }
     FileHandle.standardError.write(Data("spaces: serving on \(place)\n".utf8))

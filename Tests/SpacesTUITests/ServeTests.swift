@@ -33,7 +33,8 @@ import Testing
     try await client.hello(space: "s")
     var acknowledged: [String] = []
     for index in 0..<5 {
-      let result = try await client.submit(.createFile(path: "f\(index)", content: "\(index)", encoding: .utf8), to: "s")
+      let result = try await client.submit(
+        .createFile(path: "f\(index)", content: "\(index)", encoding: .utf8), to: "s")
       acknowledged.append(result.id)
     }
     let started = LockedValue(false)

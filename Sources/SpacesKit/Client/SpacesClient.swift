@@ -40,7 +40,9 @@ public final class SpacesClient: Sendable {
     try await connect { try await $0.connect(host: host, port: port, channelInitializer: initialize) }
   }
 
-  @Sendable private static func initialize(_ channel: Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, ByteBuffer>> {
+  @Sendable private static func initialize(_ channel: Channel) -> EventLoopFuture<
+    NIOAsyncChannel<InboundLine, ByteBuffer>
+  > {
     channel.eventLoop.makeCompletedFuture {
       try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: 1 << 30)))
       return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -209,7 +211,8 @@ public final class SpacesClient: Sendable {
     do {
       return try SpacesJSON.decoder.decode(ResultBox<R>.self, from: line).result
     } catch {
-      throw SpacesError(.invalidRequest, "the server's answer to \(method) can't be read: \(SpacesJSON.describe(error))")
+      throw SpacesError(
+        .invalidRequest, "the server's answer to \(method) can't be read: \(SpacesJSON.describe(error))")
     }
   }
 
@@ -219,7 +222,8 @@ public final class SpacesClient: Sendable {
     SpacesError(.disconnected, "the connection to the spaces server closed; reconnect when it is running again")
   }
 
-  private func read(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>, ready: CheckedContinuation<Void, Never>) async {
+  private func read(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>, ready: CheckedContinuation<Void, Never>) async
+  {
     var signalled = false
     do {
       try await channel.executeThenClose { inbound, outbound in

@@ -34,7 +34,9 @@ public enum RPCErrorCode {
 
 /// A request id: a number or a string.
 public enum RPCID: Codable, Hashable, Sendable, CustomStringConvertible {
+  /// A numeric id.
   case number(Int)
+  /// A string id.
   case string(String)
 
   public init(from decoder: any Decoder) throws {
@@ -54,6 +56,7 @@ public enum RPCID: Codable, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// The id as text.
   public var description: String {
     switch self {
     case .number(let number): "\(number)"
@@ -89,6 +92,7 @@ public struct RPCError: Error, Codable, Sendable, Equatable, CustomStringConvert
     self.init(RPCErrorCode.failed, error.message, data: Details(code: error.code.rawValue))
   }
 
+  /// The message and the code.
   public var description: String { "\(message) (\(code))" }
 }
 
@@ -102,7 +106,9 @@ public enum ConnectionRole: String, Codable, Sendable {
 
 /// `hello` params.
 public struct HelloParams: Codable, Sendable {
+  /// The role asked for (default agent).
   public var role: ConnectionRole?
+  /// The supervisor token.
   public var token: String?
   /// Binds an agent to this one space.
   public var space: String?
@@ -120,19 +126,29 @@ public struct HelloParams: Codable, Sendable {
 
 /// `hello` result.
 public struct HelloResult: Codable, Sendable {
+  /// The server's version.
   public var version: String
+  /// The protocol's version.
   public var protocolVersion: Int
+  /// The role asked for (default agent).
   public var role: ConnectionRole
+  /// The space.
   public var space: String?
 }
 
 /// `space.create` params (the same options as `spaces space create`).
 public struct SpaceCreateParams: Codable, Sendable {
+  /// The space's name.
   public var name: String
+  /// The policy preset (default standard).
   public var policy: PolicyPreset?
+  /// Where commands run (default bubblewrap).
   public var backend: BackendKind?
+  /// An existing folder to use as the workspace.
   public var workspace: String?
+  /// Whether commands may reach the network.
   public var network: Bool?
+  /// The container image.
   public var image: String?
 
   /// Creates the params.
@@ -151,44 +167,55 @@ public struct SpaceCreateParams: Codable, Sendable {
 
 /// Params naming one space.
 public struct SpaceNameParams: Codable, Sendable {
+  /// The space's name.
   public var name: String
 }
 
 /// `space.list` result.
 public struct SpaceListResult: Codable, Sendable {
+  /// The spaces.
   public var spaces: [SpaceConfig]
 }
 
 /// `space.delete` result.
 public struct SpaceDeleteResult: Codable, Sendable {
+  /// The deleted space.
   public var deleted: String
 }
 
 /// `op.submit` and `policy.check` params.
 public struct SubmitParams: Codable, Sendable {
+  /// The space.
   public var space: String
+  /// The operation.
   public var op: Op
 }
 
 /// `events.subscribe` params.
 public struct SubscribeParams: Codable, Sendable {
+  /// The space.
   public var space: String?
+  /// Replay from this seq (inclusive).
   public var fromSeq: Int?
 }
 
 /// `events.subscribe` result.
 public struct SubscribeResult: Codable, Sendable {
+  /// The subscription id.
   public var subscription: String
+  /// The spaces.
   public var spaces: [String]
 }
 
 /// `events.unsubscribe` params.
 public struct UnsubscribeParams: Codable, Sendable {
+  /// The subscription id.
   public var subscription: String
 }
 
 /// The params of an `event` notification.
 public struct EventNotification: Codable, Sendable {
+  /// The event.
   public var event: Event
   /// Set for events of an `events.subscribe` subscription.
   public var subscription: String?
@@ -198,19 +225,25 @@ public struct EventNotification: Codable, Sendable {
 
 /// `approval.list` params.
 public struct ApprovalListParams: Codable, Sendable {
+  /// The space.
   public var space: String?
 }
 
 /// `approval.list` result.
 public struct ApprovalListResult: Codable, Sendable {
+  /// The waiting requests, oldest first per space.
   public var approvals: [ApprovalRequest]
 }
 
 /// `approval.resolve` params.
 public struct ApprovalResolveParams: Codable, Sendable {
+  /// The approval request (operation) id.
   public var id: String
+  /// The answer.
   public var decision: ApprovalChoice
+  /// Feedback for the agent (with deny).
   public var feedback: String?
+  /// The rules to save (with always); default the suggested ones.
   public var rules: [PolicyRule]?
 
   /// Creates the params.
@@ -224,39 +257,53 @@ public struct ApprovalResolveParams: Codable, Sendable {
 
 /// `approval.resolve` result.
 public struct ApprovalResolveResult: Codable, Sendable {
+  /// The approval request (operation) id.
   public var id: String
+  /// The answer.
   public var decision: ApprovalChoice
 }
 
 /// `file.list` params.
 public struct FileListParams: Codable, Sendable {
+  /// The space.
   public var space: String
+  /// The path in the workspace.
   public var path: String?
 }
 
 /// `file.list` result.
 public struct FileListResult: Codable, Sendable {
+  /// The folder's entries.
   public var entries: [WorkspaceEntry]
 }
 
 /// `file.read` params.
 public struct FileReadParams: Codable, Sendable {
+  /// The space.
   public var space: String
+  /// The path in the workspace.
   public var path: String
 }
 
 /// `file.write` params.
 public struct FileWriteParams: Codable, Sendable {
+  /// The space.
   public var space: String
+  /// The path in the workspace.
   public var path: String
+  /// The content.
   public var content: String
+  /// utf8 (default) or base64.
   public var encoding: ContentEncoding?
 }
 
 /// `file.delete` params.
 public struct FileDeleteParams: Codable, Sendable {
+  /// The space.
   public var space: String
+  /// The path in the workspace.
   public var path: String
+  /// Whether a folder may be deleted with its content.
   public var recursive: Bool?
 }
 

@@ -34,7 +34,12 @@ final class ServerConnection: Sendable {
   /// Handles one inbound line; returns the work to run concurrently, if any.
   func receive(_ message: InboundLine) -> (@Sendable () async -> Void)? {
     guard case .line(let buffer) = message else {
-      reply(nil, .failure(RPCError(RPCErrorCode.invalidRequest, "the message is over the \(server.options.maxMessageBytes)-byte limit; it was skipped")))
+      reply(
+        nil,
+        .failure(
+          RPCError(
+            RPCErrorCode.invalidRequest,
+            "the message is over the \(server.options.maxMessageBytes)-byte limit; it was skipped")))
       return nil
     }
     let data = Data(buffer.readableBytesView)
@@ -87,7 +92,13 @@ final class ServerConnection: Sendable {
     }
     guard admitted else {
       if respond {
-        reply(id, .failure(RPCError(RPCErrorCode.failed, "too many requests in flight on this connection (\(server.options.maxInFlight)); wait for some to finish", data: .init(code: "busy"))))
+        reply(
+          id,
+          .failure(
+            RPCError(
+              RPCErrorCode.failed,
+              "too many requests in flight on this connection (\(server.options.maxInFlight)); wait for some to finish",
+              data: .init(code: "busy"))))
       }
       return nil
     }
@@ -184,14 +195,19 @@ final class ServerConnection: Sendable {
     }
     let tokenValid = params.token.map { SupervisorToken.matches($0, server.token) } ?? false
     if params.token != nil, !tokenValid {
-      return .failure(RPCError(RPCErrorCode.forbidden, "the token is wrong; read it from \(SupervisorToken.path(in: runtime.home))"))
+      return .failure(
+        RPCError(RPCErrorCode.forbidden, "the token is wrong; read it from \(SupervisorToken.path(in: runtime.home))"))
     }
     let role = params.role ?? .agent
     if role == .supervisor, !tokenValid {
-      return .failure(RPCError(RPCErrorCode.forbidden, "a supervisor must send the token from \(SupervisorToken.path(in: runtime.home))"))
+      return .failure(
+        RPCError(
+          RPCErrorCode.forbidden, "a supervisor must send the token from \(SupervisorToken.path(in: runtime.home))"))
     }
     if tcp, !tokenValid {
-      return .failure(RPCError(RPCErrorCode.forbidden, "over TCP, hello needs the token from \(SupervisorToken.path(in: runtime.home))"))
+      return .failure(
+        RPCError(
+          RPCErrorCode.forbidden, "over TCP, hello needs the token from \(SupervisorToken.path(in: runtime.home))"))
     }
     if let space = params.space {
       do {
@@ -213,7 +229,8 @@ final class ServerConnection: Sendable {
 
   private func requireSupervisor(_ what: String) throws(RPCError) {
     guard session.withValue({ $0.role }) == .supervisor else {
-      throw RPCError(RPCErrorCode.forbidden, "an agent can't \(what); only a supervisor (hello with the supervisor token) can")
+      throw RPCError(
+        RPCErrorCode.forbidden, "an agent can't \(what); only a supervisor (hello with the supervisor token) can")
     }
   }
 
@@ -228,7 +245,8 @@ final class ServerConnection: Sendable {
     guard allowed else {
       throw RPCError(
         RPCErrorCode.forbidden,
-        "an agent can only see the events of its own space: say hello with {\"space\":\"\(space)\"} or submit to it first")
+        "an agent can only see the events of its own space: say hello with {\"space\":\"\(space)\"} or submit to it first"
+      )
     }
   }
 

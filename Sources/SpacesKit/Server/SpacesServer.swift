@@ -60,7 +60,8 @@ public final class SpacesServer: Sendable {
     try claimSocketPath(path)
     if let port = options.tcpPort, !["127.0.0.1", "::1", "localhost"].contains(options.tcpHost) || port < 0 {
       throw SpacesError(
-        .invalidRequest, "--listen accepts only a loopback address (127.0.0.1, ::1 or localhost), not \(options.tcpHost)")
+        .invalidRequest,
+        "--listen accepts only a loopback address (127.0.0.1, ::1 or localhost), not \(options.tcpHost)")
     }
     let maxMessage = options.maxMessageBytes
     let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, ByteBuffer>> = { channel in

@@ -92,7 +92,8 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     }
     try await group.waitForAll()
   }
-  let seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
+  let seconds =
+    Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
   let rate = Double(perClient * clients.count) / seconds
   rows.append(
     BenchRow(
@@ -115,7 +116,10 @@ struct ServerBenchCommand: AsyncParsableCommand {
   func run() async throws {
     let rows = try await runServerBench(iterations: iterations)
     let table = rows.map {
-      [$0.name, String(format: "%.0f", $0.medianMicros), $0.p90Micros > 0 ? String(format: "%.0f", $0.p90Micros) : "-", $0.note]
+      [
+        $0.name, String(format: "%.0f", $0.medianMicros), $0.p90Micros > 0 ? String(format: "%.0f", $0.p90Micros) : "-",
+        $0.note,
+      ]
     }
     CLI.print(SpaceText.table(header: ["BENCHMARK", "MEDIAN µs", "P90 µs", "NOTE"], rows: table))
   }

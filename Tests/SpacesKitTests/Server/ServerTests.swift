@@ -142,7 +142,8 @@ import Testing
     let events = try Journal.read(path: server.home.journalPath("s")).events
     #expect(events.filter { $0.type == .received }.allSatisfy { $0.actor == .person })
     #expect(events.filter { $0.type == .completed }.count == 3)
-    #expect(try await supervisor.checkPolicy(.createFile(path: "b", content: "", encoding: .utf8), in: "s").decision == .deny)
+    #expect(
+      try await supervisor.checkPolicy(.createFile(path: "b", content: "", encoding: .utf8), in: "s").decision == .deny)
     try await supervisor.deleteSpace("s")
     #expect(try await supervisor.spaces().isEmpty)
   }
