@@ -14,7 +14,6 @@ public final class SpacesClient: Sendable {
   }
 
   private struct State {
-    var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
     var pending: [Int: Pending] = [:]
     var streams: [String: AsyncStream<Event>.Continuation] = [:]
     var nextID = 0
@@ -93,7 +92,8 @@ public final class SpacesClient: Sendable {
   public func submit(
     _ op: Op, to space: String, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> OperationResult {
-    try await call("op.submit", SubmitParams(space: space, op: op), onEvent: onEvent)
+    try await call(
+      "op.submit", SubmitParams(space: space, op: op, events: onEvent == nil ? false : nil), onEvent: onEvent)
   }
 
   /// Follows a space's events (every space for a supervisor when `space` is nil), replaying
@@ -121,7 +121,7 @@ public final class SpacesClient: Sendable {
 
   /// What the space's policy says about an operation, without running it.
   public func checkPolicy(_ op: Op, in space: String) async throws -> Decision {
-    try await call("policy.check", SubmitParams(space: space, op: op))
+    try await call("policy.check", SubmitParams(space: space, op: op, events: nil))
   }
 
   /// Creates a space.
@@ -185,22 +185,17 @@ public final class SpacesClient: Sendable {
     }
     let line = try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { continuation in
-        let writer = state.withValue { state -> NIOAsyncChannelOutboundWriter<ByteBuffer>? in
-          guard !state.closed, let writer = state.writer else { return nil }
+        let open = state.withValue { state -> Bool in
+          guard !state.closed else { return false }
           state.pending[id] = Pending(continuation: continuation, onEvent: onEvent, stream: stream)
-          return writer
+          return true
         }
-        guard let writer else {
+        guard open else {
           continuation.resume(throwing: Self.disconnected)
           return
         }
-        let message = Wire.request(method, params, id: .number(id))
-        Task {
-          do {
-            try await writer.write(message)
-          } catch {
-            self.finish(id, with: .failure(Self.disconnected))
-          }
+        channel.writeAndFlush(Wire.request(method, params, id: .number(id))).whenFailure { _ in
+          self.finish(id, with: .failure(Self.disconnected))
         }
       }
     } onCancel: {
@@ -226,8 +221,7 @@ public final class SpacesClient: Sendable {
   {
     var signalled = false
     do {
-      try await channel.executeThenClose { inbound, outbound in
-        state.withValue { $0.writer = outbound }
+      try await channel.executeThenClose { inbound, _ in
         signalled = true
         ready.resume()
         for try await message in inbound {
@@ -239,7 +233,6 @@ public final class SpacesClient: Sendable {
     if !signalled { ready.resume() }
     let (pending, streams) = state.withValue { state in
       state.closed = true
-      state.writer = nil
       defer {
         state.pending = [:]
         state.streams = [:]

@@ -189,6 +189,8 @@ public struct SubmitParams: Codable, Sendable {
   public var space: String
   /// The operation.
   public var op: Op
+  /// Whether to stream the operation's events while it runs (default true).
+  public var events: Bool?
 }
 
 /// `events.subscribe` params.

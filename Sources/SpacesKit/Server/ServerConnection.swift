@@ -296,10 +296,13 @@ final class ServerConnection: Sendable {
     let space = try? runtime.space(params.space)
     let requestId = request.id
     let outbox = outbox
-    let token = space?.hub.observe { event in
-      guard event.opId == id else { return }
-      outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
-    }
+    let token =
+      params.events == false
+      ? nil
+      : space?.hub.observe { event in
+        guard event.opId == id else { return }
+        outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
+      }
     let result = await runtime.submit(params.op, to: params.space, id: id)
     if let token { space?.hub.removeObserver(token) }
     return ok(result, request)

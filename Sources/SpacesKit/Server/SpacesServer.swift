@@ -154,15 +154,12 @@ public final class SpacesServer: Sendable {
       $0 += 1
       return $0
     }
-    let raw = channel.channel
-    let outbox = Outbox(eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes) {
-      raw.close(promise: nil)
-    }
+    let outbox = Outbox(
+      channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes)
     let connection = ServerConnection(server: self, outbox: outbox, tcp: tcp, number: number)
     do {
-      try await channel.executeThenClose { inbound, outbound in
+      try await channel.executeThenClose { inbound, _ in
         await withDiscardingTaskGroup { group in
-          group.addTask { await outbox.drain(into: outbound) }
           do {
             for try await message in inbound {
               if let work = connection.receive(message) {

@@ -44,6 +44,9 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         name: name, medianMicros: samples[samples.count / 2], p90Micros: samples[samples.count * 9 / 10], note: note))
   }
 
+  try await measure("socket policy.check", iterations, note: "protocol round trip only") {
+    _ = try await client.checkPolicy(.readFile(path: "one-kib"), in: "host")
+  }
   try await measure("socket readFile 1 KiB", iterations, note: "op.submit round trip") {
     _ = try await client.submit(.readFile(path: "one-kib"), to: "host")
   }
