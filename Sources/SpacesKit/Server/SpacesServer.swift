@@ -123,10 +123,10 @@ public final class SpacesServer: Sendable {
 
   /// Stops listening, disconnects every client (cancelling their operations) and removes the socket.
   public func shutdown() async {
+    // Closing the listeners ends the accept loops, which then cancel their connections; the
+    // loops are not cancelled directly, so every accepted channel is still closed properly.
     for channel in channels { try? await channel.close() }
-    let task = accepting.withValue { $0 }
-    task?.cancel()
-    await task?.value
+    await accepting.withValue { $0 }?.value
     unlink(socketPath)
   }
 
