@@ -339,3 +339,65 @@ func residentBytes() -> Int {
   let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
   return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
+
+@Suite struct SlowReaderAndTCPTests {
+  @Test func aClientThatNeverReadsStallsNobodyAndLaterGetsEveryEventOnce() async throws {
+    let server = try await TestServer.start { $0.eventBufferBytes = 16 * 1024 }
+    defer { Task { await server.stop() } }
+    let (path, token) = (server.socketPath, server.token)
+    let socket = try await blocking { () -> RawSocketBox in
+      let socket = try RawSocket(unixPath: path)
+      _ = socket.request(
+        #"{"jsonrpc":"2.0","id":1,"method":"hello","params":{"role":"supervisor","token":"\#(token)"}}"#)
+      _ = socket.request(#"{"jsonrpc":"2.0","id":2,"method":"events.subscribe","params":{"space":"s","fromSeq":1}}"#)
+      return RawSocketBox(socket)
+    }
+    // The subscriber reads nothing while others produce far more than its buffers hold.
+    let agent = try await server.agent()
+    let clock = ContinuousClock()
+    let start = clock.now
+    for index in 0..<40 {
+      let result = try await agent.submit(
+        .shell(command: "head -c 20000 /dev/zero | tr '\\0' 'x'; echo \(index)", timeoutMs: nil), to: "s")
+      #expect(result.status == .completed)
+    }
+    #expect(clock.now - start < .seconds(60))
+    let total = try Journal.read(path: server.home.journalPath("s")).events.count
+    let seqs = try await blocking { () -> [Int] in
+      var seqs: [Int] = []
+      while seqs.last != total, let line = socket.socket.readLine() {
+        let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        if let event = (object?["params"] as? [String: Any])?["event"] as? [String: Any], let seq = event["seq"] as? Int
+        {
+          seqs.append(seq)
+        }
+      }
+      return seqs
+    }
+    #expect(seqs == Array(1...total))
+  }
+
+  @Test func tcpNeedsTheTokenAndLoopback() async throws {
+    await #expect(throws: SpacesError.self) {
+      _ = try await TestServer.start {
+        $0.tcpHost = "0.0.0.0"
+        $0.tcpPort = 0
+      }
+    }
+    let server = try await TestServer.start { $0.tcpPort = 0 }
+    defer { Task { await server.stop() } }
+    let port = try #require(server.server.tcpPort)
+    let client = try await SpacesClient.connect(host: "127.0.0.1", port: port)
+    await expectRPCError(RPCErrorCode.forbidden) { _ = try await client.spaces() }
+    await expectRPCError(RPCErrorCode.forbidden) { try await client.hello(role: .agent) }
+    #expect(try await client.hello(role: .agent, token: server.token).role == .agent)
+    #expect(try await client.spaces().map(\.name) == ["s"])
+    await expectRPCError(RPCErrorCode.forbidden) { try await client.deleteSpace("s") }
+  }
+}
+
+/// Hands a raw socket between GCD threads (used by one at a time).
+final class RawSocketBox: @unchecked Sendable {
+  let socket: RawSocket
+  init(_ socket: RawSocket) { self.socket = socket }
+}
