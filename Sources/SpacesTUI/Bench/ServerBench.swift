@@ -44,7 +44,10 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         name: name, medianMicros: samples[samples.count / 2], p90Micros: samples[samples.count * 9 / 10], note: note))
   }
 
-  try await measure("socket policy.check", iterations, note: "protocol round trip only") {
+  try await measure("socket hello", iterations, note: "bare protocol round trip") {
+    try await client.hello()
+  }
+  try await measure("socket policy.check", iterations, note: "round trip, no journal") {
     _ = try await client.checkPolicy(.readFile(path: "one-kib"), in: "host")
   }
   try await measure("socket readFile 1 KiB", iterations, note: "op.submit round trip") {
