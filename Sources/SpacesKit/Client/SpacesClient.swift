@@ -7,22 +7,8 @@ import NIOPosix
 /// When the connection drops, every waiting call throws a ``SpacesError`` with code
 /// ``SpacesError/Code/disconnected`` and every event stream ends.
 public final class SpacesClient: Sendable {
-  private struct Pending {
-    var continuation: CheckedContinuation<Data, any Error>
-    var onEvent: (@Sendable (Event) -> Void)?
-    var stream: AsyncStream<Event>.Continuation?
-  }
-
-  private struct State {
-    var pending: [Int: Pending] = [:]
-    var streams: [String: AsyncStream<Event>.Continuation] = [:]
-    var nextID = 0
-    var closed = false
-  }
-
-  private let state = LockedValue(State())
+  private let router: ClientRouter
   private let channel: Channel
-  private let reader = LockedValue<Task<Void, Never>?>(nil)
 
   /// Connects to the server of `home` (its `spaces.sock`).
   public static func connect(home: SpacesHome) async throws -> SpacesClient {
@@ -31,43 +17,32 @@ public final class SpacesClient: Sendable {
 
   /// Connects to a Unix socket.
   public static func connect(unixPath: String) async throws -> SpacesClient {
-    try await connect { try await $0.connect(unixDomainSocketPath: unixPath, channelInitializer: initialize) }
+    try await connect { try await $0.connect(unixDomainSocketPath: unixPath).get() }
   }
 
   /// Connects over TCP (the server listens on loopback only; say hello with the token first).
   public static func connect(host: String, port: Int) async throws -> SpacesClient {
-    try await connect { try await $0.connect(host: host, port: port, channelInitializer: initialize) }
+    try await connect { try await $0.connect(host: host, port: port).get() }
   }
 
-  @Sendable private static func initialize(_ channel: Channel) -> EventLoopFuture<
-    NIOAsyncChannel<InboundLine, ByteBuffer>
-  > {
-    channel.eventLoop.makeCompletedFuture {
-      try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: 1 << 30)))
-      return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+  private static func connect(_ open: (ClientBootstrap) async throws -> Channel) async throws -> SpacesClient {
+    let router = ClientRouter()
+    let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelInitializer { channel in
+      channel.eventLoop.makeCompletedFuture {
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: 1 << 30)))
+        try channel.pipeline.syncOperations.addHandler(ClientLineHandler(router: router))
+      }
     }
-  }
-
-  private static func connect(
-    _ open: (ClientBootstrap) async throws -> NIOAsyncChannel<InboundLine, ByteBuffer>
-  ) async throws -> SpacesClient {
-    let channel: NIOAsyncChannel<InboundLine, ByteBuffer>
     do {
-      channel = try await open(ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton))
+      return SpacesClient(channel: try await open(bootstrap), router: router)
     } catch {
       throw SpacesError(.disconnected, "can't connect to the spaces server: \(error)")
     }
-    let client = SpacesClient(channel: channel.channel)
-    await withCheckedContinuation { (ready: CheckedContinuation<Void, Never>) in
-      client.reader.withValue {
-        $0 = Task { await client.read(channel, ready: ready) }
-      }
-    }
-    return client
   }
 
-  private init(channel: Channel) {
+  private init(channel: Channel, router: ClientRouter) {
     self.channel = channel
+    self.router = router
   }
 
   deinit { channel.close(promise: nil) }
@@ -75,7 +50,7 @@ public final class SpacesClient: Sendable {
   /// Closes the connection (the server cancels this connection's running operations).
   public func close() async {
     try? await channel.close()
-    await reader.withValue { $0 }?.value
+    router.closeAll()
   }
 
   // MARK: - Methods
@@ -179,27 +154,21 @@ public final class SpacesClient: Sendable {
     _ method: String, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil,
     stream: AsyncStream<Event>.Continuation?
   ) async throws -> R {
-    let id = state.withValue {
-      $0.nextID += 1
-      return $0.nextID
-    }
+    let id = router.nextID()
+    let channel = channel
+    let router = router
     let line = try await withTaskCancellationHandler {
       try await withCheckedThrowingContinuation { continuation in
-        let open = state.withValue { state -> Bool in
-          guard !state.closed else { return false }
-          state.pending[id] = Pending(continuation: continuation, onEvent: onEvent, stream: stream)
-          return true
-        }
-        guard open else {
-          continuation.resume(throwing: Self.disconnected)
+        guard router.register(id, continuation, onEvent: onEvent, stream: stream) else {
+          continuation.resume(throwing: ClientRouter.disconnected)
           return
         }
         channel.writeAndFlush(Wire.request(method, params, id: .number(id))).whenFailure { _ in
-          self.finish(id, with: .failure(Self.disconnected))
+          router.finish(id, with: .failure(ClientRouter.disconnected))
         }
       }
     } onCancel: {
-      finish(id, with: .failure(CancellationError()))
+      router.finish(id, with: .failure(CancellationError()))
     }
     let header = try SpacesJSON.decoder.decode(MessageHeader.self, from: line)
     if let error = header.error { throw error }
@@ -210,27 +179,51 @@ public final class SpacesClient: Sendable {
         .invalidRequest, "the server's answer to \(method) can't be read: \(SpacesJSON.describe(error))")
     }
   }
+}
 
-  // MARK: - Reading
+/// Routes a client connection's inbound lines: answers to their waiting calls, events to their
+/// handlers and streams.
+final class ClientRouter: Sendable {
+  private struct Pending {
+    var continuation: CheckedContinuation<Data, any Error>
+    var onEvent: (@Sendable (Event) -> Void)?
+    var stream: AsyncStream<Event>.Continuation?
+  }
 
-  private static var disconnected: SpacesError {
+  private struct State {
+    var pending: [Int: Pending] = [:]
+    var streams: [String: AsyncStream<Event>.Continuation] = [:]
+    var nextID = 0
+    var closed = false
+  }
+
+  private let state = LockedValue(State())
+
+  static var disconnected: SpacesError {
     SpacesError(.disconnected, "the connection to the spaces server closed; reconnect when it is running again")
   }
 
-  private func read(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>, ready: CheckedContinuation<Void, Never>) async
-  {
-    var signalled = false
-    do {
-      try await channel.executeThenClose { inbound, _ in
-        signalled = true
-        ready.resume()
-        for try await message in inbound {
-          guard case .line(let buffer) = message else { continue }
-          handle(Data(buffer.readableBytesView))
-        }
-      }
-    } catch {}
-    if !signalled { ready.resume() }
+  func nextID() -> Int {
+    state.withValue {
+      $0.nextID += 1
+      return $0.nextID
+    }
+  }
+
+  /// Registers a call; false when the connection is already closed.
+  func register(
+    _ id: Int, _ continuation: CheckedContinuation<Data, any Error>, onEvent: (@Sendable (Event) -> Void)?,
+    stream: AsyncStream<Event>.Continuation?
+  ) -> Bool {
+    state.withValue { state in
+      guard !state.closed else { return false }
+      state.pending[id] = Pending(continuation: continuation, onEvent: onEvent, stream: stream)
+      return true
+    }
+  }
+
+  /// Fails every waiting call and ends every stream.
+  func closeAll() {
     let (pending, streams) = state.withValue { state in
       state.closed = true
       defer {
@@ -243,7 +236,7 @@ public final class SpacesClient: Sendable {
     for stream in streams.values { stream.finish() }
   }
 
-  private func handle(_ line: Data) {
+  func handle(_ line: Data) {
     guard let header = try? SpacesJSON.decoder.decode(MessageHeader.self, from: line) else { return }
     if header.method == "event" {
       guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
@@ -259,7 +252,7 @@ public final class SpacesClient: Sendable {
     finish(id, with: .success(line))
   }
 
-  private func finish(_ id: Int, with outcome: Result<Data, any Error>) {
+  func finish(_ id: Int, with outcome: Result<Data, any Error>) {
     let entry = state.withValue { state -> Pending? in
       guard let entry = state.pending.removeValue(forKey: id) else { return nil }
       // A subscription's stream is registered before its first event is read.
@@ -280,5 +273,31 @@ public final class SpacesClient: Sendable {
       entry.stream?.finish()
       entry.continuation.resume(throwing: error)
     }
+  }
+}
+
+/// Hands a client channel's lines to its router, on the event loop.
+final class ClientLineHandler: ChannelInboundHandler {
+  typealias InboundIn = InboundLine
+
+  private let router: ClientRouter
+
+  init(router: ClientRouter) {
+    self.router = router
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    if case .line(let buffer) = unwrapInboundIn(data) {
+      router.handle(Data(buffer.readableBytesView))
+    }
+  }
+
+  func channelInactive(context: ChannelHandlerContext) {
+    router.closeAll()
+    context.fireChannelInactive()
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    context.close(promise: nil)
   }
 }
