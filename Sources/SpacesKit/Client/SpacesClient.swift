@@ -73,6 +73,8 @@ public final class SpacesClient: Sendable {
 
   /// Follows a space's events (every space for a supervisor when `space` is nil), replaying
   /// from `fromSeq` (inclusive) when given.
+  ///
+  /// The stream buffers what arrives without limit: keep reading it, or let it go to stop.
   public func subscribe(space: String?, fromSeq: Int? = nil) async throws -> AsyncStream<Event> {
     let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
     let _: SubscribeResult = try await call(

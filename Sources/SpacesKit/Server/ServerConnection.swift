@@ -15,6 +15,7 @@ final class ServerConnection: Sendable {
     var cursors: [String: [EventCursor]] = [:]
     var nextSubscription = 0
     var inFlight = 0
+    var inFlightBytes = 0
   }
 
   private let server: SpacesServer
@@ -85,9 +86,15 @@ final class ServerConnection: Sendable {
       }
       return nil
     }
+    // Requests in flight hold their text: bound both their number and their bytes.
+    let size = data.count
+    let byteLimit = 4 * server.options.maxMessageBytes
     let admitted = session.withValue { session -> Bool in
-      guard session.inFlight < server.options.maxInFlight else { return false }
+      guard session.inFlight < server.options.maxInFlight,
+        session.inFlight == 0 || session.inFlightBytes + size <= byteLimit
+      else { return false }
       session.inFlight += 1
+      session.inFlightBytes += size
       return true
     }
     guard admitted else {
@@ -97,14 +104,18 @@ final class ServerConnection: Sendable {
           .failure(
             RPCError(
               RPCErrorCode.failed,
-              "too many requests in flight on this connection (\(server.options.maxInFlight)); wait for some to finish",
+              "too many requests in flight on this connection (at most \(server.options.maxInFlight), "
+                + "and \(byteLimit) bytes of them); wait for some to finish",
               data: .init(code: "busy"))))
       }
       return nil
     }
     return {
       let outcome = await self.dispatch(request)
-      self.session.withValue { $0.inFlight -= 1 }
+      self.session.withValue {
+        $0.inFlight -= 1
+        $0.inFlightBytes -= size
+      }
       if respond { self.reply(id, outcome) }
     }
   }
