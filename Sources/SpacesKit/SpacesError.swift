@@ -50,6 +50,8 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let cancelled = Code(rawValue: "cancelled")
     /// The approval request was already resolved, or timed out.
     public static let approvalClosed = Code(rawValue: "approvalClosed")
+    /// The connection to the spaces server is gone (or could not be made).
+    public static let disconnected = Code(rawValue: "disconnected")
     /// A system call failed in a way the other codes don't describe.
     public static let ioError = Code(rawValue: "ioError")
   }

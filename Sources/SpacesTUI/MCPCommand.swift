@@ -21,11 +21,10 @@ struct MCPCommand: AsyncParsableCommand {
   func run() async throws {
     var logger = Logger(label: "spaces-mcp") { StreamLogHandler.standardError(label: $0) }
     logger.logLevel = .warning
-    let runtime = options.runtime()
+    let gateway: Gateway
     do {
-      if (try? runtime.home.load(space)) == nil { _ = try runtime.home.create(name: space) }
-      _ = try runtime.space(space)
-    } catch {
+      gateway = try await Gateway.open(home: options.spacesHome, space: space, runtime: options.runtime())
+    } catch let error as SpacesError {
       throw CLI.fail(error)
     }
     let server = Server(
@@ -41,10 +40,45 @@ struct MCPCommand: AsyncParsableCommand {
       } catch {
         return .init(content: [.text(text: SpacesJSON.describe(error), annotations: nil, _meta: nil)], isError: true)
       }
-      return SpaceTools.result(await runtime.submit(operation, to: name))
+      return SpaceTools.result(await gateway.submit(operation, to: name))
     }
     let transport = LineTransport(logger: logger)
     try await server.start(transport: transport)
     await server.waitUntilCompleted()
+  }
+}
+
+/// Where MCP calls go: the running `spaces serve` (where a person can approve), or a runtime
+/// in this process when no server runs (where an ask is denied at once, saying why).
+enum Gateway: Sendable {
+  case server(SpacesClient)
+  case embedded(SpacesRuntime)
+
+  static func open(home: SpacesHome, space: String, runtime: SpacesRuntime) async throws -> Gateway {
+    if SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) {
+      let client = try await SpacesClient.connect(home: home)
+      _ = try await client.hello(role: .agent, space: space, client: "spaces-mcp")
+      return .server(client)
+    }
+    if (try? runtime.home.load(space)) == nil { _ = try runtime.home.create(name: space) }
+    _ = try runtime.space(space)
+    return .embedded(runtime)
+  }
+
+  func submit(_ operation: Op, to space: String) async -> OperationResult {
+    switch self {
+    case .embedded(let runtime):
+      return await runtime.submit(operation, to: space)
+    case .server(let client):
+      do {
+        return try await client.submit(operation, to: space)
+      } catch {
+        var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
+        let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
+        let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
+        result.error = OperationResult.ErrorInfo(code: code, message: message)
+        return result
+      }
+    }
   }
 }

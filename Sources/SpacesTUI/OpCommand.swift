@@ -30,12 +30,31 @@ struct OpCommand: AsyncParsableCommand {
     } catch {
       throw CLI.fail(error)
     }
-    let result = await options.runtime().submit(parsed, to: space)
+    let result = try await submit(parsed)
     if result.id.isEmpty, let error = result.error {
       // The space itself could not be opened: say so plainly, as for other commands.
       throw CLI.fail(SpacesError(.init(rawValue: error.code), error.message))
     }
     CLI.print(pretty ? SpacesJSON.pretty(result) : SpacesJSON.line(result))
     throw ExitCode(result.processExitCode)
+  }
+
+  /// Runs the operation on the server when one answers at SPACES_HOME, else in this process.
+  private func submit(_ op: Op) async throws -> OperationResult {
+    let home = options.spacesHome
+    guard SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) else {
+      return await options.runtime().submit(op, to: space)
+    }
+    do {
+      let client = try await SpacesClient.connect(home: home)
+      try await client.hello(role: .agent, client: "spaces-op")
+      let result = try await client.submit(op, to: space)
+      await client.close()
+      return result
+    } catch let error as SpacesError {
+      throw CLI.fail(error)
+    } catch let error as RPCError {
+      throw CLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "invalidRequest"), error.message))
+    }
   }
 }

@@ -11,7 +11,7 @@ struct Spaces: AsyncParsableCommand {
     version: SpacesVersion.current,
     subcommands: [
       SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, BenchCommand.self,
-      MCPCommand.self,
+      MCPCommand.self, ServeCommand.self, ApprovalsCommand.self, ApproveCommand.self,
     ]
   )
 }

@@ -125,3 +125,64 @@ def test_a_multi_megabyte_result_passes(home):
                 assert time.monotonic() - start < 30
 
     run(body())
+
+
+def wait_for(predicate, what, deadline=30.0):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(home):
+    """A `spaces serve` for the test's SPACES_HOME, stopped afterwards."""
+    env = dict(os.environ, SPACES_HOME=home)
+    process = subprocess.Popen([SPACES, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    socket_path = Path(home) / "spaces.sock"
+    wait_for(lambda: socket_path.exists(), "the server's socket")
+    yield home
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def pending(home):
+    listed = spaces(home, "approvals", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return json.loads(listed.stdout)
+
+
+def test_a_call_waiting_for_approval_blocks_until_a_supervisor_decides(served):
+    home = served
+    assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
+
+    async def body():
+        async with stdio_client(server(home)) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                # `chmod` asks under the standard policy: the call blocks until a person decides.
+                approved = asyncio.create_task(session.call_tool("shell", {"command": "touch a && chmod +x a"}))
+                request = await asyncio.to_thread(wait_for, lambda: pending(home), "the first approval request")
+                assert not approved.done()
+                assert request[0]["op"]["command"] == "touch a && chmod +x a"
+                decided = spaces(home, "approve", request[0]["id"], "--once")
+                assert decided.returncode == 0, decided.stderr
+                result = await approved
+                assert not result.is_error, text(result)
+                assert "exit code 0" in text(result)
+
+                denied = asyncio.create_task(session.call_tool("shell", {"command": "curl -s http://127.0.0.1:9"}))
+                request = await asyncio.to_thread(wait_for, lambda: pending(home), "the second approval request")
+                decided = spaces(home, "approve", request[0]["id"], "--deny", "--feedback", "no network, use the fixture")
+                assert decided.returncode == 0, decided.stderr
+                result = await denied
+                assert result.is_error
+                assert "Denied by person: no network, use the fixture" in text(result)
+
+    run(body())
+    events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]
+    resolved = [event for event in events if event["type"] == "approvalResolved"]
+    assert [(event["resolution"], event["decidedBy"]) for event in resolved] == [("once", "person"), ("deny", "person")]

@@ -6,6 +6,7 @@ import Foundation
 /// events are dropped for it (it sees a gap in `seq` and can read them from the journal).
 public final class EventHub: Sendable {
   private let subscribers = LockedValue<[UUID: AsyncStream<Event>.Continuation]>([:])
+  private let observers = LockedValue<[UUID: @Sendable (Event) -> Void]>([:])
   private let bufferSize: Int
 
   /// Creates a hub whose subscribers each buffer up to `bufferSize` events.
@@ -25,11 +26,30 @@ public final class EventHub: Sendable {
     return stream
   }
 
-  /// Sends events to every subscriber.
+  /// Calls `handler` with every event published from now on, synchronously and in order.
+  ///
+  /// The handler runs on the publishing thread while the space orders its events, so it must
+  /// return quickly and never wait. Returns a token for ``removeObserver(_:)``.
+  public func observe(_ handler: @escaping @Sendable (Event) -> Void) -> UUID {
+    let id = UUID()
+    observers.withValue { $0[id] = handler }
+    return id
+  }
+
+  /// Stops calling the handler registered with `token`.
+  public func removeObserver(_ token: UUID) {
+    _ = observers.withValue { $0.removeValue(forKey: token) }
+  }
+
+  /// Sends events to every subscriber and observer.
   public func publish(_ events: [Event]) {
     let targets = subscribers.withValue { Array($0.values) }
     for continuation in targets {
       for event in events { continuation.yield(event) }
+    }
+    let handlers = observers.withValue { Array($0.values) }
+    for handler in handlers {
+      for event in events { handler(event) }
     }
   }
 }

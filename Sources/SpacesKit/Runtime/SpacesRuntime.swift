@@ -39,10 +39,11 @@ public final class SpacesRuntime: Sendable {
   ///
   /// A missing space or an unreadable config comes back as a failed result, like any error.
   public func submit(
-    _ operation: Op, to spaceName: String, actor: Event.Actor = .agent
+    _ operation: Op, to spaceName: String, actor: Event.Actor = .agent,
+    id: String = Space.newOperationID()
   ) async -> OperationResult {
     do {
-      return try await space(spaceName).submit(operation, actor: actor)
+      return try await space(spaceName).submit(operation, actor: actor, id: id)
     } catch {
       var result = OperationResult(
         id: "", space: spaceName, kind: operation.kind, status: .failed)

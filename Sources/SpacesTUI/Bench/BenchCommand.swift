@@ -16,9 +16,13 @@ struct BenchCommand: AsyncParsableCommand {
 
   @Option(help: "Samples per measurement.") var iterations = 100
   @Flag(help: "Print JSON instead of a table.") var json = false
+  @Flag(help: "Only the sandbox figures.") var sandboxOnly = false
+  @Flag(help: "Only the server (socket and MCP) figures.") var serverOnly = false
 
   func run() async throws {
-    let rows = try await SandboxBench(iterations: iterations).run()
+    var rows: [BenchRow] = []
+    if !serverOnly { rows += try await SandboxBench(iterations: iterations).run() }
+    if !sandboxOnly { rows += try await runServerBench(iterations: iterations * 3) }
     if json {
       CLI.print(SpacesJSON.pretty(rows))
     } else {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One line of a benchmark table: a measurement's median and 90th percentile.
 struct BenchRow: Codable, Sendable {
   var name: String

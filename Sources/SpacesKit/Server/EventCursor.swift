@@ -1,0 +1,114 @@
+import Foundation
+import NIOCore
+
+/// One space's part of an `events.subscribe` subscription: a cursor over the space's journal
+/// that takes live events as a fast path.
+///
+/// The cursor knows the last `seq` it sent. Live events come from the space's hub in `seq`
+/// order (the space publishes while holding its ordering lock). While the cursor is *live* it
+/// sends an event only if it is exactly the next one and the connection has room; anything
+/// else (a gap, a full outbox) switches it to *catching up*: a task reads the journal from the
+/// last sent `seq`, sends what follows as the connection drains, and goes live again only
+/// while the space is quiesced and the journal holds nothing newer than what was sent. So the
+/// client sees every event once, in order: no gap, no duplicate, and memory stays bounded.
+final class EventCursor: Sendable {
+  private struct State {
+    var lastSent: Int
+    var live = false
+    var cancelled = false
+    var observer: UUID?
+    var catchUp: Task<Void, Never>?
+  }
+
+  private let space: Space
+  private let subscription: String
+  private let outbox: Outbox
+  private let state: LockedValue<State>
+
+  /// Starts following `space`: from `fromSeq` (inclusive) if given, else from now on.
+  init(space: Space, subscription: String, outbox: Outbox, fromSeq: Int?) {
+    self.space = space
+    self.subscription = subscription
+    self.outbox = outbox
+    state = LockedValue(State(lastSent: max(0, (fromSeq ?? 1) - 1)))
+    let token = space.hub.observe { [weak self] event in self?.receive(event) }
+    if fromSeq == nil {
+      space.quiesced {
+        state.withValue { state in
+          state.lastSent = space.journal.lastSeq
+          state.live = true
+          state.observer = token
+        }
+      }
+    } else {
+      state.withValue { state in
+        state.observer = token
+        state.catchUp = Task { await self.catchUp() }
+      }
+    }
+  }
+
+  /// Stops the cursor.
+  func cancel() {
+    let (token, task) = state.withValue { state in
+      state.cancelled = true
+      return (state.observer, state.catchUp)
+    }
+    if let token { space.hub.removeObserver(token) }
+    task?.cancel()
+  }
+
+  /// A live event (called on the publishing thread, in `seq` order).
+  private func receive(_ event: Event) {
+    state.withValue { state in
+      guard state.live, !state.cancelled, event.seq > state.lastSent else { return }
+      if event.seq == state.lastSent + 1, outbox.send(line(event), .event) {
+        state.lastSent = event.seq
+        return
+      }
+      state.live = false
+      state.catchUp = Task { await self.catchUp() }
+    }
+  }
+
+  /// Sends what the journal holds after the last sent event, then goes live again.
+  private func catchUp() async {
+    var reader: JournalReader
+    do {
+      reader = try JournalReader(path: space.journal.path)
+    } catch {
+      return
+    }
+    var lastSent = state.withValue { $0.lastSent }
+    while !Task.isCancelled {
+      let events: [Event]
+      do {
+        events = try reader.readAvailable(final: false).events
+      } catch {
+        return
+      }
+      for event in events where event.seq > lastSent {
+        while !outbox.send(line(event), .event) {
+          guard await outbox.waitForRoom(), !Task.isCancelled else { return }
+        }
+        lastSent = event.seq
+      }
+      let sent = lastSent
+      let caughtUp = space.quiesced {
+        state.withValue { state -> Bool in
+          state.lastSent = sent
+          guard space.journal.lastSeq <= sent || events.isEmpty else { return false }
+          state.live = !state.cancelled
+          state.catchUp = nil
+          return true
+        }
+      }
+      if caughtUp { return }
+    }
+  }
+
+  private func line(_ event: Event) -> ByteBuffer {
+    Wire.request(
+      "event", EventNotification(event: event, subscription: subscription, requestId: nil), id: nil)
+  }
+}

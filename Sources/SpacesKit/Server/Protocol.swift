@@ -1,0 +1,316 @@
+import Foundation
+
+/// The wire vocabulary of the `spaces serve` protocol, shared by the server and ``SpacesClient``.
+///
+/// JSON-RPC 2.0, one JSON object per line. `docs/protocol.md` describes every method.
+public enum SpacesProtocol {
+  /// The protocol's version, reported by `hello`.
+  public static let version = 1
+  /// The socket's file name inside `SPACES_HOME`.
+  public static let socketName = "spaces.sock"
+  /// The supervisor token's file name inside `SPACES_HOME`.
+  public static let tokenName = "supervisor.token"
+  /// The default limit on one message, in bytes.
+  public static let defaultMaxMessageBytes = 16 << 20
+}
+
+/// The JSON-RPC error codes the server answers with.
+public enum RPCErrorCode {
+  /// The line is not JSON.
+  public static let parseError = -32700
+  /// The JSON is not a valid request (or is over the size limit).
+  public static let invalidRequest = -32600
+  /// No such method.
+  public static let methodNotFound = -32601
+  /// The params are missing a field or have a wrong one; the message names it.
+  public static let invalidParams = -32602
+  /// A bug in the server.
+  public static let internalError = -32603
+  /// The method ran and failed; `data.code` is a stable ``SpacesError/Code``.
+  public static let failed = -32000
+  /// The connection's role may not do this (or, over TCP, `hello` with the token is missing).
+  public static let forbidden = -32003
+}
+
+/// A request id: a number or a string.
+public enum RPCID: Codable, Hashable, Sendable, CustomStringConvertible {
+  /// A numeric id.
+  case number(Int)
+  /// A string id.
+  case string(String)
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    if let number = try? container.decode(Int.self) {
+      self = .number(number)
+    } else {
+      self = .string(try container.decode(String.self))
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    switch self {
+    case .number(let number): try container.encode(number)
+    case .string(let string): try container.encode(string)
+    }
+  }
+
+  /// The id as text.
+  public var description: String {
+    switch self {
+    case .number(let number): "\(number)"
+    case .string(let string): string
+    }
+  }
+}
+
+/// An error response: a JSON-RPC code, a sentence, and for failures a stable code.
+public struct RPCError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
+  /// The extra data of an error.
+  public struct Details: Codable, Sendable, Equatable {
+    /// The stable ``SpacesError/Code`` of a failure.
+    public var code: String
+  }
+
+  /// The JSON-RPC code (see ``RPCErrorCode``).
+  public var code: Int
+  /// What went wrong, for a person.
+  public var message: String
+  /// The stable error code, when the method failed.
+  public var data: Details?
+
+  /// Creates an error.
+  public init(_ code: Int, _ message: String, data: Details? = nil) {
+    self.code = code
+    self.message = message
+    self.data = data
+  }
+
+  /// The error for a failed method.
+  public init(_ error: SpacesError) {
+    self.init(RPCErrorCode.failed, error.message, data: Details(code: error.code.rawValue))
+  }
+
+  /// The message and the code.
+  public var description: String { "\(message) (\(code))" }
+}
+
+/// What a connection may do.
+public enum ConnectionRole: String, Codable, Sendable {
+  /// Submits operations; can't approve, delete spaces, touch files directly or watch others.
+  case agent
+  /// The person's side: everything.
+  case supervisor
+}
+
+/// `hello` params.
+public struct HelloParams: Codable, Sendable {
+  /// The role asked for (default agent).
+  public var role: ConnectionRole?
+  /// The supervisor token.
+  public var token: String?
+  /// Binds an agent to this one space.
+  public var space: String?
+  /// A name for logs.
+  public var client: String?
+
+  /// Creates hello params.
+  public init(role: ConnectionRole? = nil, token: String? = nil, space: String? = nil, client: String? = nil) {
+    self.role = role
+    self.token = token
+    self.space = space
+    self.client = client
+  }
+}
+
+/// `hello` result.
+public struct HelloResult: Codable, Sendable {
+  /// The server's version.
+  public var version: String
+  /// The protocol's version.
+  public var protocolVersion: Int
+  /// The role asked for (default agent).
+  public var role: ConnectionRole
+  /// The space.
+  public var space: String?
+}
+
+/// `space.create` params (the same options as `spaces space create`).
+public struct SpaceCreateParams: Codable, Sendable {
+  /// The space's name.
+  public var name: String
+  /// The policy preset (default standard).
+  public var policy: PolicyPreset?
+  /// Where commands run (default bubblewrap).
+  public var backend: BackendKind?
+  /// An existing folder to use as the workspace.
+  public var workspace: String?
+  /// Whether commands may reach the network.
+  public var network: Bool?
+  /// The container image.
+  public var image: String?
+
+  /// Creates the params.
+  public init(
+    name: String, policy: PolicyPreset? = nil, backend: BackendKind? = nil, workspace: String? = nil,
+    network: Bool? = nil, image: String? = nil
+  ) {
+    self.name = name
+    self.policy = policy
+    self.backend = backend
+    self.workspace = workspace
+    self.network = network
+    self.image = image
+  }
+}
+
+/// Params naming one space.
+public struct SpaceNameParams: Codable, Sendable {
+  /// The space's name.
+  public var name: String
+}
+
+/// `space.list` result.
+public struct SpaceListResult: Codable, Sendable {
+  /// The spaces.
+  public var spaces: [SpaceConfig]
+}
+
+/// `space.delete` result.
+public struct SpaceDeleteResult: Codable, Sendable {
+  /// The deleted space.
+  public var deleted: String
+}
+
+/// `op.submit` and `policy.check` params.
+public struct SubmitParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The operation.
+  public var op: Op
+  /// Whether to stream the operation's events while it runs (default true).
+  public var events: Bool?
+}
+
+/// `events.subscribe` params.
+public struct SubscribeParams: Codable, Sendable {
+  /// The space.
+  public var space: String?
+  /// Replay from this seq (inclusive).
+  public var fromSeq: Int?
+}
+
+/// `events.subscribe` result.
+public struct SubscribeResult: Codable, Sendable {
+  /// The subscription id.
+  public var subscription: String
+  /// The spaces.
+  public var spaces: [String]
+}
+
+/// `events.unsubscribe` params.
+public struct UnsubscribeParams: Codable, Sendable {
+  /// The subscription id.
+  public var subscription: String
+}
+
+/// The params of an `event` notification.
+public struct EventNotification: Codable, Sendable {
+  /// The event.
+  public var event: Event
+  /// Set for events of an `events.subscribe` subscription.
+  public var subscription: String?
+  /// Set for the events of an operation submitted with this request id.
+  public var requestId: RPCID?
+}
+
+/// `approval.list` params.
+public struct ApprovalListParams: Codable, Sendable {
+  /// The space.
+  public var space: String?
+}
+
+/// `approval.list` result.
+public struct ApprovalListResult: Codable, Sendable {
+  /// The waiting requests, oldest first per space.
+  public var approvals: [ApprovalRequest]
+}
+
+/// `approval.resolve` params.
+public struct ApprovalResolveParams: Codable, Sendable {
+  /// The approval request (operation) id.
+  public var id: String
+  /// The answer.
+  public var decision: ApprovalChoice
+  /// Feedback for the agent (with deny).
+  public var feedback: String?
+  /// The rules to save (with always); default the suggested ones.
+  public var rules: [PolicyRule]?
+
+  /// Creates the params.
+  public init(id: String, decision: ApprovalChoice, feedback: String? = nil, rules: [PolicyRule]? = nil) {
+    self.id = id
+    self.decision = decision
+    self.feedback = feedback
+    self.rules = rules
+  }
+}
+
+/// `approval.resolve` result.
+public struct ApprovalResolveResult: Codable, Sendable {
+  /// The approval request (operation) id.
+  public var id: String
+  /// The answer.
+  public var decision: ApprovalChoice
+}
+
+/// `file.list` params.
+public struct FileListParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The path in the workspace.
+  public var path: String?
+}
+
+/// `file.list` result.
+public struct FileListResult: Codable, Sendable {
+  /// The folder's entries.
+  public var entries: [WorkspaceEntry]
+}
+
+/// `file.read` params.
+public struct FileReadParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The path in the workspace.
+  public var path: String
+}
+
+/// `file.write` params.
+public struct FileWriteParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The path in the workspace.
+  public var path: String
+  /// The content.
+  public var content: String
+  /// utf8 (default) or base64.
+  public var encoding: ContentEncoding?
+}
+
+/// `file.delete` params.
+public struct FileDeleteParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The path in the workspace.
+  public var path: String
+  /// Whether a folder may be deleted with its content.
+  public var recursive: Bool?
+}
+
+/// An empty params or result object.
+public struct EmptyObject: Codable, Sendable {
+  /// Creates it.
+  public init() {}
+}

@@ -1,0 +1,435 @@
+import Foundation
+import NIOCore
+
+/// One client connection: its role, its subscriptions, and the methods it calls.
+///
+/// Lines are parsed in order on the connection's task; `hello` runs there too, so a request
+/// sent right after it already sees the role. Every other request runs in its own task, so
+/// many can be in flight; cancelling them (on disconnect) stops their operations.
+final class ServerConnection: Sendable {
+  private struct Session {
+    var greeted = false
+    var role = ConnectionRole.agent
+    var boundSpace: String?
+    var usedSpaces: Set<String> = []
+    var cursors: [String: [EventCursor]] = [:]
+    var nextSubscription = 0
+    var inFlight = 0
+    var inFlightBytes = 0
+  }
+
+  private let server: SpacesServer
+  private let outbox: Outbox
+  private let tcp: Bool
+  private let number: Int
+  private let session = LockedValue(Session())
+  private var runtime: SpacesRuntime { server.runtime }
+
+  init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int) {
+    self.server = server
+    self.outbox = outbox
+    self.tcp = tcp
+    self.number = number
+  }
+
+  /// Handles one inbound line; returns the work to run concurrently, if any.
+  func receive(_ message: InboundLine) -> (@Sendable () async -> Void)? {
+    guard case .line(let buffer) = message else {
+      reply(
+        nil,
+        .failure(
+          RPCError(
+            RPCErrorCode.invalidRequest,
+            "the message is over the \(server.options.maxMessageBytes)-byte limit; it was skipped")))
+      return nil
+    }
+    let data = Data(buffer.readableBytesView)
+    if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
+    let header: MessageHeader
+    do {
+      header = try SpacesJSON.decoder.decode(MessageHeader.self, from: data)
+    } catch {
+      if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
+        let batch = data.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "[")
+        let why = batch ? "batches are not supported; send one request per line" : "a request must be a JSON object"
+        reply(nil, .failure(RPCError(RPCErrorCode.invalidRequest, why)))
+      } else {
+        reply(nil, .failure(RPCError(RPCErrorCode.parseError, "the line is not valid JSON")))
+      }
+      return nil
+    }
+    guard header.idIsValid else {
+      reply(nil, .failure(RPCError(RPCErrorCode.invalidRequest, "\"id\" must be a number or a string")))
+      return nil
+    }
+    let id = header.id
+    let respond = header.hasID
+    guard header.jsonrpc == "2.0", let method = header.method else {
+      if header.jsonrpc == "2.0", header.hasResult || header.error != nil { return nil }  // a stray response
+      let why = header.jsonrpc == "2.0" ? "the request has no \"method\" string" : "\"jsonrpc\" must be \"2.0\""
+      if respond || header.method == nil { reply(id, .failure(RPCError(RPCErrorCode.invalidRequest, why))) }
+      return nil
+    }
+    guard header.paramsKind != .other else {
+      if respond { reply(id, .failure(RPCError(RPCErrorCode.invalidParams, "\"params\" must be an object"))) }
+      return nil
+    }
+    let request = Request(id: id, method: method, data: header.paramsKind == .object ? data : nil)
+    if method == "hello" {
+      let outcome = hello(request)
+      if respond { reply(id, outcome) }
+      return nil
+    }
+    if tcp, !session.withValue({ $0.greeted }) {
+      if respond {
+        reply(id, .failure(RPCError(RPCErrorCode.forbidden, "over TCP, send hello with the supervisor token first")))
+      }
+      return nil
+    }
+    // Requests in flight hold their text: bound both their number and their bytes.
+    let size = data.count
+    let byteLimit = 4 * server.options.maxMessageBytes
+    let admitted = session.withValue { session -> Bool in
+      guard session.inFlight < server.options.maxInFlight,
+        session.inFlight == 0 || session.inFlightBytes + size <= byteLimit
+      else { return false }
+      session.inFlight += 1
+      session.inFlightBytes += size
+      return true
+    }
+    guard admitted else {
+      if respond {
+        reply(
+          id,
+          .failure(
+            RPCError(
+              RPCErrorCode.failed,
+              "too many requests in flight on this connection (at most \(server.options.maxInFlight), "
+                + "and \(byteLimit) bytes of them); wait for some to finish",
+              data: .init(code: "busy"))))
+      }
+      return nil
+    }
+    return {
+      let outcome = await self.dispatch(request)
+      self.session.withValue {
+        $0.inFlight -= 1
+        $0.inFlightBytes -= size
+      }
+      if respond { self.reply(id, outcome) }
+    }
+  }
+
+  /// Ends the connection's subscriptions and output (its requests are cancelled by the caller).
+  func disconnected() {
+    let cursors = session.withValue { session in
+      defer { session.cursors = [:] }
+      return session.cursors.values.flatMap { $0 }
+    }
+    for cursor in cursors { cursor.cancel() }
+    outbox.close()
+  }
+
+  // MARK: - Dispatch
+
+  struct Request: Sendable {
+    var id: RPCID?
+    var method: String
+    var data: Data?
+
+    /// Decodes the params; a missing `params` reads as `{}`.
+    func params<P: Decodable>(_ type: P.Type) throws(RPCError) -> P {
+      do {
+        guard let data else { return try SpacesJSON.decoder.decode(P.self, from: Data("{}".utf8)) }
+        return try SpacesJSON.decoder.decode(ParamsBox<P>.self, from: data).params
+      } catch {
+        throw RPCError(RPCErrorCode.invalidParams, "invalid params for \(method): \(SpacesJSON.describe(error))")
+      }
+    }
+  }
+
+  typealias Outcome = Result<ByteBuffer, RPCError>
+
+  private func dispatch(_ request: Request) async -> Outcome {
+    do throws(RPCError) {
+      switch request.method {
+      case "space.create": return try spaceCreate(request)
+      case "space.list": return spaceList(request)
+      case "space.get": return try spaceGet(request)
+      case "space.delete": return try spaceDelete(request)
+      case "op.submit": return try await submit(request)
+      case "events.subscribe": return try subscribe(request)
+      case "events.unsubscribe": return try unsubscribe(request)
+      case "approval.list": return try approvalList(request)
+      case "approval.resolve": return try approvalResolve(request)
+      case "policy.check": return try policyCheck(request)
+      case "file.list": return try fileList(request)
+      case "file.read", "file.write", "file.delete": return try await fileOp(request)
+      default:
+        throw RPCError(
+          RPCErrorCode.methodNotFound,
+          "no method \"\(request.method)\"; the methods are hello, space.create, space.list, space.get, space.delete, op.submit, events.subscribe, events.unsubscribe, approval.list, approval.resolve, policy.check, file.list, file.read, file.write, file.delete"
+        )
+      }
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  private func reply(_ id: RPCID?, _ outcome: Outcome) {
+    switch outcome {
+    case .success(let line): if line.readableBytes > 0 { outbox.send(line, .response) }
+    case .failure(let error): outbox.send(Wire.error(error, id: id), .response)
+    }
+  }
+
+  private func ok<R: Encodable>(_ result: R, _ request: Request) -> Outcome {
+    .success(Wire.result(result, id: request.id))
+  }
+
+  private func failing<T>(_ body: () throws(SpacesError) -> T) throws(RPCError) -> T {
+    do {
+      return try body()
+    } catch {
+      throw RPCError(error)
+    }
+  }
+
+  // MARK: - Roles
+
+  private func hello(_ request: Request) -> Outcome {
+    let params: HelloParams
+    do {
+      params = try request.params(HelloParams.self)
+    } catch {
+      return .failure(error)
+    }
+    let tokenValid = params.token.map { SupervisorToken.matches($0, server.token) } ?? false
+    if params.token != nil, !tokenValid {
+      return .failure(
+        RPCError(RPCErrorCode.forbidden, "the token is wrong; read it from \(SupervisorToken.path(in: runtime.home))"))
+    }
+    let role = params.role ?? .agent
+    if role == .supervisor, !tokenValid {
+      return .failure(
+        RPCError(
+          RPCErrorCode.forbidden, "a supervisor must send the token from \(SupervisorToken.path(in: runtime.home))"))
+    }
+    if tcp, !tokenValid {
+      return .failure(
+        RPCError(
+          RPCErrorCode.forbidden, "over TCP, hello needs the token from \(SupervisorToken.path(in: runtime.home))"))
+    }
+    if let space = params.space {
+      do {
+        try SpacesHome.validate(name: space)
+      } catch {
+        return .failure(RPCError(RPCErrorCode.invalidParams, "invalid params for hello: \"space\": \(error.message)"))
+      }
+    }
+    session.withValue { session in
+      session.greeted = true
+      session.role = role
+      session.boundSpace = role == .agent ? params.space : nil
+    }
+    let result = HelloResult(
+      version: server.options.version, protocolVersion: SpacesProtocol.version, role: role,
+      space: role == .agent ? params.space : nil)
+    return ok(result, request)
+  }
+
+  private func requireSupervisor(_ what: String) throws(RPCError) {
+    guard session.withValue({ $0.role }) == .supervisor else {
+      throw RPCError(
+        RPCErrorCode.forbidden, "an agent can't \(what); only a supervisor (hello with the supervisor token) can")
+    }
+  }
+
+  /// Checks that this connection may act in `space`, and remembers that it did.
+  private func requireAccess(to space: String, submitting: Bool) throws(RPCError) {
+    let allowed = session.withValue { session -> Bool in
+      if session.role == .supervisor { return true }
+      if let bound = session.boundSpace { return bound == space }
+      if submitting { session.usedSpaces.insert(space) }
+      return submitting || session.usedSpaces.contains(space)
+    }
+    guard allowed else {
+      throw RPCError(
+        RPCErrorCode.forbidden,
+        "an agent can only see the events of its own space: say hello with {\"space\":\"\(space)\"} or submit to it first"
+      )
+    }
+  }
+
+  private func boundSpaceMismatch(_ space: String) throws(RPCError) {
+    if let bound = session.withValue({ $0.boundSpace }), bound != space {
+      throw RPCError(RPCErrorCode.forbidden, "this agent is bound to the space \"\(bound)\" (hello), not \"\(space)\"")
+    }
+  }
+
+  // MARK: - Spaces
+
+  private func spaceCreate(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(SpaceCreateParams.self)
+    let config = try failing { () throws(SpacesError) in
+      try runtime.home.create(
+        name: params.name, policy: params.policy ?? .standard, backend: params.backend ?? .bubblewrap,
+        workspace: params.workspace, network: params.network ?? false, image: params.image)
+    }
+    return ok(config, request)
+  }
+
+  private func spaceList(_ request: Request) -> Outcome {
+    let home = runtime.home
+    return ok(SpaceListResult(spaces: home.names().compactMap { try? home.load($0) }), request)
+  }
+
+  private func spaceGet(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(SpaceNameParams.self)
+    return ok(try failing { () throws(SpacesError) in try runtime.home.load(params.name) }, request)
+  }
+
+  private func spaceDelete(_ request: Request) throws(RPCError) -> Outcome {
+    try requireSupervisor("delete spaces")
+    let params = try request.params(SpaceNameParams.self)
+    try failing { () throws(SpacesError) in try runtime.home.delete(params.name) }
+    runtime.close(params.name)
+    return ok(SpaceDeleteResult(deleted: params.name), request)
+  }
+
+  // MARK: - Operations
+
+  private func submit(_ request: Request) async throws(RPCError) -> Outcome {
+    let params = try request.params(SubmitParams.self)
+    try boundSpaceMismatch(params.space)
+    try requireAccess(to: params.space, submitting: true)
+    let id = Space.newOperationID()
+    let space = try? runtime.space(params.space)
+    let requestId = request.id
+    let outbox = outbox
+    let token =
+      params.events == false
+      ? nil
+      : space?.hub.observe { event in
+        guard event.opId == id else { return }
+        outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
+      }
+    let result = await runtime.submit(params.op, to: params.space, id: id)
+    if let token { space?.hub.removeObserver(token) }
+    return ok(result, request)
+  }
+
+  private func policyCheck(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(SubmitParams.self)
+    try boundSpaceMismatch(params.space)
+    let decision = try failing { () throws(SpacesError) in
+      let space = try runtime.space(params.space)
+      return try space.policy.current().evaluate(params.op, grants: space.policy.grants)
+    }
+    return ok(decision, request)
+  }
+
+  // MARK: - Events
+
+  private func subscribe(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(SubscribeParams.self)
+    if let fromSeq = params.fromSeq, fromSeq < 1 {
+      throw RPCError(RPCErrorCode.invalidParams, "invalid params for events.subscribe: \"fromSeq\" must be 1 or more")
+    }
+    let names: [String]
+    if let name = params.space {
+      try requireAccess(to: name, submitting: false)
+      names = [name]
+    } else {
+      if params.fromSeq != nil {
+        throw RPCError(RPCErrorCode.invalidParams, "invalid params for events.subscribe: \"fromSeq\" needs \"space\"")
+      }
+      try requireSupervisor("watch every space (pass \"space\")")
+      names = runtime.home.names()
+    }
+    var spaces: [Space] = []
+    for name in names {
+      spaces.append(try failing { () throws(SpacesError) in try runtime.space(name) })
+    }
+    let subscription = session.withValue { session in
+      session.nextSubscription += 1
+      return "sub-\(session.nextSubscription)"
+    }
+    // The response goes out before the first event, so the client knows the subscription.
+    reply(request.id, ok(SubscribeResult(subscription: subscription, spaces: names), request))
+    let cursors = spaces.map {
+      EventCursor(space: $0, subscription: subscription, outbox: outbox, fromSeq: params.fromSeq)
+    }
+    session.withValue { $0.cursors[subscription] = cursors }
+    return .success(ByteBuffer())
+  }
+
+  private func unsubscribe(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(UnsubscribeParams.self)
+    let cursors = session.withValue { $0.cursors.removeValue(forKey: params.subscription) }
+    guard let cursors else {
+      throw RPCError(SpacesError(.notFound, "no subscription \(params.subscription) on this connection"))
+    }
+    for cursor in cursors { cursor.cancel() }
+    return ok(EmptyObject(), request)
+  }
+
+  // MARK: - Approvals
+
+  private func approvalList(_ request: Request) throws(RPCError) -> Outcome {
+    let params = try request.params(ApprovalListParams.self)
+    let (role, bound, used) = session.withValue { ($0.role, $0.boundSpace, $0.usedSpaces) }
+    var approvals = runtime.pendingApprovals(space: params.space)
+    if role == .agent {
+      let visible = bound.map { Set([$0]) } ?? used
+      approvals = approvals.filter { visible.contains($0.space) }
+    }
+    return ok(ApprovalListResult(approvals: approvals), request)
+  }
+
+  private func approvalResolve(_ request: Request) throws(RPCError) -> Outcome {
+    try requireSupervisor("resolve approvals")
+    let params = try request.params(ApprovalResolveParams.self)
+    let resolution = ApprovalResolution(choice: params.decision, feedback: params.feedback, rules: params.rules ?? [])
+    try failing { () throws(SpacesError) in try runtime.resolveApproval(params.id, with: resolution) }
+    return ok(ApprovalResolveResult(id: params.id, decision: params.decision), request)
+  }
+
+  // MARK: - Files
+
+  private func fileList(_ request: Request) throws(RPCError) -> Outcome {
+    try requireSupervisor("use file.list")
+    let params = try request.params(FileListParams.self)
+    let entries = try failing { () throws(SpacesError) in
+      let space = try runtime.space(params.space)
+      do {
+        return try space.workspace.list(params.path ?? "")
+      } catch let error as SpacesError {
+        throw error
+      } catch {
+        throw SpacesError(.ioError, "\(error)")
+      }
+    }
+    return ok(FileListResult(entries: entries), request)
+  }
+
+  private func fileOp(_ request: Request) async throws(RPCError) -> Outcome {
+    try requireSupervisor("use \(request.method)")
+    let space: String
+    let op: Op
+    switch request.method {
+    case "file.read":
+      let params = try request.params(FileReadParams.self)
+      (space, op) = (params.space, .readFile(path: params.path))
+    case "file.write":
+      let params = try request.params(FileWriteParams.self)
+      (space, op) = (
+        params.space, .createFile(path: params.path, content: params.content, encoding: params.encoding ?? .utf8)
+      )
+    default:
+      let params = try request.params(FileDeleteParams.self)
+      (space, op) = (params.space, .deleteFile(path: params.path, recursive: params.recursive ?? false))
+    }
+    return ok(await runtime.submit(op, to: space, actor: .person), request)
+  }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// How a ``SpacesServer`` listens and what it allows.
+public struct SpacesServerOptions: Sendable {
+  /// The Unix socket's path (default `SPACES_HOME/spaces.sock`).
+  public var socketPath: String?
+  /// A loopback TCP port to listen on as well (0 picks a free one); TCP needs the token.
+  public var tcpPort: Int?
+  /// The TCP host: only `127.0.0.1`, `::1` or `localhost`.
+  public var tcpHost = "127.0.0.1"
+  /// The longest message accepted, in bytes.
+  public var maxMessageBytes = SpacesProtocol.defaultMaxMessageBytes
+  /// Event notifications are dropped (subscriptions catch up later) while this many bytes wait.
+  public var eventBufferBytes = 4 << 20
+  /// A client that lets this many bytes of responses pile up unread is disconnected.
+  public var maxBufferedBytes = 64 << 20
+  /// The most requests one connection may have running at once.
+  public var maxInFlight = 1024
+  /// The version `hello` reports.
+  public var version = "dev"
+
+  /// Default options.
+  public init() {}
+}
+
+/// The runtime as a server: JSON-RPC 2.0 over newline-delimited JSON on a Unix socket (and
+/// optionally loopback TCP). See `docs/protocol.md`.
+public final class SpacesServer: Sendable {
+  /// The runtime every connection shares.
+  public let runtime: SpacesRuntime
+  /// The options.
+  public let options: SpacesServerOptions
+  /// The Unix socket's path.
+  public let socketPath: String
+  /// The TCP port actually bound, if any.
+  public let tcpPort: Int?
+  let token: String
+  let logger: Logger
+  private let channels: [Channel]
+  private let accepting: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+  private let connectionCounter = LockedValue(0)
+
+  /// Binds the socket (and the TCP port) and starts accepting connections.
+  ///
+  /// Refuses to start when another server answers on the socket; replaces a stale socket file.
+  public static func start(
+    runtime: SpacesRuntime, options: SpacesServerOptions = SpacesServerOptions(),
+    logger: Logger = Logger(label: "spaces-serve")
+  ) async throws -> SpacesServer {
+    let home = runtime.home
+    let token = try SupervisorToken.loadOrCreate(in: home)
+    let path = options.socketPath ?? home.path + "/" + SpacesProtocol.socketName
+    try claimSocketPath(path)
+    if let port = options.tcpPort, !["127.0.0.1", "::1", "localhost"].contains(options.tcpHost) || port < 0 {
+      throw SpacesError(
+        .invalidRequest,
+        "--listen accepts only a loopback address (127.0.0.1, ::1 or localhost), not \(options.tcpHost)")
+    }
+    let maxMessage = options.maxMessageBytes
+    let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, ByteBuffer>> = { channel in
+      channel.eventLoop.makeCompletedFuture {
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: maxMessage)))
+        return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+      }
+    }
+    let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .serverChannelOption(.backlog, value: 256)
+      .childChannelOption(.allowRemoteHalfClosure, value: false)
+    let unix = try await bootstrap.bind(
+      unixDomainSocketPath: path, childChannelInitializer: initializer)
+    chmod(path, 0o600)
+    var listeners = [(unix, false)]
+    if let port = options.tcpPort {
+      do {
+        let tcp = try await bootstrap.bind(host: options.tcpHost, port: port, childChannelInitializer: initializer)
+        listeners.append((tcp, true))
+      } catch {
+        try? await unix.channel.close()
+        throw SpacesError(.ioError, "can't listen on \(options.tcpHost):\(port): \(error)")
+      }
+    }
+    let server = SpacesServer(
+      runtime: runtime, options: options, socketPath: path,
+      tcpPort: listeners.count > 1 ? listeners[1].0.channel.localAddress?.port : nil, token: token,
+      logger: logger, channels: listeners.map(\.0.channel))
+    let bound = listeners
+    server.accepting.withValue {
+      $0 = Task {
+        await withDiscardingTaskGroup { group in
+          for (listener, tcp) in bound {
+            group.addTask { await server.accept(listener, tcp: tcp) }
+          }
+        }
+      }
+    }
+    return server
+  }
+
+  private init(
+    runtime: SpacesRuntime, options: SpacesServerOptions, socketPath: String, tcpPort: Int?, token: String,
+    logger: Logger, channels: [Channel]
+  ) {
+    self.runtime = runtime
+    self.options = options
+    self.socketPath = socketPath
+    self.tcpPort = tcpPort
+    self.token = token
+    self.logger = logger
+    self.channels = channels
+  }
+
+  /// Waits until the server stops (after ``shutdown()``).
+  public func wait() async {
+    await accepting.withValue { $0 }?.value
+  }
+
+  /// Stops listening, disconnects every client (cancelling their operations) and removes the socket.
+  public func shutdown() async {
+    // Closing the listeners ends the accept loops, which then cancel their connections; the
+    // loops are not cancelled directly, so every accepted channel is still closed properly.
+    for channel in channels { try? await channel.close() }
+    await accepting.withValue { $0 }?.value
+    unlink(socketPath)
+  }
+
+  private func accept(_ listener: NIOAsyncChannel<NIOAsyncChannel<InboundLine, ByteBuffer>, Never>, tcp: Bool) async {
+    do {
+      try await listener.executeThenClose { inbound in
+        await withDiscardingTaskGroup { group in
+          do {
+            for try await connection in inbound {
+              group.addTask { await self.serve(connection, tcp: tcp) }
+            }
+          } catch {
+            logger.debug("stopped accepting: \(error)")
+          }
+          group.cancelAll()
+        }
+      }
+    } catch {
+      logger.debug("listener closed: \(error)")
+    }
+  }
+
+  private func serve(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>, tcp: Bool) async {
+    let number = connectionCounter.withValue {
+      $0 += 1
+      return $0
+    }
+    let outbox = Outbox(
+      channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes)
+    let connection = ServerConnection(server: self, outbox: outbox, tcp: tcp, number: number)
+    do {
+      try await channel.executeThenClose { inbound, _ in
+        await withDiscardingTaskGroup { group in
+          do {
+            for try await message in inbound {
+              if let work = connection.receive(message) {
+                group.addTask { await work() }
+              }
+            }
+          } catch {
+            logger.debug("connection \(number) read failed: \(error)")
+          }
+          connection.disconnected()
+          group.cancelAll()
+        }
+      }
+    } catch {
+      logger.debug("connection \(number) closed: \(error)")
+    }
+  }
+
+  /// Makes `path` free for a new socket: refuses if a server answers there, removes a stale one.
+  static func claimSocketPath(_ path: String) throws(SpacesError) {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return }
+    guard info.st_mode & S_IFMT == S_IFSOCK else {
+      throw SpacesError(.ioError, "\(path) exists and is not a socket; move it away first")
+    }
+    if SocketProbe.isLive(path) {
+      throw SpacesError(
+        .spaceExists, "a server is already running at \(path); stop it first, or use it (spaces op talks to it)")
+    }
+    guard unlink(path) == 0 || errno == ENOENT else {
+      throw SpacesError(.ioError, "can't remove the stale socket \(path): \(String(cString: strerror(errno)))")
+    }
+  }
+}
+
+/// Checks whether something listens on a Unix socket.
+public enum SocketProbe {
+  /// True when connecting to the socket at `path` succeeds.
+  public static func isLive(_ path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      for (index, byte) in bytes.enumerated() { raw[index] = byte }
+    }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    return connected == 0
+  }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import NIOCore
+
+/// One inbound line, or the news that a line was over the limit (and is being skipped).
+enum InboundLine: Sendable {
+  case line(ByteBuffer)
+  case tooLong(limit: Int)
+}
+
+/// Splits a byte stream at newlines without ever holding more than `maxLength` bytes of one line.
+///
+/// A line longer than the limit is reported once as ``InboundLine/tooLong(limit:)`` as soon as
+/// it passes the limit, and its bytes are dropped as they arrive up to the next newline.
+struct LineDecoder: ByteToMessageDecoder {
+  typealias InboundOut = InboundLine
+
+  let maxLength: Int
+  private var scanned = 0
+  private var discarding = false
+
+  init(maxLength: Int) {
+    self.maxLength = maxLength
+  }
+
+  mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    let view = buffer.readableBytesView
+    if let newline = view[(view.startIndex + scanned)...].firstIndex(of: 0x0A) {
+      let length = newline - view.startIndex
+      scanned = 0
+      if discarding || length > maxLength {
+        buffer.moveReaderIndex(forwardBy: length + 1)
+        if !discarding { context.fireChannelRead(wrapInboundOut(.tooLong(limit: maxLength))) }
+        discarding = false
+        return .continue
+      }
+      guard var line = buffer.readSlice(length: length) else { return .needMoreData }
+      buffer.moveReaderIndex(forwardBy: 1)
+      if line.readableBytesView.last == 0x0D { line.moveWriterIndex(to: line.writerIndex - 1) }
+      context.fireChannelRead(wrapInboundOut(.line(line)))
+      return .continue
+    }
+    if discarding || view.count > maxLength {
+      if !discarding { context.fireChannelRead(wrapInboundOut(.tooLong(limit: maxLength))) }
+      discarding = true
+      scanned = 0
+      buffer.moveReaderIndex(forwardBy: view.count)
+      return .needMoreData
+    }
+    scanned = view.count
+    return .needMoreData
+  }
+
+  mutating func decodeLast(
+    context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
+  ) throws -> DecodingState {
+    while try decode(context: context, buffer: &buffer) == .continue {}
+    return .needMoreData
+  }
+}
+
+/// The fields of a JSON-RPC message that say what it is (params and result are decoded later).
+struct MessageHeader: Decodable {
+  var jsonrpc: String?
+  var id: RPCID?
+  var hasID: Bool
+  var idIsValid: Bool
+  var method: String?
+  var paramsKind: ParamsKind
+  var hasResult: Bool
+  var error: RPCError?
+
+  enum ParamsKind { case none, object, other }
+
+  private enum Keys: String, CodingKey { case jsonrpc, id, method, params, result, error }
+
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: Keys.self)
+    jsonrpc = try? container.decodeIfPresent(String.self, forKey: .jsonrpc)
+    hasID = container.contains(.id)
+    id = try? container.decodeIfPresent(RPCID.self, forKey: .id)
+    idIsValid = !hasID || id != nil || ((try? container.decodeNil(forKey: .id)) ?? false)
+    method = try? container.decodeIfPresent(String.self, forKey: .method)
+    if !container.contains(.params) || ((try? container.decodeNil(forKey: .params)) ?? false) {
+      paramsKind = .none
+    } else if (try? container.nestedContainer(keyedBy: Keys.self, forKey: .params)) != nil {
+      paramsKind = .object
+    } else {
+      paramsKind = .other
+    }
+    hasResult = container.contains(.result)
+    error = try? container.decodeIfPresent(RPCError.self, forKey: .error)
+  }
+}
+
+/// Decodes the `params` member of a message.
+struct ParamsBox<P: Decodable>: Decodable {
+  var params: P
+}
+
+/// Decodes the `result` member of a response.
+struct ResultBox<R: Decodable>: Decodable {
+  var result: R
+}
+
+/// Encodes JSON-RPC messages as lines.
+enum Wire {
+  private struct Response<R: Encodable>: Encodable {
+    var jsonrpc = "2.0"
+    var id: RPCID?
+    var result: R
+
+    func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(jsonrpc, forKey: .jsonrpc)
+      try container.encode(id, forKey: .id)
+      try container.encode(result, forKey: .result)
+    }
+
+    enum CodingKeys: String, CodingKey { case jsonrpc, id, result }
+  }
+
+  private struct ErrorResponse: Encodable {
+    var jsonrpc = "2.0"
+    var id: RPCID?
+    var error: RPCError
+
+    func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(jsonrpc, forKey: .jsonrpc)
+      try container.encode(id, forKey: .id)
+      try container.encode(error, forKey: .error)
+    }
+
+    enum CodingKeys: String, CodingKey { case jsonrpc, id, error }
+  }
+
+  private struct Request<P: Encodable>: Encodable {
+    var jsonrpc = "2.0"
+    var id: RPCID?
+    var method: String
+    var params: P
+  }
+
+  static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
+    var data = (try? SpacesJSON.encoder.encode(value)) ?? Data("{}".utf8)
+    data.append(0x0A)
+    return ByteBuffer(bytes: data)
+  }
+
+  static func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
+    encode(Response(id: id, result: result))
+  }
+
+  static func error(_ error: RPCError, id: RPCID?) -> ByteBuffer {
+    encode(ErrorResponse(id: id, error: error))
+  }
+
+  static func request<P: Encodable>(_ method: String, _ params: P, id: RPCID?) -> ByteBuffer {
+    encode(Request(id: id, method: method, params: params))
+  }
+
+  /// The message for a JSON decoding failure, naming the field.
+  static func describe(_ error: any Error) -> String {
+    SpacesJSON.describe(error)
+  }
+}

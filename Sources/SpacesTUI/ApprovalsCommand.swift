@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import SpacesKit
+
+/// Connects to the running server as a supervisor, with the token from SPACES_HOME.
+enum SupervisorConnection {
+  static func open(_ home: SpacesHome) async throws -> SpacesClient {
+    guard let token = SupervisorToken.read(in: home) else {
+      throw CLI.fail(
+        SpacesError(.notFound, "no supervisor token at \(SupervisorToken.path(in: home)); is `spaces serve` running?"))
+    }
+    do {
+      let client = try await SpacesClient.connect(home: home)
+      try await client.hello(role: .supervisor, token: token, client: "spaces-cli")
+      return client
+    } catch let error as SpacesError {
+      throw CLI.fail(
+        SpacesError(error.code, "\(error.message) (is `spaces serve` running for \(home.path)?)"))
+    } catch let error as RPCError {
+      throw CLI.fail(SpacesError(.ioError, error.message))
+    }
+  }
+}
+
+struct ApprovalsCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "approvals", abstract: "List the operations waiting for approval on the running server.")
+
+  @Option(help: "Only this space.") var space: String?
+  @Flag(help: "Print JSON.") var json = false
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    let client = try await SupervisorConnection.open(options.spacesHome)
+    defer { Task { await client.close() } }
+    let approvals = try await client.approvals(space: space)
+    if json {
+      CLI.print(SpacesJSON.pretty(approvals))
+    } else if approvals.isEmpty {
+      CLI.print("nothing waits for approval")
+    } else {
+      for request in approvals {
+        CLI.print(
+          "\(request.id)  \(request.space)  \(SpacesJSON.line(request.op))\n    \(request.decision.reasons.joined(separator: "; "))  (until \(request.deadline))"
+        )
+      }
+    }
+  }
+}
+
+struct ApproveCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "approve", abstract: "Answer an approval request on the running server (default: once).")
+
+  @Argument(help: "The request's id (see `spaces approvals`).") var id: String
+  @Flag(help: "How to answer.") var decision: ApprovalChoice = .once
+  @Option(help: "Feedback for the agent (with --deny).") var feedback: String?
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    let client = try await SupervisorConnection.open(options.spacesHome)
+    defer { Task { await client.close() } }
+    do {
+      try await client.resolveApproval(id, decision, feedback: feedback)
+    } catch let error as RPCError {
+      throw CLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message))
+    }
+    CLI.print("\(id): \(decision.rawValue)")
+  }
+}
+
+extension ApprovalChoice: EnumerableFlag {}

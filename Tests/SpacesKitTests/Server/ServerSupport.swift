@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+
+@testable import SpacesKit
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A server on a fresh SPACES_HOME with one host-backend space "s", stopped by `stop()`.
+struct TestServer {
+  let folder: TempFolder
+  let home: SpacesHome
+  let server: SpacesServer
+  var token: String { server.token }
+  var socketPath: String { server.socketPath }
+
+  static func start(
+    policy: PolicyPreset = .permissive, configure: (inout SpacesServerOptions) -> Void = { _ in }
+  ) async throws -> TestServer {
+    let folder = TempFolder("srv")
+    let home = SpacesHome(path: folder.path)
+    _ = try home.create(name: "s", policy: policy, backend: .host)
+    var options = SpacesServerOptions()
+    configure(&options)
+    let server = try await SpacesServer.start(runtime: SpacesRuntime(home: home), options: options)
+    return TestServer(folder: folder, home: home, server: server)
+  }
+
+  func agent(space: String? = nil) async throws -> SpacesClient {
+    let client = try await SpacesClient.connect(unixPath: socketPath)
+    try await client.hello(role: .agent, space: space)
+    return client
+  }
+
+  func supervisor() async throws -> SpacesClient {
+    let client = try await SpacesClient.connect(unixPath: socketPath)
+    try await client.hello(role: .supervisor, token: token)
+    return client
+  }
+
+  func stop() async { await server.shutdown() }
+}
+
+/// A blocking line-oriented socket for raw protocol tests; reads time out after 10 s.
+final class RawSocket {
+  let fd: Int32
+  private var buffer: [UInt8] = []
+
+  init(unixPath: String) throws {
+    fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      for (index, byte) in unixPath.utf8.enumerated() { raw[index] = byte }
+    }
+    let result = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    guard result == 0 else { throw SpacesError(.ioError, "connect failed: \(errno)") }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  }
+
+  deinit { close(fd) }
+
+  func send(_ text: String) { sendBytes(Array(text.utf8)) }
+
+  func sendBytes(_ bytes: [UInt8]) {
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + done }, bytes.count - done) }
+      if n <= 0 { return }
+      done += n
+    }
+  }
+
+  /// The next line, or nil on EOF or timeout.
+  func readLine() -> String? {
+    while true {
+      if let newline = buffer.firstIndex(of: 0x0A) {
+        let line = String(decoding: buffer[..<newline], as: UTF8.self)
+        buffer.removeSubrange(...newline)
+        return line
+      }
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      let n = read(fd, &chunk, chunk.count)
+      if n <= 0 { return nil }
+      buffer += chunk[..<n]
+    }
+  }
+
+  /// Sends one line and returns the next response (skipping notifications) as JSON.
+  func request(_ text: String) -> [String: Any]? {
+    send(text + "\n")
+    while let line = readLine() {
+      guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+        return nil
+      }
+      if object["method"] == nil { return object }
+    }
+    return nil
+  }
+}
+
+extension [String: Any] {
+  var errorCode: Int? { (self["error"] as? [String: Any])?["code"] as? Int }
+  var errorMessage: String { (self["error"] as? [String: Any])?["message"] as? String ?? "" }
+}
+
+/// Runs blocking code (raw sockets) on a GCD thread, never on the concurrency pool the server uses.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+  try await withCheckedThrowingContinuation { continuation in
+    DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+  }
+}
+
+/// The ids of a process's children.
+func childProcesses(of pid: Int32) -> [Int32] {
+  let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+  return text.split(separator: " ").compactMap { Int32($0) }
+}
+
+/// Expects `body` to throw an ``RPCError`` with `code`.
+func expectRPCError(
+  _ code: Int, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async {
+  do {
+    try await body()
+    Issue.record("expected error \(code), but it succeeded", sourceLocation: sourceLocation)
+  } catch let error as RPCError {
+    #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
+    #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
+  } catch {
+    Issue.record("expected error \(code), got \(error)", sourceLocation: sourceLocation)
+  }
+}
+
+/// Waits until `condition` holds, checking every 10 ms, or fails after `deadline`.
+func eventually(
+  _ what: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+  _ condition: () async throws -> Bool
+) async throws {
+  let clock = ContinuousClock()
+  let end = clock.now + deadline
+  while clock.now < end {
+    if try await condition() { return }
+    try await Task.sleep(for: .milliseconds(10))
+  }
+  Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+  throw CancellationError()
+}
+
+/// Collects `count` events from a stream, failing after `deadline`.
+func collect(_ stream: AsyncStream<Event>, count: Int, deadline: Duration = .seconds(30)) async throws -> [Event] {
+  try await withThrowingTaskGroup(of: [Event]?.self) { group in
+    group.addTask {
+      var events: [Event] = []
+      for await event in stream {
+        events.append(event)
+        if events.count == count { break }
+      }
+      return events
+    }
+    group.addTask {
+      try await Task.sleep(for: deadline)
+      return nil
+    }
+    let first = try await group.next() ?? nil
+    group.cancelAll()
+    guard let first else {
+      Issue.record("timed out collecting \(count) events")
+      throw CancellationError()
+    }
+    return first
+  }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import SpacesKit
+import Testing
+
+/// `spaces serve` as a child process: killed, restarted, and used by `spaces op` and `spaces approve`.
+@Suite struct ServeTests {
+  let home = CLIHome()
+
+  /// Starts `spaces serve` and waits until its socket answers.
+  func startServer() async throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = ["serve"]
+    process.environment = home.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    try await waitUntil("the server's socket") { SocketProbe.isLive(home.path + "/spaces.sock") }
+    return process
+  }
+
+  func supervisor() async throws -> SpacesClient {
+    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let token = try #require(SupervisorToken.read(in: SpacesHome(path: home.path)))
+    try await client.hello(role: .supervisor, token: token)
+    return client
+  }
+
+  @Test func aServerKilledMidRunRestartsWithItsJournalIntact() async throws {
+    #expect(try home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
+    let server = try await startServer()
+    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    try await client.hello(space: "s")
+    var acknowledged: [String] = []
+    for index in 0..<5 {
+      let result = try await client.submit(
+        .createFile(path: "f\(index)", content: "\(index)", encoding: .utf8), to: "s")
+      acknowledged.append(result.id)
+    }
+    let started = LockedValue(false)
+    let running = Task {
+      try await client.submit(.shell(command: "while :; do echo line; done", timeoutMs: 60_000), to: "s") { event in
+        if event.type == .output { started.withValue { $0 = true } }
+      }
+    }
+    try await waitUntil("the command to stream") { started.withValue { $0 } }
+    kill(server.processIdentifier, SIGKILL)
+    server.waitUntilExit()
+
+    // The waiting call ends with a clean error, not a hang.
+    do {
+      _ = try await running.value
+      Issue.record("the call succeeded after the server was killed")
+    } catch let error as SpacesError {
+      #expect(error.code == .disconnected)
+    }
+    await #expect(throws: SpacesError.self) { _ = try await client.submit(.message(text: "x"), to: "s") }
+
+    // Restarted over the stale socket: the journal is intact and clients reconnect.
+    let restarted = try await startServer()
+    defer {
+      restarted.terminate()
+      restarted.waitUntilExit()
+    }
+    let events = try home.journal("s")
+    for id in acknowledged {
+      #expect(events.contains { $0["opId"] as? String == id && $0["type"] as? String == "completed" })
+    }
+    let seqs = events.compactMap { $0["seq"] as? Int }
+    #expect(seqs == Array(1...seqs.count))
+    let again = try await supervisor()
+    #expect(try await again.readFile("f4", in: "s").content == "4")
+    let stream = try await again.subscribe(space: "s", fromSeq: seqs.count + 1)
+    _ = try await again.writeFile("after", content: "restart", in: "s")
+    var next: [Int] = []
+    for await event in stream {
+      next.append(event.seq)
+      if event.type == .completed { break }
+    }
+    #expect(next == Array((seqs.count + 1)...(seqs.count + next.count)))
+  }
+
+  @Test func spacesOpGoesThroughTheServerAndWaitsForSpacesApprove() async throws {
+    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
+    // Without a server nobody can approve: denied at once.
+    #expect(try home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#).status == 3)
+
+    let server = try await startServer()
+    defer {
+      server.terminate()
+      server.waitUntilExit()
+    }
+    #expect(try home.run("serve").status != 0)  // refuses to start over a live socket
+    let op = Task { try home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#) }
+    var id = ""
+    try await waitUntil("the approval request") {
+      let listed = try home.run("approvals", "--json")
+      let requests = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]]
+      id = requests?.first?["id"] as? String ?? ""
+      return !id.isEmpty
+    }
+    #expect(try home.run("approvals").stdout.contains("rm -rf nothing"))
+    #expect(try home.run("approve", id, "--once").status == 0)
+    let result = try await op.value
+    #expect(result.status == 0)
+    #expect(result.json?["id"] as? String == id)
+    #expect(try home.run("approve", id, "--deny").status != 0)
+  }
+}
