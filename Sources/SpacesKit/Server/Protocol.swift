@@ -2,7 +2,7 @@ import Foundation
 
 /// The wire vocabulary of the `spaces serve` protocol, shared by the server and ``SpacesClient``.
 ///
-/// JSON-RPC 2.0, one JSON object per line. `docs/protocol.md` describes every method.
+/// JSON-RPC 2.0, one JSON object per line. The README's protocol section describes every method.
 public enum SpacesProtocol {
   /// The protocol's version, reported by `hello`.
   public static let version = 1

@@ -31,7 +31,7 @@ public struct SpacesServerOptions: Sendable {
 }
 
 /// The runtime as a server: JSON-RPC 2.0 over newline-delimited JSON on a Unix socket (and
-/// optionally loopback TCP). See `docs/protocol.md`.
+/// optionally loopback TCP). See the protocol section of the README.
 public final class SpacesServer: Sendable {
   /// The runtime every connection shares.
   public let runtime: SpacesRuntime
