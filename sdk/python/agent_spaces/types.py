@@ -1,0 +1,185 @@
+"""The wire types of the ``spaces serve`` protocol (see the protocol section of the README), as typed dictionaries."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict, Union
+
+Role = Literal["agent", "supervisor"]
+PolicyPreset = Literal["restrictive", "standard", "permissive"]
+Backend = Literal["bubblewrap", "container", "host"]
+ContentEncoding = Literal["utf8", "base64"]
+OpKind = Literal["createFile", "readFile", "editFile", "deleteFile", "shell", "message"]
+Verdict = Literal["allow", "ask", "deny"]
+ApprovalChoice = Literal["once", "session", "always", "deny"]
+DecidedBy = Literal["policy", "person", "timeout"]
+Status = Literal["completed", "failed", "denied"]
+EventType = Literal[
+    "received", "decision", "approvalRequested", "approvalResolved", "started",
+    "output", "completed", "failed", "denied", "message",
+]
+
+
+class _CreateFileBase(TypedDict):
+    kind: Literal["createFile"]
+    path: str
+    content: str
+
+
+class CreateFileOp(_CreateFileBase, total=False):
+    encoding: ContentEncoding
+
+
+class ReadFileOp(TypedDict):
+    kind: Literal["readFile"]
+    path: str
+
+
+class EditFileOp(TypedDict):
+    kind: Literal["editFile"]
+    path: str
+    oldText: str
+    newText: str
+
+
+class _DeleteFileBase(TypedDict):
+    kind: Literal["deleteFile"]
+    path: str
+
+
+class DeleteFileOp(_DeleteFileBase, total=False):
+    recursive: bool
+
+
+class _ShellBase(TypedDict):
+    kind: Literal["shell"]
+    command: str
+
+
+class ShellOp(_ShellBase, total=False):
+    timeoutMs: int
+
+
+class MessageOp(TypedDict):
+    kind: Literal["message"]
+    text: str
+
+
+Op = Union[CreateFileOp, ReadFileOp, EditFileOp, DeleteFileOp, ShellOp, MessageOp]
+"""One of the six operations, e.g. ``{"kind": "readFile", "path": "a.txt"}``."""
+
+
+class HelloResult(TypedDict, total=False):
+    """The answer to ``hello``."""
+
+    version: str
+    protocolVersion: int
+    role: Role
+    space: str
+
+
+class SpaceConfig(TypedDict, total=False):
+    """A space's stored configuration."""
+
+    name: str
+    created: str
+    workspace: str
+    ownsWorkspace: bool
+    policy: PolicyPreset
+    backend: Backend
+    image: str
+    capabilities: dict[str, Any]
+    limits: dict[str, Any]
+    environment: dict[str, str]
+
+
+class Decision(TypedDict):
+    """A policy's verdict with the reasons and the rules that matched."""
+
+    decision: Verdict
+    reasons: list[str]
+    rules: list[str]
+
+
+class ErrorInfo(TypedDict):
+    """A failed operation's stable code and sentence."""
+
+    code: str
+    message: str
+
+
+class OperationResult(TypedDict, total=False):
+    """What comes back for one operation; the fields beyond the first five depend on kind and status."""
+
+    id: str
+    space: str
+    kind: OpKind
+    status: Status
+    durationMs: int
+    # readFile
+    content: str
+    encoding: ContentEncoding
+    size: int
+    # shell
+    exitCode: int
+    signal: int
+    stdout: str
+    stderr: str
+    truncated: bool
+    # failed
+    error: ErrorInfo
+    # denied
+    reason: str
+    decidedBy: DecidedBy
+
+
+class SpaceEvent(TypedDict, total=False):
+    """One journal record: ``seq``, ``time``, ``space``, ``opId``, ``type`` and the fields of its type."""
+
+    seq: int
+    time: str
+    space: str
+    opId: str
+    type: EventType
+    actor: Literal["agent", "person"]
+    op: Op
+    decision: Decision
+    resolution: str
+    reason: str
+    decidedBy: DecidedBy
+    stream: Literal["stdout", "stderr"]
+    data: str
+    text: str
+    result: OperationResult
+
+
+class PolicyRule(TypedDict, total=False):
+    """A policy rule (what an ``always`` approval saves)."""
+
+    name: str
+    kinds: list[OpKind]
+    paths: list[str]
+    command: list[str] | None
+    decision: Verdict
+    reason: str
+
+
+class ApprovalRequest(TypedDict):
+    """An operation waiting for a person; pass its ``id`` to ``resolve_approval``."""
+
+    id: str
+    space: str
+    op: Op
+    decision: Decision
+    requested: str
+    deadline: str
+    suggestedRules: list[PolicyRule]
+
+
+class WorkspaceEntry(TypedDict):
+    """One entry of ``file.list``."""
+
+    name: str
+    path: str
+    kind: str
+    size: int
+    modified: str

@@ -1,0 +1,241 @@
+"""The Python SDK against a real ``spaces serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from agent_spaces import (
+    ConnectionLostError,
+    DeniedError,
+    OperationError,
+    RequestError,
+    SpacesClient,
+    SpaceEvent,
+    connect,
+)
+
+
+def run(test: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
+    """Runs an async test body with a deadline."""
+    return asyncio.run(asyncio.wait_for(test(), timeout))
+
+
+async def wait_for_approval(supervisor: SpacesClient, space: str) -> Any:
+    while not (requests := await supervisor.approvals(space)):
+        await asyncio.sleep(0.025)
+    return requests[0]
+
+
+def test_connect_says_hello(server):
+    async def body():
+        async with server.connect(client_name="sdk-test") as agent:
+            assert agent.info["role"] == "agent"
+            assert agent.info["protocolVersion"] == 1
+        async with server.connect(role="supervisor") as supervisor:
+            assert supervisor.info["role"] == "supervisor"
+        async with server.connect(space="work") as bound:
+            assert bound.info["space"] == "work"
+        with pytest.raises(RequestError) as wrong:
+            await server.connect(role="supervisor", token="nope")
+        assert wrong.value.code == "forbidden"
+        with pytest.raises(ConnectionLostError):
+            await connect(server.home + "/missing.sock")
+    run(body)
+
+
+def test_spaces_create_list_get(server):
+    async def body():
+        async with server.connect() as agent:
+            created = await agent.create_space("fresh", backend="host")
+            assert created["name"] == "fresh" and created["policy"] == "standard"
+            names = [space["name"] for space in await agent.list_spaces()]
+            assert {"work", "locked", "asks", "fresh"} <= set(names)
+            assert (await agent.get_space("fresh"))["backend"] == "host"
+            assert (await agent.space("fresh").config())["workspace"] == created["workspace"]
+            with pytest.raises(OperationError) as missing:
+                await agent.get_space("nowhere")
+            assert missing.value.code == "spaceNotFound"
+            with pytest.raises(OperationError) as exists:
+                await agent.create_space("fresh")
+            assert exists.value.code == "spaceExists"
+    run(body)
+
+
+def test_every_operation(server):
+    async def body():
+        async with server.connect() as agent:
+            space = agent.space("work")
+            created = await space.create_file("notes/a.txt", "hello world\n")
+            assert created["status"] == "completed" and created["id"].startswith("op_")
+            read = await space.read_file("notes/a.txt")
+            assert read["content"] == "hello world\n" and read["size"] == 12
+            await space.edit_file("notes/a.txt", "world", "spaces")
+            assert (await space.read_file("notes/a.txt"))["content"] == "hello spaces\n"
+            await space.create_file("bin.dat", "/wA=", encoding="base64")
+            binary = await space.read_file("bin.dat")
+            assert (binary["encoding"], binary["content"]) == ("base64", "/wA=")
+            assert (await space.delete_file("notes", recursive=True))["status"] == "completed"
+            with pytest.raises(OperationError) as gone:
+                await space.read_file("notes/a.txt")
+            assert gone.value.code == "notFound"
+            shell = await space.shell("printf 'a b'")
+            assert (shell["stdout"], shell["exitCode"]) == ("a b", 0)
+            assert (await space.message("done"))["kind"] == "message"
+            assert (await space.check_policy({"kind": "shell", "command": "ls"}))["decision"] == "allow"
+    run(body)
+
+
+def test_shell_streams_stdout_and_stderr_apart(server):
+    async def body():
+        async with server.connect() as agent:
+            stdout: list[str] = []
+            stderr: list[str] = []
+            operation = agent.space("work").shell(
+                "echo out; echo err >&2; exit 3", on_stdout=stdout.append, on_stderr=stderr.append)
+            events = [event async for event in operation]
+            result = await operation
+            assert result["exitCode"] == 3, "a non-zero exit is a normal result"
+            assert (result["stdout"], result["stderr"]) == ("out\n", "err\n")
+            assert ("".join(stdout), "".join(stderr)) == ("out\n", "err\n")
+            types = [event["type"] for event in events]
+            assert types[0] == "received" and types[-1] == "completed" and "output" in types
+            assert all(event["opId"] == result["id"] for event in events)
+    run(body)
+
+
+def test_denied_raises_with_the_reason(server):
+    async def body():
+        async with server.connect() as agent:
+            with pytest.raises(DeniedError) as denied:
+                await agent.space("locked").create_file("a.txt", "x")
+            assert denied.value.decided_by == "policy"
+            assert "read-only" in denied.value.reason
+            assert denied.value.result["status"] == "denied"
+            with pytest.raises(DeniedError):
+                await agent.space("locked").shell("ls")
+    run(body)
+
+
+def test_failed_raises_with_the_code(server):
+    async def body():
+        async with server.connect() as agent:
+            space = agent.space("work")
+            await space.create_file("e.txt", "one one")
+            with pytest.raises(OperationError) as ambiguous:
+                await space.edit_file("e.txt", "one", "two")
+            assert ambiguous.value.code == "editAmbiguous"
+            assert ambiguous.value.result and ambiguous.value.result["status"] == "failed"
+            for operation, code in [
+                (space.edit_file("e.txt", "three", "two"), "editNoMatch"),
+                (space.read_file("../outside"), "pathOutsideWorkspace"),
+                (space.shell("sleep 5", timeout_ms=200), "timeout"),
+            ]:
+                with pytest.raises(OperationError) as failed:
+                    await operation
+                assert failed.value.code == code
+    run(body)
+
+
+def test_supervisor_denies_with_feedback(server):
+    async def body():
+        async with server.connect() as agent, server.connect(role="supervisor") as supervisor:
+            seen: list[SpaceEvent] = []
+            pending = agent.space("asks").shell("curl http://127.0.0.1:9", on_event=seen.append)
+            request = await asyncio.wait_for(wait_for_approval(supervisor, "asks"), 10)
+            assert request["op"]["kind"] == "shell"
+            assert request["decision"]["decision"] == "ask"
+            await supervisor.resolve_approval(request["id"], "deny", feedback="no network, use the cached copy")
+            with pytest.raises(DeniedError) as denied:
+                await asyncio.wait_for(pending, 10)
+            assert denied.value.reason == "no network, use the cached copy"
+            assert denied.value.decided_by == "person"
+            assert any(event["type"] == "approvalRequested" for event in seen)
+            with pytest.raises(OperationError) as closed:
+                await supervisor.resolve_approval(request["id"], "once")
+            assert closed.value.code == "approvalClosed"
+    run(body)
+
+
+def test_supervisor_approves_once(server):
+    async def body():
+        async with server.connect() as agent, server.connect(role="supervisor") as supervisor:
+            pending = agent.space("asks").shell("curl --version >/dev/null; echo approved")
+            request = await asyncio.wait_for(wait_for_approval(supervisor, "asks"), 10)
+            await supervisor.resolve_approval(request["id"], "once")
+            assert (await asyncio.wait_for(pending, 10))["stdout"] == "approved\n"
+    run(body)
+
+
+def test_subscription_receives_events(server):
+    async def body():
+        async with server.connect() as agent, server.connect(role="supervisor") as supervisor:
+            subscription = await supervisor.subscribe("work", from_seq=1)
+            assert subscription.spaces == ["work"]
+            result = await agent.space("work").message("watch this")
+            events: list[SpaceEvent] = []
+            async for event in subscription:
+                events.append(event)
+                if event["opId"] == result["id"] and event["type"] == "completed":
+                    break
+            assert [event["seq"] for event in events] == list(range(1, len(events) + 1)), "in order, no gap"
+            assert any(event["type"] == "message" and event.get("text") == "watch this" for event in events)
+            await subscription.close()
+
+            async with await agent.space("work").subscribe() as live:
+                await agent.space("work").message("live")
+                first = await asyncio.wait_for(live.__aiter__().__anext__(), 5)
+                assert first["type"] == "received"
+    run(body)
+
+
+def test_bad_input_gives_a_clear_error(server):
+    async def body():
+        async with server.connect() as agent:
+            with pytest.raises(RequestError) as bogus:
+                await agent.submit("work", {"kind": "bogus"})  # type: ignore[typeddict-item]
+            assert (bogus.value.code, bogus.value.rpc_code) == ("invalidParams", -32602)
+            assert 'unknown kind "bogus"' in str(bogus.value)
+            with pytest.raises(RequestError, match='readFile needs "path"'):
+                await agent.submit("work", {"kind": "readFile"})  # type: ignore[typeddict-item]
+            with pytest.raises(RequestError) as unknown:
+                await agent.call("no.such")
+            assert unknown.value.code == "methodNotFound"
+            with pytest.raises(RequestError) as forbidden:
+                await agent.resolve_approval("op_x", "once")
+            assert forbidden.value.code == "forbidden"
+            with pytest.raises(OperationError) as missing:
+                await agent.space("nowhere").read_file("a")
+            assert missing.value.code == "spaceNotFound"
+    run(body)
+
+
+def test_lost_connection_fails_pending_calls_and_iterators(fresh_server):
+    async def drain(iterable) -> None:
+        async for _ in iterable:
+            pass
+
+    async def body():
+        agent = await fresh_server.connect()
+        supervisor = await fresh_server.connect(role="supervisor")
+        await agent.create_space("s", policy="permissive", backend="host")
+        subscription = await supervisor.subscribe("s")
+        iteration = asyncio.ensure_future(drain(subscription))
+        running = agent.space("s").shell("sleep 5")
+        events = asyncio.ensure_future(drain(running))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        fresh_server.kill()
+        for waiting in (running, events, iteration):
+            with pytest.raises(ConnectionLostError):
+                await asyncio.wait_for(waiting, 3)
+        assert time.monotonic() - started < 3
+        with pytest.raises(ConnectionLostError):
+            await asyncio.wait_for(agent.list_spaces(), 1)
+        await agent.close()
+        await supervisor.close()
+    run(body)

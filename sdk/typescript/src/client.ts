@@ -1,0 +1,536 @@
+import { createConnection, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { ConnectionLostError, errorFromResult, errorFromRpc, type SpacesError } from "./errors.js";
+import type {
+  ApprovalChoice,
+  ApprovalRequest,
+  ContentEncoding,
+  Decision,
+  HelloResult,
+  Op,
+  OperationResult,
+  PolicyRule,
+  ReadFileResult,
+  Role,
+  ShellResult,
+  SpaceConfig,
+  SpaceEvent,
+  SpaceOptions,
+  WorkspaceEntry,
+} from "./types.js";
+
+/** How to reach the server and who to be. */
+export interface ConnectOptions {
+  /** The Unix socket (default `<home>/spaces.sock`). */
+  path?: string;
+  /** Loopback TCP instead of the socket (`spaces serve --listen`); needs the token. */
+  host?: string;
+  port?: number;
+  /** The supervisor token (read from `<home>/supervisor.token` when needed and not given). */
+  token?: string;
+  /** `agent` (default) or `supervisor`. */
+  role?: Role;
+  /** Binds an agent to this one space. */
+  space?: string;
+  /** A name for the server's logs. */
+  clientName?: string;
+  /** The spaces home (default: see {@link defaultHome}). */
+  home?: string;
+}
+
+/** The spaces home: `SPACES_HOME`, else `$XDG_DATA_HOME/agent-spaces`, else `~/.local/share/agent-spaces`. */
+export function defaultHome(env: Record<string, string | undefined> = process.env): string {
+  if (env.SPACES_HOME) return env.SPACES_HOME;
+  if (env.XDG_DATA_HOME?.startsWith("/")) return join(env.XDG_DATA_HOME, "agent-spaces");
+  return join(env.HOME || homedir(), ".local/share/agent-spaces");
+}
+
+/**
+ * Connects to `spaces serve` and says `hello`. `address` is a socket path or `host:port`.
+ *
+ * ```ts
+ * const client = await connect();                                   // $SPACES_HOME/spaces.sock
+ * const supervisor = await connect({ role: "supervisor" });         // token from supervisor.token
+ * const remote = await connect({ host: "127.0.0.1", port: 7777, token });
+ * ```
+ */
+export async function connect(address: string | ConnectOptions = {}): Promise<SpacesClient> {
+  const options = typeof address === "string" ? parseAddress(address) : address;
+  const home = options.home ?? defaultHome();
+  const tcp = options.host !== undefined || options.port !== undefined;
+  const target = tcp
+    ? { host: options.host ?? "127.0.0.1", port: options.port ?? 0 }
+    : { path: options.path ?? join(home, "spaces.sock") };
+  const where = "path" in target ? target.path : `${target.host}:${target.port}`;
+  const socket = createConnection(target);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", (error) =>
+      reject(new ConnectionLostError(`can't connect to the spaces server at ${where}: ${error.message}`)),
+    );
+  });
+  const client = new SpacesClient(new Connection(socket));
+  const needsToken = tcp || options.role === "supervisor";
+  const token = options.token ?? (needsToken ? readFileSync(join(home, "supervisor.token"), "utf8").trim() : undefined);
+  try {
+    await client.hello({ role: options.role, token, space: options.space, client: options.clientName });
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  return client;
+}
+
+function parseAddress(address: string): ConnectOptions {
+  const colon = address.lastIndexOf(":");
+  if (address.includes("/") || colon < 0) return { path: address };
+  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(address.slice(colon + 1)) };
+}
+
+/** Callbacks for an operation's events. */
+export interface SubmitOptions {
+  /** Every event of the operation, as it happens. */
+  onEvent?: (event: SpaceEvent) => void;
+}
+
+/** Options of `shell`. */
+export interface ShellOptions extends SubmitOptions {
+  /** Stops the command after this many milliseconds (then it fails with `timeout`). */
+  timeoutMs?: number;
+  /** Each chunk of standard output, as it arrives. */
+  onStdout?: (data: string) => void;
+  /** Each chunk of standard error, as it arrives. */
+  onStderr?: (data: string) => void;
+}
+
+/**
+ * A connection to `spaces serve`. Many calls may be in flight at once. When the connection
+ * drops, every pending call rejects with {@link ConnectionLostError} and every iterator throws it.
+ */
+export class SpacesClient {
+  /** What the last `hello` answered (role, versions). */
+  info!: HelloResult;
+
+  /** @internal */
+  constructor(private readonly connection: Connection) {}
+
+  /** Says who this connection is; send again to change role. */
+  async hello(params: { role?: Role; token?: string; space?: string; client?: string } = {}): Promise<HelloResult> {
+    this.info = await this.call<HelloResult>("hello", params);
+    return this.info;
+  }
+
+  /** Creates a space (policy `standard` and backend `bubblewrap` unless given). */
+  createSpace(name: string, options: SpaceOptions = {}): Promise<SpaceConfig> {
+    return this.call("space.create", { name, ...options });
+  }
+
+  /** Every space's configuration. */
+  async listSpaces(): Promise<SpaceConfig[]> {
+    return (await this.call<{ spaces: SpaceConfig[] }>("space.list")).spaces;
+  }
+
+  /** One space's configuration; `OperationError` with code `spaceNotFound` if there is none. */
+  getSpace(name: string): Promise<SpaceConfig> {
+    return this.call("space.get", { name });
+  }
+
+  /** Deletes a space (supervisors only). */
+  async deleteSpace(name: string): Promise<void> {
+    await this.call("space.delete", { name });
+  }
+
+  /** A handle for running operations in a space (no request is made). */
+  space(name: string): Space {
+    return new Space(this, name);
+  }
+
+  /**
+   * Submits one operation. The returned {@link Operation} is awaited for the result and
+   * iterated for the events.
+   */
+  submit<R extends OperationResult = OperationResult>(space: string, op: Op, options: SubmitOptions = {}): Operation<R> {
+    return new Operation<R>(this.connection, space, op, options.onEvent);
+  }
+
+  /** What the space's policy says about an operation, without running it. */
+  checkPolicy(space: string, op: Op): Promise<Decision> {
+    return this.call("policy.check", { space, op });
+  }
+
+  /** The approval requests waiting (in one space, or every one this connection may see). */
+  async approvals(space?: string): Promise<ApprovalRequest[]> {
+    return (await this.call<{ approvals: ApprovalRequest[] }>("approval.list", { space })).approvals;
+  }
+
+  /**
+   * Answers an approval request (supervisors only). With `deny`, `feedback` goes back to the
+   * agent as the reason; with `always`, `rules` (default: the suggested ones) are saved.
+   */
+  async resolveApproval(
+    id: string,
+    decision: ApprovalChoice,
+    options: { feedback?: string; rules?: PolicyRule[] } = {},
+  ): Promise<void> {
+    await this.call("approval.resolve", { id, decision, ...options });
+  }
+
+  /**
+   * Follows a space's journal (every space, for a supervisor, without `space`), replaying
+   * from `fromSeq` (inclusive) when given. Iterate the subscription; `close()` it to stop.
+   */
+  async subscribe(options: { space?: string; fromSeq?: number } = {}): Promise<Subscription> {
+    let subscription!: Subscription;
+    // Registered as the answer is read, before the line with the first event.
+    await this.connection.request("events.subscribe", options, {
+      onAnswer: (result) => {
+        const { subscription: id, spaces } = result as { subscription: string; spaces: string[] };
+        subscription = new Subscription(this.connection, id, spaces);
+      },
+    });
+    return subscription;
+  }
+
+  /** Lists a workspace folder (supervisors only). */
+  async listFiles(space: string, path = ""): Promise<WorkspaceEntry[]> {
+    return (await this.call<{ entries: WorkspaceEntry[] }>("file.list", { space, path })).entries;
+  }
+
+  /** Reads a file as the person (supervisors only; not subject to the policy). */
+  readFile(space: string, path: string): Promise<ReadFileResult> {
+    return this.personEdit("file.read", { space, path });
+  }
+
+  /** Writes a file as the person (supervisors only; not subject to the policy). */
+  writeFile(space: string, path: string, content: string, options: { encoding?: ContentEncoding } = {}): Promise<OperationResult> {
+    return this.personEdit("file.write", { space, path, content, ...options });
+  }
+
+  /** Deletes a file as the person (supervisors only; not subject to the policy). */
+  deleteFile(space: string, path: string, options: { recursive?: boolean } = {}): Promise<OperationResult> {
+    return this.personEdit("file.delete", { space, path, ...options });
+  }
+
+  /** Calls any method; rejects with the error the JSON-RPC error stands for. */
+  call<T = unknown>(method: string, params: object = {}): Promise<T> {
+    return this.connection.request(method, params) as Promise<T>;
+  }
+
+  /** Closes the connection (the server cancels this connection's running operations). */
+  close(): void {
+    this.connection.close();
+  }
+
+  private async personEdit<R extends OperationResult>(method: string, params: object): Promise<R> {
+    const result = await this.call<R>(method, params);
+    const error = errorFromResult(result);
+    if (error) throw error;
+    return result;
+  }
+}
+
+/** One space: its six operations, each an {@link Operation} to await or iterate. */
+export class Space {
+  constructor(
+    private readonly client: SpacesClient,
+    /** The space's name. */
+    readonly name: string,
+  ) {}
+
+  /** Creates or replaces a file (`encoding: "base64"` for bytes). */
+  createFile(path: string, content: string, options: SubmitOptions & { encoding?: ContentEncoding } = {}): Operation<OperationResult> {
+    const { encoding, ...rest } = options;
+    return this.submit({ kind: "createFile", path, content, ...(encoding ? { encoding } : {}) }, rest);
+  }
+
+  /** Reads a whole file. */
+  readFile(path: string, options: SubmitOptions = {}): Operation<ReadFileResult> {
+    return this.submit({ kind: "readFile", path }, options);
+  }
+
+  /** Replaces the one occurrence of `oldText` with `newText` (`editNoMatch`, `editAmbiguous` otherwise). */
+  editFile(path: string, oldText: string, newText: string, options: SubmitOptions = {}): Operation<OperationResult> {
+    return this.submit({ kind: "editFile", path, oldText, newText }, options);
+  }
+
+  /** Deletes a file; a folder only with `recursive`. */
+  deleteFile(path: string, options: SubmitOptions & { recursive?: boolean } = {}): Operation<OperationResult> {
+    const { recursive, ...rest } = options;
+    return this.submit({ kind: "deleteFile", path, ...(recursive ? { recursive } : {}) }, rest);
+  }
+
+  /**
+   * Runs a command. A non-zero exit is a normal result (see `exitCode`); a timeout is an
+   * {@link OperationError} with code `timeout`. Output streams to `onStdout` / `onStderr`.
+   */
+  shell(command: string, options: ShellOptions = {}): Operation<ShellResult> {
+    const { timeoutMs, onStdout, onStderr, onEvent } = options;
+    return this.submit<ShellResult>({ kind: "shell", command, ...(timeoutMs ? { timeoutMs } : {}) }, {
+      onEvent: (event) => {
+        if (event.type === "output" && event.data !== undefined) {
+          (event.stream === "stderr" ? onStderr : onStdout)?.(event.data);
+        }
+        onEvent?.(event);
+      },
+    });
+  }
+
+  /** Sends a message to the person. */
+  message(text: string, options: SubmitOptions = {}): Operation<OperationResult> {
+    return this.submit({ kind: "message", text }, options);
+  }
+
+  /** Submits any operation to this space. */
+  submit<R extends OperationResult = OperationResult>(op: Op, options: SubmitOptions = {}): Operation<R> {
+    return this.client.submit<R>(this.name, op, options);
+  }
+
+  /** This space's configuration. */
+  config(): Promise<SpaceConfig> {
+    return this.client.getSpace(this.name);
+  }
+
+  /** What this space's policy says about an operation. */
+  checkPolicy(op: Op): Promise<Decision> {
+    return this.client.checkPolicy(this.name, op);
+  }
+
+  /** Follows this space's journal (see {@link SpacesClient.subscribe}). */
+  subscribe(fromSeq?: number): Promise<Subscription> {
+    return this.client.subscribe({ space: this.name, fromSeq });
+  }
+}
+
+/**
+ * A submitted operation. `await` it for the result: a `completed` result resolves, a `denied`
+ * one rejects with {@link DeniedError}, a `failed` one with {@link OperationError}. Iterate it
+ * (`for await`) for its events; the iteration ends with the operation (throwing only when the
+ * call itself fails, e.g. {@link ConnectionLostError}).
+ */
+export class Operation<R extends OperationResult = OperationResult> implements PromiseLike<R>, AsyncIterable<SpaceEvent> {
+  private readonly events = new EventQueue<SpaceEvent>();
+  private readonly promise: Promise<R>;
+
+  /** @internal */
+  constructor(connection: Connection, space: string, op: Op, onEvent?: (event: SpaceEvent) => void) {
+    const request = connection.request("op.submit", { space, op }, {
+      onEvent: (event) => {
+        this.events.push(event);
+        onEvent?.(event);
+      },
+    });
+    this.promise = request.then(
+      (answer) => {
+        this.events.end();
+        const result = answer as R;
+        const error = errorFromResult(result);
+        if (error) throw error;
+        return result;
+      },
+      (error: SpacesError) => {
+        this.events.end(error);
+        throw error;
+      },
+    );
+    this.promise.catch(() => {}); // Unobserved failures are not unhandled rejections.
+  }
+
+  then<T1 = R, T2 = never>(
+    onfulfilled?: ((value: R) => T1 | PromiseLike<T1>) | null,
+    onrejected?: ((reason: any) => T2 | PromiseLike<T2>) | null,
+  ): Promise<T1 | T2> {
+    return this.promise.then(onfulfilled, onrejected);
+  }
+
+  catch<T = never>(onrejected?: ((reason: any) => T | PromiseLike<T>) | null): Promise<R | T> {
+    return this.promise.catch(onrejected);
+  }
+
+  /** The operation's events, from the first (all are kept until read). */
+  [Symbol.asyncIterator](): AsyncIterator<SpaceEvent> {
+    return this.events;
+  }
+}
+
+/** A live journal subscription: iterate it for events; `close()` to stop. */
+export class Subscription implements AsyncIterable<SpaceEvent> {
+  private readonly events: EventQueue<SpaceEvent>;
+
+  /** @internal */
+  constructor(
+    connection: Connection,
+    /** The subscription's id. */
+    readonly id: string,
+    /** The spaces it follows. */
+    readonly spaces: string[],
+  ) {
+    this.events = connection.openStream(id, () => {
+      if (!connection.lost) connection.request("events.unsubscribe", { subscription: id }).catch(() => {});
+    });
+  }
+
+  /** Ends the subscription (unsubscribes) and its iteration; so does leaving a `for await` loop. */
+  close(): void {
+    this.events.end();
+  }
+
+  /** The events, in `seq` order; throws {@link ConnectionLostError} if the connection drops. */
+  [Symbol.asyncIterator](): AsyncIterator<SpaceEvent> {
+    return this.events;
+  }
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(error: SpacesError): void;
+  onEvent?: (event: SpaceEvent) => void;
+  onAnswer?: (result: unknown) => void;
+}
+
+/** One socket: writes requests, routes answers by id and events by request id or subscription. */
+class Connection {
+  lost?: ConnectionLostError;
+  private buffer = "";
+  private nextId = 0;
+  private closing = false;
+  private readonly pending = new Map<number, Pending>();
+  private readonly streams = new Map<string, EventQueue<SpaceEvent>>();
+
+  constructor(private readonly socket: Socket) {
+    let reason = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk) => this.receive(chunk));
+    socket.on("error", (error) => (reason = `: ${error.message}`));
+    socket.on("close", () =>
+      this.fail(
+        new ConnectionLostError(
+          this.closing ? "the connection was closed" : `the connection to the spaces server was lost${reason}`,
+        ),
+      ),
+    );
+  }
+
+  request(method: string, params: object, hooks: Omit<Pending, "resolve" | "reject"> = {}): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.lost) return reject(this.lost);
+      const id = ++this.nextId;
+      this.pending.set(id, { resolve, reject, ...hooks });
+      this.socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+    });
+  }
+
+  openStream(id: string, onEnd: () => void): EventQueue<SpaceEvent> {
+    const queue = new EventQueue<SpaceEvent>(() => {
+      this.streams.delete(id);
+      onEnd();
+    });
+    if (this.lost) queue.end(this.lost);
+    else this.streams.set(id, queue);
+    return queue;
+  }
+
+  close(): void {
+    this.closing = true;
+    this.socket.end();
+    this.socket.destroy();
+  }
+
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    let newline: number;
+    while ((newline = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, newline).replace(/\r$/, "");
+      this.buffer = this.buffer.slice(newline + 1);
+      if (line) this.dispatch(line);
+    }
+  }
+
+  private dispatch(line: string): void {
+    let message: any;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      return; // Not ours to answer: the server only sends JSON.
+    }
+    if (message.method === "event") {
+      const { event, subscription, requestId } = message.params ?? {};
+      if (typeof subscription === "string") this.streams.get(subscription)?.push(event);
+      else if (typeof requestId === "number") guard(() => this.pending.get(requestId)?.onEvent?.(event));
+      return;
+    }
+    const entry = typeof message.id === "number" ? this.pending.get(message.id) : undefined;
+    if (!entry) return;
+    this.pending.delete(message.id);
+    if (message.error) return entry.reject(errorFromRpc(message.error));
+    entry.onAnswer?.(message.result);
+    entry.resolve(message.result);
+  }
+
+  private fail(error: ConnectionLostError): void {
+    if (this.lost) return;
+    this.lost = error;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of pending) entry.reject(error);
+    for (const stream of [...this.streams.values()]) stream.end(this.closing ? undefined : error);
+  }
+}
+
+/** Runs a user callback; what it throws is reported as an uncaught error, not in the reader. */
+function guard(callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+/** An unbounded queue read as an async iterator: `push` items, then `end` (with an error or not). */
+class EventQueue<T> implements AsyncIterator<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: { resolve(result: IteratorResult<T>): void; reject(error: Error): void }[] = [];
+  private done = false;
+  private error?: Error;
+
+  constructor(private readonly onEnd?: () => void) {}
+
+  push(item: T): void {
+    if (this.done) return;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve({ value: item, done: false });
+    else this.items.push(item);
+  }
+
+  end(error?: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.error = error;
+    this.onEnd?.();
+    for (const waiter of this.waiters.splice(0)) this.settle(waiter);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.items.length > 0) return Promise.resolve({ value: this.items.shift() as T, done: false });
+    return new Promise((resolve, reject) => {
+      if (this.done) this.settle({ resolve, reject });
+      else this.waiters.push({ resolve, reject });
+    });
+  }
+
+  async return(): Promise<IteratorResult<T>> {
+    this.items.length = 0;
+    this.end();
+    return { value: undefined, done: true };
+  }
+
+  private settle(waiter: { resolve(result: IteratorResult<T>): void; reject(error: Error): void }): void {
+    const error = this.error;
+    this.error = undefined; // Thrown once; afterwards the iterator is simply done.
+    if (error) waiter.reject(error);
+    else waiter.resolve({ value: undefined, done: true });
+  }
+}

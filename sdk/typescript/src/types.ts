@@ -1,0 +1,188 @@
+// The wire types of the `spaces serve` protocol (see the protocol section of the README), as TypeScript.
+
+/** What a connection may do. */
+export type Role = "agent" | "supervisor";
+/** The policy presets. */
+export type PolicyPreset = "restrictive" | "standard" | "permissive";
+/** Where a space's commands run. */
+export type Backend = "bubblewrap" | "container" | "host";
+/** How file content is carried in JSON. */
+export type ContentEncoding = "utf8" | "base64";
+/** The six operation kinds. */
+export type OpKind = "createFile" | "readFile" | "editFile" | "deleteFile" | "shell" | "message";
+/** A policy verdict. */
+export type Verdict = "allow" | "ask" | "deny";
+/** How a supervisor answers an approval request. */
+export type ApprovalChoice = "once" | "session" | "always" | "deny";
+/** Who denied an operation. */
+export type DecidedBy = "policy" | "person" | "timeout";
+
+/** One operation: an agent's instruction. */
+export type Op =
+  | { kind: "createFile"; path: string; content: string; encoding?: ContentEncoding }
+  | { kind: "readFile"; path: string }
+  | { kind: "editFile"; path: string; oldText: string; newText: string }
+  | { kind: "deleteFile"; path: string; recursive?: boolean }
+  | { kind: "shell"; command: string; timeoutMs?: number }
+  | { kind: "message"; text: string };
+
+/** The answer to `hello`. */
+export interface HelloResult {
+  /** The server's version. */
+  version: string;
+  /** The protocol's version (1). */
+  protocolVersion: number;
+  /** The role this connection now has. */
+  role: Role;
+  /** The space an agent is bound to, if any. */
+  space?: string;
+}
+
+/** Options of `space.create`. */
+export interface SpaceOptions {
+  /** The policy preset (default `standard`). */
+  policy?: PolicyPreset;
+  /** Where commands run (default `bubblewrap`). */
+  backend?: Backend;
+  /** An existing folder to use as the workspace. */
+  workspace?: string;
+  /** Whether commands may reach the network. */
+  network?: boolean;
+  /** The container image, for the container backend. */
+  image?: string;
+}
+
+/** A space's stored configuration. */
+export interface SpaceConfig {
+  name: string;
+  /** When it was created (ISO 8601). */
+  created: string;
+  /** The absolute path of the workspace folder. */
+  workspace: string;
+  ownsWorkspace: boolean;
+  policy: PolicyPreset;
+  backend: Backend;
+  image?: string;
+  capabilities: { network: boolean };
+  limits: { maxFileSizeBytes: number; shell: Record<string, unknown> };
+  environment: Record<string, string>;
+}
+
+/** A policy's verdict with the reasons and the rules that matched. */
+export interface Decision {
+  decision: Verdict;
+  reasons: string[];
+  rules: string[];
+}
+
+/** A policy rule (what an `always` approval saves). */
+export interface PolicyRule {
+  name: string;
+  kinds?: OpKind[];
+  paths?: string[];
+  command?: string[] | null;
+  decision: Verdict;
+  reason: string;
+}
+
+/** How an operation ended. */
+export type Status = "completed" | "failed" | "denied";
+
+/** What comes back for one operation. */
+export interface OperationResult {
+  /** The operation id (`op_…`). */
+  id: string;
+  space: string;
+  kind: OpKind;
+  status: Status;
+  durationMs: number;
+  /** readFile: the content, its encoding and size in bytes. */
+  content?: string;
+  encoding?: ContentEncoding;
+  size?: number;
+  /** shell: how the command ended and what it printed. */
+  exitCode?: number;
+  signal?: number;
+  stdout?: string;
+  stderr?: string;
+  truncated?: boolean;
+  /** failed: the stable code and a sentence. */
+  error?: { code: string; message: string };
+  /** denied: why, and who decided. */
+  reason?: string;
+  decidedBy?: DecidedBy;
+}
+
+/** The result of a completed `readFile`. */
+export interface ReadFileResult extends OperationResult {
+  content: string;
+  encoding: ContentEncoding;
+  size: number;
+}
+
+/** The result of a completed `shell`: a non-zero exit is still a completed command. */
+export interface ShellResult extends OperationResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What happened, as the journal records it. */
+export type EventType =
+  | "received"
+  | "decision"
+  | "approvalRequested"
+  | "approvalResolved"
+  | "started"
+  | "output"
+  | "completed"
+  | "failed"
+  | "denied"
+  | "message";
+
+/** One journal record; the fields after `type` depend on the type. */
+export interface SpaceEvent {
+  /** Per space, from 1, only grows. */
+  seq: number;
+  /** ISO 8601, UTC. */
+  time: string;
+  space: string;
+  opId: string;
+  type: EventType;
+  actor?: "agent" | "person";
+  op?: Op;
+  decision?: Decision;
+  resolution?: string;
+  reason?: string;
+  decidedBy?: DecidedBy;
+  /** output: `stdout` or `stderr`, and the chunk. */
+  stream?: "stdout" | "stderr";
+  data?: string;
+  /** message: the agent's text. */
+  text?: string;
+  /** completed, failed, denied: the result. */
+  result?: OperationResult;
+}
+
+/** An operation waiting for a person. */
+export interface ApprovalRequest {
+  /** The operation id (pass it to `resolveApproval`). */
+  id: string;
+  space: string;
+  op: Op;
+  /** Why the policy asks. */
+  decision: Decision;
+  requested: string;
+  deadline: string;
+  /** What an `always` answer would save. */
+  suggestedRules: PolicyRule[];
+}
+
+/** One entry of `file.list`. */
+export interface WorkspaceEntry {
+  name: string;
+  path: string;
+  kind: string;
+  size: number;
+  modified: string;
+}
