@@ -70,6 +70,29 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     }
   }
 
+  // MCP: the same readFile as a `tools/call` through `spaces mcp`, which forwards to the socket.
+  if let mcp = try? MCPPipe(home: folder, space: "host") {
+    defer { mcp.close() }
+    try mcp.initialize()
+    let socket = rows.first { $0.name == "socket readFile 1 KiB" }?.median ?? 0
+    var samples: [Double] = []
+    let clock = ContinuousClock()
+    for index in 0..<(iterations + 20) {
+      let start = clock.now
+      try mcp.call(id: index + 10, tool: "readFile", arguments: #"{"path":"one-kib"}"#)
+      let elapsed = clock.now - start
+      if index >= 20 {
+        samples.append(Double(elapsed.components.attoseconds) / 1e12 + Double(elapsed.components.seconds) * 1e6)
+      }
+    }
+    rows.append(BenchRow("MCP tools/call readFile 1 KiB", unit: "µs", samples: samples))
+    let row = BenchRow("  MCP overhead over the socket call", unit: "µs", samples: samples.map { $0 - socket })
+    rows.append(
+      BenchRow(
+        "  MCP overhead over the socket call", unit: "µs", samples: samples.map { $0 - socket }, target: "≤ 1000 µs",
+        met: row.median <= 1000))
+  }
+
   // Throughput: 8 clients, each submitting createFile 1 KiB back to back.
   var clients: [SpacesClient] = []
   for _ in 0..<8 {
@@ -100,4 +123,63 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   await client.close()
   await server.shutdown()
   return rows
+}
+
+/// A `spaces mcp` child process spoken to over its stdio, one JSON line at a time.
+final class MCPPipe {
+  private let process = Process()
+  private let input = Pipe()
+  private let output = Pipe()
+  private var pending: [UInt8] = []
+
+  init(home: String, space: String) throws {
+    process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    process.arguments = ["mcp", "--space", space]
+    var environment = ProcessInfo.processInfo.environment
+    environment["SPACES_HOME"] = home
+    process.environment = environment
+    process.standardInput = input
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+  }
+
+  func initialize() throws {
+    try send(
+      #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#
+    )
+    _ = try line()
+    try send(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+  }
+
+  func call(id: Int, tool: String, arguments: String) throws {
+    try send(
+      #"{"jsonrpc":"2.0","id":\#(id),"method":"tools/call","params":{"name":"\#(tool)","arguments":\#(arguments)}}"#)
+    _ = try line()
+  }
+
+  func close() {
+    try? input.fileHandleForWriting.close()
+    process.terminate()
+    process.waitUntilExit()
+  }
+
+  private func send(_ text: String) throws {
+    try input.fileHandleForWriting.write(contentsOf: Data((text + "\n").utf8))
+  }
+
+  private func line() throws -> [UInt8] {
+    let fd = output.fileHandleForReading.fileDescriptor
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+      if let newline = pending.firstIndex(of: 0x0A) {
+        let line = Array(pending[..<newline])
+        pending.removeFirst(newline + 1)
+        return line
+      }
+      let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      guard count > 0 else { throw SpacesError(.ioError, "spaces mcp closed its output") }
+      pending += buffer[..<count]
+    }
+  }
 }
