@@ -122,7 +122,7 @@ public struct RoleLook: Equatable, Sendable {
 /// The file format (`themes/*.theme`) is one `role = look` per line; a look is a foreground
 /// colour, optionally `on` a background colour, and any of `bold`, `underline`, `reverse`,
 /// `dim`. Colours are `default`, the eight names (`red`…) with an optional `bright-` prefix,
-/// `0`–`255`, or `#rrggbb`. `#` starts a comment; `name = …` names the theme. A role left out
+/// `0`–`255`, or `#rrggbb`. A line starting with `#` is a comment; `name = …` names the theme. A role left out
 /// looks like `text`.
 public struct Theme: Equatable, Sendable {
   /// The theme's name.
@@ -139,9 +139,8 @@ public struct Theme: Equatable, Sendable {
   public static func parse(_ text: String, name: String) throws(ThemeError) -> Theme {
     var theme = Theme(name: name, looks: [:])
     for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-      let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-      let trimmed = line.trimmingCharacters(in: .whitespaces)
-      if trimmed.isEmpty { continue }
+      let trimmed = raw.trimmingCharacters(in: .whitespaces)
+      if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
       let parts = trimmed.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
       guard parts.count == 2 else {
         throw ThemeError(line: number + 1, message: "expected `role = look`, got \"\(trimmed)\"")

@@ -64,14 +64,14 @@ public enum LineDiff {
           full.append(DiffLine(kind: .context, oldNumber: oldLine, newNumber: newLine, text: midA[i]))
           i += 1
           j += 1
-        } else if j < m, i == n || table[i * (m + 1) + j + 1] >= table[(i + 1) * (m + 1) + j] {
-          newLine += 1
-          full.append(DiffLine(kind: .added, oldNumber: nil, newNumber: newLine, text: midB[j]))
-          j += 1
-        } else {
+        } else if i < n, j == m || table[(i + 1) * (m + 1) + j] >= table[i * (m + 1) + j + 1] {
           oldLine += 1
           full.append(DiffLine(kind: .removed, oldNumber: oldLine, newNumber: nil, text: midA[i]))
           i += 1
+        } else {
+          newLine += 1
+          full.append(DiffLine(kind: .added, oldNumber: nil, newNumber: newLine, text: midB[j]))
+          j += 1
         }
       }
     } else {

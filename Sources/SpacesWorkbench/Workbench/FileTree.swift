@@ -103,7 +103,7 @@ public struct FileTree: Sendable {
       for (path, marker) in markers where marker == .deleted && Self.parent(of: path) == folder && !present.contains(path) {
         entries.append((path, String(path.split(separator: "/").last ?? ""), false, 0))
       }
-      entries.sort { ($0.folder ? 0 : 1, $0.name) < ($1.folder ? 0 : 1, $1.name) }
+      entries.sort { ($0.folder ? 0 : 1, $0.name.lowercased()) < ($1.folder ? 0 : 1, $1.name.lowercased()) }
       for entry in entries {
         let isExpanded = entry.folder && expanded.contains(entry.path)
         let holds = entry.folder && changedPaths.contains { $0.hasPrefix(entry.path + "/") }

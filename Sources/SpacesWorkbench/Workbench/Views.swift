@@ -238,8 +238,12 @@ public enum LogView {
           canvas.put(String(repeating: "─", count: inner.maxX - x), x: x, y: y, Style(.border))
         }
       case .footer:
-        let role: Role = line.text.hasPrefix("✔") && !line.text.contains("exit ") || line.text.contains("exit 0") ? .ok : .failed
-        canvas.put("  " + line.text, x: inner.x, y: y, Style(role), limit: inner.width)
+        if line.text.hasPrefix("⊘") {
+          canvas.put(line.text, x: inner.x, y: y, Style(.denied, bold: true), limit: inner.width)
+        } else {
+          let ok = line.text.hasPrefix("✔") && (!line.text.contains("exit ") || line.text.contains("exit 0 "))
+          canvas.put("  " + line.text, x: inner.x, y: y, Style(ok ? .ok : .failed), limit: inner.width)
+        }
       case .stdout:
         WorkbenchView.putHighlighted(
           line.text, query: state.logSearch, into: &canvas, x: inner.x + 2, y: y, style: Style(.stdout),

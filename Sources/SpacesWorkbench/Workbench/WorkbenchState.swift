@@ -238,6 +238,10 @@ public struct WorkbenchState: Sendable {
         closeOpenLines(event.opId)
         if log.count > 0, lastHeaderOp == event.opId {
           log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record)))
+        } else if record.state == .denied {
+          lastHeaderOp = nil
+          let reason = record.reason.map { ": " + OutputLines.clean($0) } ?? ""
+          log.append(LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason))
         }
         if let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
           tree.touch(path)
