@@ -23,6 +23,8 @@ struct Spaces: AsyncParsableCommand {
   var theme: String?
   @Option(help: ArgumentHelp("The pause between the demo agent's steps.", valueName: "MS"))
   var demoPauseMs = 1200
+  @Option(help: ArgumentHelp("Run this shell command as the person when the workbench opens.", valueName: "CMD"))
+  var run: String?
   @OptionGroup var options: HomeOptions
 
   func run() async throws {

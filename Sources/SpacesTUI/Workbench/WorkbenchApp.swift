@@ -13,6 +13,7 @@ struct WorkbenchOptions: Sendable {
   var noColor: Bool
   var home: SpacesHome
   var demoPause: Duration
+  var run: String?
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -112,6 +113,12 @@ final class WorkbenchApp: @unchecked Sendable {
     draw(controller, terminal)
     logger.info("first frame after \(Int((now() - startedAt) * 1000)) ms")
     if options.demo { startDemo() }
+    if let command = options.run {
+      let runtime = runtime
+      let space = options.space
+      background.append(
+        Task.detached { _ = await runtime.submit(.shell(command: command, timeoutMs: nil), to: space, actor: .person) })
+    }
     if let command = options.agent { startAgent(command, controller: controller) }
 
     var lastDraw = now()

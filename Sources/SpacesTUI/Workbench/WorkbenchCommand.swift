@@ -39,7 +39,7 @@ enum WorkbenchCommand {
     let runtime = SpacesRuntime(home: home, supervised: true, logger: logger)
     let options = WorkbenchOptions(
       space: command.space, demo: command.demo, agent: command.agent, theme: theme, themeProblem: problem,
-      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)))
+      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run)
     let app: WorkbenchApp
     do {
       app = try WorkbenchApp(options: options, runtime: runtime, logger: logger)

@@ -209,8 +209,13 @@ public struct Canvas: Sendable {
   public mutating func boxTag(_ rect: Rect, _ text: String, _ style: Style = Style(.dim)) {
     let tag = " " + text + " "
     let width = TextWidth.width(tag)
-    guard rect.width > width + 6 else { return }
-    put(tag, x: rect.maxX - 2 - width, y: rect.y, style)
+    guard rect.width > width + 6, rect.y >= 0, rect.y < height else { return }
+    let start = rect.maxX - 2 - width
+    // Only over bare border: never over the title.
+    for column in (start - 1)..<(start + width) where column < 0 || column >= self.width || self[column, rect.y].text != "─" {
+      return
+    }
+    put(tag, x: start, y: rect.y, style)
   }
 
   /// The canvas as plain text, one line per row, trailing spaces removed.

@@ -478,14 +478,15 @@ public enum PromptView {
     }
     let paused = state.promptShown.map { now - $0.at < WorkbenchState.promptGuard } ?? false
     var x = content.x
+    let narrow = content.width < 60
     let choices: [(String, String)] = [
-      ("y", "once"), ("a", "this session"), ("p", request.suggestedRules.isEmpty ? "always (no rule)" : "always…"),
-      ("n", "deny…"),
+      ("y", "once"), ("a", narrow ? "session" : "this session"),
+      ("p", request.suggestedRules.isEmpty ? (narrow ? "—" : "always (no rule)") : "always…"), ("n", "deny…"),
     ]
     for (key, label) in choices {
       guard x < content.maxX else { break }
-      x += canvas.put("[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true), limit: content.maxX - x)
-      x += canvas.put(" " + label + "   ", x: x, y: y, Style(paused ? .dim : .text), limit: content.maxX - x)
+      x += canvas.put(narrow ? key : "[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true), limit: content.maxX - x)
+      x += canvas.put(" " + label + (narrow ? "  " : "   "), x: x, y: y, Style(paused ? .dim : .text), limit: content.maxX - x)
     }
     if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
       let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)
@@ -558,7 +559,10 @@ public enum StatusView {
       canvas.put("│ " + flash.text, x: x, y: rect.y, Style(.statusKey), limit: rect.maxX - x)
       return
     }
-    let hints = hintPairs(state)
+    var hints = hintPairs(state)
+    while !hints.isEmpty, hints.reduce(0, { $0 + TextWidth.width($1.0) + TextWidth.width($1.1) + 3 }) > rect.maxX - x - 2 {
+      hints.removeLast()
+    }
     var text: [(String, Bool)] = []
     for (key, label) in hints {
       text.append((key, true))
