@@ -8,7 +8,8 @@ struct Spaces: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "spaces",
     abstract: "Isolated workspaces for AI agents, with a policy engine and a journal.",
-    discussion: "With no subcommand, opens the workbench: the terminal UI for watching, approving, browsing and editing.",
+    discussion:
+      "With no subcommand, opens the workbench: the terminal UI for watching, approving, browsing and editing.",
     version: SpacesVersion.current,
     subcommands: [SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self]
   )
@@ -17,7 +18,8 @@ struct Spaces: AsyncParsableCommand {
   var space = "default"
   @Flag(help: "Run the scripted demo agent in the space, so every pane has something to show.")
   var demo = false
-  @Option(help: ArgumentHelp("Start an agent process connected through the socket of `spaces serve`.", valueName: "CMD"))
+  @Option(
+    help: ArgumentHelp("Start an agent process connected through the socket of `spaces serve`.", valueName: "CMD"))
   var agent: String?
   @Option(help: "The colour theme (default, light, high-contrast, mono; default: $SPACES_THEME or default).")
   var theme: String?

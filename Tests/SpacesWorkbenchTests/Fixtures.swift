@@ -33,7 +33,9 @@ enum Fixture {
     return (try? JSONDecoder().decode(ApprovalRequest.self, from: data))!
   }
 
-  static func event(_ id: String, _ type: Event.Kind, space: String = "demo", _ change: (inout Event) -> Void = { _ in })
+  static func event(
+    _ id: String, _ type: Event.Kind, space: String = "demo", _ change: (inout Event) -> Void = { _ in }
+  )
     -> Event
   {
     var event = Event(space: space, opId: id, type: type, time: Date(timeIntervalSince1970: 0))
@@ -45,7 +47,8 @@ enum Fixture {
     OperationResult(id: id, space: "demo", kind: kind, status: status, durationMs: ms)
   }
 
-  static let greet = "#!/bin/sh\n# Prints a greeting for each name given.\nfor name in \"$@\"; do\n  echo \"Hello, $name!\"\ndone\n"
+  static let greet =
+    "#!/bin/sh\n# Prints a greeting for each name given.\nfor name in \"$@\"; do\n  echo \"Hello, $name!\"\ndone\n"
 
   /// A session: files, a build with output, a failure, a denial, a running command.
   static func state(now: Double = 100) -> WorkbenchState {
@@ -61,10 +64,18 @@ enum Fixture {
     state.tree.expanded.insert("src")
     state.tree.setListing("src", [entry("src/main.swift"), entry("src/世界.txt")])
     func run(_ id: String, _ op: Op, actor: Event.Actor = .agent) {
-      _ = state.apply(event(id, .received) { $0.op = op; $0.actor = actor }, now: now - 20)
-      _ = state.apply(event(id, .decision) { $0.decision = Decision.allow("fine", rule: "preset:standard") }, now: now - 20)
+      _ = state.apply(
+        event(id, .received) {
+          $0.op = op
+          $0.actor = actor
+        }, now: now - 20)
+      _ = state.apply(
+        event(id, .decision) { $0.decision = Decision.allow("fine", rule: "preset:standard") }, now: now - 20)
     }
-    func finish(_ id: String, _ kind: Op.Kind, _ status: OperationResult.Status, ms: Int, _ change: (inout OperationResult) -> Void = { _ in }) {
+    func finish(
+      _ id: String, _ kind: Op.Kind, _ status: OperationResult.Status, ms: Int,
+      _ change: (inout OperationResult) -> Void = { _ in }
+    ) {
       var result = result(id, kind, status, ms: ms)
       change(&result)
       let type: Event.Kind = status == .completed ? .completed : status == .failed ? .failed : .denied
@@ -81,27 +92,46 @@ enum Fixture {
       ("stdout", "building greet…\n  [lint] ok\n  [te"), ("stdout", "st] ok\n"), ("stderr", "warning: no license\n"),
       ("stdout", "Hello, 世界! 👋\n\u{1B}[31mred\u{1B}[0m done\n"),
     ] {
-      _ = state.apply(event("op_build", .output) { $0.stream = stream; $0.data = data }, now: now - 19)
+      _ = state.apply(
+        event("op_build", .output) {
+          $0.stream = stream
+          $0.data = data
+        }, now: now - 19)
     }
     finish("op_build", .shell, .completed, ms: 1234) { $0.exitCode = 0 }
     run("op_test", .shell(command: "sh test.sh", timeoutMs: nil))
     _ = state.apply(event("op_test", .started), now: now - 12)
-    _ = state.apply(event("op_test", .output) { $0.stream = "stderr"; $0.data = "1 test failed\n" }, now: now - 12)
+    _ = state.apply(
+      event("op_test", .output) {
+        $0.stream = "stderr"
+        $0.data = "1 test failed\n"
+      }, now: now - 12)
     finish("op_test", .shell, .failed, ms: 80) { $0.exitCode = 1 }
     run("op_rm", .shell(command: "rm -rf /", timeoutMs: nil))
-    finish("op_rm", .shell, .denied, ms: 1) { $0.reason = "deletes everything"; $0.decidedBy = .policy }
+    finish("op_rm", .shell, .denied, ms: 1) {
+      $0.reason = "deletes everything"
+      $0.decidedBy = .policy
+    }
     run("op_edit", .editFile(path: "README.md", oldText: "a", newText: "b"), actor: .person)
     finish("op_edit", .editFile, .completed, ms: 3)
     run("op_watch", .shell(command: "sh watch.sh --long-running", timeoutMs: 60_000))
     _ = state.apply(event("op_watch", .started), now: now - 3.5)
-    _ = state.apply(event("op_watch", .output) { $0.stream = "stdout"; $0.data = "watching…\n" }, now: now - 3)
+    _ = state.apply(
+      event("op_watch", .output) {
+        $0.stream = "stdout"
+        $0.data = "watching…\n"
+      }, now: now - 3)
     return state
   }
 
   static let shellRequest = request(
     "op_ask", .shell(command: "./dist/greet Ada Grace 世界", timeoutMs: nil),
     reasons: ["`./dist/greet` is not on the standard policy's list of commands"],
-    rules: [PolicyRule(name: "allow ./dist/greet", kinds: [.shell], command: ["./dist/greet"], decision: .allow, reason: "approved in the workbench")])
+    rules: [
+      PolicyRule(
+        name: "allow ./dist/greet", kinds: [.shell], command: ["./dist/greet"], decision: .allow,
+        reason: "approved in the workbench")
+    ])
 
   static let editRequest = request(
     "op_ask_edit", .editFile(path: "greet.sh", oldText: "Hello, $name!", newText: "Hello, $name! 👋"),
@@ -116,7 +146,9 @@ enum Fixture {
       _ = state.apply(event(request.id, .approvalRequested) { $0.decision = request.decision }, now: shownAt)
       state.promptDetails[request.id] = PromptDetail.make(for: request.op, current: greet)
     }
-    _ = state.setApprovals(requests + [request("op_elsewhere", .shell(command: "make", timeoutMs: nil), reasons: ["?"], space: "other")], now: shownAt)
+    _ = state.setApprovals(
+      requests + [request("op_elsewhere", .shell(command: "make", timeoutMs: nil), reasons: ["?"], space: "other")],
+      now: shownAt)
     return state
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import SpacesKit
 import Testing
 
@@ -172,4 +173,25 @@ import Testing
     #expect(Keymap.action(for: .char("q"), in: .prompt) == nil)
     #expect(Keymap.action(for: .char("q"), in: .files) == .quit)
   }
+}
+
+/// docs/workbench.md carries the keymap table generated from ``Keymap/bindings``
+/// (`SNAPSHOT_RECORD=1` rewrites it between the markers).
+@Test func docsCarryTheKeymapTable() throws {
+  let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    "../../docs/workbench.md"
+  )
+  .standardized.path
+  let text = try String(contentsOfFile: path, encoding: .utf8)
+  let table = Keymap.markdownTable()
+  let begin = "<!-- keymap:begin -->\n"
+  let end = "<!-- keymap:end -->"
+  if ProcessInfo.processInfo.environment["SNAPSHOT_RECORD"] == "1", let start = text.range(of: begin),
+    let stop = text.range(of: end)
+  {
+    let updated = text.replacingCharacters(in: start.upperBound..<stop.lowerBound, with: table)
+    try updated.write(toFile: path, atomically: true, encoding: .utf8)
+    return
+  }
+  #expect(text.contains(begin + table + end))
 }

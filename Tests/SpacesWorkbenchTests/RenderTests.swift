@@ -35,7 +35,10 @@ import Testing
     var state = WorkbenchState(space: Fixture.space, connection: "embedded")
     _ = state.apply(Fixture.event("op", .received) { $0.op = .shell(command: "x", timeoutMs: nil) }, now: 0)
     _ = state.apply(
-      Fixture.event("op", .output) { $0.stream = "stdout"; $0.data = "\u{1B}]0;title\u{07}\u{1B}[2Jok\r\n" }, now: 0)
+      Fixture.event("op", .output) {
+        $0.stream = "stdout"
+        $0.data = "\u{1B}]0;title\u{07}\u{1B}[2Jok\r\n"
+      }, now: 0)
     let text = WorkbenchView.render(state, width: 80, height: 24, now: 0).text
     #expect(!text.contains("\u{1B}"))
     #expect(text.contains("^[[2Jok"))
@@ -46,11 +49,16 @@ import Testing
     _ = state.apply(Fixture.event("op", .received) { $0.op = .shell(command: "yes", timeoutMs: nil) }, now: 0)
     let chunk = String(repeating: "y\n", count: 1000)
     for _ in 0..<30 {
-      _ = state.apply(Fixture.event("op", .output) { $0.stream = "stdout"; $0.data = chunk }, now: 0)
+      _ = state.apply(
+        Fixture.event("op", .output) {
+          $0.stream = "stdout"
+          $0.data = chunk
+        }, now: 0)
     }
     #expect(state.log.count == WorkbenchState.logCapacity)
     #expect(state.log.dropped == 30_001 - WorkbenchState.logCapacity)
-    #expect(state.operation("op")?.output.count == WorkbenchState.outputPerOperation)
+    let kept = state.operation("op")?.output.count ?? 0
+    #expect(kept >= WorkbenchState.outputPerOperation && kept <= WorkbenchState.outputPerOperation * 5 / 4)
   }
 
   @Test func partialLinesJoin() {
@@ -64,7 +72,8 @@ import Testing
     let rendered = diff.map {
       "\($0.oldNumber.map(String.init) ?? "-") \($0.newNumber.map(String.init) ?? "-") \($0.kind) \($0.text)"
     }
-    #expect(rendered == ["1 1 context a", "2 - removed b", "- 2 added B", "3 3 context c", "4 4 context d", "- 5 added e"])
+    #expect(
+      rendered == ["1 1 context a", "2 - removed b", "- 2 added B", "3 3 context c", "4 4 context d", "- 5 added e"])
     #expect(LineDiff.diff(old: "same\n", new: "same\n").isEmpty)
   }
 

@@ -102,7 +102,9 @@ import Testing
 
   @Test func details() {
     let state = Fixture.state()
-    each("details", pane(state) { DetailsView.draw(state.operation("op_build"), state: state, into: &$0, rect: $1, now: Self.now) })
+    each(
+      "details",
+      pane(state) { DetailsView.draw(state.operation("op_build"), state: state, into: &$0, rect: $1, now: Self.now) })
   }
 
   @Test func help() {

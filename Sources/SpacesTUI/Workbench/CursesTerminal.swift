@@ -9,7 +9,11 @@ import SpacesWorkbench
 final class CursesTerminal {
   /// How many colours are used.
   enum Depth: String {
-    case none, ansi8 = "8", ansi16 = "16", indexed256 = "256", direct = "truecolor"
+    case none
+    case ansi8 = "8"
+    case ansi16 = "16"
+    case indexed256 = "256"
+    case direct = "truecolor"
   }
 
   private(set) var width = 0
@@ -46,7 +50,8 @@ final class CursesTerminal {
       use_default_colors()
       let colors = ccurses_colors()
       depth =
-        colors >= 0x1000000 ? .direct : colors >= 256 ? .indexed256 : colors >= 16 ? .ansi16 : colors >= 8 ? .ansi8 : .none
+        colors >= 0x1000000
+        ? .direct : colors >= 256 ? .indexed256 : colors >= 16 ? .ansi16 : colors >= 8 ? .ansi8 : .none
     }
     setTheme(theme)
     updateSize()

@@ -34,6 +34,8 @@ final class WorkbenchApp: @unchecked Sendable {
 
   /// The shortest time between two frames drawn for runtime events (keys draw at once).
   static let frameInterval = 1.0 / 60
+  /// The most runtime events applied between two looks at the keyboard.
+  static let eventsPerTurn = 16
 
   init(options: WorkbenchOptions, runtime: SpacesRuntime, logger: Logger) throws {
     self.options = options
@@ -109,7 +111,9 @@ final class WorkbenchApp: @unchecked Sendable {
     }
     controller.start(now: now())
     if let problem = options.themeProblem { controller.state.logNotice(problem) }
-    logger.info("workbench started: space \(options.space), colours \(terminal.depth.rawValue), \(terminal.width)x\(terminal.height)")
+    logger.info(
+      "workbench started: space \(options.space), colours \(terminal.depth.rawValue), \(terminal.width)x\(terminal.height)"
+    )
     draw(controller, terminal)
     logger.info("first frame after \(Int((now() - startedAt) * 1000)) ms")
     if options.demo { startDemo() }
@@ -141,14 +145,20 @@ final class WorkbenchApp: @unchecked Sendable {
       if fds[1].revents != 0 {
         while read(wakeRead, &buffer, buffer.count) > 0 {}
       }
-      var external = controller.drain(now: now())
       if fds[0].revents & Int16(POLLHUP | POLLERR) != 0 { return "the terminal went away" }
+      // Keys first, then a bounded share of the events: a flood can't delay a keystroke.
+      var external: [Intent] = []
       let (keys, resized) = terminal.readKeys()
       if resized || terminal.updateSize() { controller.dirty = true }
       for key in keys {
         external += controller.handle(key, now: now())
         keyed = true
       }
+      let t0 = now()
+      external += controller.drain(now: now(), limit: Self.eventsPerTurn)
+      let t1 = now()
+      if t1 - t0 > 0.05 { logger.info("slow drain \(Int((t1 - t0) * 1000)) ms") }
+      if controller.backlog { wake() }
       external += controller.tick(now: now())
       if controller.animating(now: now()) { controller.dirty = true }
       for intent in external {
@@ -160,8 +170,10 @@ final class WorkbenchApp: @unchecked Sendable {
         }
       }
       if controller.dirty && (keyed || now() - lastDraw >= Self.frameInterval) {
+        let t2 = now()
         draw(controller, terminal)
         lastDraw = now()
+        if lastDraw - t2 > 0.05 { logger.info("slow draw \(Int((lastDraw - t2) * 1000)) ms") }
       }
     }
   }
@@ -200,7 +212,8 @@ final class WorkbenchApp: @unchecked Sendable {
     var info = stat()
     if stat(socket, &info) == 0 { isSocket = (info.st_mode & S_IFMT) == S_IFSOCK }
     if !isSocket {
-      controller.state.banner = "--agent needs `spaces serve`: no socket at \(socket) yet; the agent was started but can't connect"
+      controller.state.banner =
+        "--agent needs `spaces serve`: no socket at \(socket) yet; the agent was started but can't connect"
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -223,7 +236,8 @@ final class WorkbenchApp: @unchecked Sendable {
     do {
       try process.run()
       agent = process
-      controller.state.logNotice("agent started (pid \(process.processIdentifier)): \(command); output goes to \(logPath)")
+      controller.state.logNotice(
+        "agent started (pid \(process.processIdentifier)): \(command); output goes to \(logPath)")
     } catch {
       controller.state.logNotice("the agent could not be started: \(error.localizedDescription)")
     }
@@ -239,7 +253,8 @@ final class WorkbenchApp: @unchecked Sendable {
       controller.state.notify("can't edit: \(error.message)", now: now())
       return
     }
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spaces-edit-\(UUID().uuidString.prefix(8))")
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "spaces-edit-\(UUID().uuidString.prefix(8))")
     try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let file = folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
@@ -250,7 +265,9 @@ final class WorkbenchApp: @unchecked Sendable {
       return
     }
     let environment = ProcessInfo.processInfo.environment
-    let editor = environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
+    let editor =
+      environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 }
+      ?? "vi"
     terminal.suspend()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -59,12 +59,26 @@ public struct Rect: Equatable, Sendable, CustomStringConvertible {
 
 /// What a cell means, which a ``Theme`` turns into colours.
 public enum Role: String, CaseIterable, Sendable {
-  case text, dim, border, borderFocus = "border.focus", title, titleFocus = "title.focus"
-  case selection, selectionBlur = "selection.blur", folder, added, modified, deleted
-  case stdout, stderr, opHeader = "op.header", running, ok, failed, denied, waiting
-  case prompt, promptTitle = "prompt.title", diffAdd = "diff.add", diffDelete = "diff.delete"
-  case diffHunk = "diff.hunk", lineNumber = "line.number", status, statusKey = "status.key"
-  case statusSpace = "status.space", danger, notice, match, input, key, message, person
+  case text, dim, border
+  case borderFocus = "border.focus"
+  case title
+  case titleFocus = "title.focus"
+  case selection
+  case selectionBlur = "selection.blur"
+  case folder, added, modified, deleted
+  case stdout, stderr
+  case opHeader = "op.header"
+  case running, ok, failed, denied, waiting
+  case prompt
+  case promptTitle = "prompt.title"
+  case diffAdd = "diff.add"
+  case diffDelete = "diff.delete"
+  case diffHunk = "diff.hunk"
+  case lineNumber = "line.number"
+  case status
+  case statusKey = "status.key"
+  case statusSpace = "status.space"
+  case danger, notice, match, input, key, message, person
 }
 
 /// How a cell looks: a role plus attributes.
@@ -212,7 +226,8 @@ public struct Canvas: Sendable {
     guard rect.width > width + 6, rect.y >= 0, rect.y < height else { return }
     let start = rect.maxX - 2 - width
     // Only over bare border: never over the title.
-    for column in (start - 1)..<(start + width) where column < 0 || column >= self.width || self[column, rect.y].text != "─" {
+    for column in (start - 1)..<(start + width)
+    where column < 0 || column >= self.width || self[column, rect.y].text != "─" {
       return
     }
     put(tag, x: start, y: rect.y, style)

@@ -271,7 +271,8 @@ public struct Theme: Equatable, Sendable {
     if name == "default" { return builtIn }
     throw ThemeError(
       line: 0,
-      message: "no theme \"\(name)\" in \(searchPaths.first(where: { FileManager.default.fileExists(atPath: $0) }) ?? "themes/"); using the default"
+      message:
+        "no theme \"\(name)\" in \(searchPaths.first(where: { FileManager.default.fileExists(atPath: $0) }) ?? "themes/"); using the default"
     )
   }
 

@@ -20,7 +20,10 @@ public final class WorkbenchInbox: Sendable {
 
   /// The most items held; past it, output events are dropped (and counted).
   public static let capacity = 50_000
+  /// The most output bytes held; past it, output events are dropped (and counted).
+  public static let byteCapacity = 4 << 20
   private let items = LockedValue<(items: [Item], dropped: Int)>(([], 0))
+  private let bytes = LockedValue(0)
   private let wake: @Sendable () -> Void
 
   /// Creates an inbox that calls `wake` when it stops being empty.
@@ -32,9 +35,17 @@ public final class WorkbenchInbox: Sendable {
   public func push(_ item: Item) {
     let wasEmpty = items.withValue { state -> Bool in
       let empty = state.items.isEmpty
-      if state.items.count >= Self.capacity, case .event(let event) = item, event.type == .output {
-        state.dropped += 1
-        return false
+      if case .event(let event) = item, event.type == .output {
+        let size = event.data?.utf8.count ?? 0
+        let full = bytes.withValue { total -> Bool in
+          if total + size > Self.byteCapacity || state.items.count >= Self.capacity { return true }
+          total += size
+          return false
+        }
+        if full {
+          state.dropped += 1
+          return false
+        }
       }
       state.items.append(item)
       return empty
@@ -42,14 +53,30 @@ public final class WorkbenchInbox: Sendable {
     if wasEmpty { wake() }
   }
 
-  /// Takes everything queued, and how many output events were dropped.
-  public func drain() -> (items: [Item], dropped: Int) {
+  /// Takes what is queued (at most `limit` items, oldest first), and how many output events
+  /// were dropped.
+  public func drain(limit: Int = .max) -> (items: [Item], dropped: Int) {
     items.withValue { state in
-      let taken = state
-      state = ([], 0)
+      let taken: (items: [Item], dropped: Int)
+      if state.items.count <= limit {
+        taken = state
+        state = ([], 0)
+      } else {
+        taken = (Array(state.items.prefix(limit)), state.dropped)
+        state.items.removeFirst(limit)
+        state.dropped = 0
+      }
+      let size = taken.items.reduce(0) { total, item in
+        if case .event(let event) = item, event.type == .output { return total + (event.data?.utf8.count ?? 0) }
+        return total
+      }
+      bytes.withValue { $0 = max(0, $0 - size) }
       return taken
     }
   }
+
+  /// Whether items are waiting.
+  public var isEmpty: Bool { items.withValue { $0.items.isEmpty } }
 }
 
 /// Connects a ``WorkbenchState`` to a ``WorkbenchSource``: subscribes to events, keeps the
@@ -57,6 +84,9 @@ public final class WorkbenchInbox: Sendable {
 public final class WorkbenchController {
   /// What is shown.
   public var state: WorkbenchState
+  /// Whether runtime events are still waiting in the inbox.
+  public var backlog: Bool { !inbox.isEmpty }
+
   /// Whether something changed since the last draw.
   public var dirty = true
   /// The source.
@@ -104,9 +134,10 @@ public final class WorkbenchController {
     subscription = nil
   }
 
-  /// Applies what the inbox holds; returns intents for the terminal (bell).
-  public func drain(now: Double) -> [Intent] {
-    let (items, dropped) = inbox.drain()
+  /// Applies what the inbox holds (at most `limit` items, so keys stay responsive under a
+  /// flood); returns intents for the terminal (bell).
+  public func drain(now: Double, limit: Int = .max) -> [Intent] {
+    let (items, dropped) = inbox.drain(limit: limit)
     guard !items.isEmpty || dropped > 0 else { return [] }
     var intents: [Intent] = []
     var approvalsChanged = false
@@ -203,7 +234,8 @@ public final class WorkbenchController {
               WorkbenchState.FileView(path: path, text: nil, error: "binary file (\(bytes.count) bytes): not shown"))
           }
         } catch {
-          state.showFile(WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
+          state.showFile(
+            WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
         }
       case .createFile(let path):
         submit(.createFile(path: path, content: "", encoding: .utf8), what: "created \(path)")

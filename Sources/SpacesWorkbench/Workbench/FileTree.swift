@@ -100,7 +100,8 @@ public struct FileTree: Sendable {
         (path: $0.path, name: $0.name, folder: $0.kind == .directory, size: $0.size)
       }
       let present = Set(entries.map(\.path))
-      for (path, marker) in markers where marker == .deleted && Self.parent(of: path) == folder && !present.contains(path) {
+      for (path, marker) in markers
+      where marker == .deleted && Self.parent(of: path) == folder && !present.contains(path) {
         entries.append((path, String(path.split(separator: "/").last ?? ""), false, 0))
       }
       entries.sort { ($0.folder ? 0 : 1, $0.name.lowercased()) < ($1.folder ? 0 : 1, $1.name.lowercased()) }

@@ -51,7 +51,8 @@ public struct PromptDetail: Equatable, Sendable {
       let ranges = current.ranges(of: oldText)
       guard ranges.count == 1, let range = ranges.first, !oldText.isEmpty else {
         let note =
-          ranges.isEmpty ? "the text to replace is not in the file: the edit will fail"
+          ranges.isEmpty
+          ? "the text to replace is not in the file: the edit will fail"
           : "the text to replace occurs \(ranges.count) times: the edit will fail"
         return PromptDetail(diff: LineDiff.diff(old: oldText, new: newText, context: 3), note: note)
       }

@@ -33,7 +33,8 @@ public enum Key: Hashable, Sendable {
 
 /// The panes that can hold the focus.
 public enum Pane: Int, CaseIterable, Sendable {
-  case files = 1, log, operations, spaces
+  case files = 1
+  case log, operations, spaces
 
   /// The pane's title.
   public var title: String {
@@ -67,7 +68,8 @@ public enum KeyContext: String, CaseIterable, Sendable {
 
 /// What a key does.
 public enum Action: Hashable, Sendable {
-  case focusNext, focusPrevious, focus(Pane)
+  case focusNext, focusPrevious
+  case focus(Pane)
   case down, up, pageDown, pageUp, top, bottom
   case open, collapse, expand
   case filter, nextMatch, previousMatch, follow, help, quit, close
@@ -108,7 +110,8 @@ public enum Keymap {
     KeyBinding(keys: [.char("G"), .end], context: .global, action: .bottom, help: "go to the bottom"),
     KeyBinding(keys: [.char("/")], context: .global, action: .filter, help: "filter / search the pane"),
     KeyBinding(keys: [.char("?")], context: .global, action: .help, help: "this help"),
-    KeyBinding(keys: [.char("q"), .ctrl("c")], context: .global, action: .quit, help: "quit (asks while operations run)"),
+    KeyBinding(
+      keys: [.char("q"), .ctrl("c")], context: .global, action: .quit, help: "quit (asks while operations run)"),
     KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
     KeyBinding(keys: [.char("h"), .left], context: .files, action: .collapse, help: "collapse folder"),
     KeyBinding(keys: [.char("e")], context: .files, action: .edit, help: "edit in $EDITOR"),

@@ -27,7 +27,8 @@ public struct WorkbenchLayout: Equatable, Sendable {
     let screen = Rect(x: 0, y: 0, width: width, height: height)
     guard width >= minimumWidth, height >= minimumHeight else {
       return WorkbenchLayout(
-        tooSmall: true, compact: true, tabs: nil, panes: [:], prompt: nil, banner: nil, status: Rect(x: 0, y: 0, width: 0, height: 0))
+        tooSmall: true, compact: true, tabs: nil, panes: [:], prompt: nil, banner: nil,
+        status: Rect(x: 0, y: 0, width: 0, height: 0))
     }
     var (main, status) = screen.splitBottom(1)
     var banner: Rect?
@@ -172,7 +173,9 @@ public enum FilesView {
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     if rows.isEmpty {
-      canvas.put(state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim), limit: inner.width - 1)
+      canvas.put(
+        state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim),
+        limit: inner.width - 1)
       return
     }
     let top = scrollTop(selection: state.treeSelection, count: rows.count, rows: inner.height)
@@ -221,7 +224,9 @@ public enum LogView {
     canvas.boxTag(rect, tag, Style(state.followLog ? .ok : .waiting))
     guard !inner.isEmpty else { return }
     if log.count == 0 {
-      canvas.put("No output yet. Shell commands stream here as they run.", x: inner.x + 1, y: inner.y, Style(.dim), limit: inner.width - 1)
+      canvas.put(
+        "No output yet. Shell commands stream here as they run.", x: inner.x + 1, y: inner.y, Style(.dim),
+        limit: inner.width - 1)
       return
     }
     for row in 0..<inner.height {
@@ -255,7 +260,8 @@ public enum LogView {
           limit: inner.width - 2)
       case .message:
         WorkbenchView.putHighlighted(
-          line.text, query: state.logSearch, into: &canvas, x: inner.x, y: y, style: Style(.message), limit: inner.width)
+          line.text, query: state.logSearch, into: &canvas, x: inner.x, y: y, style: Style(.message), limit: inner.width
+        )
       case .notice:
         canvas.put("• " + line.text, x: inner.x, y: y, Style(.waiting), limit: inner.width)
       }
@@ -314,7 +320,9 @@ public enum OperationsView {
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     if operations.isEmpty {
-      canvas.put(state.operationFilter.isEmpty ? "Nothing yet." : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim), limit: inner.width - 1)
+      canvas.put(
+        state.operationFilter.isEmpty ? "Nothing yet." : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim),
+        limit: inner.width - 1)
       return
     }
     let top = FilesView.scrollTop(selection: state.operationSelection, count: operations.count, rows: inner.height)
@@ -354,8 +362,12 @@ public enum SpacesView {
       let y = inner.y + offset
       let selected = top + offset == state.spaceSelection
       let current = entry.name == state.space.name
-      let style = selected && state.focus == .spaces ? WorkbenchView.selectionStyle(state, pane: .spaces) : Style(current ? .folder : .text, bold: current)
-      if selected && state.focus == .spaces { canvas.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style) }
+      let style =
+        selected && state.focus == .spaces
+        ? WorkbenchView.selectionStyle(state, pane: .spaces) : Style(current ? .folder : .text, bold: current)
+      if selected && state.focus == .spaces {
+        canvas.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style)
+      }
       canvas.put(current ? "●" : " ", x: inner.x + 1, y: y, style)
       canvas.put(entry.name, x: inner.x + 3, y: y, style, limit: inner.width - 10)
       if entry.pending > 0 {
@@ -373,7 +385,8 @@ public enum PromptView {
     let body = bodyLines(state: state, request: request, width: width - 4).count
     let extra: Int
     if case .input(.rule, let text) = state.overlay {
-      extra = 1 + LineDiff.lines(WorkbenchState.rules(request.suggestedRules, editedTo: text).map(\.yaml).joined()).count
+      extra =
+        1 + LineDiff.lines(WorkbenchState.rules(request.suggestedRules, editedTo: text).map(\.yaml).joined()).count
     } else {
       extra = 1
     }
@@ -398,7 +411,9 @@ public enum PromptView {
       let note = state.promptDetails[request.id]?.note.map { " (\($0))" } ?? ""
       lines.append(("edit \(EventText.sanitize(path))" + note, Style(.text, bold: true), nil))
     case .deleteFile(let path, let recursive):
-      lines.append(("delete \(EventText.sanitize(path))\(recursive ? " and everything in it" : "")", Style(.text, bold: true), nil))
+      lines.append(
+        ("delete \(EventText.sanitize(path))\(recursive ? " and everything in it" : "")", Style(.text, bold: true), nil)
+      )
     case .readFile(let path):
       lines.append(("read \(EventText.sanitize(path))", Style(.text, bold: true), nil))
     case .message(let text):
@@ -485,8 +500,11 @@ public enum PromptView {
     ]
     for (key, label) in choices {
       guard x < content.maxX else { break }
-      x += canvas.put(narrow ? key : "[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true), limit: content.maxX - x)
-      x += canvas.put(" " + label + (narrow ? "  " : "   "), x: x, y: y, Style(paused ? .dim : .text), limit: content.maxX - x)
+      x += canvas.put(
+        narrow ? key : "[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true),
+        limit: content.maxX - x)
+      x += canvas.put(
+        " " + label + (narrow ? "  " : "   "), x: x, y: y, Style(paused ? .dim : .text), limit: content.maxX - x)
     }
     if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
       let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)
@@ -512,7 +530,8 @@ public enum PromptView {
       case .removed: ("−", .diffDelete)
       default: (" ", .text)
       }
-    var used = canvas.put(number(line.oldNumber) + " " + number(line.newNumber) + " ", x: x, y: y, Style(.lineNumber), limit: width)
+    var used = canvas.put(
+      number(line.oldNumber) + " " + number(line.newNumber) + " ", x: x, y: y, Style(.lineNumber), limit: width)
     used += canvas.put(sign + " ", x: x + used, y: y, Style(role, bold: true), limit: width - used)
     canvas.put(EventText.sanitize(line.text), x: x + used, y: y, Style(role), limit: width - used)
   }
@@ -544,7 +563,9 @@ public enum StatusView {
     }
     x += canvas.put(" " + state.space.name + " ", x: x, y: rect.y, Style(.statusSpace, bold: true), limit: rect.width)
     let backend = state.space.isolated ? " " + state.space.backend + " " : " " + state.space.backend + " UNISOLATED "
-    x += canvas.put(backend, x: x, y: rect.y, state.space.isolated ? Style(.status) : Style(.danger, bold: true), limit: rect.maxX - x)
+    x += canvas.put(
+      backend, x: x, y: rect.y, state.space.isolated ? Style(.status) : Style(.danger, bold: true), limit: rect.maxX - x
+    )
     x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     let dot = state.connected ? "●" : "○"
     x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
@@ -560,7 +581,9 @@ public enum StatusView {
       return
     }
     var hints = hintPairs(state)
-    while !hints.isEmpty, hints.reduce(0, { $0 + TextWidth.width($1.0) + TextWidth.width($1.1) + 3 }) > rect.maxX - x - 2 {
+    while !hints.isEmpty,
+      hints.reduce(0, { $0 + TextWidth.width($1.0) + TextWidth.width($1.1) + 3 }) > rect.maxX - x - 2
+    {
       hints.removeLast()
     }
     var text: [(String, Bool)] = []
@@ -579,7 +602,8 @@ public enum StatusView {
   static func hintPairs(_ state: WorkbenchState) -> [(String, String)] {
     switch state.context {
     case .prompt: return [("y", "once"), ("a", "session"), ("p", "always"), ("n", "deny"), ("?", "help")]
-    case .files: return [("⏎", "open"), ("e", "edit"), ("c", "new"), ("d", "del"), ("/", "filter"), ("?", "help"), ("q", "quit")]
+    case .files:
+      return [("⏎", "open"), ("e", "edit"), ("c", "new"), ("d", "del"), ("/", "filter"), ("?", "help"), ("q", "quit")]
     case .log: return [("F", "follow"), ("/", "search"), ("tab", "pane"), ("?", "help"), ("q", "quit")]
     case .operations: return [("⏎", "details"), ("/", "filter"), ("tab", "pane"), ("?", "help"), ("q", "quit")]
     case .spaces: return [("⏎", "switch"), ("tab", "pane"), ("?", "help"), ("q", "quit")]
@@ -593,7 +617,8 @@ public enum StatusView {
 /// The read-only file viewer.
 public enum ViewerView {
   /// Draws a file.
-  public static func draw(_ view: WorkbenchState.FileView, state: WorkbenchState, into canvas: inout Canvas, rect: Rect) {
+  public static func draw(_ view: WorkbenchState.FileView, state: WorkbenchState, into canvas: inout Canvas, rect: Rect)
+  {
     canvas.box(rect, title: "[2] " + EventText.sanitize(view.path) + " · read-only", focused: state.focus == .log)
     let tag = (state.viewerSearch.isEmpty ? "" : "/" + state.viewerSearch + " · ") + "\(view.lines.count) lines"
     canvas.boxTag(rect, tag)
@@ -609,7 +634,9 @@ public enum ViewerView {
       guard index < view.lines.count else { break }
       let number = String(index + 1)
       let y = inner.y + row
-      canvas.put(String(repeating: " ", count: digits - number.count) + number + " │", x: inner.x, y: y, Style(.lineNumber), limit: inner.width)
+      canvas.put(
+        String(repeating: " ", count: digits - number.count) + number + " │", x: inner.x, y: y, Style(.lineNumber),
+        limit: inner.width)
       WorkbenchView.putHighlighted(
         view.lines[index], query: state.viewerSearch, into: &canvas, x: inner.x + digits + 3, y: y,
         style: Style(.text), limit: inner.width - digits - 3)
@@ -651,29 +678,46 @@ public enum DetailsView {
       }
     }
     if let policy = record.policy {
-      rows.append(("policy", policy.decision.rawValue + (policy.rules.isEmpty ? "" : " (" + policy.rules.joined(separator: ", ") + ")"), .text))
+      rows.append(
+        (
+          "policy",
+          policy.decision.rawValue + (policy.rules.isEmpty ? "" : " (" + policy.rules.joined(separator: ", ") + ")"),
+          .text
+        ))
       for reason in policy.reasons { rows.append(("", EventText.sanitize(reason), .dim)) }
     }
     if let resolution = record.resolution { rows.append(("approval", resolution, .waiting)) }
-    if let reason = record.reason { rows.append(("reason", EventText.sanitize(reason), record.state == .denied ? .denied : .text)) }
+    if let reason = record.reason {
+      rows.append(("reason", EventText.sanitize(reason), record.state == .denied ? .denied : .text))
+    }
     if let error = record.error { rows.append(("error", EventText.sanitize(error), .failed)) }
     return rows
   }
 
   /// Draws the details of `record`.
-  public static func draw(_ record: OperationRecord?, state: WorkbenchState, into canvas: inout Canvas, rect: Rect, now: Double) {
+  public static func draw(
+    _ record: OperationRecord?, state: WorkbenchState, into canvas: inout Canvas, rect: Rect, now: Double
+  ) {
     guard let record else {
       canvas.box(rect, title: "[2] Operation", focused: state.focus == .log)
       return
     }
-    canvas.box(rect, title: "[2] " + TextWidth.truncate(record.summary, to: max(0, rect.width - 20)), focused: state.focus == .log)
+    canvas.box(
+      rect, title: "[2] " + TextWidth.truncate(record.summary, to: max(0, rect.width - 20)),
+      focused: state.focus == .log)
     canvas.boxTag(rect, "esc closes")
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     var all: [(String, String, Role, LogLine.Kind?)] = lines(record, now: now).map { ($0.0, $0.1, $0.2, nil) }
     let count = record.output.count + record.droppedOutput
     all.append(("", "", .text, nil))
-    all.append(("output", count == 0 ? "(none)" : "\(count) lines" + (record.droppedOutput > 0 ? ", first \(record.droppedOutput) dropped" : ""), .opHeader, nil))
+    all.append(
+      (
+        "output",
+        count == 0
+          ? "(none)" : "\(count) lines" + (record.droppedOutput > 0 ? ", first \(record.droppedOutput) dropped" : ""),
+        .opHeader, nil
+      ))
     for line in record.output { all.append(("", line.text, line.kind == .stderr ? .stderr : .stdout, line.kind)) }
     let scroll = min(state.detailScroll, max(0, all.count - inner.height))
     for (offset, row) in all.dropFirst(scroll).prefix(inner.height).enumerated() {
@@ -683,7 +727,9 @@ public enum DetailsView {
         canvas.put(row.1, x: inner.x + 2, y: y, Style(row.2), limit: inner.width - 2)
       } else {
         canvas.put(row.0, x: inner.x + 1, y: y, Style(.dim), limit: 10)
-        canvas.put(row.1, x: inner.x + 11, y: y, Style(row.2, bold: row.0 == "state" || row.0 == "output"), limit: inner.width - 11)
+        canvas.put(
+          row.1, x: inner.x + 11, y: y, Style(row.2, bold: row.0 == "state" || row.0 == "output"),
+          limit: inner.width - 11)
       }
     }
   }
@@ -722,13 +768,23 @@ public enum ConfirmView {
     let (title, message, yes, no): (String, String, String, String) =
       switch confirmation {
       case .quit(let running):
-        ("Quit?", "\(running) operation\(running == 1 ? " is" : "s are") still going; they stop when the workbench quits.", "quit", "stay")
+        (
+          "Quit?",
+          "\(running) operation\(running == 1 ? " is" : "s are") still going; they stop when the workbench quits.",
+          "quit", "stay"
+        )
       case .delete(let path, let folder):
-        ("Delete?", "Delete \(EventText.sanitize(path))\(folder ? " and everything in it" : "")? It is journaled as your change.", "delete", "keep")
+        (
+          "Delete?",
+          "Delete \(EventText.sanitize(path))\(folder ? " and everything in it" : "")? It is journaled as your change.",
+          "delete", "keep"
+        )
       }
     let width = min(60, canvas.width - 2)
     let words = wrap(message, width: width - 4)
-    let rect = Rect(x: (canvas.width - width) / 2, y: max(0, (canvas.height - words.count - 4) / 2), width: width, height: words.count + 4)
+    let rect = Rect(
+      x: (canvas.width - width) / 2, y: max(0, (canvas.height - words.count - 4) / 2), width: width,
+      height: words.count + 4)
     canvas.fill(rect, Style(.prompt))
     canvas.box(rect, title: title, focused: true, role: .waiting)
     for (offset, line) in words.enumerated() {

@@ -43,7 +43,10 @@ public struct WorkbenchState: Sendable {
 
   /// A one-line text field and what it is for.
   public enum InputPurpose: Equatable, Sendable {
-    case filter(Pane), search, newFile, denyFeedback(String), rule(String)
+    case filter(Pane)
+    case search, newFile
+    case denyFeedback(String)
+    case rule(String)
   }
 
   /// A question the person confirms with `y`.
@@ -281,28 +284,29 @@ public struct WorkbenchState: Sendable {
         recordLines.append(last)
         continue
       }
-      if index == 0, var last = log.last, last.open { last.open = false; log.replaceLast(last) }
+      if index == 0, var last = log.last, last.open {
+        last.open = false
+        log.replaceLast(last)
+      }
       let line = LogLine(kind: kind, opId: opId, text: String(piece), open: open)
       log.append(line)
       recordLines.append(line)
     }
     guard let index = indexByID[opId] else { return }
-    var record = operations[index]
+    // In place: a copy of the record would copy its output on every chunk.
     for line in recordLines {
-      if let last = record.output.last, last.open, last.kind == line.kind, line.text.hasPrefix(last.text),
-        record.output.count > 0
-      {
-        record.output[record.output.count - 1] = line
+      if let last = operations[index].output.last, last.open, last.kind == line.kind, line.text.hasPrefix(last.text) {
+        operations[index].output[operations[index].output.count - 1] = line
       } else {
-        record.output.append(line)
+        operations[index].output.append(line)
       }
     }
-    if record.output.count > Self.outputPerOperation {
-      let extra = record.output.count - Self.outputPerOperation
-      record.output.removeFirst(extra)
-      record.droppedOutput += extra
+    // Trim in batches so a flood doesn't shift the array on every chunk.
+    if operations[index].output.count > Self.outputPerOperation + Self.outputPerOperation / 4 {
+      let extra = operations[index].output.count - Self.outputPerOperation
+      operations[index].output.removeFirst(extra)
+      operations[index].droppedOutput += extra
     }
-    operations[index] = record
   }
 
   private mutating func closeOpenLines(_ opId: String) {
@@ -499,7 +503,10 @@ public struct WorkbenchState: Sendable {
       case .rule(let id):
         guard let request = approvals.first(where: { $0.id == id }) else { return [] }
         resolved(id, now: now)
-        return [.resolve(id: id, ApprovalResolution(choice: .always, rules: Self.rules(request.suggestedRules, editedTo: text)))]
+        return [
+          .resolve(
+            id: id, ApprovalResolution(choice: .always, rules: Self.rules(request.suggestedRules, editedTo: text)))
+        ]
       }
     case .backspace, .delete:
       let shorter = String(text.dropLast())
