@@ -39,10 +39,17 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    .target(name: "CWorkbench"),
+    .target(
+      name: "SpacesWorkbench",
+      dependencies: ["SpacesKit", "CWorkbench"],
+      swiftSettings: strict
+    ),
     .executableTarget(
       name: "SpacesTUI",
       dependencies: [
         "SpacesKit",
+        "SpacesWorkbench",
         "CCurses",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -54,5 +61,8 @@ let package = Package(
     ),
     .testTarget(name: "SpacesKitTests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
     .testTarget(name: "SpacesTUITests", dependencies: ["SpacesKit"], swiftSettings: strict),
+    .testTarget(
+      name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesKit"],
+      exclude: ["__Snapshots__"], swiftSettings: strict),
   ]
 )

@@ -18,4 +18,15 @@ static inline attr_t ccurses_a_reverse(void) { return A_REVERSE; }
 static inline attr_t ccurses_a_underline(void) { return A_UNDERLINE; }
 static inline attr_t ccurses_a_dim(void) { return A_DIM; }
 
+static inline attr_t ccurses_a_normal(void) { return A_NORMAL; }
+
+// The colour count (a global Swift 6 rejects) and a screen on the process's own terminal.
+static inline int ccurses_colors(void) { return COLORS; }
+static inline SCREEN *ccurses_newterm(const char *term) { return newterm(term, stdout, stdin); }
+
+// Sets the attributes and colour pair for the following writes (attr_set is a macro).
+static inline int ccurses_attr_set(attr_t attrs, int pair) {
+  return wattr_set(stdscr, attrs, (short)(pair < 32768 ? pair : 0), &pair);
+}
+
 #endif

@@ -3,17 +3,38 @@ import Foundation
 import Logging
 import SpacesKit
 
-/// The `spaces` command: the workbench and the scripting CLI.
+/// The `spaces` command: the workbench (with no subcommand) and the scripting CLI.
 struct Spaces: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "spaces",
     abstract: "Isolated workspaces for AI agents, with a policy engine and a journal.",
+    discussion:
+      "With no subcommand, opens the workbench: the terminal UI for watching, approving, browsing and editing.",
     version: SpacesVersion.current,
     subcommands: [
       SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, BenchCommand.self,
       MCPCommand.self, ServeCommand.self, ApprovalsCommand.self, ApproveCommand.self,
     ]
   )
+
+  @Option(help: "The space to open (created with the standard policy and bubblewrap backend if missing).")
+  var space = "default"
+  @Flag(help: "Run the scripted demo agent in the space, so every pane has something to show.")
+  var demo = false
+  @Option(
+    help: ArgumentHelp("Start an agent process connected through the socket of `spaces serve`.", valueName: "CMD"))
+  var agent: String?
+  @Option(help: "The colour theme (default, light, high-contrast, mono; default: $SPACES_THEME or default).")
+  var theme: String?
+  @Option(help: ArgumentHelp("The pause between the demo agent's steps.", valueName: "MS"))
+  var demoPauseMs = 1200
+  @Option(help: ArgumentHelp("Run this shell command as the person when the workbench opens.", valueName: "CMD"))
+  var run: String?
+  @OptionGroup var options: HomeOptions
+
+  func run() async throws {
+    try await WorkbenchCommand.run(self)
+  }
 }
 
 /// The exit statuses of the CLI.

@@ -1,0 +1,41 @@
+import Foundation
+import SpacesKit
+import SpacesWorkbench
+
+/// The workbench's source when the runtime runs inside the workbench's own process.
+struct EmbeddedSource: WorkbenchSource {
+  let runtime: SpacesRuntime
+
+  var connection: String { "embedded" }
+
+  func spaceNames() -> [String] { runtime.home.names() }
+
+  func summary(of space: String) throws(SpacesError) -> SpaceSummary {
+    let config = try runtime.space(space).config
+    return SpaceSummary(
+      name: config.name, backend: config.backend.rawValue, isolated: config.backend.isolated,
+      policy: config.policy.rawValue)
+  }
+
+  func events(of space: String) throws(SpacesError) -> AsyncStream<Event> {
+    try runtime.space(space).hub.subscribe()
+  }
+
+  func pendingApprovals() -> [ApprovalRequest] { runtime.pendingApprovals() }
+
+  func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {
+    try runtime.resolveApproval(id, with: resolution)
+  }
+
+  func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
+    await runtime.submit(operation, to: space, actor: .person)
+  }
+
+  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+    try runtime.space(space).workspace.list(path)
+  }
+
+  func read(_ path: String, in space: String) throws -> [UInt8] {
+    try runtime.space(space).workspace.read(path)
+  }
+}

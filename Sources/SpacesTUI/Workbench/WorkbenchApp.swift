@@ -1,0 +1,316 @@
+import Foundation
+import Logging
+import SpacesKit
+import SpacesWorkbench
+
+/// What `spaces` (the workbench) was asked to do.
+struct WorkbenchOptions: Sendable {
+  var space: String
+  var demo: Bool
+  var agent: String?
+  var theme: Theme
+  var themeProblem: String?
+  var noColor: Bool
+  var home: SpacesHome
+  var demoPause: Duration
+  var run: String?
+}
+
+/// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
+/// runtime events from an inbox, and redraws at most once per frame.
+final class WorkbenchApp: @unchecked Sendable {
+  // @unchecked: after init, everything mutable is touched only on the UI thread.
+  private let options: WorkbenchOptions
+  private let runtime: SpacesRuntime
+  private let logger: Logger
+  private let wakeRead: Int32
+  private let wakeWrite: Int32
+  private let inbox: WorkbenchInbox
+  private let quitRequested = LockedValue(false)
+  private let origin = ContinuousClock.now
+  private var signalSources: [any DispatchSourceSignal] = []
+  private var background: [Task<Void, Never>] = []
+  private var agent: Process?
+
+  /// The shortest time between two frames drawn for runtime events (keys draw at once).
+  static let frameInterval = 1.0 / 60
+  /// The most runtime events applied between two looks at the keyboard.
+  static let eventsPerTurn = 16
+
+  init(options: WorkbenchOptions, runtime: SpacesRuntime, logger: Logger) throws {
+    self.options = options
+    self.runtime = runtime
+    self.logger = logger
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else { throw WorkbenchFailure("can't create a pipe: \(String(cString: strerror(errno)))") }
+    wakeRead = fds[0]
+    wakeWrite = fds[1]
+    for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    let write = wakeWrite
+    inbox = WorkbenchInbox {
+      var byte: UInt8 = 1
+      _ = Glibc.write(write, &byte, 1)
+    }
+  }
+
+  deinit {
+    close(wakeRead)
+    close(wakeWrite)
+  }
+
+  private func now() -> Double {
+    (ContinuousClock.now - origin) / .seconds(1)
+  }
+
+  private func wake() {
+    var byte: UInt8 = 1
+    _ = Glibc.write(wakeWrite, &byte, 1)
+  }
+
+  /// Runs the workbench on a thread of its own until the person quits; returns an error
+  /// message when it had to stop.
+  func run() async -> String? {
+    await withCheckedContinuation { continuation in
+      let thread = Thread { [self] in
+        continuation.resume(returning: uiThread())
+      }
+      thread.name = "workbench-ui"
+      thread.stackSize = 8 << 20
+      thread.start()
+    }
+  }
+
+  private func installSignals() {
+    for number in [SIGTERM, SIGHUP, SIGINT] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler { [self] in
+        quitRequested.withValue { $0 = true }
+        wake()
+      }
+      source.resume()
+      signalSources.append(source)
+    }
+  }
+
+  private func uiThread() -> String? {
+    installSignals()
+    let startedAt = now()
+    let source = EmbeddedSource(runtime: runtime)
+    let controller = WorkbenchController(source: source, space: options.space, inbox: inbox)
+    let terminal: CursesTerminal
+    do {
+      terminal = try CursesTerminal(theme: options.theme, noColor: options.noColor)
+    } catch {
+      return "\(error)"
+    }
+    defer {
+      terminal.end()
+      for task in background { task.cancel() }
+      if let agent, agent.isRunning { agent.terminate() }
+    }
+    controller.start(now: now())
+    if let problem = options.themeProblem { controller.state.logNotice(problem) }
+    logger.info(
+      "workbench started: space \(options.space), colours \(terminal.depth.rawValue), \(terminal.width)x\(terminal.height)"
+    )
+    draw(controller, terminal)
+    logger.info("first frame after \(Int((now() - startedAt) * 1000)) ms")
+    if options.demo { startDemo() }
+    if let command = options.run {
+      let runtime = runtime
+      let space = options.space
+      background.append(
+        Task.detached { _ = await runtime.submit(.shell(command: command, timeoutMs: nil), to: space, actor: .person) })
+    }
+    if let command = options.agent { startAgent(command, controller: controller) }
+
+    var lastDraw = now()
+    var buffer = [UInt8](repeating: 0, count: 256)
+    while true {
+      if quitRequested.withValue({ $0 }) { return nil }
+      // Wait for a key, a wake-up, the next frame or a tick.
+      var timeout: Int32 = 100
+      if controller.dirty {
+        timeout = Int32(max(0, (Self.frameInterval - (now() - lastDraw)) * 1000))
+      } else if controller.animating(now: now()) {
+        timeout = 50
+      }
+      var fds = [
+        pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+      ]
+      _ = poll(&fds, 2, timeout)
+      var keyed = false
+      if fds[1].revents != 0 {
+        while read(wakeRead, &buffer, buffer.count) > 0 {}
+      }
+      if fds[0].revents & Int16(POLLHUP | POLLERR) != 0 { return "the terminal went away" }
+      // Keys first, then a bounded share of the events: a flood can't delay a keystroke.
+      var external: [Intent] = []
+      let (keys, resized) = terminal.readKeys()
+      if resized || terminal.updateSize() { controller.dirty = true }
+      for key in keys {
+        external += controller.handle(key, now: now())
+        keyed = true
+      }
+      let t0 = now()
+      external += controller.drain(now: now(), limit: Self.eventsPerTurn)
+      let t1 = now()
+      if t1 - t0 > 0.05 { logger.info("slow drain \(Int((t1 - t0) * 1000)) ms") }
+      if controller.backlog { wake() }
+      external += controller.tick(now: now())
+      if controller.animating(now: now()) { controller.dirty = true }
+      for intent in external {
+        switch intent {
+        case .bell: terminal.bell()
+        case .quit: return nil
+        case .editFile(let path): edit(path, controller: controller, terminal: terminal)
+        default: break
+        }
+      }
+      if controller.dirty && (keyed || now() - lastDraw >= Self.frameInterval) {
+        let t2 = now()
+        draw(controller, terminal)
+        lastDraw = now()
+        if lastDraw - t2 > 0.05 { logger.info("slow draw \(Int((lastDraw - t2) * 1000)) ms") }
+      }
+    }
+  }
+
+  private func draw(_ controller: WorkbenchController, _ terminal: CursesTerminal) {
+    var state = controller.state
+    state.pageRows = max(1, terminal.height - 8)
+    terminal.draw(WorkbenchView.render(state, width: terminal.width, height: terminal.height, now: now()))
+    controller.dirty = false
+  }
+
+  // MARK: - The demo and --agent
+
+  private func startDemo() {
+    let runtime = runtime
+    let space = options.space
+    let inbox = inbox
+    let pause = options.demoPause
+    inbox.push(.notice("demo: a scripted agent works in \"\(space)\"; answer its questions in the prompt below"))
+    background.append(
+      Task.detached {
+        do {
+          try await Task.sleep(for: .milliseconds(300))
+          try await DemoAgent(pause: pause).run { operation in
+            await runtime.submit(operation, to: space, actor: .agent)
+          }
+          inbox.push(.notice("demo: done. Browse the files (1), the operations (3), or press q to quit."))
+        } catch {}
+      })
+  }
+
+  private func startAgent(_ command: String, controller: WorkbenchController) {
+    let environment = ProcessInfo.processInfo.environment
+    let socket = environment["SPACES_SOCKET"] ?? options.home.path + "/spaces.sock"
+    var isSocket = false
+    var info = stat()
+    if stat(socket, &info) == 0 { isSocket = (info.st_mode & S_IFMT) == S_IFSOCK }
+    if !isSocket {
+      controller.state.banner =
+        "--agent needs `spaces serve`: no socket at \(socket) yet; the agent was started but can't connect"
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    var childEnvironment = environment
+    childEnvironment["SPACES_SPACE"] = options.space
+    childEnvironment["SPACES_SOCKET"] = socket
+    childEnvironment["SPACES_HOME"] = options.home.path
+    process.environment = childEnvironment
+    let logPath = options.home.path + "/agent-\(options.space).log"
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+    let output = FileHandle(forWritingAtPath: logPath)
+    process.standardOutput = output
+    process.standardError = output
+    process.standardInput = FileHandle.nullDevice
+    let inbox = inbox
+    process.terminationHandler = { process in
+      inbox.push(.notice("agent exited with status \(process.terminationStatus); its output is in \(logPath)"))
+    }
+    do {
+      try process.run()
+      agent = process
+      controller.state.logNotice(
+        "agent started (pid \(process.processIdentifier)): \(command); output goes to \(logPath)")
+    } catch {
+      controller.state.logNotice("the agent could not be started: \(error.localizedDescription)")
+    }
+  }
+
+  // MARK: - $EDITOR
+
+  private func edit(_ path: String, controller: WorkbenchController, terminal: CursesTerminal) {
+    let old: String
+    switch controller.textForEditing(path) {
+    case .success(let text): old = text
+    case .failure(let error):
+      controller.state.notify("can't edit: \(error.message)", now: now())
+      return
+    }
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "spaces-edit-\(UUID().uuidString.prefix(8))")
+    try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let file = folder.appendingPathComponent(URL(fileURLWithPath: path).lastPathComponent)
+    do {
+      try Data(old.utf8).write(to: file)
+    } catch {
+      controller.state.notify("can't write a temporary copy: \(error.localizedDescription)", now: now())
+      return
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let editor =
+      environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 }
+      ?? "vi"
+    terminal.suspend()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", editor + " \"$1\"", "sh", file.path]
+    var status: Int32 = -1
+    do {
+      try process.run()
+      process.waitUntilExit()
+      status = process.terminationStatus
+    } catch {
+      logger.error("editor \(editor) failed to start: \(error)")
+    }
+    terminal.resume()
+    controller.dirty = true
+    guard status == 0, let data = FileManager.default.contents(atPath: file.path) else {
+      controller.state.notify("\(editor) exited with status \(status); nothing saved", now: now())
+      return
+    }
+    controller.saveEdit(path, old: old, new: String(decoding: data, as: UTF8.self), now: now())
+  }
+}
+
+/// Writes log lines to a file (the workbench owns the terminal, so nothing may print).
+struct FileLogHandler: LogHandler {
+  private let handle: FileHandle?
+  var logLevel: Logger.Level = .info
+  var metadata: Logger.Metadata = [:]
+  let label: String
+
+  init(label: String, path: String) {
+    self.label = label
+    if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+    handle = FileHandle(forWritingAtPath: path)
+    _ = try? handle?.seekToEnd()
+  }
+
+  subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  func log(event: LogEvent) {
+    let line = "\(Event.timestamp(Date())) \(event.level) \(label): \(event.message)\n"
+    handle?.write(Data(line.utf8))
+  }
+}

@@ -1,0 +1,351 @@
+import Foundation
+import SpacesKit
+
+/// A thread-safe queue from the runtime's threads to the UI thread.
+///
+/// Producers push events and notes; the first push into an empty queue calls `wake` (the UI
+/// loop's wake-up pipe), so a flood of events costs one wake-up per drain.
+public final class WorkbenchInbox: Sendable {
+  /// Something for the UI thread.
+  public enum Item: Sendable {
+    /// A runtime event.
+    case event(Event)
+    /// A line for the log (a notice).
+    case notice(String)
+    /// A one-line notice on the status line.
+    case flash(String)
+    /// Something changed that calls for re-reading approvals and the tree.
+    case refresh
+  }
+
+  /// The most items held; past it, output events are dropped (and counted).
+  public static let capacity = 50_000
+  /// The most output bytes held; past it, output events are dropped (and counted).
+  public static let byteCapacity = 4 << 20
+  private let items = LockedValue<(items: [Item], dropped: Int)>(([], 0))
+  private let bytes = LockedValue(0)
+  private let wake: @Sendable () -> Void
+
+  /// Creates an inbox that calls `wake` when it stops being empty.
+  public init(wake: @escaping @Sendable () -> Void = {}) {
+    self.wake = wake
+  }
+
+  /// Adds an item.
+  public func push(_ item: Item) {
+    let wasEmpty = items.withValue { state -> Bool in
+      let empty = state.items.isEmpty
+      if case .event(let event) = item, event.type == .output {
+        let size = event.data?.utf8.count ?? 0
+        let full = bytes.withValue { total -> Bool in
+          if total + size > Self.byteCapacity || state.items.count >= Self.capacity { return true }
+          total += size
+          return false
+        }
+        if full {
+          state.dropped += 1
+          return false
+        }
+      }
+      state.items.append(item)
+      return empty
+    }
+    if wasEmpty { wake() }
+  }
+
+  /// Takes what is queued (at most `limit` items, oldest first), and how many output events
+  /// were dropped.
+  public func drain(limit: Int = .max) -> (items: [Item], dropped: Int) {
+    items.withValue { state in
+      let taken: (items: [Item], dropped: Int)
+      if state.items.count <= limit {
+        taken = state
+        state = ([], 0)
+      } else {
+        taken = (Array(state.items.prefix(limit)), state.dropped)
+        state.items.removeFirst(limit)
+        state.dropped = 0
+      }
+      let size = taken.items.reduce(0) { total, item in
+        if case .event(let event) = item, event.type == .output { return total + (event.data?.utf8.count ?? 0) }
+        return total
+      }
+      bytes.withValue { $0 = max(0, $0 - size) }
+      return taken
+    }
+  }
+
+  /// Whether items are waiting.
+  public var isEmpty: Bool { items.withValue { $0.items.isEmpty } }
+}
+
+/// Connects a ``WorkbenchState`` to a ``WorkbenchSource``: subscribes to events, keeps the
+/// tree and approvals fresh, and carries out intents. Use it on the UI thread only.
+public final class WorkbenchController {
+  /// What is shown.
+  public var state: WorkbenchState
+  /// Whether runtime events are still waiting in the inbox.
+  public var backlog: Bool { !inbox.isEmpty }
+
+  /// Whether something changed since the last draw.
+  public var dirty = true
+  /// The source.
+  public let source: any WorkbenchSource
+  private let inbox: WorkbenchInbox
+  private var subscription: Task<Void, Never>?
+  private var lastTreeRefresh = -1.0
+  private var treeRefreshPending = false
+  private var lastApprovalPoll = -1.0
+
+  /// Creates a controller watching `space`.
+  public init(source: any WorkbenchSource, space: String, inbox: WorkbenchInbox) {
+    self.source = source
+    self.inbox = inbox
+    let summary =
+      (try? source.summary(of: space)) ?? SpaceSummary(name: space, backend: "?", isolated: true, policy: "?")
+    state = WorkbenchState(space: summary, connection: source.connection)
+  }
+
+  deinit { subscription?.cancel() }
+
+  /// Subscribes to the space and reads the tree, spaces and approvals.
+  public func start(now: Double) {
+    subscription?.cancel()
+    do {
+      let events = try source.events(of: state.space.name)
+      let inbox = inbox
+      subscription = Task.detached {
+        for await event in events { inbox.push(.event(event)) }
+      }
+      state.connected = true
+    } catch {
+      state.connected = false
+      state.logNotice("can't watch \(state.space.name): \(error.message)")
+    }
+    state.setSpaces(source.spaceNames())
+    refreshTree(now: now, force: true)
+    pollApprovals(now: now)
+    dirty = true
+  }
+
+  /// Stops the subscription.
+  public func stop() {
+    subscription?.cancel()
+    subscription = nil
+  }
+
+  /// Applies what the inbox holds (at most `limit` items, so keys stay responsive under a
+  /// flood); returns intents for the terminal (bell).
+  public func drain(now: Double, limit: Int = .max) -> [Intent] {
+    let (items, dropped) = inbox.drain(limit: limit)
+    guard !items.isEmpty || dropped > 0 else { return [] }
+    var intents: [Intent] = []
+    var approvalsChanged = false
+    for item in items {
+      switch item {
+      case .event(let event):
+        intents += state.apply(event, now: now)
+        switch event.type {
+        case .approvalRequested, .approvalResolved, .completed, .failed, .denied: approvalsChanged = true
+        default: break
+        }
+      case .notice(let text):
+        state.logNotice(text)
+      case .flash(let text):
+        state.notify(text, now: now)
+      case .refresh:
+        approvalsChanged = true
+        treeRefreshPending = true
+      }
+    }
+    if dropped > 0 { state.logNotice("\(dropped) output chunks skipped to keep up (the journal has them all)") }
+    if approvalsChanged { intents += pollApprovals(now: now) }
+    var external: [Intent] = []
+    for intent in intents {
+      if intent == .refreshTree {
+        treeRefreshPending = true
+      } else {
+        external.append(intent)
+      }
+    }
+    if treeRefreshPending { refreshTree(now: now, force: false) }
+    dirty = true
+    return external
+  }
+
+  /// Periodic work: approvals in other spaces, a deferred tree refresh. Returns intents for
+  /// the terminal.
+  public func tick(now: Double) -> [Intent] {
+    var intents: [Intent] = []
+    if now - lastApprovalPoll >= 0.5 { intents += pollApprovals(now: now) }
+    if treeRefreshPending { refreshTree(now: now, force: false) }
+    if let flash = state.flash, flash.until < now {
+      state.flash = nil
+      dirty = true
+    }
+    return intents
+  }
+
+  /// Whether the screen shows something that changes by itself (a running timer, a prompt
+  /// whose guard is about to end, a flash); the loop wakes up to redraw it.
+  public func animating(now: Double) -> Bool {
+    if state.operations.contains(where: { $0.state == .running }) { return true }
+    if let shown = state.promptShown, now - shown.at < WorkbenchState.promptGuard + 0.05 { return true }
+    return state.flash != nil
+  }
+
+  /// Handles a key; carries out runtime intents and returns the ones for the terminal
+  /// (`editFile`, `bell`, `quit`).
+  public func handle(_ key: Key, now: Double) -> [Intent] {
+    let intents = state.handle(key, now: now)
+    dirty = true
+    return perform(intents, now: now)
+  }
+
+  /// Carries out intents; returns those only the terminal can (edit, bell, quit).
+  public func perform(_ intents: [Intent], now: Double) -> [Intent] {
+    var external: [Intent] = []
+    let space = state.space.name
+    for intent in intents {
+      switch intent {
+      case .resolve(let id, let resolution):
+        do {
+          try source.resolve(id, with: resolution)
+          let verb =
+            switch resolution.choice {
+            case .once: "approved once"
+            case .session: "approved for this session"
+            case .always: "approved and saved to the policy"
+            case .deny: "denied"
+            case nil: "answered"
+            }
+          state.notify("\(verb): \(id)", now: now, seconds: 2)
+        } catch {
+          state.notify("could not answer \(id): \(error.message)", now: now)
+        }
+        pollApprovals(now: now)
+      case .openFile(let path):
+        do {
+          let bytes = try source.read(path, in: space)
+          if let text = String(validating: bytes, as: UTF8.self) {
+            state.showFile(WorkbenchState.FileView(path: path, text: text))
+          } else {
+            state.showFile(
+              WorkbenchState.FileView(path: path, text: nil, error: "binary file (\(bytes.count) bytes): not shown"))
+          }
+        } catch {
+          state.showFile(
+            WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
+        }
+      case .createFile(let path):
+        submit(.createFile(path: path, content: "", encoding: .utf8), what: "created \(path)")
+      case .deleteFile(let path, let recursive):
+        submit(.deleteFile(path: path, recursive: recursive), what: "deleted \(path)")
+      case .loadFolder(let path):
+        load(path)
+      case .refreshTree:
+        refreshTree(now: now, force: true)
+      case .switchSpace(let name):
+        switchTo(name, now: now)
+      case .editFile, .bell, .quit:
+        external.append(intent)
+      }
+    }
+    dirty = true
+    return external
+  }
+
+  /// The text of a file to edit, or why it can't be edited.
+  public func textForEditing(_ path: String) -> Result<String, SpacesError> {
+    do {
+      let bytes = try source.read(path, in: state.space.name)
+      guard let text = String(validating: bytes, as: UTF8.self) else {
+        return .failure(SpacesError(.invalidEncoding, "\(path) is not UTF-8 text"))
+      }
+      return .success(text)
+    } catch {
+      return .failure(SpacesError(.ioError, Self.describe(error)))
+    }
+  }
+
+  /// Saves an edit made in `$EDITOR`, journaled as the person's createFile.
+  public func saveEdit(_ path: String, old: String, new: String, now: Double) {
+    guard old != new else {
+      state.notify("\(path): no changes", now: now)
+      return
+    }
+    submit(.createFile(path: path, content: new, encoding: .utf8), what: "saved \(path)")
+  }
+
+  private func submit(_ operation: Op, what: String) {
+    let source = source
+    let space = state.space.name
+    let inbox = inbox
+    Task.detached {
+      let result = await source.submitAsPerson(operation, to: space)
+      switch result.status {
+      case .completed: inbox.push(.flash(what))
+      case .failed: inbox.push(.flash("failed: \(result.error?.message ?? "?")"))
+      case .denied: inbox.push(.flash("denied: \(result.reason ?? "?")"))
+      }
+      inbox.push(.refresh)
+    }
+  }
+
+  private func switchTo(_ name: String, now: Double) {
+    do {
+      let summary = try source.summary(of: name)
+      stop()
+      var fresh = WorkbenchState(space: summary, connection: source.connection)
+      fresh.focus = state.focus
+      state = fresh
+      start(now: now)
+      state.notify("watching \(name)", now: now)
+    } catch {
+      state.notify("can't open \(name): \(error.message)", now: now)
+    }
+  }
+
+  private func load(_ folder: String) {
+    do {
+      state.tree.setListing(folder, try source.list(folder, in: state.space.name))
+    } catch {
+      state.tree.setListing(folder, [])
+      state.tree.expanded.remove(folder)
+    }
+  }
+
+  private func refreshTree(now: Double, force: Bool) {
+    guard force || now - lastTreeRefresh >= 0.15 else {
+      treeRefreshPending = true
+      return
+    }
+    lastTreeRefresh = now
+    treeRefreshPending = false
+    load("")
+    for folder in state.tree.expanded.sorted() where !folder.isEmpty {
+      load(folder)
+    }
+    dirty = true
+  }
+
+  @discardableResult
+  private func pollApprovals(now: Double) -> [Intent] {
+    lastApprovalPoll = now
+    let all = source.pendingApprovals()
+    for request in all where request.space == state.space.name && state.promptDetails[request.id] == nil {
+      var current: String?
+      if let path = request.op.path, let bytes = try? source.read(path, in: request.space) {
+        current = String(decoding: bytes, as: UTF8.self)
+      }
+      state.promptDetails[request.id] = PromptDetail.make(for: request.op, current: current)
+    }
+    let intents = state.setApprovals(all, now: now)
+    dirty = true
+    return intents
+  }
+
+  static func describe(_ error: any Error) -> String {
+    (error as? SpacesError)?.message ?? "\(error)"
+  }
+}

@@ -1,0 +1,66 @@
+import SpacesKit
+
+/// What the workbench asks the outside world to do; views and key handling emit these and
+/// never call the runtime themselves.
+public enum Intent: Equatable, Sendable {
+  /// Answer an approval request.
+  case resolve(id: String, ApprovalResolution)
+  /// Read a file into the viewer.
+  case openFile(String)
+  /// Edit a file in `$EDITOR` (curses suspended).
+  case editFile(String)
+  /// Create an empty file as the person.
+  case createFile(String)
+  /// Delete a file or folder as the person.
+  case deleteFile(String, recursive: Bool)
+  /// List a folder (after expanding it).
+  case loadFolder(String)
+  /// Re-list every expanded folder.
+  case refreshTree
+  /// Watch another space.
+  case switchSpace(String)
+  /// Ring the terminal bell.
+  case bell
+  /// Leave the workbench.
+  case quit
+}
+
+/// What an approval prompt needs beyond the request: the diff for file writes.
+public struct PromptDetail: Equatable, Sendable {
+  /// The diff (createFile, editFile); nil for other kinds.
+  public var diff: [DiffLine]?
+  /// A note (a new file, an edit that won't apply…).
+  public var note: String?
+
+  /// Creates a detail.
+  public init(diff: [DiffLine]? = nil, note: String? = nil) {
+    self.diff = diff
+    self.note = note
+  }
+
+  /// The detail for a request, given the file's current text (nil when it doesn't exist).
+  public static func make(for operation: Op, current: String?) -> PromptDetail {
+    switch operation {
+    case .createFile(_, let content, let encoding):
+      guard encoding == .utf8 else { return PromptDetail(note: "binary content (base64), \(content.count) characters") }
+      let diff = LineDiff.diff(old: current ?? "", new: content, context: 3)
+      if current == nil { return PromptDetail(diff: diff, note: "new file") }
+      return PromptDetail(diff: diff, note: diff.isEmpty ? "same content as now" : "replaces the file")
+    case .editFile(_, let oldText, let newText):
+      guard let current else { return PromptDetail(diff: [], note: "the file does not exist: the edit will fail") }
+      let ranges = current.ranges(of: oldText)
+      guard ranges.count == 1, let range = ranges.first, !oldText.isEmpty else {
+        let note =
+          ranges.isEmpty
+          ? "the text to replace is not in the file: the edit will fail"
+          : "the text to replace occurs \(ranges.count) times: the edit will fail"
+        return PromptDetail(diff: LineDiff.diff(old: oldText, new: newText, context: 3), note: note)
+      }
+      var edited = current
+      edited.replaceSubrange(range, with: newText)
+      return PromptDetail(diff: LineDiff.diff(old: current, new: edited, context: 3))
+    default:
+      return PromptDetail()
+    }
+  }
+}

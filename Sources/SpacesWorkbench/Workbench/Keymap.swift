@@ -1,0 +1,174 @@
+/// A key press, as the terminal layer decodes it.
+public enum Key: Hashable, Sendable {
+  /// A printable character.
+  case char(Character)
+  /// Control plus a letter (`ctrl("c")`).
+  case ctrl(Character)
+  case up, down, left, right, pageUp, pageDown, home, end
+  case enter, escape, tab, backTab, backspace, delete
+
+  /// The key's name in help and the keymap table.
+  public var name: String {
+    switch self {
+    case .char(" "): "space"
+    case .char(let character): String(character)
+    case .ctrl(let character): "ctrl-\(character)"
+    case .up: "↑"
+    case .down: "↓"
+    case .left: "←"
+    case .right: "→"
+    case .pageUp: "pgup"
+    case .pageDown: "pgdn"
+    case .home: "home"
+    case .end: "end"
+    case .enter: "enter"
+    case .escape: "esc"
+    case .tab: "tab"
+    case .backTab: "shift-tab"
+    case .backspace: "backspace"
+    case .delete: "del"
+    }
+  }
+}
+
+/// The panes that can hold the focus.
+public enum Pane: Int, CaseIterable, Sendable {
+  case files = 1
+  case log, operations, spaces
+
+  /// The pane's title.
+  public var title: String {
+    switch self {
+    case .files: "Files"
+    case .log: "Log"
+    case .operations: "Operations"
+    case .spaces: "Spaces"
+    }
+  }
+}
+
+/// Where a binding applies.
+public enum KeyContext: String, CaseIterable, Sendable {
+  case global, files, log, operations, spaces, viewer, details, prompt
+
+  /// The heading in help.
+  public var title: String {
+    switch self {
+    case .global: "Everywhere"
+    case .files: "Files"
+    case .log: "Log"
+    case .operations: "Operations"
+    case .spaces: "Spaces"
+    case .viewer: "File viewer"
+    case .details: "Operation details"
+    case .prompt: "Approval prompt"
+    }
+  }
+}
+
+/// What a key does.
+public enum Action: Hashable, Sendable {
+  case focusNext, focusPrevious
+  case focus(Pane)
+  case down, up, pageDown, pageUp, top, bottom
+  case open, collapse, expand
+  case filter, nextMatch, previousMatch, follow, help, quit, close
+  case edit, newFile, deleteFile, refresh, switchSpace
+  case approveOnce, approveSession, approveAlways, deny
+}
+
+/// One row of the keymap: keys, where they apply, what they do, and the help text.
+public struct KeyBinding: Sendable {
+  /// The keys.
+  public var keys: [Key]
+  /// Where it applies.
+  public var context: KeyContext
+  /// What it does.
+  public var action: Action
+  /// Help text.
+  public var help: String
+
+  /// The keys as help shows them (`j/↓`).
+  public var keyLabel: String { keys.map(\.name).joined(separator: "/") }
+}
+
+/// The workbench's keymap: the one table key handling and help both use.
+public enum Keymap {
+  /// Every binding, in help order.
+  public static let bindings: [KeyBinding] = [
+    KeyBinding(keys: [.tab], context: .global, action: .focusNext, help: "next pane"),
+    KeyBinding(keys: [.backTab], context: .global, action: .focusPrevious, help: "previous pane"),
+    KeyBinding(keys: [.char("1")], context: .global, action: .focus(.files), help: "focus Files"),
+    KeyBinding(keys: [.char("2")], context: .global, action: .focus(.log), help: "focus Log"),
+    KeyBinding(keys: [.char("3")], context: .global, action: .focus(.operations), help: "focus Operations"),
+    KeyBinding(keys: [.char("4")], context: .global, action: .focus(.spaces), help: "focus Spaces"),
+    KeyBinding(keys: [.char("j"), .down], context: .global, action: .down, help: "move down"),
+    KeyBinding(keys: [.char("k"), .up], context: .global, action: .up, help: "move up"),
+    KeyBinding(keys: [.pageDown, .ctrl("d")], context: .global, action: .pageDown, help: "page down"),
+    KeyBinding(keys: [.pageUp, .ctrl("u")], context: .global, action: .pageUp, help: "page up"),
+    KeyBinding(keys: [.char("g"), .home], context: .global, action: .top, help: "go to the top"),
+    KeyBinding(keys: [.char("G"), .end], context: .global, action: .bottom, help: "go to the bottom"),
+    KeyBinding(keys: [.char("/")], context: .global, action: .filter, help: "filter / search the pane"),
+    KeyBinding(keys: [.char("?")], context: .global, action: .help, help: "this help"),
+    KeyBinding(
+      keys: [.char("q"), .ctrl("c")], context: .global, action: .quit, help: "quit (asks while operations run)"),
+    KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
+    KeyBinding(keys: [.char("h"), .left], context: .files, action: .collapse, help: "collapse folder"),
+    KeyBinding(keys: [.char("e")], context: .files, action: .edit, help: "edit in $EDITOR"),
+    KeyBinding(keys: [.char("c")], context: .files, action: .newFile, help: "create a file"),
+    KeyBinding(keys: [.char("d")], context: .files, action: .deleteFile, help: "delete (asks first)"),
+    KeyBinding(keys: [.char("r")], context: .files, action: .refresh, help: "re-read the tree"),
+    KeyBinding(keys: [.char("F")], context: .log, action: .follow, help: "follow new output on/off"),
+    KeyBinding(keys: [.char("n")], context: .log, action: .nextMatch, help: "next match"),
+    KeyBinding(keys: [.char("N")], context: .log, action: .previousMatch, help: "previous match"),
+    KeyBinding(keys: [.enter], context: .operations, action: .open, help: "details and full output"),
+    KeyBinding(keys: [.char("F")], context: .operations, action: .follow, help: "follow the newest on/off"),
+    KeyBinding(keys: [.enter], context: .spaces, action: .switchSpace, help: "switch to the space"),
+    KeyBinding(keys: [.char("n")], context: .viewer, action: .nextMatch, help: "next match"),
+    KeyBinding(keys: [.char("N")], context: .viewer, action: .previousMatch, help: "previous match"),
+    KeyBinding(keys: [.char("e")], context: .viewer, action: .edit, help: "edit in $EDITOR"),
+    KeyBinding(keys: [.escape, .char("q")], context: .viewer, action: .close, help: "close the viewer"),
+    KeyBinding(keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details"),
+    KeyBinding(keys: [.char("y")], context: .prompt, action: .approveOnce, help: "approve once"),
+    KeyBinding(keys: [.char("a")], context: .prompt, action: .approveSession, help: "approve for this session"),
+    KeyBinding(
+      keys: [.char("p")], context: .prompt, action: .approveAlways,
+      help: "always: save the rule shown (editable) to the policy"),
+    KeyBinding(keys: [.char("n")], context: .prompt, action: .deny, help: "deny, with feedback for the agent"),
+    KeyBinding(keys: [.char("j"), .down], context: .prompt, action: .down, help: "scroll the diff"),
+    KeyBinding(keys: [.char("k"), .up], context: .prompt, action: .up, help: "scroll the diff"),
+    KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help"),
+  ]
+
+  /// The action `key` has in `context`, falling back to the global bindings (except in the
+  /// prompt, which captures keys).
+  public static func action(for key: Key, in context: KeyContext) -> Action? {
+    if let binding = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) {
+      return binding.action
+    }
+    guard context != .prompt else { return nil }
+    return bindings.first(where: { $0.context == .global && $0.keys.contains(key) })?.action
+  }
+
+  /// The keymap as help lines: a heading per context, then `keys  help` rows.
+  public static func helpLines() -> [(heading: Bool, keys: String, text: String)] {
+    var lines: [(Bool, String, String)] = []
+    for context in KeyContext.allCases {
+      let rows = bindings.filter { $0.context == context }
+      guard !rows.isEmpty else { continue }
+      lines.append((true, "", context.title))
+      for row in rows { lines.append((false, row.keyLabel, row.help)) }
+    }
+    return lines
+  }
+
+  /// The keymap as a Markdown table (for docs/workbench.md).
+  public static func markdownTable() -> String {
+    var text = "| Where | Keys | Does |\n|---|---|---|\n"
+    for binding in bindings {
+      let keys = binding.keys.map { "`\($0.name == "|" ? "\\|" : $0.name)`" }.joined(separator: " ")
+      text += "| \(binding.context.title) | \(keys) | \(binding.help) |\n"
+    }
+    return text
+  }
+}

@@ -1,0 +1,134 @@
+import SpacesKit
+
+/// One operation as the queue shows it.
+public struct OperationRecord: Equatable, Sendable {
+  /// Where an operation is in its life.
+  public enum State: String, Sendable {
+    case queued, awaitingApproval, running, completed, failed, denied
+
+    /// Whether it has ended.
+    public var finished: Bool { self == .completed || self == .failed || self == .denied }
+  }
+
+  /// The operation id.
+  public var id: String
+  /// The space.
+  public var space: String
+  /// The operation, when the `received` event was seen.
+  public var op: Op?
+  /// Who sent it.
+  public var actor: Event.Actor = .agent
+  /// Its state.
+  public var state: State = .queued
+  /// When it arrived (workbench clock, seconds).
+  public var receivedAt: Double
+  /// When it started running (workbench clock, seconds).
+  public var startedAt: Double?
+  /// How long it took (when finished).
+  public var durationMs: Int?
+  /// The shell exit code.
+  public var exitCode: Int32?
+  /// The signal that ended the shell command.
+  public var signal: Int32?
+  /// The error (failed).
+  public var error: String?
+  /// Why it was denied, or what the approval said.
+  public var reason: String?
+  /// Who decided a denial.
+  public var decidedBy: String?
+  /// The policy's verdict and reasons.
+  public var policy: Decision?
+  /// The approval's answer (`once`, `session`, `always`, `deny`, `timeout`).
+  public var resolution: String?
+  /// The output lines kept for the details view (bounded).
+  public var output: [LogLine] = []
+  /// Output lines dropped from the front of `output`.
+  public var droppedOutput = 0
+
+  /// One line for the queue.
+  public var summary: String {
+    guard let op else { return id }
+    switch op {
+    case .shell(let command, _): return "$ " + EventText.sanitize(command).replacingOccurrences(of: "\n", with: " ")
+    case .createFile(let path, _, _): return "create " + EventText.sanitize(path)
+    case .editFile(let path, _, _): return "edit " + EventText.sanitize(path)
+    case .readFile(let path): return "read " + EventText.sanitize(path)
+    case .deleteFile(let path, _): return "delete " + EventText.sanitize(path)
+    case .message(let text): return "message: " + EventText.sanitize(text).replacingOccurrences(of: "\n", with: " ")
+    }
+  }
+}
+
+/// One line of the shell log.
+public struct LogLine: Equatable, Sendable {
+  /// What the line is.
+  public enum Kind: Sendable { case stdout, stderr, header, footer, message, notice }
+  /// The kind.
+  public var kind: Kind
+  /// The operation it belongs to ("" for notices).
+  public var opId: String
+  /// The text (sanitized, tabs expanded).
+  public var text: String
+  /// Whether more output may still join this line (no newline yet).
+  public var open = false
+
+  /// Creates a line.
+  public init(kind: Kind, opId: String, text: String, open: Bool = false) {
+    self.kind = kind
+    self.opId = opId
+    self.text = text
+    self.open = open
+  }
+}
+
+/// A bounded list of log lines: the oldest are dropped past `capacity`.
+public struct LogBuffer: Sendable {
+  /// The most lines kept.
+  public let capacity: Int
+  private var storage: [LogLine] = []
+  private var start = 0
+  /// Lines dropped since the start.
+  public private(set) var dropped = 0
+
+  /// Creates an empty buffer.
+  public init(capacity: Int) { self.capacity = max(1, capacity) }
+
+  /// The number of lines held.
+  public var count: Int { storage.count }
+
+  /// The line at `index` (0 is the oldest held).
+  public subscript(index: Int) -> LogLine {
+    get { storage[(start + index) % storage.count] }
+    set { storage[(start + index) % storage.count] = newValue }
+  }
+
+  /// The newest line.
+  public var last: LogLine? { storage.isEmpty ? nil : self[count - 1] }
+
+  /// Adds a line, dropping the oldest when full.
+  public mutating func append(_ line: LogLine) {
+    if storage.count < capacity {
+      storage.append(line)
+    } else {
+      storage[start] = line
+      start = (start + 1) % capacity
+      dropped += 1
+    }
+  }
+
+  /// Replaces the newest line.
+  public mutating func replaceLast(_ line: LogLine) {
+    guard !storage.isEmpty else { return }
+    self[count - 1] = line
+  }
+}
+
+/// Splits streamed output into lines, joining a chunk to the line the last chunk left open.
+enum OutputLines {
+  /// Sanitizes a chunk and expands tabs; keeps newlines.
+  static func clean(_ chunk: String) -> String {
+    var text = chunk.replacingOccurrences(of: "\r\n", with: "\n")
+    if text.contains("\t") { text = text.replacingOccurrences(of: "\t", with: "    ") }
+    return EventText.sanitize(text).replacingOccurrences(of: "^M", with: "")
+  }
+}

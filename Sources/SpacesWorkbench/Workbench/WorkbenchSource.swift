@@ -1,0 +1,47 @@
+import SpacesKit
+
+/// What the status line says about a space.
+public struct SpaceSummary: Equatable, Sendable {
+  /// The space's name.
+  public var name: String
+  /// Its backend's name (`bubblewrap`, `container`, `host`).
+  public var backend: String
+  /// Whether commands run isolated; a host backend is not.
+  public var isolated: Bool
+  /// Its policy preset.
+  public var policy: String
+
+  /// Creates a summary.
+  public init(name: String, backend: String, isolated: Bool, policy: String) {
+    self.name = name
+    self.backend = backend
+    self.isolated = isolated
+    self.policy = policy
+  }
+}
+
+/// How the workbench reaches a runtime: embedded in the process today, a `spaces serve`
+/// socket later (one more conformance).
+///
+/// Every method may be called from any thread; the workbench calls the synchronous ones on its
+/// UI thread, so they should be quick.
+public protocol WorkbenchSource: Sendable {
+  /// How the workbench is connected, for the status line (`embedded`, `socket …`).
+  var connection: String { get }
+  /// The spaces there are.
+  func spaceNames() -> [String]
+  /// The status-line facts of a space.
+  func summary(of space: String) throws(SpacesError) -> SpaceSummary
+  /// The live events of a space, from now on.
+  func events(of space: String) throws(SpacesError) -> AsyncStream<Event>
+  /// The approval requests waiting in every space the source knows, oldest first per space.
+  func pendingApprovals() -> [ApprovalRequest]
+  /// Answers an approval request.
+  func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError)
+  /// Runs an operation in a space as the person at the workbench.
+  func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult
+  /// Lists a workspace folder ("" is the root).
+  func list(_ path: String, in space: String) throws -> [WorkspaceEntry]
+  /// Reads a workspace file.
+  func read(_ path: String, in space: String) throws -> [UInt8]
+}

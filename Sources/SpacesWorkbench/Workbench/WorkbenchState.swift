@@ -1,0 +1,762 @@
+import SpacesKit
+
+/// Everything the workbench shows, and the key handling that changes it.
+///
+/// Pure: no I/O and no clock of its own (callers pass `now`, in seconds on a monotonic clock),
+/// so it is driven the same way by the terminal and by tests. Key handling returns
+/// ``Intent``s for the controller to carry out.
+public struct WorkbenchState: Sendable {
+  /// Keys are ignored this long after a prompt appears.
+  public static let promptGuard = 0.3
+  /// The most log lines kept.
+  public static let logCapacity = 10_000
+  /// The most output lines kept per operation.
+  public static let outputPerOperation = 5_000
+  /// The most operations kept.
+  public static let operationCapacity = 1_000
+
+  /// What the right-hand pane shows.
+  public enum Detail: Equatable, Sendable {
+    case log
+    case viewer(FileView)
+    case details(String)
+  }
+
+  /// A read-only file in the viewer.
+  public struct FileView: Equatable, Sendable {
+    /// The path.
+    public var path: String
+    /// The lines (sanitized).
+    public var lines: [String]
+    /// The first line shown.
+    public var scroll = 0
+    /// Why it couldn't be shown.
+    public var error: String?
+
+    /// Creates a view of a file's text.
+    public init(path: String, text: String?, error: String? = nil) {
+      self.path = path
+      self.lines = text.map { LineDiff.lines(OutputLines.clean($0)) } ?? []
+      self.error = error
+    }
+  }
+
+  /// A one-line text field and what it is for.
+  public enum InputPurpose: Equatable, Sendable {
+    case filter(Pane)
+    case search, newFile
+    case denyFeedback(String)
+    case rule(String)
+  }
+
+  /// A question the person confirms with `y`.
+  public enum Confirmation: Equatable, Sendable {
+    case quit(running: Int)
+    case delete(String, folder: Bool)
+  }
+
+  /// An overlay that takes keys before the panes.
+  public enum Overlay: Equatable, Sendable {
+    case none
+    case help(scroll: Int)
+    case input(InputPurpose, text: String)
+    case confirm(Confirmation)
+  }
+
+  // MARK: Facts
+
+  /// The space being watched.
+  public var space: SpaceSummary
+  /// The connection, for the status line.
+  public var connection: String
+  /// Whether the connection works.
+  public var connected = true
+  /// Every space, and how many approvals wait in each.
+  public var spaces: [(name: String, pending: Int)] = []
+  /// The tree.
+  public var tree = FileTree()
+  /// The shell log.
+  public var log = LogBuffer(capacity: logCapacity)
+  /// Operations, oldest first.
+  public private(set) var operations: [OperationRecord] = []
+  /// Approval requests waiting in this space, oldest first.
+  public private(set) var approvals: [ApprovalRequest] = []
+  /// Diffs and notes for the requests, by id.
+  public var promptDetails: [String: PromptDetail] = [:]
+  /// A one-line notice on the status line, and until when.
+  public var flash: (text: String, until: Double)?
+  /// A banner shown above the status line until dismissed (for example: `--agent` needs the server).
+  public var banner: String?
+
+  // MARK: View state
+
+  /// The focused pane.
+  public var focus: Pane = .files
+  /// What the right pane shows.
+  public var detail: Detail = .log
+  /// The overlay.
+  public var overlay: Overlay = .none
+  /// The selected tree row.
+  public var treeSelection = 0
+  /// The tree filter.
+  public var treeFilter = ""
+  /// The selected operation (index in `visibleOperations`).
+  public var operationSelection = 0
+  /// Whether the selection follows the newest operation.
+  public var followOperations = true
+  /// The operations filter.
+  public var operationFilter = ""
+  /// Whether the log sticks to the newest line.
+  public var followLog = true
+  /// The first log line shown when not following (absolute, counting dropped lines).
+  public var logTop = 0
+  /// The log search.
+  public var logSearch = ""
+  /// The viewer search.
+  public var viewerSearch = ""
+  /// The selected space row.
+  public var spaceSelection = 0
+  /// The first line of the operation details shown.
+  public var detailScroll = 0
+  /// The prompt's diff scroll.
+  public var promptScroll = 0
+  /// When the current head prompt appeared, and which it is.
+  public private(set) var promptShown: (id: String, at: Double)?
+  /// Rows the panes had when last drawn (for paging).
+  public var pageRows = 10
+
+  private var indexByID: [String: Int] = [:]
+  private var resolvedLocally: Set<String> = []
+
+  /// Creates the state for a space.
+  public init(space: SpaceSummary, connection: String) {
+    self.space = space
+    self.connection = connection
+  }
+
+  // MARK: - Derived
+
+  /// The tree rows shown.
+  public var treeRows: [FileTree.Row] { tree.rows(filter: treeFilter) }
+
+  /// The operations shown (after the filter).
+  public var visibleOperations: [OperationRecord] {
+    guard !operationFilter.isEmpty else { return operations }
+    let needle = operationFilter.lowercased()
+    return operations.filter { $0.summary.lowercased().contains(needle) || $0.id.contains(needle) }
+  }
+
+  /// How many operations have not finished.
+  public var unfinished: Int { operations.filter { !$0.state.finished }.count }
+
+  /// The request the prompt shows.
+  public var currentApproval: ApprovalRequest? { approvals.first }
+
+  /// The operation with `id`.
+  public func operation(_ id: String) -> OperationRecord? {
+    indexByID[id].map { operations[$0] }
+  }
+
+  /// The key context for the current focus.
+  public var context: KeyContext {
+    if currentApproval != nil { return .prompt }
+    switch focus {
+    case .files: return .files
+    case .operations: return .operations
+    case .spaces: return .spaces
+    case .log:
+      switch detail {
+      case .log: return .log
+      case .viewer: return .viewer
+      case .details: return .details
+      }
+    }
+  }
+
+  // MARK: - Events
+
+  /// Applies a runtime event; returns intents it calls for (a bell for a new approval, a tree
+  /// refresh after a write).
+  public mutating func apply(_ event: Event, now: Double) -> [Intent] {
+    guard event.space == space.name else { return [] }
+    var intents: [Intent] = []
+    if event.type != .received, indexByID[event.opId] == nil {
+      // Joined mid-operation: make a record for it.
+      insert(OperationRecord(id: event.opId, space: event.space, receivedAt: now))
+    }
+    switch event.type {
+    case .received:
+      var record = OperationRecord(id: event.opId, space: event.space, op: event.op, receivedAt: now)
+      record.actor = event.actor ?? .agent
+      insert(record)
+    case .decision:
+      update(event.opId) { $0.policy = event.decision }
+    case .approvalRequested:
+      update(event.opId) {
+        $0.state = .awaitingApproval
+        if $0.policy == nil { $0.policy = event.decision }
+      }
+    case .approvalResolved:
+      update(event.opId) {
+        $0.resolution = event.resolution
+        if $0.state == .awaitingApproval { $0.state = .queued }
+        if let reason = event.reason { $0.reason = reason }
+      }
+      approvals.removeAll { $0.id == event.opId }
+      refreshPromptClock(now: now)
+    case .started:
+      update(event.opId) {
+        $0.state = .running
+        $0.startedAt = now
+      }
+    case .output:
+      appendOutput(opId: event.opId, stderr: event.stream == "stderr", chunk: event.data ?? "")
+    case .completed, .failed, .denied:
+      let result = event.result
+      update(event.opId) { record in
+        record.state =
+          switch event.type {
+          case .completed: .completed
+          case .failed: .failed
+          default: .denied
+          }
+        record.durationMs = result?.durationMs
+        record.exitCode = result?.exitCode
+        record.signal = result?.signal
+        if let error = result?.error { record.error = "\(error.code): \(error.message)" }
+        if let reason = result?.reason { record.reason = reason }
+        record.decidedBy = result?.decidedBy?.rawValue
+        if record.output.isEmpty, let result {
+          for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
+            guard let text, !text.isEmpty else { continue }
+            for line in LineDiff.lines(OutputLines.clean(text)) {
+              record.output.append(LogLine(kind: stderr ? .stderr : .stdout, opId: record.id, text: line))
+            }
+          }
+        }
+      }
+      approvals.removeAll { $0.id == event.opId }
+      refreshPromptClock(now: now)
+      if let record = operation(event.opId) {
+        closeOpenLines(event.opId)
+        if log.count > 0, lastHeaderOp == event.opId {
+          log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record)))
+        } else if record.state == .denied {
+          lastHeaderOp = nil
+          let reason = record.reason.map { ": " + OutputLines.clean($0) } ?? ""
+          log.append(LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason))
+        }
+        if let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
+          tree.touch(path)
+        }
+        if record.op?.kind.writes == true || record.op == nil { intents.append(.refreshTree) }
+      }
+    case .message:
+      let text = OutputLines.clean(event.text ?? "")
+      lastHeaderOp = nil
+      for (index, line) in LineDiff.lines(text).enumerated() {
+        log.append(LogLine(kind: .message, opId: event.opId, text: (index == 0 ? "agent: " : "       ") + line))
+      }
+    }
+    return intents
+  }
+
+  /// The op whose header the log shows last.
+  private var lastHeaderOp: String?
+
+  private mutating func appendOutput(opId: String, stderr: Bool, chunk: String) {
+    let kind: LogLine.Kind = stderr ? .stderr : .stdout
+    if lastHeaderOp != opId {
+      let title = operation(opId)?.summary ?? opId
+      log.append(LogLine(kind: .header, opId: opId, text: title))
+      lastHeaderOp = opId
+    }
+    let pieces = OutputLines.clean(chunk).split(separator: "\n", omittingEmptySubsequences: false)
+    var recordLines: [LogLine] = []
+    for (index, piece) in pieces.enumerated() {
+      let isLast = index == pieces.count - 1
+      if isLast && piece.isEmpty { break }
+      let open = isLast
+      if index == 0, var last = log.last, last.open, last.opId == opId, last.kind == kind {
+        last.text += piece
+        last.open = open
+        log.replaceLast(last)
+        recordLines.append(last)
+        continue
+      }
+      if index == 0, var last = log.last, last.open {
+        last.open = false
+        log.replaceLast(last)
+      }
+      let line = LogLine(kind: kind, opId: opId, text: String(piece), open: open)
+      log.append(line)
+      recordLines.append(line)
+    }
+    guard let index = indexByID[opId] else { return }
+    // In place: a copy of the record would copy its output on every chunk.
+    for line in recordLines {
+      if let last = operations[index].output.last, last.open, last.kind == line.kind, line.text.hasPrefix(last.text) {
+        operations[index].output[operations[index].output.count - 1] = line
+      } else {
+        operations[index].output.append(line)
+      }
+    }
+    // Trim in batches so a flood doesn't shift the array on every chunk.
+    if operations[index].output.count > Self.outputPerOperation + Self.outputPerOperation / 4 {
+      let extra = operations[index].output.count - Self.outputPerOperation
+      operations[index].output.removeFirst(extra)
+      operations[index].droppedOutput += extra
+    }
+  }
+
+  private mutating func closeOpenLines(_ opId: String) {
+    if var last = log.last, last.open, last.opId == opId {
+      last.open = false
+      log.replaceLast(last)
+    }
+  }
+
+  /// "exit 0 · 1.2s" and the like.
+  public static func outcome(_ record: OperationRecord) -> String {
+    var parts: [String] = []
+    switch record.state {
+    case .completed: parts.append("✔ done")
+    case .failed: parts.append("✘ failed")
+    case .denied: parts.append("⊘ denied")
+    default: break
+    }
+    if let code = record.exitCode { parts.append("exit \(code)") }
+    if let signal = record.signal { parts.append("signal \(signal)") }
+    if let ms = record.durationMs { parts.append(duration(ms)) }
+    return parts.joined(separator: " · ")
+  }
+
+  /// A duration for people: "340ms", "1.2s", "2m05s".
+  public static func duration(_ milliseconds: Int) -> String {
+    if milliseconds < 1000 { return "\(milliseconds)ms" }
+    if milliseconds < 60_000 {
+      let tenths = milliseconds / 100
+      return "\(tenths / 10).\(tenths % 10)s"
+    }
+    let seconds = milliseconds / 1000
+    let rest = seconds % 60
+    return "\(seconds / 60)m\(rest < 10 ? "0" : "")\(rest)s"
+  }
+
+  private mutating func insert(_ record: OperationRecord) {
+    if let index = indexByID[record.id] {
+      operations[index].op = record.op ?? operations[index].op
+      operations[index].actor = record.actor
+      return
+    }
+    operations.append(record)
+    if operations.count > Self.operationCapacity {
+      if let oldest = operations.firstIndex(where: { $0.state.finished }) {
+        operations.remove(at: oldest)
+      } else {
+        operations.removeFirst()
+      }
+      indexByID = Dictionary(uniqueKeysWithValues: operations.enumerated().map { ($1.id, $0) })
+    } else {
+      indexByID[record.id] = operations.count - 1
+    }
+    if followOperations { operationSelection = max(0, visibleOperations.count - 1) }
+  }
+
+  private mutating func update(_ id: String, _ change: (inout OperationRecord) -> Void) {
+    guard let index = indexByID[id] else { return }
+    change(&operations[index])
+  }
+
+  // MARK: - Approvals
+
+  /// Takes the requests waiting (in every space); keeps this space's, minus those answered
+  /// here and not yet gone. Returns a bell when a new one arrived.
+  public mutating func setApprovals(_ all: [ApprovalRequest], now: Double) -> [Intent] {
+    var counts: [String: Int] = [:]
+    for request in all where !resolvedLocally.contains(request.id) { counts[request.space, default: 0] += 1 }
+    spaces = spaces.map { ($0.name, counts[$0.name] ?? 0) }
+    let mine = all.filter { $0.space == space.name }
+    resolvedLocally = resolvedLocally.intersection(mine.map(\.id))
+    let fresh = mine.filter { !resolvedLocally.contains($0.id) }
+    let known = Set(approvals.map(\.id))
+    approvals = fresh
+    promptDetails = promptDetails.filter { id, _ in fresh.contains { $0.id == id } }
+    refreshPromptClock(now: now)
+    return fresh.contains { !known.contains($0.id) } ? [.bell] : []
+  }
+
+  /// Sets the list of spaces (keeping pending counts).
+  public mutating func setSpaces(_ names: [String]) {
+    let counts = Dictionary(spaces.map { ($0.name, $0.pending) }, uniquingKeysWith: { a, _ in a })
+    spaces = names.map { ($0, counts[$0] ?? 0) }
+    spaceSelection = min(spaceSelection, max(0, spaces.count - 1))
+  }
+
+  private mutating func refreshPromptClock(now: Double) {
+    guard let head = approvals.first else {
+      promptShown = nil
+      if case .input(.denyFeedback, _) = overlay { overlay = .none }
+      if case .input(.rule, _) = overlay { overlay = .none }
+      return
+    }
+    if promptShown?.id != head.id {
+      promptShown = (head.id, now)
+      promptScroll = 0
+      if case .input(.denyFeedback, _) = overlay { overlay = .none }
+      if case .input(.rule, _) = overlay { overlay = .none }
+    }
+  }
+
+  private mutating func resolved(_ id: String, now: Double) {
+    resolvedLocally.insert(id)
+    approvals.removeAll { $0.id == id }
+    refreshPromptClock(now: now)
+    overlay = .none
+  }
+
+  /// The rule text the person can edit for an `always` answer: the command prefix, or the
+  /// path globs joined with ", ".
+  public static func editableRuleText(_ rules: [PolicyRule]) -> String {
+    guard let rule = rules.first else { return "" }
+    if let command = rule.command { return command.joined(separator: " ") }
+    return rule.paths.joined(separator: ", ")
+  }
+
+  /// The rules to save after the person edited the text.
+  public static func rules(_ rules: [PolicyRule], editedTo text: String) -> [PolicyRule] {
+    guard var first = rules.first else { return rules }
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    guard !trimmed.isEmpty else { return rules }
+    if first.command != nil {
+      first.command = trimmed.split(separator: " ").map(String.init)
+    } else {
+      first.paths = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+        !$0.isEmpty
+      }
+    }
+    return [first] + rules.dropFirst()
+  }
+
+  // MARK: - Keys
+
+  /// Handles a key press at time `now`; returns what to do outside.
+  public mutating func handle(_ key: Key, now: Double) -> [Intent] {
+    if let flash, flash.until < now { self.flash = nil }
+    switch overlay {
+    case .input(let purpose, let text):
+      return handleInput(key, purpose: purpose, text: text, now: now)
+    case .confirm(let confirmation):
+      overlay = .none
+      guard key == .char("y") || key == .char("Y") || key == .enter else { return [] }
+      switch confirmation {
+      case .quit: return [.quit]
+      case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
+      }
+    case .help(let scroll):
+      switch key {
+      case .char("j"), .down: overlay = .help(scroll: scroll + 1)
+      case .char("k"), .up: overlay = .help(scroll: max(0, scroll - 1))
+      case .pageDown, .char(" "): overlay = .help(scroll: scroll + pageRows)
+      case .pageUp: overlay = .help(scroll: max(0, scroll - pageRows))
+      default: overlay = .none
+      }
+      return []
+    case .none:
+      break
+    }
+    if key == .ctrl("l") { return [] }
+    let context = self.context
+    if context == .prompt, let shown = promptShown, now - shown.at < Self.promptGuard {
+      return []
+    }
+    if key == .escape, banner != nil {
+      banner = nil
+      return []
+    }
+    guard let action = Keymap.action(for: key, in: context) else { return [] }
+    return perform(action, context: context, now: now)
+  }
+
+  private mutating func handleInput(_ key: Key, purpose: InputPurpose, text: String, now: Double) -> [Intent] {
+    switch key {
+    case .escape:
+      overlay = .none
+      if case .filter(let pane) = purpose { setFilter(pane, "") }
+      return []
+    case .enter:
+      overlay = .none
+      switch purpose {
+      case .filter(let pane):
+        setFilter(pane, text)
+        return []
+      case .search:
+        return []
+      case .newFile:
+        let path = text.trimmingCharacters(in: .whitespaces)
+        return path.isEmpty ? [] : [.createFile(path)]
+      case .denyFeedback(let id):
+        guard approvals.contains(where: { $0.id == id }) else { return [] }
+        resolved(id, now: now)
+        let feedback = text.trimmingCharacters(in: .whitespaces)
+        return [.resolve(id: id, ApprovalResolution(choice: .deny, feedback: feedback.isEmpty ? nil : feedback))]
+      case .rule(let id):
+        guard let request = approvals.first(where: { $0.id == id }) else { return [] }
+        resolved(id, now: now)
+        return [
+          .resolve(
+            id: id, ApprovalResolution(choice: .always, rules: Self.rules(request.suggestedRules, editedTo: text)))
+        ]
+      }
+    case .backspace, .delete:
+      let shorter = String(text.dropLast())
+      overlay = .input(purpose, text: shorter)
+      if case .filter(let pane) = purpose { setFilter(pane, shorter) }
+      if case .search = purpose { search(shorter, forward: true, from: nil) }
+    case .ctrl("u"):
+      overlay = .input(purpose, text: "")
+    case .char(let character):
+      let longer = text + String(character)
+      overlay = .input(purpose, text: longer)
+      if case .filter(let pane) = purpose { setFilter(pane, longer) }
+      if case .search = purpose { search(longer, forward: true, from: nil) }
+    default:
+      break
+    }
+    return []
+  }
+
+  private mutating func setFilter(_ pane: Pane, _ text: String) {
+    switch pane {
+    case .files:
+      treeFilter = text
+      treeSelection = 0
+    case .operations:
+      operationFilter = text
+      operationSelection = max(0, visibleOperations.count - 1)
+    case .log, .spaces:
+      break
+    }
+  }
+
+  private mutating func perform(_ action: Action, context: KeyContext, now: Double) -> [Intent] {
+    switch action {
+    case .focusNext:
+      focus = Pane(rawValue: focus.rawValue % Pane.allCases.count + 1) ?? .files
+    case .focusPrevious:
+      focus = Pane(rawValue: (focus.rawValue + Pane.allCases.count - 2) % Pane.allCases.count + 1) ?? .files
+    case .focus(let pane):
+      focus = pane
+    case .help:
+      overlay = .help(scroll: 0)
+    case .quit:
+      let running = unfinished
+      if running > 0 {
+        overlay = .confirm(.quit(running: running))
+        return []
+      }
+      return [.quit]
+    case .down, .up, .pageDown, .pageUp, .top, .bottom:
+      move(action, context: context)
+    case .filter:
+      switch context {
+      case .files: overlay = .input(.filter(.files), text: treeFilter)
+      case .operations: overlay = .input(.filter(.operations), text: operationFilter)
+      case .log, .viewer, .details: overlay = .input(.search, text: "")
+      case .spaces, .global, .prompt: break
+      }
+    case .nextMatch, .previousMatch:
+      let query = context == .viewer ? viewerSearch : logSearch
+      guard !query.isEmpty else {
+        flash = ("no search yet: press / to search", now + 2)
+        return []
+      }
+      search(query, forward: action == .nextMatch, from: current(context))
+    case .follow:
+      if context == .operations {
+        followOperations.toggle()
+        if followOperations { operationSelection = max(0, visibleOperations.count - 1) }
+      } else {
+        followLog.toggle()
+        if !followLog { logTop = max(log.dropped, log.dropped + log.count - pageRows) }
+      }
+    case .open:
+      if context == .operations {
+        let visible = visibleOperations
+        guard visible.indices.contains(operationSelection) else { return [] }
+        detail = .details(visible[operationSelection].id)
+        detailScroll = 0
+        focus = .log
+        return []
+      }
+      let rows = treeRows
+      guard rows.indices.contains(treeSelection) else { return [] }
+      let row = rows[treeSelection]
+      if row.isFolder {
+        if tree.expanded.contains(row.path) {
+          tree.expanded.remove(row.path)
+          return []
+        }
+        tree.expanded.insert(row.path)
+        return [.loadFolder(row.path)]
+      }
+      if row.marker == .deleted { return [] }
+      return [.openFile(row.path)]
+    case .collapse:
+      let rows = treeRows
+      guard rows.indices.contains(treeSelection) else { return [] }
+      let row = rows[treeSelection]
+      if row.isFolder, tree.expanded.contains(row.path) {
+        tree.expanded.remove(row.path)
+      } else {
+        let parent = FileTree.parent(of: row.path)
+        if !parent.isEmpty, let index = rows.firstIndex(where: { $0.path == parent }) {
+          treeSelection = index
+          tree.expanded.remove(parent)
+        }
+      }
+    case .expand:
+      break
+    case .close:
+      detail = .log
+    case .edit:
+      if case .viewer(let view) = detail { return [.editFile(view.path)] }
+      let rows = treeRows
+      guard rows.indices.contains(treeSelection), !rows[treeSelection].isFolder,
+        rows[treeSelection].marker != .deleted
+      else { return [] }
+      return [.editFile(rows[treeSelection].path)]
+    case .newFile:
+      let rows = treeRows
+      var folder = ""
+      if rows.indices.contains(treeSelection) {
+        let row = rows[treeSelection]
+        folder = row.isFolder ? row.path : FileTree.parent(of: row.path)
+      }
+      overlay = .input(.newFile, text: folder.isEmpty ? "" : folder + "/")
+    case .deleteFile:
+      let rows = treeRows
+      guard rows.indices.contains(treeSelection), rows[treeSelection].marker != .deleted else { return [] }
+      overlay = .confirm(.delete(rows[treeSelection].path, folder: rows[treeSelection].isFolder))
+    case .refresh:
+      return [.refreshTree]
+    case .switchSpace:
+      guard spaces.indices.contains(spaceSelection) else { return [] }
+      let name = spaces[spaceSelection].name
+      return name == space.name ? [] : [.switchSpace(name)]
+    case .approveOnce, .approveSession:
+      guard let request = currentApproval else { return [] }
+      resolved(request.id, now: now)
+      return [.resolve(id: request.id, ApprovalResolution(choice: action == .approveOnce ? .once : .session))]
+    case .approveAlways:
+      guard let request = currentApproval else { return [] }
+      guard !request.suggestedRules.isEmpty else {
+        flash = ("no narrow rule can cover this one: choose y, a or n", now + 3)
+        return []
+      }
+      overlay = .input(.rule(request.id), text: Self.editableRuleText(request.suggestedRules))
+    case .deny:
+      guard let request = currentApproval else { return [] }
+      overlay = .input(.denyFeedback(request.id), text: "")
+    }
+    return []
+  }
+
+  private func current(_ context: KeyContext) -> Int {
+    if context == .viewer, case .viewer(let view) = detail { return view.scroll }
+    return followLog ? log.dropped + log.count - 1 : logTop
+  }
+
+  private mutating func search(_ query: String, forward: Bool, from: Int?) {
+    if case .viewer(var view) = detail, focus == .log {
+      viewerSearch = query
+      guard !query.isEmpty, !view.lines.isEmpty else { return }
+      let needle = query.lowercased()
+      let start = from ?? (view.scroll - 1)
+      for step in 1...view.lines.count {
+        let index = ((start + (forward ? step : -step)) % view.lines.count + view.lines.count) % view.lines.count
+        if view.lines[index].lowercased().contains(needle) {
+          view.scroll = index
+          detail = .viewer(view)
+          return
+        }
+      }
+      return
+    }
+    logSearch = query
+    guard !query.isEmpty, log.count > 0 else { return }
+    let needle = query.lowercased()
+    let start = (from ?? (log.dropped + log.count)) - log.dropped
+    for step in 1...log.count {
+      let index = ((start + (forward ? step : -step)) % log.count + log.count) % log.count
+      if log[index].text.lowercased().contains(needle) {
+        followLog = false
+        logTop = log.dropped + index
+        return
+      }
+    }
+  }
+
+  private mutating func move(_ action: Action, context: KeyContext) {
+    let page = max(1, pageRows - 1)
+    func moved(_ value: Int, count: Int) -> Int {
+      guard count > 0 else { return 0 }
+      let next: Int
+      switch action {
+      case .down: next = value + 1
+      case .up: next = value - 1
+      case .pageDown: next = value + page
+      case .pageUp: next = value - page
+      case .top: next = 0
+      default: next = count - 1
+      }
+      return min(max(0, next), count - 1)
+    }
+    switch context {
+    case .files:
+      treeSelection = moved(treeSelection, count: treeRows.count)
+    case .operations:
+      operationSelection = moved(operationSelection, count: visibleOperations.count)
+      followOperations = operationSelection == visibleOperations.count - 1
+    case .spaces:
+      spaceSelection = moved(spaceSelection, count: spaces.count)
+    case .log:
+      let first = log.dropped
+      let lastTop = max(first, log.dropped + log.count - pageRows)
+      var top = followLog ? lastTop : min(max(logTop, first), lastTop)
+      top = first + moved(top - first, count: lastTop - first + 1)
+      logTop = top
+      followLog = top >= lastTop && action != .up && action != .pageUp && action != .top
+    case .viewer:
+      if case .viewer(var view) = detail {
+        view.scroll = moved(view.scroll, count: max(1, view.lines.count - pageRows + 1))
+        detail = .viewer(view)
+      }
+    case .details:
+      detailScroll = moved(detailScroll, count: 100_000)
+    case .prompt:
+      promptScroll = max(0, promptScroll + (action == .down ? 1 : action == .up ? -1 : 0))
+    case .global:
+      break
+    }
+  }
+
+  // MARK: - From the controller
+
+  /// Shows a file in the viewer.
+  public mutating func showFile(_ view: FileView) {
+    detail = .viewer(view)
+    focus = .log
+  }
+
+  /// Shows a notice on the status line for a few seconds.
+  public mutating func notify(_ text: String, now: Double, seconds: Double = 4) {
+    flash = (text, now + seconds)
+  }
+
+  /// Adds a notice line to the log.
+  public mutating func logNotice(_ text: String) {
+    lastHeaderOp = nil
+    log.append(LogLine(kind: .notice, opId: "", text: OutputLines.clean(text)))
+  }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+
+/// One tmux server (a private socket) running a shell in a window of a given size.
+final class Tmux: @unchecked Sendable {
+  let socket = "spaces-e2e-\(UUID().uuidString.prefix(8))"
+  let home = CLIHome()
+
+  init(width: Int = 120, height: Int = 40) throws {
+    let shell = "env TERM=tmux-256color SPACES_HOME='\(home.path)' PS1='$ ' bash --norc --noprofile"
+    // The server the first command forks keeps its stdout: don't read it.
+    try tmux(["-f", "/dev/null", "new-session", "-d", "-x", "\(width)", "-y", "\(height)", shell])
+  }
+
+  deinit { try? tmux(["kill-server"]) }
+
+  @discardableResult
+  func tmux(_ arguments: String...) throws -> String {
+    try spawn(arguments, capture: true)
+  }
+
+  func send(_ keys: String...) throws { try tmux(["send-keys", "-t", "0"] + keys) }
+  func type(_ text: String) throws { try tmux("send-keys", "-t", "0", "-l", text) }
+  func screen() throws -> String { try tmux("capture-pane", "-p", "-t", "0") }
+
+  /// Runs tmux with a clean signal mask and default handlers: a server started by a thread
+  /// that blocks signals would inherit the mask and hang.
+  func tmux(_ arguments: [String]) throws {
+    _ = try spawn(arguments, capture: false)
+  }
+
+  func spawn(_ arguments: [String], capture: Bool) throws -> String {
+    let argv = ["tmux", "-L", socket] + arguments
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var all = sigset_t()
+    sigfillset(&all)
+    sigdelset(&all, SIGKILL)
+    sigdelset(&all, SIGSTOP)
+    posix_spawnattr_setsigdefault(&attributes, &all)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let output = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-out-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: output) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, capture ? output : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var pid: pid_t = 0
+    let cArguments = argv.map { strdup($0) } + [nil]
+    defer { for pointer in cArguments { free(pointer) } }
+    let status = posix_spawnp(&pid, "tmux", &actions, &attributes, cArguments, environ)
+    guard status == 0 else { throw CancellationError() }
+    var exit: Int32 = 0
+    while waitpid(pid, &exit, 0) < 0 && errno == EINTR {}
+    return capture ? ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "") : ""
+  }
+
+  /// Waits until the screen contains `text`.
+  func waitFor(_ text: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation)
+    async throws
+  {
+    var last = ""
+    let clock = ContinuousClock()
+    let end = clock.now + deadline
+    while clock.now < end {
+      last = try screen()
+      if last.contains(text) { return }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting for \"\(text)\"; the screen was:\n\(last)", sourceLocation: sourceLocation)
+    throw CancellationError()
+  }
+
+  /// Starts the workbench with `arguments` in the shell.
+  func start(_ arguments: String = "") throws {
+    try type("'\(Binary.path)' \(arguments)")
+    try send("Enter")
+  }
+}
+
+@Suite(.serialized) struct WorkbenchE2ETests {
+  @Test func demoApproveDenyAndFindBothInTheJournal() async throws {
+    let tmux = try Tmux()
+    try tmux.start("--demo --demo-pause-ms 150")
+    try await tmux.waitFor("./dist/greet Ada")
+    try await tmux.waitFor("[y] once")
+    try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
+    try tmux.send("y")
+    try await tmux.waitFor("curl -fsSL")
+    try await Task.sleep(for: .milliseconds(400))
+    try tmux.send("n")
+    try await tmux.waitFor("feedback for the agent")
+    try tmux.type("use shellcheck from apt instead")
+    try tmux.send("Enter")
+    try await tmux.waitFor("demo: done")
+    let screen = try tmux.screen()
+    #expect(screen.contains("Hello, 世界! 👋"))
+    #expect(screen.contains("denied"))
+
+    let journal = try tmux.home.journal("default")
+    let resolved = journal.filter { $0["type"] as? String == "approvalResolved" }
+    #expect(resolved.count == 2)
+    #expect(resolved.contains { $0["resolution"] as? String == "once" && $0["decidedBy"] as? String == "person" })
+    #expect(
+      resolved.contains {
+        $0["resolution"] as? String == "deny" && $0["reason"] as? String == "use shellcheck from apt instead"
+      })
+    let denied = journal.filter { $0["type"] as? String == "denied" }
+    #expect(denied.count == 2)  // the person's and the policy's (rm -rf /)
+
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+    try tmux.type("echo ok-$((40+2))")
+    try tmux.send("Enter")
+    try await tmux.waitFor("ok-42")
+  }
+
+  @Test func resizeReflows() async throws {
+    let tmux = try Tmux(width: 120, height: 40)
+    try tmux.start()
+    try await tmux.waitFor("[3] Operations")
+    try tmux.tmux(["resize-window", "-t", "0", "-x", "60", "-y", "20"])
+    try await tmux.waitFor("1 Files  2 Log  3 Ops")
+    try tmux.tmux(["resize-window", "-t", "0", "-x", "26", "-y", "6"])
+    try await tmux.waitFor("too small")
+    try tmux.tmux(["resize-window", "-t", "0", "-x", "100", "-y", "30"])
+    try await tmux.waitFor("[3] Operations")
+    let screen = try tmux.screen()
+    let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.contains { $0.hasPrefix("╭─ [1] Files") || $0.hasPrefix("╭─ [4] Spaces") })
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+  }
+
+  @Test func quitLeavesTheTerminalUsable() async throws {
+    let tmux = try Tmux(width: 80, height: 24)
+    try tmux.start("--theme mono")
+    try await tmux.waitFor("[2] Shell log")
+    try tmux.send("?")
+    try await tmux.waitFor("focus Files")
+    try tmux.send("Escape")
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+    try tmux.type("echo usable-$((1+1))")
+    try tmux.send("Enter")
+    try await tmux.waitFor("usable-2")
+    #expect(!(try tmux.screen()).contains("[2] Shell log"))
+  }
+
+  @Test func withoutATerminalItSaysSo() throws {
+    let home = CLIHome()
+    let run = try home.run()
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("needs a terminal"))
+  }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import SpacesKit
+import Testing
+
+@testable import SpacesWorkbench
+
+/// A source that records what the workbench asked of it.
+final class FakeSource: WorkbenchSource, @unchecked Sendable {
+  let lock = NSLock()
+  var pending: [ApprovalRequest] = []
+  var resolutions: [(String, ApprovalResolution)] = []
+  var files: [String: String] = ["greet.sh": Fixture.greet]
+  let stream: AsyncStream<Event>
+  let continuation: AsyncStream<Event>.Continuation
+
+  init() { (stream, continuation) = AsyncStream.makeStream(of: Event.self) }
+
+  var connection: String { "fake" }
+  func spaceNames() -> [String] { ["demo"] }
+  func summary(of space: String) throws(SpacesError) -> SpaceSummary { Fixture.space }
+  func events(of space: String) throws(SpacesError) -> AsyncStream<Event> { stream }
+  func pendingApprovals() -> [ApprovalRequest] { lock.withLock { pending } }
+  func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {
+    lock.withLock {
+      resolutions.append((id, resolution))
+      pending.removeAll { $0.id == id }
+    }
+  }
+  func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
+    OperationResult(id: "op_person", space: space, kind: operation.kind, status: .completed)
+  }
+  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+    path.isEmpty ? files.keys.sorted().map { Fixture.entry($0) } : []
+  }
+  func read(_ path: String, in space: String) throws -> [UInt8] {
+    guard let text = files[path] else { throw SpacesError(.notFound, "no \(path)") }
+    return Array(text.utf8)
+  }
+}
+
+@Suite struct ControllerTests {
+  @Test func approvalsFlowToTheSourceOnce() async throws {
+    let source = FakeSource()
+    source.pending = [Fixture.editRequest]
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    controller.start(now: 0)
+    #expect(controller.state.currentApproval?.id == "op_ask_edit")
+    let diff = try #require(controller.state.promptDetails["op_ask_edit"]?.diff)
+    #expect(diff.contains { $0.kind == .added && $0.text.contains("👋") && $0.newNumber == 4 })
+    #expect(controller.handle(.char("y"), now: 0.1).isEmpty)  // guarded
+    #expect(controller.handle(.char("y"), now: 1).isEmpty)
+    #expect(controller.handle(.char("y"), now: 1.1).isEmpty)
+    #expect(source.resolutions.count == 1)
+    #expect(source.resolutions.first?.1 == ApprovalResolution(choice: .once))
+    controller.stop()
+  }
+
+  @Test func eventsArriveThroughTheInbox() async throws {
+    let source = FakeSource()
+    let woken = LockedValue(0)
+    let inbox = WorkbenchInbox { woken.withValue { $0 += 1 } }
+    let controller = WorkbenchController(source: source, space: "demo", inbox: inbox)
+    controller.start(now: 0)
+    source.continuation.yield(Fixture.event("op_1", .received) { $0.op = .shell(command: "ls", timeoutMs: nil) })
+    source.continuation.yield(Fixture.event("op_1", .started))
+    let deadline = ContinuousClock.now + .seconds(5)
+    while controller.state.operations.count < 1 || controller.state.operation("op_1")?.state != .running {
+      _ = controller.drain(now: 1)
+      try await Task.sleep(for: .milliseconds(5))
+      if ContinuousClock.now > deadline { break }
+    }
+    #expect(controller.state.operation("op_1")?.state == .running)
+    #expect(woken.withValue { $0 } >= 1)
+    controller.stop()
+  }
+
+  @Test func inboxIsBounded() {
+    let inbox = WorkbenchInbox()
+    for _ in 0..<(WorkbenchInbox.capacity + 10) {
+      inbox.push(.event(Fixture.event("op", .output) { $0.data = "x\n" }))
+    }
+    let (items, dropped) = inbox.drain()
+    #expect(items.count == WorkbenchInbox.capacity)
+    #expect(dropped == 10)
+  }
+}
