@@ -121,6 +121,25 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("ok-42")
   }
 
+  @Test func anAgentOnTheSocketIsSupervisedInTheWorkbench() async throws {
+    let tmux = try Tmux()
+    try tmux.start("--space work")
+    try await tmux.waitFor("serving spaces.sock")
+    // An agent outside the workbench submits through the socket the workbench serves.
+    let agent = Task {
+      try tmux.home.run("op", "work", #"{"kind":"shell","command":"touch x && chmod +x x && echo ok"}"#)
+    }
+    try await tmux.waitFor("[y] once")
+    try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
+    try tmux.send("y")
+    let run = try await agent.value
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.json?["stdout"] as? String == "ok\n")
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+    #expect(!FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock"))
+  }
+
   @Test func resizeReflows() async throws {
     let tmux = try Tmux(width: 120, height: 40)
     try tmux.start()

@@ -175,11 +175,11 @@ import Testing
   }
 }
 
-/// docs/workbench.md carries the keymap table generated from ``Keymap/bindings``
+/// The README carries the keymap table generated from ``Keymap/bindings``
 /// (`SNAPSHOT_RECORD=1` rewrites it between the markers).
 @Test func docsCarryTheKeymapTable() throws {
   let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-    "../../docs/workbench.md"
+    "../../README.md"
   )
   .standardized.path
   let text = try String(contentsOfFile: path, encoding: .utf8)

@@ -5,8 +5,8 @@ import SpacesWorkbench
 /// The workbench's source when the runtime runs inside the workbench's own process.
 struct EmbeddedSource: WorkbenchSource {
   let runtime: SpacesRuntime
-
-  var connection: String { "embedded" }
+  /// How agents reach this runtime, for the status line.
+  var connection = "embedded"
 
   func spaceNames() -> [String] { runtime.home.names() }
 

@@ -14,6 +14,8 @@ struct WorkbenchOptions: Sendable {
   var home: SpacesHome
   var demoPause: Duration
   var run: String?
+  /// How agents reach the runtime, for the status line.
+  var connection = "embedded"
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -96,7 +98,7 @@ final class WorkbenchApp: @unchecked Sendable {
   private func uiThread() -> String? {
     installSignals()
     let startedAt = now()
-    let source = EmbeddedSource(runtime: runtime)
+    let source = EmbeddedSource(runtime: runtime, connection: options.connection)
     let controller = WorkbenchController(source: source, space: options.space, inbox: inbox)
     let terminal: CursesTerminal
     do {
@@ -213,7 +215,7 @@ final class WorkbenchApp: @unchecked Sendable {
     if stat(socket, &info) == 0 { isSocket = (info.st_mode & S_IFMT) == S_IFSOCK }
     if !isSocket {
       controller.state.banner =
-        "--agent needs `spaces serve`: no socket at \(socket) yet; the agent was started but can't connect"
+        "--agent: no socket at \(socket) (the workbench could not serve it); the agent was started but can't connect"
     }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")

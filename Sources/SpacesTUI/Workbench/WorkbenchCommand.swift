@@ -37,9 +37,25 @@ enum WorkbenchCommand {
     }
     let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
     let runtime = SpacesRuntime(home: home, supervised: true, logger: logger)
+    // Serve this runtime on the socket, so agents (`--agent`, `spaces mcp`, the SDKs) work in
+    // it while the person approves here. When another server owns the socket, stay embedded.
+    let socket = home.path + "/" + SpacesProtocol.socketName
+    var server: SpacesServer?
+    var connection = "embedded"
+    if SocketProbe.isLive(socket) {
+      connection = "embedded (another spaces serve owns the socket)"
+    } else {
+      do {
+        server = try await SpacesServer.start(runtime: runtime, logger: logger)
+        connection = "serving spaces.sock"
+      } catch {
+        logger.warning("could not serve \(socket): \(error)")
+      }
+    }
     let options = WorkbenchOptions(
       space: command.space, demo: command.demo, agent: command.agent, theme: theme, themeProblem: problem,
-      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run)
+      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run,
+      connection: connection)
     let app: WorkbenchApp
     do {
       app = try WorkbenchApp(options: options, runtime: runtime, logger: logger)
@@ -47,7 +63,10 @@ enum WorkbenchCommand {
       FileHandle.standardError.write(Data("spaces: \(error)\n".utf8))
       throw ExitCode(ExitStatus.failed)
     }
-    if let failure = await app.run() {
+    let failure = await app.run()
+    await server?.shutdown()
+    server = nil
+    if let failure {
       FileHandle.standardError.write(Data("spaces: \(failure)\n".utf8))
       throw ExitCode(ExitStatus.failed)
     }

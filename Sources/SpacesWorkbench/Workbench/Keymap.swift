@@ -162,7 +162,7 @@ public enum Keymap {
     return lines
   }
 
-  /// The keymap as a Markdown table (for docs/workbench.md).
+  /// The keymap as a Markdown table (for the README).
   public static func markdownTable() -> String {
     var text = "| Where | Keys | Does |\n|---|---|---|\n"
     for binding in bindings {
