@@ -140,6 +140,39 @@ final class Tmux: @unchecked Sendable {
     #expect(!FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock"))
   }
 
+  @Test func itAttachesToARunningServerAndAnswersItsApprovals() async throws {
+    let tmux = try Tmux()
+    #expect(try tmux.home.run("space", "create", "work").status == 0)
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: Binary.path)
+    server.arguments = ["serve"]
+    server.environment = tmux.home.environment
+    server.standardOutput = FileHandle.nullDevice
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    defer {
+      server.terminate()
+      server.waitUntilExit()
+    }
+    try await waitUntil("the server's socket") {
+      FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock")
+    }
+    try tmux.start("--space work")
+    try await tmux.waitFor("attached to spaces serve")
+    let agent = Task {
+      try tmux.home.run("op", "work", #"{"kind":"shell","command":"touch y && chmod +x y && echo ok"}"#)
+    }
+    try await tmux.waitFor("[y] once")
+    try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
+    try tmux.send("y")
+    let run = try await agent.value
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.json?["stdout"] as? String == "ok\n")
+    try await tmux.waitFor("ok")
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+  }
+
   @Test func resizeReflows() async throws {
     let tmux = try Tmux(width: 120, height: 40)
     try tmux.start()

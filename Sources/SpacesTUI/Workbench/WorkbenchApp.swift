@@ -14,8 +14,6 @@ struct WorkbenchOptions: Sendable {
   var home: SpacesHome
   var demoPause: Duration
   var run: String?
-  /// How agents reach the runtime, for the status line.
-  var connection = "embedded"
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -23,7 +21,8 @@ struct WorkbenchOptions: Sendable {
 final class WorkbenchApp: @unchecked Sendable {
   // @unchecked: after init, everything mutable is touched only on the UI thread.
   private let options: WorkbenchOptions
-  private let runtime: SpacesRuntime
+  private let source: any WorkbenchSource
+  private let submitAsAgent: @Sendable (Op, String) async -> OperationResult
   private let logger: Logger
   private let wakeRead: Int32
   private let wakeWrite: Int32
@@ -39,9 +38,14 @@ final class WorkbenchApp: @unchecked Sendable {
   /// The most runtime events applied between two looks at the keyboard.
   static let eventsPerTurn = 16
 
-  init(options: WorkbenchOptions, runtime: SpacesRuntime, logger: Logger) throws {
+  /// Creates the app over `source`; the demo agent submits with `submitAsAgent`.
+  init(
+    options: WorkbenchOptions, source: any WorkbenchSource,
+    submitAsAgent: @escaping @Sendable (Op, String) async -> OperationResult, logger: Logger
+  ) throws {
     self.options = options
-    self.runtime = runtime
+    self.source = source
+    self.submitAsAgent = submitAsAgent
     self.logger = logger
     var fds: [Int32] = [0, 0]
     guard pipe(&fds) == 0 else { throw WorkbenchFailure("can't create a pipe: \(String(cString: strerror(errno)))") }
@@ -98,7 +102,6 @@ final class WorkbenchApp: @unchecked Sendable {
   private func uiThread() -> String? {
     installSignals()
     let startedAt = now()
-    let source = EmbeddedSource(runtime: runtime, connection: options.connection)
     let controller = WorkbenchController(source: source, space: options.space, inbox: inbox)
     let terminal: CursesTerminal
     do {
@@ -120,10 +123,10 @@ final class WorkbenchApp: @unchecked Sendable {
     logger.info("first frame after \(Int((now() - startedAt) * 1000)) ms")
     if options.demo { startDemo() }
     if let command = options.run {
-      let runtime = runtime
+      let source = source
       let space = options.space
       background.append(
-        Task.detached { _ = await runtime.submit(.shell(command: command, timeoutMs: nil), to: space, actor: .person) })
+        Task.detached { _ = await source.submitAsPerson(.shell(command: command, timeoutMs: nil), to: space) })
     }
     if let command = options.agent { startAgent(command, controller: controller) }
 
@@ -190,7 +193,7 @@ final class WorkbenchApp: @unchecked Sendable {
   // MARK: - The demo and --agent
 
   private func startDemo() {
-    let runtime = runtime
+    let submit = submitAsAgent
     let space = options.space
     let inbox = inbox
     let pause = options.demoPause
@@ -199,9 +202,7 @@ final class WorkbenchApp: @unchecked Sendable {
       Task.detached {
         do {
           try await Task.sleep(for: .milliseconds(300))
-          try await DemoAgent(pause: pause).run { operation in
-            await runtime.submit(operation, to: space, actor: .agent)
-          }
+          try await DemoAgent(pause: pause).run { operation in await submit(operation, space) }
           inbox.push(.notice("demo: done. Browse the files (1), the operations (3), or press q to quit."))
         } catch {}
       })

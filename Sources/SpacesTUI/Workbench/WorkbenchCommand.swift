@@ -36,29 +36,39 @@ enum WorkbenchCommand {
       problem = "theme: \(error.message)"
     }
     let noColor = !(environment["NO_COLOR"] ?? "").isEmpty
-    let runtime = SpacesRuntime(home: home, supervised: true, logger: logger)
-    // Serve this runtime on the socket, so agents (`--agent`, `spaces mcp`, the SDKs) work in
-    // it while the person approves here. When another server owns the socket, stay embedded.
+    // Attach to a running `spaces serve`; otherwise embed the runtime and serve it on the
+    // socket, so agents (`--agent`, `spaces mcp`, the SDKs) are supervised here.
     let socket = home.path + "/" + SpacesProtocol.socketName
     var server: SpacesServer?
-    var connection = "embedded"
+    let source: any WorkbenchSource
+    let submitAsAgent: @Sendable (Op, String) async -> OperationResult
     if SocketProbe.isLive(socket) {
-      connection = "embedded (another spaces serve owns the socket)"
+      do {
+        let attached = try await ServerSource.attach(home: home, logger: logger)
+        source = attached
+        submitAsAgent = { operation, space in await attached.submitAsAgent(operation, to: space) }
+      } catch {
+        FileHandle.standardError.write(Data("spaces: can't attach to the server on \(socket): \(error)\n".utf8))
+        throw ExitCode(ExitStatus.failed)
+      }
     } else {
+      let runtime = SpacesRuntime(home: home, supervised: true, logger: logger)
+      var connection = "embedded"
       do {
         server = try await SpacesServer.start(runtime: runtime, logger: logger)
         connection = "serving spaces.sock"
       } catch {
         logger.warning("could not serve \(socket): \(error)")
       }
+      source = EmbeddedSource(runtime: runtime, connection: connection)
+      submitAsAgent = { operation, space in await runtime.submit(operation, to: space, actor: .agent) }
     }
     let options = WorkbenchOptions(
       space: command.space, demo: command.demo, agent: command.agent, theme: theme, themeProblem: problem,
-      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run,
-      connection: connection)
+      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run)
     let app: WorkbenchApp
     do {
-      app = try WorkbenchApp(options: options, runtime: runtime, logger: logger)
+      app = try WorkbenchApp(options: options, source: source, submitAsAgent: submitAsAgent, logger: logger)
     } catch {
       FileHandle.standardError.write(Data("spaces: \(error)\n".utf8))
       throw ExitCode(ExitStatus.failed)

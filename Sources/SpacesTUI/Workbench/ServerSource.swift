@@ -1,0 +1,170 @@
+import Dispatch
+import Foundation
+import Logging
+import SpacesKit
+import SpacesWorkbench
+
+/// The workbench's source when it attaches to a running `spaces serve`.
+///
+/// It connects as a supervisor (with the token in SPACES_HOME): events, approvals and the
+/// person's edits go through the server. Spaces, configs and file contents are read from disk
+/// beneath the workspace, as the embedded source does — the socket means the same machine.
+final class ServerSource: WorkbenchSource, @unchecked Sendable {
+  // @unchecked: the only mutable state is in `LockedValue`s.
+  private let supervisor: SpacesClient
+  private let agent: SpacesClient
+  private let home: SpacesHome
+  private let logger: Logger
+  private let approvals = LockedValue<[ApprovalRequest]>([])
+  private let workspaces = LockedValue<[String: ConfinedWorkspace]>([:])
+  private var poller: Task<Void, Never>?
+
+  let connection = "attached to spaces serve"
+
+  private init(supervisor: SpacesClient, agent: SpacesClient, home: SpacesHome, logger: Logger) {
+    self.supervisor = supervisor
+    self.agent = agent
+    self.home = home
+    self.logger = logger
+  }
+
+  deinit { poller?.cancel() }
+
+  /// Connects to the server of `home` as a supervisor (and once more as an agent, for the demo).
+  static func attach(home: SpacesHome, logger: Logger) async throws -> ServerSource {
+    guard let token = SupervisorToken.read(in: home) else {
+      throw SpacesError(.invalidConfig, "no supervisor token in \(SupervisorToken.path(in: home))")
+    }
+    let supervisor = try await SpacesClient.connect(home: home)
+    try await supervisor.hello(role: .supervisor, token: token, client: "workbench")
+    let agent = try await SpacesClient.connect(home: home)
+    try await agent.hello(role: .agent, client: "workbench-demo")
+    let source = ServerSource(supervisor: supervisor, agent: agent, home: home, logger: logger)
+    await source.refreshApprovals()
+    // Approvals of every space, also those this workbench doesn't watch.
+    source.poller = Task { [weak source] in
+      while !Task.isCancelled {
+        try? await Task.sleep(for: .milliseconds(250))
+        await source?.refreshApprovals()
+      }
+    }
+    return source
+  }
+
+  func spaceNames() -> [String] { home.names() }
+
+  func summary(of space: String) throws(SpacesError) -> SpaceSummary {
+    let config = try home.load(space)
+    return SpaceSummary(
+      name: config.name, backend: config.backend.rawValue, isolated: config.backend.isolated,
+      policy: config.policy.rawValue)
+  }
+
+  func events(of space: String) throws(SpacesError) -> AsyncStream<Event> {
+    _ = try home.load(space)
+    let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(50_000))
+    let task = Task {
+      do {
+        let lastSeq = try Journal(path: home.journalPath(space)).lastSeq
+        for await event in try await supervisor.subscribe(space: space, fromSeq: lastSeq + 1) {
+          // The prompt reads the pending list when it sees these: have it up to date first.
+          if event.type == .approvalRequested || event.type == .approvalResolved { await refreshApprovals() }
+          continuation.yield(event)
+        }
+      } catch {
+        logger.warning("events of \(space): \(error)")
+      }
+      continuation.finish()
+    }
+    continuation.onTermination = { _ in task.cancel() }
+    return stream
+  }
+
+  func pendingApprovals() -> [ApprovalRequest] { approvals.withValue { $0 } }
+
+  func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {
+    guard let choice = resolution.choice else {
+      throw SpacesError(.invalidRequest, "a resolution needs a choice: once, session, always or deny")
+    }
+    let supervisor = supervisor
+    let outcome = Self.blocking {
+      try await supervisor.resolveApproval(
+        id, choice, feedback: resolution.feedback, rules: resolution.rules.isEmpty ? nil : resolution.rules)
+    }
+    approvals.withValue { $0.removeAll { $0.id == id } }
+    if case .failure(let error) = outcome {
+      if let error = error as? SpacesError { throw error }
+      let code = (error as? RPCError)?.data?.code ?? SpacesError.Code.ioError.rawValue
+      throw SpacesError(.init(rawValue: code), (error as? RPCError)?.message ?? "\(error)")
+    }
+  }
+
+  func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
+    await Self.result(of: operation, in: space) { [supervisor] in
+      switch operation {
+      case .createFile(let path, let content, let encoding):
+        return try await supervisor.writeFile(path, content: content, encoding: encoding, in: space)
+      case .deleteFile(let path, let recursive):
+        return try await supervisor.deleteFile(path, recursive: recursive, in: space)
+      case .readFile(let path):
+        return try await supervisor.readFile(path, in: space)
+      default:
+        return try await supervisor.submit(operation, to: space)
+      }
+    }
+  }
+
+  /// Runs an operation as the agent the demo plays.
+  func submitAsAgent(_ operation: Op, to space: String) async -> OperationResult {
+    await Self.result(of: operation, in: space) { [agent] in try await agent.submit(operation, to: space) }
+  }
+
+  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+    try workspace(space).list(path)
+  }
+
+  func read(_ path: String, in space: String) throws -> [UInt8] {
+    try workspace(space).read(path)
+  }
+
+  // MARK: - Helpers
+
+  private func refreshApprovals() async {
+    guard let pending = try? await supervisor.approvals() else { return }
+    approvals.withValue { $0 = pending }
+  }
+
+  private func workspace(_ space: String) throws -> ConfinedWorkspace {
+    if let open = workspaces.withValue({ $0[space] }) { return open }
+    let config = try home.load(space)
+    let opened = try ConfinedWorkspace(root: config.workspace, maxFileSize: config.limits.maxFileSizeBytes)
+    workspaces.withValue { $0[space] = opened }
+    return opened
+  }
+
+  private static func result(
+    of operation: Op, in space: String, _ body: () async throws -> OperationResult
+  ) async -> OperationResult {
+    do {
+      return try await body()
+    } catch {
+      var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
+      let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
+      let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
+      result.error = OperationResult.ErrorInfo(code: code, message: message)
+      return result
+    }
+  }
+
+  /// Waits on this thread for an async call (a short round trip on the local socket).
+  private static func blocking(_ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
+    let done = DispatchSemaphore(value: 0)
+    let outcome = LockedValue<Result<Void, any Error>>(.success(()))
+    Task.detached {
+      do { try await body() } catch { outcome.withValue { $0 = .failure(error) } }
+      done.signal()
+    }
+    done.wait()
+    return outcome.withValue { $0 }
+  }
+}
