@@ -92,7 +92,8 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")
-    try await tmux.waitFor("curl -fsSL")
+    // The curl prompt (it can't be saved as a rule); the queue may show the command earlier.
+    try await tmux.waitFor("[p] always (no rule)")
     try await Task.sleep(for: .milliseconds(400))
     try tmux.send("n")
     try await tmux.waitFor("feedback for the agent")

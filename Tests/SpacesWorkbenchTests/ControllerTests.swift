@@ -63,7 +63,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     controller.start(now: 0)
     source.continuation.yield(Fixture.event("op_1", .received) { $0.op = .shell(command: "ls", timeoutMs: nil) })
     source.continuation.yield(Fixture.event("op_1", .started))
-    let deadline = ContinuousClock.now + .seconds(5)
+    let deadline = ContinuousClock.now + .seconds(60)  // generous: CI runs the suites in parallel
     while controller.state.operations.count < 1 || controller.state.operation("op_1")?.state != .running {
       _ = controller.drain(now: 1)
       try await Task.sleep(for: .milliseconds(5))

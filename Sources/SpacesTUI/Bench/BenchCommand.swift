@@ -18,10 +18,12 @@ struct BenchCommand: AsyncParsableCommand {
   @Flag(help: "Print JSON instead of a table.") var json = false
   @Flag(help: "Only the sandbox figures.") var sandboxOnly = false
   @Flag(help: "Only the server (socket and MCP) figures.") var serverOnly = false
+  @Option(help: "Also measure the container backend with this (local) image, e.g. localhost/spaces-test.")
+  var containerImage: String?
 
   func run() async throws {
     var rows: [BenchRow] = []
-    if !serverOnly { rows += try await SandboxBench(iterations: iterations).run() }
+    if !serverOnly { rows += try await SandboxBench(iterations: iterations, containerImage: containerImage).run() }
     if !sandboxOnly { rows += try await runServerBench(iterations: iterations * 3) }
     if json {
       CLI.print(SpacesJSON.pretty(rows))
@@ -34,6 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
 /// Measures the sandbox and the runtime path around it.
 struct SandboxBench {
   var iterations: Int
+  var containerImage: String?
   let clock = ContinuousClock()
 
   func run() async throws -> [BenchRow] {
@@ -95,7 +98,34 @@ struct SandboxBench {
       BenchRow(
         "streaming `seq 1 3000000`", unit: "MB/s", samples: throughput, target: "≥ 100 MB/s", met: stream.median >= 100)
     )
+    if let image = containerImage {
+      rows += try await containerRows(home: home, runtime: runtime, image: image)
+    }
     return rows
+  }
+
+  /// Shell `true` and streaming through the container backend (one exec per operation).
+  private func containerRows(home: SpacesHome, runtime: SpacesRuntime, image: String) async throws -> [BenchRow] {
+    _ = try home.create(name: "bench-container", policy: .permissive, backend: .container, image: image)
+    let space = try runtime.space("bench-container")
+    let probe = await space.submit(.shell(command: "true", timeoutMs: nil))
+    guard probe.status == .completed else {
+      return [BenchRow("container backend: unavailable (\(probe.error?.message ?? "?"))", samples: [])]
+    }
+    var samples: [Double] = []
+    for _ in 0..<max(5, iterations / 5) {
+      samples.append(try await timed { _ = await space.submit(.shell(command: "true", timeoutMs: nil)) })
+    }
+    var throughput: [Double] = []
+    for _ in 0..<3 {
+      let seconds = try await timed { _ = await space.submit(.shell(command: "seq 1 3000000", timeoutMs: nil)) } / 1000
+      throughput.append(22_888_896.0 / 1e6 / seconds)
+    }
+    Backends.cleanUp(space: space.name, config: space.config, home: home)
+    return [
+      BenchRow("container: shell `true` through the runtime", samples: samples),
+      BenchRow("container: streaming `seq 1 3000000`", unit: "MB/s", samples: throughput),
+    ]
   }
 
   private func timed(_ body: () async throws -> Void) async throws -> Double {
