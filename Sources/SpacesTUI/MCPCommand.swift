@@ -73,11 +73,7 @@ enum Gateway: Sendable {
       do {
         return try await client.submit(operation, to: space)
       } catch {
-        var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
-        let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
-        let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
-        result.error = OperationResult.ErrorInfo(code: code, message: message)
-        return result
+        return .callFailed(operation, in: space, error: error)
       }
     }
   }

@@ -303,3 +303,15 @@ final class ClientLineHandler: ChannelInboundHandler {
     context.close(promise: nil)
   }
 }
+
+extension OperationResult {
+  /// A failed result for an operation whose call itself failed (the server refused it, or the
+  /// connection was lost), carrying the stable code and the message.
+  public static func callFailed(_ operation: Op, in space: String, error: any Error) -> OperationResult {
+    var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
+    let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
+    let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
+    result.error = ErrorInfo(code: code, message: message)
+    return result
+  }
+}

@@ -148,11 +148,7 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     do {
       return try await body()
     } catch {
-      var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
-      let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
-      let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
-      result.error = OperationResult.ErrorInfo(code: code, message: message)
-      return result
+      return .callFailed(operation, in: space, error: error)
     }
   }
 
