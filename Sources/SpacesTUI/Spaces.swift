@@ -13,9 +13,17 @@ struct Spaces: AsyncParsableCommand {
     version: SpacesVersion.current,
     subcommands: [
       SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, BenchCommand.self,
-      MCPCommand.self, ServeCommand.self, ApprovalsCommand.self, ApproveCommand.self,
-    ]
+      MCPCommand.self, ServeCommand.self, ApprovalsCommand.self, ApproveCommand.self, WorkbenchOptionsCommand.self,
+    ],
+    defaultSubcommand: WorkbenchOptionsCommand.self
   )
+}
+
+/// `spaces` with no subcommand (or `spaces workbench`): the workbench.
+struct WorkbenchOptionsCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "workbench",
+    abstract: "Open the workbench: watch the agent, approve or deny, browse and edit (the default).")
 
   @Option(help: "The space to open (created with the standard policy and bubblewrap backend if missing).")
   var space = "default"

@@ -37,6 +37,17 @@ import Testing
     #expect(try home.run("space", "rm", "alpha").status == 1)
   }
 
+  @Test func subcommandOptionsAreTheSubcommandsOwn() throws {
+    // The workbench's options (--space, --home) must not swallow a subcommand's.
+    let other = CLIHome()
+    #expect(try home.run("space", "create", "mine", "--backend", "host", "--home", other.path).status == 0)
+    #expect(try other.run("space", "list", "--json").stdout.contains("\"mine\""))
+    #expect(!(try home.run("space", "list", "--json").stdout.contains("\"mine\"")))
+    let demo = try home.run("demo", "--space", "elsewhere", "--pause-ms", "0")
+    #expect(demo.status == 0, "\(demo.stderr)")
+    #expect(try home.run("space", "show", "elsewhere").status == 0)
+  }
+
   @Test func opPrintsResultJSONAndExitStatus() throws {
     #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
     let created = try home.run("op", "s", #"{"kind":"createFile","path":"dir/a.txt","content":"hello\n"}"#)

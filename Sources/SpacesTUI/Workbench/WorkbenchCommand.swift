@@ -6,7 +6,7 @@ import SpacesWorkbench
 
 /// Opens the workbench for `spaces` with no subcommand.
 enum WorkbenchCommand {
-  static func run(_ command: Spaces) async throws {
+  static func run(_ command: WorkbenchOptionsCommand) async throws {
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
       FileHandle.standardError.write(
         Data("spaces: the workbench needs a terminal; for scripts use the subcommands (spaces --help)\n".utf8))
