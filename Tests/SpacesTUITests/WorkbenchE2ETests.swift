@@ -127,15 +127,7 @@ final class Tmux: @unchecked Sendable {
     try tmux.start("--space work")
     try await tmux.waitFor("serving spaces.sock")
     // An agent outside the workbench submits through the socket the workbench serves.
-    let agent = Task {
-      try tmux.home.run("op", "work", #"{"kind":"shell","command":"touch x && chmod +x x && echo ok"}"#)
-    }
-    try await tmux.waitFor("[y] once")
-    try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
-    try tmux.send("y")
-    let run = try await agent.value
-    #expect(run.status == 0, "\(run.stderr)")
-    #expect(run.json?["stdout"] as? String == "ok\n")
+    try await approveAnAgentsAsk(tmux, file: "x")
     try tmux.send("q")
     try await tmux.waitFor("$ ")
     #expect(!FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock"))
@@ -160,18 +152,23 @@ final class Tmux: @unchecked Sendable {
     }
     try tmux.start("--space work")
     try await tmux.waitFor("attached to spaces serve")
-    let agent = Task {
-      try tmux.home.run("op", "work", #"{"kind":"shell","command":"touch y && chmod +x y && echo ok"}"#)
-    }
+    try await approveAnAgentsAsk(tmux, file: "y")
+    try await tmux.waitFor("ok")
+    try tmux.send("q")
+    try await tmux.waitFor("$ ")
+  }
+
+  /// An agent (`spaces op` in the space `work`) runs a command the policy asks about; the person
+  /// approves it once with `y`, and the agent gets its result.
+  func approveAnAgentsAsk(_ tmux: Tmux, file: String) async throws {
+    let command = "touch \(file) && chmod +x \(file) && echo ok"
+    let agent = Task { try tmux.home.run("op", "work", #"{"kind":"shell","command":"\#(command)"}"#) }
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")
     let run = try await agent.value
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.json?["stdout"] as? String == "ok\n")
-    try await tmux.waitFor("ok")
-    try tmux.send("q")
-    try await tmux.waitFor("$ ")
   }
 
   @Test func resizeReflows() async throws {
