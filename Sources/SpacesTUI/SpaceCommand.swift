@@ -69,7 +69,10 @@ struct SpaceCommand: ParsableCommand {
         CLI.print("no spaces yet; create one with `spaces space create NAME`")
       } else {
         let rows = configs.map {
-          [$0.name, SpaceText.backend($0), $0.policy.rawValue, $0.capabilities.network ? "on" : "off", $0.workspace]
+          [
+            $0.name, SpaceText.backend($0), SpaceText.preset(home, $0), $0.capabilities.network ? "on" : "off",
+            $0.workspace,
+          ]
         }
         CLI.print(SpaceText.table(header: ["NAME", "BACKEND", "POLICY", "NETWORK", "WORKSPACE"], rows: rows))
       }
@@ -138,6 +141,12 @@ struct SpaceCommand: ParsableCommand {
 
 /// Small text helpers for the CLI's human output.
 enum SpaceText {
+  /// The preset policy.yaml names (it rules; space.json's only seeded it), or `invalid`.
+  static func preset(_ home: SpacesHome, _ config: SpaceConfig) -> String {
+    let store = try? PolicyStore(path: home.policyPath(config.name), fallback: config.policy)
+    return (try? store?.current().preset.rawValue) ?? "invalid"
+  }
+
   /// The preset in force and where the policy file is (or why it can't be read).
   static func policy(_ home: SpacesHome, _ config: SpaceConfig) -> String {
     let path = home.policyPath(config.name)

@@ -118,6 +118,7 @@ import Testing
     process.environment = home.environment
     let out = Pipe()
     process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
     try process.run()
     defer { process.terminate() }
     let seen = Collected()

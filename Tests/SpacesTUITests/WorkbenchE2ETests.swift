@@ -4,6 +4,7 @@ import Testing
 /// One tmux server (a private socket) running a shell in a window of a given size.
 final class Tmux: @unchecked Sendable {
   let socket = "spaces-e2e-\(UUID().uuidString.prefix(8))"
+  private var shellChecks = 0
   let home = CLIHome()
 
   init(width: Int = 120, height: Int = 40) throws {
@@ -77,6 +78,19 @@ final class Tmux: @unchecked Sendable {
     throw CancellationError()
   }
 
+  /// Waits until the shell answers again (the workbench has quit): a marker it echoes appears.
+  /// (capture-pane drops trailing spaces, and a reflow can hide earlier prompts.)
+  func waitForShell(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    // Type only once the workbench is gone, or the keys would go to it.
+    let clock = ContinuousClock()
+    let end = clock.now + .seconds(30)
+    while clock.now < end, try screen().contains("? help") { try await Task.sleep(for: .milliseconds(50)) }
+    shellChecks += 1
+    try type("echo shell-\(shellChecks)-$((6*7))")
+    try send("Enter")
+    try await waitFor("shell-\(shellChecks)-42", sourceLocation: sourceLocation)
+  }
+
   /// Starts the workbench with `arguments` in the shell.
   func start(_ arguments: String = "") throws {
     try type("'\(Binary.path)' \(arguments)")
@@ -116,7 +130,7 @@ final class Tmux: @unchecked Sendable {
     #expect(denied.count == 2)  // the person's and the policy's (rm -rf /)
 
     try tmux.send("q")
-    try await tmux.waitFor("$ ")
+    try await tmux.waitForShell()
     try tmux.type("echo ok-$((40+2))")
     try tmux.send("Enter")
     try await tmux.waitFor("ok-42")
@@ -129,7 +143,7 @@ final class Tmux: @unchecked Sendable {
     // An agent outside the workbench submits through the socket the workbench serves.
     try await approveAnAgentsAsk(tmux, file: "x")
     try tmux.send("q")
-    try await tmux.waitFor("$ ")
+    try await tmux.waitForShell()
     #expect(!FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock"))
   }
 
@@ -155,7 +169,7 @@ final class Tmux: @unchecked Sendable {
     try await approveAnAgentsAsk(tmux, file: "y")
     try await tmux.waitFor("ok")
     try tmux.send("q")
-    try await tmux.waitFor("$ ")
+    try await tmux.waitForShell()
   }
 
   /// An agent (`spaces op` in the space `work`) runs a command the policy asks about; the person
@@ -185,7 +199,7 @@ final class Tmux: @unchecked Sendable {
     let lines = screen.split(separator: "\n", omittingEmptySubsequences: false)
     #expect(lines.contains { $0.hasPrefix("╭─ [1] Files") || $0.hasPrefix("╭─ [4] Spaces") })
     try tmux.send("q")
-    try await tmux.waitFor("$ ")
+    try await tmux.waitForShell()
   }
 
   @Test func quitLeavesTheTerminalUsable() async throws {
@@ -196,7 +210,7 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("focus Files")
     try tmux.send("Escape")
     try tmux.send("q")
-    try await tmux.waitFor("$ ")
+    try await tmux.waitForShell()
     try tmux.type("echo usable-$((1+1))")
     try tmux.send("Enter")
     try await tmux.waitFor("usable-2")

@@ -11,10 +11,13 @@ struct EmbeddedSource: WorkbenchSource {
   func spaceNames() -> [String] { runtime.home.names() }
 
   func summary(of space: String) throws(SpacesError) -> SpaceSummary {
-    let config = try runtime.space(space).config
+    let opened = try runtime.space(space)
+    let config = opened.config
+    // policy.yaml is what rules; space.json's preset only seeded it.
+    let preset = (try? opened.policy.current().preset) ?? config.policy
     return SpaceSummary(
       name: config.name, backend: config.backend.rawValue, isolated: config.backend.isolated,
-      policy: config.policy.rawValue)
+      policy: preset.rawValue)
   }
 
   func events(of space: String) throws(SpacesError) -> AsyncStream<Event> {

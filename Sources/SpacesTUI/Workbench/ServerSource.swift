@@ -55,9 +55,12 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
 
   func summary(of space: String) throws(SpacesError) -> SpaceSummary {
     let config = try home.load(space)
+    // policy.yaml is what rules; space.json's preset only seeded it.
+    let preset =
+      (try? PolicyStore(path: home.policyPath(space), fallback: config.policy).current().preset) ?? config.policy
     return SpaceSummary(
       name: config.name, backend: config.backend.rawValue, isolated: config.backend.isolated,
-      policy: config.policy.rawValue)
+      policy: preset.rawValue)
   }
 
   func events(of space: String) throws(SpacesError) -> AsyncStream<Event> {
