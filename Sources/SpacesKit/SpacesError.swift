@@ -18,8 +18,6 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let isDirectory = Code(rawValue: "isDirectory")
     /// A file stands where a folder is needed.
     public static let notDirectory = Code(rawValue: "notDirectory")
-    /// A folder is not empty and `recursive` was not given.
-    public static let notEmpty = Code(rawValue: "notEmpty")
     /// `editFile` found no occurrence of `oldText`.
     public static let editNoMatch = Code(rawValue: "editNoMatch")
     /// `editFile` found more than one occurrence of `oldText`.
