@@ -44,6 +44,7 @@ public final class SpacesServer: Sendable {
   let token: String
   let logger: Logger
   private let channels: [Channel]
+  private let registry: ConnectionRegistry
   private let accepting: LockedValue<Task<Void, Never>?> = LockedValue(nil)
   private let connectionCounter = LockedValue(0)
 
@@ -64,10 +65,18 @@ public final class SpacesServer: Sendable {
         "--listen accepts only a loopback address (127.0.0.1, ::1 or localhost), not \(options.tcpHost)")
     }
     let maxMessage = options.maxMessageBytes
-    let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<InboundLine, ByteBuffer>> = { channel in
+    let registry = ConnectionRegistry()
+    // A connection's outbound writer is unused (replies go through its Outbox) and finished at once,
+    // so a connection accepted while the server stops can be dropped without tripping NIO's
+    // unfinished-writer check; the registry closes such orphans.
+    let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
       channel.eventLoop.makeCompletedFuture {
+        guard registry.admit(channel) else {
+          channel.close(promise: nil)
+          throw ChannelError.ioOnClosedChannel
+        }
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: maxMessage)))
-        return try NIOAsyncChannel<InboundLine, ByteBuffer>(wrappingChannelSynchronously: channel)
+        return try Connection(wrappingChannelSynchronously: channel)
       }
     }
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -89,7 +98,7 @@ public final class SpacesServer: Sendable {
     let server = SpacesServer(
       runtime: runtime, options: options, socketPath: path,
       tcpPort: listeners.count > 1 ? listeners[1].0.channel.localAddress?.port : nil, token: token,
-      logger: logger, channels: listeners.map(\.0.channel))
+      logger: logger, channels: listeners.map(\.0.channel), registry: registry)
     let bound = listeners
     server.accepting.withValue {
       $0 = Task {
@@ -105,7 +114,7 @@ public final class SpacesServer: Sendable {
 
   private init(
     runtime: SpacesRuntime, options: SpacesServerOptions, socketPath: String, tcpPort: Int?, token: String,
-    logger: Logger, channels: [Channel]
+    logger: Logger, channels: [Channel], registry: ConnectionRegistry
   ) {
     self.runtime = runtime
     self.options = options
@@ -114,6 +123,7 @@ public final class SpacesServer: Sendable {
     self.token = token
     self.logger = logger
     self.channels = channels
+    self.registry = registry
   }
 
   /// Waits until the server stops (after ``shutdown()``).
@@ -126,11 +136,13 @@ public final class SpacesServer: Sendable {
     // Closing the listeners ends the accept loops, which then cancel their connections; the
     // loops are not cancelled directly, so every accepted channel is still closed properly.
     for channel in channels { try? await channel.close() }
+    // Connections accepted as the listeners closed may never reach an accept loop: close them too.
+    for channel in registry.closeAll() { channel.close(promise: nil) }
     await accepting.withValue { $0 }?.value
     unlink(socketPath)
   }
 
-  private func accept(_ listener: NIOAsyncChannel<NIOAsyncChannel<InboundLine, ByteBuffer>, Never>, tcp: Bool) async {
+  private func accept(_ listener: NIOAsyncChannel<Connection, Never>, tcp: Bool) async {
     do {
       try await listener.executeThenClose { inbound in
         await withDiscardingTaskGroup { group in
@@ -139,8 +151,11 @@ public final class SpacesServer: Sendable {
               group.addTask { await self.serve(connection, tcp: tcp) }
             }
           } catch {
-            logger.debug("stopped accepting: \(error)")
+            logger.error("stopped accepting connections: \(error)")
           }
+          // Stop listening now rather than after the connections end, so nobody connects to a
+          // listener that no longer serves.
+          listener.channel.close(promise: nil)
           group.cancelAll()
         }
       }
@@ -149,7 +164,7 @@ public final class SpacesServer: Sendable {
     }
   }
 
-  private func serve(_ channel: NIOAsyncChannel<InboundLine, ByteBuffer>, tcp: Bool) async {
+  private func serve(_ channel: Connection, tcp: Bool) async {
     let number = connectionCounter.withValue {
       $0 += 1
       return $0
@@ -158,7 +173,7 @@ public final class SpacesServer: Sendable {
       channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes)
     let connection = ServerConnection(server: self, outbox: outbox, tcp: tcp, number: number)
     do {
-      try await channel.executeThenClose { inbound, _ in
+      try await channel.executeThenClose { inbound in
         await withDiscardingTaskGroup { group in
           do {
             for try await message in inbound {
@@ -191,6 +206,42 @@ public final class SpacesServer: Sendable {
     }
     guard unlink(path) == 0 || errno == ENOENT else {
       throw SpacesError(.ioError, "can't remove the stale socket \(path): \(String(cString: strerror(errno)))")
+    }
+  }
+}
+
+/// One client's channel: lines in; replies are written by its ``Outbox``, not an async writer.
+typealias Connection = NIOAsyncChannel<InboundLine, Never>
+
+/// The server's open connections, so that shutting down closes every one of them, including a
+/// connection accepted in the instant the listener closed that no accept loop will ever serve.
+final class ConnectionRegistry: Sendable {
+  private struct State {
+    var open: [ObjectIdentifier: Channel] = [:]
+    var closing = false
+  }
+  private let state = LockedValue(State())
+
+  /// Records a new connection; false once the server is shutting down.
+  func admit(_ channel: Channel) -> Bool {
+    let admitted = state.withValue { state -> Bool in
+      guard !state.closing else { return false }
+      state.open[ObjectIdentifier(channel)] = channel
+      return true
+    }
+    if admitted {
+      channel.closeFuture.whenComplete { [state] _ in
+        state.withValue { _ = $0.open.removeValue(forKey: ObjectIdentifier(channel)) }
+      }
+    }
+    return admitted
+  }
+
+  /// Refuses new connections from now on and returns the open ones.
+  func closeAll() -> [Channel] {
+    state.withValue { state in
+      state.closing = true
+      return Array(state.open.values)
     }
   }
 }

@@ -46,9 +46,11 @@ struct TestServer {
 final class RawSocket {
   let fd: Int32
   private var buffer: [UInt8] = []
+  /// Whether the last failed read timed out (rather than reaching the end).
+  private(set) var timedOut = false
 
-  init(unixPath: String) throws {
-    fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+  init(unixPath: String, timeoutSeconds: Int = 10) throws {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -59,8 +61,13 @@ final class RawSocket {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
       }
     }
-    guard result == 0 else { throw SpacesError(.ioError, "connect failed: \(errno)") }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    guard result == 0 else {
+      let code = errno
+      close(fd)
+      throw SpacesError(.ioError, "connect failed: \(code)")
+    }
+    self.fd = fd
+    var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
   }
 
@@ -87,7 +94,10 @@ final class RawSocket {
       }
       var chunk = [UInt8](repeating: 0, count: 65536)
       let n = read(fd, &chunk, chunk.count)
-      if n <= 0 { return nil }
+      if n <= 0 {
+        timedOut = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+        return nil
+      }
       buffer += chunk[..<n]
     }
   }

@@ -191,8 +191,13 @@ func concurrentSwapRace(fallback: Bool) throws {
     let finished = Counter()
     // Swap d between the real folder and the link to outside, leaving each in place for a round.
     // When the writer re-created a missing d, move that folder aside so the link can take its place.
+    // At least 3000 rounds, and on until the operations have met the link at least once (the
+    // scheduler decides when that happens) or a generous deadline passes.
+    let deadline = Date().addingTimeInterval(60)
     Thread {
-      for round in 0..<3000 {
+      var round = 0
+      while round < 3000 || (refusals.value == 0 && Date() < deadline) {
+        defer { round += 1 }
         if round.isMultiple(of: 2) {
           rename(d, real)
           var attempt = 0
@@ -208,7 +213,9 @@ func concurrentSwapRace(fallback: Bool) throws {
       finished.increment()
       swapped.signal()
     }.start()
-    for index in 0..<100_000 where finished.value == 0 {
+    var index = 0
+    while finished.value == 0 {
+      index += 1
       for operation in [
         { try ws.write("d/f", [UInt8(truncatingIfNeeded: index)]) },
         { try ws.write("d/sub/f", []) },
