@@ -44,7 +44,18 @@ final class CLIHome: Sendable {
   }
 
   /// Runs `spaces` with `arguments` and waits (at most `deadline`) for it to exit.
-  func run(_ arguments: String..., stdin: String? = nil, deadline: Duration = .seconds(60)) throws -> Run {
+  ///
+  /// The wait happens on a dispatch thread: a test blocked in it must not hold one of the few
+  /// threads that every task of the test process (the servers under test too) runs on.
+  func run(_ arguments: String..., stdin: String? = nil, deadline: Duration = .seconds(60)) async throws -> Run {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async {
+        continuation.resume(with: Result { try self.runBlocking(arguments, stdin: stdin, deadline: deadline) })
+      }
+    }
+  }
+
+  private func runBlocking(_ arguments: [String], stdin: String?, deadline: Duration) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Binary.path)
     process.arguments = arguments
@@ -76,8 +87,8 @@ final class CLIHome: Sendable {
   }
 
   /// Reads the journal of `space` through `spaces log --json`.
-  func journal(_ space: String) throws -> [[String: Any]] {
-    let run = try run("log", space, "--json")
+  func journal(_ space: String) async throws -> [[String: Any]] {
+    let run = try await run("log", space, "--json")
     return run.stdout.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
     }
@@ -94,12 +105,12 @@ final class Collected: @unchecked Sendable {
 /// Waits until `condition` holds, checking every 20 ms, or fails after `deadline`.
 func waitUntil(
   _ what: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
-  _ condition: () throws -> Bool
+  _ condition: () async throws -> Bool
 ) async throws {
   let clock = ContinuousClock()
   let end = clock.now + deadline
   while clock.now < end {
-    if try condition() { return }
+    if try await condition() { return }
     try await Task.sleep(for: .milliseconds(20))
   }
   Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)

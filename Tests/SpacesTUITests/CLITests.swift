@@ -5,52 +5,52 @@ import Testing
 @Suite struct CLITests {
   let home = CLIHome()
 
-  @Test func spaceLifecycle() throws {
-    let created = try home.run("space", "create", "alpha", "--policy", "restrictive", "--backend", "host")
+  @Test func spaceLifecycle() async throws {
+    let created = try await home.run("space", "create", "alpha", "--policy", "restrictive", "--backend", "host")
     #expect(created.status == 0, "\(created.stderr)")
     #expect(created.stdout.contains("created space alpha"))
 
-    let duplicate = try home.run("space", "create", "alpha")
+    let duplicate = try await home.run("space", "create", "alpha")
     #expect(duplicate.status == 1)
     #expect(duplicate.stderr.contains("already exists"))
 
-    let bad = try home.run("space", "create", "Not OK")
+    let bad = try await home.run("space", "create", "Not OK")
     #expect(bad.status == 2)
     #expect(bad.stderr.contains("not a valid space name"))
 
-    let list = try home.run("space", "list", "--json")
+    let list = try await home.run("space", "list", "--json")
     let spaces = try #require((try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) as? [[String: Any]])
     #expect(spaces.count == 1)
     #expect(spaces.first?["policy"] as? String == "restrictive")
     #expect(spaces.first?["backend"] as? String == "host")
 
-    let table = try home.run("space", "list")
+    let table = try await home.run("space", "list")
     #expect(table.stdout.contains("UNISOLATED"))
 
-    let show = try home.run("space", "show", "alpha", "--json")
+    let show = try await home.run("space", "show", "alpha", "--json")
     #expect(show.json?["name"] as? String == "alpha")
-    let missing = try home.run("space", "show", "beta")
+    let missing = try await home.run("space", "show", "beta")
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("no space called \"beta\""))
 
-    #expect(try home.run("space", "rm", "alpha").status == 0)
-    #expect(try home.run("space", "rm", "alpha").status == 1)
+    #expect(try await home.run("space", "rm", "alpha").status == 0)
+    #expect(try await home.run("space", "rm", "alpha").status == 1)
   }
 
-  @Test func subcommandOptionsAreTheSubcommandsOwn() throws {
+  @Test func subcommandOptionsAreTheSubcommandsOwn() async throws {
     // The workbench's options (--space, --home) must not swallow a subcommand's.
     let other = CLIHome()
-    #expect(try home.run("space", "create", "mine", "--backend", "host", "--home", other.path).status == 0)
-    #expect(try other.run("space", "list", "--json").stdout.contains("\"mine\""))
-    #expect(!(try home.run("space", "list", "--json").stdout.contains("\"mine\"")))
-    let demo = try home.run("demo", "--space", "elsewhere", "--pause-ms", "0")
+    #expect(try await home.run("space", "create", "mine", "--backend", "host", "--home", other.path).status == 0)
+    #expect(try await other.run("space", "list", "--json").stdout.contains("\"mine\""))
+    #expect(!(try await home.run("space", "list", "--json").stdout.contains("\"mine\"")))
+    let demo = try await home.run("demo", "--space", "elsewhere", "--pause-ms", "0")
     #expect(demo.status == 0, "\(demo.stderr)")
-    #expect(try home.run("space", "show", "elsewhere").status == 0)
+    #expect(try await home.run("space", "show", "elsewhere").status == 0)
   }
 
-  @Test func opPrintsResultJSONAndExitStatus() throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
-    let created = try home.run("op", "s", #"{"kind":"createFile","path":"dir/a.txt","content":"hello\n"}"#)
+  @Test func opPrintsResultJSONAndExitStatus() async throws {
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
+    let created = try await home.run("op", "s", #"{"kind":"createFile","path":"dir/a.txt","content":"hello\n"}"#)
     #expect(created.status == 0, "\(created.stderr)")
     let result = try #require(created.json)
     #expect(result["status"] as? String == "completed")
@@ -59,59 +59,59 @@ import Testing
     #expect((result["id"] as? String)?.hasPrefix("op_") == true)
     #expect(result["durationMs"] is Int)
 
-    let read = try home.run("op", "s", #"{"kind":"readFile","path":"dir/a.txt"}"#)
+    let read = try await home.run("op", "s", #"{"kind":"readFile","path":"dir/a.txt"}"#)
     #expect(read.json?["content"] as? String == "hello\n")
 
-    let failed = try home.run("op", "s", #"{"kind":"readFile","path":"../../etc/passwd"}"#)
+    let failed = try await home.run("op", "s", #"{"kind":"readFile","path":"../../etc/passwd"}"#)
     #expect(failed.status == 1)
     let error = try #require(failed.json?["error"] as? [String: Any])
     #expect(error["code"] as? String == "pathOutsideWorkspace")
 
-    let fromStdin = try home.run("op", "s", "-", stdin: #"{"kind":"message","text":"from stdin"}"#)
+    let fromStdin = try await home.run("op", "s", "-", stdin: #"{"kind":"message","text":"from stdin"}"#)
     #expect(fromStdin.status == 0)
   }
 
-  @Test func badInputExitsTwoAndChangesNothing() throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
+  @Test func badInputExitsTwoAndChangesNothing() async throws {
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
     for bad in ["not json", "{}", #"{"kind":"createFile","path":"a"}"#, #"{"kind":"rm","path":"a"}"#] {
-      let run = try home.run("op", "s", bad)
+      let run = try await home.run("op", "s", bad)
       #expect(run.status == 2, "\(bad)")
       #expect(run.stderr.contains("invalid operation"), "\(run.stderr)")
       #expect(run.stdout.isEmpty)
     }
-    #expect(try home.run("op").status == 2)
-    #expect(try home.journal("s").isEmpty)
+    #expect(try await home.run("op").status == 2)
+    #expect(try await home.journal("s").isEmpty)
   }
 
-  @Test func deniedExitsThree() throws {
-    #expect(try home.run("space", "create", "ro", "--policy", "restrictive", "--backend", "host").status == 0)
-    let denied = try home.run("op", "ro", #"{"kind":"createFile","path":"a","content":"x"}"#)
+  @Test func deniedExitsThree() async throws {
+    #expect(try await home.run("space", "create", "ro", "--policy", "restrictive", "--backend", "host").status == 0)
+    let denied = try await home.run("op", "ro", #"{"kind":"createFile","path":"a","content":"x"}"#)
     #expect(denied.status == 3)
     #expect(denied.json?["status"] as? String == "denied")
     #expect(denied.json?["decidedBy"] as? String == "policy")
     #expect(denied.json?["reason"] is String)
   }
 
-  @Test func missingSpaceIsAClearError() throws {
-    let run = try home.run("op", "ghost", #"{"kind":"message","text":"x"}"#)
+  @Test func missingSpaceIsAClearError() async throws {
+    let run = try await home.run("op", "ghost", #"{"kind":"message","text":"x"}"#)
     #expect(run.status == 1)
     #expect(run.stderr.contains("no space called \"ghost\""))
   }
 
-  @Test func logPrintsTheJournal() throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
-    #expect(try home.run("op", "s", #"{"kind":"message","text":"hello there"}"#).status == 0)
-    let text = try home.run("log", "s")
+  @Test func logPrintsTheJournal() async throws {
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
+    #expect(try await home.run("op", "s", #"{"kind":"message","text":"hello there"}"#).status == 0)
+    let text = try await home.run("log", "s")
     #expect(text.status == 0)
     #expect(text.stdout.contains("received by agent: message: hello there"))
     #expect(text.stdout.contains("completed"))
-    let events = try home.journal("s")
+    let events = try await home.journal("s")
     #expect(events.compactMap { $0["seq"] as? Int } == Array(1...5))
     #expect(events.map { $0["type"] as? String } == ["received", "decision", "started", "message", "completed"])
   }
 
   @Test func logFollowPrintsNewEvents() async throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Binary.path)
     process.arguments = ["log", "s", "--follow", "--json"]
@@ -126,7 +126,7 @@ import Testing
       let data = handle.availableData
       seen.set(err: seen.err + data)
     }
-    #expect(try home.run("op", "s", #"{"kind":"message","text":"live"}"#).status == 0)
+    #expect(try await home.run("op", "s", #"{"kind":"message","text":"live"}"#).status == 0)
     try await waitUntil("the followed log to show the message") {
       String(decoding: seen.err, as: UTF8.self).contains(#""text":"live""#)
     }

@@ -6,10 +6,10 @@ import Testing
   let home = CLIHome()
 
   @Test func aKilledWriterLosesNoAcknowledgedOperation() async throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
+    #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     var acknowledged: [String] = []
     for index in 0..<5 {
-      let run = try home.run("op", "s", #"{"kind":"createFile","path":"f\#(index)","content":"\#(index)"}"#)
+      let run = try await home.run("op", "s", #"{"kind":"createFile","path":"f\#(index)","content":"\#(index)"}"#)
       #expect(run.status == 0)
       acknowledged.append(try #require(run.json?["id"] as? String))
     }
@@ -33,7 +33,7 @@ import Testing
     #expect(writer.terminationReason == .uncaughtSignal)
 
     // Reopening keeps every acknowledged operation, with its completion.
-    let events = try home.journal("s")
+    let events = try await home.journal("s")
     for id in acknowledged {
       #expect(events.contains { $0["opId"] as? String == id && $0["type"] as? String == "completed" })
     }
@@ -41,10 +41,10 @@ import Testing
     #expect(seqs == Array(1...seqs.count))
 
     // The space keeps working, and its sequence keeps growing.
-    let after = try home.run("op", "s", #"{"kind":"readFile","path":"f4"}"#)
+    let after = try await home.run("op", "s", #"{"kind":"readFile","path":"f4"}"#)
     #expect(after.status == 0)
     #expect(after.json?["content"] as? String == "4")
-    let reread = try home.journal("s")
+    let reread = try await home.journal("s")
     #expect((reread.last?["seq"] as? Int ?? 0) > (seqs.last ?? 0))
     #expect(reread.last?["type"] as? String == "completed")
   }

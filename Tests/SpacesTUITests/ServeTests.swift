@@ -27,7 +27,7 @@ import Testing
   }
 
   @Test func aServerKilledMidRunRestartsWithItsJournalIntact() async throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
+    #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()
     let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
     try await client.hello(space: "s")
@@ -62,7 +62,7 @@ import Testing
       restarted.terminate()
       restarted.waitUntilExit()
     }
-    let events = try home.journal("s")
+    let events = try await home.journal("s")
     for id in acknowledged {
       #expect(events.contains { $0["opId"] as? String == id && $0["type"] as? String == "completed" })
     }
@@ -81,29 +81,29 @@ import Testing
   }
 
   @Test func spacesOpGoesThroughTheServerAndWaitsForSpacesApprove() async throws {
-    #expect(try home.run("space", "create", "s", "--backend", "host").status == 0)
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
     // Without a server nobody can approve: denied at once.
-    #expect(try home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#).status == 3)
+    #expect(try await home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#).status == 3)
 
     let server = try await startServer()
     defer {
       server.terminate()
       server.waitUntilExit()
     }
-    #expect(try home.run("serve").status != 0)  // refuses to start over a live socket
-    let op = Task { try home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#) }
+    #expect(try await home.run("serve").status != 0)  // refuses to start over a live socket
+    let op = Task { try await home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#) }
     var id = ""
     try await waitUntil("the approval request") {
-      let listed = try home.run("approvals", "--json")
+      let listed = try await home.run("approvals", "--json")
       let requests = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]]
       id = requests?.first?["id"] as? String ?? ""
       return !id.isEmpty
     }
-    #expect(try home.run("approvals").stdout.contains("rm -rf nothing"))
-    #expect(try home.run("approve", id, "--once").status == 0)
+    #expect(try await home.run("approvals").stdout.contains("rm -rf nothing"))
+    #expect(try await home.run("approve", id, "--once").status == 0)
     let result = try await op.value
     #expect(result.status == 0)
     #expect(result.json?["id"] as? String == id)
-    #expect(try home.run("approve", id, "--deny").status != 0)
+    #expect(try await home.run("approve", id, "--deny").status != 0)
   }
 }

@@ -81,10 +81,13 @@ final class Tmux: @unchecked Sendable {
   /// Waits until the shell answers again (the workbench has quit): a marker it echoes appears.
   /// (capture-pane drops trailing spaces, and a reflow can hide earlier prompts.)
   func waitForShell(sourceLocation: SourceLocation = #_sourceLocation) async throws {
-    // Type only once the workbench is gone, or the keys would go to it.
+    // Type only once the workbench process is gone (the pane's foreground command is the shell
+    // again), or the keys would go to it; the screen alone can't say, it may be mid-redraw.
     let clock = ContinuousClock()
     let end = clock.now + .seconds(30)
-    while clock.now < end, try screen().contains("? help") { try await Task.sleep(for: .milliseconds(50)) }
+    while clock.now < end, try tmux("display-message", "-p", "-t", "0", "#{pane_current_command}") != "bash\n" {
+      try await Task.sleep(for: .milliseconds(50))
+    }
     shellChecks += 1
     try type("echo shell-\(shellChecks)-$((6*7))")
     try send("Enter")
@@ -118,7 +121,7 @@ final class Tmux: @unchecked Sendable {
     #expect(screen.contains("Hello, 世界! 👋"))
     #expect(screen.contains("denied"))
 
-    let journal = try tmux.home.journal("default")
+    let journal = try await tmux.home.journal("default")
     let resolved = journal.filter { $0["type"] as? String == "approvalResolved" }
     #expect(resolved.count == 2)
     #expect(resolved.contains { $0["resolution"] as? String == "once" && $0["decidedBy"] as? String == "person" })
@@ -149,7 +152,7 @@ final class Tmux: @unchecked Sendable {
 
   @Test func itAttachesToARunningServerAndAnswersItsApprovals() async throws {
     let tmux = try Tmux()
-    #expect(try tmux.home.run("space", "create", "work").status == 0)
+    #expect(try await tmux.home.run("space", "create", "work").status == 0)
     let server = Process()
     server.executableURL = URL(fileURLWithPath: Binary.path)
     server.arguments = ["serve"]
@@ -176,7 +179,7 @@ final class Tmux: @unchecked Sendable {
   /// approves it once with `y`, and the agent gets its result.
   func approveAnAgentsAsk(_ tmux: Tmux, file: String) async throws {
     let command = "touch \(file) && chmod +x \(file) && echo ok"
-    let agent = Task { try tmux.home.run("op", "work", #"{"kind":"shell","command":"\#(command)"}"#) }
+    let agent = Task { try await tmux.home.run("op", "work", #"{"kind":"shell","command":"\#(command)"}"#) }
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")
@@ -217,9 +220,9 @@ final class Tmux: @unchecked Sendable {
     #expect(!(try tmux.screen()).contains("[2] Shell log"))
   }
 
-  @Test func withoutATerminalItSaysSo() throws {
+  @Test func withoutATerminalItSaysSo() async throws {
     let home = CLIHome()
-    let run = try home.run()
+    let run = try await home.run()
     #expect(run.status == 2)
     #expect(run.stderr.contains("needs a terminal"))
   }

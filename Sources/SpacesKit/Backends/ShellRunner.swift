@@ -119,7 +119,45 @@ enum ShellRunner {
     let clock = ContinuousClock()
     let started = clock.now
     let cgroup = useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
-    defer { cgroup?.remove() }
+    do {
+      var outcome = try await run(request, cgroup: cgroup, started: started, onOutput: onOutput, makePlan: makePlan)
+      // Whatever is left in the operation cgroup goes now (the launcher is reaped by now). Killing
+      // and removing may wait on the kernel: keep that off the cooperative threads.
+      if let cgroup {
+        let finished = outcome
+        outcome.limitHit = await Sys.offloaded {
+          cgroup.killAll()
+          let hit = limitHit(outcome: finished, ending: nil, cgroup: cgroup)
+          cgroup.remove()
+          return hit
+        }
+      }
+      if let note = note(for: outcome, limits: request.limits) {
+        outcome.stderr +=
+          (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
+        onOutput(.stderr, note)
+      }
+      outcome.durationMs = Int((clock.now - started) / .milliseconds(1))
+      return outcome
+    } catch {
+      if let cgroup {
+        await Sys.offloaded {
+          cgroup.killAll()
+          cgroup.remove()
+        }
+      }
+      throw error
+    }
+  }
+
+  /// Launches the plan and collects its output; the caller cleans up the cgroup.
+  private static func run(
+    _ request: ShellRequest,
+    cgroup: OperationCgroup?,
+    started: ContinuousClock.Instant,
+    onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
+    makePlan: (OperationCgroup?) throws -> LaunchPlan
+  ) async throws -> ShellOutcome {
     let plan = try makePlan(cgroup)
 
     var executable = plan.executable
@@ -192,8 +230,6 @@ enum ShellRunner {
       throw SpacesError(.ioError, "Could not run \(plan.executable): \(error)")
     }
 
-    // Whatever is left in the operation cgroup goes now (the launcher is reaped by now).
-    cgroup?.killAll()
     let body = result.closureResult
     var outcome = ShellOutcome(
       exitCode: nil, signal: nil, stdout: body.stdout.outcomeText(),
@@ -208,19 +244,15 @@ enum ShellRunner {
     if body.ending == .cancelled || Task.isCancelled {
       throw CancellationError()
     }
-    outcome.limitHit = limitHit(outcome: outcome, ending: body.ending, cgroup: cgroup)
-    if let note = note(for: outcome, limits: request.limits) {
-      outcome.stderr +=
-        (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
-      onOutput(.stderr, note)
-    }
-    outcome.durationMs = Int((clock.now - started) / .milliseconds(1))
+    // Without a cgroup the rlimits are all there is; with one, the caller looks at it too.
+    outcome.limitHit = limitHit(outcome: outcome, ending: body.ending, cgroup: nil)
     return outcome
   }
 
   private static func limitHit(
-    outcome: ShellOutcome, ending: Watch.Ending, cgroup: OperationCgroup?
+    outcome: ShellOutcome, ending: Watch.Ending?, cgroup: OperationCgroup?
   ) -> String? {
+    if let known = outcome.limitHit { return known }
     if ending == .processLimit || cgroup?.processLimitHit == true { return "processes" }
     if cgroup?.memoryLimitHit == true { return "memory" }
     func died(of sig: Int32) -> Bool { outcome.signal == sig || outcome.exitCode == 128 + sig }
@@ -292,11 +324,7 @@ struct Watch: Sendable {
   var treeKind: LaunchPlan.TreeKind
 
   func run() async -> Ending {
-    await withCheckedContinuation { continuation in
-      DispatchQueue.global().async {
-        continuation.resume(returning: self.block())
-      }
-    }
+    await Sys.offloaded { self.block() }
   }
 
   private func block() -> Ending {

@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -8,6 +10,14 @@
 
 /// Small wrappers over the system calls the runner needs.
 enum Sys {
+  /// Runs blocking work (waits on the kernel, sleeps between retries) on a dispatch thread, so
+  /// it never holds one of the few threads every task in the process shares.
+  static func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
+  }
+
   /// Reads a small file (procfs, cgroupfs) whole; nil when it can't be opened.
   static func readFile(_ path: String, limit: Int = 1 << 20) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -27,16 +27,22 @@ enum ContainerTestSupport {
       guard process.terminationStatus == 0, !conf.isEmpty else { return false }
       setenv("CONTAINERS_CONF", conf, 1)
     }
-    return podman(["image", "exists", image]).status == 0
+    return podmanBlocking(["image", "exists", image]).status == 0
   }()
 
   static func backend(space: String, home: String = home) -> ContainerBackend {
     ContainerBackend(space: space, home: home, image: image, engine: "podman")
   }
 
-  /// Runs podman and returns its status and stdout.
+  /// Runs podman and returns its status and stdout (waiting on a dispatch thread, not a task's).
   @discardableResult
-  static func podman(_ arguments: [String]) -> (status: Int32, stdout: String) {
+  static func podman(_ arguments: [String]) async -> (status: Int32, stdout: String) {
+    await withCheckedContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(returning: podmanBlocking(arguments)) }
+    }
+  }
+
+  static func podmanBlocking(_ arguments: [String]) -> (status: Int32, stdout: String) {
     let process = Process()
     process.executableURL = URL(
       fileURLWithPath: Sys.which("podman", path: Sys.environment("PATH")) ?? "/usr/bin/podman")
@@ -51,8 +57,8 @@ enum ContainerTestSupport {
   }
 
   /// The processes in a container other than its PID 1 keep-alive (`ps` inside).
-  static func leftovers(_ container: String) -> [String] {
-    let out = podman(["exec", container, "ps", "-o", "pid,args"]).stdout
+  static func leftovers(_ container: String) async -> [String] {
+    let out = await podman(["exec", container, "ps", "-o", "pid,args"]).stdout
     return out.split(separator: "\n").dropFirst().map { String($0) }.filter { line in
       !line.contains("sleep 86400") && !line.contains("while :") && !line.contains("ps -o")
     }

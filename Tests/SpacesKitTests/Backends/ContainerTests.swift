@@ -86,7 +86,7 @@ struct ContainerTests {
     #expect(trapped.timedOut)
     let background = try await subject.run("sleep 1014 & (setsid sleep 1015 &) ; echo ok")
     #expect(background.stdout == "ok\n")
-    #expect(ContainerTestSupport.leftovers(subject.backend.containerName).isEmpty)
+    #expect(await ContainerTestSupport.leftovers(subject.backend.containerName).isEmpty)
     #expect(processes { $0.first == "sleep" && ($0.last ?? "").hasPrefix("101") }.isEmpty)
   }
 
@@ -95,14 +95,14 @@ struct ContainerTests {
     defer { subject.done() }
     let name = subject.backend.containerName
     #expect(try await subject.run("echo one").stdout == "one\n")
-    ContainerTestSupport.podman(["rm", "-f", name])
+    await ContainerTestSupport.podman(["rm", "-f", name])
     let after = try await subject.run("echo two")
     #expect(after.stdout == "two\n")
     #expect(after.exitCode == 0)
-    ContainerTestSupport.podman(["stop", "-t", "0", name])
+    await ContainerTestSupport.podman(["stop", "-t", "0", name])
     let restarted = try await subject.run("echo three")
     #expect(restarted.stdout == "three\n")
-    let labels = ContainerTestSupport.podman([
+    let labels = await ContainerTestSupport.podman([
       "inspect", "--format", "{{index .Config.Labels \"agent-spaces.space\"}}", name,
     ])
     #expect(labels.stdout == "gone\n")
@@ -164,9 +164,9 @@ struct ContainerTests {
     #expect(link.error?.code == "pathOutsideWorkspace")
 
     let name = ContainerBackend.containerName(space: "box", home: home.path)
-    #expect(ContainerTestSupport.podman(["container", "exists", name]).status == 0)
+    #expect(await ContainerTestSupport.podman(["container", "exists", name]).status == 0)
     try home.delete("box")
-    #expect(ContainerTestSupport.podman(["container", "exists", name]).status != 0)
+    #expect(await ContainerTestSupport.podman(["container", "exists", name]).status != 0)
   }
 
   @Test func deletingWorksWithoutAnEngine() throws {
