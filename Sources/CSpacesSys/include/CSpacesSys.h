@@ -17,4 +17,23 @@ int cspaces_openat(int dirfd, const char *path, int flags, int mode);
 /// The next entry name of `dir`, skipping "." and ".."; NULL at the end (errno 0) or on error (errno set).
 const char *cspaces_readdir_name(DIR *dir);
 
+/// Starts `path` in a new process, inside the operation's cgroups before it runs anything.
+///
+/// The child gets stdin from /dev/null, stdout and stderr on `stdout_fd` and `stderr_fd`, no
+/// other descriptors, an empty signal mask, default signal handlers, its own process group
+/// and `cwd` (when not NULL). With `cgroup_fd` >= 0 it is created inside that cgroup v2
+/// directory (clone3 with CLONE_INTO_CGROUP). Before exec it writes "0" to each of the
+/// `join_count` open `cgroup.procs` files in `join_fds` (cgroup v1 hierarchies), and fails
+/// rather than run outside one. Returns 0 with `*pid` and `*pidfd` set, or an errno value:
+/// ENOSYS where the kernel lacks clone3, EINVAL where it can't clone into a cgroup (the caller
+/// falls back), or why joining or exec failed.
+int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
+                  const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd);
+
+/// pipe2(O_CLOEXEC); with `size` > 0 the pipe's buffer is set to it where allowed. 0 or an errno value.
+int cspaces_pipe(int fds[2], int size);
+
+/// Reaps a child started by cspaces_spawn; returns its wait status, or -1 with errno set.
+int cspaces_reap(int pid);
+
 #endif

@@ -164,13 +164,6 @@ struct OperationCgroup: Sendable {
     return dirs
   }
 
-  /// A `/bin/sh` script that moves itself into the groups, then runs its arguments.
-  var joinScript: String {
-    let joins = directories.map { "echo $$ >'\($0)/cgroup.procs'" }.joined(separator: " && ")
-    return joins
-      + " || { echo 'spaces: cannot join the operation cgroup' >&2; exit 125; }; exec \"$@\""
-  }
-
   /// The processes in the group now.
   func processes() -> [pid_t] {
     guard let dir = directories.first, let text = Sys.readFile(dir + "/cgroup.procs") else {

@@ -1,6 +1,5 @@
+import CSpacesSys
 import Dispatch
-import Subprocess
-import SystemPackage
 
 #if canImport(Glibc)
   import Glibc
@@ -159,88 +158,38 @@ enum ShellRunner {
     makePlan: (OperationCgroup?) throws -> LaunchPlan
   ) async throws -> ShellOutcome {
     let plan = try makePlan(cgroup)
+    let pipes = try PipeSet()
+    defer { pipes.closeAll() }
+    let child = try spawn(plan, cgroup: cgroup, pipes: pipes)
+    pipes.closeChildEnds()
+    defer { close(child.pidfd) }
 
-    var executable = plan.executable
-    var arguments = plan.arguments
-    if let cgroup {
-      arguments = ["-c", cgroup.joinScript, "spaces-join", executable] + arguments
-      executable = "/bin/sh"
-    }
-    var options = PlatformOptions()
-    options.processGroupID = 0
-    options.teardownSequence = [
-      .gracefulShutDown(allowedDurationToNextStep: .milliseconds(terminationGraceMs))
-    ]
-    var environment: [Environment.Key: String] = [:]
-    for (key, value) in plan.environment {
-      if let envKey = Environment.Key(rawValue: key) { environment[envKey] = value }
-    }
-
-    var wakeFDs: [Int32] = [-1, -1]
-    guard pipe(&wakeFDs) == 0 else {
-      throw SpacesError(.ioError, "Could not create a pipe: errno \(errno).", errno: errno)
-    }
-    defer {
-      close(wakeFDs[0])
-      close(wakeFDs[1])
-    }
-    let wakeWrite = wakeFDs[1]
     let deadline: ContinuousClock.Instant? =
       request.limits.timeoutMs > 0
       ? started.advanced(by: .milliseconds(request.limits.timeoutMs)) : nil
-    let cap = request.limits.outputCapBytes
-
-    let result: ExecutionResult<RunBody, SequenceOutput, SequenceOutput>
-    do {
-      result = try await withTaskCancellationHandler {
-        try await Subprocess.run(
-          .path(FilePath(executable)),
-          arguments: Arguments(arguments),
-          environment: .custom(environment),
-          workingDirectory: plan.workingDirectory.map { FilePath($0) },
-          platformOptions: options,
-          input: .none,
-          output: .sequence,
-          error: .sequence
-        ) { execution in
-          let watch = Watch(
-            pid: execution.processIdentifier.value,
-            pidfd: execution.processIdentifier.processDescriptor,
-            wakeFD: wakeFDs[0],
-            deadline: deadline,
-            cgroup: cgroup,
-            treeKind: plan.treeKind
-          )
-          async let watched = watch.run()
-          async let out = collect(
-            execution.standardOutput, kind: .stdout, cap: cap, onOutput: onOutput)
-          async let err = collect(
-            execution.standardError, kind: .stderr, cap: cap, onOutput: onOutput)
-          let collected = await (out, err)
-          let ending = await watched
-          return RunBody(ending: ending, stdout: collected.0, stderr: collected.1)
-        }
-      } onCancel: {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-      }
-    } catch let error as SpacesError {
-      throw error
-    } catch {
-      throw SpacesError(.ioError, "Could not run \(plan.executable): \(error)")
+    let pump = Pump(
+      pid: child.pid, pidfd: child.pidfd, stdoutFD: pipes.stdoutRead, stderrFD: pipes.stderrRead,
+      wakeFD: pipes.wakeRead, deadline: deadline, cgroup: cgroup, treeKind: plan.treeKind,
+      cap: request.limits.outputCapBytes, onOutput: onOutput)
+    let wakeWrite = pipes.wakeWrite
+    let body = await withTaskCancellationHandler {
+      await Sys.offloaded { pump.run() }
+    } onCancel: {
+      var byte: UInt8 = 1
+      _ = write(wakeWrite, &byte, 1)
     }
 
-    let body = result.closureResult
     var outcome = ShellOutcome(
       exitCode: nil, signal: nil, stdout: body.stdout.outcomeText(),
       stderr: body.stderr.outcomeText(),
       truncated: body.stdout.truncated || body.stderr.truncated,
       timedOut: body.ending == .timedOut, limitHit: nil, durationMs: 0)
-    switch result.terminationStatus {
-    case .exited(let code): outcome.exitCode = code
-    case .signaled(let sig): outcome.signal = sig
+    let status = body.status
+    if status & 0x7f == 0 {
+      outcome.exitCode = (status >> 8) & 0xff
+    } else {
+      outcome.signal = status & 0x7f
     }
-    // Subprocess may tear the process down itself on cancellation before the watch sees it.
     if body.ending == .cancelled || Task.isCancelled {
       throw CancellationError()
     }
@@ -249,8 +198,74 @@ enum ShellRunner {
     return outcome
   }
 
+  /// A started child: its pid and a pidfd that becomes readable when it exits.
+  struct Child {
+    var pid: pid_t
+    var pidfd: Int32
+  }
+
+  /// Starts the plan's process inside the operation cgroup before it runs a single instruction
+  /// of its own: created there (clone3 with CLONE_INTO_CGROUP, cgroup v2), or moved there by
+  /// the child between fork and exec (v1 hierarchies, or a kernel that can't clone into one).
+  static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws -> Child {
+    let directories = cgroup?.directories ?? []
+    var joins: [Int32] = []
+    defer { for fd in joins { close(fd) } }
+    for dir in directories {
+      let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+      guard fd >= 0 else {
+        throw SpacesError(
+          .ioError, "Could not open the operation cgroup \(dir): \(String(cString: strerror(errno))).", errno: errno)
+      }
+      joins.append(fd)
+    }
+    var intoFD: Int32 = -1
+    if cgroup?.unified == true, directories.count == 1, let dir = directories.first {
+      intoFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    }
+    defer { if intoFD >= 0 { close(intoFD) } }
+    if intoFD >= 0, let child = try spawn(plan, cgroupFD: intoFD, joins: [], pipes: pipes) {
+      return child
+    }
+    guard let child = try spawn(plan, cgroupFD: -1, joins: joins, pipes: pipes) else {
+      throw SpacesError(
+        .ioError,
+        "Could not start \(plan.executable): this kernel has no clone3; Agent Spaces needs Linux 5.3 or later.")
+    }
+    return child
+  }
+
+  /// One clone3 + execve; nil when the kernel lacks clone3 or CLONE_INTO_CGROUP.
+  private static func spawn(_ plan: LaunchPlan, cgroupFD: Int32, joins: [Int32], pipes: PipeSet) throws -> Child? {
+    let executable = plan.executable
+    let argv = CStringArray([executable] + plan.arguments)
+    let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+    defer {
+      argv.free()
+      envp.free()
+    }
+    var pid: Int32 = 0
+    var pidfd: Int32 = -1
+    let rc = withOptionalCString(plan.workingDirectory) { cwd in
+      joins.withUnsafeBufferPointer { joinFDs in
+        cspaces_spawn(
+          executable, argv.pointers, envp.pointers, cwd, cgroupFD, joinFDs.baseAddress, Int32(joinFDs.count),
+          pipes.stdoutWrite, pipes.stderrWrite, &pid, &pidfd)
+      }
+    }
+    if rc == ENOSYS || (rc == EINVAL && cgroupFD >= 0) { return nil }
+    guard rc == 0 else {
+      let reason = String(cString: strerror(rc))
+      if !joins.isEmpty, rc != ENOENT, rc != EACCES {
+        throw SpacesError(.ioError, "Could not run \(executable) in the operation cgroup: \(reason).", errno: rc)
+      }
+      throw SpacesError(.ioError, "Could not run \(executable): \(reason).", errno: rc)
+    }
+    return Child(pid: pid, pidfd: pidfd)
+  }
+
   private static func limitHit(
-    outcome: ShellOutcome, ending: Watch.Ending?, cgroup: OperationCgroup?
+    outcome: ShellOutcome, ending: Pump.Ending?, cgroup: OperationCgroup?
   ) -> String? {
     if let known = outcome.limitHit { return known }
     if ending == .processLimit || cgroup?.processLimitHit == true { return "processes" }
@@ -283,34 +298,91 @@ enum ShellRunner {
     }
   }
 
-  private static func collect(
-    _ sequence: SubprocessOutputSequence, kind: OutputStreamKind, cap: Int,
-    onOutput: @Sendable (OutputStreamKind, String) -> Void
-  ) async -> OutputCollector {
-    var collector = OutputCollector(kind: kind, cap: cap)
-    do {
-      for try await buffer in sequence {
-        let text = buffer.withUnsafeBytes { collector.append($0) }
-        if let text { onOutput(kind, text) }
+}
+
+/// The pipes of one run: stdout and stderr from the child, and a wake pipe for cancellation.
+final class PipeSet: Sendable {
+  let stdoutRead: Int32
+  let stdoutWrite: Int32
+  let stderrRead: Int32
+  let stderrWrite: Int32
+  let wakeRead: Int32
+  let wakeWrite: Int32
+  private let childEndsClosed = LockedValue(false)
+
+  init() throws {
+    var fds: [Int32] = []
+    for _ in 0..<3 {
+      var pair: [Int32] = [-1, -1]
+      // A larger stdout pipe means fewer wake-ups for a command that prints a lot.
+      let code = cspaces_pipe(&pair, fds.isEmpty ? Int32(1 << 20) : 0)
+      guard code == 0 else {
+        for fd in fds { close(fd) }
+        throw SpacesError(.ioError, "Could not create a pipe: errno \(code).", errno: code)
       }
-    } catch {
-      // A read error ends the stream; what was read is kept.
+      fds += pair
     }
-    if let rest = collector.finish() { onOutput(kind, rest) }
-    return collector
+    (stdoutRead, stdoutWrite, stderrRead, stderrWrite, wakeRead, wakeWrite) = (
+      fds[0], fds[1], fds[2], fds[3], fds[4], fds[5]
+    )
+  }
+
+  /// Closes the ends the child writes to (once it has them).
+  func closeChildEnds() {
+    let first = childEndsClosed.withValue { closed -> Bool in
+      defer { closed = true }
+      return !closed
+    }
+    if first {
+      close(stdoutWrite)
+      close(stderrWrite)
+    }
+  }
+
+  /// Closes everything.
+  func closeAll() {
+    closeChildEnds()
+    for fd in [stdoutRead, stderrRead, wakeRead, wakeWrite] { close(fd) }
   }
 }
 
-/// What the body of a run hands back.
+/// NUL-terminated copies of strings for execve.
+struct CStringArray {
+  let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+  init(_ strings: [String]) {
+    pointers = .allocate(capacity: strings.count + 1)
+    for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }
+    pointers[strings.count] = nil
+  }
+
+  func free() {
+    var index = 0
+    while let pointer = pointers[index] {
+      Glibc.free(pointer)
+      index += 1
+    }
+    pointers.deallocate()
+  }
+}
+
+private func withOptionalCString<T>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> T) -> T {
+  guard let string else { return body(nil) }
+  return string.withCString { body($0) }
+}
+
+/// What the pump hands back.
 struct RunBody: Sendable {
-  var ending: Watch.Ending
+  var ending: Pump.Ending
+  var status: Int32
   var stdout: OutputCollector
   var stderr: OutputCollector
 }
 
-/// Watches a running command on a thread of its own: its exit, the deadline, the process
-/// limit and cancellation; stops the tree when one of them calls for it.
-struct Watch: Sendable {
+/// Runs a command to its end on a thread of its own: reads its stdout and stderr as they come,
+/// watches its exit, the deadline, the process limit and cancellation, and stops the tree
+/// when one of them calls for it.
+struct Pump: @unchecked Sendable {
   /// Why watching ended.
   enum Ending: Sendable, Equatable {
     case exited, timedOut, cancelled, processLimit
@@ -318,43 +390,74 @@ struct Watch: Sendable {
 
   var pid: pid_t
   var pidfd: Int32
+  var stdoutFD: Int32
+  var stderrFD: Int32
   var wakeFD: Int32
   var deadline: ContinuousClock.Instant?
   var cgroup: OperationCgroup?
   var treeKind: LaunchPlan.TreeKind
+  var cap: Int
+  var onOutput: @Sendable (OutputStreamKind, String) -> Void
 
-  func run() async -> Ending {
-    await Sys.offloaded { self.block() }
-  }
-
-  private func block() -> Ending {
+  func run() -> RunBody {
+    var stdout = OutputCollector(kind: .stdout, cap: cap)
+    var stderr = OutputCollector(kind: .stderr, cap: cap)
+    var outOpen = true
+    var errOpen = true
+    var ending: Ending?
     let clock = ContinuousClock()
     let watchLimit = cgroup?.pidsDir != nil
-    while true {
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 1)
+    defer { buffer.deallocate() }
+
+    /// Reads what one pipe has; false at its end.
+    func drain(_ fd: Int32, into collector: inout OutputCollector) -> Bool {
+      let count = read(fd, buffer.baseAddress, buffer.count)
+      if count > 0 {
+        if let text = collector.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
+          onOutput(collector.kind, text)
+        }
+        return true
+      }
+      return count < 0 && (errno == EINTR || errno == EAGAIN)
+    }
+
+    while outOpen || errOpen || ending == nil {
       var timeout = watchLimit ? ShellRunner.limitPollMs : 1000
-      if let deadline {
+      if ending == nil, let deadline {
         let left = Int((deadline - clock.now) / .milliseconds(1)) + 1
         timeout = max(0, min(timeout, left))
       }
-      if pidfd < 0 { timeout = min(timeout, 5) }
-      let ready = Sys.pollReadable([pidfd, wakeFD], timeoutMs: timeout)
-      if ready[0] || (pidfd < 0 && Sys.hasExited(pid: pid)) {
+      var fds = [
+        pollfd(fd: ending == nil ? pidfd : -1, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: outOpen ? stdoutFD : -1, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: errOpen ? stderrFD : -1, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: ending == nil ? wakeFD : -1, events: Int16(POLLIN), revents: 0),
+      ]
+      let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, 4, Int32(timeout)) }
+      if ready < 0 && errno != EINTR { break }
+      if fds[1].revents != 0 { outOpen = drain(stdoutFD, into: &stdout) }
+      if fds[2].revents != 0 { errOpen = drain(stderrFD, into: &stderr) }
+      guard ending == nil else { continue }
+      if fds[0].revents != 0 {
+        // Nothing the command started may stay; then the pipes reach their end.
         killLeftovers()
-        return .exited
-      }
-      if ready[1] {
+        ending = .exited
+      } else if fds[3].revents != 0 {
         terminate(graceful: true)
-        return .cancelled
-      }
-      if let deadline, clock.now >= deadline {
+        ending = .cancelled
+      } else if let deadline, clock.now >= deadline {
         terminate(graceful: true)
-        return .timedOut
-      }
-      if watchLimit, cgroup?.processLimitHit == true {
+        ending = .timedOut
+      } else if watchLimit, cgroup?.processLimitHit == true {
         terminate(graceful: false)
-        return .processLimit
+        ending = .processLimit
       }
     }
+    if let rest = stdout.finish() { onOutput(.stdout, rest) }
+    if let rest = stderr.finish() { onOutput(.stderr, rest) }
+    let status = cspaces_reap(pid)
+    return RunBody(ending: ending ?? .exited, status: status, stdout: stdout, stderr: stderr)
   }
 
   /// After the launched process exits: nothing it started may stay.
@@ -384,17 +487,6 @@ struct Watch: Sendable {
   }
 
   private func waitForExit(ms: Int) -> Bool {
-    let clock = ContinuousClock()
-    let end = clock.now.advanced(by: .milliseconds(ms))
-    while clock.now < end {
-      if pidfd >= 0 {
-        let left = Int((end - clock.now) / .milliseconds(1)) + 1
-        if Sys.pollReadable([pidfd], timeoutMs: left)[0] { return true }
-      } else {
-        if Sys.hasExited(pid: pid) { return true }
-        usleep(2000)
-      }
-    }
-    return pidfd >= 0 ? Sys.pollReadable([pidfd], timeoutMs: 0)[0] : Sys.hasExited(pid: pid)
+    Sys.pollReadable([pidfd], timeoutMs: ms)[0]
   }
 }
