@@ -39,6 +39,9 @@ const char *cspaces_readdir_name(DIR *dir) {
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #ifndef CLONE_INTO_CGROUP
@@ -49,64 +52,77 @@ const char *cspaces_readdir_name(DIR *dir) {
 #endif
 
 // Only async-signal-safe calls between clone3 and execve: the parent has many threads.
-static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int report_fd) {
+
+// The part every child does first: default signals, the cgroups, its own process group.
+static int child_prepare(const int *join_fds, int join_count) {
   sigset_t all;
   sigemptyset(&all);
   for (int sig = 1; sig < NSIG; sig++) {
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
   }
   sigprocmask(SIG_SETMASK, &all, NULL);
-  int err = 0;
-  for (int i = 0; i < join_count && !err; i++) {
-    if (write(join_fds[i], "0", 1) != 1) err = errno != 0 ? errno : EIO;
+  for (int i = 0; i < join_count; i++) {
+    if (write(join_fds[i], "0", 1) != 1) return errno != 0 ? errno : EIO;
   }
-  if (!err && setpgid(0, 0) != 0) err = errno;
+  if (setpgid(0, 0) != 0) return errno;
+  return 0;
+}
+
+// The rest: descriptors, folder, exec. Returns only on failure, with the errno value.
+static int child_exec(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd,
+                      int stderr_fd, int keep_fd) {
   int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (!err && null_fd < 0) err = errno;
+  if (null_fd < 0) return errno;
   // Move the pipes above 2 first, so no dup2 below overwrites one that is still needed.
-  int out = err ? -1 : fcntl(stdout_fd, F_DUPFD_CLOEXEC, 3);
-  int errfd = err ? -1 : fcntl(stderr_fd, F_DUPFD_CLOEXEC, 3);
-  if (!err && (out < 0 || errfd < 0)) err = errno;
-  if (!err && (dup2(null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)) err = errno;
-  // Everything else closes on exec (the report pipe too, which tells the parent exec worked).
-  if (!err) {
+  int out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 3);
+  int errfd = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 3);
+  if (out < 0 || errfd < 0) return errno;
+  if (dup2(null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) return errno;
+  // Everything else closes on exec (the report channel too, which tells the parent exec worked).
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
+  if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
 #endif
-    {
-      for (int fd = 3; fd < 65536; fd++) {
-        if (fd != report_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-      }
+  {
+    for (int fd = 3; fd < 65536; fd++) {
+      if (fd != keep_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
     }
   }
-  if (!err && cwd != NULL && chdir(cwd) != 0) err = errno;
-  if (!err) {
-    execve(path, argv, envp);
-    err = errno;
-  }
+  if (cwd != NULL && chdir(cwd) != 0) return errno;
+  execve(path, argv, envp);
+  return errno;
+}
+
+static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
+                        const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int report_fd) {
+  int err = child_prepare(join_fds, join_count);
+  if (!err) err = child_exec(path, argv, envp, cwd, stdout_fd, stderr_fd, report_fd);
   ssize_t ignored = write(report_fd, &err, sizeof err);
   (void)ignored;
   _exit(127);
 }
 
-int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
-                  const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd) {
-#ifndef SYS_clone3
-  (void)path, (void)argv, (void)envp, (void)cwd, (void)cgroup_fd, (void)stdout_fd, (void)stderr_fd, (void)pid;
-  (void)pidfd, (void)join_fds, (void)join_count;
-  return ENOSYS;
-#else
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) return errno;
-  int child_pidfd = -1;
+static long clone_child(int cgroup_fd, int *pidfd) {
+#ifdef SYS_clone3
   struct clone_args args;
   memset(&args, 0, sizeof args);
   args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-  args.pidfd = (uint64_t)(uintptr_t)&child_pidfd;
+  args.pidfd = (uint64_t)(uintptr_t)pidfd;
   args.exit_signal = SIGCHLD;
   args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
-  long child = syscall(SYS_clone3, &args, sizeof args);
+  return syscall(SYS_clone3, &args, sizeof args);
+#else
+  (void)cgroup_fd, (void)pidfd;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
+                  const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  int child_pidfd = -1;
+  long child = clone_child(cgroup_fd, &child_pidfd);
   if (child == 0) spawn_child(path, argv, envp, cwd, join_fds, join_count, stdout_fd, stderr_fd, report[1]);
   int saved = errno;
   close(report[1]);
@@ -122,15 +138,220 @@ int cspaces_spawn(const char *path, char *const argv[], char *const envp[], cons
   close(report[0]);
   if (got == (ssize_t)sizeof err) {
     // exec failed: reap the child, which has exited already.
-    int status;
-    while (waitpid((pid_t)child, &status, 0) < 0 && errno == EINTR) {}
+    cspaces_reap((int)child);
     close(child_pidfd);
     return err != 0 ? err : EIO;
   }
   *pid = (int)child;
   *pidfd = child_pidfd;
   return 0;
+}
+
+// A spare's command travels as one message: a header, then NUL-terminated strings (path, the
+// arguments, the environment, the folder), with the two output pipes as SCM_RIGHTS.
+#define SPARE_BUFFER (1 << 20)
+#define SPARE_MAX_STRINGS 8192
+
+struct spare_header {
+  uint32_t argc;
+  uint32_t envc;
+  uint32_t has_cwd;
+  uint32_t length;
+};
+
+static void spare_child(int control) {
+  // The buffers are mapped before any command arrives, and only written by this process.
+  char *buffer = mmap(NULL, SPARE_BUFFER, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  char **strings = mmap(NULL, sizeof(char *) * (SPARE_MAX_STRINGS + 2), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  int err = (buffer == MAP_FAILED || strings == MAP_FAILED) ? ENOMEM : 0;
+  struct spare_header header;
+  int fds[2] = {-1, -1};
+  if (!err) {
+    struct iovec parts[2] = {{&header, sizeof header}, {buffer, SPARE_BUFFER}};
+    union {
+      char bytes[CMSG_SPACE(sizeof(int) * 2)];
+      struct cmsghdr align;
+    } control_buffer;
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = parts;
+    message.msg_iovlen = 2;
+    message.msg_control = control_buffer.bytes;
+    message.msg_controllen = sizeof control_buffer.bytes;
+    ssize_t got;
+    do {
+      got = recvmsg(control, &message, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    if (got <= 0) _exit(0);  // the runtime closed the socket: nothing to run
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message);
+    if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+        cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 2)) {
+      memcpy(fds, CMSG_DATA(cmsg), sizeof fds);
+    }
+    uint32_t count = header.argc + header.envc + 1 + header.has_cwd;
+    if ((size_t)got < sizeof header || fds[0] < 0 || fds[1] < 0 || header.length > SPARE_BUFFER ||
+        (size_t)got != sizeof header + header.length || count > SPARE_MAX_STRINGS || header.argc == 0) {
+      err = EPROTO;
+    }
+    if (!err) {
+      // Split the strings in place.
+      char *cursor = buffer;
+      char *end = buffer + header.length;
+      for (uint32_t i = 0; i < count && !err; i++) {
+        char *nul = memchr(cursor, 0, (size_t)(end - cursor));
+        if (nul == NULL) {
+          err = EPROTO;
+        } else {
+          strings[i] = cursor;
+          cursor = nul + 1;
+        }
+      }
+    }
+  }
+  if (!err) {
+    char *path = strings[0];
+    // argv: strings[1 ... argc], then NULL; envp after it, then NULL.
+    char **argv = strings + 1;
+    char **envp = strings + 1 + header.argc;
+    char *cwd = header.has_cwd ? strings[1 + header.argc + header.envc] : NULL;
+    // Shift the environment and folder one slot up to make room for argv's NULL.
+    memmove(envp + 1, envp, sizeof(char *) * (header.envc + header.has_cwd));
+    argv[header.argc] = NULL;
+    envp = envp + 1;
+    if (header.has_cwd) cwd = envp[header.envc];
+    envp[header.envc] = NULL;
+    err = child_exec(path, argv, envp, cwd, fds[0], fds[1], control);
+  }
+  ssize_t ignored = write(control, &err, sizeof err);
+  (void)ignored;
+  _exit(127);
+}
+
+static void close_range_or_loop(unsigned int first, unsigned int last) {
+  if (first > last) return;
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, first, last, 0U) == 0) return;
 #endif
+  for (unsigned int fd = first; fd <= last && fd < 65536; fd++) close((int)fd);
+}
+
+static void close_all_but(int keep) {
+  close_range_or_loop(3, (unsigned int)keep - 1);
+  close_range_or_loop((unsigned int)keep + 1, ~0U);
+}
+
+int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
+  int child_pidfd = -1;
+  long child = clone_child(cgroup_fd, &child_pidfd);
+  if (child == 0) {
+    int err = child_prepare(join_fds, join_count);
+    // Keep nothing of the runtime open while waiting (its sockets, pipes and journals), or
+    // their other ends would never see the end; what the command needs comes with it.
+    close_all_but(pair[1]);
+    if (err) {
+      ssize_t ignored = write(pair[1], &err, sizeof err);
+      (void)ignored;
+      _exit(127);
+    }
+    spare_child(pair[1]);
+  }
+  int saved = errno;
+  close(pair[1]);
+  if (child < 0) {
+    close(pair[0]);
+    return saved;
+  }
+  spare->pid = (int)child;
+  spare->pidfd = child_pidfd;
+  spare->control_fd = pair[0];
+  return 0;
+}
+
+void cspaces_spare_discard(cspaces_spare *spare) {
+  if (spare->control_fd >= 0) close(spare->control_fd);
+  spare->control_fd = -1;
+  kill(spare->pid, SIGKILL);
+  cspaces_reap(spare->pid);
+  close(spare->pidfd);
+  spare->pidfd = -1;
+}
+
+int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
+                         const char *cwd, int stdout_fd, int stderr_fd) {
+  struct spare_header header = {0, 0, cwd != NULL, 0};
+  size_t length = strlen(path) + 1;
+  for (; argv[header.argc] != NULL; header.argc++) length += strlen(argv[header.argc]) + 1;
+  for (; envp[header.envc] != NULL; header.envc++) length += strlen(envp[header.envc]) + 1;
+  if (cwd != NULL) length += strlen(cwd) + 1;
+  if (length > SPARE_BUFFER || header.argc + header.envc + 2 > SPARE_MAX_STRINGS || header.argc == 0) {
+    cspaces_spare_discard(spare);
+    return E2BIG;
+  }
+  header.length = (uint32_t)length;
+  char *body = malloc(length);
+  if (body == NULL) {
+    cspaces_spare_discard(spare);
+    return ENOMEM;
+  }
+  char *cursor = body;
+  size_t part = strlen(path) + 1;
+  memcpy(cursor, path, part);
+  cursor += part;
+  for (uint32_t i = 0; i < header.argc; i++) {
+    part = strlen(argv[i]) + 1;
+    memcpy(cursor, argv[i], part);
+    cursor += part;
+  }
+  for (uint32_t i = 0; i < header.envc; i++) {
+    part = strlen(envp[i]) + 1;
+    memcpy(cursor, envp[i], part);
+    cursor += part;
+  }
+  if (cwd != NULL) memcpy(cursor, cwd, strlen(cwd) + 1);
+  struct iovec parts[2] = {{&header, sizeof header}, {body, length}};
+  union {
+    char bytes[CMSG_SPACE(sizeof(int) * 2)];
+    struct cmsghdr align;
+  } control_buffer;
+  memset(&control_buffer, 0, sizeof control_buffer);
+  struct msghdr message;
+  memset(&message, 0, sizeof message);
+  message.msg_iov = parts;
+  message.msg_iovlen = 2;
+  message.msg_control = control_buffer.bytes;
+  message.msg_controllen = sizeof control_buffer.bytes;
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * 2);
+  int fds[2] = {stdout_fd, stderr_fd};
+  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  ssize_t sent;
+  do {
+    sent = sendmsg(spare->control_fd, &message, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  int saved = errno;
+  free(body);
+  if (sent < 0) {
+    cspaces_spare_discard(spare);
+    return saved == EMSGSIZE ? E2BIG : saved;
+  }
+  // The socket closes on exec (nothing comes back), or carries the errno value of a failure.
+  int err = 0;
+  ssize_t got;
+  do {
+    got = read(spare->control_fd, &err, sizeof err);
+  } while (got < 0 && errno == EINTR);
+  if (got == (ssize_t)sizeof err) {
+    cspaces_spare_discard(spare);
+    return err != 0 ? err : EIO;
+  }
+  close(spare->control_fd);
+  spare->control_fd = -1;
+  return 0;
 }
 
 int cspaces_reap(int pid) {

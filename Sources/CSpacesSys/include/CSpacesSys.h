@@ -30,6 +30,28 @@ const char *cspaces_readdir_name(DIR *dir);
 int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
                   const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd);
 
+/// A process forked ahead of time that waits to exec a command (see cspaces_spare_start).
+typedef struct {
+  int pid;
+  int pidfd;
+  int control_fd;
+} cspaces_spare;
+
+/// Forks a spare: a child that joins the cgroups (like cspaces_spawn), then waits on a socket
+/// for the command to exec, so the fork and the cgroup move are paid before the command comes.
+/// The spare exits when `control_fd` is closed. Returns 0 or an errno value (ENOSYS, EINVAL as
+/// for cspaces_spawn).
+int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare);
+
+/// Makes a spare exec `path` with stdout and stderr on the given pipes (and the rest as for
+/// cspaces_spawn). Returns 0 once it has exec'd, or an errno value (E2BIG when the command is
+/// too large for a spare; the spare is gone either way and its control_fd closed).
+int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
+                         const char *cwd, int stdout_fd, int stderr_fd);
+
+/// Ends a spare that will not be used: closes its socket, kills and reaps it.
+void cspaces_spare_discard(cspaces_spare *spare);
+
 /// pipe2(O_CLOEXEC); with `size` > 0 the pipe's buffer is set to it where allowed. 0 or an errno value.
 int cspaces_pipe(int fds[2], int size);
 

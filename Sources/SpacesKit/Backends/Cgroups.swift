@@ -1,3 +1,4 @@
+import CSpacesSys
 import Synchronization
 
 #if canImport(Glibc)
@@ -137,7 +138,24 @@ struct CgroupSupport: Sendable {
         parent: support.memoryParent, file: file, value: support.unified ? "max" : "-1")
       if !probe { support.memoryParent = nil }
     }
+    for parent in Set([support.pidsParent, support.memoryParent].compactMap { $0 }) {
+      removeAbandoned(in: parent)
+    }
     return support.pidsParent == nil && support.memoryParent == nil ? nil : support
+  }
+
+  /// Removes the empty operation cgroups a process that is gone left behind (killed, or exited
+  /// with a spare waiting). One that still holds processes stays (rmdir refuses).
+  private static func removeAbandoned(in parent: String) {
+    guard let dir = opendir(parent) else { return }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let name = cspaces_readdir_name(dir) { names.append(String(cString: name)) }
+    for name in names where name.hasPrefix("spaces-") {
+      let owner = name.dropFirst("spaces-".count).split(separator: "-").first { Int32($0) != nil }
+      guard let owner, let pid = Int32(owner), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+      rmdir(parent + "/" + name)
+    }
   }
 
   private func probe(parent: String?, file: String, value: String) -> Bool {
@@ -149,7 +167,7 @@ struct CgroupSupport: Sendable {
   }
 }
 
-/// The cgroups of one operation: joined by the launcher, watched, emptied and removed.
+/// The cgroups of one operation: joined by its command as it starts, watched, emptied and removed.
 struct OperationCgroup: Sendable {
   var unified: Bool
   var pidsDir: String?

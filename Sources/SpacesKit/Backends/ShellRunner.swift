@@ -117,9 +117,15 @@ enum ShellRunner {
     try Task.checkCancellation()
     let clock = ContinuousClock()
     let started = clock.now
-    let cgroup = useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
+    let key = Spawner.SpareKey(cgroup: useCgroup && CgroupSupport.shared != nil, limits: request.limits)
+    let spare = Spawner.shared.takeSpare(key, limits: request.limits)
+    let cgroup: OperationCgroup? =
+      if let spare { spare.cgroup } else {
+        useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
+      }
     do {
-      var outcome = try await run(request, cgroup: cgroup, started: started, onOutput: onOutput, makePlan: makePlan)
+      var outcome = try await run(
+        request, cgroup: cgroup, spare: spare?.process, started: started, onOutput: onOutput, makePlan: makePlan)
       // Whatever is left in the operation cgroup goes now (the launcher is reaped by now). Killing
       // and removing may wait on the kernel: keep that off the cooperative threads.
       if let cgroup {
@@ -153,14 +159,22 @@ enum ShellRunner {
   private static func run(
     _ request: ShellRequest,
     cgroup: OperationCgroup?,
+    spare: cspaces_spare?,
     started: ContinuousClock.Instant,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
     makePlan: (OperationCgroup?) throws -> LaunchPlan
   ) async throws -> ShellOutcome {
-    let plan = try makePlan(cgroup)
-    let pipes = try PipeSet()
+    let plan: LaunchPlan
+    let pipes: PipeSet
+    do {
+      plan = try makePlan(cgroup)
+      pipes = try PipeSet()
+    } catch {
+      if var spare { cspaces_spare_discard(&spare) }
+      throw error
+    }
     defer { pipes.closeAll() }
-    let child = try spawn(plan, cgroup: cgroup, pipes: pipes)
+    let child = try await start(plan, spare: spare, cgroup: cgroup, pipes: pipes)
     pipes.closeChildEnds()
     defer { close(child.pidfd) }
 
@@ -204,30 +218,47 @@ enum ShellRunner {
     var pidfd: Int32
   }
 
+  /// Starts the plan's process: through the spare when there is one, else forked by the
+  /// spawner thread.
+  static func start(_ plan: LaunchPlan, spare: cspaces_spare?, cgroup: OperationCgroup?, pipes: PipeSet) async throws
+    -> Child
+  {
+    if let spare {
+      let rc = await Sys.offloaded {
+        var process = spare
+        let argv = CStringArray([plan.executable] + plan.arguments)
+        let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        defer {
+          argv.free()
+          envp.free()
+        }
+        return withOptionalCString(plan.workingDirectory) { cwd in
+          cspaces_spare_launch(
+            &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
+        }
+      }
+      if rc == 0 { return Child(pid: spare.pid, pidfd: spare.pidfd) }
+      // Too large a command for a spare: fork it the usual way, in the same cgroup.
+      if rc != E2BIG {
+        throw SpacesError(
+          .ioError, "Could not run \(plan.executable): \(String(cString: strerror(rc))).", errno: rc)
+      }
+    }
+    let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
+    return try result.get()
+  }
+
   /// Starts the plan's process inside the operation cgroup before it runs a single instruction
   /// of its own: created there (clone3 with CLONE_INTO_CGROUP, cgroup v2), or moved there by
   /// the child between fork and exec (v1 hierarchies, or a kernel that can't clone into one).
+  /// Call it on the spawner thread (see ``Spawner``).
   static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws -> Child {
-    let directories = cgroup?.directories ?? []
-    var joins: [Int32] = []
-    defer { for fd in joins { close(fd) } }
-    for dir in directories {
-      let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-      guard fd >= 0 else {
-        throw SpacesError(
-          .ioError, "Could not open the operation cgroup \(dir): \(String(cString: strerror(errno))).", errno: errno)
-      }
-      joins.append(fd)
-    }
-    var intoFD: Int32 = -1
-    if cgroup?.unified == true, directories.count == 1, let dir = directories.first {
-      intoFD = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    }
-    defer { if intoFD >= 0 { close(intoFD) } }
-    if intoFD >= 0, let child = try spawn(plan, cgroupFD: intoFD, joins: [], pipes: pipes) {
+    let joins = try CgroupJoin(cgroup)
+    defer { joins.close() }
+    if joins.into >= 0, let child = try spawn(plan, cgroupFD: joins.into, joins: [], pipes: pipes) {
       return child
     }
-    guard let child = try spawn(plan, cgroupFD: -1, joins: joins, pipes: pipes) else {
+    guard let child = try spawn(plan, cgroupFD: -1, joins: joins.files, pipes: pipes) else {
       throw SpacesError(
         .ioError,
         "Could not start \(plan.executable): this kernel has no clone3; Agent Spaces needs Linux 5.3 or later.")

@@ -12,6 +12,12 @@ public final class SpacesRuntime: Sendable {
   /// Whether a person can answer approval requests (a workbench or a supervisor client). When
   /// not, an operation the policy asks about is denied at once instead of waiting.
   public let supervised: Bool
+  /// Keeps a spare process forked (and moved into a fresh operation cgroup) ahead of each
+  /// shell command, so commands start without paying for the fork and the cgroup move. Worth
+  /// it in a long-lived process (the server and the workbench turn it on); irreversible.
+  public static func enableSpareProcesses() {
+    Spawner.shared.enableSpares()
+  }
 
   /// Creates a runtime over the spaces in `home`; `logger` receives warnings (never stdout).
   public init(home: SpacesHome, supervised: Bool = true, logger: Logger = Logger(label: "agent-spaces")) {

@@ -56,6 +56,7 @@ public final class SpacesServer: Sendable {
     logger: Logger = Logger(label: "spaces-serve")
   ) async throws -> SpacesServer {
     let home = runtime.home
+    SpacesRuntime.enableSpareProcesses()
     let token = try SupervisorToken.loadOrCreate(in: home)
     let path = options.socketPath ?? home.path + "/" + SpacesProtocol.socketName
     try claimSocketPath(path)

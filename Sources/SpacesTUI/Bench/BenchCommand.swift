@@ -43,6 +43,8 @@ struct SandboxBench {
     let home = SpacesHome(path: FileManager.default.temporaryDirectory.path + "/spaces-bench-\(getpid())")
     defer { try? FileManager.default.removeItem(atPath: home.path) }
     _ = try home.create(name: "bench", policy: .permissive, backend: .bubblewrap)
+    // As in the server and the workbench, where the runtime lives long.
+    SpacesRuntime.enableSpareProcesses()
     let runtime = SpacesRuntime(home: home, supervised: false)
     let space = try runtime.space("bench")
     let config = space.config

@@ -56,4 +56,38 @@ import Testing
       (error as? SpacesError)?.message.contains("No such file or directory") == true
     }
   }
+
+  /// With spares on, a command runs in a process forked ahead of time: it lands in its own
+  /// operation cgroup, gets its output pipes, and the waiting spare holds nothing of the
+  /// runtime open (its sockets and pipes would otherwise never reach their end).
+  @Test func sparesRunCommandsAndHoldNothingOpen() async throws {
+    try #require(CgroupSupport.shared != nil, "cgroups are not delegated here")
+    SpacesRuntime.enableSpareProcesses()
+    let workspace = TempFolder("spare")
+    var limits = ShellLimits()
+    limits.maxProcesses = 77
+    let request = ShellRequest(
+      command: "cat /proc/self/cgroup; echo err >&2", workspace: workspace.path, limits: limits, network: false)
+    let backend = HostBackend()
+    var seen: Set<String> = []
+    for _ in 0..<4 {
+      let outcome = try await backend.run(request) { _, _ in }
+      #expect(outcome.exitCode == 0)
+      #expect(outcome.stderr == "err\n")
+      let groups = outcome.stdout.split(separator: "\n").compactMap { $0.split(separator: "/").last }
+      #expect(!groups.isEmpty)
+      seen.formUnion(groups.map(String.init))
+      // Wait for the next spare, then look at what it holds.
+      var spare: Int32?
+      for _ in 0..<500 where spare == nil {
+        spare = Spawner.shared.spareProcessIDs().first
+        if spare == nil { try await Task.sleep(for: .milliseconds(10)) }
+      }
+      let pid = try #require(spare, "no spare was made")
+      let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { Int($0) }
+      #expect(fds.filter { $0 > 2 }.count == 1, "the spare holds \(fds.sorted())")
+    }
+    // Every run had a cgroup of its own.
+    #expect(seen.count >= 4)
+  }
 }

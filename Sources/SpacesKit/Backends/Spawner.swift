@@ -1,0 +1,165 @@
+import CSpacesSys
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Starts the commands of every shell operation, from one thread that lives as long as the
+/// process.
+///
+/// Two reasons. A sandbox started with `--die-with-parent` dies when the *thread* that forked
+/// it exits (Linux's parent-death signal follows the thread), and the threads that run tasks
+/// come and go. And forking a large process, and moving the child into its cgroups (on cgroup
+/// v1 each move waits for an RCU grace period, milliseconds), are slow: so the thread keeps a
+/// spare child forked and moved into a fresh operation cgroup ahead of time, which the next
+/// command with the same limits execs at once. ``enableSpares()`` turns that on for
+/// long-lived runtimes (the server and the workbench); a one-shot CLI run doesn't need it.
+final class Spawner: @unchecked Sendable {
+  static let shared = Spawner()
+
+  /// What a spare was made for: commands whose cgroup has the same limits.
+  struct SpareKey: Hashable, Sendable {
+    var cgroup: Bool
+    var maxProcesses: Int
+    var memoryBytes: Int
+
+    init(cgroup: Bool, limits: ShellLimits) {
+      self.cgroup = cgroup
+      maxProcesses = limits.maxProcesses
+      memoryBytes = limits.memoryBytes
+    }
+  }
+
+  /// A child waiting for its command, with its operation cgroup.
+  struct Spare: Sendable {
+    var process: cspaces_spare
+    var cgroup: OperationCgroup?
+  }
+
+  private let condition = NSCondition()
+  private var queue: [@Sendable () -> Void] = []
+  private var spares: [SpareKey: Spare] = [:]
+  private var refilling: Set<SpareKey> = []
+  private let sparesEnabled = Atomic(false)
+
+  private init() {
+    let thread = Thread { [self] in loop() }
+    thread.name = "spaces-spawner"
+    thread.start()
+  }
+
+  /// Keeps a spare ready for each kind of command from now on.
+  func enableSpares() {
+    sparesEnabled.store(true, ordering: .relaxed)
+  }
+
+  /// Runs `work` on the spawner thread and returns its result.
+  func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      submit { continuation.resume(returning: work()) }
+    }
+  }
+
+  private func submit(_ work: @escaping @Sendable () -> Void) {
+    condition.lock()
+    queue.append(work)
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func loop() {
+    while true {
+      condition.lock()
+      while queue.isEmpty { condition.wait() }
+      let work = queue.removeFirst()
+      condition.unlock()
+      work()
+    }
+  }
+
+  /// Takes the spare made for `key`, if one is ready, and starts making the next.
+  func takeSpare(_ key: SpareKey, limits: ShellLimits) -> Spare? {
+    guard sparesEnabled.load(ordering: .relaxed) else { return nil }
+    condition.lock()
+    let spare = spares.removeValue(forKey: key)
+    let refill = !refilling.contains(key)
+    if refill { refilling.insert(key) }
+    condition.unlock()
+    if refill {
+      submit { [self] in
+        let made = Self.makeSpare(key, limits: limits)
+        condition.lock()
+        refilling.remove(key)
+        if let made { spares[key] = made }
+        condition.unlock()
+      }
+    }
+    return spare
+  }
+
+  /// The process ids of the spares waiting now (for tests).
+  func spareProcessIDs() -> [Int32] {
+    condition.lock()
+    defer { condition.unlock() }
+    return spares.values.map(\.process.pid)
+  }
+
+  /// Forks a spare in a fresh operation cgroup (called on the spawner thread).
+  private static func makeSpare(_ key: SpareKey, limits: ShellLimits) -> Spare? {
+    var cgroup: OperationCgroup?
+    if key.cgroup {
+      guard let made = CgroupSupport.shared?.makeOperationGroup(limits: limits) else { return nil }
+      cgroup = made
+    }
+    guard let joins = try? CgroupJoin(cgroup) else {
+      cgroup?.remove()
+      return nil
+    }
+    defer { joins.close() }
+    var process = cspaces_spare(pid: 0, pidfd: -1, control_fd: -1)
+    var rc = joins.into >= 0 ? cspaces_spare_start(joins.into, nil, 0, &process) : EINVAL
+    if rc == EINVAL {
+      rc = joins.files.withUnsafeBufferPointer {
+        cspaces_spare_start(-1, $0.baseAddress, Int32($0.count), &process)
+      }
+    }
+    guard rc == 0 else {
+      cgroup?.remove()
+      return nil
+    }
+    return Spare(process: process, cgroup: cgroup)
+  }
+}
+
+/// The open cgroup files a child needs to start inside an operation cgroup.
+struct CgroupJoin {
+  /// `cgroup.procs` of each folder, for a child to write itself into.
+  var files: [Int32] = []
+  /// The folder itself on cgroup v2, for clone3's CLONE_INTO_CGROUP; -1 otherwise.
+  var into: Int32 = -1
+
+  init(_ cgroup: OperationCgroup?) throws {
+    guard let cgroup else { return }
+    let directories = cgroup.directories
+    for dir in directories {
+      let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+      guard fd >= 0 else {
+        let code = errno
+        close()
+        throw SpacesError(
+          .ioError, "Could not open the operation cgroup \(dir): \(String(cString: strerror(code))).", errno: code)
+      }
+      files.append(fd)
+    }
+    if cgroup.unified, directories.count == 1, let dir = directories.first {
+      into = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    }
+  }
+
+  func close() {
+    for fd in files { Glibc.close(fd) }
+    if into >= 0 { Glibc.close(into) }
+  }
+}
