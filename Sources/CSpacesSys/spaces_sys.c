@@ -236,9 +236,26 @@ static void close_range_or_loop(unsigned int first, unsigned int last) {
   for (unsigned int fd = first; fd <= last && fd < 65536; fd++) close((int)fd);
 }
 
-static void close_all_but(int keep) {
-  close_range_or_loop(3, (unsigned int)keep - 1);
-  close_range_or_loop((unsigned int)keep + 1, ~0U);
+// Closes every descriptor from 3 up except those in `keep` (at most 16).
+static void close_all_except(const int *keep, int count) {
+  int sorted[16];
+  int n = 0;
+  for (int i = 0; i < count && n < 16; i++) {
+    int fd = keep[i];
+    int at = n++;
+    while (at > 0 && sorted[at - 1] > fd) {
+      sorted[at] = sorted[at - 1];
+      at--;
+    }
+    sorted[at] = fd;
+  }
+  unsigned int next = 3;
+  for (int i = 0; i < n; i++) {
+    if (sorted[i] < 3) continue;
+    if ((unsigned int)sorted[i] > next) close_range_or_loop(next, (unsigned int)sorted[i] - 1);
+    if ((unsigned int)sorted[i] + 1 > next) next = (unsigned int)sorted[i] + 1;
+  }
+  close_range_or_loop(next, ~0U);
 }
 
 int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare) {
@@ -247,10 +264,14 @@ int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspa
   int child_pidfd = -1;
   long child = clone_child(cgroup_fd, &child_pidfd);
   if (child == 0) {
-    int err = child_prepare(join_fds, join_count);
     // Keep nothing of the runtime open while waiting (its sockets, pipes and journals), or
     // their other ends would never see the end; what the command needs comes with it.
-    close_all_but(pair[1]);
+    int keep[16] = {pair[1]};
+    int kept = 1;
+    for (int i = 0; i < join_count && kept < 16; i++) keep[kept++] = join_fds[i];
+    close_all_except(keep, kept);
+    int err = join_count < 16 ? child_prepare(join_fds, join_count) : EINVAL;
+    for (int i = 0; i < join_count; i++) close(join_fds[i]);
     if (err) {
       ssize_t ignored = write(pair[1], &err, sizeof err);
       (void)ignored;

@@ -118,25 +118,16 @@ enum ShellRunner {
     let clock = ContinuousClock()
     let started = clock.now
     let key = Spawner.SpareKey(cgroup: useCgroup && CgroupSupport.shared != nil, limits: request.limits)
-    let spare = Spawner.shared.takeSpare(key, limits: request.limits)
+    let spare = Spawner.shared.takeSpare(key)
+    defer { Spawner.shared.refill(key, limits: request.limits) }
     let cgroup: OperationCgroup? =
       if let spare { spare.cgroup } else {
         useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
       }
     do {
+      // The pump empties and removes the cgroup once the command is reaped.
       var outcome = try await run(
         request, cgroup: cgroup, spare: spare?.process, started: started, onOutput: onOutput, makePlan: makePlan)
-      // Whatever is left in the operation cgroup goes now (the launcher is reaped by now). Killing
-      // and removing may wait on the kernel: keep that off the cooperative threads.
-      if let cgroup {
-        let finished = outcome
-        outcome.limitHit = await Sys.offloaded {
-          cgroup.killAll()
-          let hit = limitHit(outcome: finished, ending: nil, cgroup: cgroup)
-          cgroup.remove()
-          return hit
-        }
-      }
       if let note = note(for: outcome, limits: request.limits) {
         outcome.stderr +=
           (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
@@ -174,20 +165,41 @@ enum ShellRunner {
       throw error
     }
     defer { pipes.closeAll() }
-    let child = try await start(plan, spare: spare, cgroup: cgroup, pipes: pipes)
-    pipes.closeChildEnds()
-    defer { close(child.pidfd) }
-
     let deadline: ContinuousClock.Instant? =
       request.limits.timeoutMs > 0
       ? started.advanced(by: .milliseconds(request.limits.timeoutMs)) : nil
-    let pump = Pump(
-      pid: child.pid, pidfd: child.pidfd, stdoutFD: pipes.stdoutRead, stderrFD: pipes.stderrRead,
-      wakeFD: pipes.wakeRead, deadline: deadline, cgroup: cgroup, treeKind: plan.treeKind,
-      cap: request.limits.outputCapBytes, onOutput: onOutput)
+    let cap = request.limits.outputCapBytes
+    @Sendable func pump(_ child: Child) -> RunBody {
+      pipes.closeChildEnds()
+      defer { close(child.pidfd) }
+      return Pump(
+        pid: child.pid, pidfd: child.pidfd, stdoutFD: pipes.stdoutRead, stderrFD: pipes.stderrRead,
+        wakeFD: pipes.wakeRead, deadline: deadline, cgroup: cgroup, treeKind: plan.treeKind,
+        cap: cap, onOutput: onOutput
+      ).run()
+    }
     let wakeWrite = pipes.wakeWrite
-    let body = await withTaskCancellationHandler {
-      await Sys.offloaded { pump.run() }
+    let body = try await withTaskCancellationHandler {
+      // With a spare, launching and pumping happen on one thread, without a hop between.
+      if let spare {
+        let launched = await Sys.offloaded { () -> Result<RunBody, SpareFailure> in
+          let rc = launch(spare, plan, pipes)
+          guard rc == 0 else { return .failure(SpareFailure(code: rc)) }
+          return .success(pump(Child(pid: spare.pid, pidfd: spare.pidfd)))
+        }
+        switch launched {
+        case .success(let body): return body
+        case .failure(let failure) where failure.code != E2BIG:
+          throw SpacesError(
+            .ioError, "Could not run \(plan.executable): \(String(cString: strerror(failure.code))).",
+            errno: failure.code)
+        case .failure:
+          break  // too large a command for a spare: fork it the usual way, in the same cgroup
+        }
+      }
+      let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
+      let child = try result.get()
+      return await Sys.offloaded { pump(child) }
     } onCancel: {
       var byte: UInt8 = 1
       _ = write(wakeWrite, &byte, 1)
@@ -207,8 +219,7 @@ enum ShellRunner {
     if body.ending == .cancelled || Task.isCancelled {
       throw CancellationError()
     }
-    // Without a cgroup the rlimits are all there is; with one, the caller looks at it too.
-    outcome.limitHit = limitHit(outcome: outcome, ending: body.ending, cgroup: nil)
+    outcome.limitHit = body.ending == .processLimit ? "processes" : body.cgroupLimit ?? limitHit(outcome)
     return outcome
   }
 
@@ -218,34 +229,19 @@ enum ShellRunner {
     var pidfd: Int32
   }
 
-  /// Starts the plan's process: through the spare when there is one, else forked by the
-  /// spawner thread.
-  static func start(_ plan: LaunchPlan, spare: cspaces_spare?, cgroup: OperationCgroup?, pipes: PipeSet) async throws
-    -> Child
-  {
-    if let spare {
-      let rc = await Sys.offloaded {
-        var process = spare
-        let argv = CStringArray([plan.executable] + plan.arguments)
-        let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
-        defer {
-          argv.free()
-          envp.free()
-        }
-        return withOptionalCString(plan.workingDirectory) { cwd in
-          cspaces_spare_launch(
-            &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
-        }
-      }
-      if rc == 0 { return Child(pid: spare.pid, pidfd: spare.pidfd) }
-      // Too large a command for a spare: fork it the usual way, in the same cgroup.
-      if rc != E2BIG {
-        throw SpacesError(
-          .ioError, "Could not run \(plan.executable): \(String(cString: strerror(rc))).", errno: rc)
-      }
+  /// Makes a spare exec the plan; 0 or an errno value (E2BIG: too large for a spare).
+  private static func launch(_ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet) -> Int32 {
+    var process = spare
+    let argv = CStringArray([plan.executable] + plan.arguments)
+    let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+    defer {
+      argv.free()
+      envp.free()
     }
-    let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
-    return try result.get()
+    return withOptionalCString(plan.workingDirectory) { cwd in
+      cspaces_spare_launch(
+        &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
+    }
   }
 
   /// Starts the plan's process inside the operation cgroup before it runs a single instruction
@@ -295,12 +291,8 @@ enum ShellRunner {
     return Child(pid: pid, pidfd: pidfd)
   }
 
-  private static func limitHit(
-    outcome: ShellOutcome, ending: Pump.Ending?, cgroup: OperationCgroup?
-  ) -> String? {
-    if let known = outcome.limitHit { return known }
-    if ending == .processLimit || cgroup?.processLimitHit == true { return "processes" }
-    if cgroup?.memoryLimitHit == true { return "memory" }
+  /// The rlimit a command died of, from its status (the cgroup limits are read by the pump).
+  private static func limitHit(_ outcome: ShellOutcome) -> String? {
     func died(of sig: Int32) -> Bool { outcome.signal == sig || outcome.exitCode == 128 + sig }
     if died(of: SIGXCPU) { return "cpu" }
     if died(of: SIGXFSZ) { return "fileSize" }
@@ -377,6 +369,11 @@ final class PipeSet: Sendable {
   }
 }
 
+/// A spare that could not exec its command.
+struct SpareFailure: Error {
+  var code: Int32
+}
+
 /// NUL-terminated copies of strings for execve.
 struct CStringArray {
   let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
@@ -406,6 +403,8 @@ private func withOptionalCString<T>(_ string: String?, _ body: (UnsafePointer<CC
 struct RunBody: Sendable {
   var ending: Pump.Ending
   var status: Int32
+  /// "processes" or "memory" when the operation cgroup's limit was hit.
+  var cgroupLimit: String?
   var stdout: OutputCollector
   var stderr: OutputCollector
 }
@@ -488,7 +487,15 @@ struct Pump: @unchecked Sendable {
     if let rest = stdout.finish() { onOutput(.stdout, rest) }
     if let rest = stderr.finish() { onOutput(.stderr, rest) }
     let status = cspaces_reap(pid)
-    return RunBody(ending: ending ?? .exited, status: status, stdout: stdout, stderr: stderr)
+    // Whatever is left in the operation cgroup goes now, and the cgroup with it.
+    var cgroupLimit: String?
+    if let cgroup {
+      cgroup.killAll()
+      cgroupLimit = cgroup.processLimitHit ? "processes" : cgroup.memoryLimitHit ? "memory" : nil
+      cgroup.remove()
+    }
+    return RunBody(
+      ending: ending ?? .exited, status: status, cgroupLimit: cgroupLimit, stdout: stdout, stderr: stderr)
   }
 
   /// After the launched process exits: nothing it started may stay.

@@ -40,8 +40,11 @@ final class Spawner: @unchecked Sendable {
 
   private let condition = NSCondition()
   private var queue: [@Sendable () -> Void] = []
-  private var spares: [SpareKey: Spare] = [:]
-  private var refilling: Set<SpareKey> = []
+  private var spares: [SpareKey: [Spare]] = [:]
+  private var refilling: [SpareKey: Int] = [:]
+  /// How many spares are kept per kind of command: two, so a command that follows another at
+  /// once still finds one while the first is being replaced.
+  private let sparesPerKey = 2
   private let sparesEnabled = Atomic(false)
 
   private init() {
@@ -79,31 +82,41 @@ final class Spawner: @unchecked Sendable {
     }
   }
 
-  /// Takes the spare made for `key`, if one is ready, and starts making the next.
-  func takeSpare(_ key: SpareKey, limits: ShellLimits) -> Spare? {
+  /// Takes the spare made for `key`, if one is ready.
+  func takeSpare(_ key: SpareKey) -> Spare? {
     guard sparesEnabled.load(ordering: .relaxed) else { return nil }
     condition.lock()
-    let spare = spares.removeValue(forKey: key)
-    let refill = !refilling.contains(key)
-    if refill { refilling.insert(key) }
+    defer { condition.unlock() }
+    guard var ready = spares[key], !ready.isEmpty else { return nil }
+    let spare = ready.removeFirst()
+    spares[key] = ready
+    return spare
+  }
+
+  /// Starts making a spare for `key` unless one is ready or on its way. Called once a command
+  /// is done, so the fork doesn't compete with the command's own start.
+  func refill(_ key: SpareKey, limits: ShellLimits) {
+    guard sparesEnabled.load(ordering: .relaxed) else { return }
+    condition.lock()
+    let needed = sparesPerKey - (spares[key]?.count ?? 0) - (refilling[key] ?? 0)
+    if needed > 0 { refilling[key, default: 0] += needed }
     condition.unlock()
-    if refill {
+    for _ in 0..<max(0, needed) {
       submit { [self] in
         let made = Self.makeSpare(key, limits: limits)
         condition.lock()
-        refilling.remove(key)
-        if let made { spares[key] = made }
+        refilling[key, default: 1] -= 1
+        if let made { spares[key, default: []].append(made) }
         condition.unlock()
       }
     }
-    return spare
   }
 
   /// The process ids of the spares waiting now (for tests).
   func spareProcessIDs() -> [Int32] {
     condition.lock()
     defer { condition.unlock() }
-    return spares.values.map(\.process.pid)
+    return spares.values.flatMap { $0.map(\.process.pid) }
   }
 
   /// Forks a spare in a fresh operation cgroup (called on the spawner thread).
