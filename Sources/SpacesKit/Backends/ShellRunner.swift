@@ -189,12 +189,14 @@ enum ShellRunner {
         }
         switch launched {
         case .success(let body): return body
-        case .failure(let failure) where failure.code != E2BIG:
+        case .failure(let failure) where ![E2BIG, EPIPE, ECONNRESET, EPROTO, EIO, ENOMEM].contains(failure.code):
           throw SpacesError(
             .ioError, "Could not run \(plan.executable): \(String(cString: strerror(failure.code))).",
             errno: failure.code)
         case .failure:
-          break  // too large a command for a spare: fork it the usual way, in the same cgroup
+          // Too large a command for a spare, or the spare is gone: fork it the usual way, in
+          // the same cgroup.
+          break
         }
       }
       let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
