@@ -60,7 +60,7 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(name: "SpacesKitTests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
-    .testTarget(name: "SpacesTUITests", dependencies: ["SpacesKit"], swiftSettings: strict),
+    .testTarget(name: "SpacesTUITests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
     .testTarget(
       name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesKit"],
       exclude: ["__Snapshots__"], swiftSettings: strict),

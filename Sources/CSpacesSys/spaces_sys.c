@@ -389,3 +389,9 @@ int cspaces_pipe(int fds[2], int size) {
   if (size > 0) (void)fcntl(fds[0], F_SETPIPE_SZ, size);
   return 0;
 }
+
+#include <spawn.h>
+
+int cspaces_spawn_closefrom(void *actions, int from) {
+  return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, from);
+}

@@ -1,3 +1,4 @@
+import CSpacesSys
 import Foundation
 import Testing
 
@@ -52,6 +53,9 @@ final class Tmux: @unchecked Sendable {
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, capture ? output : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    // The tmux server lives on: it must not keep the test process's sockets open (a server
+    // under test would never see its clients' connections end).
+    _ = cspaces_spawn_closefrom(&actions, 3)
     var pid: pid_t = 0
     let cArguments = argv.map { strdup($0) } + [nil]
     defer { for pointer in cArguments { free(pointer) } }
@@ -137,6 +141,26 @@ final class Tmux: @unchecked Sendable {
     try tmux.type("echo ok-$((40+2))")
     try tmux.send("Enter")
     try await tmux.waitFor("ok-42")
+  }
+
+  /// The `--agent` process gets stdin, stdout and stderr and nothing else: not the listening
+  /// socket, not another client's connection.
+  @Test func anAgentInheritsNoDescriptorOfTheRuntime() async throws {
+    let tmux = try Tmux()
+    let listing = tmux.home.path + "/agent-fds.txt"
+    try tmux.start(
+      "--space work --agent 'ls -l /proc/self/fd > \(listing).tmp; mv \(listing).tmp \(listing); sleep 30'")
+    try await waitUntil("the agent's listing") { FileManager.default.fileExists(atPath: listing) }
+    let text = try String(contentsOfFile: listing, encoding: .utf8)
+    let open = text.split(separator: "\n").compactMap { line -> String? in
+      guard let arrow = line.range(of: " -> ") else { return nil }
+      return String(line[..<arrow.lowerBound].split(separator: " ").last ?? "") + " -> " + line[arrow.upperBound...]
+    }
+    // 0, 1, 2 and the folder ls itself reads.
+    #expect(open.count == 4, "\(open)")
+    #expect(!text.contains("socket:"), "\(open)")
+    try tmux.send("q")
+    try await tmux.waitForShell()
   }
 
   @Test func anAgentOnTheSocketIsSupervisedInTheWorkbench() async throws {

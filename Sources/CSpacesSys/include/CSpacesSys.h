@@ -55,6 +55,10 @@ void cspaces_spare_discard(cspaces_spare *spare);
 /// pipe2(O_CLOEXEC); with `size` > 0 the pipe's buffer is set to it where allowed. 0 or an errno value.
 int cspaces_pipe(int fds[2], int size);
 
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): the child closes every descriptor
+/// from `from` up. 0 or an errno value.
+int cspaces_spawn_closefrom(void *actions, int from);
+
 /// Reaps a child started by cspaces_spawn; returns its wait status, or -1 with errno set.
 int cspaces_reap(int pid);
 

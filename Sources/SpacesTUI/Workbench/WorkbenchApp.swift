@@ -31,7 +31,8 @@ final class WorkbenchApp: @unchecked Sendable {
   private let origin = ContinuousClock.now
   private var signalSources: [any DispatchSourceSignal] = []
   private var background: [Task<Void, Never>] = []
-  private var agent: Process?
+  /// The `--agent` process's pid while it runs (0 before it starts and after it ends).
+  private let agentPID = LockedValue<pid_t>(0)
 
   /// The shortest time between two frames drawn for runtime events (keys draw at once).
   static let frameInterval = 1.0 / 60
@@ -112,7 +113,8 @@ final class WorkbenchApp: @unchecked Sendable {
     defer {
       terminal.end()
       for task in background { task.cancel() }
-      if let agent, agent.isRunning { agent.terminate() }
+      let pid = agentPID.withValue { $0 }
+      if pid > 0 { kill(pid, SIGTERM) }
     }
     controller.start(now: now())
     if let problem = options.themeProblem { controller.state.logNotice(problem) }
@@ -218,32 +220,29 @@ final class WorkbenchApp: @unchecked Sendable {
       controller.state.banner =
         "--agent: no socket at \(socket) (the workbench could not serve it); the agent was started but can't connect"
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command]
     var childEnvironment = environment
     childEnvironment["SPACES_SPACE"] = options.space
     childEnvironment["SPACES_SOCKET"] = socket
     childEnvironment["SPACES_HOME"] = options.home.path
-    process.environment = childEnvironment
     let logPath = options.home.path + "/agent-\(options.space).log"
-    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-    let output = FileHandle(forWritingAtPath: logPath)
-    process.standardOutput = output
-    process.standardError = output
-    process.standardInput = FileHandle.nullDevice
     let inbox = inbox
-    process.terminationHandler = { process in
-      inbox.push(.notice("agent exited with status \(process.terminationStatus); its output is in \(logPath)"))
-    }
-    do {
-      try process.run()
-      agent = process
-      controller.state.logNotice(
-        "agent started (pid \(process.processIdentifier)): \(command); output goes to \(logPath)")
-    } catch {
-      controller.state.logNotice("the agent could not be started: \(error.localizedDescription)")
-    }
+    let agentPID = agentPID
+    controller.state.logNotice("agent starting: \(command); output goes to \(logPath)")
+    background.append(
+      Task.detached {
+        do {
+          let status = try await ExternalProcess.run(
+            script: command, environment: childEnvironment, streams: .log(logPath)
+          ) { pid in
+            agentPID.withValue { $0 = pid }
+            inbox.push(.notice("agent started (pid \(pid))"))
+          }
+          agentPID.withValue { $0 = 0 }
+          inbox.push(.notice("agent exited with status \(status); its output is in \(logPath)"))
+        } catch {
+          inbox.push(.notice("the agent could not be started: \(error)"))
+        }
+      })
   }
 
   // MARK: - $EDITOR
@@ -272,16 +271,26 @@ final class WorkbenchApp: @unchecked Sendable {
       environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 }
       ?? "vi"
     terminal.suspend()
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", editor + " \"$1\"", "sh", file.path]
+    // The UI thread waits here (it is a thread of its own, not one tasks share).
+    let done = DispatchSemaphore(value: 0)
+    let outcome = LockedValue<Result<Int32, any Error>>(.success(-1))
+    let script = editor + " \"$1\""
+    let filePath = file.path
+    Task.detached {
+      do {
+        let status = try await ExternalProcess.run(
+          script: script, arguments: ["sh", filePath], environment: environment, streams: .terminal)
+        outcome.withValue { $0 = .success(status) }
+      } catch {
+        outcome.withValue { $0 = .failure(error) }
+      }
+      done.signal()
+    }
+    done.wait()
     var status: Int32 = -1
-    do {
-      try process.run()
-      process.waitUntilExit()
-      status = process.terminationStatus
-    } catch {
-      logger.error("editor \(editor) failed to start: \(error)")
+    switch outcome.withValue({ $0 }) {
+    case .success(let code): status = code
+    case .failure(let error): logger.error("editor \(editor) failed to start: \(error)")
     }
     terminal.resume()
     controller.dirty = true

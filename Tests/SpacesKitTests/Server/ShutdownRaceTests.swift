@@ -20,7 +20,10 @@ import Testing
       let done = DispatchSemaphore(value: 0)
       Thread {
         while !stop.withValue({ $0 }) {
-          guard let socket = try? RawSocket(unixPath: path, timeoutSeconds: 5) else { continue }
+          // A generous timeout: a process another test spawns meanwhile (with Foundation's
+          // Process, which passes on every descriptor) may hold a copy of an accepted socket
+          // until it exits; an orphan nobody closes holds it for ever.
+          guard let socket = try? RawSocket(unixPath: path, timeoutSeconds: 20) else { continue }
           // An accepted connection either answers or is closed; a timeout means it was left open.
           socket.send(#"{"jsonrpc":"2.0","id":1,"method":"hello"}"# + "\n")
           if socket.readLine() == nil, socket.timedOut { hung.withValue { $0 += 1 } }
