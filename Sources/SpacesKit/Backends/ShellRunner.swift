@@ -43,6 +43,8 @@ enum ShellRunner {
   static let terminationGraceMs = 500
   /// How often the process-limit counter is checked while a command runs.
   static let limitPollMs = 50
+  /// How long output is still read after the command ended, while something holds the pipes.
+  static let drainAfterExitMs = 2000
 
   /// Checks the parts of a request every backend relies on.
   static func validate(_ request: ShellRequest) throws {
@@ -222,6 +224,11 @@ enum ShellRunner {
       throw CancellationError()
     }
     outcome.limitHit = body.ending == .processLimit ? "processes" : body.cgroupLimit ?? limitHit(outcome)
+    if body.outputLeftOpen {
+      let note = "[spaces] a process the command started kept its output open after it ended; it may still run\n"
+      outcome.stderr += (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
+      onOutput(.stderr, note)
+    }
     return outcome
   }
 
@@ -407,6 +414,8 @@ struct RunBody: Sendable {
   var status: Int32
   /// "processes" or "memory" when the operation cgroup's limit was hit.
   var cgroupLimit: String?
+  /// Whether something kept stdout or stderr open after the command ended.
+  var outputLeftOpen = false
   var stdout: OutputCollector
   var stderr: OutputCollector
 }
@@ -454,8 +463,21 @@ struct Pump: @unchecked Sendable {
       return count < 0 && (errno == EINTR || errno == EAGAIN)
     }
 
+    var endedAt: ContinuousClock.Instant?
+    var leftOpen = false
     while outOpen || errOpen || ending == nil {
+      if ending != nil {
+        // A process that left the tree (without a cgroup, `setsid` escapes the process group)
+        // may hold the pipes open for ever: stop reading a while after the command ended.
+        let ended = endedAt ?? clock.now
+        endedAt = ended
+        if clock.now - ended > .milliseconds(ShellRunner.drainAfterExitMs) {
+          leftOpen = true
+          break
+        }
+      }
       var timeout = watchLimit ? ShellRunner.limitPollMs : 1000
+      if ending != nil { timeout = min(timeout, ShellRunner.drainAfterExitMs) }
       if ending == nil, let deadline {
         let left = Int((deadline - clock.now) / .milliseconds(1)) + 1
         timeout = max(0, min(timeout, left))
@@ -497,7 +519,8 @@ struct Pump: @unchecked Sendable {
       cgroup.remove()
     }
     return RunBody(
-      ending: ending ?? .exited, status: status, cgroupLimit: cgroupLimit, stdout: stdout, stderr: stderr)
+      ending: ending ?? .exited, status: status, cgroupLimit: cgroupLimit, outputLeftOpen: leftOpen, stdout: stdout,
+      stderr: stderr)
   }
 
   /// After the launched process exits: nothing it started may stay.

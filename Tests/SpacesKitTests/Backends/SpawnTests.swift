@@ -98,4 +98,27 @@ import Testing
     // Every run had a cgroup of its own.
     #expect(seen.count >= 4)
   }
+
+  /// Without a cgroup, a process that leaves the process group (setsid) can keep the output
+  /// pipes open after the command ended: the run still ends, and says so.
+  @Test func outputHeldOpenByAnEscapeeEndsTheRunAnyway() async throws {
+    let workspace = TempFolder("escapee")
+    let pidFile = workspace.path + "/escapee.pid"
+    let request = ShellRequest(
+      command: "setsid sh -c 'echo $$ > escapee.pid; exec sleep 1234' & echo started", workspace: workspace.path,
+      limits: ShellLimits(), network: false)
+    let outcome = try await ShellRunner.run(request, useCgroup: false, onOutput: { _, _ in }) { _ in
+      LaunchPlan(
+        executable: "/bin/sh", arguments: ["-c", request.command], environment: ["PATH": "/usr/bin:/bin"],
+        workingDirectory: workspace.path, treeKind: .processGroup)
+    }
+    if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({
+      Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }) {
+      kill(pid, SIGKILL)
+    }
+    #expect(outcome.exitCode == 0)
+    #expect(outcome.stdout == "started\n")
+    #expect(outcome.stderr.contains("kept its output open"))
+  }
 }
