@@ -34,6 +34,11 @@ struct LaunchPlan: Sendable {
   var workingDirectory: String?
   /// How the launched process relates to what it starts.
   var treeKind: TreeKind
+
+  /// The environment as execve wants it, `NAME=value`, sorted.
+  var environmentStrings: [String] {
+    environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+  }
 }
 
 /// The runner shared by all backends: spawns, streams, caps, enforces the timeout and limits,
@@ -242,7 +247,7 @@ enum ShellRunner {
   private static func launch(_ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet) -> Int32 {
     var process = spare
     let argv = CStringArray([plan.executable] + plan.arguments)
-    let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+    let envp = CStringArray(plan.environmentStrings)
     defer {
       argv.free()
       envp.free()
@@ -275,7 +280,7 @@ enum ShellRunner {
   private static func spawn(_ plan: LaunchPlan, cgroupFD: Int32, joins: [Int32], pipes: PipeSet) throws -> Child? {
     let executable = plan.executable
     let argv = CStringArray([executable] + plan.arguments)
-    let envp = CStringArray(plan.environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+    let envp = CStringArray(plan.environmentStrings)
     defer {
       argv.free()
       envp.free()
