@@ -101,17 +101,31 @@ static void spawn_child(const char *path, char *const argv[], char *const envp[]
   _exit(127);
 }
 
-static long clone_child(int cgroup_fd, int *pidfd) {
+// Forks with a pidfd: straight into the cgroup v2 folder `cgroup_fd` where the kernel can (the
+// child then has nothing left to join: *join_count becomes 0), else plainly (it joins itself).
+static long clone_child(int cgroup_fd, int *pidfd, int *join_count) {
 #ifdef SYS_clone3
   struct clone_args args;
   memset(&args, 0, sizeof args);
-  args.flags = CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = CLONE_PIDFD;
   args.pidfd = (uint64_t)(uintptr_t)pidfd;
   args.exit_signal = SIGCHLD;
-  args.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = (uint64_t)cgroup_fd;
+    long child = syscall(SYS_clone3, &args, sizeof args);
+    if (child >= 0) {
+      *join_count = 0;
+      return child;
+    }
+    // Before Linux 5.7 there is no CLONE_INTO_CGROUP (EINVAL, or E2BIG for the larger struct).
+    if (errno != EINVAL && errno != E2BIG) return -1;
+    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+    args.cgroup = 0;
+  }
   return syscall(SYS_clone3, &args, sizeof args);
 #else
-  (void)cgroup_fd, (void)pidfd;
+  (void)cgroup_fd, (void)pidfd, (void)join_count;
   errno = ENOSYS;
   return -1;
 #endif
@@ -122,7 +136,7 @@ int cspaces_spawn(const char *path, char *const argv[], char *const envp[], cons
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errno;
   int child_pidfd = -1;
-  long child = clone_child(cgroup_fd, &child_pidfd);
+  long child = clone_child(cgroup_fd, &child_pidfd, &join_count);
   if (child == 0) spawn_child(path, argv, envp, cwd, join_fds, join_count, stdout_fd, stderr_fd, report[1]);
   int saved = errno;
   close(report[1]);
@@ -159,6 +173,27 @@ struct spare_header {
   uint32_t length;
 };
 
+// The message of a spare's command: the header and the strings, and room for two descriptors.
+struct spare_message {
+  struct iovec parts[2];
+  struct msghdr header;
+  union {
+    char bytes[CMSG_SPACE(sizeof(int) * 2)];
+    struct cmsghdr align;
+  } control;
+};
+
+static void spare_message_init(struct spare_message *message, struct spare_header *header, void *strings,
+                               size_t length) {
+  memset(message, 0, sizeof *message);
+  message->parts[0] = (struct iovec){header, sizeof *header};
+  message->parts[1] = (struct iovec){strings, length};
+  message->header.msg_iov = message->parts;
+  message->header.msg_iovlen = 2;
+  message->header.msg_control = message->control.bytes;
+  message->header.msg_controllen = sizeof message->control.bytes;
+}
+
 static void spare_child(int control) {
   // The buffers are mapped before any command arrives, and only written by this process.
   char *buffer = mmap(NULL, SPARE_BUFFER, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -168,60 +203,51 @@ static void spare_child(int control) {
   struct spare_header header;
   int fds[2] = {-1, -1};
   if (!err) {
-    struct iovec parts[2] = {{&header, sizeof header}, {buffer, SPARE_BUFFER}};
-    union {
-      char bytes[CMSG_SPACE(sizeof(int) * 2)];
-      struct cmsghdr align;
-    } control_buffer;
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = parts;
-    message.msg_iovlen = 2;
-    message.msg_control = control_buffer.bytes;
-    message.msg_controllen = sizeof control_buffer.bytes;
+    struct spare_message message;
+    spare_message_init(&message, &header, buffer, SPARE_BUFFER);
     ssize_t got;
     do {
-      got = recvmsg(control, &message, MSG_CMSG_CLOEXEC);
+      got = recvmsg(control, &message.header, MSG_CMSG_CLOEXEC);
     } while (got < 0 && errno == EINTR);
     if (got <= 0) _exit(0);  // the runtime closed the socket: nothing to run
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message);
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message.header);
     if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
         cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 2)) {
       memcpy(fds, CMSG_DATA(cmsg), sizeof fds);
     }
     uint32_t count = header.argc + header.envc + 1 + header.has_cwd;
     if ((size_t)got < sizeof header || fds[0] < 0 || fds[1] < 0 || header.length > SPARE_BUFFER ||
-        (size_t)got != sizeof header + header.length || count > SPARE_MAX_STRINGS || header.argc == 0) {
+        (size_t)got != sizeof header + header.length || header.argc == 0 || header.argc > SPARE_MAX_STRINGS ||
+        header.envc > SPARE_MAX_STRINGS || header.has_cwd > 1 || count > SPARE_MAX_STRINGS) {
       err = EPROTO;
     }
-    if (!err) {
-      // Split the strings in place.
-      char *cursor = buffer;
-      char *end = buffer + header.length;
-      for (uint32_t i = 0; i < count && !err; i++) {
-        char *nul = memchr(cursor, 0, (size_t)(end - cursor));
-        if (nul == NULL) {
-          err = EPROTO;
-        } else {
-          strings[i] = cursor;
-          cursor = nul + 1;
-        }
+    // Split the strings in place, straight into argv and envp, each ended by NULL.
+    char *path = NULL;
+    char *cwd = NULL;
+    char **argv = strings;
+    char **envp = strings + header.argc + 1;
+    char *cursor = buffer;
+    char *end = buffer + header.length;
+    for (uint32_t i = 0; i < count && !err; i++) {
+      char *nul = memchr(cursor, 0, (size_t)(end - cursor));
+      if (nul == NULL) {
+        err = EPROTO;
+      } else if (i == 0) {
+        path = cursor;
+      } else if (i <= header.argc) {
+        argv[i - 1] = cursor;
+      } else if (i <= header.argc + header.envc) {
+        envp[i - 1 - header.argc] = cursor;
+      } else {
+        cwd = cursor;
       }
+      if (nul != NULL) cursor = nul + 1;
     }
-  }
-  if (!err) {
-    char *path = strings[0];
-    // argv: strings[1 ... argc], then NULL; envp after it, then NULL.
-    char **argv = strings + 1;
-    char **envp = strings + 1 + header.argc;
-    char *cwd = header.has_cwd ? strings[1 + header.argc + header.envc] : NULL;
-    // Shift the environment and folder one slot up to make room for argv's NULL.
-    memmove(envp + 1, envp, sizeof(char *) * (header.envc + header.has_cwd));
-    argv[header.argc] = NULL;
-    envp = envp + 1;
-    if (header.has_cwd) cwd = envp[header.envc];
-    envp[header.envc] = NULL;
-    err = child_exec(path, argv, envp, cwd, fds[0], fds[1], control);
+    if (!err) {
+      argv[header.argc] = NULL;
+      envp[header.envc] = NULL;
+      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], control);
+    }
   }
   ssize_t ignored = write(control, &err, sizeof err);
   (void)ignored;
@@ -262,7 +288,7 @@ int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspa
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
   int child_pidfd = -1;
-  long child = clone_child(cgroup_fd, &child_pidfd);
+  long child = clone_child(cgroup_fd, &child_pidfd, &join_count);
   if (child == 0) {
     // Keep nothing of the runtime open while waiting (its sockets, pipes and journals), or
     // their other ends would never see the end; what the command needs comes with it.
@@ -332,19 +358,9 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
     cursor += part;
   }
   if (cwd != NULL) memcpy(cursor, cwd, strlen(cwd) + 1);
-  struct iovec parts[2] = {{&header, sizeof header}, {body, length}};
-  union {
-    char bytes[CMSG_SPACE(sizeof(int) * 2)];
-    struct cmsghdr align;
-  } control_buffer;
-  memset(&control_buffer, 0, sizeof control_buffer);
-  struct msghdr message;
-  memset(&message, 0, sizeof message);
-  message.msg_iov = parts;
-  message.msg_iovlen = 2;
-  message.msg_control = control_buffer.bytes;
-  message.msg_controllen = sizeof control_buffer.bytes;
-  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message);
+  struct spare_message message;
+  spare_message_init(&message, &header, body, length);
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message.header);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int) * 2);
@@ -352,7 +368,7 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
   memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
   ssize_t sent;
   do {
-    sent = sendmsg(spare->control_fd, &message, MSG_NOSIGNAL);
+    sent = sendmsg(spare->control_fd, &message.header, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
   int saved = errno;
   free(body);

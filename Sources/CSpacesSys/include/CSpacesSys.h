@@ -22,11 +22,11 @@ const char *cspaces_readdir_name(DIR *dir);
 /// The child gets stdin from /dev/null, stdout and stderr on `stdout_fd` and `stderr_fd`, no
 /// other descriptors, an empty signal mask, default signal handlers, its own process group
 /// and `cwd` (when not NULL). With `cgroup_fd` >= 0 it is created inside that cgroup v2
-/// directory (clone3 with CLONE_INTO_CGROUP). Before exec it writes "0" to each of the
-/// `join_count` open `cgroup.procs` files in `join_fds` (cgroup v1 hierarchies), and fails
-/// rather than run outside one. Returns 0 with `*pid` and `*pidfd` set, or an errno value:
-/// ENOSYS where the kernel lacks clone3, EINVAL where it can't clone into a cgroup (the caller
-/// falls back), or why joining or exec failed.
+/// directory (clone3 with CLONE_INTO_CGROUP) where the kernel can (Linux 5.7+); otherwise,
+/// and always on cgroup v1, it writes "0" to each of the `join_count` open `cgroup.procs`
+/// files in `join_fds` before exec, and fails rather than run outside one. Returns 0 with
+/// `*pid` and `*pidfd` set, or an errno value: ENOSYS where the kernel lacks clone3, or why
+/// joining or exec failed.
 int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
                   const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd);
 
@@ -39,8 +39,8 @@ typedef struct {
 
 /// Forks a spare: a child that joins the cgroups (like cspaces_spawn), then waits on a socket
 /// for the command to exec, so the fork and the cgroup move are paid before the command comes.
-/// The spare exits when `control_fd` is closed. Returns 0 or an errno value (ENOSYS, EINVAL as
-/// for cspaces_spawn).
+/// The spare exits when `control_fd` is closed. Returns 0 or an errno value (ENOSYS as for
+/// cspaces_spawn).
 int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare);
 
 /// Makes a spare exec `path` with stdout and stderr on the given pipes (and the rest as for

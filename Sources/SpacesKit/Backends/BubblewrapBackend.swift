@@ -71,7 +71,7 @@ public struct BubblewrapBackend: IsolationBackend {
   }
 
   /// The full command line `run` would start for a request (bwrap first, then its flags and
-  /// `/bin/sh -c`), without the rlimit prefix and the cgroup launcher; for diagnostics and
+  /// `/bin/sh -c`), without the rlimit prefix; for diagnostics and
   /// benchmarks.
   public func commandLine(for request: ShellRequest) async throws -> [String] {
     let (bwrap, userNamespace) = try await availability()

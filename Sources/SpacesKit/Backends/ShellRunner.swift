@@ -265,19 +265,6 @@ enum ShellRunner {
   static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws -> Child {
     let joins = try CgroupJoin(cgroup)
     defer { joins.close() }
-    if joins.into >= 0, let child = try spawn(plan, cgroupFD: joins.into, joins: [], pipes: pipes) {
-      return child
-    }
-    guard let child = try spawn(plan, cgroupFD: -1, joins: joins.files, pipes: pipes) else {
-      throw SpacesError(
-        .ioError,
-        "Could not start \(plan.executable): this kernel has no clone3; Agent Spaces needs Linux 5.3 or later.")
-    }
-    return child
-  }
-
-  /// One clone3 + execve; nil when the kernel lacks clone3 or CLONE_INTO_CGROUP.
-  private static func spawn(_ plan: LaunchPlan, cgroupFD: Int32, joins: [Int32], pipes: PipeSet) throws -> Child? {
     let executable = plan.executable
     let argv = CStringArray([executable] + plan.arguments)
     let envp = CStringArray(plan.environmentStrings)
@@ -288,16 +275,19 @@ enum ShellRunner {
     var pid: Int32 = 0
     var pidfd: Int32 = -1
     let rc = withOptionalCString(plan.workingDirectory) { cwd in
-      joins.withUnsafeBufferPointer { joinFDs in
+      joins.files.withUnsafeBufferPointer { joinFDs in
         cspaces_spawn(
-          executable, argv.pointers, envp.pointers, cwd, cgroupFD, joinFDs.baseAddress, Int32(joinFDs.count),
+          executable, argv.pointers, envp.pointers, cwd, joins.into, joinFDs.baseAddress, Int32(joinFDs.count),
           pipes.stdoutWrite, pipes.stderrWrite, &pid, &pidfd)
       }
     }
-    if rc == ENOSYS || (rc == EINVAL && cgroupFD >= 0) { return nil }
     guard rc == 0 else {
       let reason = String(cString: strerror(rc))
-      if !joins.isEmpty, rc != ENOENT, rc != EACCES {
+      if rc == ENOSYS {
+        throw SpacesError(
+          .ioError, "Could not start \(executable): this kernel has no clone3; Agent Spaces needs Linux 5.3 or later.")
+      }
+      if cgroup != nil, rc != ENOENT, rc != EACCES {
         throw SpacesError(.ioError, "Could not run \(executable) in the operation cgroup: \(reason).", errno: rc)
       }
       throw SpacesError(.ioError, "Could not run \(executable): \(reason).", errno: rc)
@@ -534,7 +524,7 @@ struct Pump: @unchecked Sendable {
     if treeKind == .processGroup { Sys.signalGroup(pid, SIGKILL) }
   }
 
-  /// SIGTERM to the tree, a grace period, then SIGKILL to all, then wait for the launcher.
+  /// SIGTERM to the tree, a grace period, then SIGKILL to all, then wait for the launched process.
   private func terminate(graceful: Bool) {
     if graceful {
       if let cgroup { cgroup.signalAll(SIGTERM, except: treeKind == .sandbox ? pid : nil) }

@@ -132,11 +132,8 @@ final class Spawner: @unchecked Sendable {
     }
     defer { joins.close() }
     var process = cspaces_spare(pid: 0, pidfd: -1, control_fd: -1)
-    var rc = joins.into >= 0 ? cspaces_spare_start(joins.into, nil, 0, &process) : EINVAL
-    if rc == EINVAL {
-      rc = joins.files.withUnsafeBufferPointer {
-        cspaces_spare_start(-1, $0.baseAddress, Int32($0.count), &process)
-      }
+    let rc = joins.files.withUnsafeBufferPointer {
+      cspaces_spare_start(joins.into, $0.baseAddress, Int32($0.count), &process)
     }
     guard rc == 0 else {
       cgroup?.remove()

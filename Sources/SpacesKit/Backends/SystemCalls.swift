@@ -89,15 +89,6 @@ enum Sys {
     return String(cString: value)
   }
 
-  /// Whether a process has exited (a zombie counts as exited) or is gone.
-  static func hasExited(pid: pid_t) -> Bool {
-    guard let stat = readFile("/proc/\(pid)/stat") else { return true }
-    // The state follows the parenthesised command name, which may itself contain ") ".
-    guard let close = stat.lastIndex(of: ")") else { return true }
-    let rest = stat[stat.index(after: close)...].drop(while: { $0 == " " })
-    return rest.first == "Z" || rest.first == "X"
-  }
-
   /// Sends a signal to a process, ignoring errors.
   static func signal(_ pid: pid_t, _ sig: Int32) {
     _ = kill(pid, sig)

@@ -104,34 +104,20 @@ struct ResultBox<R: Decodable>: Decodable {
 
 /// Encodes JSON-RPC messages as lines.
 enum Wire {
-  private struct Response<R: Encodable>: Encodable {
-    var jsonrpc = "2.0"
+  /// A response: `result` or `error` beside `jsonrpc` and `id` (written even when null).
+  private struct Response<Body: Encodable>: Encodable {
     var id: RPCID?
-    var result: R
+    var body: Body
+    var member: CodingKeys
 
     func encode(to encoder: any Encoder) throws {
       var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(jsonrpc, forKey: .jsonrpc)
+      try container.encode("2.0", forKey: .jsonrpc)
       try container.encode(id, forKey: .id)
-      try container.encode(result, forKey: .result)
+      try container.encode(body, forKey: member)
     }
 
-    enum CodingKeys: String, CodingKey { case jsonrpc, id, result }
-  }
-
-  private struct ErrorResponse: Encodable {
-    var jsonrpc = "2.0"
-    var id: RPCID?
-    var error: RPCError
-
-    func encode(to encoder: any Encoder) throws {
-      var container = encoder.container(keyedBy: CodingKeys.self)
-      try container.encode(jsonrpc, forKey: .jsonrpc)
-      try container.encode(id, forKey: .id)
-      try container.encode(error, forKey: .error)
-    }
-
-    enum CodingKeys: String, CodingKey { case jsonrpc, id, error }
+    enum CodingKeys: String, CodingKey { case jsonrpc, id, result, error }
   }
 
   private struct Request<P: Encodable>: Encodable {
@@ -148,11 +134,11 @@ enum Wire {
   }
 
   static func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
-    encode(Response(id: id, result: result))
+    encode(Response(id: id, body: result, member: .result))
   }
 
   static func error(_ error: RPCError, id: RPCID?) -> ByteBuffer {
-    encode(ErrorResponse(id: id, error: error))
+    encode(Response(id: id, body: error, member: .error))
   }
 
   static func request<P: Encodable>(_ method: String, _ params: P, id: RPCID?) -> ByteBuffer {

@@ -37,9 +37,7 @@ enum ContainerTestSupport {
   /// Runs podman and returns its status and stdout (waiting on a dispatch thread, not a task's).
   @discardableResult
   static func podman(_ arguments: [String]) async -> (status: Int32, stdout: String) {
-    await withCheckedContinuation { continuation in
-      DispatchQueue.global().async { continuation.resume(returning: podmanBlocking(arguments)) }
-    }
+    await Sys.offloaded { podmanBlocking(arguments) }
   }
 
   static func podmanBlocking(_ arguments: [String]) -> (status: Int32, stdout: String) {
