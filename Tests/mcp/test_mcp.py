@@ -4,6 +4,7 @@ Run by script/test (pytest). Each test gets its own SPACES_HOME.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -45,17 +46,25 @@ def text(result):
     return "".join(part.text for part in result.content if getattr(part, "type", "") == "text")
 
 
+
+@contextlib.asynccontextmanager
+async def connected(home):
+    """An initialized MCP session with `spaces mcp` on `home`."""
+    async with stdio_client(server(home)) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
 def test_lists_the_six_tools_with_schemas(home):
     async def body():
-        async with stdio_client(server(home)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                tools = (await session.list_tools()).tools
-                names = sorted(tool.name for tool in tools)
-                assert names == sorted(["createFile", "readFile", "editFile", "deleteFile", "shell", "message"])
-                shell = next(tool for tool in tools if tool.name == "shell")
-                assert shell.input_schema["required"] == ["command"]
-                assert "sandbox" in shell.description
+        async with connected(home) as session:
+            tools = (await session.list_tools()).tools
+            names = sorted(tool.name for tool in tools)
+            assert names == sorted(["createFile", "readFile", "editFile", "deleteFile", "shell", "message"])
+            shell = next(tool for tool in tools if tool.name == "shell")
+            assert shell.input_schema["required"] == ["command"]
+            assert "sandbox" in shell.description
 
     run(body())
 
@@ -64,29 +73,27 @@ def test_calls_every_tool_and_journals_them(home):
     assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
 
     async def body():
-        async with stdio_client(server(home)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                created = await session.call_tool("createFile", {"path": "hello.sh", "content": "echo hello $1\n"})
-                assert not created.is_error, text(created)
-                edited = await session.call_tool(
-                    "editFile", {"path": "hello.sh", "oldText": "hello", "newText": "hi"})
-                assert not edited.is_error, text(edited)
-                read_back = await session.call_tool("readFile", {"path": "hello.sh"})
-                assert text(read_back) == "echo hi $1\n"
-                ran = await session.call_tool("shell", {"command": "sh hello.sh there"})
-                assert not ran.is_error, text(ran)
-                assert "exit code 0" in text(ran) and "hi there" in text(ran)
-                said = await session.call_tool("message", {"text": "all done"})
-                assert not said.is_error
-                deleted = await session.call_tool("deleteFile", {"path": "hello.sh"})
-                assert not deleted.is_error
-                missing = await session.call_tool("readFile", {"path": "hello.sh"})
-                assert missing.is_error and "notFound" in text(missing)
-                outside = await session.call_tool("readFile", {"path": "../../etc/passwd"})
-                assert outside.is_error and "pathOutsideWorkspace" in text(outside)
-                bad = await session.call_tool("shell", {"cmd": "ls"})
-                assert bad.is_error and "unknown field" in text(bad)
+        async with connected(home) as session:
+            created = await session.call_tool("createFile", {"path": "hello.sh", "content": "echo hello $1\n"})
+            assert not created.is_error, text(created)
+            edited = await session.call_tool(
+                "editFile", {"path": "hello.sh", "oldText": "hello", "newText": "hi"})
+            assert not edited.is_error, text(edited)
+            read_back = await session.call_tool("readFile", {"path": "hello.sh"})
+            assert text(read_back) == "echo hi $1\n"
+            ran = await session.call_tool("shell", {"command": "sh hello.sh there"})
+            assert not ran.is_error, text(ran)
+            assert "exit code 0" in text(ran) and "hi there" in text(ran)
+            said = await session.call_tool("message", {"text": "all done"})
+            assert not said.is_error
+            deleted = await session.call_tool("deleteFile", {"path": "hello.sh"})
+            assert not deleted.is_error
+            missing = await session.call_tool("readFile", {"path": "hello.sh"})
+            assert missing.is_error and "notFound" in text(missing)
+            outside = await session.call_tool("readFile", {"path": "../../etc/passwd"})
+            assert outside.is_error and "pathOutsideWorkspace" in text(outside)
+            bad = await session.call_tool("shell", {"cmd": "ls"})
+            assert bad.is_error and "unknown field" in text(bad)
 
     run(body())
     log = spaces(home, "log", "s", "--json")
@@ -99,12 +106,10 @@ def test_a_denied_call_is_a_tool_error_with_the_reason(home):
     assert spaces(home, "space", "create", "s", "--policy", "restrictive").returncode == 0
 
     async def body():
-        async with stdio_client(server(home)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                denied = await session.call_tool("createFile", {"path": "a", "content": "x"})
-                assert denied.is_error
-                assert "Denied by policy" in text(denied) and "read-only" in text(denied)
+        async with connected(home) as session:
+            denied = await session.call_tool("createFile", {"path": "a", "content": "x"})
+            assert denied.is_error
+            assert "Denied by policy" in text(denied) and "read-only" in text(denied)
 
     run(body())
 
@@ -114,15 +119,13 @@ def test_a_multi_megabyte_result_passes(home):
     big = "x" * (4 * 1024 * 1024)
 
     async def body():
-        async with stdio_client(server(home)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                start = time.monotonic()
-                created = await session.call_tool("createFile", {"path": "big.txt", "content": big})
-                assert not created.is_error, text(created)
-                read_back = await session.call_tool("readFile", {"path": "big.txt"})
-                assert len(text(read_back)) == len(big)
-                assert time.monotonic() - start < 30
+        async with connected(home) as session:
+            start = time.monotonic()
+            created = await session.call_tool("createFile", {"path": "big.txt", "content": big})
+            assert not created.is_error, text(created)
+            read_back = await session.call_tool("readFile", {"path": "big.txt"})
+            assert len(text(read_back)) == len(big)
+            assert time.monotonic() - start < 30
 
     run(body())
 
@@ -160,27 +163,25 @@ def test_a_call_waiting_for_approval_blocks_until_a_supervisor_decides(served):
     assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
 
     async def body():
-        async with stdio_client(server(home)) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                # `chmod` asks under the standard policy: the call blocks until a person decides.
-                approved = asyncio.create_task(session.call_tool("shell", {"command": "touch a && chmod +x a"}))
-                request = await asyncio.to_thread(wait_for, lambda: pending(home), "the first approval request")
-                assert not approved.done()
-                assert request[0]["op"]["command"] == "touch a && chmod +x a"
-                decided = spaces(home, "approve", request[0]["id"], "--once")
-                assert decided.returncode == 0, decided.stderr
-                result = await approved
-                assert not result.is_error, text(result)
-                assert "exit code 0" in text(result)
+        async with connected(home) as session:
+            # `chmod` asks under the standard policy: the call blocks until a person decides.
+            approved = asyncio.create_task(session.call_tool("shell", {"command": "touch a && chmod +x a"}))
+            request = await asyncio.to_thread(wait_for, lambda: pending(home), "the first approval request")
+            assert not approved.done()
+            assert request[0]["op"]["command"] == "touch a && chmod +x a"
+            decided = spaces(home, "approve", request[0]["id"], "--once")
+            assert decided.returncode == 0, decided.stderr
+            result = await approved
+            assert not result.is_error, text(result)
+            assert "exit code 0" in text(result)
 
-                denied = asyncio.create_task(session.call_tool("shell", {"command": "curl -s http://127.0.0.1:9"}))
-                request = await asyncio.to_thread(wait_for, lambda: pending(home), "the second approval request")
-                decided = spaces(home, "approve", request[0]["id"], "--deny", "--feedback", "no network, use the fixture")
-                assert decided.returncode == 0, decided.stderr
-                result = await denied
-                assert result.is_error
-                assert "Denied by person: no network, use the fixture" in text(result)
+            denied = asyncio.create_task(session.call_tool("shell", {"command": "curl -s http://127.0.0.1:9"}))
+            request = await asyncio.to_thread(wait_for, lambda: pending(home), "the second approval request")
+            decided = spaces(home, "approve", request[0]["id"], "--deny", "--feedback", "no network, use the fixture")
+            assert decided.returncode == 0, decided.stderr
+            result = await denied
+            assert result.is_error
+            assert "Denied by person: no network, use the fixture" in text(result)
 
     run(body())
     events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]

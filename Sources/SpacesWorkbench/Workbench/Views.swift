@@ -117,6 +117,11 @@ public enum WorkbenchView {
   /// The rows a pane at `rect` shows inside its border.
   static func inner(_ rect: Rect) -> Rect { rect.inset(1) }
 
+  /// The dim line an empty pane shows in its first row.
+  static func placeholder(_ text: String, in inner: Rect, _ canvas: inout Canvas) {
+    canvas.put(text, x: inner.x + 1, y: inner.y, Style(.dim), limit: inner.width - 1)
+  }
+
   /// Puts a row with the selection look when `selected`.
   static func selectionStyle(_ state: WorkbenchState, pane: Pane) -> Style {
     state.focus == pane && state.overlay == .none ? Style(.selection, bold: true) : Style(.selectionBlur)
@@ -173,9 +178,7 @@ public enum FilesView {
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     if rows.isEmpty {
-      canvas.put(
-        state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim),
-        limit: inner.width - 1)
+      WorkbenchView.placeholder(state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)", in: inner, &canvas)
       return
     }
     let top = scrollTop(selection: state.treeSelection, count: rows.count, rows: inner.height)
@@ -224,9 +227,7 @@ public enum LogView {
     canvas.boxTag(rect, tag, Style(state.followLog ? .ok : .waiting))
     guard !inner.isEmpty else { return }
     if log.count == 0 {
-      canvas.put(
-        "No output yet. Shell commands stream here as they run.", x: inner.x + 1, y: inner.y, Style(.dim),
-        limit: inner.width - 1)
+      WorkbenchView.placeholder("No output yet. Shell commands stream here as they run.", in: inner, &canvas)
       return
     }
     for row in 0..<inner.height {
@@ -320,9 +321,7 @@ public enum OperationsView {
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     if operations.isEmpty {
-      canvas.put(
-        state.operationFilter.isEmpty ? "Nothing yet." : "(no match)", x: inner.x + 1, y: inner.y, Style(.dim),
-        limit: inner.width - 1)
+      WorkbenchView.placeholder(state.operationFilter.isEmpty ? "Nothing yet." : "(no match)", in: inner, &canvas)
       return
     }
     let top = FilesView.scrollTop(selection: state.operationSelection, count: operations.count, rows: inner.height)
