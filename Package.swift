@@ -8,6 +8,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "spaces", targets: ["SpacesTUI"]),
+    .executable(name: "spaces-spare", targets: ["SpacesSpare"]),
     .library(name: "SpacesKit", targets: ["SpacesKit"]),
   ],
   dependencies: [
@@ -26,6 +27,8 @@ let package = Package(
       providers: [.apt(["libncursesw5-dev"])]
     ),
     .target(name: "CSpacesSys"),
+    // The small process a shell command is exec'd from (see Spawner); beside `spaces`.
+    .executableTarget(name: "SpacesSpare", dependencies: ["CSpacesSys"]),
     .target(
       name: "SpacesKit",
       dependencies: [

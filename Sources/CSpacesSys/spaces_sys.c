@@ -43,24 +43,30 @@ const char *cspaces_readdir_name(DIR *dir) {
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <sched.h>
 
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
 
-// Only async-signal-safe calls between clone3 and execve: the parent has many threads.
+// The child shares the parent's memory until it execs (CLONE_VM | CLONE_VFORK, as posix_spawn
+// does): nothing is copied, so starting a command costs the same however large the runtime
+// has grown, and no other thread of the runtime waits on a fork. Between clone and execve the
+// child makes only system calls, on a stack of its own, and reports through `err`.
 
 // The part every child does first: default signals, the cgroups, its own process group.
 static int child_prepare(const int *join_fds, int join_count) {
-  sigset_t all;
-  sigemptyset(&all);
   for (int sig = 1; sig < NSIG; sig++) {
-    if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    (void)sigaction(sig, &action, NULL);
   }
-  sigprocmask(SIG_SETMASK, &all, NULL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
   for (int i = 0; i < join_count; i++) {
     if (write(join_fds[i], "0", 1) != 1) return errno != 0 ? errno : EIO;
   }
@@ -69,96 +75,87 @@ static int child_prepare(const int *join_fds, int join_count) {
 }
 
 // The rest: descriptors, folder, exec. Returns only on failure, with the errno value.
+// `control_fd` >= 0 becomes descriptor 3 (left open across exec); -1 for stdout or stderr
+// means /dev/null.
 static int child_exec(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd,
-                      int stderr_fd, int keep_fd) {
-  int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                      int stderr_fd, int control_fd) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return errno;
-  // Move the pipes above 2 first, so no dup2 below overwrites one that is still needed.
-  int out = fcntl(stdout_fd, F_DUPFD_CLOEXEC, 3);
-  int errfd = fcntl(stderr_fd, F_DUPFD_CLOEXEC, 3);
-  if (out < 0 || errfd < 0) return errno;
+  // Move the descriptors above 3 first, so no dup2 below overwrites one that is still needed.
+  int out = fcntl(stdout_fd >= 0 ? stdout_fd : null_fd, F_DUPFD_CLOEXEC, 4);
+  int errfd = fcntl(stderr_fd >= 0 ? stderr_fd : null_fd, F_DUPFD_CLOEXEC, 4);
+  int control = control_fd >= 0 ? fcntl(control_fd, F_DUPFD_CLOEXEC, 4) : -1;
+  if (out < 0 || errfd < 0 || (control_fd >= 0 && control < 0)) return errno;
   if (dup2(null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) return errno;
-  // Everything else closes on exec (the report channel too, which tells the parent exec worked).
+  // Everything else closes on exec.
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
 #endif
   {
-    for (int fd = 3; fd < 65536; fd++) {
-      if (fd != keep_fd) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
+    for (int fd = 3; fd < 65536; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
   }
+  if (control >= 0 && dup2(control, 3) < 0) return errno;
   if (cwd != NULL && chdir(cwd) != 0) return errno;
   execve(path, argv, envp);
   return errno;
 }
 
-static void spawn_child(const char *path, char *const argv[], char *const envp[], const char *cwd,
-                        const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int report_fd) {
-  int err = child_prepare(join_fds, join_count);
-  if (!err) err = child_exec(path, argv, envp, cwd, stdout_fd, stderr_fd, report_fd);
-  ssize_t ignored = write(report_fd, &err, sizeof err);
-  (void)ignored;
+struct spawn_request {
+  const char *path;
+  char *const *argv;
+  char *const *envp;
+  const char *cwd;
+  const int *join_fds;
+  int join_count;
+  int stdout_fd;
+  int stderr_fd;
+  int control_fd;
+  volatile int err;
+};
+
+static int spawn_child(void *argument) {
+  struct spawn_request *request = argument;
+  int err = child_prepare(request->join_fds, request->join_count);
+  if (!err)
+    err = child_exec(request->path, request->argv, request->envp, request->cwd, request->stdout_fd, request->stderr_fd,
+                     request->control_fd);
+  request->err = err != 0 ? err : EIO;
   _exit(127);
 }
 
-// Forks with a pidfd: straight into the cgroup v2 folder `cgroup_fd` where the kernel can (the
-// child then has nothing left to join: *join_count becomes 0), else plainly (it joins itself).
-static long clone_child(int cgroup_fd, int *pidfd, int *join_count) {
-#ifdef SYS_clone3
-  struct clone_args args;
-  memset(&args, 0, sizeof args);
-  args.flags = CLONE_PIDFD;
-  args.pidfd = (uint64_t)(uintptr_t)pidfd;
-  args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = (uint64_t)cgroup_fd;
-    long child = syscall(SYS_clone3, &args, sizeof args);
-    if (child >= 0) {
-      *join_count = 0;
-      return child;
-    }
-    // Before Linux 5.7 there is no CLONE_INTO_CGROUP (EINVAL, or E2BIG for the larger struct).
-    if (errno != EINVAL && errno != E2BIG) return -1;
-    args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
-    args.cgroup = 0;
-  }
-  return syscall(SYS_clone3, &args, sizeof args);
-#else
-  (void)cgroup_fd, (void)pidfd, (void)join_count;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
-int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
-                  const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+// Starts the request in a new process; 0 with *pid and *pidfd set, or an errno value.
+static int spawn_request(struct spawn_request *request, int *pid, int *pidfd) {
+  const size_t stack_size = 64 * 1024;
+  char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return errno;
+  // No handler of the runtime may run in the child while it shares the runtime's memory.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  request->err = 0;
   int child_pidfd = -1;
-  long child = clone_child(cgroup_fd, &child_pidfd, &join_count);
-  if (child == 0) spawn_child(path, argv, envp, cwd, join_fds, join_count, stdout_fd, stderr_fd, report[1]);
+  int child = clone(spawn_child, stack + stack_size, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, request,
+                    &child_pidfd);
   int saved = errno;
-  close(report[1]);
-  if (child < 0) {
-    close(report[0]);
-    return saved;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, stack_size);
+  // Before Linux 5.2 clone knows no CLONE_PIDFD.
+  if (child < 0) return saved == EINVAL ? ENOSYS : saved;
+  if (request->err != 0) {
+    // exec failed: the child has exited already.
+    cspaces_reap(child);
+    if (child_pidfd >= 0) close(child_pidfd);
+    return request->err;
   }
-  int err = 0;
-  ssize_t got;
-  do {
-    got = read(report[0], &err, sizeof err);
-  } while (got < 0 && errno == EINTR);
-  close(report[0]);
-  if (got == (ssize_t)sizeof err) {
-    // exec failed: reap the child, which has exited already.
-    cspaces_reap((int)child);
-    close(child_pidfd);
-    return err != 0 ? err : EIO;
-  }
-  *pid = (int)child;
+  *pid = child;
   *pidfd = child_pidfd;
   return 0;
+}
+
+int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, const int *join_fds,
+                  int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd) {
+  struct spawn_request request = {path, argv, envp, cwd, join_fds, join_count, stdout_fd, stderr_fd, -1, 0};
+  return spawn_request(&request, pid, pidfd);
 }
 
 // A spare's command travels as one message: a header, then NUL-terminated strings (path, the
@@ -194,7 +191,8 @@ static void spare_message_init(struct spare_message *message, struct spare_heade
   message->header.msg_controllen = sizeof message->control.bytes;
 }
 
-static void spare_child(int control) {
+int cspaces_spare_serve(int control) {
+  (void)fcntl(control, F_SETFD, FD_CLOEXEC);
   // The buffers are mapped before any command arrives, and only written by this process.
   char *buffer = mmap(NULL, SPARE_BUFFER, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   char **strings = mmap(NULL, sizeof(char *) * (SPARE_MAX_STRINGS + 2), PROT_READ | PROT_WRITE,
@@ -246,7 +244,7 @@ static void spare_child(int control) {
     if (!err) {
       argv[header.argc] = NULL;
       envp[header.envc] = NULL;
-      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], control);
+      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], -1);
     }
   }
   ssize_t ignored = write(control, &err, sizeof err);
@@ -254,65 +252,18 @@ static void spare_child(int control) {
   _exit(127);
 }
 
-static void close_range_or_loop(unsigned int first, unsigned int last) {
-  if (first > last) return;
-#ifdef SYS_close_range
-  if (syscall(SYS_close_range, first, last, 0U) == 0) return;
-#endif
-  for (unsigned int fd = first; fd <= last && fd < 65536; fd++) close((int)fd);
-}
-
-// Closes every descriptor from 3 up except those in `keep` (at most 16).
-static void close_all_except(const int *keep, int count) {
-  int sorted[16];
-  int n = 0;
-  for (int i = 0; i < count && n < 16; i++) {
-    int fd = keep[i];
-    int at = n++;
-    while (at > 0 && sorted[at - 1] > fd) {
-      sorted[at] = sorted[at - 1];
-      at--;
-    }
-    sorted[at] = fd;
-  }
-  unsigned int next = 3;
-  for (int i = 0; i < n; i++) {
-    if (sorted[i] < 3) continue;
-    if ((unsigned int)sorted[i] > next) close_range_or_loop(next, (unsigned int)sorted[i] - 1);
-    if ((unsigned int)sorted[i] + 1 > next) next = (unsigned int)sorted[i] + 1;
-  }
-  close_range_or_loop(next, ~0U);
-}
-
-int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare) {
+int cspaces_spare_start(const char *helper, const int *join_fds, int join_count, cspaces_spare *spare) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
-  int child_pidfd = -1;
-  long child = clone_child(cgroup_fd, &child_pidfd, &join_count);
-  if (child == 0) {
-    // Keep nothing of the runtime open while waiting (its sockets, pipes and journals), or
-    // their other ends would never see the end; what the command needs comes with it.
-    int keep[16] = {pair[1]};
-    int kept = 1;
-    for (int i = 0; i < join_count && kept < 16; i++) keep[kept++] = join_fds[i];
-    close_all_except(keep, kept);
-    int err = join_count < 16 ? child_prepare(join_fds, join_count) : EINVAL;
-    for (int i = 0; i < join_count; i++) close(join_fds[i]);
-    if (err) {
-      ssize_t ignored = write(pair[1], &err, sizeof err);
-      (void)ignored;
-      _exit(127);
-    }
-    spare_child(pair[1]);
-  }
-  int saved = errno;
+  char *const argv[] = {(char *)"spaces-spare", NULL};
+  char *const envp[] = {NULL};
+  struct spawn_request request = {helper, argv, envp, "/", join_fds, join_count, -1, -1, pair[1], 0};
+  int err = spawn_request(&request, &spare->pid, &spare->pidfd);
   close(pair[1]);
-  if (child < 0) {
+  if (err != 0) {
     close(pair[0]);
-    return saved;
+    return err;
   }
-  spare->pid = (int)child;
-  spare->pidfd = child_pidfd;
   spare->control_fd = pair[0];
   return 0;
 }

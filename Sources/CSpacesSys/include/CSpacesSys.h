@@ -19,29 +19,33 @@ const char *cspaces_readdir_name(DIR *dir);
 
 /// Starts `path` in a new process, inside the operation's cgroups before it runs anything.
 ///
-/// The child gets stdin from /dev/null, stdout and stderr on `stdout_fd` and `stderr_fd`, no
-/// other descriptors, an empty signal mask, default signal handlers, its own process group
-/// and `cwd` (when not NULL). With `cgroup_fd` >= 0 it is created inside that cgroup v2
-/// directory (clone3 with CLONE_INTO_CGROUP) where the kernel can (Linux 5.7+); otherwise,
-/// and always on cgroup v1, it writes "0" to each of the `join_count` open `cgroup.procs`
-/// files in `join_fds` before exec, and fails rather than run outside one. Returns 0 with
-/// `*pid` and `*pidfd` set, or an errno value: ENOSYS where the kernel lacks clone3, or why
-/// joining or exec failed.
-int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, int cgroup_fd,
-                  const int *join_fds, int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd);
+/// The child shares the runtime's memory until it execs (CLONE_VM | CLONE_VFORK, like
+/// posix_spawn), so nothing is copied. It gets stdin from /dev/null, stdout and stderr on
+/// `stdout_fd` and `stderr_fd`, no other descriptors, an empty signal mask, default signal
+/// handlers, its own process group and `cwd` (when not NULL); it writes "0" to each of the
+/// `join_count` open `cgroup.procs` files in `join_fds` before exec, and fails rather than run
+/// outside one. Returns 0 with `*pid` and `*pidfd` set, or an errno value (why joining or exec
+/// failed).
+int cspaces_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd, const int *join_fds,
+                  int join_count, int stdout_fd, int stderr_fd, int *pid, int *pidfd);
 
-/// A process forked ahead of time that waits to exec a command (see cspaces_spare_start).
+/// A process started ahead of time that waits to exec a command (see cspaces_spare_start).
 typedef struct {
   int pid;
   int pidfd;
   int control_fd;
 } cspaces_spare;
 
-/// Forks a spare: a child that joins the cgroups (like cspaces_spawn), then waits on a socket
-/// for the command to exec, so the fork and the cgroup move are paid before the command comes.
-/// The spare exits when `control_fd` is closed. Returns 0 or an errno value (ENOSYS as for
-/// cspaces_spawn).
-int cspaces_spare_start(int cgroup_fd, const int *join_fds, int join_count, cspaces_spare *spare);
+/// Starts a spare: the small `helper` program (`spaces-spare`), after joining the cgroups like
+/// cspaces_spawn, waits on a socket for the command to exec. The start and the cgroup move are
+/// paid before the command comes, and the exec then replaces a tiny process. The spare exits
+/// when `control_fd` is closed. Returns 0 or an errno value.
+int cspaces_spare_start(const char *helper, const int *join_fds, int join_count, cspaces_spare *spare);
+
+/// The helper's work: waits on `control` (a SOCK_SEQPACKET socket) for one command and execs
+/// it; never returns (exits 0 when the socket closes first, 127 when exec fails, after sending
+/// the errno value).
+int cspaces_spare_serve(int control);
 
 /// Makes a spare exec `path` with stdout and stderr on the given pipes (and the rest as for
 /// cspaces_spawn). Returns 0 once it has exec'd, or an errno value (E2BIG when the command is

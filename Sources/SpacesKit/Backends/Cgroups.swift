@@ -1,4 +1,5 @@
 import CSpacesSys
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -221,6 +222,15 @@ struct OperationCgroup: Sendable {
     let file = unified ? "/memory.events" : "/memory.oom_control"
     return counter(in: memoryDir + file, named: "oom_kill") > 0
   }
+
+  /// Empties and removes the folders in the background, off the operation's path (its last
+  /// processes may take a moment to be reaped). Folders a process left behind when it ended
+  /// are removed the next time one starts.
+  func removeLater() {
+    OperationCgroup.cleanup.async { self.remove() }
+  }
+
+  private static let cleanup = DispatchQueue(label: "spaces-cgroup-cleanup", qos: .utility)
 
   /// Empties and removes the folders (retrying while the last processes are reaped).
   func remove() {

@@ -259,9 +259,8 @@ enum ShellRunner {
   }
 
   /// Starts the plan's process inside the operation cgroup before it runs a single instruction
-  /// of its own: created there (clone3 with CLONE_INTO_CGROUP, cgroup v2), or moved there by
-  /// the child between fork and exec (v1 hierarchies, or a kernel that can't clone into one).
-  /// Call it on the spawner thread (see ``Spawner``).
+  /// of its own (the child moves itself there before exec). Call it on the spawner thread (see
+  /// ``Spawner``).
   static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws -> Child {
     let joins = try CgroupJoin(cgroup)
     defer { joins.close() }
@@ -277,7 +276,7 @@ enum ShellRunner {
     let rc = withOptionalCString(plan.workingDirectory) { cwd in
       joins.files.withUnsafeBufferPointer { joinFDs in
         cspaces_spawn(
-          executable, argv.pointers, envp.pointers, cwd, joins.into, joinFDs.baseAddress, Int32(joinFDs.count),
+          executable, argv.pointers, envp.pointers, cwd, joinFDs.baseAddress, Int32(joinFDs.count),
           pipes.stdoutWrite, pipes.stderrWrite, &pid, &pidfd)
       }
     }
@@ -285,7 +284,7 @@ enum ShellRunner {
       let reason = String(cString: strerror(rc))
       if rc == ENOSYS {
         throw SpacesError(
-          .ioError, "Could not start \(executable): this kernel has no clone3; Agent Spaces needs Linux 5.3 or later.")
+          .ioError, "Could not start \(executable): this kernel has no pidfds; Agent Spaces needs Linux 5.3 or later.")
       }
       if cgroup != nil, rc != ENOENT, rc != EACCES {
         throw SpacesError(.ioError, "Could not run \(executable) in the operation cgroup: \(reason).", errno: rc)
@@ -506,12 +505,12 @@ struct Pump: @unchecked Sendable {
     if let rest = stdout.finish() { onOutput(.stdout, rest) }
     if let rest = stderr.finish() { onOutput(.stderr, rest) }
     let status = cspaces_reap(pid)
-    // Whatever is left in the operation cgroup goes now, and the cgroup with it.
+    // Nothing is left in the operation cgroup (see killLeftovers); the empty folders go after
+    // the result is back.
     var cgroupLimit: String?
     if let cgroup {
-      cgroup.killAll()
       cgroupLimit = cgroup.processLimitHit ? "processes" : cgroup.memoryLimitHit ? "memory" : nil
-      cgroup.remove()
+      cgroup.removeLater()
     }
     return RunBody(
       ending: ending ?? .exited, status: status, cgroupLimit: cgroupLimit, outputLeftOpen: leftOpen, stdout: stdout,
@@ -519,9 +518,13 @@ struct Pump: @unchecked Sendable {
   }
 
   /// After the launched process exits: nothing it started may stay.
+  ///
+  /// A sandbox needs nothing more: when bwrap has exited, the init of its PID namespace has
+  /// exited before it, and the kernel ends every process of a namespace whose init ends.
   private func killLeftovers() {
+    guard treeKind == .processGroup else { return }
     if let cgroup { cgroup.killAll(ignoring: pid) }
-    if treeKind == .processGroup { Sys.signalGroup(pid, SIGKILL) }
+    Sys.signalGroup(pid, SIGKILL)
   }
 
   /// SIGTERM to the tree, a grace period, then SIGKILL to all, then wait for the launched process.

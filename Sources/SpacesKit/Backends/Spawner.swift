@@ -9,13 +9,13 @@ import Synchronization
 /// Starts the commands of every shell operation, from one thread that lives as long as the
 /// process.
 ///
-/// Two reasons. A sandbox started with `--die-with-parent` dies when the *thread* that forked
+/// Two reasons. A sandbox started with `--die-with-parent` dies when the *thread* that started
 /// it exits (Linux's parent-death signal follows the thread), and the threads that run tasks
-/// come and go. And forking a large process, and moving the child into its cgroups (on cgroup
-/// v1 each move waits for an RCU grace period, milliseconds), are slow: so the thread keeps a
-/// spare child forked and moved into a fresh operation cgroup ahead of time, which the next
-/// command with the same limits execs at once. ``enableSpares()`` turns that on for
-/// long-lived runtimes (the server and the workbench); a one-shot CLI run doesn't need it.
+/// come and go. And moving a new process into its cgroups is slow (each move waits for an RCU
+/// grace period, milliseconds): so the thread keeps spares — the small `spaces-spare` helper,
+/// started and moved into a fresh operation cgroup ahead of time — which the next command with
+/// the same limits execs at once. ``enableSpares()`` turns that on for long-lived runtimes (the
+/// server and the workbench); a one-shot CLI run doesn't need it.
 final class Spawner: @unchecked Sendable {
   static let shared = Spawner()
 
@@ -119,8 +119,21 @@ final class Spawner: @unchecked Sendable {
     return spares.values.flatMap { $0.map(\.process.pid) }
   }
 
-  /// Forks a spare in a fresh operation cgroup (called on the spawner thread).
+  /// The `spaces-spare` helper beside the running executable (or `SPACES_SPARE_HELPER`); nil
+  /// when there is none, and then commands start without spares.
+  static let helper: String? = {
+    if let path = Sys.environment("SPACES_SPARE_HELPER") {
+      return Sys.isExecutableFile(path) ? path : nil
+    }
+    let executable = Sys.realPath("/proc/self/exe")
+    guard let slash = executable.lastIndex(of: "/") else { return nil }
+    let path = String(executable[..<slash]) + "/spaces-spare"
+    return Sys.isExecutableFile(path) ? path : nil
+  }()
+
+  /// Starts a spare in a fresh operation cgroup (called on the spawner thread).
   private static func makeSpare(_ key: SpareKey, limits: ShellLimits) -> Spare? {
+    guard let helper else { return nil }
     var cgroup: OperationCgroup?
     if key.cgroup {
       guard let made = CgroupSupport.shared?.makeOperationGroup(limits: limits) else { return nil }
@@ -133,7 +146,7 @@ final class Spawner: @unchecked Sendable {
     defer { joins.close() }
     var process = cspaces_spare(pid: 0, pidfd: -1, control_fd: -1)
     let rc = joins.files.withUnsafeBufferPointer {
-      cspaces_spare_start(joins.into, $0.baseAddress, Int32($0.count), &process)
+      cspaces_spare_start(helper, $0.baseAddress, Int32($0.count), &process)
     }
     guard rc == 0 else {
       cgroup?.remove()
@@ -147,13 +160,10 @@ final class Spawner: @unchecked Sendable {
 struct CgroupJoin {
   /// `cgroup.procs` of each folder, for a child to write itself into.
   var files: [Int32] = []
-  /// The folder itself on cgroup v2, for clone3's CLONE_INTO_CGROUP; -1 otherwise.
-  var into: Int32 = -1
 
   init(_ cgroup: OperationCgroup?) throws {
     guard let cgroup else { return }
-    let directories = cgroup.directories
-    for dir in directories {
+    for dir in cgroup.directories {
       let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
       guard fd >= 0 else {
         let code = errno
@@ -163,13 +173,9 @@ struct CgroupJoin {
       }
       files.append(fd)
     }
-    if cgroup.unified, directories.count == 1, let dir = directories.first {
-      into = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    }
   }
 
   func close() {
     for fd in files { Glibc.close(fd) }
-    if into >= 0 { Glibc.close(into) }
   }
 }

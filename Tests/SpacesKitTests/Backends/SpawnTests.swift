@@ -57,9 +57,11 @@ import Testing
     }
   }
 
-  /// With spares on, a command runs in a process forked ahead of time: it lands in its own
-  /// operation cgroup, gets its output pipes, and the waiting spare holds nothing of the
-  /// runtime open (its sockets and pipes would otherwise never reach their end).
+  /// With spares on, a command runs in a process started ahead of time: the small
+  /// `spaces-spare` helper, not a copy of the runtime (whose memory exec would have to tear
+  /// down). The command lands in its own operation cgroup, gets its output pipes, and the
+  /// waiting spare holds nothing of the runtime open (its sockets and pipes would otherwise
+  /// never reach their end).
   @Test func sparesRunCommandsAndHoldNothingOpen() async throws {
     try #require(CgroupSupport.shared != nil, "cgroups are not delegated here")
     SpacesRuntime.enableSpareProcesses()
@@ -84,8 +86,12 @@ import Testing
         if spare == nil { try await Task.sleep(for: .milliseconds(10)) }
       }
       let pid = try #require(spare, "no spare was made")
-      // Right after the fork it closes everything but its socket (and its cgroup files, until it
-      // has joined them).
+      #expect(Sys.realPath("/proc/\(pid)/exe").hasSuffix("/spaces-spare"))
+      let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+      let rssKiB = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
+        .flatMap { Int($0.split(separator: " ").dropFirst().first ?? "") }
+      #expect((rssKiB ?? .max) < 8192, "the spare is not small: \(rssKiB ?? -1) KiB")
+      // It holds only its socket.
       var held: [Int] = []
       for _ in 0..<500 {
         held = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [])
