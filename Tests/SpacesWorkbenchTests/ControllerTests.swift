@@ -83,4 +83,26 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(items.count == WorkbenchInbox.capacity)
     #expect(dropped == 10)
   }
+
+  /// Taken a few at a time (the UI thread applies events for a few milliseconds per turn),
+  /// items come out once each, in order, while more arrive; the bytes held are given back.
+  @Test func inboxDrainsInOrderAFewAtATime() {
+    let inbox = WorkbenchInbox()
+    var next = 0
+    var seen: [String] = []
+    for round in 0..<3000 {
+      for _ in 0..<(round % 3 == 0 ? 5 : 1) {
+        inbox.push(.event(Fixture.event("op", .output) { $0.data = "\(next)" }))
+        next += 1
+      }
+      for case .event(let event) in inbox.drain(limit: 2).items { seen.append(event.data ?? "") }
+    }
+    while !inbox.isEmpty {
+      for case .event(let event) in inbox.drain(limit: 3).items { seen.append(event.data ?? "") }
+    }
+    #expect(seen == (0..<next).map { "\($0)" })
+    // Everything was given back: a full inbox's worth fits again.
+    for _ in 0..<WorkbenchInbox.capacity { inbox.push(.event(Fixture.event("op", .output) { $0.data = "x" })) }
+    #expect(inbox.drain().dropped == 0)
+  }
 }

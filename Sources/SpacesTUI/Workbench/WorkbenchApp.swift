@@ -36,8 +36,9 @@ final class WorkbenchApp: @unchecked Sendable {
 
   /// The shortest time between two frames drawn for runtime events (keys draw at once).
   static let frameInterval = 1.0 / 60
-  /// The most runtime events applied between two looks at the keyboard.
-  static let eventsPerTurn = 16
+  /// How long runtime events are applied between two looks at the keyboard (a chunk of output
+  /// that has begun is finished first).
+  static let eventBudget = 0.004
 
   /// Creates the app over `source`; the demo agent submits with `submitAsAgent`.
   init(
@@ -162,7 +163,9 @@ final class WorkbenchApp: @unchecked Sendable {
         keyed = true
       }
       let t0 = now()
-      external += controller.drain(now: now(), limit: Self.eventsPerTurn)
+      repeat {
+        external += controller.drain(now: now(), limit: 1)
+      } while controller.backlog && now() - t0 < Self.eventBudget && !Self.keyWaiting()
       let t1 = now()
       if t1 - t0 > 0.05 { logger.info("slow drain \(Int((t1 - t0) * 1000)) ms") }
       if controller.backlog { wake() }
@@ -183,6 +186,12 @@ final class WorkbenchApp: @unchecked Sendable {
         if lastDraw - t2 > 0.05 { logger.info("slow draw \(Int((lastDraw - t2) * 1000)) ms") }
       }
     }
+  }
+
+  /// Whether a key waits on the terminal.
+  private static func keyWaiting() -> Bool {
+    var fd = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+    return poll(&fd, 1, 0) > 0
   }
 
   private func draw(_ controller: WorkbenchController, _ terminal: CursesTerminal) {

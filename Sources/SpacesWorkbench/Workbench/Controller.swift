@@ -22,7 +22,15 @@ public final class WorkbenchInbox: Sendable {
   public static let capacity = 50_000
   /// The most output bytes held; past it, output events are dropped (and counted).
   public static let byteCapacity = 4 << 20
-  private let items = LockedValue<(items: [Item], dropped: Int)>(([], 0))
+  /// What waits: `items[head...]` (taken items are dropped in batches, not one shift per take).
+  private struct Queue {
+    var items: [Item] = []
+    var head = 0
+    var dropped = 0
+    var count: Int { items.count - head }
+  }
+
+  private let queue = LockedValue(Queue())
   private let bytes = LockedValue(0)
   private let wake: @Sendable () -> Void
 
@@ -33,12 +41,12 @@ public final class WorkbenchInbox: Sendable {
 
   /// Adds an item.
   public func push(_ item: Item) {
-    let wasEmpty = items.withValue { state -> Bool in
-      let empty = state.items.isEmpty
+    let wasEmpty = queue.withValue { state -> Bool in
+      let empty = state.count == 0
       if case .event(let event) = item, event.type == .output {
         let size = event.data?.utf8.count ?? 0
         let full = bytes.withValue { total -> Bool in
-          if total + size > Self.byteCapacity || state.items.count >= Self.capacity { return true }
+          if total + size > Self.byteCapacity || state.count >= Self.capacity { return true }
           total += size
           return false
         }
@@ -56,27 +64,30 @@ public final class WorkbenchInbox: Sendable {
   /// Takes what is queued (at most `limit` items, oldest first), and how many output events
   /// were dropped.
   public func drain(limit: Int = .max) -> (items: [Item], dropped: Int) {
-    items.withValue { state in
-      let taken: (items: [Item], dropped: Int)
-      if state.items.count <= limit {
-        taken = state
-        state = ([], 0)
-      } else {
-        taken = (Array(state.items.prefix(limit)), state.dropped)
-        state.items.removeFirst(limit)
-        state.dropped = 0
+    queue.withValue { state in
+      let end = state.head + min(limit, state.count)
+      let taken = Array(state.items[state.head..<end])
+      let dropped = state.dropped
+      state.dropped = 0
+      state.head = end
+      if state.head == state.items.count {
+        state.items.removeAll(keepingCapacity: state.items.count < 4096)
+        state.head = 0
+      } else if state.head >= 1024 && state.head * 2 >= state.items.count {
+        state.items.removeFirst(state.head)
+        state.head = 0
       }
-      let size = taken.items.reduce(0) { total, item in
+      let size = taken.reduce(0) { total, item in
         if case .event(let event) = item, event.type == .output { return total + (event.data?.utf8.count ?? 0) }
         return total
       }
       bytes.withValue { $0 = max(0, $0 - size) }
-      return taken
+      return (taken, dropped)
     }
   }
 
   /// Whether items are waiting.
-  public var isEmpty: Bool { items.withValue { $0.items.isEmpty } }
+  public var isEmpty: Bool { queue.withValue { $0.count == 0 } }
 }
 
 /// Connects a ``WorkbenchState`` to a ``WorkbenchSource``: subscribes to events, keeps the
