@@ -29,6 +29,14 @@ import Testing
     #expect(again == expected)
   }
 
+  /// Events carry ISO 8601 UTC times with milliseconds, as Foundation's format style writes them.
+  @Test(arguments: [0, 1_700_000_000.123, 1_798_761_599.999, 951_782_400.5, 1_234.0456, -1.25])
+  func timestampsMatchISO8601(seconds: Double) {
+    let date = Date(timeIntervalSince1970: seconds)
+    let expected = date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    #expect(Event.timestamp(date) == expected)
+  }
+
   @Test func encodesTheDocumentedForm() {
     #expect(SpacesJSON.line(Op.readFile(path: "a")) == #"{"kind":"readFile","path":"a"}"#)
     #expect(

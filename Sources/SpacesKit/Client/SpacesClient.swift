@@ -172,8 +172,7 @@ public final class SpacesClient: Sendable {
     } onCancel: {
       router.finish(id, with: .failure(CancellationError()))
     }
-    let header = try SpacesJSON.decoder.decode(MessageHeader.self, from: line)
-    if let error = header.error { throw error }
+    // The router has read the header already: an error response was thrown above.
     do {
       return try SpacesJSON.decoder.decode(ResultBox<R>.self, from: line).result
     } catch {
@@ -251,7 +250,7 @@ final class ClientRouter: Sendable {
       return
     }
     guard case .number(let id) = header.id else { return }
-    finish(id, with: .success(line))
+    finish(id, with: header.error.map { .failure($0) } ?? .success(line))
   }
 
   func finish(_ id: Int, with outcome: Result<Data, any Error>) {

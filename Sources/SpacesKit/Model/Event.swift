@@ -68,9 +68,45 @@ public struct Event: Codable, Sendable, Equatable {
     self.type = type
   }
 
-  /// Formats a date the way events carry it.
+  /// Formats a date the way events carry it: ISO 8601 in UTC with milliseconds,
+  /// `2026-01-31T09:05:07.042Z` (written by hand: every event carries one, and a format style
+  /// costs more than the rest of a small event's encoding).
   public static func timestamp(_ date: Date) -> String {
-    date.formatted(
-      Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    // As Foundation's ISO 8601 style does: whole seconds, then the fraction truncated to ms.
+    let interval = date.timeIntervalSince1970
+    let seconds = interval.rounded(.down)
+    let millis = min(999, Int((interval - seconds) * 1000))
+    var time = time_t(seconds)
+    var parts = tm()
+    guard gmtime_r(&time, &parts) != nil else {
+      return date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt))
+    }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(24)
+    func digits(_ value: Int, _ count: Int) {
+      var divisor = 1
+      for _ in 1..<count { divisor *= 10 }
+      var value = value
+      for _ in 0..<count {
+        bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+        value %= divisor
+        divisor /= 10
+      }
+    }
+    digits(Int(parts.tm_year) + 1900, 4)
+    bytes.append(UInt8(ascii: "-"))
+    digits(Int(parts.tm_mon) + 1, 2)
+    bytes.append(UInt8(ascii: "-"))
+    digits(Int(parts.tm_mday), 2)
+    bytes.append(UInt8(ascii: "T"))
+    digits(Int(parts.tm_hour), 2)
+    bytes.append(UInt8(ascii: ":"))
+    digits(Int(parts.tm_min), 2)
+    bytes.append(UInt8(ascii: ":"))
+    digits(Int(parts.tm_sec), 2)
+    bytes.append(UInt8(ascii: "."))
+    digits(Int(millis), 3)
+    bytes.append(UInt8(ascii: "Z"))
+    return String(decoding: bytes, as: UTF8.self)
   }
 }

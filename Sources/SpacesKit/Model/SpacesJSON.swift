@@ -3,21 +3,24 @@ import Foundation
 /// The one JSON form shared by the CLI, the journal and the protocol.
 public enum SpacesJSON {
   /// An encoder for compact, single-line JSON with sorted keys (journal lines, protocol messages).
-  public static var encoder: JSONEncoder {
+  ///
+  /// One shared instance (creating one costs more than a small encode); JSONEncoder is safe
+  /// to use from many threads while its options don't change.
+  public static let encoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
     return encoder
-  }
+  }()
 
   /// An encoder for JSON a person reads (CLI output with `--json`).
-  public static var prettyEncoder: JSONEncoder {
+  public static let prettyEncoder: JSONEncoder = {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.withoutEscapingSlashes, .prettyPrinted, .sortedKeys]
     return encoder
-  }
+  }()
 
-  /// The decoder for everything this project reads.
-  public static var decoder: JSONDecoder { JSONDecoder() }
+  /// The decoder for everything this project reads (shared, like ``encoder``).
+  public static let decoder = JSONDecoder()
 
   /// Encodes a value as one line of JSON text.
   public static func line<T: Encodable>(_ value: T) -> String {

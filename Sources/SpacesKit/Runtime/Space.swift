@@ -92,21 +92,23 @@ public final class Space: Sendable {
         : engine.evaluate(operation, grants: policy.grants)
       var decided = event(id, .decision)
       decided.decision = verdict
-      try record([received, decided], sync: false)
 
       switch verdict.decision {
       case .allow:
-        break
+        // One write for the three records of an operation that may run at once.
+        try record([received, decided, event(id, .started)], sync: false)
       case .deny:
+        try record([received, decided], sync: false)
         return try finish(
           result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
       case .ask:
+        try record([received, decided], sync: false)
         if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
           return try finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
         }
+        try record([event(id, .started)], sync: false)
       }
 
-      try record([event(id, .started)], sync: false)
       do {
         try await execute(operation, id: id, into: &result)
       } catch let error as SpacesError {
