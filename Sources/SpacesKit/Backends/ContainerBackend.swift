@@ -1,3 +1,4 @@
+import CSpacesSys
 import Foundation
 import Subprocess
 import Synchronization
@@ -331,22 +332,28 @@ public struct ContainerBackend: IsolationBackend {
   public static func removeContainer(space: String, home: String, engine: String?) -> Bool {
     let name = containerName(space: space, home: home)
     ContainerCache.forget(name)
-    guard let cli = try? Engine.resolve(configured: engine) else { return false }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: cli.path)
-    process.arguments = ["rm", "-f", name]
-    process.standardInput = FileHandle.nullDevice
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    do {
-      try process.run()
-    } catch {
-      return false
+    guard let cli = try? Engine.resolve(configured: engine), let pipes = try? PipeSet() else { return false }
+    defer { pipes.closeAll() }
+    // Started like every command (and unlike Foundation's Process), it inherits none of the
+    // runtime's descriptors: not the server's socket, not a client's connection.
+    let plan = LaunchPlan(
+      executable: cli.path, arguments: ["rm", "-f", name], environment: ProcessInfo.processInfo.environment,
+      workingDirectory: nil, treeKind: .processGroup)
+    guard let child = try? ShellRunner.spawn(plan, cgroup: nil, pipes: pipes) else { return false }
+    pipes.closeChildEnds()
+    close(child.pidfd)
+    var printed = 0
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = read(pipes.stdoutRead, &buffer, buffer.count)
+      if count > 0 {
+        printed += count
+      } else if count == 0 || errno != EINTR {
+        break
+      }
     }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return process.terminationStatus == 0 && !data.isEmpty
+    let status = cspaces_reap(child.pid)
+    return status == 0 && printed > 0
   }
 
   private func resolveEngine() throws -> Engine {

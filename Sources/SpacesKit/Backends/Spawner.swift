@@ -45,6 +45,10 @@ final class Spawner: @unchecked Sendable {
   /// How many spares are kept per kind of command: two, so a command that follows another at
   /// once still finds one while the first is being replaced.
   private let sparesPerKey = 2
+  /// How many kinds of command keep spares.
+  private let kindsKept = 4
+  private var lastUsed: [SpareKey: Int] = [:]
+  private var useCount = 0
   private let sparesEnabled = Atomic(false)
 
   private init() {
@@ -94,13 +98,35 @@ final class Spawner: @unchecked Sendable {
   }
 
   /// Starts making a spare for `key` unless one is ready or on its way. Called once a command
-  /// is done, so the fork doesn't compete with the command's own start.
+  /// is done, so the start doesn't compete with the command's own. Spares are kept for the
+  /// few kinds of command used last; those of a kind no longer used (a space's limits changed)
+  /// are ended.
   func refill(_ key: SpareKey, limits: ShellLimits) {
     guard sparesEnabled.load(ordering: .relaxed) else { return }
     condition.lock()
+    useCount += 1
+    lastUsed[key] = useCount
+    var stale: [Spare] = []
+    if lastUsed.count > kindsKept,
+      let oldest = lastUsed.filter({ $0.key != key && refilling[$0.key, default: 0] == 0 })
+        .min(by: { $0.value < $1.value })?.key
+    {
+      lastUsed[oldest] = nil
+      stale = spares.removeValue(forKey: oldest) ?? []
+    }
     let needed = sparesPerKey - (spares[key]?.count ?? 0) - (refilling[key] ?? 0)
     if needed > 0 { refilling[key, default: 0] += needed }
     condition.unlock()
+    if !stale.isEmpty {
+      let ending = stale
+      submit {
+        for spare in ending {
+          var process = spare.process
+          cspaces_spare_discard(&process)
+          spare.cgroup?.remove()
+        }
+      }
+    }
     for _ in 0..<max(0, needed) {
       submit { [self] in
         let made = Self.makeSpare(key, limits: limits)
@@ -112,10 +138,11 @@ final class Spawner: @unchecked Sendable {
     }
   }
 
-  /// The process ids of the spares waiting now (for tests).
-  func spareProcessIDs() -> [Int32] {
+  /// The process ids of the spares waiting now, of one kind or all (for tests).
+  func spareProcessIDs(_ key: SpareKey? = nil) -> [Int32] {
     condition.lock()
     defer { condition.unlock() }
+    if let key { return (spares[key] ?? []).map(\.process.pid) }
     return spares.values.flatMap { $0.map(\.process.pid) }
   }
 

@@ -83,9 +83,7 @@ public final class SpacesServer: Sendable {
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.backlog, value: 256)
       .childChannelOption(.allowRemoteHalfClosure, value: false)
-    let unix = try await bootstrap.bind(
-      unixDomainSocketPath: path, childChannelInitializer: initializer)
-    chmod(path, 0o600)
+    let unix = try await bindPrivately(bootstrap, path: path, initializer: initializer)
     var listeners = [(unix, false)]
     if let port = options.tcpPort {
       do {
@@ -195,6 +193,39 @@ public final class SpacesServer: Sendable {
   }
 
   /// Makes `path` free for a new socket: refuses if a server answers there, removes a stale one.
+  /// Binds the Unix socket so that nobody else can connect at any moment: it is bound inside a
+  /// fresh 0700 folder, made 0600, and only then renamed to `path` (binding at `path` and
+  /// chmod-ing afterwards would leave it open to the umask for an instant).
+  private static func bindPrivately(
+    _ bootstrap: ServerBootstrap, path: String,
+    initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Connection>
+  ) async throws -> NIOAsyncChannel<Connection, Never> {
+    let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+    let folder = parent + "/.spaces-bind-\(getpid())"
+    let staged = folder + "/s"
+    // Too long for a socket address: bind in place (chmod follows at once).
+    guard staged.utf8.count < 100, mkdir(folder, 0o700) == 0 else {
+      let unix = try await bootstrap.bind(unixDomainSocketPath: path, childChannelInitializer: initializer)
+      chmod(path, 0o600)
+      return unix
+    }
+    defer { rmdir(folder) }
+    let unix: NIOAsyncChannel<Connection, Never>
+    do {
+      unix = try await bootstrap.bind(unixDomainSocketPath: staged, childChannelInitializer: initializer)
+    } catch {
+      unlink(staged)
+      throw error
+    }
+    guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      try? await unix.channel.close()
+      unlink(staged)
+      throw SpacesError(.ioError, "can't put the socket at \(path): \(reason)")
+    }
+    return unix
+  }
+
   static func claimSocketPath(_ path: String) throws(SpacesError) {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }

@@ -105,6 +105,42 @@ import Testing
     #expect(seen.count >= 4)
   }
 
+  /// Spares are kept for the few kinds of command used last: after five other kinds have run,
+  /// the spares of the first are ended (a space whose limits changed leaves none behind).
+  @Test func sparesOfAKindNoLongerUsedAreEnded() async throws {
+    SpacesRuntime.enableSpareProcesses()
+    let workspace = TempFolder("spare-kinds")
+    let backend = HostBackend()
+    func limits(_ processes: Int) -> ShellLimits {
+      var limits = ShellLimits()
+      limits.maxProcesses = processes
+      return limits
+    }
+    func run(_ processes: Int) async throws {
+      let request = ShellRequest(command: "true", workspace: workspace.path, limits: limits(processes), network: false)
+      #expect(try await backend.run(request) { _, _ in }.exitCode == 0)
+    }
+    let first = Spawner.SpareKey(cgroup: CgroupSupport.shared != nil, limits: limits(61))
+    try await run(61)
+    var firstSpares: [Int32] = []
+    let deadline = ContinuousClock.now + .seconds(30)
+    while firstSpares.isEmpty && ContinuousClock.now < deadline {
+      firstSpares = Spawner.shared.spareProcessIDs(first)
+      if firstSpares.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+    }
+    try #require(!firstSpares.isEmpty, "no spare was made")
+    for processes in 62...66 { try await run(processes) }
+    while !Spawner.shared.spareProcessIDs(first).isEmpty && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    #expect(Spawner.shared.spareProcessIDs(first).isEmpty)
+    // And their processes are gone (reaped, not left as zombies or waiting).
+    for pid in firstSpares {
+      while kill(pid, 0) == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+      #expect(kill(pid, 0) != 0, "spare \(pid) still exists")
+    }
+  }
+
   /// Without a cgroup, a process that leaves the process group (setsid) can keep the output
   /// pipes open after the command ended: the run still ends, and says so.
   @Test func outputHeldOpenByAnEscapeeEndsTheRunAnyway() async throws {

@@ -329,6 +329,10 @@ import Testing
     #expect(try await client.hello().role == .agent)
     var info = stat()
     #expect(stat(server.socketPath, &info) == 0 && info.st_mode & 0o777 == 0o600)
+    // It was bound in a private folder and moved into place; the folder is gone.
+    let staging = try FileManager.default.contentsOfDirectory(atPath: server.home.path)
+      .filter { $0.hasPrefix(".spaces-bind-") }
+    #expect(staging.isEmpty)
     await replaced.shutdown()
   }
 }
