@@ -18,7 +18,12 @@ struct LogCommand: AsyncParsableCommand {
     do {
       _ = try home.load(space)
       var reader = try JournalReader(path: home.journalPath(space))
-      try emit(reader.readAvailable(final: !follow))
+      // In batches, so a long journal is printed without being held in memory.
+      while true {
+        let batch = try reader.readAvailable(final: !follow, limit: 1000)
+        emit(batch)
+        if batch.events.count < 1000 { break }
+      }
       while follow {
         try await Task.sleep(for: .milliseconds(100))
         try emit(reader.readAvailable(final: false))

@@ -29,6 +29,58 @@ import Testing
     #expect(lines.count == 5)
   }
 
+  /// A reader gives a long journal in batches of bounded size, and the batches together are
+  /// exactly what one unbounded read gives.
+  @Test func readsInBoundedBatches() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let journal = try Journal(path: path)
+    for _ in 0..<10 { try journal.append(events(250), sync: false) }
+    var reader = try JournalReader(path: path)
+    var seqs: [Int] = []
+    while true {
+      let batch = try reader.readAvailable(final: true, limit: 333)
+      #expect(batch.events.count <= 333)
+      #expect(batch.issues.isEmpty)
+      seqs += batch.events.map(\.seq)
+      if batch.events.isEmpty { break }
+    }
+    #expect(seqs == Array(1...2500))
+    // Appended later: the same reader follows on.
+    try journal.append(events(3), sync: false)
+    #expect(try reader.readAvailable(final: false, limit: 2).events.map(\.seq) == [2501, 2502])
+    #expect(try reader.readAvailable(final: false).events.map(\.seq) == [2503])
+  }
+
+  /// Resuming from a `seq` starts near it (not at the start of a long journal) and misses
+  /// nothing: every event from that `seq` on is read, and few before it.
+  @Test(arguments: [1, 2, 777, 12_345, 19_999, 20_000, 20_001, 50_000])
+  func startOffsetFindsASequenceNumber(target: Int) throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let journal = try Journal(path: path)
+    // ~6 MB: events of varied sizes.
+    for round in 0..<200 {
+      var batch = events(100)
+      for index in batch.indices { batch[index].text = String(repeating: "x", count: (round * 7 + index * 13) % 500) }
+      try journal.append(batch, sync: false)
+    }
+    let offset = journal.startOffset(forSeq: target)
+    var reader = try JournalReader(path: path, from: offset)
+    var read: [Int] = []
+    while true {
+      let batch = try reader.readAvailable(final: true, limit: 1000)
+      #expect(batch.issues.isEmpty)
+      read += batch.events.map(\.seq)
+      if batch.events.isEmpty { break }
+    }
+    let wanted = target <= 20_000 ? Array(target...20_000) : []
+    #expect(Array(read.drop { $0 < target }) == wanted)
+    // Few records before the target are read: at most ~256 KiB of them.
+    #expect(read.count { $0 < target } < 2_000)
+    if target > 5_000 { #expect(offset > 0) }
+  }
+
   @Test func reopeningContinuesTheSequence() throws {
     let folder = TempFolder("journal")
     let path = folder.file("journal.jsonl")

@@ -89,6 +89,63 @@ public final class Journal: @unchecked Sendable {
     }
   }
 
+  /// The offset of a line from which reading finds every event with `seq` ≥ `target`: every
+  /// record before it has a smaller `seq`, and few records after it do (they are skipped).
+  ///
+  /// A binary search over the file (sequence numbers grow with the offset), so a subscriber
+  /// that resumes from an old `seq` doesn't read a long journal from its start.
+  public func startOffset(forSeq target: Int) -> Int {
+    let end = lock.withLock { knownEnd }
+    var low = 0
+    var high = end
+    while high - low > 256 * 1024 {
+      let middle = low + (high - low) / 2
+      guard let probe = probeLine(from: middle, before: high) else {
+        high = middle
+        continue
+      }
+      if probe.seq < target {
+        low = probe.next
+      } else {
+        high = middle
+      }
+    }
+    return low
+  }
+
+  /// The first readable record that starts after `from` and before `limit`: its `seq` and
+  /// where the line after it starts.
+  private func probeLine(from: Int, before limit: Int) -> (seq: Int, next: Int)? {
+    guard var start = try? nextLineStart(after: from, before: limit) else { return nil }
+    while start < limit {
+      guard let next = try? nextLineStart(after: start, before: limit + 1) else { return nil }
+      if let bytes = try? readBytes(from: start, count: next - 1 - start),
+        let probe = try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(bytes))
+      {
+        return (probe.seq, next)
+      }
+      start = next
+    }
+    return nil
+  }
+
+  /// The start of the first line that begins after offset `from` (just past a newline at or
+  /// after it), if one begins before `limit`.
+  private func nextLineStart(after from: Int, before limit: Int) throws(SpacesError) -> Int? {
+    var position = from
+    let block = 64 * 1024
+    while position < limit {
+      let count = min(block, limit - position)
+      let chunk = try readBytes(from: position, count: count)
+      if let newline = chunk.firstIndex(of: 0x0A) {
+        let start = position + newline + 1
+        return start < limit ? start : nil
+      }
+      position += count
+    }
+    return nil
+  }
+
   /// Flushes everything appended so far to disk.
   public func sync() throws(SpacesError) {
     if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
@@ -204,17 +261,22 @@ public final class Journal: @unchecked Sendable {
   private struct SeqProbe: Decodable { var seq: Int }
 }
 
-/// Reads a journal file from the start, and then whatever is appended (for following).
+/// Reads a journal file from the start (or from a line's offset), and then whatever is
+/// appended (for following), in batches of bounded size.
 public struct JournalReader: ~Copyable {
   /// The journal file's path.
   public let path: String
   private let fd: Int32
+  /// The file offset of `buffer[0]`.
   private var offset = 0
-  private var line = 0
-  private var pending: [UInt8] = []
+  /// Lines read so far; nil when reading began in the middle of the file.
+  private var line: Int? = 0
+  /// Bytes read from the file and not yet taken.
+  private var buffer: [UInt8] = []
 
-  /// Opens the journal at `path` for reading.
-  public init(path: String) throws(SpacesError) {
+  /// Opens the journal at `path` for reading, from `offset` (the start of a line, e.g. from
+  /// ``Journal/startOffset(forSeq:)``).
+  public init(path: String, from offset: Int = 0) throws(SpacesError) {
     self.path = path
     fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
@@ -226,59 +288,71 @@ public struct JournalReader: ~Copyable {
         .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))",
         errno: code)
     }
+    if offset > 0 {
+      lseek(fd, off_t(offset), SEEK_SET)
+      self.offset = offset
+      line = nil
+    }
   }
 
   deinit { close(fd) }
 
-  /// Reads the complete lines available now.
+  /// Reads the complete lines available now, at most `limit` events of them (call again for
+  /// the rest: memory stays bounded however long the journal is).
   ///
   /// With `final`, a last line without a newline is reported as torn; without it (while
   /// following a live journal) it is kept until the rest arrives.
-  public mutating func readAvailable(final: Bool) throws(SpacesError) -> (
+  public mutating func readAvailable(final: Bool, limit: Int = .max) throws(SpacesError) -> (
     events: [Event], issues: [JournalIssue]
   ) {
     var events: [Event] = []
     var issues: [JournalIssue] = []
-    var chunk = [UInt8](repeating: 0, count: 256 * 1024)
-    while true {
+    var taken = 0
+    var exhausted = false
+    while events.count < limit {
+      if let newline = buffer[taken...].firstIndex(of: 0x0A) {
+        take(buffer[taken..<newline], &events, &issues)
+        taken = newline + 1
+        continue
+      }
+      buffer.removeFirst(taken)
+      taken = 0
+      var chunk = [UInt8](repeating: 0, count: 256 * 1024)
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
       if n < 0, errno == EINTR { continue }
       if n < 0 {
         throw SpacesError(
           .journalError, "can't read the journal \(path): \(String(cString: strerror(errno)))")
       }
-      if n == 0 { break }
-      var start = 0
-      for index in 0..<n where chunk[index] == 0x0A {
-        pending += chunk[start..<index]
-        take(&events, &issues)
-        start = index + 1
+      if n == 0 {
+        exhausted = true
+        break
       }
-      pending += chunk[start..<n]
+      buffer += chunk[0..<n]
     }
-    if final, !pending.isEmpty {
-      line += 1
+    buffer.removeFirst(taken)
+    if final, exhausted, !buffer.isEmpty {
+      line = line.map { $0 + 1 }
       issues.append(
         JournalIssue(
           line: line, offset: offset,
-          message: "the last record was cut off mid-write (\(pending.count) bytes); skipped"))
-      offset += pending.count
-      pending = []
+          message: "the last record was cut off mid-write (\(buffer.count) bytes); skipped"))
+      offset += buffer.count
+      buffer = []
     }
     return (events, issues)
   }
 
-  private mutating func take(_ events: inout [Event], _ issues: inout [JournalIssue]) {
-    line += 1
-    defer {
-      offset += pending.count + 1
-      pending.removeAll(keepingCapacity: true)
-    }
-    if pending.isEmpty { return }
+  private mutating func take(
+    _ record: ArraySlice<UInt8>, _ events: inout [Event], _ issues: inout [JournalIssue]
+  ) {
+    line = line.map { $0 + 1 }
+    defer { offset += record.count + 1 }
+    if record.isEmpty { return }
     do {
-      events.append(try SpacesJSON.decoder.decode(Event.self, from: Data(pending)))
+      events.append(try SpacesJSON.decoder.decode(Event.self, from: Data(record)))
     } catch {
-      let torn = pending.first != UInt8(ascii: "{") || pending.last != UInt8(ascii: "}")
+      let torn = record.first != UInt8(ascii: "{") || record.last != UInt8(ascii: "}")
       issues.append(
         JournalIssue(
           line: line, offset: offset,

@@ -73,17 +73,19 @@ final class EventCursor: Sendable {
 
   /// Sends what the journal holds after the last sent event, then goes live again.
   private func catchUp() async {
+    var lastSent = state.withValue { $0.lastSent }
+    // Start near the first event not sent, and read in bounded batches: a long journal is
+    // neither read from its start nor held in memory.
     var reader: JournalReader
     do {
-      reader = try JournalReader(path: space.journal.path)
+      reader = try JournalReader(path: space.journal.path, from: space.journal.startOffset(forSeq: lastSent + 1))
     } catch {
       return
     }
-    var lastSent = state.withValue { $0.lastSent }
     while !Task.isCancelled {
       let events: [Event]
       do {
-        events = try reader.readAvailable(final: false).events
+        events = try reader.readAvailable(final: false, limit: Self.batch).events
       } catch {
         return
       }
@@ -106,6 +108,9 @@ final class EventCursor: Sendable {
       if caughtUp { return }
     }
   }
+
+  /// The most events read from the journal at once while catching up.
+  static let batch = 512
 
   private func line(_ event: Event) -> ByteBuffer {
     Wire.request(
