@@ -165,12 +165,21 @@ public final class SpacesClient: Sendable {
           continuation.resume(throwing: ClientRouter.disconnected)
           return
         }
+        // Cancelled before it was registered: nothing was sent, nothing to wait for.
+        if Task.isCancelled {
+          router.finish(id, with: .failure(CancellationError()))
+          return
+        }
         channel.writeAndFlush(Wire.request(method, params, id: .number(id))).whenFailure { _ in
           router.finish(id, with: .failure(ClientRouter.disconnected))
         }
       }
     } onCancel: {
-      router.finish(id, with: .failure(CancellationError()))
+      // The caller stops waiting at once; the server stops the request (a running command is
+      // killed) when the notification arrives.
+      if router.finish(id, with: .failure(CancellationError())) {
+        channel.writeAndFlush(Wire.request("request.cancel", CancelParams(id: .number(id)), id: nil), promise: nil)
+      }
     }
     // The router has read the header already: an error response was thrown above.
     do {
@@ -253,7 +262,9 @@ final class ClientRouter: Sendable {
     finish(id, with: header.error.map { .failure($0) } ?? .success(line))
   }
 
-  func finish(_ id: Int, with outcome: Result<Data, any Error>) {
+  /// Ends the call `id` with `outcome`; false when it had ended already.
+  @discardableResult
+  func finish(_ id: Int, with outcome: Result<Data, any Error>) -> Bool {
     let entry = state.withValue { state -> Pending? in
       guard let entry = state.pending.removeValue(forKey: id) else { return nil }
       // A subscription's stream is registered before its first event is read.
@@ -267,13 +278,14 @@ final class ClientRouter: Sendable {
       }
       return entry
     }
-    guard let entry else { return }
+    guard let entry else { return false }
     switch outcome {
     case .success(let line): entry.continuation.resume(returning: line)
     case .failure(let error):
       entry.stream?.finish()
       entry.continuation.resume(throwing: error)
     }
+    return true
   }
 }
 

@@ -308,6 +308,8 @@ public final class Space: Sendable {
       }
     } catch let error as SpacesError {
       throw error
+    } catch let error as CancellationError {
+      throw error
     } catch {
       throw SpacesError(.ioError, "the command could not be run: \(error)")
     }

@@ -193,6 +193,18 @@ public struct SubmitParams: Codable, Sendable {
   public var events: Bool?
 }
 
+/// `request.cancel` params: the id of a request of the same connection.
+public struct CancelParams: Codable, Sendable {
+  /// The request's id.
+  public var id: RPCID
+}
+
+/// `request.cancel` result.
+public struct CancelResult: Codable, Sendable {
+  /// Whether a running request had that id.
+  public var cancelled: Bool
+}
+
 /// `events.subscribe` params.
 public struct SubscribeParams: Codable, Sendable {
   /// The space.

@@ -23,6 +23,8 @@ final class ServerConnection: Sendable {
   private let tcp: Bool
   private let number: Int
   private let session = LockedValue(Session())
+  /// The requests running now, by id, for `request.cancel`.
+  private let running = LockedValue<[RPCID: Task<Void, Never>]>([:])
   private var runtime: SpacesRuntime { server.runtime }
 
   init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int) {
@@ -80,6 +82,11 @@ final class ServerConnection: Sendable {
       if respond { reply(id, outcome) }
       return nil
     }
+    if method == "request.cancel" {
+      let outcome = cancel(request)
+      if respond { reply(id, outcome) }
+      return nil
+    }
     if tcp, !session.withValue({ $0.greeted }) {
       if respond {
         reply(id, .failure(RPCError(RPCErrorCode.forbidden, "over TCP, send hello with the supervisor token first")))
@@ -110,13 +117,37 @@ final class ServerConnection: Sendable {
       }
       return nil
     }
-    return {
+    // Its own task, registered before the next line is read, so `request.cancel` finds it.
+    let task = Task {
       let outcome = await self.dispatch(request)
+      if respond, let id { _ = self.running.withValue { $0.removeValue(forKey: id) } }
       self.session.withValue {
         $0.inFlight -= 1
         $0.inFlightBytes -= size
       }
       if respond { self.reply(id, outcome) }
+    }
+    if respond, let id { running.withValue { $0[id] = task } }
+    return {
+      await withTaskCancellationHandler {
+        await task.value
+      } onCancel: {
+        task.cancel()
+      }
+    }
+  }
+
+  /// `request.cancel {id}`: stops a request of this connection that is still running (an
+  /// operation is stopped as if its connection had closed: a command is killed, an approval
+  /// wait ends). It answers with whether one was found, when it has an id itself.
+  private func cancel(_ request: Request) -> Outcome {
+    do throws(RPCError) {
+      let params = try request.params(CancelParams.self)
+      let task = running.withValue { $0[params.id] }
+      task?.cancel()
+      return ok(CancelResult(cancelled: task != nil), request)
+    } catch {
+      return .failure(error)
     }
   }
 
@@ -168,7 +199,7 @@ final class ServerConnection: Sendable {
       default:
         throw RPCError(
           RPCErrorCode.methodNotFound,
-          "no method \"\(request.method)\"; the methods are hello, space.create, space.list, space.get, space.delete, op.submit, events.subscribe, events.unsubscribe, approval.list, approval.resolve, policy.check, file.list, file.read, file.write, file.delete"
+          "no method \"\(request.method)\"; the methods are hello, request.cancel, space.create, space.list, space.get, space.delete, op.submit, events.subscribe, events.unsubscribe, approval.list, approval.resolve, policy.check, file.list, file.read, file.write, file.delete"
         )
       }
     } catch {

@@ -192,7 +192,6 @@ public final class SpacesServer: Sendable {
     }
   }
 
-  /// Makes `path` free for a new socket: refuses if a server answers there, removes a stale one.
   /// Binds the Unix socket so that nobody else can connect at any moment: it is bound inside a
   /// fresh 0700 folder, made 0600, and only then renamed to `path` (binding at `path` and
   /// chmod-ing afterwards would leave it open to the umask for an instant).
@@ -226,6 +225,7 @@ public final class SpacesServer: Sendable {
     return unix
   }
 
+  /// Makes `path` free for a new socket: refuses if a server answers there, removes a stale one.
   static func claimSocketPath(_ path: String) throws(SpacesError) {
     var info = stat()
     guard lstat(path, &info) == 0 else { return }

@@ -206,7 +206,19 @@ import Testing
     #expect(answer.reason == "not now")
   }
 
-  @Test func aClientThatDisconnectsMidShellKillsTheShell() async throws {
+  /// How a client stops waiting for a shell operation.
+  enum Stop: String, CaseIterable, Sendable {
+    /// It disconnects.
+    case disconnect
+    /// Its call is cancelled (an MCP client's `notifications/cancelled`, an SDK's abort): the
+    /// client sends `request.cancel`, and the connection goes on.
+    case cancel
+  }
+
+  /// Either way the operation stops on the server: the command and its children are killed
+  /// and the operation is journaled as cancelled.
+  @Test(arguments: Stop.allCases)
+  func aClientThatStopsWaitingMidShellKillsTheShell(_ stop: Stop) async throws {
     let server = try await TestServer.start()
     defer { Task { await server.stop() } }
     let agent = try await server.agent()
@@ -225,14 +237,24 @@ import Testing
       tree = [pid] + childProcesses(of: pid)
       return tree.count > 1
     }
-    await agent.close()
-    await #expect(throws: SpacesError.self) { try await running.value }
+    switch stop {
+    case .disconnect:
+      await agent.close()
+      await #expect(throws: SpacesError.self) { try await running.value }
+    case .cancel:
+      running.cancel()
+      await #expect(throws: CancellationError.self) { try await running.value }
+    }
     try await eventually("the shell and its children to be killed", deadline: .seconds(10)) {
       tree.allSatisfy { kill($0, 0) != 0 }
     }
-    try await eventually("the operation to be journaled as ended") {
+    try await eventually("the operation to be journaled as cancelled") {
       let events = try Journal.read(path: server.home.journalPath("s")).events
-      return events.contains { $0.type == .completed || $0.type == .failed }
+      return events.contains { $0.type == .failed && $0.result?.error?.code == "cancelled" }
+    }
+    if stop == .cancel {
+      // The connection is still good.
+      #expect(try await agent.submit(.shell(command: "echo still", timeoutMs: nil), to: "s").stdout == "still\n")
     }
   }
 }
