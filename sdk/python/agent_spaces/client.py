@@ -335,8 +335,16 @@ class Operation(Generic[R]):
             if on_event:
                 on_event(event)
 
-        self._future = connection.start("op.submit", {"space": space, "op": op}, on_event=handle)
+        self._connection = connection
+        self._id, self._future = connection.send("op.submit", {"space": space, "op": op}, on_event=handle)
         self._future.add_done_callback(self._finish)
+
+    def cancel(self) -> None:
+        """Stops the operation (``request.cancel``): a running command is killed with everything
+        it started, an approval wait ends. Awaiting it then raises :class:`OperationError` with
+        code ``cancelled`` (or gives the result, if it ended first)."""
+        if self._id is not None and not self._future.done():
+            self._connection.notify("request.cancel", {"id": self._id})
 
     def _finish(self, future: asyncio.Future[Any]) -> None:
         error = None if future.cancelled() else future.exception()
@@ -417,15 +425,28 @@ class _Connection:
         on_answer: Callable[[Any], None] | None = None,
     ) -> asyncio.Future[Any]:
         """Sends a request now; the future gets its result or its error."""
+        return self.send(method, params, on_event=on_event, on_answer=on_answer)[1]
+
+    def send(
+        self, method: str, params: Mapping[str, Any], *, on_event: EventHandler | None = None,
+        on_answer: Callable[[Any], None] | None = None,
+    ) -> tuple[int | None, asyncio.Future[Any]]:
+        """Sends a request now: its id (None when the connection is lost) and its future."""
         future: asyncio.Future[Any] = self._loop.create_future()
         if self.lost:
             future.set_exception(self.lost)
-            return future
+            return None, future
         self._next_id += 1
         self._pending[self._next_id] = _Pending(future, on_event, on_answer)
         line = json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
         self._writer.write(line.encode() + b"\n")
-        return future
+        return self._next_id, future
+
+    def notify(self, method: str, params: Mapping[str, Any]) -> None:
+        """Sends a notification (no answer comes)."""
+        if not self.lost:
+            line = json.dumps({"jsonrpc": "2.0", "method": method, "params": params})
+            self._writer.write(line.encode() + b"\n")
 
     async def request(
         self, method: str, params: Mapping[str, Any], *, on_answer: Callable[[Any], None] | None = None,

@@ -141,6 +141,23 @@ def test_failed_raises_with_the_code(server):
     run(body)
 
 
+def test_cancel_stops_a_running_command(server):
+    async def body():
+        async with server.connect() as agent:
+            space = agent.space("work")
+            running = space.shell("echo started; sleep 300")
+            async for event in running:
+                if event.get("type") == "output":
+                    break
+            running.cancel()
+            with pytest.raises(OperationError) as cancelled:
+                await asyncio.wait_for(running, 10)
+            assert cancelled.value.code == "cancelled"
+            # The connection goes on.
+            assert (await space.shell("echo still"))["stdout"] == "still\n"
+    run(body)
+
+
 def test_supervisor_denies_with_feedback(server):
     async def body():
         async with server.connect() as agent, server.connect(role="supervisor") as supervisor:

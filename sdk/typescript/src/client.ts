@@ -312,13 +312,19 @@ export class Space {
 export class Operation<R extends OperationResult = OperationResult> implements PromiseLike<R>, AsyncIterable<SpaceEvent> {
   private readonly events = new EventQueue<SpaceEvent>();
   private readonly promise: Promise<R>;
+  private readonly connection: Connection;
+  private requestId?: number;
 
   /** @internal */
   constructor(connection: Connection, space: string, op: Op, onEvent?: (event: SpaceEvent) => void) {
+    this.connection = connection;
     const request = connection.request("op.submit", { space, op }, {
       onEvent: (event) => {
         this.events.push(event);
         onEvent?.(event);
+      },
+      onSent: (id) => {
+        this.requestId = id;
       },
     });
     this.promise = request.then(
@@ -351,6 +357,15 @@ export class Operation<R extends OperationResult = OperationResult> implements P
   /** The operation's events, from the first (all are kept until read). */
   [Symbol.asyncIterator](): AsyncIterator<SpaceEvent> {
     return this.events;
+  }
+
+  /**
+   * Stops the operation (`request.cancel`): a running command is killed with everything it
+   * started, an approval wait ends. Awaiting it then rejects with {@link OperationError} code
+   * `cancelled` (or gives the result, if it ended first).
+   */
+  cancel(): void {
+    if (this.requestId !== undefined) this.connection.notify("request.cancel", { id: this.requestId });
   }
 }
 
@@ -387,6 +402,8 @@ interface Pending {
   reject(error: SpacesError): void;
   onEvent?: (event: SpaceEvent) => void;
   onAnswer?: (result: unknown) => void;
+  /** Told the request's id as it is sent. */
+  onSent?: (id: number) => void;
 }
 
 /** One socket: writes requests, routes answers by id and events by request id or subscription. */
@@ -418,7 +435,13 @@ class Connection {
       const id = ++this.nextId;
       this.pending.set(id, { resolve, reject, ...hooks });
       this.socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+      hooks.onSent?.(id);
     });
+  }
+
+  /** Sends a notification (no answer comes). */
+  notify(method: string, params: object): void {
+    if (!this.lost) this.socket.write(JSON.stringify({ jsonrpc: "2.0", method, params }) + "\n");
   }
 
   openStream(id: string, onEnd: () => void): EventQueue<SpaceEvent> {

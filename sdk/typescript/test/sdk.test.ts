@@ -134,6 +134,26 @@ describe("agent-spaces SDK against spaces serve", () => {
     await assert.rejects(space.shell("sleep 5", { timeoutMs: 200 }), { code: "timeout" });
   });
 
+  test("cancel() stops a running command; the operation fails with code cancelled", async () => {
+    const space = agent.space("work");
+    const running = space.shell("echo started; sleep 300");
+    for await (const event of running) {
+      if (event.type === "output") break;
+    }
+    running.cancel();
+    await within(
+      10_000,
+      assert.rejects(running, (error: unknown) => {
+        assert.ok(error instanceof OperationError);
+        assert.equal(error.code, "cancelled");
+        return true;
+      }),
+      "the cancelled operation",
+    );
+    // The connection goes on.
+    assert.equal((await space.shell("echo still")).stdout, "still\n");
+  });
+
   test("a supervisor denies an approval with feedback; the agent gets it as the reason", async () => {
     const seen: SpaceEvent[] = [];
     const pending = agent.space("asks").shell("curl http://127.0.0.1:9", { onEvent: (event) => seen.push(event) });
