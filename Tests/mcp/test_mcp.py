@@ -187,3 +187,40 @@ def test_a_call_waiting_for_approval_blocks_until_a_supervisor_decides(served):
     events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]
     resolved = [event for event in events if event["type"] == "approvalResolved"]
     assert [(event["resolution"], event["decidedBy"]) for event in resolved] == [("once", "person"), ("deny", "person")]
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("through", ["server", "embedded"])
+def test_a_cancelled_call_stops_its_command(home, request, through):
+    """The MCP client abandons a call (`notifications/cancelled`): the command is killed,
+    whether `spaces mcp` forwards to `spaces serve` or runs the space itself."""
+    if through == "server":
+        request.getfixturevalue("served")
+    assert spaces(home, "space", "create", "s", "--backend", "host", "--policy", "permissive").returncode == 0
+    pid_file = Path(home) / "spaces" / "s" / "workspace" / "pid"
+
+    async def body():
+        async with connected(home) as session:
+            call = asyncio.create_task(session.call_tool("shell", {"command": "echo $$ > pid; sleep 300"}))
+            pid = await asyncio.to_thread(
+                wait_for, lambda: pid_file.exists() and pid_file.read_text().strip(), "the command to start")
+            pid = int(pid)
+            assert alive(pid)
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await call
+            await asyncio.to_thread(wait_for, lambda: not alive(pid), "the command to be killed", 10)
+            # The session goes on.
+            still = await session.call_tool("shell", {"command": "echo still"})
+            assert not still.is_error and "still" in text(still)
+
+    run(body())
+    events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]
+    assert any(event["type"] == "failed" and event["result"]["error"]["code"] == "cancelled" for event in events)
