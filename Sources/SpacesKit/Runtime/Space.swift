@@ -68,7 +68,9 @@ public final class Space: Sendable {
     _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID()
   ) async -> OperationResult {
     let clock = ContinuousClock()
-    let start = clock.now
+    // How long it ran, once it starts (a wait for a person is not part of it; the journal's
+    // times show that); until then, how long it took to be decided.
+    var start = clock.now
     func elapsed() -> Int {
       let duration = clock.now - start
       return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
@@ -109,6 +111,7 @@ public final class Space: Sendable {
         try record([event(id, .started)], sync: false)
       }
 
+      start = clock.now
       do {
         try await execute(operation, id: id, into: &result)
       } catch let error as SpacesError {

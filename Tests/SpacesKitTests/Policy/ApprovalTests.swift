@@ -41,10 +41,13 @@ import Testing
     #expect(request.decision.decision == .ask)
     #expect(request.decision.reasons.first?.contains("secrets") == true)
     #expect(runtime.pendingApprovals().map(\.id) == [request.id])
+    // The person takes a while; the result's duration is the read's, not the wait's.
+    try await Task.sleep(for: .seconds(1))
     try runtime.resolveApproval(request.id, with: ApprovalResolution(choice: .once))
     let result = await task.value
     #expect(result.status == .completed)
     #expect(result.content == "SECRET=1\n")
+    #expect(result.durationMs < 1000)
     let events = try Journal.read(path: home.journalPath("s")).events
     #expect(events.map(\.type) == [.received, .decision, .approvalRequested, .approvalResolved, .started, .completed])
     #expect(events[3].resolution == "once")
