@@ -120,7 +120,6 @@ final class ServerConnection: Sendable {
     // Its own task, registered before the next line is read, so `request.cancel` finds it.
     let task = Task {
       let outcome = await self.dispatch(request)
-      if respond, let id { _ = self.running.withValue { $0.removeValue(forKey: id) } }
       self.session.withValue {
         $0.inFlight -= 1
         $0.inFlightBytes -= size
@@ -133,6 +132,10 @@ final class ServerConnection: Sendable {
         await task.value
       } onCancel: {
         task.cancel()
+      }
+      // Only now: the task may end before it was registered above.
+      if respond, let id {
+        self.running.withValue { if $0[id] == task { $0[id] = nil } }
       }
     }
   }

@@ -147,7 +147,11 @@ import Testing
     let workspace = TempFolder("escapee")
     let pidFile = workspace.path + "/escapee.pid"
     let request = ShellRequest(
-      command: "setsid sh -c 'echo $$ > escapee.pid; exec sleep 1234' & echo started", workspace: workspace.path,
+      // It waits until the escapee has left the process group (its pid file is written after
+      // setsid), or the group's SIGKILL at the end could catch it still inside.
+      command:
+        "setsid sh -c 'echo $$ > escapee.pid; exec sleep 1234' & while [ ! -s escapee.pid ]; do sleep 0.01; done; echo started",
+      workspace: workspace.path,
       limits: ShellLimits(), network: false)
     let outcome = try await ShellRunner.run(request, useCgroup: false, onOutput: { _, _ in }) { _ in
       LaunchPlan(
