@@ -59,10 +59,13 @@ import Testing
     let folder = TempFolder("journal")
     let path = folder.file("journal.jsonl")
     let journal = try Journal(path: path)
-    // ~6 MB: events of varied sizes.
+    // ~9 MB: events of varied sizes, a few of them longer than the search's window.
     for round in 0..<200 {
       var batch = events(100)
-      for index in batch.indices { batch[index].text = String(repeating: "x", count: (round * 7 + index * 13) % 500) }
+      for index in batch.indices {
+        let long = round % 20 == 0 && index == 50
+        batch[index].text = String(repeating: "x", count: long ? 300_000 : (round * 7 + index * 13) % 500)
+      }
       try journal.append(batch, sync: false)
     }
     let offset = journal.startOffset(forSeq: target)

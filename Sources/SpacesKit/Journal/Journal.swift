@@ -100,7 +100,7 @@ public final class Journal: @unchecked Sendable {
     var high = end
     while high - low > 256 * 1024 {
       let middle = low + (high - low) / 2
-      guard let probe = probeLine(from: middle, before: high) else {
+      guard let probe = probeLine(from: middle, before: high, end: end) else {
         high = middle
         continue
       }
@@ -113,12 +113,12 @@ public final class Journal: @unchecked Sendable {
     return low
   }
 
-  /// The first readable record that starts after `from` and before `limit`: its `seq` and
-  /// where the line after it starts.
-  private func probeLine(from: Int, before limit: Int) -> (seq: Int, next: Int)? {
-    guard var start = try? nextLineStart(after: from, before: limit) else { return nil }
+  /// The first readable record that starts after `from` and before `limit` (the file holds
+  /// `end` bytes): its `seq` and where the line after it starts.
+  private func probeLine(from: Int, before limit: Int, end: Int) -> (seq: Int, next: Int)? {
+    guard var start = try? pastNewline(from: from, below: limit), start < limit else { return nil }
     while start < limit {
-      guard let next = try? nextLineStart(after: start, before: limit + 1) else { return nil }
+      guard let next = try? pastNewline(from: start, below: end) else { return nil }
       if let bytes = try? readBytes(from: start, count: next - 1 - start),
         let probe = try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(bytes))
       {
@@ -129,18 +129,14 @@ public final class Journal: @unchecked Sendable {
     return nil
   }
 
-  /// The start of the first line that begins after offset `from` (just past a newline at or
-  /// after it), if one begins before `limit`.
-  private func nextLineStart(after from: Int, before limit: Int) throws(SpacesError) -> Int? {
+  /// Just past the first newline at or after `from` and below `limit`, if there is one.
+  private func pastNewline(from: Int, below limit: Int) throws(SpacesError) -> Int? {
     var position = from
     let block = 64 * 1024
     while position < limit {
       let count = min(block, limit - position)
       let chunk = try readBytes(from: position, count: count)
-      if let newline = chunk.firstIndex(of: 0x0A) {
-        let start = position + newline + 1
-        return start < limit ? start : nil
-      }
+      if let newline = chunk.firstIndex(of: 0x0A) { return position + newline + 1 }
       position += count
     }
     return nil
