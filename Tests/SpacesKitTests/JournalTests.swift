@@ -84,6 +84,31 @@ import Testing
     if target > 5_000 { #expect(offset > 0) }
   }
 
+  /// Many writers appending with `sync` at once share flushes (group commit): every record is
+  /// there once and in order, with fewer flushes than appends.
+  @Test func concurrentSyncedAppendsShareFlushes() async throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    let journal = try Journal(path: path)
+    let failures = LockedValue(0)
+    let done = DispatchSemaphore(value: 0)
+    let records = events(1)
+    for _ in 0..<8 {
+      // Threads of their own (a dispatch queue would run as many at once as there are cores).
+      Thread {
+        for _ in 0..<40 {
+          do { try journal.append(records, sync: true) } catch { failures.withValue { $0 += 1 } }
+        }
+        done.signal()
+      }.start()
+    }
+    await Sys.offloaded { for _ in 0..<8 { done.wait() } }
+    #expect(failures.withValue { $0 } == 0)
+    #expect(try Journal.read(path: path).events.map(\.seq) == Array(1...320))
+    #expect(journal.flushCount < 320, "\(journal.flushCount) flushes for 320 appends")
+    #expect(journal.flushCount > 0)
+  }
+
   @Test func reopeningContinuesTheSequence() throws {
     let folder = TempFolder("journal")
     let path = folder.file("journal.jsonl")

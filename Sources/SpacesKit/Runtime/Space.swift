@@ -86,7 +86,7 @@ public final class Space: Sendable {
         engine = try policy.current()
       } catch {
         try record([received], sync: false)
-        return try finish(result: failed(result, error), elapsed: elapsed())
+        return try await finish(result: failed(result, error), elapsed: elapsed())
       }
       let verdict =
         actor == .person
@@ -101,12 +101,12 @@ public final class Space: Sendable {
         try record([received, decided, event(id, .started)], sync: false)
       case .deny:
         try record([received, decided], sync: false)
-        return try finish(
+        return try await finish(
           result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
       case .ask:
         try record([received, decided], sync: false)
         if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
-          return try finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
+          return try await finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
         }
         try record([event(id, .started)], sync: false)
       }
@@ -122,7 +122,7 @@ public final class Space: Sendable {
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
-      return try finish(result: result, elapsed: elapsed())
+      return try await finish(result: result, elapsed: elapsed())
     } catch {
       logger.error("\(name): journal write failed: \(error)")
       result = failed(result, error)
@@ -198,7 +198,7 @@ public final class Space: Sendable {
     }
   }
 
-  private func finish(result: OperationResult, elapsed: Int) throws(SpacesError) -> OperationResult {
+  private func finish(result: OperationResult, elapsed: Int) async throws(SpacesError) -> OperationResult {
     var result = result
     result.durationMs = elapsed
     let type: Event.Kind =
@@ -209,8 +209,16 @@ public final class Space: Sendable {
       }
     var finished = event(result.id, type)
     finished.result = result
-    try record([finished], sync: true)
+    try record([finished], sync: false)
+    try await flush()
     return result
+  }
+
+  /// Flushes the journal on a dispatch thread: a task waiting for the disk holds none of the
+  /// threads every task shares, and operations of many clients waiting at once share a flush.
+  private func flush() async throws(SpacesError) {
+    let journal = journal
+    try await Sys.offloaded { Result { () throws(SpacesError) in try journal.sync() } }.get()
   }
 
   private func failed(_ result: OperationResult, _ error: SpacesError) -> OperationResult {
@@ -339,10 +347,17 @@ public final class Space: Sendable {
     Event(space: name, opId: id, type: type)
   }
 
+  /// Appends and publishes `events`; with `sync`, returns once they are on disk.
+  ///
+  /// The flush happens outside the ordering lock, so operations of other clients can append
+  /// meanwhile and share it (the journal's group commit).
   private func record(_ events: [Event], sync: Bool) throws(SpacesError) {
-    ordering.lock()
-    defer { ordering.unlock() }
-    hub.publish(try journal.append(events, sync: sync))
+    do {
+      ordering.lock()
+      defer { ordering.unlock() }
+      hub.publish(try journal.append(events, sync: false))
+    }
+    if sync { try journal.sync() }
   }
 
   /// Replaces the one occurrence of `oldText` in the file at `path`; returns the new size.
