@@ -18,30 +18,32 @@ struct LogCommand: AsyncParsableCommand {
     do {
       _ = try home.load(space)
       var reader = try JournalReader(path: home.journalPath(space))
-      // In batches, so a long journal is printed without being held in memory.
+      // In batches, so a long journal is printed without being held in memory; it stops
+      // quietly when nobody reads any more (`spaces log s | head`).
       while true {
         let batch = try reader.readAvailable(final: !follow, limit: 1000)
-        emit(batch)
+        guard emit(batch) else { return }
         if batch.events.count < 1000 { break }
       }
       while follow {
         try await Task.sleep(for: .milliseconds(100))
-        try emit(reader.readAvailable(final: false))
+        guard try emit(reader.readAvailable(final: false)) else { return }
       }
     } catch let error as SpacesError {
       throw CLI.fail(error)
     }
   }
 
-  private func emit(_ batch: (events: [Event], issues: [JournalIssue])) {
+  /// Prints a batch; false when stdout has no reader any more.
+  private func emit(_ batch: (events: [Event], issues: [JournalIssue])) -> Bool {
     var out = ""
     for event in batch.events where event.seq > after {
       out += json ? SpacesJSON.line(event) : EventText.line(event)
       out += "\n"
     }
-    if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
     for issue in batch.issues {
-      FileHandle.standardError.write(Data("spaces: warning: \(issue)\n".utf8))
+      CLI.writeError("spaces: warning: \(issue)\n")
     }
+    return out.isEmpty || CLI.writeOut(out)
   }
 }

@@ -53,7 +53,7 @@ struct ServeCommand: AsyncParsableCommand {
     defer { for source in stop { source.cancel() } }
     var place = server.socketPath
     if let port = server.tcpPort { place += " and \(serverOptions.tcpHost):\(port)" }
-    FileHandle.standardError.write(Data("spaces: serving on \(place)\n".utf8))
+    CLI.writeError("spaces: serving on \(place)\n")
     await server.wait()
     await server.shutdown()
   }

@@ -77,7 +77,7 @@ struct SpaceCommand: ParsableCommand {
         CLI.print(SpaceText.table(header: ["NAME", "BACKEND", "POLICY", "NETWORK", "WORKSPACE"], rows: rows))
       }
       for problem in problems {
-        FileHandle.standardError.write(Data("spaces: \(problem)\n".utf8))
+        CLI.writeError("spaces: \(problem)\n")
       }
     }
   }
@@ -110,7 +110,7 @@ struct SpaceCommand: ParsableCommand {
           journal:    \(home.journalPath(name)) (\(journal.lastSeq) events)
           """)
         for issue in journal.issues {
-          FileHandle.standardError.write(Data("spaces: \(issue)\n".utf8))
+          CLI.writeError("spaces: \(issue)\n")
         }
       } catch {
         throw CLI.fail(error)

@@ -81,7 +81,7 @@ enum CLI {
 
   /// Prints an error for a person on stderr and returns the exit status for it.
   static func fail(_ error: SpacesError) -> ExitCode {
-    FileHandle.standardError.write(Data("spaces: \(error.message)\n".utf8))
+    CLI.writeError("spaces: \(error.message)\n")
     switch error.code {
     case .invalidRequest, .invalidName: return ExitCode(ExitStatus.usage)
     default: return ExitCode(ExitStatus.failed)
@@ -89,7 +89,31 @@ enum CLI {
   }
 
   static func print(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    writeOut(text + "\n")
+  }
+
+  /// Writes to stdout; false when nobody reads it any more (a closed pipe, a terminal that went
+  /// away). Never traps, unlike Foundation's `FileHandle.write(_:)`.
+  @discardableResult
+  static func writeOut(_ text: String) -> Bool {
+    write(text, to: STDOUT_FILENO)
+  }
+
+  /// Writes to stderr; false when nobody reads it any more.
+  @discardableResult
+  static func writeError(_ text: String) -> Bool {
+    write(text, to: STDERR_FILENO)
+  }
+
+  private static func write(_ text: String, to fd: Int32) -> Bool {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+      let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+      if written < 0 && errno == EINTR { continue }
+      guard written > 0 else { return false }
+      bytes = bytes.dropFirst(written)
+    }
+    return true
   }
 }
 
@@ -106,7 +130,7 @@ enum Main {
     } catch {
       let code = Spaces.exitCode(for: error)
       if code == .validationFailure {
-        FileHandle.standardError.write(Data((Spaces.fullMessage(for: error) + "\n").utf8))
+        CLI.writeError(Spaces.fullMessage(for: error) + "\n")
         exit(ExitStatus.usage)
       }
       Spaces.exit(withError: error)

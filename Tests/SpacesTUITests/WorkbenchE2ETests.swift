@@ -244,6 +244,37 @@ final class Tmux: @unchecked Sendable {
     #expect(!(try tmux.screen()).contains("[2] Shell log"))
   }
 
+  /// Closing the terminal (the window, an ssh session) while a command runs: the workbench
+  /// exits on its own, saying why on stderr without trapping on the dead terminal, and the
+  /// command is stopped and journaled as cancelled.
+  @Test func aTerminalThatGoesAwayEndsTheWorkbenchCleanly() async throws {
+    let tmux = try Tmux()
+    let created = try await tmux.home.run(
+      "space", "create", "default", "--policy", "permissive", "--backend", "host")
+    #expect(created.status == 0, "\(created.stderr)")
+    let status = tmux.home.path + "/exit-status"
+    // A shell that outlives the terminal records how the workbench ended.
+    try tmux.type(
+      "sh -c 'trap \"\" HUP; \"$0\" --run \"echo begun-\\$((6*7)); sleep 300\"; echo $? > \(status)' '\(Binary.path)'")
+    try tmux.send("Enter")
+    // The command's own output in the shell log (the typed line says `$((6*7))`, not 42).
+    try await tmux.waitFor("begun-42")
+    try tmux.tmux(["kill-server"])
+    let clock = ContinuousClock()
+    let end = clock.now + .seconds(30)
+    while clock.now < end, !FileManager.default.fileExists(atPath: status) {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let code = try #require(
+      (try? String(contentsOfFile: status, encoding: .utf8)).flatMap {
+        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+      },
+      "the workbench did not end")
+    #expect(code < 128, "the workbench died of a signal (exit status \(code))")
+    let log = try await tmux.home.run("log", "default", "--json")
+    #expect(log.stdout.contains(#""code":"cancelled""#), "\(log.stdout)")
+  }
+
   @Test func withoutATerminalItSaysSo() async throws {
     let home = CLIHome()
     let run = try await home.run()

@@ -24,8 +24,7 @@ final class WorkbenchApp: @unchecked Sendable {
   private let source: any WorkbenchSource
   private let submitAsAgent: @Sendable (Op, String) async -> OperationResult
   private let logger: Logger
-  private let wakeRead: Int32
-  private let wakeWrite: Int32
+  private let wakePipe: WakePipe
   private let inbox: WorkbenchInbox
   private let quitRequested = LockedValue(false)
   private let origin = ContinuousClock.now
@@ -49,21 +48,12 @@ final class WorkbenchApp: @unchecked Sendable {
     self.source = source
     self.submitAsAgent = submitAsAgent
     self.logger = logger
-    var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { throw WorkbenchFailure("can't create a pipe: \(String(cString: strerror(errno)))") }
-    wakeRead = fds[0]
-    wakeWrite = fds[1]
-    for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-    let write = wakeWrite
-    inbox = WorkbenchInbox {
-      var byte: UInt8 = 1
-      _ = Glibc.write(write, &byte, 1)
-    }
-  }
-
-  deinit {
-    close(wakeRead)
-    close(wakeWrite)
+    let wakePipe = try WakePipe()
+    self.wakePipe = wakePipe
+    // The inbox holds the pipe too: whatever still pushes after the app is gone (an operation
+    // ending as the workbench quits) writes to this pipe, never to a descriptor number that
+    // was closed and handed to some other file.
+    inbox = WorkbenchInbox { wakePipe.wake() }
   }
 
   private func now() -> Double {
@@ -71,20 +61,36 @@ final class WorkbenchApp: @unchecked Sendable {
   }
 
   private func wake() {
-    var byte: UInt8 = 1
-    _ = Glibc.write(wakeWrite, &byte, 1)
+    wakePipe.wake()
   }
 
   /// Runs the workbench on a thread of its own until the person quits; returns an error
   /// message when it had to stop.
   func run() async -> String? {
-    await withCheckedContinuation { continuation in
+    let failure = await withCheckedContinuation { continuation in
       let thread = Thread { [self] in
         continuation.resume(returning: uiThread())
       }
       thread.name = "workbench-ui"
       thread.stackSize = 8 << 20
       thread.start()
+    }
+    await finishBackground()
+    return failure
+  }
+
+  /// Waits (a few seconds at most) for the work the UI thread cancelled as it ended — the demo,
+  /// `--run`, the agent's watcher — so an operation it stopped is journaled as ended before the
+  /// process exits.
+  private func finishBackground() async {
+    let tasks = background  // the UI thread has ended: nothing else touches it now
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask {
+        for task in tasks { await task.value }
+      }
+      group.addTask { try? await Task.sleep(for: .seconds(5)) }
+      await group.next()
+      group.cancelAll()
     }
   }
 
@@ -146,12 +152,12 @@ final class WorkbenchApp: @unchecked Sendable {
       }
       var fds = [
         pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+        pollfd(fd: wakePipe.readEnd, events: Int16(POLLIN), revents: 0),
       ]
       _ = poll(&fds, 2, timeout)
       var keyed = false
       if fds[1].revents != 0 {
-        while read(wakeRead, &buffer, buffer.count) > 0 {}
+        while read(wakePipe.readEnd, &buffer, buffer.count) > 0 {}
       }
       if fds[0].revents & Int16(POLLHUP | POLLERR) != 0 { return "the terminal went away" }
       // Keys first, then a bounded share of the events: a flood can't delay a keystroke.
@@ -311,6 +317,36 @@ final class WorkbenchApp: @unchecked Sendable {
   }
 }
 
+/// The UI thread's wake-up pipe (non-blocking); closed when its last holder lets it go.
+final class WakePipe: Sendable {
+  /// The end the UI thread polls and drains.
+  let readEnd: Int32
+  private let writeEnd: Int32
+
+  init() throws {
+    var fds: [Int32] = [0, 0]
+    guard pipe(&fds) == 0 else {
+      throw WorkbenchFailure("can't create a pipe: \(String(cString: strerror(errno)))")
+    }
+    for fd in fds {
+      _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+      _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    }
+    (readEnd, writeEnd) = (fds[0], fds[1])
+  }
+
+  deinit {
+    close(readEnd)
+    close(writeEnd)
+  }
+
+  /// Makes the read end readable (a full pipe already is).
+  func wake() {
+    var byte: UInt8 = 1
+    _ = write(writeEnd, &byte, 1)
+  }
+}
+
 /// Writes log lines to a file (the workbench owns the terminal, so nothing may print).
 struct FileLogHandler: LogHandler {
   private let handle: FileHandle?
@@ -332,6 +368,7 @@ struct FileLogHandler: LogHandler {
 
   func log(event: LogEvent) {
     let line = "\(Event.timestamp(Date())) \(event.level) \(label): \(event.message)\n"
-    handle?.write(Data(line.utf8))
+    // Never traps: a full disk or a vanished file loses the line, not the workbench.
+    try? handle?.write(contentsOf: Data(line.utf8))
   }
 }

@@ -8,8 +8,7 @@ import SpacesWorkbench
 enum WorkbenchCommand {
   static func run(_ command: WorkbenchOptionsCommand) async throws {
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
-      FileHandle.standardError.write(
-        Data("spaces: the workbench needs a terminal; for scripts use the subcommands (spaces --help)\n".utf8))
+      CLI.writeError("spaces: the workbench needs a terminal; for scripts use the subcommands (spaces --help)\n")
       throw ExitCode(ExitStatus.usage)
     }
     let home = command.options.spacesHome
@@ -48,7 +47,7 @@ enum WorkbenchCommand {
         source = attached
         submitAsAgent = { operation, space in await attached.submitAsAgent(operation, to: space) }
       } catch {
-        FileHandle.standardError.write(Data("spaces: can't attach to the server on \(socket): \(error)\n".utf8))
+        CLI.writeError("spaces: can't attach to the server on \(socket): \(error)\n")
         throw ExitCode(ExitStatus.failed)
       }
     } else {
@@ -70,14 +69,14 @@ enum WorkbenchCommand {
     do {
       app = try WorkbenchApp(options: options, source: source, submitAsAgent: submitAsAgent, logger: logger)
     } catch {
-      FileHandle.standardError.write(Data("spaces: \(error)\n".utf8))
+      CLI.writeError("spaces: \(error)\n")
       throw ExitCode(ExitStatus.failed)
     }
     let failure = await app.run()
     await server?.shutdown()
     server = nil
     if let failure {
-      FileHandle.standardError.write(Data("spaces: \(failure)\n".utf8))
+      CLI.writeError("spaces: \(failure)\n")
       throw ExitCode(ExitStatus.failed)
     }
   }
