@@ -20,7 +20,7 @@ struct OpCommand: AsyncParsableCommand {
   func run() async throws {
     let text: String
     if operation == "-" {
-      text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+      text = CLI.readStandardInput()
     } else {
       text = operation
     }

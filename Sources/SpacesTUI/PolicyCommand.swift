@@ -21,7 +21,7 @@ struct PolicyCommand: ParsableCommand {
     func run() throws {
       let text =
         operation == "-"
-        ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : operation
+        ? CLI.readStandardInput() : operation
       let decision: Decision
       do {
         let parsed = try Op.parse(text)

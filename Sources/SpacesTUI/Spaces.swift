@@ -92,6 +92,11 @@ enum CLI {
     writeOut(text + "\n")
   }
 
+  /// All of stdin as text (empty when it can't be read), without Foundation's trapping reads.
+  static func readStandardInput() -> String {
+    String(decoding: (try? FileHandle.standardInput.readToEnd()) ?? Data(), as: UTF8.self)
+  }
+
   /// Writes to stdout; false when nobody reads it any more (a closed pipe, a terminal that went
   /// away). Never traps, unlike Foundation's `FileHandle.write(_:)`.
   @discardableResult

@@ -48,6 +48,16 @@ import Testing
     #expect(try await home.run("space", "show", "elsewhere").status == 0)
   }
 
+  /// `-` reads the operation from stdin (a script pipes it in).
+  @Test func opReadsTheOperationFromStandardInput() async throws {
+    #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
+    let piped = try await home.run("op", "s", "-", stdin: #"{"kind":"createFile","path":"p.txt","content":"piped\n"}"#)
+    #expect(piped.status == 0, "\(piped.stderr)")
+    #expect(try #require(piped.json)["status"] as? String == "completed")
+    let read = try await home.run("op", "s", #"{"kind":"readFile","path":"p.txt"}"#)
+    #expect(try #require(read.json)["content"] as? String == "piped\n")
+  }
+
   @Test func opPrintsResultJSONAndExitStatus() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host").status == 0)
     let created = try await home.run("op", "s", #"{"kind":"createFile","path":"dir/a.txt","content":"hello\n"}"#)
