@@ -153,11 +153,13 @@ import Testing
         "setsid sh -c 'echo $$ > escapee.pid; exec sleep 1234' & while [ ! -s escapee.pid ]; do sleep 0.01; done; echo started",
       workspace: workspace.path,
       limits: ShellLimits(), network: false)
-    let outcome = try await ShellRunner.run(request, useCgroup: false, onOutput: { _, _ in }) { _ in
-      LaunchPlan(
-        executable: "/bin/sh", arguments: ["-c", request.command], environment: ["PATH": "/usr/bin:/bin"],
-        workingDirectory: workspace.path, treeKind: .processGroup)
-    }
+    let outcome = try await ShellRunner.run(
+      request, useCgroup: false, onOutput: { _, _ in },
+      makePlan: { _ in
+        LaunchPlan(
+          executable: "/bin/sh", arguments: ["-c", request.command], environment: ["PATH": "/usr/bin:/bin"],
+          workingDirectory: workspace.path, treeKind: .processGroup)
+      })
     if let pid = (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap({
       Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
     }) {
