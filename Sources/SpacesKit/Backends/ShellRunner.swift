@@ -132,7 +132,7 @@ enum ShellRunner {
         useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
       }
     do {
-      // The pump empties and removes the cgroup once the command is reaped.
+      // The pump leaves nothing in the cgroup and has it removed once the result is back.
       var outcome = try await run(
         request, cgroup: cgroup, spare: spare?.process, started: started, onOutput: onOutput, makePlan: makePlan)
       if let note = note(for: outcome, limits: request.limits) {

@@ -125,14 +125,17 @@ public final class Journal: @unchecked Sendable {
     guard var start = try? pastNewline(from: from, below: limit), start < limit else { return nil }
     while start < limit {
       guard let next = try? pastNewline(from: start, below: end) else { return nil }
-      if let bytes = try? readBytes(from: start, count: next - 1 - start),
-        let probe = try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(bytes))
-      {
-        return (probe.seq, next)
-      }
+      if let seq = try? sequence(ofLineFrom: start, to: next) { return (seq, next) }
       start = next
     }
     return nil
+  }
+
+  /// The `seq` of the record in [start, next - 1) (`next` is just past its newline); nil when
+  /// the line is not a readable record.
+  private func sequence(ofLineFrom start: Int, to next: Int) throws(SpacesError) -> Int? {
+    let line = try readBytes(from: start, count: next - 1 - start)
+    return (try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(line)))?.seq
   }
 
   /// Just past the first newline at or after `from` and below `limit`, if there is one.
@@ -213,10 +216,7 @@ public final class Journal: @unchecked Sendable {
     while lineEnd > 0 {
       // `lineEnd` is just past a newline; the line is [start, lineEnd - 1).
       let start = try lineStart(before: lineEnd - 1)
-      let line = try readBytes(from: start, count: lineEnd - 1 - start)
-      if let probe = try? SpacesJSON.decoder.decode(SeqProbe.self, from: Data(line)) {
-        return probe.seq
-      }
+      if let seq = try sequence(ofLineFrom: start, to: lineEnd) { return seq }
       lineEnd = start
     }
     return 0
