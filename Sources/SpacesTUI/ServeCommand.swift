@@ -17,6 +17,11 @@ struct ServeCommand: AsyncParsableCommand {
   var listen: String?
   @Option(help: "The largest message accepted, in bytes.")
   var maxMessageBytes = SpacesProtocol.defaultMaxMessageBytes
+  @Flag(
+    help:
+      "Let agents create spaces: only sandboxed ones, of their own folder, without network, no wider than their own space's policy."
+  )
+  var allowAgentSpaces = false
   @OptionGroup var options: HomeOptions
 
   func validate() throws {
@@ -39,6 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     var serverOptions = SpacesServerOptions()
     serverOptions.maxMessageBytes = maxMessageBytes
     serverOptions.version = SpacesVersion.current
+    serverOptions.allowAgentSpaces = allowAgentSpaces
     if let listen, let address = Self.parse(listen) {
       serverOptions.tcpHost = address.host
       serverOptions.tcpPort = address.port

@@ -54,7 +54,9 @@ import Testing
     (#"{"kind":"readFile","path":7}"#, "\"path\" of readFile must be a string"),
     (#"{"kind":"createFile","path":"a","contents":"x"}"#, "unknown field \"contents\""),
     (#"{"kind":"createFile","path":"a","content":"x","encoding":"rot13"}"#, "\"utf8\" or \"base64\""),
-    (#"{"kind":"shell","command":"ls","timeoutMs":-1}"#, "more than 0"),
+    (#"{"kind":"shell","command":"ls","timeoutMs":-1}"#, "from 1 to 86400000"),
+    (#"{"kind":"shell","command":"echo hi","timeoutMs":9223372036854775807}"#, "from 1 to 86400000"),
+    (#"{"kind":"shell","command":"ls","timeoutMs":1e300}"#, "a whole number of milliseconds"),
     (#"{"kind":"shell","command":"ls","timeoutMs":"soon"}"#, "whole number"),
     (#"{"kind":"deleteFile","path":"a","recursive":"yes"}"#, "true or false"),
   ])

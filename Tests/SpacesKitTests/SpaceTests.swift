@@ -127,9 +127,30 @@ import Testing
   }
 
   @Test func theOccurrenceCounterCountsOverlaps() {
-    #expect(Space.occurrences(of: Array("aa".utf8), in: Array("aaa".utf8)) == [0, 1])
-    #expect(Space.occurrences(of: Array("x".utf8), in: Array("".utf8)).isEmpty)
-    #expect(Space.occurrences(of: Array("ab".utf8), in: Array("abab".utf8)) == [0, 2])
+    #expect(EditPlan.matches(of: Array("aa".utf8), in: Array("aaa".utf8)) == .init(count: 2, first: 0))
+    #expect(EditPlan.matches(of: Array("x".utf8), in: Array("".utf8)).count == 0)
+    #expect(EditPlan.matches(of: Array("ab".utf8), in: Array("abab".utf8)) == .init(count: 2, first: 0))
+    #expect(EditPlan.matches(of: Array("aab".utf8), in: Array("aaab".utf8)) == .init(count: 1, first: 1))
+    #expect(EditPlan.matches(of: Array("abcabd".utf8), in: Array("abcabcabd".utf8)) == .init(count: 1, first: 3))
+  }
+
+  @Test func anOverlappingOldTextIsAmbiguousInTheRuntime() async throws {
+    let runtime = SpacesRuntime(home: home)
+    _ = try home.create(name: "overlap")
+    _ = await runtime.submit(.createFile(path: "a.txt", content: "aaa", encoding: .utf8), to: "overlap")
+    let result = await runtime.submit(.editFile(path: "a.txt", oldText: "aa", newText: "b"), to: "overlap")
+    #expect(result.error?.code == "editAmbiguous")
+    #expect(result.error?.message.contains("occurs 2 times") == true)
+  }
+
+  @Test func editingALargeFileWithALongOldTextIsLinear() throws {
+    // 4 MiB of "a" and an oldText of 100,000 "a"s then "b": quadratic search would take minutes.
+    let haystack = [UInt8](repeating: UInt8(ascii: "a"), count: 4 << 20) + Array("b".utf8)
+    let needle = [UInt8](repeating: UInt8(ascii: "a"), count: 100_000) + Array("b".utf8)
+    let found = EditPlan.matches(of: needle, in: haystack)
+    #expect(found == .init(count: 1, first: haystack.count - needle.count))
+    let many = EditPlan.matches(of: [UInt8](repeating: UInt8(ascii: "a"), count: 100_000), in: haystack)
+    #expect(many.count == haystack.count - 1 - 100_000 + 1)
   }
 }
 

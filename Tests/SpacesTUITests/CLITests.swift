@@ -37,6 +37,22 @@ import Testing
     #expect(try await home.run("space", "rm", "alpha").status == 1)
   }
 
+  /// The CLI refuses the same workspaces as the socket (issue 11): `/`, SPACES_HOME's parent,
+  /// a system folder, a file.
+  @Test func workspacesThatHoldTheRuntimeAreRefused() async throws {
+    let parent = (home.path as NSString).deletingLastPathComponent
+    for (index, workspace) in ["/", parent, "/etc", "/usr/lib"].enumerated() {
+      let made = try await home.run("space", "create", "w\(index)", "--workspace", workspace, "--backend", "host")
+      #expect(made.status == 1, "\(workspace): \(made.stdout)")
+      #expect(made.stderr.contains("can't be a workspace"), "\(made.stderr)")
+    }
+    let file = try await home.run("space", "create", "f", "--workspace", "/etc/passwd")
+    #expect(file.status == 1)
+    #expect(file.stderr.contains("is a file, not a folder"), "\(file.stderr)")
+    let list = try await home.run("space", "list", "--json")
+    #expect(list.stdout.filter { !$0.isWhitespace } == "[]")
+  }
+
   @Test func subcommandOptionsAreTheSubcommandsOwn() async throws {
     // The workbench's options (--space, --home) must not swallow a subcommand's.
     let other = CLIHome()

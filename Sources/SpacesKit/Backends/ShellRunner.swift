@@ -172,9 +172,8 @@ enum ShellRunner {
       throw error
     }
     defer { pipes.closeAll() }
-    let deadline: ContinuousClock.Instant? =
-      request.limits.timeoutMs > 0
-      ? started.advanced(by: .milliseconds(request.limits.timeoutMs)) : nil
+    let timeoutMs = min(request.limits.timeoutMs, ShellLimits.ranges["timeoutMs"]?.upperBound ?? 86_400_000)
+    let deadline: ContinuousClock.Instant? = timeoutMs > 0 ? started.advanced(by: .milliseconds(timeoutMs)) : nil
     let cap = request.limits.outputCapBytes
     @Sendable func pump(_ child: Child) -> RunBody {
       pipes.closeChildEnds()
@@ -189,7 +188,7 @@ enum ShellRunner {
     let body = try await withTaskCancellationHandler {
       // With a spare, launching and pumping happen on one thread, without a hop between.
       if let spare {
-        let launched = await Sys.offloaded { () -> Result<RunBody, SpareFailure> in
+        let launched = await Sys.onOwnThread { () -> Result<RunBody, SpareFailure> in
           let rc = launch(spare, plan, pipes)
           guard rc == 0 else { return .failure(SpareFailure(code: rc)) }
           return .success(pump(Child(pid: spare.pid, pidfd: spare.pidfd)))
@@ -208,7 +207,7 @@ enum ShellRunner {
       }
       let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
       let child = try result.get()
-      return await Sys.offloaded { pump(child) }
+      return await Sys.onOwnThread { pump(child) }
     } onCancel: {
       var byte: UInt8 = 1
       _ = write(wakeWrite, &byte, 1)

@@ -44,13 +44,54 @@ public struct ShellLimits: Codable, Sendable, Equatable {
     func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
       try container.decodeIfPresent(T.self, forKey: key) ?? fallback
     }
-    timeoutMs = try value(.timeoutMs, defaults.timeoutMs)
-    outputCapBytes = try value(.outputCapBytes, defaults.outputCapBytes)
-    maxProcesses = try value(.maxProcesses, defaults.maxProcesses)
-    memoryBytes = try value(.memoryBytes, defaults.memoryBytes)
-    fileSizeBytes = try value(.fileSizeBytes, defaults.fileSizeBytes)
-    cpuSeconds = try value(.cpuSeconds, defaults.cpuSeconds)
+    func limit(_ key: CodingKeys, _ fallback: Int) throws -> Int {
+      let number = try value(key, fallback)
+      do {
+        return try Self.check(key.stringValue, number)
+      } catch {
+        throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: error.message)
+      }
+    }
+    timeoutMs = try limit(.timeoutMs, defaults.timeoutMs)
+    outputCapBytes = try limit(.outputCapBytes, defaults.outputCapBytes)
+    maxProcesses = try limit(.maxProcesses, defaults.maxProcesses)
+    memoryBytes = try limit(.memoryBytes, defaults.memoryBytes)
+    fileSizeBytes = try limit(.fileSizeBytes, defaults.fileSizeBytes)
+    cpuSeconds = try limit(.cpuSeconds, defaults.cpuSeconds)
     cpus = try value(.cpus, defaults.cpus)
+    guard cpus.isFinite, cpus >= 0, cpus <= Double(Self.maxCPUs) else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .cpus, in: container, debugDescription: "`cpus` must be a number from 0 to \(Self.maxCPUs)")
+    }
+  }
+
+  /// The most CPUs `cpus` may name.
+  public static let maxCPUs = 1024
+
+  /// The values each whole-number limit accepts; 0 switches a limit off. A number outside its
+  /// range is refused where it is read (`space.json`, `policy.yaml`, an operation's
+  /// `timeoutMs`), never clamped silently and never allowed to overflow the runner's arithmetic.
+  public static let ranges: [String: ClosedRange<Int>] = [
+    "timeoutMs": 0...86_400_000,  // a day
+    "outputCapBytes": 0...(256 << 20),
+    "maxProcesses": 0...65_536,
+    "memoryBytes": 0...(1 << 44),  // 16 TiB
+    "fileSizeBytes": 0...(1 << 44),
+    "cpuSeconds": 0...604_800,  // a week
+  ]
+
+  /// Returns `value` when the limit called `name` accepts it; otherwise an error that names the range.
+  public static func check(_ name: String, _ value: Int) throws(SpacesError) -> Int {
+    guard let range = ranges[name] else {
+      throw SpacesError(
+        .invalidConfig, "unknown limit `\(name)`; known: \(ranges.keys.sorted().joined(separator: ", "))")
+    }
+    guard range.contains(value) else {
+      throw SpacesError(
+        .invalidConfig,
+        "the limit `\(name)` must be from \(range.lowerBound) to \(range.upperBound) (0 switches it off), not \(value)")
+    }
+    return value
   }
 }
 

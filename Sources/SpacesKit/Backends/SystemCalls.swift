@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -15,6 +16,20 @@ enum Sys {
   static func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
       DispatchQueue.global().async { continuation.resume(returning: work()) }
+    }
+  }
+
+  /// Runs long blocking `work` (a command's whole life) on a thread of its own and returns
+  /// its value.
+  ///
+  /// Dispatch's shared threads are few: commands that held them for their whole run once kept
+  /// every other space's journal flush waiting behind a connection's `sleep`s.
+  static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      let thread = Thread { continuation.resume(returning: work()) }
+      thread.stackSize = 512 << 10
+      thread.name = "spaces-command"
+      thread.start()
     }
   }
 

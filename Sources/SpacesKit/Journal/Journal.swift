@@ -314,21 +314,24 @@ public struct JournalReader: ~Copyable {
 
   deinit { close(fd) }
 
-  /// Reads the complete lines available now, at most `limit` events of them (call again for
-  /// the rest: memory stays bounded however long the journal is).
+  /// Reads the complete lines available now, at most `limit` events and about `byteLimit` bytes
+  /// of them, at least one (call again for the rest: memory stays bounded however long the
+  /// journal is and however large its records).
   ///
   /// With `final`, a last line without a newline is reported as torn; without it (while
   /// following a live journal) it is kept until the rest arrives.
-  public mutating func readAvailable(final: Bool, limit: Int = .max) throws(SpacesError) -> (
+  public mutating func readAvailable(final: Bool, limit: Int = .max, byteLimit: Int = .max) throws(SpacesError) -> (
     events: [Event], issues: [JournalIssue]
   ) {
     var events: [Event] = []
     var issues: [JournalIssue] = []
     var taken = 0
     var exhausted = false
-    while events.count < limit {
+    var bytes = 0
+    while events.count < limit, bytes < byteLimit {
       if let newline = buffer[taken...].firstIndex(of: 0x0A) {
         take(buffer[taken..<newline], &events, &issues)
+        bytes += newline + 1 - taken
         taken = newline + 1
         continue
       }

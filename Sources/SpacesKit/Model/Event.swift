@@ -15,6 +15,9 @@ public struct Event: Codable, Sendable, Equatable {
     case approvalRequested
     /// A person (or the timeout) answered (`resolution`, `reason`, `decidedBy`).
     case approvalResolved
+    /// It may run but waits for a place: the space or its connection already runs as many
+    /// commands as allowed (`reason` says which).
+    case queued
     /// It began to run.
     case started
     /// A chunk of shell output (`stream`, `data`).

@@ -23,6 +23,8 @@ public enum EventText {
       let reason = event.reason.map { ": \($0)" } ?? ""
       if event.decidedBy == .timeout { return "approval: no decision\(reason)" }
       return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")\(reason)"
+    case .queued:
+      return "queued" + (event.reason.map { ": \($0)" } ?? "")
     case .started:
       return "started"
     case .output:
@@ -65,6 +67,13 @@ public enum EventText {
     if result.truncated == true { parts.append("output truncated") }
     parts.append("\(result.durationMs) ms")
     return " (" + parts.joined(separator: ", ") + ")"
+  }
+
+  /// `text` in double quotes for an error message: control characters shown as visible text
+  /// (newlines and tabs too), and cut after 80 characters.
+  public static func quoted(_ text: String) -> String {
+    let shown = sanitize(text).replacingOccurrences(of: "\n", with: "^J").replacingOccurrences(of: "\t", with: "^I")
+    return "\"" + (shown.count > 80 ? String(shown.prefix(80)) + "…" : shown) + "\""
   }
 
   /// Replaces control characters (escape sequences among them) with visible placeholders,

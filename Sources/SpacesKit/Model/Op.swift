@@ -41,6 +41,9 @@ public enum Op: Sendable, Equatable {
     }
   }
 
+  /// The values a shell operation's `timeoutMs` accepts (it can only lower the space's limit).
+  public static let timeoutRange = 1...86_400_000
+
   /// The six operation kinds.
   public enum Kind: String, Codable, Sendable, CaseIterable {
     case createFile, readFile, editFile, deleteFile, shell, message
@@ -142,8 +145,10 @@ extension Op: Codable {
         recursive: try optional(Bool.self, "recursive", "true or false") ?? false)
     case .shell:
       let timeout = try optional(Int.self, "timeoutMs", "a whole number of milliseconds")
-      if let timeout, timeout <= 0 {
-        throw Self.invalid(decoder, "\"timeoutMs\" must be more than 0")
+      if let timeout, !Op.timeoutRange.contains(timeout) {
+        throw Self.invalid(
+          decoder,
+          "\"timeoutMs\" must be from 1 to \(Op.timeoutRange.upperBound) (a day); it can only lower the space's limit")
       }
       self = .shell(command: try value(String.self, "command", "a string"), timeoutMs: timeout)
     case .message:

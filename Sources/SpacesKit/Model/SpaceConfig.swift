@@ -29,6 +29,13 @@ public struct SpaceLimits: Codable, Sendable, Equatable {
   public var maxFileSizeBytes: Int = 10 * 1024 * 1024
   /// Limits for shell operations.
   public var shell = ShellLimits()
+  /// How many shell operations of the space may run at once; more wait as `queued`.
+  public var maxRunning: Int = 8
+
+  /// The values `maxRunning` accepts.
+  public static let maxRunningRange = 1...64
+  /// The values `maxFileSizeBytes` accepts (up to 4 GiB).
+  public static let fileSizeRange = 1...(1 << 32)
 
   /// Creates the default limits.
   public init() {}
@@ -39,7 +46,20 @@ public struct SpaceLimits: Codable, Sendable, Equatable {
     maxFileSizeBytes =
       try container.decodeIfPresent(Int.self, forKey: .maxFileSizeBytes)
       ?? defaults.maxFileSizeBytes
+    guard Self.fileSizeRange.contains(maxFileSizeBytes) else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .maxFileSizeBytes, in: container,
+        debugDescription:
+          "`maxFileSizeBytes` must be from \(Self.fileSizeRange.lowerBound) to \(Self.fileSizeRange.upperBound), not \(maxFileSizeBytes)"
+      )
+    }
     shell = try container.decodeIfPresent(ShellLimits.self, forKey: .shell) ?? defaults.shell
+    maxRunning = try container.decodeIfPresent(Int.self, forKey: .maxRunning) ?? defaults.maxRunning
+    guard Self.maxRunningRange.contains(maxRunning) else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .maxRunning, in: container,
+        debugDescription: "`maxRunning` must be from 1 to \(Self.maxRunningRange.upperBound), not \(maxRunning)")
+    }
   }
 }
 

@@ -106,6 +106,9 @@ public struct PolicyFile: Sendable, Equatable {
     """
   }
 
+  /// The values `approvalTimeoutSeconds` accepts.
+  public static let approvalTimeoutRange = 0...86_400
+
   static let shellLimitKeys = [
     "timeoutMs", "outputCapBytes", "maxProcesses", "memoryBytes", "fileSizeBytes", "cpuSeconds",
   ]
@@ -150,8 +153,11 @@ public struct PolicyFile: Sendable, Equatable {
         guard let flag = value.bool else { throw fail(value.mark, "`network` must be true or false") }
         policy.network = flag
       case "approvalTimeoutSeconds":
-        guard let seconds = value.int, seconds >= 0 else {
-          throw fail(value.mark, "`approvalTimeoutSeconds` must be a whole number of seconds, 0 or more")
+        guard let seconds = value.int, Self.approvalTimeoutRange.contains(seconds) else {
+          throw fail(
+            value.mark,
+            "`approvalTimeoutSeconds` must be a whole number of seconds from 0 to \(Self.approvalTimeoutRange.upperBound) (a day)"
+          )
         }
         policy.approvalTimeoutSeconds = seconds
       case "limits":
@@ -160,15 +166,18 @@ public struct PolicyFile: Sendable, Equatable {
         }
         for (limitKey, limitValue) in limits {
           let name = limitKey.string ?? ""
-          guard let number = limitValue.int, number > 0 else {
-            throw fail(limitValue.mark, "the limit `\(name)` must be a whole number above 0")
-          }
-          if shellLimitKeys.contains(name) {
-            policy.shellLimits[name] = number
-          } else {
+          guard shellLimitKeys.contains(name) else {
             throw fail(
               limitKey.mark,
               "unknown limit `\(name)`; known: \(shellLimitKeys.joined(separator: ", "))")
+          }
+          guard let number = limitValue.int, number > 0 else {
+            throw fail(limitValue.mark, "the limit `\(name)` must be a whole number above 0")
+          }
+          do {
+            policy.shellLimits[name] = try ShellLimits.check(name, number)
+          } catch {
+            throw fail(limitValue.mark, error.message)
           }
         }
       case "rules":

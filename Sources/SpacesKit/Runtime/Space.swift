@@ -25,6 +25,8 @@ public final class Space: Sendable {
   private let supervised: Bool
   /// Serializes read-modify-write edits so two concurrent edits can't lose one another.
   private let edits = SerialGate()
+  /// The places for shell commands running at once (`limits.maxRunning`).
+  private let running: Slots
   /// Held while events are appended and published, so observers see them in `seq` order.
   private let ordering = NSLock()
 
@@ -34,7 +36,7 @@ public final class Space: Sendable {
   /// Opens a space from its config.
   public init(
     config: SpaceConfig, journalPath: String, policyPath: String, backend: any IsolationBackend,
-    supervised: Bool = true, logger: Logger
+    supervised: Bool = true, guardedFiles: [String] = [], logger: Logger
   ) throws(SpacesError) {
     self.config = config
     self.supervised = supervised
@@ -42,7 +44,7 @@ public final class Space: Sendable {
     self.logger = logger
     do {
       workspace = try ConfinedWorkspace(
-        root: config.workspace, maxFileSize: config.limits.maxFileSizeBytes)
+        root: config.workspace, maxFileSize: config.limits.maxFileSizeBytes, guarded: guardedFiles)
     } catch let error as SpacesError {
       throw SpacesError(
         error.code,
@@ -57,6 +59,7 @@ public final class Space: Sendable {
     hub = EventHub()
     policy = try PolicyStore(path: policyPath, fallback: config.policy)
     approvals = ApprovalQueue()
+    running = Slots(limit: config.limits.maxRunning)
   }
 
   /// Runs one operation through the whole pipeline and returns its result.
@@ -64,8 +67,12 @@ public final class Space: Sendable {
   /// `id` names the operation (a caller that wants to follow its events picks it first). An
   /// operation by the person supervising skips the policy: the person is who it would ask.
   /// Cancelling the task stops the operation (a running command is killed).
+  ///
+  /// A shell command runs only while it holds a place among the space's running operations
+  /// (`limits.maxRunning`) and, when given, one of `admission`'s (its connection's); until then
+  /// it is journaled as `queued`.
   public func submit(
-    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID()
+    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil
   ) async -> OperationResult {
     let clock = ContinuousClock()
     // How long it ran, once it starts (a wait for a person is not part of it; the journal's
@@ -95,10 +102,11 @@ public final class Space: Sendable {
       var decided = event(id, .decision)
       decided.decision = verdict
 
+      let places: [Slots]?
       switch verdict.decision {
       case .allow:
         // One write for the three records of an operation that may run at once.
-        try record([received, decided, event(id, .started)], sync: false)
+        places = try await admit(operation, id: id, admission: admission, recordingFirst: [received, decided])
       case .deny:
         try record([received, decided], sync: false)
         return try await finish(
@@ -108,11 +116,16 @@ public final class Space: Sendable {
         if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
           return try await finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
         }
-        try record([event(id, .started)], sync: false)
+        places = try await admit(operation, id: id, admission: admission, recordingFirst: [])
+      }
+      guard let places else {
+        let cancelled = SpacesError(.cancelled, "the operation was cancelled while it waited for its turn to run")
+        return try await finish(result: failed(result, cancelled), elapsed: elapsed())
       }
 
       start = clock.now
       do {
+        defer { for place in places { place.release() } }
         try await execute(operation, id: id, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
@@ -130,6 +143,54 @@ public final class Space: Sendable {
       result.durationMs = elapsed()
       return result
     }
+  }
+
+  /// Writes `first` and `started` once the operation holds its places (a shell command needs
+  /// one of the space's and one of `admission`'s); when it has to wait, `first` goes out with a
+  /// `queued` record at once. Returns the places to give back after it ran, or nil when the
+  /// task was cancelled while it waited.
+  private func admit(_ operation: Op, id: String, admission: Slots?, recordingFirst first: [Event])
+    async throws(SpacesError) -> [Slots]?
+  {
+    guard operation.kind == .shell else {
+      try record(first + [event(id, .started)], sync: false)
+      return []
+    }
+    let gates = [admission, running].compactMap { $0 }
+    var held: [Slots] = []
+    var waitingFor: [Slots] = []
+    for gate in gates {
+      if gate.tryAcquire() { held.append(gate) } else { waitingFor.append(gate) }
+    }
+    if waitingFor.isEmpty {
+      try record(first + [event(id, .started)], sync: false)
+      return held
+    }
+    var queued = event(id, .queued)
+    queued.reason =
+      waitingFor.contains { $0 === running }
+      ? "\(running.limit) commands already run in this space (limits.maxRunning); it starts when one ends"
+      : "its connection already runs \(admission?.limit ?? 0) commands; it starts when one of them ends"
+    do {
+      try record(first + [queued], sync: false)
+    } catch {
+      for place in held { place.release() }
+      throw error
+    }
+    for gate in waitingFor {
+      guard await gate.acquire() else {
+        for place in held { place.release() }
+        return nil
+      }
+      held.append(gate)
+    }
+    do {
+      try record([event(id, .started)], sync: false)
+    } catch {
+      for place in held { place.release() }
+      throw error
+    }
+    return held
   }
 
   /// Puts an operation the policy asks about before a person; returns why it was denied, or
@@ -267,12 +328,12 @@ public final class Space: Sendable {
       result.size = bytes.count
 
     case .editFile(let path, let oldText, let newText):
-      guard !oldText.isEmpty else {
-        throw SpacesError(.invalidRequest, "\"oldText\" is empty; give the exact text to replace")
-      }
       let workspace = workspace
+      // Reading, searching and writing a large file is off the threads that answer requests.
       result.size = try await edits.run {
-        try Self.edit(workspace, path: path, oldText: oldText, newText: newText)
+        try await Sys.offloaded {
+          Result { try Self.edit(workspace, path: path, oldText: oldText, newText: newText) }
+        }.get()
       }
 
     case .deleteFile(let path, let recursive):
@@ -294,7 +355,10 @@ public final class Space: Sendable {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
     let network = engine.preset != .restrictive && (engine.file.network ?? config.capabilities.network)
-    if let timeoutMs { limits.timeoutMs = timeoutMs }
+    // An operation's own timeout can shorten the space's and the policy's limit, never extend it.
+    if let timeoutMs, Op.timeoutRange.contains(timeoutMs) {
+      limits.timeoutMs = limits.timeoutMs > 0 ? min(limits.timeoutMs, timeoutMs) : timeoutMs
+    }
     let request = ShellRequest(
       command: command, workspace: config.workspace, limits: limits, network: network,
       environment: config.environment)
@@ -360,27 +424,10 @@ public final class Space: Sendable {
     if sync { try journal.sync() }
   }
 
-  /// Replaces the one occurrence of `oldText` in the file at `path`; returns the new size.
+  /// Replaces the one occurrence of `oldText` in the file at `path` (``EditPlan``); returns
+  /// the new size.
   static func edit(_ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String) throws -> Int {
-    let bytes = try workspace.read(path)
-    guard String(validating: bytes, as: UTF8.self) != nil else {
-      throw SpacesError(.invalidEncoding, "\(path) is not UTF-8 text; replace it with createFile instead")
-    }
-    let needle = Array(oldText.utf8)
-    let matches = occurrences(of: needle, in: bytes)
-    guard matches.count == 1, let at = matches.first else {
-      if matches.isEmpty {
-        throw SpacesError(
-          .editNoMatch,
-          "\"oldText\" was not found in \(path); read the file and copy the text exactly, including whitespace")
-      }
-      throw SpacesError(
-        .editAmbiguous,
-        "\"oldText\" occurs \(matches.count) times in \(path); include more surrounding text so it matches exactly once"
-      )
-    }
-    var edited = bytes
-    edited.replaceSubrange(at..<(at + needle.count), with: Array(newText.utf8))
+    let edited = try EditPlan.apply(oldText: oldText, newText: newText, to: try workspace.read(path), path: path)
     try workspace.write(path, edited)
     return edited.count
   }
@@ -391,21 +438,6 @@ public final class Space: Sendable {
     ordering.lock()
     defer { ordering.unlock() }
     return try body()
-  }
-
-  /// The offsets of every occurrence of `needle` (non-empty), overlapping ones included.
-  static func occurrences(of needle: [UInt8], in haystack: [UInt8]) -> [Int] {
-    guard let first = needle.first, needle.count <= haystack.count else { return [] }
-    var found: [Int] = []
-    var index = 0
-    let last = haystack.count - needle.count
-    while index <= last {
-      if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) {
-        found.append(index)
-      }
-      index += 1
-    }
-    return found
   }
 
   /// A new, unique operation id.

@@ -30,10 +30,19 @@ public final class SpacesRuntime: Sendable {
   public func space(_ name: String) throws(SpacesError) -> Space {
     if let space = open.withValue({ $0[name] }) { return space }
     let config = try home.load(name)
+    // space.json may have been edited by hand: the workspace is checked again on every open.
+    do {
+      try WorkspaceGuard.check(
+        config.workspace, home: home, own: config.ownsWorkspace ? home.ownWorkspace(name) : nil)
+    } catch {
+      throw SpacesError(
+        error.code, "the space \"\(name)\" can't be opened: \(error.message) (edit \(home.configPath(name)))",
+        errno: error.errno)
+    }
     let backend = Backends.make(for: config, home: home)
     let space = try Space(
       config: config, journalPath: home.journalPath(name), policyPath: home.policyPath(name),
-      backend: backend, supervised: supervised, logger: logger)
+      backend: backend, supervised: supervised, guardedFiles: [SupervisorToken.path(in: home)], logger: logger)
     return open.withValue { spaces in
       if let existing = spaces[name] { return existing }
       spaces[name] = space
@@ -44,12 +53,13 @@ public final class SpacesRuntime: Sendable {
   /// Runs one operation in the space called `spaceName`.
   ///
   /// A missing space or an unreadable config comes back as a failed result, like any error.
+  /// `admission` is the submitter's own share of running commands (a connection's), if any.
   public func submit(
     _ operation: Op, to spaceName: String, actor: Event.Actor = .agent,
-    id: String = Space.newOperationID()
+    id: String = Space.newOperationID(), admission: Slots? = nil
   ) async -> OperationResult {
     do {
-      return try await space(spaceName).submit(operation, actor: actor, id: id)
+      return try await space(spaceName).submit(operation, actor: actor, id: id, admission: admission)
     } catch {
       var result = OperationResult(
         id: "", space: spaceName, kind: operation.kind, status: .failed)

@@ -85,7 +85,7 @@ final class EventCursor: Sendable {
     while !Task.isCancelled {
       let events: [Event]
       do {
-        events = try reader.readAvailable(final: false, limit: Self.batch).events
+        events = try reader.readAvailable(final: false, limit: Self.batch, byteLimit: Self.batchBytes).events
       } catch {
         return
       }
@@ -111,6 +111,9 @@ final class EventCursor: Sendable {
 
   /// The most events read from the journal at once while catching up.
   static let batch = 512
+  /// About the most journal bytes read at once while catching up (a batch ends after the
+  /// record that passes it), so a journal of large records is read a few at a time.
+  static let batchBytes = 1 << 20
 
   private func line(_ event: Event) -> ByteBuffer {
     Wire.request(

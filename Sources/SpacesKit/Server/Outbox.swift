@@ -1,11 +1,13 @@
 import NIOCore
 
 /// A connection's bounded outgoing buffer: lines go straight to the channel, and the bytes not
-/// yet written to the socket are counted.
+/// yet written to the socket are counted, here and in the server's ``ReplyBudget``.
 ///
 /// Nothing that sends ever waits: event notifications are dropped once `eventLimit` bytes are
-/// unwritten (a subscription then catches up from the journal), and a client that lets
-/// responses pile up past `hardLimit` is disconnected.
+/// unwritten or the server's budget is half used (a subscription then catches up from the
+/// journal), and a client that lets responses pile up past `hardLimit`, or holds the most when
+/// the budget runs out, is disconnected with a last `disconnected` notification saying why.
+/// The connection stops reading requests while `pauseLimit` bytes wait for it.
 final class Outbox: Sendable {
   enum Kind { case response, event }
 
@@ -13,17 +15,22 @@ final class Outbox: Sendable {
     var bytes = 0
     var closed = false
     var roomWaiters: [CheckedContinuation<Bool, Never>] = []
+    var readWaiters: [CheckedContinuation<Void, Never>] = []
   }
 
   private let state = LockedValue(State())
   private let channel: Channel
   private let eventLimit: Int
   private let hardLimit: Int
+  private let pauseLimit: Int
+  private let budget: ReplyBudget?
 
-  init(channel: Channel, eventLimit: Int, hardLimit: Int) {
+  init(channel: Channel, eventLimit: Int, hardLimit: Int, pauseLimit: Int = .max, budget: ReplyBudget? = nil) {
     self.channel = channel
     self.eventLimit = eventLimit
     self.hardLimit = hardLimit
+    self.pauseLimit = pauseLimit
+    self.budget = budget
   }
 
   /// Writes one line; returns false if it was dropped (or the connection is closed).
@@ -35,6 +42,7 @@ final class Outbox: Sendable {
       if state.closed { return false }
       switch kind {
       case .event where state.bytes >= eventLimit: return false
+      case .event where !(budget?.roomForEvent(count) ?? true): return false
       case .response where state.bytes >= hardLimit:
         overflow = true
         return false
@@ -44,12 +52,48 @@ final class Outbox: Sendable {
       }
     }
     if overflow {
-      close()
-      channel.close(promise: nil)
+      drop("it let \(hardLimit >> 20) MiB of answers pile up unread; read the socket as you write to it")
     }
     guard accepted else { return false }
+    if let budget {
+      var droppedSelf = false
+      for victim in budget.take(count, for: self) {
+        if victim === self { droppedSelf = true }
+        victim.drop(
+          "the server's memory budget for unread answers (\(budget.limit >> 20) MiB) ran out and this connection held the most of it; read the socket as you write to it"
+        )
+      }
+      if droppedSelf { return false }
+    }
     channel.writeAndFlush(line).whenComplete { _ in self.written(count) }
     return true
+  }
+
+  /// Disconnects a client that doesn't read: a last notification says why (it arrives if the
+  /// client reads within a second), then the connection closes.
+  func drop(_ why: String) {
+    let wasOpen = state.withValue { state -> Bool in
+      defer { state.closed = true }
+      return !state.closed
+    }
+    guard wasOpen else { return }
+    close()
+    let notice = Wire.request("disconnected", DisconnectedNotice(reason: why), id: nil)
+    let channel = channel
+    channel.writeAndFlush(notice).whenComplete { _ in channel.close(promise: nil) }
+    channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+  }
+
+  /// Waits until fewer than the pause limit's bytes wait for the client (or it closed).
+  func waitToRead() async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+      let ready = state.withValue { state -> Bool in
+        if state.closed || state.bytes < pauseLimit { return true }
+        state.readWaiters.append(continuation)
+        return false
+      }
+      if ready { continuation.resume() }
+    }
   }
 
   /// Waits until events fit again; returns false if the connection closed meanwhile.
@@ -67,21 +111,40 @@ final class Outbox: Sendable {
 
   /// Stops accepting lines.
   func close() {
-    let waiters = state.withValue { state in
+    let (waiters, readers) = state.withValue { state in
       state.closed = true
-      defer { state.roomWaiters = [] }
-      return state.roomWaiters
+      defer {
+        state.roomWaiters = []
+        state.readWaiters = []
+      }
+      return (state.roomWaiters, state.readWaiters)
     }
+    budget?.release(self)
     for waiter in waiters { waiter.resume(returning: false) }
+    for reader in readers { reader.resume() }
   }
 
   private func written(_ count: Int) {
-    let waiters = state.withValue { state -> [CheckedContinuation<Bool, Never>] in
+    budget?.give(count, for: self)
+    let (waiters, readers) = state.withValue {
+      state -> ([CheckedContinuation<Bool, Never>], [CheckedContinuation<Void, Never>]) in
       state.bytes -= count
-      guard state.bytes < eventLimit / 2 else { return [] }
+      var readers: [CheckedContinuation<Void, Never>] = []
+      if state.bytes < pauseLimit {
+        readers = state.readWaiters
+        state.readWaiters = []
+      }
+      guard state.bytes < eventLimit / 2 else { return ([], readers) }
       defer { state.roomWaiters = [] }
-      return state.roomWaiters
+      return (state.roomWaiters, readers)
     }
     for waiter in waiters { waiter.resume(returning: true) }
+    for reader in readers { reader.resume() }
   }
+}
+
+/// The params of the `disconnected` notification: why the server is closing the connection.
+public struct DisconnectedNotice: Codable, Sendable {
+  /// What the client did and what to do instead.
+  public var reason: String
 }

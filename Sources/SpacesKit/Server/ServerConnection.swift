@@ -10,8 +10,9 @@ final class ServerConnection: Sendable {
   private struct Session {
     var greeted = false
     var role = ConnectionRole.agent
+    /// An agent's one space: named by `hello`, or the first space it uses; fixed for the
+    /// connection's life.
     var boundSpace: String?
-    var usedSpaces: Set<String> = []
     var cursors: [String: [EventCursor]] = [:]
     var nextSubscription = 0
     var inFlight = 0
@@ -24,7 +25,9 @@ final class ServerConnection: Sendable {
   private let number: Int
   private let session = LockedValue(Session())
   /// The requests running now, by id, for `request.cancel`.
-  private let running = LockedValue<[RPCID: Task<Void, Never>]>([:])
+  private let requests = LockedValue<[RPCID: Task<Void, Never>]>([:])
+  /// The connection's places for running commands (`maxRunningPerConnection`).
+  private let running: Slots
   private var runtime: SpacesRuntime { server.runtime }
 
   init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int) {
@@ -32,6 +35,7 @@ final class ServerConnection: Sendable {
     self.outbox = outbox
     self.tcp = tcp
     self.number = number
+    running = Slots(limit: server.options.maxRunningPerConnection)
   }
 
   /// Handles one inbound line; returns the work to run concurrently, if any.
@@ -126,7 +130,7 @@ final class ServerConnection: Sendable {
       }
       if respond { self.reply(id, outcome) }
     }
-    if respond, let id { running.withValue { $0[id] = task } }
+    if respond, let id { requests.withValue { $0[id] = task } }
     return {
       await withTaskCancellationHandler {
         await task.value
@@ -135,7 +139,7 @@ final class ServerConnection: Sendable {
       }
       // Only now: the task may end before it was registered above.
       if respond, let id {
-        self.running.withValue { if $0[id] == task { $0[id] = nil } }
+        self.requests.withValue { if $0[id] == task { $0[id] = nil } }
       }
     }
   }
@@ -146,7 +150,7 @@ final class ServerConnection: Sendable {
   private func cancel(_ request: Request) -> Outcome {
     do throws(RPCError) {
       let params = try request.params(CancelParams.self)
-      let task = running.withValue { $0[params.id] }
+      let task = requests.withValue { $0[params.id] }
       task?.cancel()
       return ok(CancelResult(cancelled: task != nil), request)
     } catch {
@@ -261,14 +265,26 @@ final class ServerConnection: Sendable {
         return .failure(RPCError(RPCErrorCode.invalidParams, "invalid params for hello: \"space\": \(error.message)"))
       }
     }
-    session.withValue { session in
+    // An agent stays in its space: a later hello may prove the token, never move the agent.
+    let refusal = session.withValue { session -> String? in
+      if role == .agent, let bound = session.boundSpace, let asked = params.space, asked != bound {
+        return "this connection is bound to the space \"\(bound)\" for its life; "
+          + "open a new connection to work in \"\(asked)\""
+      }
       session.greeted = true
       session.role = role
-      session.boundSpace = role == .agent ? params.space : nil
+      if role == .agent {
+        session.boundSpace = session.boundSpace ?? params.space
+      } else {
+        session.boundSpace = nil
+      }
+      return nil
     }
+    if let refusal { return .failure(RPCError(RPCErrorCode.forbidden, refusal)) }
+    let bound = session.withValue { $0.boundSpace }
     let result = HelloResult(
       version: server.options.version, protocolVersion: SpacesProtocol.version, role: role,
-      space: role == .agent ? params.space : nil)
+      space: role == .agent ? bound : nil)
     return ok(result, request)
   }
 
@@ -279,25 +295,27 @@ final class ServerConnection: Sendable {
     }
   }
 
-  /// Checks that this connection may act in `space`, and remembers that it did.
-  private func requireAccess(to space: String, submitting: Bool) throws(RPCError) {
-    let allowed = session.withValue { session -> Bool in
-      if session.role == .supervisor { return true }
-      if let bound = session.boundSpace { return bound == space }
-      if submitting { session.usedSpaces.insert(space) }
-      return submitting || session.usedSpaces.contains(space)
+  /// Checks that this connection may act in `space`; an agent that has no space yet is bound
+  /// to it from now on.
+  private func requireAccess(to space: String) throws(RPCError) {
+    let bound = session.withValue { session -> String? in
+      if session.role == .supervisor { return nil }
+      if session.boundSpace == nil { session.boundSpace = space }
+      return session.boundSpace == space ? nil : session.boundSpace
     }
-    guard allowed else {
+    if let bound {
       throw RPCError(
         RPCErrorCode.forbidden,
-        "an agent can only see the events of its own space: say hello with {\"space\":\"\(space)\"} or submit to it first"
-      )
+        "this agent is bound to the space \"\(bound)\" for the life of its connection, not \"\(space)\"; "
+          + "open a new connection to work in another space")
     }
   }
 
+  /// Refuses a bound agent a space other than its own (without binding an agent that has none).
   private func boundSpaceMismatch(_ space: String) throws(RPCError) {
-    if let bound = session.withValue({ $0.boundSpace }), bound != space {
-      throw RPCError(RPCErrorCode.forbidden, "this agent is bound to the space \"\(bound)\" (hello), not \"\(space)\"")
+    let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
+    if role == .agent, let bound, bound != space {
+      throw RPCError(RPCErrorCode.forbidden, "this agent is bound to the space \"\(bound)\", not \"\(space)\"")
     }
   }
 
@@ -305,6 +323,10 @@ final class ServerConnection: Sendable {
 
   private func spaceCreate(_ request: Request) throws(RPCError) -> Outcome {
     let params = try request.params(SpaceCreateParams.self)
+    let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
+    if role == .agent {
+      try checkAgentCreate(params, bound: bound)
+    }
     let config = try failing { () throws(SpacesError) in
       try runtime.home.create(
         name: params.name, policy: params.policy ?? .standard, backend: params.backend ?? .bubblewrap,
@@ -313,13 +335,45 @@ final class ServerConnection: Sendable {
     return ok(config, request)
   }
 
+  /// What an agent may create, when `--allow-agent-spaces` lets it create spaces at all: a
+  /// sandboxed space of its own folder, without network, whose preset is no wider than its own
+  /// space's (standard for an agent without one).
+  private func checkAgentCreate(_ params: SpaceCreateParams, bound: String?) throws(RPCError) {
+    guard server.options.allowAgentSpaces else {
+      throw RPCError(
+        RPCErrorCode.forbidden,
+        "an agent can't create spaces; only a supervisor can (or start `spaces serve --allow-agent-spaces`)")
+    }
+    let ceiling = bound.flatMap { try? runtime.home.load($0).policy } ?? .standard
+    let order: [PolicyPreset] = [.restrictive, .standard, .permissive]
+    let preset = params.policy ?? .standard
+    var refusals: [String] = []
+    if !(params.backend ?? .bubblewrap).isolated { refusals.append("the host backend (no sandbox)") }
+    if params.workspace != nil { refusals.append("a workspace folder of its choosing") }
+    if params.network == true { refusals.append("the network") }
+    if params.image != nil { refusals.append("a container image of its choosing") }
+    if (order.firstIndex(of: preset) ?? 2) > (order.firstIndex(of: ceiling) ?? 0) {
+      refusals.append("a policy wider than \(ceiling.rawValue)")
+    }
+    if !refusals.isEmpty {
+      throw RPCError(
+        RPCErrorCode.forbidden,
+        "an agent can't create a space with " + refusals.joined(separator: ", ")
+          + "; leave those out, or ask the person supervising to create it")
+    }
+  }
+
   private func spaceList(_ request: Request) -> Outcome {
     let home = runtime.home
-    return ok(SpaceListResult(spaces: home.names().compactMap { try? home.load($0) }), request)
+    let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
+    var names = home.names()
+    if role == .agent, let bound { names = names.filter { $0 == bound } }
+    return ok(SpaceListResult(spaces: names.compactMap { try? home.load($0) }), request)
   }
 
   private func spaceGet(_ request: Request) throws(RPCError) -> Outcome {
     let params = try request.params(SpaceNameParams.self)
+    try boundSpaceMismatch(params.name)
     return ok(try failing { () throws(SpacesError) in try runtime.home.load(params.name) }, request)
   }
 
@@ -335,8 +389,7 @@ final class ServerConnection: Sendable {
 
   private func submit(_ request: Request) async throws(RPCError) -> Outcome {
     let params = try request.params(SubmitParams.self)
-    try boundSpaceMismatch(params.space)
-    try requireAccess(to: params.space, submitting: true)
+    try requireAccess(to: params.space)
     let id = Space.newOperationID()
     let space = try? runtime.space(params.space)
     let requestId = request.id
@@ -348,14 +401,14 @@ final class ServerConnection: Sendable {
         guard event.opId == id else { return }
         outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
       }
-    let result = await runtime.submit(params.op, to: params.space, id: id)
+    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running)
     if let token { space?.hub.removeObserver(token) }
     return ok(result, request)
   }
 
   private func policyCheck(_ request: Request) throws(RPCError) -> Outcome {
     let params = try request.params(SubmitParams.self)
-    try boundSpaceMismatch(params.space)
+    try requireAccess(to: params.space)
     let decision = try failing { () throws(SpacesError) in
       let space = try runtime.space(params.space)
       return try space.policy.current().evaluate(params.op, grants: space.policy.grants)
@@ -372,7 +425,7 @@ final class ServerConnection: Sendable {
     }
     let names: [String]
     if let name = params.space {
-      try requireAccess(to: name, submitting: false)
+      try requireAccess(to: name)
       names = [name]
     } else {
       if params.fromSeq != nil {
@@ -412,11 +465,10 @@ final class ServerConnection: Sendable {
 
   private func approvalList(_ request: Request) throws(RPCError) -> Outcome {
     let params = try request.params(ApprovalListParams.self)
-    let (role, bound, used) = session.withValue { ($0.role, $0.boundSpace, $0.usedSpaces) }
+    let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
     var approvals = runtime.pendingApprovals(space: params.space)
     if role == .agent {
-      let visible = bound.map { Set([$0]) } ?? used
-      approvals = approvals.filter { visible.contains($0.space) }
+      approvals = approvals.filter { $0.space == bound }
     }
     return ok(ApprovalListResult(approvals: approvals), request)
   }

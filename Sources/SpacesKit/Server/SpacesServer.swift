@@ -21,8 +21,19 @@ public struct SpacesServerOptions: Sendable {
   public var eventBufferBytes = 4 << 20
   /// A client that lets this many bytes of responses pile up unread is disconnected.
   public var maxBufferedBytes = 64 << 20
+  /// A connection's next request is not read while this many bytes of answers wait for it.
+  public var pauseReadingBytes = 8 << 20
+  /// The server-wide budget for answers and events waiting for clients to read them (see
+  /// ``ReplyBudget``): events give way at half of it; past it, the connection holding the most
+  /// is disconnected.
+  public var replyBudgetBytes = 256 << 20
   /// The most requests one connection may have running at once.
   public var maxInFlight = 1024
+  /// The most shell commands one connection may have running at once; more wait as `queued`.
+  public var maxRunningPerConnection = 8
+  /// Whether agents may create spaces (sandboxed, of their own folder, no network, a preset no
+  /// wider than their own space's); off by default: only a supervisor creates spaces.
+  public var allowAgentSpaces = false
   /// The version `hello` reports.
   public var version = "dev"
 
@@ -47,6 +58,8 @@ public final class SpacesServer: Sendable {
   private let registry: ConnectionRegistry
   private let accepting: LockedValue<Task<Void, Never>?> = LockedValue(nil)
   private let connectionCounter = LockedValue(0)
+  /// What every connection's unread lines may take together.
+  let budget: ReplyBudget
 
   /// Binds the socket (and the TCP port) and starts accepting connections.
   ///
@@ -81,7 +94,7 @@ public final class SpacesServer: Sendable {
       }
     }
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-      .serverChannelOption(.backlog, value: 256)
+      .serverChannelOption(.backlog, value: 4096)
       .childChannelOption(.allowRemoteHalfClosure, value: false)
     let unix = try await bindPrivately(bootstrap, path: path, initializer: initializer)
     var listeners = [(unix, false)]
@@ -123,6 +136,7 @@ public final class SpacesServer: Sendable {
     self.logger = logger
     self.channels = channels
     self.registry = registry
+    self.budget = ReplyBudget(limit: options.replyBudgetBytes)
   }
 
   /// Waits until the server stops (after ``shutdown()``).
@@ -169,13 +183,17 @@ public final class SpacesServer: Sendable {
       return $0
     }
     let outbox = Outbox(
-      channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes)
+      channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes,
+      pauseLimit: options.pauseReadingBytes, budget: budget)
     let connection = ServerConnection(server: self, outbox: outbox, tcp: tcp, number: number)
     do {
       try await channel.executeThenClose { inbound in
         await withDiscardingTaskGroup { group in
           do {
             for try await message in inbound {
+              // A client that doesn't read its answers gets no new ones: reading pauses, and
+              // the socket's own back-pressure then slows its writes.
+              await outbox.waitToRead()
               if let work = connection.receive(message) {
                 group.addTask { await work() }
               }

@@ -37,6 +37,8 @@ public struct SpacesHome: Sendable {
   public func policyPath(_ name: String) -> String { spaceFolder(name) + "/policy.yaml" }
   /// The journal of the space called `name`.
   public func journalPath(_ name: String) -> String { spaceFolder(name) + "/journal.jsonl" }
+  /// The folder a space gets as its workspace when it wasn't given one.
+  public func ownWorkspace(_ name: String) -> String { spaceFolder(name) + "/workspace" }
 
   /// Checks that `name` can name a space.
   public static func validate(name: String) throws(SpacesError) {
@@ -49,7 +51,7 @@ public struct SpacesHome: Sendable {
     guard allowed, startsWell, name.utf8.count <= 64 else {
       throw SpacesError(
         .invalidName,
-        "\"\(name)\" is not a valid space name: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
+        "\(EventText.quoted(name)) is not a valid space name: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit"
       )
     }
   }
@@ -69,17 +71,8 @@ public struct SpacesHome: Sendable {
         fileURLWithPath: workspace,
         relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
       ).standardizedFileURL.path
-      var isFolder: ObjCBool = false
-      guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isFolder), isFolder.boolValue
-      else {
-        throw SpacesError(
-          .notFound, "the workspace folder \(absolute) does not exist; create it first or leave out --workspace")
-      }
-      guard !absolute.hasPrefix(path + "/") && absolute != path else {
-        throw SpacesError(
-          .invalidPath, "the workspace can't be inside SPACES_HOME (\(path)); choose another folder")
-      }
-      brought = absolute
+      // Stored resolved, so a symlink changed later can't move the workspace somewhere else.
+      brought = try WorkspaceGuard.check(absolute, home: self)
     }
     try makeFolder(path + "/spaces", exclusive: false, mode: 0o700)
     let folder = spaceFolder(name)
@@ -92,7 +85,7 @@ public struct SpacesHome: Sendable {
       throw SpacesError(.ioError, "can't create \(folder): \(String(cString: strerror(errno)))", errno: errno)
     }
     do throws(SpacesError) {
-      let workspacePath = brought ?? folder + "/workspace"
+      let workspacePath = brought ?? ownWorkspace(name)
       if brought == nil { try makeFolder(workspacePath, exclusive: true, mode: 0o755) }
       var config = SpaceConfig(
         name: name, workspace: workspacePath, ownsWorkspace: brought == nil, policy: policy,

@@ -24,12 +24,18 @@ public final class ConfinedWorkspace: Sendable {
   /// Whether paths resolve with `openat2` (false when the kernel lacks it or `forceFallback` was set).
   public let usesOpenat2: Bool
   private let rootFD: Int32
+  private let guarded: [String]
 
   /// Opens the workspace root (the root path itself is trusted and may be followed).
   ///
   /// Throws `notFound` if `root` doesn't exist and `notDirectory` if it is not a folder.
   /// `forceFallback` skips `openat2` and uses the portable walk, so tests can cover it.
-  public init(root: String, maxFileSize: Int = 10 * 1024 * 1024, forceFallback: Bool = false) throws {
+  ///
+  /// `guarded` names files outside the workspace (the supervisor token) that `read` refuses by
+  /// identity (device and inode), whatever link leads to them.
+  public init(
+    root: String, maxFileSize: Int = 10 * 1024 * 1024, forceFallback: Bool = false, guarded: [String] = []
+  ) throws {
     let fd = cspaces_openat(AT_FDCWD, root, CSPACES_O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
     guard fd >= 0 else {
       let code = errno
@@ -48,6 +54,7 @@ public final class ConfinedWorkspace: Sendable {
     }
     self.root = root
     self.maxFileSize = maxFileSize
+    self.guarded = guarded
     rootFD = fd
     if forceFallback {
       usesOpenat2 = false
@@ -60,6 +67,14 @@ public final class ConfinedWorkspace: Sendable {
   }
 
   deinit { close(rootFD) }
+
+  /// Whether an open file is one of the guarded files (compared by device and inode).
+  private func isGuarded(_ info: stat) -> Bool {
+    guarded.contains { path in
+      var other = stat()
+      return stat(path, &other) == 0 && other.st_dev == info.st_dev && other.st_ino == info.st_ino
+    }
+  }
 
   /// Reads a whole regular file, following symlinks only while they stay inside the workspace.
   ///
@@ -76,6 +91,9 @@ public final class ConfinedWorkspace: Sendable {
       }
       defer { close(fd) }
       let info = try Self.status(fd)
+      if isGuarded(info) {
+        throw SpacesError(.pathOutsideWorkspace, "'\(path)' is a file of the runtime's that no operation may read")
+      }
       switch info.st_mode & S_IFMT {
       case S_IFREG: break
       case S_IFDIR:

@@ -48,16 +48,21 @@ public struct PromptDetail: Equatable, Sendable {
       return PromptDetail(diff: diff, note: diff.isEmpty ? "same content as now" : "replaces the file")
     case .editFile(_, let oldText, let newText):
       guard let current else { return PromptDetail(diff: [], note: "the file does not exist: the edit will fail") }
-      let ranges = current.ranges(of: oldText)
-      guard ranges.count == 1, let range = ranges.first, !oldText.isEmpty else {
+      let edited: String
+      do {
+        // The runtime's own rule, so the preview never shows an edit that won't apply.
+        let bytes = try EditPlan.apply(oldText: oldText, newText: newText, to: Array(current.utf8), path: "the file")
+        edited = String(decoding: bytes, as: UTF8.self)
+      } catch {
         let note =
-          ranges.isEmpty
-          ? "the text to replace is not in the file: the edit will fail"
-          : "the text to replace occurs \(ranges.count) times: the edit will fail"
+          switch error.code {
+          case .editNoMatch: "the text to replace is not in the file: the edit will fail"
+          case .editAmbiguous:
+            "the text to replace occurs \(EditPlan.matches(of: Array(oldText.utf8), in: Array(current.utf8)).count) times: the edit will fail"
+          default: "the edit will fail: \(error.message)"
+          }
         return PromptDetail(diff: LineDiff.diff(old: oldText, new: newText, context: 3), note: note)
       }
-      var edited = current
-      edited.replaceSubrange(range, with: newText)
       return PromptDetail(diff: LineDiff.diff(old: current, new: edited, context: 3))
     default:
       return PromptDetail()

@@ -34,6 +34,8 @@ public struct OperationRecord: Equatable, Sendable {
   public var error: String?
   /// Why it was denied, or what the approval said.
   public var reason: String?
+  /// Why it waits to start (the space or its connection runs as many commands as allowed).
+  public var queuedBecause: String?
   /// Who decided a denial.
   public var decidedBy: String?
   /// The policy's verdict and reasons.

@@ -686,6 +686,9 @@ public enum DetailsView {
       for reason in policy.reasons { rows.append(("", EventText.sanitize(reason), .dim)) }
     }
     if let resolution = record.resolution { rows.append(("approval", resolution, .waiting)) }
+    if let waiting = record.queuedBecause {
+      rows.append(("queued", EventText.sanitize(waiting), .dim))
+    }
     if let reason = record.reason {
       rows.append(("reason", EventText.sanitize(reason), record.state == .denied ? .denied : .text))
     }

@@ -204,8 +204,14 @@ public struct WorkbenchState: Sendable {
       }
       approvals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
+    case .queued:
+      update(event.opId) {
+        $0.state = .queued
+        $0.queuedBecause = event.reason
+      }
     case .started:
       update(event.opId) {
+        $0.queuedBecause = nil
         $0.state = .running
         $0.startedAt = now
       }

@@ -7,8 +7,9 @@ import Testing
 /// `script/test-image` prepares (run here when `CONTAINERS_CONF` is not set).
 enum ContainerTestSupport {
   static let image = "localhost/spaces-test:latest"
-  /// The SPACES_HOME path the test containers are named after.
-  static let home = "/tmp/spaces-container-tests"
+  /// The SPACES_HOME path the test containers are named after: one per test process, so runs
+  /// in two checkouts at once never share a container name.
+  static let home = "/tmp/spaces-container-tests-\(getpid())"
 
   /// Whether podman and the test image are there.
   static let available: Bool = {
@@ -27,8 +28,18 @@ enum ContainerTestSupport {
       guard process.terminationStatus == 0, !conf.isEmpty else { return false }
       setenv("CONTAINERS_CONF", conf, 1)
     }
-    return podmanBlocking(["image", "exists", image]).status == 0
+    guard podmanBlocking(["image", "exists", image]).status == 0 else { return false }
+    // The containers of this process's home go with it (the suites share one per space name).
+    atexit { ContainerTestSupport.removeContainers() }
+    return true
   }()
+
+  /// Removes every container named after this process's home.
+  static func removeContainers() {
+    for space in ["core"] {
+      _ = ContainerBackend.removeContainer(space: space, home: home, engine: "podman")
+    }
+  }
 
   static func backend(space: String, home: String = home) -> ContainerBackend {
     ContainerBackend(space: space, home: home, image: image, engine: "podman")

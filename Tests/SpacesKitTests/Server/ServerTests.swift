@@ -108,7 +108,6 @@ import Testing
     await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.readFile("a", in: "s") }
     await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.writeFile("a", content: "x", in: "s") }
     await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.deleteFile("a", in: "s") }
-    await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.subscribe(space: "s") }
     await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.subscribe(space: nil) }
     await expectRPCError(RPCErrorCode.forbidden) {
       let client = try await SpacesClient.connect(unixPath: server.socketPath)
@@ -118,9 +117,12 @@ import Testing
       let client = try await SpacesClient.connect(unixPath: server.socketPath)
       try await client.hello(role: .supervisor)
     }
-    // After submitting to a space, an agent may follow it.
+    // After submitting to a space, an agent may follow it, and is bound to it.
     _ = try await agent.submit(.message(text: "hi"), to: "s")
     _ = try await agent.subscribe(space: "s")
+    _ = try server.home.create(name: "third")
+    await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.submit(.message(text: "x"), to: "third") }
+    await expectRPCError(RPCErrorCode.forbidden) { _ = try await agent.subscribe(space: "third") }
 
     // An agent bound to a space stays in it.
     _ = try server.home.create(name: "other", policy: .permissive, backend: .host)
