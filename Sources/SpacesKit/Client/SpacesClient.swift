@@ -232,8 +232,8 @@ final class ClientRouter: Sendable {
     }
   }
 
-  /// Fails every waiting call and ends every stream.
-  func closeAll() {
+  /// Fails every waiting call and ends every stream; `reason` is the server's, when it said why.
+  func closeAll(reason: String? = nil) {
     let (pending, streams) = state.withValue { state in
       state.closed = true
       defer {
@@ -242,12 +242,19 @@ final class ClientRouter: Sendable {
       }
       return (state.pending, state.streams)
     }
-    for entry in pending.values { entry.continuation.resume(throwing: Self.disconnected) }
+    let error =
+      reason.map { SpacesError(.disconnected, "the spaces server closed the connection: \($0)") } ?? Self.disconnected
+    for entry in pending.values { entry.continuation.resume(throwing: error) }
     for stream in streams.values { stream.finish() }
   }
 
   func handle(_ line: Data) {
     guard let header = try? SpacesJSON.decoder.decode(MessageHeader.self, from: line) else { return }
+    if header.method == "disconnected" {
+      let notice = try? SpacesJSON.decoder.decode(ParamsBox<DisconnectedNotice>.self, from: line).params
+      closeAll(reason: notice?.reason ?? "no reason given")
+      return
+    }
     if header.method == "event" {
       guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
       else { return }

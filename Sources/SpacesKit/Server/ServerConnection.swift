@@ -296,11 +296,13 @@ final class ServerConnection: Sendable {
   }
 
   /// Checks that this connection may act in `space`; an agent that has no space yet is bound
-  /// to it from now on.
+  /// to it from now on (when it exists: a typo doesn't bind).
   private func requireAccess(to space: String) throws(RPCError) {
+    let exists = access(runtime.home.configPath(space), F_OK) == 0
     let bound = session.withValue { session -> String? in
       if session.role == .supervisor { return nil }
-      if session.boundSpace == nil { session.boundSpace = space }
+      if session.boundSpace == nil, exists { session.boundSpace = space }
+      if session.boundSpace == nil { return nil }
       return session.boundSpace == space ? nil : session.boundSpace
     }
     if let bound {

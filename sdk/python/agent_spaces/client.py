@@ -492,6 +492,11 @@ class _Connection:
             message = json.loads(line)
         except ValueError:
             return  # The server only sends JSON.
+        if message.get("method") == "disconnected":
+            reason = (message.get("params") or {}).get("reason")
+            reason = reason if isinstance(reason, str) else "no reason given"
+            self._fail(ConnectionLostError(f"the spaces server closed the connection: {reason}"))
+            return
         if message.get("method") == "event":
             params = message.get("params") or {}
             event, subscription, request_id = params.get("event"), params.get("subscription"), params.get("requestId")

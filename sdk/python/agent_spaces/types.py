@@ -14,7 +14,7 @@ ApprovalChoice = Literal["once", "session", "always", "deny"]
 DecidedBy = Literal["policy", "person", "timeout"]
 Status = Literal["completed", "failed", "denied"]
 EventType = Literal[
-    "received", "decision", "approvalRequested", "approvalResolved", "started",
+    "received", "decision", "approvalRequested", "approvalResolved", "queued", "started",
     "output", "completed", "failed", "denied", "message",
 ]
 

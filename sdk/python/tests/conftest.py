@@ -82,7 +82,7 @@ def server() -> Iterator[Server]:
     started = Server()
 
     async def create() -> None:
-        async with started.connect() as client:
+        async with started.connect(role="supervisor") as client:
             await client.create_space("work", policy="permissive", backend="host")
             await client.create_space("locked", policy="restrictive", backend="host")
             await client.create_space("asks", policy="standard", backend="host")

@@ -50,8 +50,11 @@ def test_connect_says_hello(server):
 
 def test_spaces_create_list_get(server):
     async def body():
-        async with server.connect() as agent:
-            created = await agent.create_space("fresh", backend="host")
+        async with server.connect() as agent, server.connect(role="supervisor") as supervisor:
+            with pytest.raises(RequestError) as refused:
+                await agent.create_space("mine")
+            assert refused.value.code == "forbidden"
+            created = await supervisor.create_space("fresh", backend="host")
             assert created["name"] == "fresh" and created["policy"] == "standard"
             names = [space["name"] for space in await agent.list_spaces()]
             assert {"work", "locked", "asks", "fresh"} <= set(names)
@@ -61,7 +64,7 @@ def test_spaces_create_list_get(server):
                 await agent.get_space("nowhere")
             assert missing.value.code == "spaceNotFound"
             with pytest.raises(OperationError) as exists:
-                await agent.create_space("fresh")
+                await supervisor.create_space("fresh")
             assert exists.value.code == "spaceExists"
     run(body)
 
@@ -237,9 +240,9 @@ def test_lost_connection_fails_pending_calls_and_iterators(fresh_server):
             pass
 
     async def body():
-        agent = await fresh_server.connect()
         supervisor = await fresh_server.connect(role="supervisor")
-        await agent.create_space("s", policy="permissive", backend="host")
+        await supervisor.create_space("s", policy="permissive", backend="host")
+        agent = await fresh_server.connect(space="s")
         subscription = await supervisor.subscribe("s")
         iteration = asyncio.ensure_future(drain(subscription))
         running = agent.space("s").shell("sleep 5")

@@ -477,6 +477,11 @@ class Connection {
     } catch {
       return; // Not ours to answer: the server only sends JSON.
     }
+    if (message.method === "disconnected") {
+      const reason = typeof message.params?.reason === "string" ? message.params.reason : "no reason given";
+      this.fail(new ConnectionLostError(`the spaces server closed the connection: ${reason}`));
+      return;
+    }
     if (message.method === "event") {
       const { event, subscription, requestId } = message.params ?? {};
       if (typeof subscription === "string") this.streams.get(subscription)?.push(event);

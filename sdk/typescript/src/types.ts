@@ -133,6 +133,7 @@ export type EventType =
   | "decision"
   | "approvalRequested"
   | "approvalResolved"
+  | "queued"
   | "started"
   | "output"
   | "completed"

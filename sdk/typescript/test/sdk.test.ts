@@ -13,21 +13,26 @@ import { sleep, TestServer, within } from "./server.js";
 
 describe("agent-spaces SDK against spaces serve", () => {
   let server: TestServer;
+  /** An agent not bound to a space yet (it binds to the first space it works in). */
   let agent: SpacesClient;
   let supervisor: SpacesClient;
+  /** One agent per space: an agent connection stays in one space for its life. */
+  const agents: Record<string, SpacesClient> = {};
 
   before(async () => {
     server = await TestServer.start();
     agent = await server.connect({ clientName: "sdk-test" });
     supervisor = await server.connect({ role: "supervisor" });
-    await agent.createSpace("work", { policy: "permissive", backend: "host" });
-    await agent.createSpace("locked", { policy: "restrictive", backend: "host" });
-    await agent.createSpace("asks", { policy: "standard", backend: "host" });
+    await supervisor.createSpace("work", { policy: "permissive", backend: "host" });
+    await supervisor.createSpace("locked", { policy: "restrictive", backend: "host" });
+    await supervisor.createSpace("asks", { policy: "standard", backend: "host" });
+    for (const name of ["work", "locked", "asks"]) agents[name] = await server.connect({ space: name });
   });
 
   after(async () => {
     agent?.close();
     supervisor?.close();
+    for (const client of Object.values(agents)) client.close();
     await server?.stop();
   });
 
@@ -51,7 +56,8 @@ describe("agent-spaces SDK against spaces serve", () => {
   });
 
   test("spaces: create, list, get", async () => {
-    const created = await agent.createSpace("fresh", { backend: "host" });
+    await assert.rejects(agent.createSpace("mine"), { name: "RequestError", code: "forbidden" });
+    const created = await supervisor.createSpace("fresh", { backend: "host" });
     assert.equal(created.name, "fresh");
     assert.equal(created.policy, "standard");
     const names = (await agent.listSpaces()).map((space) => space.name);
@@ -59,11 +65,11 @@ describe("agent-spaces SDK against spaces serve", () => {
     assert.equal((await agent.getSpace("fresh")).backend, "host");
     assert.equal((await agent.space("fresh").config()).workspace, created.workspace);
     await assert.rejects(agent.getSpace("nowhere"), { name: "OperationError", code: "spaceNotFound" });
-    await assert.rejects(agent.createSpace("fresh"), { name: "OperationError", code: "spaceExists" });
+    await assert.rejects(supervisor.createSpace("fresh"), { name: "OperationError", code: "spaceExists" });
   });
 
   test("every operation", async () => {
-    const space = agent.space("work");
+    const space = agents.work.space("work");
     const created = await space.createFile("notes/a.txt", "hello world\n");
     assert.equal(created.status, "completed");
     assert.equal(created.kind, "createFile");
@@ -89,7 +95,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   test("shell streams stdout and stderr apart, and its events", async () => {
     const stdout: string[] = [];
     const stderr: string[] = [];
-    const operation = agent.space("work").shell("echo out; echo err >&2; exit 3", {
+    const operation = agents.work.space("work").shell("echo out; echo err >&2; exit 3", {
       onStdout: (data) => stdout.push(data),
       onStderr: (data) => stderr.push(data),
     });
@@ -109,7 +115,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   });
 
   test("a denied operation raises DeniedError with the reason", async () => {
-    const space = agent.space("locked");
+    const space = agents.locked.space("locked");
     await assert.rejects(space.createFile("a.txt", "x"), (error: unknown) => {
       assert.ok(error instanceof DeniedError);
       assert.equal(error.decidedBy, "policy");
@@ -121,7 +127,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   });
 
   test("a failed operation raises OperationError with the code", async () => {
-    const space = agent.space("work");
+    const space = agents.work.space("work");
     await space.createFile("e.txt", "one one");
     await assert.rejects(space.editFile("e.txt", "one", "two"), (error: unknown) => {
       assert.ok(error instanceof OperationError);
@@ -135,7 +141,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   });
 
   test("cancel() stops a running command; the operation fails with code cancelled", async () => {
-    const space = agent.space("work");
+    const space = agents.work.space("work");
     const running = space.shell("echo started; sleep 300");
     for await (const event of running) {
       if (event.type === "output") break;
@@ -156,7 +162,7 @@ describe("agent-spaces SDK against spaces serve", () => {
 
   test("a supervisor denies an approval with feedback; the agent gets it as the reason", async () => {
     const seen: SpaceEvent[] = [];
-    const pending = agent.space("asks").shell("curl http://127.0.0.1:9", { onEvent: (event) => seen.push(event) });
+    const pending = agents.asks.space("asks").shell("curl http://127.0.0.1:9", { onEvent: (event) => seen.push(event) });
     const request = await within(10_000, waitForApproval(supervisor, "asks"), "the approval request");
     assert.equal(request.op.kind, "shell");
     assert.equal(request.decision.decision, "ask");
@@ -172,7 +178,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   });
 
   test("a supervisor approves once and the operation runs", async () => {
-    const pending = agent.space("asks").shell("curl --version >/dev/null; echo approved");
+    const pending = agents.asks.space("asks").shell("curl --version >/dev/null; echo approved");
     const request = await within(10_000, waitForApproval(supervisor, "asks"), "the approval request");
     await supervisor.resolveApproval(request.id, "once");
     assert.equal((await within(10_000, pending)).stdout, "approved\n");
@@ -181,7 +187,7 @@ describe("agent-spaces SDK against spaces serve", () => {
   test("a subscription receives the events, replayed and live", async () => {
     const subscription = await supervisor.subscribe({ space: "work", fromSeq: 1 });
     assert.deepEqual(subscription.spaces, ["work"]);
-    const result = await agent.space("work").message("watch this");
+    const result = await agents.work.space("work").message("watch this");
     const events: SpaceEvent[] = [];
     for await (const event of subscription) {
       events.push(event);
@@ -191,9 +197,9 @@ describe("agent-spaces SDK against spaces serve", () => {
     events.forEach((event, index) => assert.equal(event.seq, index + 1, "in order, no gap"));
     assert.ok(events.some((event) => event.type === "message" && event.text === "watch this"));
 
-    const live = await agent.space("work").subscribe();
+    const live = await agents.work.space("work").subscribe();
     const next = live[Symbol.asyncIterator]().next();
-    await agent.space("work").message("live");
+    await agents.work.space("work").message("live");
     assert.equal((await within(5_000, next)).value?.type, "received");
     live.close();
   });
@@ -217,9 +223,9 @@ describe("a lost connection", () => {
   test("fails pending calls and iterators promptly, and later calls at once", async () => {
     const server = await TestServer.start();
     try {
-      const agent = await server.connect();
       const supervisor = await server.connect({ role: "supervisor" });
-      await agent.createSpace("s", { policy: "permissive", backend: "host" });
+      await supervisor.createSpace("s", { policy: "permissive", backend: "host" });
+      const agent = await server.connect({ space: "s" });
       const subscription = await supervisor.subscribe({ space: "s" });
       const iteration = drain(subscription);
       const running = agent.space("s").shell("sleep 5");
