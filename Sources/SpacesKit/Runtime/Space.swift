@@ -208,7 +208,7 @@ public final class Space: Sendable {
       case .denied: .denied
       }
     var finished = event(result.id, type)
-    finished.result = result
+    finished.result = result.forEvents
     try record([finished], sync: false)
     try await flush()
     return result
@@ -265,6 +265,7 @@ public final class Space: Sendable {
         result.encoding = .base64
       }
       result.size = bytes.count
+      result.sha256 = ContentHash.sha256(bytes)
 
     case .editFile(let path, let oldText, let newText):
       guard !oldText.isEmpty else {
