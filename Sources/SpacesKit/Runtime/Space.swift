@@ -105,8 +105,12 @@ public final class Space: Sendable {
           result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
       case .ask:
         try record([received, decided], sync: false)
-        if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
-          return try await finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
+        switch try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
+        case .run: break
+        case .denied(let reason, let by):
+          return try await finish(result: denied(result, reason, by: by), elapsed: elapsed())
+        case .cancelled(let why):
+          return try await finish(result: failed(result, SpacesError(.cancelled, why)), elapsed: elapsed())
         }
         try record([event(id, .started)], sync: false)
       }
@@ -132,10 +136,19 @@ public final class Space: Sendable {
     }
   }
 
-  /// Puts an operation the policy asks about before a person; returns why it was denied, or
-  /// nil when it may run.
+  /// How the wait for a person ended.
+  private enum Answer {
+    /// It may run.
+    case run
+    /// It was denied: why, and by whom.
+    case denied(reason: String, by: OperationResult.DecidedBy)
+    /// The agent went away (or cancelled its request) before anyone decided: why.
+    case cancelled(String)
+  }
+
+  /// Puts an operation the policy asks about before a person and says how that ended.
   private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine)
-    async throws(SpacesError) -> (reason: String, by: OperationResult.DecidedBy)?
+    async throws(SpacesError) -> Answer
   {
     let timeout = engine.file.approvalTimeoutSeconds
     let now = Date()
@@ -154,11 +167,16 @@ public final class Space: Sendable {
       resolution = await approvals.wait(for: request, timeout: .seconds(timeout))
     }
     var resolved = event(id, .approvalResolved)
-    resolved.resolution = resolution.choice?.rawValue ?? "timeout"
-    resolved.decidedBy = resolution.choice == nil ? .timeout : .person
+    resolved.resolution = resolution.choice?.rawValue ?? (resolution.cancelled ? "cancelled" : "timeout")
+    resolved.decidedBy = resolution.choice != nil ? .person : resolution.cancelled ? nil : .timeout
     defer { _ = try? record([resolved], sync: true) }
 
     switch resolution.choice {
+    case nil where resolution.cancelled:
+      let reason =
+        "cancelled before anyone decided: the agent disconnected or cancelled the request, so it was not run"
+      resolved.reason = reason
+      return .cancelled(reason)
     case nil:
       let reason =
         if !supervised {
@@ -170,20 +188,20 @@ public final class Space: Sendable {
           "nobody approved it within \(timeout) s"
         }
       resolved.reason = reason
-      return (reason, .timeout)
+      return .denied(reason: reason, by: .timeout)
     case .deny:
       let feedback = resolution.feedback.flatMap { $0.isEmpty ? nil : $0 } ?? "denied by the person supervising"
       resolved.reason = feedback
-      return (feedback, .person)
+      return .denied(reason: feedback, by: .person)
     case .once:
-      return nil
+      return .run
     case .session:
       if resolution.rules.isEmpty, case .shell(let command, _) = operation {
         policy.grant(command: command)
       } else {
         policy.grant(rules: resolution.rules.isEmpty ? request.suggestedRules : resolution.rules)
       }
-      return nil
+      return .run
     case .always:
       let rules = resolution.rules.isEmpty ? request.suggestedRules : resolution.rules
       do {
@@ -194,7 +212,7 @@ public final class Space: Sendable {
         policy.grant(rules: rules)
         resolved.reason = "approved, but not saved: \(error.message)"
       }
-      return nil
+      return .run
     }
   }
 
