@@ -48,9 +48,10 @@ public final class Journal: @unchecked Sendable {
     self.path = path
     let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
+      let code = errno
+      if code == EMFILE || code == ENFILE { throw SpacesError.system(code, "open the journal \(path)") }
       throw SpacesError(
-        .journalError, "can't open the journal \(path): \(String(cString: strerror(errno)))",
-        errno: errno)
+        .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))", errno: code)
     }
     self.fd = fd
     do {
@@ -326,6 +327,7 @@ public struct JournalReader: ~Copyable {
       if code == ENOENT {
         throw SpacesError(.notFound, "no journal at \(path)", errno: code)
       }
+      if code == EMFILE || code == ENFILE { throw SpacesError.system(code, "open the journal \(path)") }
       throw SpacesError(
         .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))",
         errno: code)

@@ -40,6 +40,8 @@ public final class ConfinedWorkspace: Sendable {
       case ENOTDIR:
         throw SpacesError(
           .notDirectory, "The workspace root '\(root)' is not a folder; pick a folder", errno: code)
+      case EMFILE, ENFILE:
+        throw SpacesError.system(code, "open the workspace folder '\(root)'")
       default:
         throw SpacesError(
           .ioError, "Can't open the workspace folder '\(root)': \(Self.describe(code))", errno: code
@@ -454,6 +456,7 @@ public final class ConfinedWorkspace: Sendable {
         "'\(path)' goes through a file where a folder is needed; check the path with list",
         errno: code)
     case EISDIR: SpacesError(.isDirectory, "'\(path)' is a folder, not a file", errno: code)
+    case EMFILE, ENFILE, ENOMEM: SpacesError.system(code, "\(action) '\(path)'")
     default: SpacesError(.ioError, "Can't \(action) '\(path)': \(describe(code))", errno: code)
     }
   }
