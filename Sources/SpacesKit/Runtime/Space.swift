@@ -50,6 +50,11 @@ public final class Space: Sendable {
     } catch {
       throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened: \(error)")
     }
+    // Writes interrupted by a crash or kill -9 leave their temporary files behind.
+    let leftovers = workspace.removeInterruptedWrites()
+    if leftovers > 0 {
+      logger.notice("\(config.name): removed \(leftovers) temporary file(s) left by interrupted writes")
+    }
     journal = try Journal(path: journalPath)
     for issue in journal.issues {
       logger.warning("\(config.name): \(issue)")
