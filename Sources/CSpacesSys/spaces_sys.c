@@ -36,6 +36,17 @@ const char *cspaces_readdir_name(DIR *dir) {
   return entry != NULL ? entry->d_name : NULL;
 }
 
+const char *cspaces_readdir_entry(DIR *dir, unsigned char *type) {
+  struct dirent *entry;
+  do {
+    errno = 0;
+    entry = readdir(dir);
+  } while (entry != NULL && (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0));
+  if (entry == NULL) return NULL;
+  *type = entry->d_type;
+  return entry->d_name;
+}
+
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdint.h>

@@ -17,6 +17,10 @@ int cspaces_openat(int dirfd, const char *path, int flags, int mode);
 /// The next entry name of `dir`, skipping "." and ".."; NULL at the end (errno 0) or on error (errno set).
 const char *cspaces_readdir_name(DIR *dir);
 
+/// Like cspaces_readdir_name, and stores the entry's d_type (DT_DIR, DT_REG, DT_LNK…, or
+/// DT_UNKNOWN where the file system doesn't say) in `*type`.
+const char *cspaces_readdir_entry(DIR *dir, unsigned char *type);
+
 /// Starts `path` in a new process, inside the operation's cgroups before it runs anything.
 ///
 /// The child shares the runtime's memory until it execs (CLONE_VM | CLONE_VFORK, like

@@ -33,22 +33,33 @@ public enum ApprovalChoice: String, Codable, Sendable, CaseIterable {
 
 /// The answer to one approval request.
 public struct ApprovalResolution: Sendable, Equatable {
-  /// The choice; `nil` means nobody decided before the deadline.
+  /// The choice; `nil` means nobody decided: the deadline passed, or the wait was cancelled.
   public var choice: ApprovalChoice?
   /// Feedback for the agent (with `deny`).
   public var feedback: String?
   /// The rules to save (with `always`), possibly edited by the person.
   public var rules: [PolicyRule]
+  /// True when the wait ended because the waiting task was cancelled (the agent disconnected
+  /// or cancelled its request) before anyone decided; `choice` is then `nil`.
+  public var cancelled: Bool
 
   /// Creates a resolution.
   public init(choice: ApprovalChoice?, feedback: String? = nil, rules: [PolicyRule] = []) {
     self.choice = choice
     self.feedback = feedback
     self.rules = rules
+    self.cancelled = false
   }
 
   /// Nobody decided in time.
   public static let timedOut = ApprovalResolution(choice: nil)
+
+  /// The waiting operation was cancelled before anyone decided.
+  public static let cancelled: ApprovalResolution = {
+    var resolution = ApprovalResolution(choice: nil)
+    resolution.cancelled = true
+    return resolution
+  }()
 }
 
 /// A space's approval requests, first in, first out.
@@ -80,6 +91,9 @@ public final class ApprovalQueue: Sendable {
 
   /// Waits for a person's answer to `request`, or returns ``ApprovalResolution/timedOut``
   /// after `timeout`.
+  ///
+  /// Cancelling the waiting task ends the wait at once with ``ApprovalResolution/cancelled``
+  /// and takes the request out of the queue.
   public func wait(for request: ApprovalRequest, timeout: Duration) async -> ApprovalResolution {
     let id = request.id
     let timer = LockedValue<Task<Void, Never>?>(nil)
@@ -98,13 +112,16 @@ public final class ApprovalQueue: Sendable {
           }
         }
         if Task.isCancelled {
-          finish(id, with: .timedOut, note: "the operation was cancelled")
+          finish(id, with: .cancelled, note: Self.cancelledNote)
         }
       }
     } onCancel: {
-      finish(id, with: .timedOut, note: "the operation was cancelled")
+      finish(id, with: .cancelled, note: Self.cancelledNote)
     }
   }
+
+  private static let cancelledNote =
+    "the operation was cancelled before anyone decided (its agent disconnected or cancelled the request)"
 
   /// Answers the request with `id`.
   public func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {

@@ -40,15 +40,18 @@ public final class Journal: @unchecked Sendable {
   private let fd: Int32
   private var knownEnd: Int = 0
   private var seq: Int = 0
+  /// A write failure to simulate (``failNextWrite(afterBytes:)``); guarded by `lock`.
+  private var injectedFault: Int?
 
   /// Opens (creating if needed) the journal at `path`.
   public init(path: String) throws(SpacesError) {
     self.path = path
     let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
+      let code = errno
+      if code == EMFILE || code == ENFILE { throw SpacesError.system(code, "open the journal \(path)") }
       throw SpacesError(
-        .journalError, "can't open the journal \(path): \(String(cString: strerror(errno)))",
-        errno: errno)
+        .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))", errno: code)
     }
     self.fd = fd
     do {
@@ -77,6 +80,7 @@ public final class Journal: @unchecked Sendable {
       defer { lock.unlock() }
       written = try withFileLock { () throws(SpacesError) -> [Event] in
         try catchUp()
+        let before = seq
         var written: [Event] = []
         var bytes: [UInt8] = []
         for var event in events {
@@ -86,7 +90,16 @@ public final class Journal: @unchecked Sendable {
           bytes.append(0x0A)
           written.append(event)
         }
-        try writeAll(bytes)
+        do throws(SpacesError) {
+          try writeAll(bytes)
+        } catch {
+          // Nothing of a failed append stays: not its sequence numbers (the next append takes
+          // them, so there is no gap) and not the part of it that reached the file (a full
+          // disk can take half a record), so the file ends with the last whole record again.
+          seq = before
+          _ = ftruncate(fd, off_t(knownEnd))
+          throw error
+        }
         knownEnd += bytes.count
         return written
       }
@@ -250,15 +263,28 @@ public final class Journal: @unchecked Sendable {
   }
 
   private func writeAll(_ bytes: [UInt8]) throws(SpacesError) {
+    let fault = injectedFault
+    injectedFault = nil
+    let end = min(fault ?? bytes.count, bytes.count)
     var done = 0
-    while done < bytes.count {
+    while done < end {
       let n = bytes.withUnsafeBytes { raw in
-        write(fd, raw.baseAddress.map { $0 + done }, bytes.count - done)
+        write(fd, raw.baseAddress.map { $0 + done }, end - done)
       }
       if n < 0, errno == EINTR { continue }
       guard n > 0 else { throw failure("can't write the journal (disk full?)") }
       done += n
     }
+    if fault != nil {
+      errno = ENOSPC
+      throw failure("can't write the journal (disk full?)")
+    }
+  }
+
+  /// For tests: the next write to the file stores only its first `bytes` bytes and then fails
+  /// with ENOSPC, as on a disk that fills up in the middle of a record.
+  func failNextWrite(afterBytes bytes: Int) {
+    lock.withLock { injectedFault = bytes }
   }
 
   private func withFileLock<T>(_ body: () throws(SpacesError) -> T) throws(SpacesError) -> T {
@@ -301,6 +327,7 @@ public struct JournalReader: ~Copyable {
       if code == ENOENT {
         throw SpacesError(.notFound, "no journal at \(path)", errno: code)
       }
+      if code == EMFILE || code == ENFILE { throw SpacesError.system(code, "open the journal \(path)") }
       throw SpacesError(
         .journalError, "can't open the journal \(path): \(String(cString: strerror(code)))",
         errno: code)

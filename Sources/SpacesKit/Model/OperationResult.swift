@@ -38,6 +38,9 @@ public struct OperationResult: Codable, Sendable, Equatable {
   public var content: String?
   public var encoding: ContentEncoding?
   public var size: Int?
+  /// readFile: the SHA-256 of the bytes read, as 64 lowercase hex digits. Events carry it in
+  /// place of `content` (see ``forEvents``).
+  public var sha256: String?
 
   // shell
   public var exitCode: Int32?
@@ -62,6 +65,15 @@ public struct OperationResult: Codable, Sendable, Equatable {
     self.kind = kind
     self.status = status
     self.durationMs = durationMs
+  }
+
+  /// The result as events carry it (the journal, subscribers, an `op.submit`'s live events):
+  /// without a read's `content`, which only the answer to the caller holds. `size` and
+  /// `sha256` still say exactly what was read.
+  public var forEvents: OperationResult {
+    var copy = self
+    copy.content = nil
+    return copy
   }
 
   /// The exit status the `spaces op` command uses for this result.

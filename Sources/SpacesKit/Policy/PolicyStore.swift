@@ -26,14 +26,18 @@ public final class PolicyStore: Sendable {
   public func current() throws(SpacesError) -> PolicyEngine {
     var info = stat()
     guard stat(path, &info) == 0 else {
+      // Only a missing file means the bare preset; a file that can't be reached must not
+      // quietly stand for it.
+      let code = errno
+      guard code == ENOENT else { throw SpacesError.system(code, "inspect the policy file \(path)") }
       return PolicyEngine(preset: fallback)
     }
     let stamp = [
       Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size), Int(info.st_ino),
     ]
     if let engine = cache.withValue({ $0.stamp == stamp ? $0.engine : nil }) { return engine }
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw SpacesError(.invalidConfig, "can't read the policy file \(path)")
+    guard let data = try SystemFile.read(path) else {
+      return PolicyEngine(preset: fallback)  // removed since the stat
     }
     let file = try PolicyFile.parse(String(decoding: data, as: UTF8.self), file: path)
     let engine = PolicyEngine(file: file)

@@ -52,6 +52,11 @@ public final class Space: Sendable {
     } catch {
       throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened: \(error)")
     }
+    // Writes interrupted by a crash or kill -9 leave their temporary files behind.
+    let leftovers = workspace.removeInterruptedWrites()
+    if leftovers > 0 {
+      logger.notice("\(config.name): removed \(leftovers) temporary file(s) left by interrupted writes")
+    }
     journal = try Journal(path: journalPath)
     for issue in journal.issues {
       logger.warning("\(config.name): \(issue)")
@@ -113,8 +118,12 @@ public final class Space: Sendable {
           result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
       case .ask:
         try record([received, decided], sync: false)
-        if let denial = try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
-          return try await finish(result: denied(result, denial.reason, by: denial.by), elapsed: elapsed())
+        switch try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
+        case .run: break
+        case .denied(let reason, let by):
+          return try await finish(result: denied(result, reason, by: by), elapsed: elapsed())
+        case .cancelled(let why):
+          return try await finish(result: failed(result, SpacesError(.cancelled, why)), elapsed: elapsed())
         }
         places = try await admit(operation, id: id, admission: admission, recordingFirst: [])
       }
@@ -193,10 +202,19 @@ public final class Space: Sendable {
     return held
   }
 
-  /// Puts an operation the policy asks about before a person; returns why it was denied, or
-  /// nil when it may run.
+  /// How the wait for a person ended.
+  private enum Answer {
+    /// It may run.
+    case run
+    /// It was denied: why, and by whom.
+    case denied(reason: String, by: OperationResult.DecidedBy)
+    /// The agent went away (or cancelled its request) before anyone decided: why.
+    case cancelled(String)
+  }
+
+  /// Puts an operation the policy asks about before a person and says how that ended.
   private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine)
-    async throws(SpacesError) -> (reason: String, by: OperationResult.DecidedBy)?
+    async throws(SpacesError) -> Answer
   {
     let timeout = engine.file.approvalTimeoutSeconds
     let now = Date()
@@ -215,11 +233,16 @@ public final class Space: Sendable {
       resolution = await approvals.wait(for: request, timeout: .seconds(timeout))
     }
     var resolved = event(id, .approvalResolved)
-    resolved.resolution = resolution.choice?.rawValue ?? "timeout"
-    resolved.decidedBy = resolution.choice == nil ? .timeout : .person
+    resolved.resolution = resolution.choice?.rawValue ?? (resolution.cancelled ? "cancelled" : "timeout")
+    resolved.decidedBy = resolution.choice != nil ? .person : resolution.cancelled ? nil : .timeout
     defer { _ = try? record([resolved], sync: true) }
 
     switch resolution.choice {
+    case nil where resolution.cancelled:
+      let reason =
+        "cancelled before anyone decided: the agent disconnected or cancelled the request, so it was not run"
+      resolved.reason = reason
+      return .cancelled(reason)
     case nil:
       let reason =
         if !supervised {
@@ -231,20 +254,20 @@ public final class Space: Sendable {
           "nobody approved it within \(timeout) s"
         }
       resolved.reason = reason
-      return (reason, .timeout)
+      return .denied(reason: reason, by: .timeout)
     case .deny:
       let feedback = resolution.feedback.flatMap { $0.isEmpty ? nil : $0 } ?? "denied by the person supervising"
       resolved.reason = feedback
-      return (feedback, .person)
+      return .denied(reason: feedback, by: .person)
     case .once:
-      return nil
+      return .run
     case .session:
       if resolution.rules.isEmpty, case .shell(let command, _) = operation {
         policy.grant(command: command)
       } else {
         policy.grant(rules: resolution.rules.isEmpty ? request.suggestedRules : resolution.rules)
       }
-      return nil
+      return .run
     case .always:
       let rules = resolution.rules.isEmpty ? request.suggestedRules : resolution.rules
       do {
@@ -255,7 +278,7 @@ public final class Space: Sendable {
         policy.grant(rules: rules)
         resolved.reason = "approved, but not saved: \(error.message)"
       }
-      return nil
+      return .run
     }
   }
 
@@ -269,7 +292,7 @@ public final class Space: Sendable {
       case .denied: .denied
       }
     var finished = event(result.id, type)
-    finished.result = result
+    finished.result = result.forEvents
     try record([finished], sync: false)
     try await flush()
     return result
@@ -326,6 +349,7 @@ public final class Space: Sendable {
         result.encoding = .base64
       }
       result.size = bytes.count
+      result.sha256 = ContentHash.sha256(bytes)
 
     case .editFile(let path, let oldText, let newText):
       let workspace = workspace

@@ -14,13 +14,20 @@ public enum SupervisorToken {
   /// Reads the token, or nil when there is none (or it can't be read).
   public static func read(in home: SpacesHome) -> String? {
     guard let data = FileManager.default.contents(atPath: path(in: home)) else { return nil }
-    let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return parse(Array(data))
+  }
+
+  /// The token a token file's bytes hold; nil when it is empty.
+  private static func parse(_ bytes: [UInt8]) -> String? {
+    let token = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     return token.isEmpty ? nil : token
   }
 
   /// Reads the token, creating it first if there is none.
   public static func loadOrCreate(in home: SpacesHome) throws(SpacesError) -> String {
-    if let token = read(in: home) { return token }
+    // A token that exists but can't be read (no descriptors left, a permission) is an error,
+    // not a reason to make another.
+    if let token = try SystemFile.read(path(in: home)).flatMap(parse) { return token }
     do {
       try FileManager.default.createDirectory(
         atPath: home.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

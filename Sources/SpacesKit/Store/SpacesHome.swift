@@ -121,16 +121,21 @@ public struct SpacesHome: Sendable {
   public func load(_ name: String) throws(SpacesError) -> SpaceConfig {
     try Self.validate(name: name)
     let file = configPath(name)
-    guard let data = FileManager.default.contents(atPath: file) else {
-      if FileManager.default.fileExists(atPath: spaceFolder(name)) {
-        throw SpacesError(.invalidConfig, "the space \"\(name)\" has no readable config at \(file)")
+    // Only a config that is not there means a missing space: running out of descriptors, or
+    // a permission, is reported as what it is.
+    guard let bytes = try SystemFile.read(file) else {
+      if try SystemFile.exists(spaceFolder(name)) {
+        throw SpacesError(
+          .invalidConfig,
+          "the space \"\(name)\" has no config at \(file); restore the file, or remove the space with `spaces space rm \(name)`"
+        )
       }
       throw SpacesError(
         .spaceNotFound,
         "no space called \"\(name)\"; see `spaces space list`, or create it with `spaces space create \(name)`")
     }
     do {
-      let config = try SpacesJSON.decoder.decode(SpaceConfig.self, from: data)
+      let config = try SpacesJSON.decoder.decode(SpaceConfig.self, from: Data(bytes))
       guard config.name == name else {
         throw SpacesError(.invalidConfig, "\(file) names the space \"\(config.name)\", not \"\(name)\"")
       }

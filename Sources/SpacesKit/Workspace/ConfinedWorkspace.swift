@@ -46,6 +46,8 @@ public final class ConfinedWorkspace: Sendable {
       case ENOTDIR:
         throw SpacesError(
           .notDirectory, "The workspace root '\(root)' is not a folder; pick a folder", errno: code)
+      case EMFILE, ENFILE:
+        throw SpacesError.system(code, "open the workspace folder '\(root)'")
       default:
         throw SpacesError(
           .ioError, "Can't open the workspace folder '\(root)': \(Self.describe(code))", errno: code
@@ -81,7 +83,7 @@ public final class ConfinedWorkspace: Sendable {
   /// Throws `tooLarge` over `maxFileSize`, `isDirectory` for a folder, `invalidPath` for a FIFO,
   /// device or socket, and `notFound` if nothing is there.
   public func read(_ path: String) throws -> [UInt8] {
-    let components = try Self.components(path)
+    let components = try Self.visibleComponents(path)
     return try mapping(path, "read") {
       let fd: Int32
       do {
@@ -128,7 +130,7 @@ public final class ConfinedWorkspace: Sendable {
   /// A symlink or hard link at the path is replaced, never written through. Throws `tooLarge`
   /// over `maxFileSize` and `isDirectory` if a folder stands at the path.
   public func write(_ path: String, _ data: [UInt8]) throws {
-    let components = try Self.components(path)
+    let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
         .invalidPath, "'\(path)' names the workspace root; give a file path such as 'notes.txt'")
@@ -148,25 +150,22 @@ public final class ConfinedWorkspace: Sendable {
         default: break
         }
       }
-      let temp = ".spaces-\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
-      let fd = try Self.sys {
-        cspaces_openat(dir, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(mode))
-      }
+      let (fd, temp) = try Self.createTemporary(in: dir, mode: mode)
+      // Open until the rename: its lock tells another process's start-up clean-up that this
+      // temp file is a write in progress, not one a crash left behind.
+      defer { close(fd) }
       var renamed = false
       defer { if !renamed { unlinkat(dir, temp, 0) } }
-      do {
-        defer { close(fd) }
-        try Self.sys { fchmod(fd, mode) }  // exact mode, whatever the umask
-        try data.withUnsafeBytes { buffer in
-          var offset = 0
-          while offset < buffer.count {
-            offset += try Self.sys {
-              Glibc.write(fd, buffer.baseAddress?.advanced(by: offset), buffer.count - offset)
-            }
+      try Self.sys { fchmod(fd, mode) }  // exact mode, whatever the umask
+      try data.withUnsafeBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+          offset += try Self.sys {
+            Glibc.write(fd, buffer.baseAddress?.advanced(by: offset), buffer.count - offset)
           }
         }
-        try Self.sys { fsync(fd) }
       }
+      try Self.sys { fsync(fd) }
       try Self.sys { renameat(dir, temp, dir, name) }
       renamed = true
       try Self.sys { fsync(dir) }
@@ -178,7 +177,7 @@ public final class ConfinedWorkspace: Sendable {
   /// The tree is removed without ever following a symlink. Throws `isDirectory` for a folder
   /// without `recursive` and `invalidPath` for the workspace root.
   public func delete(_ path: String, recursive: Bool) throws {
-    let components = try Self.components(path)
+    let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
         .invalidPath,
@@ -203,14 +202,17 @@ public final class ConfinedWorkspace: Sendable {
 
   /// Lists a folder ("" or "." is the root), sorted by name; symlinks in it are reported, not followed.
   ///
+  /// The temporary files of writes (in progress, or left by a crash) are not listed.
+  ///
   /// The folder itself may be reached through symlinks that stay inside the workspace.
   public func list(_ path: String) throws -> [WorkspaceEntry] {
-    let components = path.isEmpty ? [] : try Self.components(path)
+    let components = path.isEmpty ? [] : try Self.visibleComponents(path)
     let prefix = components.map { $0 + "/" }.joined()
     return try mapping(path, "list") {
       let fd = try openBeneath(components, O_RDONLY | O_DIRECTORY)
       defer { close(fd) }
       return try Self.names(fd).compactMap { raw -> WorkspaceEntry? in
+        guard !Self.isTemporaryName(raw.dropLast().map { UInt8(bitPattern: $0) }) else { return nil }
         guard let info = try Self.status(fd, raw) else { return nil }  // removed meanwhile
         let name = String(decoding: raw.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return WorkspaceEntry(name: name, path: prefix + name, info)
@@ -222,7 +224,7 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// "." describes the root itself.
   public func entry(_ path: String) throws -> WorkspaceEntry? {
-    let components = try Self.components(path)
+    let components = try Self.visibleComponents(path)
     return try mapping(path, "inspect") {
       guard let name = components.last else {
         return WorkspaceEntry(name: ".", path: "", try Self.status(rootFD))
@@ -248,7 +250,128 @@ public final class ConfinedWorkspace: Sendable {
     try components(path).joined(separator: "/")
   }
 
+  // MARK: - Temporary files of writes
+
+  /// Whether `name` is a temporary file name of `write`: `.spaces-`, 1 to 16 lowercase hex
+  /// digits, `.tmp` (this version always writes 16 digits; earlier ones wrote fewer).
+  ///
+  /// Such names are reserved: file operations refuse them and `list` leaves them out.
+  public static func isTemporaryName(_ name: some Collection<UInt8>) -> Bool {
+    let prefix = Array(".spaces-".utf8)
+    let suffix = Array(".tmp".utf8)
+    guard name.count > prefix.count + suffix.count, name.count <= prefix.count + 16 + suffix.count,
+      name.starts(with: prefix), name.reversed().starts(with: suffix.reversed())
+    else { return false }
+    return name.dropFirst(prefix.count).dropLast(suffix.count).allSatisfy { byte in
+      (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+        || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+    }
+  }
+
+  /// A new temporary file name for a write: `.spaces-` + 16 random hex digits + `.tmp`.
+  static func temporaryName() -> String {
+    let digits = String(UInt64.random(in: .min ... .max), radix: 16)
+    return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
+  }
+
+  /// Creates a new temporary file in `dir` and locks it (`flock`), so that a start-up
+  /// clean-up in another process leaves it alone; returns its descriptor and name.
+  ///
+  /// If the clean-up took the file in the instant between its creation and the lock (it is
+  /// then locked elsewhere, or already unlinked), another name is tried.
+  private static func createTemporary(in dir: Int32, mode: mode_t) throws -> (fd: Int32, name: String) {
+    var attempts = 0
+    while true {
+      let name = temporaryName()
+      let fd = try sys {
+        cspaces_openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(mode))
+      }
+      // A file system without flock (some network ones) can't race with a clean-up either way.
+      let locked = flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK
+      var info = stat()
+      if locked, fstat(fd, &info) == 0, info.st_nlink > 0 { return (fd, name) }
+      close(fd)
+      attempts += 1
+      guard attempts < 8 else {
+        throw SpacesError(
+          .ioError, "Can't create a temporary file for the write: another process took each one at once; try again")
+      }
+    }
+  }
+
+  /// Removes the temporary files that interrupted writes (a crash, `kill -9`) left anywhere in
+  /// the workspace; returns how many it removed. Called when a space is opened.
+  ///
+  /// Only regular files whose names match ``isTemporaryName(_:)`` are removed, and only when no
+  /// write holds them (their lock is free). The walk opens every folder beneath the one before
+  /// with `O_NOFOLLOW`, so a symlink (also one named like a temporary file) is never followed,
+  /// and a symlink itself is never removed. It goes at most `maxDepth` folders deep (leftovers
+  /// deeper stay, hidden from file operations); folders it can't open are skipped.
+  @discardableResult
+  public func removeInterruptedWrites(maxDepth: Int = 64) -> Int {
+    let fd = cspaces_openat(rootFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    return Self.removeTemporaries(in: fd, depth: 0, maxDepth: maxDepth)
+  }
+
+  private static func removeTemporaries(in dir: Int32, depth: Int, maxDepth: Int) -> Int {
+    guard let entries = try? typedNames(dir) else { return 0 }
+    var removed = 0
+    for (name, type) in entries {
+      var type = type
+      if type == UInt8(DT_UNKNOWN) {
+        guard let info = try? status(dir, name) else { continue }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: type = UInt8(DT_DIR)
+        case S_IFREG: type = UInt8(DT_REG)
+        default: continue
+        }
+      }
+      if type == UInt8(DT_DIR), depth < maxDepth {
+        let child = cspaces_openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+        guard child >= 0 else { continue }
+        removed += removeTemporaries(in: child, depth: depth + 1, maxDepth: maxDepth)
+        close(child)
+      } else if type == UInt8(DT_REG), isTemporaryName(name.dropLast().map { UInt8(bitPattern: $0) }),
+        removeTemporary(name, in: dir)
+      {
+        removed += 1
+      }
+    }
+    return removed
+  }
+
+  /// Unlinks the temporary file `name` of `dir` if it is a regular file no write holds.
+  private static func removeTemporary(_ name: [CChar], in dir: Int32) -> Bool {
+    guard let before = try? status(dir, name), before.st_mode & S_IFMT == S_IFREG else { return false }
+    let fd = cspaces_openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }  // releases the lock, after the unlink
+    var held = stat()
+    guard fstat(fd, &held) == 0, held.st_mode & S_IFMT == S_IFREG, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+      return false  // a write in progress holds it
+    }
+    // Still the same file under that name: unlink only what was checked.
+    guard let now = try? status(dir, name), now.st_dev == held.st_dev, now.st_ino == held.st_ino else {
+      return false
+    }
+    return unlinkat(dir, name, 0) == 0
+  }
+
   // MARK: - Paths
+
+  /// ``components(_:)``, refusing a path with a name reserved for temporary files.
+  private static func visibleComponents(_ path: String) throws -> [String] {
+    let components = try components(path)
+    if components.contains(where: { isTemporaryName(Array($0.utf8)) }) {
+      throw SpacesError(
+        .invalidPath,
+        "'\(path)' uses a name reserved for the runtime's temporary files (.spaces-<hex digits>.tmp); use another name"
+      )
+    }
+    return components
+  }
 
   /// The lexically normalized components of `path`, split on '/' bytes (not on Characters).
   private static func components(_ path: String) throws -> [String] {
@@ -427,6 +550,25 @@ public final class ConfinedWorkspace: Sendable {
     return result
   }
 
+  /// The entry names in folder `fd` with their `d_type`s, like ``names(_:)``.
+  private static func typedNames(_ fd: Int32) throws -> [(name: [CChar], type: UInt8)] {
+    let copy = try sys { cspaces_openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) }
+    guard let dir = fdopendir(copy) else {
+      let code = errno
+      close(copy)
+      throw SysError(code: code)
+    }
+    defer { closedir(dir) }
+    var result: [(name: [CChar], type: UInt8)] = []
+    var type: UInt8 = 0
+    while let name = cspaces_readdir_entry(dir, &type) {
+      result.append((Array(UnsafeBufferPointer(start: name, count: strlen(name) + 1)), type))
+    }
+    let code = errno
+    if code != 0 { throw SysError(code: code) }
+    return result
+  }
+
   /// Empties folder `name` of `parent` depth-first, opening each folder with O_NOFOLLOW.
   private static func removeContents(_ parent: Int32, _ name: UnsafePointer<CChar>) throws {
     let fd = try sys {
@@ -472,6 +614,7 @@ public final class ConfinedWorkspace: Sendable {
         "'\(path)' goes through a file where a folder is needed; check the path with list",
         errno: code)
     case EISDIR: SpacesError(.isDirectory, "'\(path)' is a folder, not a file", errno: code)
+    case EMFILE, ENFILE, ENOMEM: SpacesError.system(code, "\(action) '\(path)'")
     default: SpacesError(.ioError, "Can't \(action) '\(path)': \(describe(code))", errno: code)
     }
   }

@@ -115,10 +115,11 @@ class OperationResult(TypedDict, total=False):
     kind: OpKind
     status: Status
     durationMs: int
-    # readFile
+    # readFile (events carry no content: size and sha256 say what was read)
     content: str
     encoding: ContentEncoding
     size: int
+    sha256: str
     # shell
     exitCode: int
     signal: int

@@ -77,6 +77,7 @@ def test_every_operation(server):
             assert created["status"] == "completed" and created["id"].startswith("op_")
             read = await space.read_file("notes/a.txt")
             assert read["content"] == "hello world\n" and read["size"] == 12
+            assert read["sha256"] == "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
             await space.edit_file("notes/a.txt", "world", "spaces")
             assert (await space.read_file("notes/a.txt"))["content"] == "hello spaces\n"
             await space.create_file("bin.dat", "/wA=", encoding="base64")

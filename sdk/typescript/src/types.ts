@@ -96,10 +96,12 @@ export interface OperationResult {
   kind: OpKind;
   status: Status;
   durationMs: number;
-  /** readFile: the content, its encoding and size in bytes. */
+  /** readFile: the content, its encoding and size in bytes. Events carry no `content`. */
   content?: string;
   encoding?: ContentEncoding;
   size?: number;
+  /** readFile: the SHA-256 of the bytes read, 64 lowercase hex digits. */
+  sha256?: string;
   /** shell: how the command ended and what it printed. */
   exitCode?: number;
   signal?: number;
@@ -118,6 +120,7 @@ export interface ReadFileResult extends OperationResult {
   content: string;
   encoding: ContentEncoding;
   size: number;
+  sha256: string;
 }
 
 /** The result of a completed `shell`: a non-zero exit is still a completed command. */
@@ -153,6 +156,7 @@ export interface SpaceEvent {
   actor?: "agent" | "person";
   op?: Op;
   decision?: Decision;
+  /** approvalResolved: once, session, always, deny, timeout, or cancelled (the agent went away). */
   resolution?: string;
   reason?: string;
   decidedBy?: DecidedBy;

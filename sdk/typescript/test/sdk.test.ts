@@ -77,6 +77,7 @@ describe("agent-spaces SDK against spaces serve", () => {
     const read = await space.readFile("notes/a.txt");
     assert.equal(read.content, "hello world\n");
     assert.equal(read.size, 12);
+    assert.equal(read.sha256, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447");
     await space.editFile("notes/a.txt", "world", "spaces");
     assert.equal((await space.readFile("notes/a.txt")).content, "hello spaces\n");
     await space.createFile("bin.dat", "/wA=", { encoding: "base64" }); // not UTF-8
