@@ -103,7 +103,7 @@ public final class Space: Sendable {
       let verdict =
         actor == .person
         ? Decision.allow("done by the person supervising the space", rule: "person")
-        : engine.evaluate(operation, grants: policy.grants)
+        : await Self.judge(operation, engine: engine, grants: policy.grants)
       var decided = event(id, .decision)
       decided.decision = verdict
 
@@ -152,6 +152,14 @@ public final class Space: Sendable {
       result.durationMs = elapsed()
       return result
     }
+  }
+
+  /// The policy's decision; a long command is analysed off the threads that answer requests.
+  static func judge(_ operation: Op, engine: PolicyEngine, grants: SessionGrants) async -> Decision {
+    if case .shell(let command, _) = operation, command.utf8.count > 16 << 10 {
+      return await Sys.offloaded { engine.evaluate(operation, grants: grants) }
+    }
+    return engine.evaluate(operation, grants: grants)
   }
 
   /// Writes `first` and `started` once the operation holds its places (a shell command needs

@@ -200,7 +200,7 @@ final class ServerConnection: Sendable {
       case "events.unsubscribe": return try unsubscribe(request)
       case "approval.list": return try approvalList(request)
       case "approval.resolve": return try approvalResolve(request)
-      case "policy.check": return try policyCheck(request)
+      case "policy.check": return try await policyCheck(request)
       case "file.list": return try fileList(request)
       case "file.read", "file.write", "file.delete": return try await fileOp(request)
       default:
@@ -408,14 +408,14 @@ final class ServerConnection: Sendable {
     return ok(result, request)
   }
 
-  private func policyCheck(_ request: Request) throws(RPCError) -> Outcome {
+  private func policyCheck(_ request: Request) async throws(RPCError) -> Outcome {
     let params = try request.params(SubmitParams.self)
     try requireAccess(to: params.space)
-    let decision = try failing { () throws(SpacesError) in
+    let (engine, grants) = try failing { () throws(SpacesError) in
       let space = try runtime.space(params.space)
-      return try space.policy.current().evaluate(params.op, grants: space.policy.grants)
+      return (try space.policy.current(), space.policy.grants)
     }
-    return ok(decision, request)
+    return ok(await Space.judge(params.op, engine: engine, grants: grants), request)
   }
 
   // MARK: - Events
