@@ -52,10 +52,15 @@ public final class Space: Sendable {
     } catch {
       throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened: \(error)")
     }
-    // Writes interrupted by a crash or kill -9 leave their temporary files behind.
-    let leftovers = workspace.removeInterruptedWrites()
-    if leftovers > 0 {
-      logger.notice("\(config.name): removed \(leftovers) temporary file(s) left by interrupted writes")
+    // Writes interrupted by a crash or kill -9 leave their temporary files behind. They are
+    // hidden from every operation already, so they are removed in the background: opening a
+    // space never waits for a walk of a large workspace.
+    let (opened, name) = (workspace, config.name)
+    DispatchQueue.global(qos: .utility).async { [logger] in
+      let leftovers = opened.removeInterruptedWrites()
+      if leftovers > 0 {
+        logger.notice("\(name): removed \(leftovers) temporary file(s) left by interrupted writes")
+      }
     }
     journal = try Journal(path: journalPath)
     for issue in journal.issues {
