@@ -5,6 +5,14 @@ import SpacesKit
 /// Connects to the running server as a supervisor, with the token from SPACES_HOME.
 enum SupervisorConnection {
   static func open(_ home: SpacesHome) async throws -> SpacesClient {
+    let socket = home.path + "/" + SpacesProtocol.socketName
+    guard SocketProbe.isLive(socket) else {
+      throw CLI.fail(
+        SpacesError(
+          .disconnected,
+          "no spaces server is running for \(home.path): start one with `spaces serve`, or open the workbench "
+            + "(`spaces`), which serves the same socket; without a server, operations that ask are denied at once"))
+    }
     guard let token = SupervisorToken.read(in: home) else {
       throw CLI.fail(
         SpacesError(.notFound, "no supervisor token at \(SupervisorToken.path(in: home)); is `spaces serve` running?"))
@@ -39,12 +47,26 @@ struct ApprovalsCommand: AsyncParsableCommand {
     } else if approvals.isEmpty {
       CLI.print("nothing waits for approval")
     } else {
+      let now = Date()
       for request in approvals {
+        let reasons = request.decision.reasons.map(EventText.sanitize).joined(separator: "; ")
         CLI.print(
-          "\(request.id)  \(request.space)  \(SpacesJSON.line(request.op))\n    \(request.decision.reasons.joined(separator: "; "))  (until \(request.deadline))"
-        )
+          "\(request.id)  \(request.space)  \(EventText.summary(request.op))\n    why: \(reasons)\n    "
+            + Self.timeLeft(until: request.deadline, now: now))
       }
+      CLI.print("answer with `spaces approve ID` (--once, --session, --always, or --deny --feedback TEXT)")
     }
+  }
+}
+
+extension ApprovalsCommand {
+  /// "expires in 4m 12s" for an ISO 8601 deadline, or the deadline itself when it can't be read.
+  static func timeLeft(until deadline: String, now: Date) -> String {
+    let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
+    guard let date = try? format.parse(deadline) else { return "until \(deadline)" }
+    let seconds = Int(date.timeIntervalSince(now).rounded())
+    guard seconds > 0 else { return "expires now" }
+    return "expires in " + (seconds >= 60 ? "\(seconds / 60)m \(seconds % 60)s" : "\(seconds)s")
   }
 }
 
@@ -56,6 +78,13 @@ struct ApproveCommand: AsyncParsableCommand {
   @Flag(help: "How to answer.") var decision: ApprovalChoice = .once
   @Option(help: "Feedback for the agent (with --deny).") var feedback: String?
   @OptionGroup var options: HomeOptions
+
+  func validate() throws {
+    if feedback != nil, decision != .deny {
+      throw ValidationError(
+        "--feedback goes with --deny: it is what the agent is told instead of running the operation")
+    }
+  }
 
   func run() async throws {
     let client = try await SupervisorConnection.open(options.spacesHome)

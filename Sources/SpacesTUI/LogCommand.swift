@@ -10,11 +10,19 @@ struct LogCommand: AsyncParsableCommand {
   @Argument(help: "The space's name.") var space: String
   @Flag(name: .shortAndLong, help: "Keep printing events as they are appended.") var follow = false
   @Flag(help: "Print JSON Lines, one event per line.") var json = false
-  @Option(help: "Start after this sequence number.") var after: Int = 0
+  @Option(parsing: .unconditional, help: "Start after this sequence number (0 or more).") var after: Int = 0
   @OptionGroup var options: HomeOptions
+
+  func validate() throws {
+    if after < 0 {
+      throw ValidationError(
+        "--after takes a sequence number, 0 or more: the log starts after it (each event's number is after its #)")
+    }
+  }
 
   func run() async throws {
     let home = options.spacesHome
+    let printer = LogPrinter(json: json, after: after)
     do {
       _ = try home.load(space)
       var reader = try JournalReader(path: home.journalPath(space))
@@ -22,28 +30,80 @@ struct LogCommand: AsyncParsableCommand {
       // quietly when nobody reads any more (`spaces log s | head`).
       while true {
         let batch = try reader.readAvailable(final: !follow, limit: 1000)
-        guard emit(batch) else { return }
+        guard printer.emit(batch, final: false) else { return }
         if batch.events.count < 1000 { break }
+      }
+      if !follow {
+        _ = printer.emit(([], []), final: true)
       }
       while follow {
         try await Task.sleep(for: .milliseconds(100))
-        guard try emit(reader.readAvailable(final: false)) else { return }
+        guard try printer.emit(reader.readAvailable(final: false), final: false) else { return }
       }
     } catch let error as SpacesError {
       throw CLI.fail(error)
     }
   }
+}
 
-  /// Prints a batch; false when stdout has no reader any more.
-  private func emit(_ batch: (events: [Event], issues: [JournalIssue])) -> Bool {
+/// Prints events as `spaces log` shows them. A command's output arrives in chunks that may end
+/// mid-line: readably, a line is printed whole, under the event where it began, once its end
+/// (or the operation's end) has arrived.
+final class LogPrinter {
+  private let json: Bool
+  private let after: Int
+  /// The unfinished last line of each operation's stream, as an output event.
+  private var partial: [String: Event] = [:]
+
+  init(json: Bool, after: Int) {
+    self.json = json
+    self.after = after
+  }
+
+  /// Prints a batch (and, when `final`, every unfinished line); false when stdout has no
+  /// reader any more.
+  func emit(_ batch: (events: [Event], issues: [JournalIssue]), final: Bool) -> Bool {
     var out = ""
     for event in batch.events where event.seq > after {
-      out += json ? SpacesJSON.line(event) : EventText.line(event)
-      out += "\n"
+      if json {
+        out += SpacesJSON.line(event) + "\n"
+      } else if event.type == .output {
+        out += output(event)
+      } else {
+        if [.completed, .failed, .denied].contains(event.type) { out += flush(opId: event.opId) }
+        out += EventText.line(event) + "\n"
+      }
     }
+    if final { out += flush(opId: nil) }
     for issue in batch.issues {
       CLI.writeError("spaces: warning: \(issue)\n")
     }
     return out.isEmpty || CLI.writeOut(out)
+  }
+
+  /// The whole lines an output chunk completes; keeps its unfinished end.
+  private func output(_ event: Event) -> String {
+    let key = event.opId + "/" + (event.stream ?? "")
+    var joined = partial.removeValue(forKey: key) ?? event
+    if joined.seq != event.seq { joined.data = (joined.data ?? "") + (event.data ?? "") }
+    let data = joined.data ?? ""
+    guard let lastNewline = data.lastIndex(of: "\n") else {
+      partial[key] = joined
+      return ""
+    }
+    let rest = String(data[data.index(after: lastNewline)...])
+    joined.data = String(data[...lastNewline])
+    if !rest.isEmpty {
+      var tail = event
+      tail.data = rest
+      partial[key] = tail
+    }
+    return EventText.line(joined) + "\n"
+  }
+
+  /// Prints the unfinished lines of one operation (or of all).
+  private func flush(opId: String?) -> String {
+    let keys = partial.keys.filter { key in opId.map { key.hasPrefix($0 + "/") } ?? true }.sorted()
+    return keys.compactMap { partial.removeValue(forKey: $0) }.map { EventText.line($0) + "\n" }.joined()
   }
 }

@@ -13,7 +13,8 @@ struct SpaceCommand: ParsableCommand {
   )
 
   struct Create: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create a space.")
+    // No `-h`: a name mistyped with a leading dash (`-dash`) would read as `-d -a -s -h` and print help.
+    static let configuration = CommandConfiguration(abstract: "Create a space.", helpNames: [.long])
 
     @Argument(help: "The space's name: lowercase letters, digits, '-', '_', '.'.")
     var name: String

@@ -159,3 +159,55 @@ import Testing
     out.fileHandleForReading.readabilityHandler = nil
   }
 }
+
+/// The CLI's messages for the mistakes people make (issue 14, item 14).
+@Suite struct CLIMessageTests {
+  let home = CLIHome()
+
+  @Test func approvalsWithoutAServerSaysHowToStartOne() async throws {
+    let run = try await home.run("approvals")
+    #expect(run.status == 1)
+    #expect(run.stderr.contains("no spaces server is running"), "\(run.stderr)")
+    #expect(run.stderr.contains("spaces serve") && run.stderr.contains("workbench"))
+    #expect(!run.stderr.contains("connect(descriptor"))
+  }
+
+  @Test func feedbackWithoutDenyIsRefused() async throws {
+    let run = try await home.run("approve", "op_x", "--feedback", "no")
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("--feedback goes with --deny"), "\(run.stderr)")
+  }
+
+  @Test func aNegativeAfterIsExplained() async throws {
+    _ = try await home.run("space", "create", "s", "--backend", "host")
+    let run = try await home.run("log", "s", "--after", "-5")
+    #expect(run.status == 2)
+    #expect(run.stderr.contains("0 or more"), "\(run.stderr)")
+  }
+
+  @Test func optionsThatDoNothingAreRefused() async throws {
+    let image = try await home.run("space", "create", "a", "--image", "busybox")
+    #expect(image.status == 2)
+    #expect(image.stderr.contains("container backend only"), "\(image.stderr)")
+    let network = try await home.run("space", "create", "b", "--policy", "restrictive", "--network")
+    #expect(network.status == 2)
+    #expect(network.stderr.contains("--network would do nothing"), "\(network.stderr)")
+    let dash = try await home.run("space", "create", "-dash")
+    #expect(dash.status == 2)
+    #expect(!dash.stdout.contains("OVERVIEW"))
+  }
+
+  /// A line of output split across two chunks is printed whole by `spaces log`.
+  @Test func logJoinsALineSplitAcrossChunks() async throws {
+    _ = try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive")
+    let run = try await home.run("op", "s", #"{"kind":"shell","command":"printf ab; sleep 0.3; printf 'cd\\nef'"}"#)
+    #expect(run.status == 0, "\(run.stderr)")
+    let json = try await home.run("log", "s", "--json")
+    #expect(json.stdout.split(separator: "\n").filter { $0.contains(#""type":"output""#) }.count >= 2)
+    let log = try await home.run("log", "s")
+    let lines = log.stdout.split(separator: "\n").filter { $0.contains("stdout| ") }
+    #expect(lines.count == 2, "\(log.stdout)")
+    #expect(lines.first?.hasSuffix("stdout| abcd") == true, "\(log.stdout)")
+    #expect(lines.last?.hasSuffix("stdout| ef") == true, "\(log.stdout)")
+  }
+}

@@ -109,7 +109,7 @@ def test_a_denied_call_is_a_tool_error_with_the_reason(home):
         async with connected(home) as session:
             denied = await session.call_tool("createFile", {"path": "a", "content": "x"})
             assert denied.is_error
-            assert "Denied by policy" in text(denied) and "read-only" in text(denied)
+            assert "Denied by the space's policy" in text(denied) and "read-only" in text(denied)
 
     run(body())
 
@@ -181,7 +181,7 @@ def test_a_call_waiting_for_approval_blocks_until_a_supervisor_decides(served):
             assert decided.returncode == 0, decided.stderr
             result = await denied
             assert result.is_error
-            assert "Denied by person: no network, use the fixture" in text(result)
+            assert "Denied by the person supervising: no network, use the fixture" in text(result)
 
     run(body())
     events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]

@@ -87,7 +87,9 @@ public final class SpacesRuntime: Sendable {
           throw error
         } catch {}
       }
-      throw SpacesError(.notFound, "no approval request \(id) is waiting; list them with approval.list")
+      throw SpacesError(
+        .notFound,
+        "no approval request \(id) is waiting; see what waits with `spaces approvals` (approval.list on the socket)")
     }
     try space.approvals.resolve(id, with: resolution)
   }

@@ -65,6 +65,17 @@ public struct SpacesHome: Sendable {
     workspace: String? = nil, network: Bool = false, image: String? = nil, engine: String? = nil
   ) throws(SpacesError) -> SpaceConfig {
     try Self.validate(name: name)
+    if backend != .container, image != nil || engine != nil {
+      throw SpacesError(
+        .invalidRequest,
+        "--image and --engine apply to the container backend only; add --backend container or leave them out")
+    }
+    if policy == .restrictive, network {
+      throw SpacesError(
+        .invalidRequest,
+        "the restrictive policy runs no shell commands, so --network would do nothing; leave it out or choose another policy"
+      )
+    }
     var brought: String?
     if let workspace {
       let absolute = URL(

@@ -100,7 +100,7 @@ public final class ConfinedWorkspace: Sendable {
       case S_IFREG: break
       case S_IFDIR:
         throw SpacesError(
-          .isDirectory, "'\(path)' is a folder, not a file; use list to see what it holds")
+          .isDirectory, "'\(path)' is a folder, not a file; run `ls` in a shell operation to see what it holds")
       default: throw notRegular(path)
       }
       guard info.st_size <= maxFileSize else { throw tooLarge(path, Int(info.st_size)) }
@@ -606,12 +606,14 @@ public final class ConfinedWorkspace: Sendable {
         "'\(path)' goes through a symlink loop or a link that can't be followed safely; use a path that stays inside the workspace",
         errno: code)
     case ENOENT:
-      SpacesError(.notFound, "'\(path)' doesn't exist; check the path with list", errno: code)
+      SpacesError(
+        .notFound, "'\(path)' doesn't exist; check the path (a shell operation such as `ls` shows what is there)",
+        errno: code)
     case ENAMETOOLONG: SpacesError(.invalidPath, "'\(path)' is too long; shorten it", errno: code)
     case ENOTDIR:
       SpacesError(
         .notDirectory,
-        "'\(path)' goes through a file where a folder is needed; check the path with list",
+        "'\(path)' goes through a file where a folder is needed; check the path (a shell operation such as `ls` shows what is there)",
         errno: code)
     case EISDIR: SpacesError(.isDirectory, "'\(path)' is a folder, not a file", errno: code)
     case EMFILE, ENFILE, ENOMEM: SpacesError.system(code, "\(action) '\(path)'")

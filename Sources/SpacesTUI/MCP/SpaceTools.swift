@@ -77,9 +77,14 @@ enum SpaceTools {
   static func result(_ result: OperationResult) -> CallTool.Result {
     switch result.status {
     case .denied:
-      let by = result.decidedBy?.rawValue ?? "policy"
+      let head =
+        switch result.decidedBy {
+        case .person: "Denied by the person supervising"
+        case .timeout: "Not approved"
+        case .policy, nil: "Denied by the space's policy"
+        }
       return .init(
-        content: [.text(text: "Denied by \(by): \(result.reason ?? "")", annotations: nil, _meta: nil)], isError: true)
+        content: [.text(text: "\(head): \(result.reason ?? "")", annotations: nil, _meta: nil)], isError: true)
     case .failed:
       var text = "Failed (\(result.error?.code ?? "error")): \(result.error?.message ?? "")"
       if result.kind == .shell { text += "\n" + shellText(result) }
