@@ -71,6 +71,8 @@ import Testing
     "op/regress-timeout-overflow.json": ["\"timeoutMs\"", "whole number"],
     "op/regress-timeout-fraction.json": ["\"timeoutMs\"", "whole number"],
     "op/regress-timeout-huge-double.json": ["\"timeoutMs\"", "whole number"],
+    // It said "expected Dictionary<String, Any>".
+    "op/regress-not-an-object.json": ["an operation must be a JSON object"],
     "rpc/regress-submit-timeout-max.jsonl": nil,
     // Foundation's error for these numbers says "not valid JSON", naming no field.
     "rpc/regress-fromseq-overflow.jsonl": ["events.subscribe", "\"fromSeq\" must be a whole number"],
