@@ -85,7 +85,12 @@ extension Op: Codable {
   ]
 
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: Key.self)
+    let container: KeyedDecodingContainer<Key>
+    do {
+      container = try decoder.container(keyedBy: Key.self)
+    } catch {
+      throw Self.invalid(decoder, #"an operation must be a JSON object, e.g. {"kind":"readFile","path":"a.txt"}"#)
+    }
     let kindNames = Kind.allCases.map(\.rawValue).joined(separator: ", ")
     guard container.contains(Key("kind")) else {
       throw Self.invalid(decoder, "the operation has no \"kind\"; expected one of: \(kindNames)")

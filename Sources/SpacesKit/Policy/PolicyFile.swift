@@ -33,9 +33,7 @@ public struct PolicyRule: Sendable, Equatable, Codable {
   /// The rule as a YAML list item, the way it is appended to a policy file.
   public var yaml: String {
     func quoted(_ text: String) -> String {
-      "\""
-        + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        .replacingOccurrences(of: "\n", with: "\\n") + "\""
+      "\"" + text.unicodeScalars.map(Self.escaped).joined() + "\""
     }
     var lines = ["  - name: \(quoted(name))"]
     if !kinds.isEmpty { lines.append("    kinds: [\(kinds.map(\.rawValue).joined(separator: ", "))]") }
@@ -44,6 +42,26 @@ public struct PolicyRule: Sendable, Equatable, Codable {
     lines.append("    decision: \(decision.rawValue)")
     lines.append("    reason: \(quoted(reason))")
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// One character inside a double-quoted YAML scalar: escaped unless YAML reads it back
+  /// as it is (line breaks such as U+0085 and U+2028 would fold into spaces, and control and
+  /// non-characters such as U+0001 or U+FFFF would make the whole file invalid).
+  private static func escaped(_ scalar: Unicode.Scalar) -> String {
+    switch scalar {
+    case "\\": return "\\\\"
+    case "\"": return "\\\""
+    case "\n": return "\\n"
+    case "\r": return "\\r"
+    case "\t": return "\\t"
+    default:
+      let value = scalar.value
+      let printable =
+        (0x20...0x7E).contains(value) || (0xA0...0xD7FF).contains(value)
+        || ((0xE000...0xFFFD).contains(value) && value != 0xFEFF) || value >= 0x10000
+      if printable && value != 0x2028 && value != 0x2029 { return String(scalar) }
+      return value <= 0xFF ? String(format: "\\x%02X", value) : String(format: "\\u%04X", value)
+    }
   }
 }
 
@@ -153,10 +171,10 @@ public struct PolicyFile: Sendable, Equatable {
         guard let flag = value.bool else { throw fail(value.mark, "`network` must be true or false") }
         policy.network = flag
       case "approvalTimeoutSeconds":
-        guard let seconds = value.int, Self.approvalTimeoutRange.contains(seconds) else {
+        guard let seconds = wholeNumber(value), Self.approvalTimeoutRange.contains(seconds) else {
           throw fail(
             value.mark,
-            "`approvalTimeoutSeconds` must be a whole number of seconds from 0 to \(Self.approvalTimeoutRange.upperBound) (a day)"
+            "`approvalTimeoutSeconds` must be a whole number of seconds in digits, from 0 to \(Self.approvalTimeoutRange.upperBound) (a day)"
           )
         }
         policy.approvalTimeoutSeconds = seconds
@@ -171,8 +189,9 @@ public struct PolicyFile: Sendable, Equatable {
               limitKey.mark,
               "unknown limit `\(name)`; known: \(shellLimitKeys.joined(separator: ", "))")
           }
-          guard let number = limitValue.int, number > 0 else {
-            throw fail(limitValue.mark, "the limit `\(name)` must be a whole number above 0")
+          guard let number = wholeNumber(limitValue), number > 0 else {
+            throw fail(
+              limitValue.mark, "the limit `\(name)` must be a whole number above 0, in digits (at most \(Int.max))")
           }
           do {
             policy.shellLimits[name] = try ShellLimits.check(name, number)
@@ -195,6 +214,15 @@ public struct PolicyFile: Sendable, Equatable {
     }
     if !sawPreset { throw fail(root.mark, "the policy needs a preset, e.g. `preset: standard`") }
     return policy
+  }
+
+  /// A whole number from a scalar, or nil when it isn't one or doesn't fit an `Int`.
+  ///
+  /// Yams' `Node.int` reads YAML 1.1's base-60 form (`1:30:00`) with unchecked arithmetic, so
+  /// `1:2:3:4:5:6:7:8:9:10:11:12` traps; numbers with a `:` are refused before it sees them.
+  static func wholeNumber(_ node: Node) -> Int? {
+    guard let scalar = node.scalar, !scalar.string.contains(":") else { return nil }
+    return node.int
   }
 
   private static func rule(

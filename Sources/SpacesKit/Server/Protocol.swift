@@ -213,6 +213,23 @@ public struct SubscribeParams: Codable, Sendable {
   public var fromSeq: Int?
 }
 
+extension SubscribeParams {
+  private enum CodingKeys: String, CodingKey { case space, fromSeq }
+
+  /// Decodes the params; a `fromSeq` that is no whole number or doesn't fit an `Int` is an error
+  /// naming it (Foundation's own error for such a number names neither the field nor the cause).
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    space = try container.decodeIfPresent(String.self, forKey: .space)
+    do {
+      fromSeq = try container.decodeIfPresent(Int.self, forKey: .fromSeq)
+    } catch {
+      throw DecodingError.dataCorruptedError(
+        forKey: .fromSeq, in: container, debugDescription: "\"fromSeq\" must be a whole number, 1 or more")
+    }
+  }
+}
+
 /// `events.subscribe` result.
 public struct SubscribeResult: Codable, Sendable {
   /// The subscription id.

@@ -50,44 +50,20 @@ final class ServerConnection: Sendable {
       return nil
     }
     let data = Data(buffer.readableBytesView)
-    if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
-    let header: MessageHeader
-    do {
-      header = try SpacesJSON.decoder.decode(MessageHeader.self, from: data)
-    } catch {
-      if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
-        let batch = data.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "[")
-        let why = batch ? "batches are not supported; send one request per line" : "a request must be a JSON object"
-        reply(nil, .failure(RPCError(RPCErrorCode.invalidRequest, why)))
-      } else {
-        reply(nil, .failure(RPCError(RPCErrorCode.parseError, "the line is not valid JSON")))
-      }
+    let request: Request
+    let respond: Bool
+    switch InboundMessage(line: data) {
+    case .ignored:
       return nil
-    }
-    guard header.idIsValid else {
-      reply(nil, .failure(RPCError(RPCErrorCode.invalidRequest, "\"id\" must be a number or a string")))
+    case .rejected(let error, let id, let answered):
+      if answered { reply(id, .failure(error)) }
       return nil
+    case .request(let inbound, let isRequest):
+      (request, respond) = (inbound, isRequest)
     }
-    let id = header.id
-    let respond = header.hasID
-    guard header.jsonrpc == "2.0", let method = header.method else {
-      if header.jsonrpc == "2.0", header.hasResult || header.error != nil { return nil }  // a stray response
-      let why = header.jsonrpc == "2.0" ? "the request has no \"method\" string" : "\"jsonrpc\" must be \"2.0\""
-      if respond || header.method == nil { reply(id, .failure(RPCError(RPCErrorCode.invalidRequest, why))) }
-      return nil
-    }
-    guard header.paramsKind != .other else {
-      if respond { reply(id, .failure(RPCError(RPCErrorCode.invalidParams, "\"params\" must be an object"))) }
-      return nil
-    }
-    let request = Request(id: id, method: method, data: header.paramsKind == .object ? data : nil)
-    if method == "hello" {
-      let outcome = hello(request)
-      if respond { reply(id, outcome) }
-      return nil
-    }
-    if method == "request.cancel" {
-      let outcome = cancel(request)
+    let id = request.id
+    if let method = RPCMethod(rawValue: request.method), method.answeredInOrder {
+      let outcome = answerInOrder(request)
       if respond { reply(id, outcome) }
       return nil
     }
@@ -147,15 +123,10 @@ final class ServerConnection: Sendable {
   /// `request.cancel {id}`: stops a request of this connection that is still running (an
   /// operation is stopped as if its connection had closed: a command is killed, an approval
   /// wait ends). It answers with whether one was found, when it has an id itself.
-  private func cancel(_ request: Request) -> Outcome {
-    do throws(RPCError) {
-      let params = try request.params(CancelParams.self)
-      let task = requests.withValue { $0[params.id] }
-      task?.cancel()
-      return ok(CancelResult(cancelled: task != nil), request)
-    } catch {
-      return .failure(error)
-    }
+  private func cancel(_ params: CancelParams, _ request: Request) -> Outcome {
+    let task = requests.withValue { $0[params.id] }
+    task?.cancel()
+    return ok(CancelResult(cancelled: task != nil), request)
   }
 
   /// Ends the connection's subscriptions and output (its requests are cancelled by the caller).
@@ -188,26 +159,43 @@ final class ServerConnection: Sendable {
 
   typealias Outcome = Result<ByteBuffer, RPCError>
 
+  /// Runs a method that is answered in line order (`hello`, `request.cancel`).
+  private func answerInOrder(_ request: Request) -> Outcome {
+    do throws(RPCError) {
+      switch try RPCParams(request) {
+      case .hello(let params): return hello(params, request)
+      case .cancel(let params): return cancel(params, request)
+      default: throw RPCError(RPCErrorCode.internalError, "\(request.method) is not answered in line order")
+      }
+    } catch {
+      return .failure(error)
+    }
+  }
+
   private func dispatch(_ request: Request) async -> Outcome {
     do throws(RPCError) {
-      switch request.method {
-      case "space.create": return try spaceCreate(request)
-      case "space.list": return spaceList(request)
-      case "space.get": return try spaceGet(request)
-      case "space.delete": return try spaceDelete(request)
-      case "op.submit": return try await submit(request)
-      case "events.subscribe": return try subscribe(request)
-      case "events.unsubscribe": return try unsubscribe(request)
-      case "approval.list": return try approvalList(request)
-      case "approval.resolve": return try approvalResolve(request)
-      case "policy.check": return try await policyCheck(request)
-      case "file.list": return try fileList(request)
-      case "file.read", "file.write", "file.delete": return try await fileOp(request)
-      default:
-        throw RPCError(
-          RPCErrorCode.methodNotFound,
-          "no method \"\(request.method)\"; the methods are hello, request.cancel, space.create, space.list, space.get, space.delete, op.submit, events.subscribe, events.unsubscribe, approval.list, approval.resolve, policy.check, file.list, file.read, file.write, file.delete"
-        )
+      let method = try RPCMethod(named: request.method)
+      // The role first: an agent learns nothing about the params of what it may not call.
+      if let action = method.supervisorAction { try requireSupervisor(action) }
+      switch try RPCParams(request) {
+      case .hello, .cancel: return answerInOrder(request)
+      case .spaceCreate(let params): return try spaceCreate(params, request)
+      case .spaceList: return spaceList(request)
+      case .spaceGet(let params): return try spaceGet(params, request)
+      case .spaceDelete(let params): return try spaceDelete(params, request)
+      case .submit(let params): return try await submit(params, request)
+      case .subscribe(let params): return try subscribe(params, request)
+      case .unsubscribe(let params): return try unsubscribe(params, request)
+      case .approvalList(let params): return approvalList(params, request)
+      case .approvalResolve(let params): return try approvalResolve(params, request)
+      case .policyCheck(let params): return try await policyCheck(params, request)
+      case .fileList(let params): return try fileList(params, request)
+      case .fileRead(let params): return await fileOp(params.space, .readFile(path: params.path), request)
+      case .fileWrite(let params):
+        let op = Op.createFile(path: params.path, content: params.content, encoding: params.encoding ?? .utf8)
+        return await fileOp(params.space, op, request)
+      case .fileDelete(let params):
+        return await fileOp(params.space, .deleteFile(path: params.path, recursive: params.recursive ?? false), request)
       }
     } catch {
       return .failure(error)
@@ -235,13 +223,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Roles
 
-  private func hello(_ request: Request) -> Outcome {
-    let params: HelloParams
-    do {
-      params = try request.params(HelloParams.self)
-    } catch {
-      return .failure(error)
-    }
+  private func hello(_ params: HelloParams, _ request: Request) -> Outcome {
     let tokenValid = params.token.map { SupervisorToken.matches($0, server.token) } ?? false
     if params.token != nil, !tokenValid {
       return .failure(
@@ -323,8 +305,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Spaces
 
-  private func spaceCreate(_ request: Request) throws(RPCError) -> Outcome {
-    let params = try request.params(SpaceCreateParams.self)
+  private func spaceCreate(_ params: SpaceCreateParams, _ request: Request) throws(RPCError) -> Outcome {
     let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
     if role == .agent {
       try checkAgentCreate(params, bound: bound)
@@ -373,15 +354,12 @@ final class ServerConnection: Sendable {
     return ok(SpaceListResult(spaces: names.compactMap { try? home.load($0) }), request)
   }
 
-  private func spaceGet(_ request: Request) throws(RPCError) -> Outcome {
-    let params = try request.params(SpaceNameParams.self)
+  private func spaceGet(_ params: SpaceNameParams, _ request: Request) throws(RPCError) -> Outcome {
     try boundSpaceMismatch(params.name)
     return ok(try failing { () throws(SpacesError) in try runtime.home.load(params.name) }, request)
   }
 
-  private func spaceDelete(_ request: Request) throws(RPCError) -> Outcome {
-    try requireSupervisor("delete spaces")
-    let params = try request.params(SpaceNameParams.self)
+  private func spaceDelete(_ params: SpaceNameParams, _ request: Request) throws(RPCError) -> Outcome {
     try failing { () throws(SpacesError) in try runtime.home.delete(params.name) }
     runtime.close(params.name)
     return ok(SpaceDeleteResult(deleted: params.name), request)
@@ -389,8 +367,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Operations
 
-  private func submit(_ request: Request) async throws(RPCError) -> Outcome {
-    let params = try request.params(SubmitParams.self)
+  private func submit(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {
     try requireAccess(to: params.space)
     let id = Space.newOperationID()
     let space = try? runtime.space(params.space)
@@ -408,8 +385,7 @@ final class ServerConnection: Sendable {
     return ok(result, request)
   }
 
-  private func policyCheck(_ request: Request) async throws(RPCError) -> Outcome {
-    let params = try request.params(SubmitParams.self)
+  private func policyCheck(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {
     try requireAccess(to: params.space)
     let (engine, grants) = try failing { () throws(SpacesError) in
       let space = try runtime.space(params.space)
@@ -420,8 +396,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Events
 
-  private func subscribe(_ request: Request) throws(RPCError) -> Outcome {
-    let params = try request.params(SubscribeParams.self)
+  private func subscribe(_ params: SubscribeParams, _ request: Request) throws(RPCError) -> Outcome {
     if let fromSeq = params.fromSeq, fromSeq < 1 {
       throw RPCError(RPCErrorCode.invalidParams, "invalid params for events.subscribe: \"fromSeq\" must be 1 or more")
     }
@@ -453,8 +428,7 @@ final class ServerConnection: Sendable {
     return .success(ByteBuffer())
   }
 
-  private func unsubscribe(_ request: Request) throws(RPCError) -> Outcome {
-    let params = try request.params(UnsubscribeParams.self)
+  private func unsubscribe(_ params: UnsubscribeParams, _ request: Request) throws(RPCError) -> Outcome {
     let cursors = session.withValue { $0.cursors.removeValue(forKey: params.subscription) }
     guard let cursors else {
       throw RPCError(SpacesError(.notFound, "no subscription \(params.subscription) on this connection"))
@@ -465,8 +439,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Approvals
 
-  private func approvalList(_ request: Request) throws(RPCError) -> Outcome {
-    let params = try request.params(ApprovalListParams.self)
+  private func approvalList(_ params: ApprovalListParams, _ request: Request) -> Outcome {
     let (role, bound) = session.withValue { ($0.role, $0.boundSpace) }
     var approvals = runtime.pendingApprovals(space: params.space)
     if role == .agent {
@@ -475,9 +448,7 @@ final class ServerConnection: Sendable {
     return ok(ApprovalListResult(approvals: approvals), request)
   }
 
-  private func approvalResolve(_ request: Request) throws(RPCError) -> Outcome {
-    try requireSupervisor("resolve approvals")
-    let params = try request.params(ApprovalResolveParams.self)
+  private func approvalResolve(_ params: ApprovalResolveParams, _ request: Request) throws(RPCError) -> Outcome {
     let resolution = ApprovalResolution(choice: params.decision, feedback: params.feedback, rules: params.rules ?? [])
     try failing { () throws(SpacesError) in try runtime.resolveApproval(params.id, with: resolution) }
     return ok(ApprovalResolveResult(id: params.id, decision: params.decision), request)
@@ -485,9 +456,7 @@ final class ServerConnection: Sendable {
 
   // MARK: - Files
 
-  private func fileList(_ request: Request) throws(RPCError) -> Outcome {
-    try requireSupervisor("use file.list")
-    let params = try request.params(FileListParams.self)
+  private func fileList(_ params: FileListParams, _ request: Request) throws(RPCError) -> Outcome {
     let entries = try failing { () throws(SpacesError) in
       let space = try runtime.space(params.space)
       do {
@@ -501,23 +470,7 @@ final class ServerConnection: Sendable {
     return ok(FileListResult(entries: entries), request)
   }
 
-  private func fileOp(_ request: Request) async throws(RPCError) -> Outcome {
-    try requireSupervisor("use \(request.method)")
-    let space: String
-    let op: Op
-    switch request.method {
-    case "file.read":
-      let params = try request.params(FileReadParams.self)
-      (space, op) = (params.space, .readFile(path: params.path))
-    case "file.write":
-      let params = try request.params(FileWriteParams.self)
-      (space, op) = (
-        params.space, .createFile(path: params.path, content: params.content, encoding: params.encoding ?? .utf8)
-      )
-    default:
-      let params = try request.params(FileDeleteParams.self)
-      (space, op) = (params.space, .deleteFile(path: params.path, recursive: params.recursive ?? false))
-    }
-    return ok(await runtime.submit(op, to: space, actor: .person), request)
+  private func fileOp(_ space: String, _ op: Op, _ request: Request) async -> Outcome {
+    ok(await runtime.submit(op, to: space, actor: .person), request)
   }
 }

@@ -12,7 +12,9 @@ struct BenchCommand: AsyncParsableCommand {
       Runs interleaved samples of a bare /bin/true, a bare bwrap, and shell operations through the
       runtime (bubblewrap backend), in a temporary SPACES_HOME. Targets are ratios to the bare
       figures measured in the same run. Build with -c release for representative figures.
-      """)
+      `spaces bench fuzz` fuzzes the decoders instead.
+      """,
+    subcommands: [FuzzCommand.self])
 
   @Option(help: "Samples per measurement.") var iterations = 100
   @Flag(help: "Print JSON instead of a table.") var json = false
