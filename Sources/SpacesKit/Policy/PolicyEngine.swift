@@ -1,3 +1,5 @@
+import Foundation
+
 /// Judges every operation before it runs: allow, ask or deny, with the rules that matched and
 /// reasons a person understands.
 ///
@@ -75,7 +77,10 @@ public struct PolicyEngine: Sendable {
     case .shell(let command, _):
       let analysis = ShellAnalyzer.analyze(command)
       let applicable = analysis.hazards.filter { !(profile.sandboxed && $0.kind.containedBySandbox) }
-      guard applicable.isEmpty, protectedFindings(analysis).isEmpty else { return [] }
+      // A network ask is approved per operation: a saved rule couldn't turn the network on.
+      guard applicable.isEmpty, protectedFindings(analysis).isEmpty, !approvalGrantsNetwork(decision) else {
+        return []
+      }
       var rules: [PolicyRule] = []
       for simple in analysis.commands where verdict(for: simple, grants: SessionGrants()).decision != .allow {
         let words = PolicyEngine.narrowPrefix(simple)
@@ -221,24 +226,21 @@ public struct PolicyEngine: Sendable {
     return result
   }
 
-  /// Protected entries a glob pattern such as `.git/hook?/*` may name: the pattern is matched
-  /// against an example path of each entry.
+  /// Protected entries a glob pattern such as `.git/hook?/*` may name: the pattern's folders
+  /// are matched one by one against each entry's glob (either way round, with `fnmatch`).
   private func patternEntries(_ pattern: String, mode: PathAccess.Mode) -> [ProtectedPaths.Entry] {
-    let glob = Glob(pattern)
-    let literal = String(pattern.prefix { !"*?[{".contains($0) })
+    let parts = pattern.split(separator: "/").map(String.init)
     return file.protected.entries.filter { entry in
       guard mode != .read || entry.access == .readWrite else { return false }
-      return entry.globs.contains { example in
-        // `.git/hook?/x` may name `.git/hooks/x`: the literal starts agree.
-        let exampleLiteral = String(example.prefix { !"*?[{".contains($0) })
-        if !literal.isEmpty, !exampleLiteral.isEmpty,
-          literal.hasPrefix(exampleLiteral) || exampleLiteral.hasPrefix(literal)
-        {
-          return true
+      return entry.globs.contains { glob in
+        var example = glob.split(separator: "/").map(String.init)
+        while example.first == "**" { example.removeFirst() }
+        for (part, expected) in zip(parts, example) where expected != "**" {
+          let plainPart = part.filter { !"*?[]{}".contains($0) }
+          let plainExpected = expected.filter { !"*?[]{}".contains($0) }
+          guard fnmatch(part, plainExpected, 0) == 0 || fnmatch(expected, plainPart, 0) == 0 else { return false }
         }
-        let sample = example.replacingOccurrences(of: "**/", with: "").replacingOccurrences(of: "**", with: "x")
-          .replacingOccurrences(of: "*", with: "x")
-        return glob.matches(sample) || glob.matches(example)
+        return !parts.isEmpty
       }
     }
   }

@@ -83,10 +83,40 @@ enum OutsidePaths {
   /// Programs whose arguments are text, not paths.
   static let textOnly: Set<String> = ["echo", "printf", "true", "false", ":", "exit", "return", "test", "[", "[["]
 
+  /// The arguments that may be paths: a sed script, a grep pattern or an awk program is not.
+  static func pathCandidates(_ words: [ShellWord]) -> [ShellWord] {
+    let program = words[0].text
+    var args = Array(words.dropFirst())
+    let scripted = ["sed", "grep", "egrep", "fgrep", "rg", "awk", "gawk", "mawk", "jq"]
+    guard scripted.contains(program) else { return args }
+    var result: [ShellWord] = []
+    var sawScript = false
+    var index = 0
+    while index < args.count {
+      let text = args[index].text
+      if ["-e", "--expression", "--regexp", "-f", "--file", "-F", "-v"].contains(text) {
+        sawScript = sawScript || text != "-F" && text != "-v"
+        if text == "-f" || text == "--file" { result.append(contentsOf: args[safe: index + 1]) }
+        index += 2
+        continue
+      }
+      if text.hasPrefix("--expression=") || text.hasPrefix("--regexp=") { sawScript = true }
+      if !text.hasPrefix("-"), !sawScript {
+        sawScript = true
+        index += 1
+        continue
+      }
+      result.append(args[index])
+      index += 1
+    }
+    args = result
+    return args
+  }
+
   /// Adds `outsideWorkspace` or `secretPath` hazards for arguments that leave the workspace.
   static func check(_ words: [ShellWord], into sink: inout ShellSink) {
     guard let program = words.first?.text, !textOnly.contains(program) else { return }
-    for arg in words.dropFirst() {
+    for arg in pathCandidates(words) {
       var path = arg
       if arg.text.hasPrefix("-"), let equals = arg.text.firstIndex(of: "=") {
         path.text = String(arg.text[arg.text.index(after: equals)...])
@@ -110,4 +140,9 @@ enum OutsidePaths {
       }
     }
   }
+}
+
+extension Array {
+  /// The element at `index` as a one-element array, or none.
+  fileprivate subscript(safe index: Int) -> [Element] { indices.contains(index) ? [self[index]] : [] }
 }
