@@ -23,12 +23,15 @@ struct PolicyCommand: ParsableCommand {
         operation == "-"
         ? CLI.readStandardInput() : operation
       let decision: Decision
+      let engine: PolicyEngine
       do {
         let parsed = try Op.parse(text)
         let home = options.spacesHome
         let config = try home.load(space)
-        let store = try PolicyStore(path: home.policyPath(space), fallback: config.policy)
-        decision = try store.current().evaluate(parsed)
+        let profile = Space.profile(config: config, backend: Backends.make(for: config, home: home))
+        let store = try PolicyStore(path: home.policyPath(space), fallback: config.policy, profile: profile)
+        engine = try store.current()
+        decision = engine.evaluate(parsed)
       } catch {
         throw CLI.fail(error)
       }
@@ -36,6 +39,7 @@ struct PolicyCommand: ParsableCommand {
         CLI.print(SpacesJSON.line(decision))
       } else {
         CLI.print(decision.decision.rawValue)
+        CLI.print("  backend \(engine.profile.backend), \(engine.preset.rawValue) preset: \(engine.profile.summary)")
         for (index, reason) in decision.reasons.enumerated() {
           let rule = index < decision.rules.count ? " [\(decision.rules[index])]" : ""
           CLI.print("  - \(reason)\(rule)")

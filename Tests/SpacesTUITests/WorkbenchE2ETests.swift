@@ -109,7 +109,7 @@ final class Tmux: @unchecked Sendable {
   @Test func demoApproveDenyAndFindBothInTheJournal() async throws {
     let tmux = try Tmux()
     try tmux.start("--demo --demo-pause-ms 150")
-    try await tmux.waitFor("./dist/greet Ada")
+    try await tmux.waitFor("rm -rf dist/old")
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")
@@ -202,7 +202,8 @@ final class Tmux: @unchecked Sendable {
   /// An agent (`spaces op` in the space `work`) runs a command the policy asks about; the person
   /// approves it once with `y`, and the agent gets its result.
   func approveAnAgentsAsk(_ tmux: Tmux, file: String) async throws {
-    let command = "touch \(file) && chmod +x \(file) && echo ok"
+    // Deleting recursively asks in a sandbox under the standard preset (until there is undo).
+    let command = "mkdir -p \(file).d && rm -r \(file).d && echo ok"
     let agent = Task { try await tmux.home.run("op", "work", #"{"kind":"shell","command":"\#(command)"}"#) }
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms

@@ -25,6 +25,9 @@ public struct UnavailableBackend: IsolationBackend {
   public let name: String
   public let reason: String
   public var isolated: Bool { true }
+  /// A missing backend runs nothing; its profile is a sandbox's, so the policy asks no more
+  /// than the backend it stands for would.
+  public func isolationProfile(network: Bool) -> IsolationProfile { .bubblewrap(network: network) }
 
   public func run(
     _ request: ShellRequest, onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void

@@ -43,6 +43,9 @@ public struct BubblewrapBackend: IsolationBackend {
   /// Always true.
   public var isolated: Bool { true }
 
+  /// What the backend guarantees; see ``IsolationProfile``.
+  public func isolationProfile(network: Bool) -> IsolationProfile { .bubblewrap(network: network) }
+
   /// Runs one command in a fresh sandbox; see `IsolationBackend.run(_:onOutput:)`.
   ///
   /// `onOutput` receives each stream's first `outputCapBytes` bytes as they come, then one

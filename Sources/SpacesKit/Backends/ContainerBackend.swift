@@ -51,6 +51,9 @@ public struct ContainerBackend: IsolationBackend {
   /// Always true.
   public var isolated: Bool { true }
 
+  /// What the backend guarantees; see ``IsolationProfile``.
+  public func isolationProfile(network: Bool) -> IsolationProfile { .container(network: network) }
+
   /// The container's name: `spaces-<space>-<8 hex digits of the SPACES_HOME path's hash>`.
   public var containerName: String {
     Self.containerName(space: space, home: home)

@@ -17,6 +17,9 @@ public struct HostBackend: IsolationBackend {
   /// Always false.
   public var isolated: Bool { false }
 
+  /// What the backend guarantees; see ``IsolationProfile``.
+  public func isolationProfile(network: Bool) -> IsolationProfile { .host(network: network) }
+
   /// Runs one command; see `IsolationBackend.run(_:onOutput:)`.
   ///
   /// `onOutput` receives each stream's first `outputCapBytes` bytes as they come, then one

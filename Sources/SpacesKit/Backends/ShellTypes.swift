@@ -197,6 +197,9 @@ public protocol IsolationBackend: Sendable {
   var name: String { get }
   /// Whether commands are isolated from the host.
   var isolated: Bool { get }
+  /// What the backend guarantees about the commands it runs, with the network on or off: what
+  /// the policy judges with.
+  func isolationProfile(network: Bool) -> IsolationProfile
   /// Runs one command; calls `onOutput` for each chunk as it is produced (stdout and stderr
   /// apart, chunks are valid UTF-8 strings — never split a multibyte sequence across chunks);
   /// returns when the command and everything it started are gone.

@@ -1,25 +1,47 @@
+import Foundation
+
 /// Judges every operation before it runs: allow, ask or deny, with the rules that matched and
 /// reasons a person understands.
 ///
-/// Order: hard stops and the shell analyzer's hazards can't be loosened by anything; then the
-/// policy file's rules and this session's grants (among those that match, the strictest wins);
-/// when none match, the preset decides.
+/// The engine judges with the space's ``IsolationProfile``: in a sandbox it asks only for what
+/// the sandbox can't contain (the network when the space has none, protected paths, recursive
+/// deletes until there is undo); without one, for anything it can't see into.
+///
+/// Order: hard stops and what can't be parsed can't be loosened by anything; protected paths
+/// the command names ask unless a person granted this exact command; then the policy file's
+/// rules and this session's grants (among those that match, the strictest wins); when none
+/// match, the preset decides with the profile.
 public struct PolicyEngine: Sendable {
   /// The policy file (or a bare preset).
   public var file: PolicyFile
+  /// What the backend guarantees, with the network as the space's config and the policy file
+  /// decide it (the restrictive preset has none).
+  public let profile: IsolationProfile
 
-  /// Creates an engine for a policy.
-  public init(file: PolicyFile) {
+  /// Creates an engine for a policy. `profile` is the backend's with the space's network
+  /// capability; the file's `network:` overrides it. Without one, no sandbox is assumed.
+  public init(file: PolicyFile, profile: IsolationProfile = .host()) {
     self.file = file
+    self.profile = profile.with(network: file.preset != .restrictive && (file.network ?? profile.network))
   }
 
   /// Creates an engine for a bare preset.
-  public init(preset: PolicyPreset) {
-    self.init(file: PolicyFile(preset: preset))
+  public init(preset: PolicyPreset, profile: IsolationProfile = .host()) {
+    self.init(file: PolicyFile(preset: preset), profile: profile)
   }
 
   /// The preset.
   public var preset: PolicyPreset { file.preset }
+
+  /// Rule names that mark an ask about reaching the network: when a person approves such an
+  /// operation, that one operation runs with the network on.
+  public static let networkRulePrefix = "sandbox:network"
+
+  /// Whether `decision` asked because the command reaches the network the space doesn't have,
+  /// so an approval grants the network to that one operation.
+  public func approvalGrantsNetwork(_ decision: Decision) -> Bool {
+    !profile.network && decision.decision == .ask && decision.rules.contains { $0.hasPrefix(Self.networkRulePrefix) }
+  }
 
   /// The space's shell limits with the policy file's overrides applied.
   public func effectiveShellLimits(_ limits: ShellLimits) -> ShellLimits {
@@ -54,7 +76,11 @@ public struct PolicyEngine: Sendable {
     switch operation {
     case .shell(let command, _):
       let analysis = ShellAnalyzer.analyze(command)
-      guard analysis.hazards.isEmpty else { return [] }
+      let applicable = analysis.hazards.filter { !(profile.sandboxed && $0.kind.containedBySandbox) }
+      // A network ask is approved per operation: a saved rule couldn't turn the network on.
+      guard applicable.isEmpty, protectedFindings(analysis).isEmpty, !approvalGrantsNetwork(decision) else {
+        return []
+      }
       var rules: [PolicyRule] = []
       for simple in analysis.commands where verdict(for: simple, grants: SessionGrants()).decision != .allow {
         let words = PolicyEngine.narrowPrefix(simple)
@@ -98,6 +124,10 @@ public struct PolicyEngine: Sendable {
   private func presetDecision(for operation: Op, path: String?) -> Decision {
     let kind = operation.kind
     let rule = "preset:\(preset.rawValue)"
+    if preset != .restrictive, let path, kind != .message, let entry = protectedEntry(for: path, kind: kind) {
+      return Decision(
+        .ask, reasons: ["`\(path)` is a protected path: \(entry.reason)"], rules: ["protected:\(entry.name)"])
+    }
     switch preset {
     case .restrictive:
       if kind.writes {
@@ -105,16 +135,8 @@ public struct PolicyEngine: Sendable {
       }
       return .allow("\(kind.rawValue) is allowed by the restrictive policy", rule: rule)
     case .standard:
-      if let path, kind != .message {
-        for protected in Self.protectedPaths where protected.kinds.contains(kind) {
-          if protected.globs.contains(where: { Glob($0).matches(path) }) {
-            return Decision(.ask, reasons: [protected.reason], rules: ["\(rule):\(protected.name)"])
-          }
-        }
-      }
       if case .deleteFile(_, true) = operation {
-        return Decision(
-          .ask, reasons: ["deletes a folder and everything in it"], rules: ["\(rule):recursive-delete"])
+        return Decision(.ask, reasons: [Self.recursiveDeleteReason], rules: ["\(rule):recursive-delete"])
       }
       return .allow("\(kind.rawValue) in the workspace is allowed by the standard policy", rule: rule)
     case .permissive:
@@ -122,21 +144,17 @@ public struct PolicyEngine: Sendable {
     }
   }
 
-  private struct Protected {
-    var name: String
-    var globs: [String]
-    var kinds: [Op.Kind]
-    var reason: String
-  }
+  static let recursiveDeleteReason =
+    "deletes a folder and everything in it, inside the workspace; nothing can undo that yet, so a person decides"
 
-  private static let protectedPaths: [Protected] = [
-    Protected(
-      name: "git-internals", globs: [".git/**", "**/.git/**"], kinds: [.createFile, .editFile, .deleteFile],
-      reason: "changes git's internals (hooks and config run code later, outside your review)"),
-    Protected(
-      name: "env-files", globs: [".env*", "**/.env*"], kinds: [.createFile, .readFile, .editFile, .deleteFile],
-      reason: "touches an .env file, which usually holds secrets"),
-  ]
+  /// The protected entry `kind` touches at `path`, if any.
+  private func protectedEntry(for path: String, kind: Op.Kind) -> ProtectedPaths.Entry? {
+    switch kind {
+    case .readFile: file.protected.readEntry(for: path)
+    case .createFile, .editFile, .deleteFile: file.protected.writeEntry(for: path)
+    case .shell, .message: nil
+    }
+  }
 
   // MARK: - Shell
 
@@ -145,8 +163,7 @@ public struct PolicyEngine: Sendable {
     var verdicts: [Decision] = []
     // Hard stops first: nothing loosens them.
     for simple in analysis.commands {
-      let stops = CommandJudge.hardStopRules.filter { $0.matches(simple) }
-      if let stop = stops.first {
+      if let stop = CommandJudge.hardStop(for: simple) {
         return Decision(.deny, reasons: [stop.reason], rules: [stop.name])
       }
     }
@@ -159,12 +176,18 @@ public struct PolicyEngine: Sendable {
     if grants.commands.contains(command) {
       return .allow("approved for this session by a person", rule: "session:exact")
     }
-    // Hazards make a command at least ask; a fork bomb or a write to a device denies.
-    for hazard in analysis.hazards {
+    // Hazards make a command at least ask, unless the sandbox contains what they hide.
+    for hazard in analysis.hazards where !(profile.sandboxed && hazard.kind.containedBySandbox) {
+      if hazard.kind == .networkRedirect, profile.sandboxed {
+        if !profile.network, preset != .permissive { verdicts.append(networkAsk(hazard.detail)) }
+        continue
+      }
       verdicts.append(
         Decision(
           max(hazard.kind.minimumVerdict, .ask), reasons: [hazard.detail], rules: ["analyzer:\(hazard.kind.rawValue)"]))
     }
+    // Protected paths: the sandbox can't protect what runs later on the person's machine.
+    verdicts += protectedFindings(analysis)
     if analysis.commands.isEmpty, analysis.hazards.isEmpty {
       verdicts.append(.allow("an empty command does nothing", rule: "analyzer:empty"))
     }
@@ -172,6 +195,63 @@ public struct PolicyEngine: Sendable {
       verdicts.append(verdict(for: simple, grants: grants))
     }
     return Self.combine(verdicts)
+  }
+
+  /// The asks for protected paths the command names in redirects and arguments.
+  func protectedFindings(_ analysis: ShellAnalysis) -> [Decision] {
+    var found: [Decision] = []
+    for access in analysis.accesses {
+      for path in access.workspacePaths(workspaceAliases: profile.workspacePaths) {
+        let entries = access.pattern ? patternEntries(path, mode: access.mode) : entries(for: path, mode: access.mode)
+        for entry in entries {
+          let verb = access.mode == .read || entry.access == .readWrite && access.mode != .write ? "names" : "writes"
+          let decision = Decision(
+            .ask,
+            reasons: [
+              "\(access.route) \(verb) the protected path `\(path)`: \(entry.reason)"
+                + (profile.sandboxed ? " (the sandbox can't protect you from that)" : "")
+            ],
+            rules: ["protected:\(entry.name)"])
+          if !found.contains(decision) { found.append(decision) }
+        }
+      }
+    }
+    return found
+  }
+
+  private func entries(for path: String, mode: PathAccess.Mode) -> [ProtectedPaths.Entry] {
+    var result: [ProtectedPaths.Entry] = []
+    if mode != .read, let entry = file.protected.writeEntry(for: path) { result.append(entry) }
+    if mode != .write, let entry = file.protected.readEntry(for: path), !result.contains(entry) { result.append(entry) }
+    return result
+  }
+
+  /// Protected entries a glob pattern such as `.git/hook?/*` may name: the pattern's folders
+  /// are matched one by one against each entry's glob (either way round, with `fnmatch`).
+  private func patternEntries(_ pattern: String, mode: PathAccess.Mode) -> [ProtectedPaths.Entry] {
+    let parts = pattern.split(separator: "/").map(String.init)
+    return file.protected.entries.filter { entry in
+      guard mode != .read || entry.access == .readWrite else { return false }
+      return entry.globs.contains { glob in
+        var example = glob.split(separator: "/").map(String.init)
+        while example.first == "**" { example.removeFirst() }
+        for (part, expected) in zip(parts, example) where expected != "**" {
+          let plainPart = part.filter { !"*?[]{}".contains($0) }
+          let plainExpected = expected.filter { !"*?[]{}".contains($0) }
+          guard fnmatch(part, plainExpected, 0) == 0 || fnmatch(expected, plainPart, 0) == 0 else { return false }
+        }
+        return !parts.isEmpty
+      }
+    }
+  }
+
+  private func networkAsk(_ what: String) -> Decision {
+    Decision(
+      .ask,
+      reasons: [
+        "\(what), and this space has no network: approving runs this one operation with the network on"
+      ],
+      rules: [Self.networkRulePrefix])
   }
 
   /// The decision for one simple command: file rules and grants first, then the preset.
@@ -185,18 +265,39 @@ public struct PolicyEngine: Sendable {
     switch preset {
     case .restrictive:
       return .deny("the restrictive policy allows no shell commands", rule: "preset:restrictive")
+    case .standard where profile.sandboxed:
+      return sandboxVerdict(for: simple)
     case .standard:
-      let rules = CommandJudge.standardCommandRules.filter { $0.matches(simple) }
+      let rules = (StandardRules.hostAsked + CommandJudge.standardCommandRules).filter { $0.matches(simple) }
       guard let strictest = rules.max(by: { $0.decision < $1.decision }) else {
         return Decision(
-          .ask, reasons: ["`\(simple.program)` is not on the standard policy's list of commands"],
+          .ask,
+          reasons: [
+            "`\(simple.program.clippedForReason)` is not on the standard policy's list of commands, and it would run on your machine with no sandbox"
+          ],
           rules: ["preset:standard:unlisted"])
       }
       let top = rules.filter { $0.decision == strictest.decision }
       return Decision(strictest.decision, reasons: top.map(\.reason), rules: top.map(\.name))
     case .permissive:
-      return .allow("allowed by the permissive policy", rule: "preset:permissive")
+      return .allow(
+        "allowed by the permissive policy; it \(profile.summary)",
+        rule: profile.sandboxed ? "preset:permissive:sandbox" : "preset:permissive")
     }
+  }
+
+  /// The standard preset in a sandbox: what stays inside runs; reaching the network the space
+  /// doesn't have and deleting folders recursively ask.
+  private func sandboxVerdict(for simple: SimpleCommand) -> Decision {
+    if !profile.network, let rule = StandardRules.network.first(where: { $0.matches(simple) }),
+      !StandardRules.isLocalClone(simple)
+    {
+      return networkAsk("`\(simple.program.clippedForReason)` \(rule.reason)")
+    }
+    if StandardRules.recursiveDelete.matches(simple) {
+      return Decision(.ask, reasons: [Self.recursiveDeleteReason], rules: [StandardRules.recursiveDelete.name])
+    }
+    return .allow(profile.summary, rule: "sandbox:contained")
   }
 
   // MARK: - Combining

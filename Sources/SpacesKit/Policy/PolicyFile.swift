@@ -71,6 +71,9 @@ public struct PolicyRule: Sendable, Equatable, Codable {
 /// preset: standard            # restrictive | standard | permissive
 /// network: false              # optional: overrides the space's capability
 /// approvalTimeoutSeconds: 300 # 0 denies at once when nobody decides
+/// protect:                    # more protected paths (globs): writing them asks
+///   - deploy/**
+///   - {path: "secrets/**", read: true}   # reading them asks too
 /// rules:
 ///   - name: no-push
 ///     kinds: [shell]
@@ -93,6 +96,8 @@ public struct PolicyFile: Sendable, Equatable {
   public var shellLimits: [String: Int]
   /// The rules, in file order.
   public var rules: [PolicyRule]
+  /// The protected paths: ``ProtectedPaths/defaults`` plus the file's `protect:` entries.
+  public var protected: ProtectedPaths
 
   /// A policy with only a preset.
   public init(preset: PolicyPreset) {
@@ -101,6 +106,7 @@ public struct PolicyFile: Sendable, Equatable {
     approvalTimeoutSeconds = 300
     shellLimits = [:]
     rules = []
+    protected = ProtectedPaths()
   }
 
   /// The text of a new policy file for a space.
@@ -207,9 +213,17 @@ public struct PolicyFile: Sendable, Equatable {
         for (index, item) in items.enumerated() {
           policy.rules.append(try rule(item, index: index, fail: fail))
         }
+      case "protect":
+        if value.null != nil { continue }
+        guard let items = value.sequence else {
+          throw fail(value.mark, "`protect` must be a list of workspace-relative globs, e.g. [\"deploy/**\"]")
+        }
+        var extra: [ProtectedPaths.Entry] = []
+        for item in items { extra.append(try protectedEntry(item, fail: fail)) }
+        policy.protected = ProtectedPaths(extra: extra)
       default:
         throw fail(
-          keyNode.mark, "unknown key `\(key)`; known: preset, network, approvalTimeoutSeconds, limits, rules")
+          keyNode.mark, "unknown key `\(key)`; known: preset, network, approvalTimeoutSeconds, limits, rules, protect")
       }
     }
     if !sawPreset { throw fail(root.mark, "the policy needs a preset, e.g. `preset: standard`") }
@@ -223,6 +237,46 @@ public struct PolicyFile: Sendable, Equatable {
   static func wholeNumber(_ node: Node) -> Int? {
     guard let scalar = node.scalar, !scalar.string.contains(":") else { return nil }
     return node.int
+  }
+
+  /// One `protect:` item: a glob, or `{path: GLOB, read: true}`.
+  private static func protectedEntry(_ node: Node, fail: (Mark?, String) -> SpacesError) throws(SpacesError)
+    -> ProtectedPaths.Entry
+  {
+    func glob(_ value: Node) throws(SpacesError) -> String {
+      guard let text = value.string, !text.isEmpty, !text.hasPrefix("/"), !text.hasPrefix("~"),
+        !text.split(separator: "/").contains("..")
+      else {
+        throw fail(value.mark, "a protected path must be a workspace-relative glob, e.g. \"deploy/**\"")
+      }
+      return text
+    }
+    if node.scalar != nil {
+      let path = try glob(node)
+      return ProtectedPaths.Entry(
+        name: "policy:\(path)", globs: [path], reason: "is protected by this space's policy file (protect:)")
+    }
+    guard let fields = node.mapping else {
+      throw fail(node.mark, "a protected path is a glob or `{path: GLOB, read: true}`")
+    }
+    var path: String?
+    var read = false
+    for (keyNode, value) in fields {
+      switch keyNode.string ?? "" {
+      case "path": path = try glob(value)
+      case "read":
+        guard let flag = value.bool else { throw fail(value.mark, "`read` must be true or false") }
+        read = flag
+      default:
+        throw fail(keyNode.mark, "unknown key `\(keyNode.string ?? "")` in a protected path; known: path, read")
+      }
+    }
+    guard let path else { throw fail(node.mark, "this protected path has no `path:`") }
+    return ProtectedPaths.Entry(
+      name: "policy:\(path)", globs: [path], access: read ? .readWrite : .write,
+      reason: read
+        ? "is protected by this space's policy file (protect:, reading too)"
+        : "is protected by this space's policy file (protect:)")
   }
 
   private static func rule(

@@ -8,6 +8,9 @@ public final class PolicyStore: Sendable {
   /// The policy file's path.
   public let path: String
   private let fallback: PolicyPreset
+  /// What the space's backend guarantees, with the space's network capability; the file's
+  /// `network:` and preset refine it in each engine.
+  public let profile: IsolationProfile
   private struct Cache {
     var stamp: [Int] = []
     var engine: PolicyEngine?
@@ -15,10 +18,12 @@ public final class PolicyStore: Sendable {
   private let cache = LockedValue(Cache())
   private let sessionGrants = LockedValue(SessionGrants())
 
-  /// Uses the file at `path`; without a file, the bare `fallback` preset applies.
-  public init(path: String, fallback: PolicyPreset) throws(SpacesError) {
+  /// Uses the file at `path`; without a file, the bare `fallback` preset applies. Engines
+  /// judge with `profile` (no sandbox unless told).
+  public init(path: String, fallback: PolicyPreset, profile: IsolationProfile = .host()) throws(SpacesError) {
     self.path = path
     self.fallback = fallback
+    self.profile = profile
     _ = try current()
   }
 
@@ -30,17 +35,17 @@ public final class PolicyStore: Sendable {
       // quietly stand for it.
       let code = errno
       guard code == ENOENT else { throw SpacesError.system(code, "inspect the policy file \(path)") }
-      return PolicyEngine(preset: fallback)
+      return PolicyEngine(preset: fallback, profile: profile)
     }
     let stamp = [
       Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size), Int(info.st_ino),
     ]
     if let engine = cache.withValue({ $0.stamp == stamp ? $0.engine : nil }) { return engine }
     guard let data = try SystemFile.read(path) else {
-      return PolicyEngine(preset: fallback)  // removed since the stat
+      return PolicyEngine(preset: fallback, profile: profile)  // removed since the stat
     }
     let file = try PolicyFile.parse(String(decoding: data, as: UTF8.self), file: path)
-    let engine = PolicyEngine(file: file)
+    let engine = PolicyEngine(file: file, profile: profile)
     cache.withValue { $0 = Cache(stamp: stamp, engine: engine) }
     return engine
   }

@@ -67,7 +67,8 @@ public final class Space: Sendable {
       logger.warning("\(config.name): \(issue)")
     }
     hub = EventHub()
-    policy = try PolicyStore(path: policyPath, fallback: config.policy)
+    policy = try PolicyStore(
+      path: policyPath, fallback: config.policy, profile: Self.profile(config: config, backend: backend))
     approvals = ApprovalQueue()
     running = Slots(limit: config.limits.maxRunning)
   }
@@ -113,6 +114,9 @@ public final class Space: Sendable {
       decided.decision = verdict
 
       let places: [Slots]?
+      // A person who approves an operation asked about because of the network grants the
+      // network to that one operation.
+      var networkGranted = false
       switch verdict.decision {
       case .allow:
         // One write for the three records of an operation that may run at once.
@@ -124,7 +128,7 @@ public final class Space: Sendable {
       case .ask:
         try record([received, decided], sync: false)
         switch try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
-        case .run: break
+        case .run: networkGranted = engine.approvalGrantsNetwork(verdict)
         case .denied(let reason, let by):
           return try await finish(result: denied(result, reason, by: by), elapsed: elapsed())
         case .cancelled(let why):
@@ -140,7 +144,7 @@ public final class Space: Sendable {
       start = clock.now
       do {
         defer { for place in places { place.release() } }
-        try await execute(operation, id: id, into: &result)
+        try await execute(operation, id: id, network: networkGranted, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
@@ -157,6 +161,15 @@ public final class Space: Sendable {
       result.durationMs = elapsed()
       return result
     }
+  }
+
+  /// What `backend` guarantees for a space with `config`: the profile every decision about the
+  /// space is made with (the runtime, `policy.check` and `spaces policy check` alike).
+  public static func profile(config: SpaceConfig, backend: any IsolationBackend) -> IsolationProfile {
+    var profile = backend.isolationProfile(network: config.capabilities.network)
+    // Without a sandbox the command sees the workspace at its real path.
+    if !profile.sandboxed { profile.workspacePaths.append(config.workspace) }
+    return profile
   }
 
   /// The policy's decision; a long command is analysed off the threads that answer requests.
@@ -335,7 +348,7 @@ public final class Space: Sendable {
 
   // MARK: - Execution
 
-  private func execute(_ operation: Op, id: String, into result: inout OperationResult)
+  private func execute(_ operation: Op, id: String, network: Bool, into result: inout OperationResult)
     async throws
   {
     switch operation {
@@ -382,16 +395,18 @@ public final class Space: Sendable {
       try record([message], sync: false)
 
     case .shell(let command, let timeoutMs):
-      try await runShell(command, timeoutMs: timeoutMs, id: id, into: &result)
+      try await runShell(command, timeoutMs: timeoutMs, id: id, networkGranted: network, into: &result)
     }
   }
 
   private func runShell(
-    _ command: String, timeoutMs: Int?, id: String, into result: inout OperationResult
+    _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, into result: inout OperationResult
   ) async throws {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
-    let network = engine.preset != .restrictive && (engine.file.network ?? config.capabilities.network)
+    // The engine's profile holds the network the space and its policy give; a person's
+    // approval of a network ask adds it for this one operation.
+    let network = engine.profile.network || networkGranted
     // An operation's own timeout can shorten the space's and the policy's limit, never extend it.
     if let timeoutMs, Op.timeoutRange.contains(timeoutMs) {
       limits.timeoutMs = limits.timeoutMs > 0 ? min(limits.timeoutMs, timeoutMs) : timeoutMs

@@ -7,6 +7,14 @@ import SystemPackage
 struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
+    abstract: "Measure this machine (the default), or the policy's prompt rate.",
+    subcommands: [BenchMachine.self, BenchPrompts.self],
+    defaultSubcommand: BenchMachine.self)
+}
+
+struct BenchMachine: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "machine",
     abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming.",
     discussion: """
       Runs interleaved samples of a bare /bin/true, a bare bwrap, and shell operations through the

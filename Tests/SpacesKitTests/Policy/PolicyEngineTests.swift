@@ -39,7 +39,9 @@ import Testing
   @Test func permissiveAllowsFiles() {
     let engine = PolicyEngine(preset: .permissive)
     #expect(engine.evaluate(.deleteFile(path: "src", recursive: true)).decision == .allow)
-    #expect(engine.evaluate(.readFile(path: ".env")).decision == .allow)
+    // Protected paths ask under permissive too (issue 12): the sandbox can't protect secrets.
+    #expect(engine.evaluate(.readFile(path: ".env")).decision == .ask)
+    #expect(engine.evaluate(.readFile(path: "src/a.txt")).decision == .allow)
   }
 
   @Test func fileRulesComeFirstAndTheStrictestWins() throws {

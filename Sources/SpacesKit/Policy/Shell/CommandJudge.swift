@@ -29,6 +29,10 @@ public enum CommandJudge {
     let byProgram = Dictionary(
       grouping: allRules.filter { !ShellPattern.isPattern($0.program) }, by: \.program)
     for command in analysis.commands {
+      if let stop = hardStop(for: command) {
+        verdicts.append((stop.decision, stop.reason, stop.name))
+        continue
+      }
       let matching = ((byProgram[command.program] ?? []) + patterned).filter { $0.matches(command) }
       if let top = matching.map(\.decision).max() {
         verdicts += matching.filter { $0.decision == top }.map { ($0.decision, $0.reason, $0.name) }

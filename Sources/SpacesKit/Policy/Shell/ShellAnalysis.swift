@@ -8,11 +8,15 @@ public struct ShellAnalysis: Sendable, Equatable {
   public var commands: [SimpleCommand]
   /// Why the string can't be auto-allowed; empty when it was fully understood.
   public var hazards: [Hazard]
+  /// The paths the commands read and write, as far as redirects and the programs' arguments
+  /// show them.
+  public var accesses: [PathAccess]
 
   /// Creates an analysis.
-  public init(commands: [SimpleCommand] = [], hazards: [Hazard] = []) {
+  public init(commands: [SimpleCommand] = [], hazards: [Hazard] = [], accesses: [PathAccess] = []) {
     self.commands = commands
     self.hazards = hazards
+    self.accesses = accesses
   }
 }
 
@@ -109,6 +113,21 @@ public struct Hazard: Sendable, Equatable, Hashable {
     case forkBomb
     /// Something the analyzer could not parse confidently.
     case parseError
+    /// An argument that names a path outside the workspace (read or written): only a concern
+    /// without a sandbox.
+    case outsideWorkspace
+    /// An argument that names a place holding the person's secrets (`~/.ssh`, `/etc/shadow` …).
+    case secretPath
+
+    /// Whether a sandbox (``IsolationProfile/sandboxed``) contains what this hazard hides: the
+    /// command may do anything inside it, and nothing outside. A parse error, a network
+    /// redirect, a raw-device write and a fork bomb are not contained.
+    public var containedBySandbox: Bool {
+      switch self {
+      case .parseError, .networkRedirect, .deviceWrite, .forkBomb: false
+      default: true
+      }
+    }
 
     /// The least strict verdict a command with this hazard can get.
     public var minimumVerdict: Decision.Verdict {

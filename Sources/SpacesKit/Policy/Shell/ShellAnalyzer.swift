@@ -15,7 +15,7 @@ public enum ShellAnalyzer {
   public static func analyze(_ command: String) -> ShellAnalysis {
     var sink = ShellSink()
     analyze(Array(command.utf8), depth: 0, into: &sink)
-    return ShellAnalysis(commands: sink.commands, hazards: sink.hazards)
+    return ShellAnalysis(commands: sink.commands, hazards: sink.hazards, accesses: sink.accesses)
   }
 
   /// Analyzes `bytes` at a nesting depth, adding what it finds to `sink`.
@@ -52,9 +52,17 @@ public enum ShellAnalyzer {
   private static func resolve(_ parsed: ParsedCommand, depth: Int, into sink: inout ShellSink) {
     for assignment in parsed.assignments { addAssignmentHazard(assignment, into: &sink) }
     for redirect in parsed.redirects { checkRedirect(redirect, into: &sink) }
-    var words = parsed.words
+    resolve(words: parsed.words, parsed: parsed, depth: depth, into: &sink)
+  }
+
+  /// Resolves `words` (a command's, or the command `xargs` or `find -exec` runs).
+  private static func resolve(
+    words initial: [ShellWord], parsed: ParsedCommand, depth: Int, outerWrappers: [String] = [],
+    into sink: inout ShellSink
+  ) {
+    var words = initial
     var assignments = parsed.assignments.map(\.text)
-    var wrappers: [String] = []
+    var wrappers: [String] = outerWrappers
     while case .inner(let skip, let extra) = Wrappers.unwrap(words, into: &sink) {
       wrappers.append(words[0].text)
       for assignment in extra { addAssignmentHazard(assignment, into: &sink) }
@@ -73,6 +81,14 @@ public enum ShellAnalyzer {
         return
       }
       ProgramChecks.check(words, into: &sink)
+      recordAccesses(words, into: &sink)
+      for (inner, via) in InnerCommand.words(words) {
+        let start = sink.commands.count
+        resolve(words: inner, parsed: ParsedCommand(), depth: depth + 1, outerWrappers: wrappers + [via], into: &sink)
+        for index in start..<sink.commands.count {
+          sink.commands[index].background = sink.commands[index].background || parsed.background
+        }
+      }
     }
     sink.commands.append(
       SimpleCommand(
@@ -80,6 +96,18 @@ public enum ShellAnalyzer {
         assignments: assignments,
         redirects: parsed.redirects.map { Redirect($0.op, $0.target.text) },
         background: parsed.background, wrappers: wrappers))
+  }
+
+  /// Records the paths a resolved command reads and writes, and follows `cd`.
+  private static func recordAccesses(_ words: [ShellWord], into sink: inout ShellSink) {
+    let shown = words.map(\.text).joined(separator: " ").clippedForReason
+    for (word, mode) in PathArguments.accesses(words) {
+      sink.access(word, mode, route: "`\(shown)`")
+    }
+    if words.first?.text == "cd", let folder = words.dropFirst().first(where: { !$0.text.hasPrefix("-") }) {
+      sink.enter(folder)
+    }
+    OutsidePaths.check(words, into: &sink)
   }
 
   private static func addAssignmentHazard(_ word: ShellWord, into sink: inout ShellSink) {
@@ -119,6 +147,11 @@ public enum ShellAnalyzer {
     }
     let duplicatesDescriptor =
       target.isPlain && (text == "-" || (!text.isEmpty && text.allSatisfy(\.isNumber)))
+    if op == "<" || op == "<>" {
+      sink.access(target, op == "<" ? .read : .write, route: shown)
+    } else if !["<<", "<<-", "<<<", "<&"].contains(op), !(op == ">&" && duplicatesDescriptor) {
+      sink.access(target, .write, route: shown)
+    }
     if ["<<", "<<-", "<<<", "<", "<&"].contains(op) || (op == ">&" && duplicatesDescriptor) {
       return
     }
@@ -138,6 +171,30 @@ struct ShellSink {
   var commands: [SimpleCommand] = []
   private(set) var hazards: [Hazard] = []
   private var seen: Set<Hazard> = []
+  /// Paths read and written, in order.
+  var accesses: [PathAccess] = []
+  /// The workspace-relative folders a command may run in: the start and every folder a `cd`
+  /// named (a `cd` inside a subshell is counted too: more places checked, never fewer).
+  var folders: [String] = [""]
+
+  /// Records that `word` is read or written, unless it is only known when the command runs
+  /// (the runtime's check after the command covers those).
+  mutating func access(_ word: ShellWord, _ mode: PathAccess.Mode, route: String) {
+    guard !word.text.isEmpty, !word.substitution else { return }
+    if word.expansion, !["~", "$HOME", "${HOME}"].contains(where: { word.text == $0 || word.text.hasPrefix($0 + "/") })
+    {
+      return
+    }
+    let item = PathAccess(path: word.text, mode: mode, route: route, folders: folders, pattern: word.glob || word.brace)
+    if !accesses.contains(item) { accesses.append(item) }
+  }
+
+  /// Follows `cd folder`: later relative paths are checked against it too.
+  mutating func enter(_ word: ShellWord) {
+    let candidates = PathAccess(path: word.text, mode: .read, route: "", folders: folders)
+      .workspacePaths(workspaceAliases: ["/workspace"])
+    for folder in candidates where !folders.contains(folder) { folders.append(folder) }
+  }
 
   mutating func add(_ kind: Hazard.Kind, _ detail: String) {
     let hazard = Hazard(kind, detail)

@@ -29,6 +29,22 @@ extension CommandJudge {
   /// disks, writing raw devices, powering off. Writes to raw devices through redirects and
   /// the fork bomb are caught by the analyzer as `deviceWrite` and `forkBomb` hazards.
   public static let hardStopRules: [CommandRule] = StandardRules.hardStops
+
+  /// The hard stop `command` hits, if any, in every spelling of its program and paths:
+  /// `/sbin/mkfs.ext4` is `mkfs.ext4`, and `${HOME}/*`, `"$HOME"`, `~/` are the home folder.
+  public static func hardStop(for command: SimpleCommand) -> CommandRule? {
+    var canonical = command
+    canonical.program = command.program.split(separator: "/").last.map(String.init) ?? command.program
+    canonical.arguments = command.arguments.map(StandardRules.canonicalTarget)
+    if let stop = hardStopRules.first(where: { $0.matches(command) || $0.matches(canonical) }) { return stop }
+    // `sudo rm -rf /`: a wrapper the analyzer can't follow still doesn't hide a hard stop.
+    guard Wrappers.opaque.contains(canonical.program) || canonical.program == "exec" else { return nil }
+    for (index, word) in command.arguments.enumerated() where !word.hasPrefix("-") {
+      let inner = SimpleCommand(program: word, arguments: Array(command.arguments[(index + 1)...]))
+      if let stop = hardStop(for: inner) { return stop }
+    }
+    return nil
+  }
 }
 
 /// The rule tables behind the presets.
@@ -178,6 +194,100 @@ enum StandardRules {
     rule(
       .ask, "tar", "tar", "tar's options can run programs (--to-command, -I, --checkpoint-action)"),
   ]
+
+  /// The rules that reach the network: what a sandbox without network asks about (approving
+  /// runs that one operation with the network on).
+  static let network: [CommandRule] = [
+    rule(
+      .ask, "network", "curl|wget|nc|ncat|netcat|socat|ssh|scp|sftp|rsync|telnet|ftp|aria2c|http|https",
+      "reaches the network"),
+    rule(
+      .ask, "git-network", "git", ["push|fetch|pull|clone|submodule|ls-remote"],
+      "talks to another repository over the network"),
+    rule(
+      .ask, "git-remote-network", "git", ["remote", "update|show|prune|set-head"],
+      "talks to another repository over the network"),
+    rule(
+      .ask, "pip-install", "pip|pip3|uv|poetry|pipx", ["install|download|add|sync|lock|update"],
+      "installs packages from the network"),
+    rule(
+      .ask, "python-pip", "python|python3", ["-m", "pip|ensurepip"], "installs packages from the network"),
+    rule(
+      .ask, "js-install", "npm|pnpm|yarn|bun", ["install|i|ci|add|publish|update|upgrade"],
+      "installs or publishes packages over the network"),
+    rule(
+      .ask, "cargo-install", "cargo", ["install|publish|add|update|fetch"],
+      "installs or publishes crates over the network"),
+    rule(.ask, "go-get", "go", ["get|install|mod"], "downloads modules over the network"),
+    rule(
+      .ask, "go-remote", "go", ["run"], anywhere: ["*@*"], "downloads and runs a module from the network"),
+    rule(
+      .ask, "deno-remote", "deno", anywhere: ["http://*|https://*|npm:*|jsr:*"],
+      "downloads and runs code from the network"),
+    rule(.ask, "packages", "apt|apt-get|snap|brew", "installs system packages from the network"),
+  ]
+
+  /// Recursive deletion: asks under the standard preset everywhere until undo exists.
+  static let recursiveDelete = rule(
+    .ask, "rm-recursive", "rm", anywhere: ["-r|-R|--recursive"],
+    "deletes folders and everything in them, which nothing can undo yet")
+
+  /// Whether `command` clones a repository from a path rather than over the network.
+  static func isLocalClone(_ command: SimpleCommand) -> Bool {
+    guard command.program == "git", CommandRule.significantArguments(of: command).first == "clone" else { return false }
+    let operands = command.arguments.drop { $0 != "clone" }.dropFirst().filter { !$0.hasPrefix("-") }
+    guard let source = operands.first else { return false }
+    let url =
+      source.contains("://") || source.contains("@")
+      || (source.firstIndex(of: ":").map { colon in !source[..<colon].contains("/") } ?? false)
+    return !url
+  }
+
+  /// Without a sandbox: programs that run code the policy can't see into ask, whatever the
+  /// allow-list says (strictest wins).
+  static let hostAsked: [CommandRule] = [
+    rule(
+      .ask, "host-code",
+      "python|python3|node|bun|deno|ruby|perl|php|lua|Rscript|sh|bash|dash|zsh|ksh|fish|tsx|ts-node",
+      "runs code the policy can't see into, on your machine with no sandbox"),
+    rule(
+      .ask, "host-build",
+      "swift|go|cargo|make|cmake|ninja|gradle|gradlew|mvn|tsc|pytest|tox|nox|npm|pnpm|yarn|npx|pnpx|bunx|uv|poetry|pip|pip3|dotnet|mix|rake|bundle",
+      "builds or runs the workspace's code or package scripts, which can do anything on your machine with no sandbox"
+    ),
+    rule(
+      .ask, "host-awk", "awk|gawk|mawk|nawk",
+      "awk can run commands (system, pipes, indirect calls such as @f()), on your machine with no sandbox"),
+    rule(
+      .ask, "host-program-option", "rg", anywhere: ["--pre|--pre=*|--hostname-bin|--hostname-bin=*"],
+      "names a program for ripgrep to run, on your machine with no sandbox"),
+    rule(
+      .ask, "host-git-commit", "git", ["commit|merge|rebase|am|cherry-pick|revert|pull|checkout|switch"],
+      "runs the repository's hooks, on your machine with no sandbox"),
+  ]
+
+  /// One spelling per path for the hard stops: `${HOME}` and `$HOME` are `~`; repeated and
+  /// trailing slashes, a trailing `/.` or `/*` go.
+  static func canonicalTarget(_ argument: String) -> String {
+    var text = argument
+    for home in ["${HOME}", "$HOME"] where text == home || text.hasPrefix(home + "/") {
+      text = "~" + text.dropFirst(home.count)
+    }
+    while text.contains("//") { text = text.replacingOccurrences(of: "//", with: "/") }
+    while text.count > 1 {
+      if text.hasSuffix("/*") || text.hasSuffix("/.") {
+        text.removeLast(2)
+      } else if text.hasSuffix("/") {
+        text.removeLast()
+      } else if text.hasSuffix("/..") {
+        text = "/"
+      } else {
+        break
+      }
+      if text.isEmpty { text = "/" }
+    }
+    return text
+  }
 
   /// Arguments naming the root folder, the home folder, or a top-level system folder.
   private static let systemTargets: String = {
