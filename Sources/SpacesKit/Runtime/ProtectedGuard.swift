@@ -24,6 +24,13 @@ struct ProtectedLocations: Sendable, Equatable {
     var depth: Int
     var recursive: Bool
     var entries: [Int]
+    /// For a folder looked at one level deep: the patterns its names must match.
+    var names: [[UInt8]] = []
+
+    /// Whether `name` (directly in the folder) may match: a quick test before the globs.
+    func mayHold(_ name: [UInt8]) -> Bool {
+      recursive || depth > 1 || names.contains { Glob.component($0[...], name[...]) }
+    }
   }
   /// A folder on the way to a location, and the entry it leads to.
   struct Ancestor: Sendable, Equatable {
@@ -35,12 +42,23 @@ struct ProtectedLocations: Sendable, Equatable {
   static let maxDepth = 8
 
   let paths: ProtectedPaths
+  /// Each entry's globs and exceptions, compiled once.
+  private let matchers: [(globs: [Glob], except: [Glob])]
   private(set) var literals: [Literal] = []
   private(set) var folders: [Folder] = []
   private(set) var ancestors: [Ancestor] = []
 
+  static func == (lhs: Self, rhs: Self) -> Bool { lhs.paths == rhs.paths }
+
+  /// Whether entry `index` covers `path` (``ProtectedPaths/Entry/covers(_:)`` with compiled globs).
+  func covers(_ index: Int, _ path: String) -> Bool {
+    let matcher = matchers[index]
+    return matcher.globs.contains { $0.matches(path) } && !matcher.except.contains { $0.matches(path) }
+  }
+
   init(_ paths: ProtectedPaths) {
     self.paths = paths
+    matchers = paths.entries.map { ($0.globs.map(Glob.init), $0.except.map(Glob.init)) }
     for (index, entry) in paths.entries.enumerated() {
       for glob in entry.globs {
         let parts = glob.split(separator: "/").map(String.init).filter { $0 != "." }
@@ -51,12 +69,14 @@ struct ProtectedLocations: Sendable, Equatable {
           folderPath = Array(parts[..<wild])
           let recursive = parts[wild...].contains("**")
           let depth = recursive ? Self.maxDepth : parts.count - wild
+          if folders.firstIndex(where: { $0.components == folderPath }) == nil {
+            folders.append(Folder(components: folderPath, depth: depth, recursive: recursive, entries: []))
+          }
           if let at = folders.firstIndex(where: { $0.components == folderPath }) {
             folders[at].depth = max(folders[at].depth, depth)
             folders[at].recursive = folders[at].recursive || recursive
             if !folders[at].entries.contains(index) { folders[at].entries.append(index) }
-          } else {
-            folders.append(Folder(components: folderPath, depth: depth, recursive: recursive, entries: [index]))
+            if !recursive, depth == 1 { folders[at].names.append(Array(parts[wild].utf8)) }
           }
           addAncestors(of: folderPath, including: true, entry: index)
         } else {
@@ -145,6 +165,13 @@ struct ProtectedScanner: Sendable {
   /// The protected entries present now; content is read only for entries whose stat differs
   /// from `previous` (where it is reused).
   func scan(previous: Snapshot) -> Snapshot {
+    var cache = CoverCache()
+    return scan(previous: previous, cache: &cache)
+  }
+
+  /// ``scan(previous:)`` remembering which entry covers each path in `cache` (the globs cost
+  /// more than the rest of a scan).
+  func scan(previous: Snapshot, cache: inout CoverCache) -> Snapshot {
     var found: Snapshot = [:]
     var folders = FolderCache(rootFD: rootFD)
     defer { folders.closeAll() }
@@ -153,7 +180,8 @@ struct ProtectedScanner: Sendable {
       guard let name = literal.components.last,
         let parent = folders.open(literal.components.dropLast())
       else { continue }
-      record(parent, Array(name.utf8), path: Self.raw(literal.components), rule: entries[literal.entry].name,
+      record(
+        parent, Array(name.utf8), path: Self.raw(literal.components), rule: entries[literal.entry].name,
         previous: previous, into: &found)
     }
     for ancestor in locations.ancestors {
@@ -163,25 +191,29 @@ struct ProtectedScanner: Sendable {
       guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT != S_IFDIR else {
         continue
       }
-      record(parent, Array(name.utf8), path: Self.raw(ancestor.components), rule: entries[ancestor.entry].name,
+      record(
+        parent, Array(name.utf8), path: Self.raw(ancestor.components), rule: entries[ancestor.entry].name,
         previous: previous, into: &found)
     }
     for folder in locations.folders {
       guard let fd = folders.open(folder.components[...]) else { continue }
-      walk(fd, prefix: Self.raw(folder.components), depth: folder.depth, folder: folder, previous: previous,
-        into: &found)
+      walk(
+        fd, prefix: Self.raw(folder.components), depth: folder.depth, folder: folder, previous: previous,
+        cache: &cache, into: &found)
     }
     return found
   }
 
   private func walk(
     _ dir: Int32, prefix: [UInt8], depth: Int, folder: ProtectedLocations.Folder, previous: Snapshot,
-    into found: inout Snapshot
+    cache: inout CoverCache, into found: inout Snapshot
   ) {
     guard depth > 0, let listing = Self.list(dir) else { return }
     let entries = locations.paths.entries
+    let top = depth == folder.depth
     for (name, type) in listing {
       guard found.count < Self.maxItems else { return }
+      if top, !folder.mayHold(name) { continue }
       let path = prefix.isEmpty ? name : prefix + [UInt8(ascii: "/")] + name
       var isDirectory = type == UInt8(DT_DIR)
       if type == UInt8(DT_UNKNOWN) {
@@ -193,12 +225,20 @@ struct ProtectedScanner: Sendable {
         guard depth > 1 else { continue }
         let child = cspaces_openat(dir, name.cString, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
         guard child >= 0 else { continue }
-        walk(child, prefix: path, depth: depth - 1, folder: folder, previous: previous, into: &found)
+        walk(child, prefix: path, depth: depth - 1, folder: folder, previous: previous, cache: &cache, into: &found)
         close(child)
         continue
       }
-      let text = String(decoding: path, as: UTF8.self)
-      guard let index = folder.entries.first(where: { entries[$0].covers(text) }) else { continue }
+      let index: Int
+      if let known = cache.entries[path] {
+        index = known
+      } else {
+        let text = String(decoding: path, as: UTF8.self)
+        index = folder.entries.first { locations.covers($0, text) } ?? -1
+        if cache.entries.count > Self.maxItems { cache.entries = [:] }
+        cache.entries[path] = index
+      }
+      guard index >= 0 else { continue }
       record(dir, name, path: path, rule: entries[index].name, previous: previous, into: &found)
     }
   }
@@ -412,6 +452,11 @@ struct ProtectedScanner: Sendable {
   }
 }
 
+/// Which entry covers each path a scan met (-1: none), kept between scans.
+struct CoverCache: Sendable {
+  var entries: [[UInt8]: Int] = [:]
+}
+
 /// Folders opened during one scan, each beneath the one before with `O_NOFOLLOW`.
 private struct FolderCache {
   let rootFD: Int32
@@ -465,6 +510,7 @@ public final class ProtectedGuard: Sendable {
   private struct State {
     var baseline: ProtectedScanner.Snapshot?
     var locations: ProtectedLocations?
+    var covers = CoverCache()
     var readers = 0
     var writer = false
     var waiters: [Waiter] = []
@@ -491,7 +537,8 @@ public final class ProtectedGuard: Sendable {
       let locations = state.locations.flatMap { $0.paths == paths ? $0 : nil } ?? ProtectedLocations(paths)
       if state.readers + (state.writer ? 1 : 0) == 1 || state.baseline == nil || state.locations != locations {
         let scanner = ProtectedScanner(rootFD: rootFD, locations: locations)
-        state.baseline = scanner.scan(previous: state.baseline ?? [:])
+        if state.locations != locations { state.covers = CoverCache() }
+        state.baseline = scanner.scan(previous: state.baseline ?? [:], cache: &state.covers)
         state.locations = scanner.locations
       }
     }
@@ -504,7 +551,7 @@ public final class ProtectedGuard: Sendable {
     let changes = state.withValue { state -> [ProtectedChange] in
       guard let locations = state.locations, let baseline = state.baseline else { return [] }
       let scanner = ProtectedScanner(rootFD: rootFD, locations: locations)
-      let now = scanner.scan(previous: baseline)
+      let now = scanner.scan(previous: baseline, cache: &state.covers)
       if writable {
         state.baseline = now
         return []
@@ -694,11 +741,11 @@ enum ProtectedBinds {
         guard let parent = folders.open(folder.components.dropLast()) else { continue }
         add(folder.components, in: parent, readable: folder.entries.allSatisfy { entries[$0].access == .write })
       } else if folder.depth == 1, let fd = folders.open(folder.components[...]) {
-        for (raw, _) in ProtectedScanner.list(fd) ?? [] {
+        for (raw, _) in ProtectedScanner.list(fd) ?? [] where folder.mayHold(raw) {
           guard let name = String(validating: raw, as: UTF8.self) else { continue }
           let parts = folder.components + [name]
           let path = parts.joined(separator: "/")
-          guard let index = folder.entries.first(where: { entries[$0].covers(path) }) else { continue }
+          guard let index = folder.entries.first(where: { locations.covers($0, path) }) else { continue }
           add(parts, in: fd, readable: entries[index].access == .write)
         }
       }

@@ -413,18 +413,19 @@ public final class Space: Sendable {
     let ordering = ordering
     let ran: Result<ShellOutcome, any Error>
     do {
-      ran = .success(try await backend.run(request) { stream, chunk in
-        var output = Event(space: space, opId: id, type: .output)
-        output.stream = stream.rawValue
-        output.data = chunk
-        ordering.lock()
-        defer { ordering.unlock() }
-        do {
-          hub.publish(try journal.append([output], sync: false))
-        } catch {
-          logger.error("\(space): journal write failed: \(error)")
-        }
-      })
+      ran = .success(
+        try await backend.run(request) { stream, chunk in
+          var output = Event(space: space, opId: id, type: .output)
+          output.stream = stream.rawValue
+          output.data = chunk
+          ordering.lock()
+          defer { ordering.unlock() }
+          do {
+            hub.publish(try journal.append([output], sync: false))
+          } catch {
+            logger.error("\(space): journal write failed: \(error)")
+          }
+        })
     } catch {
       ran = .failure(error)
     }

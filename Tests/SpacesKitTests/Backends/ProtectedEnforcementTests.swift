@@ -79,29 +79,31 @@ struct ProtectedEnforcementTests {
         let before = fixture.state(target)
         let ancestors = Self.ancestors(of: target).map { ($0, fixture.state($0)) }
         let result = try await fixture.agent(route.script(target))
-        let where_ = "\(backend) \(target) via \(route)"
-        try #require(result.status == .completed, "\(where_): \(result)")
-        #expect(fixture.state(target) == before, "\(where_): \(fixture.state(target)) != \(before)")
+        let context = "\(backend) \(target) via \(route)"
+        try #require(result.status == .completed, "\(context): \(result)")
+        #expect(fixture.state(target) == before, "\(context): \(fixture.state(target)) != \(before)")
         for (path, state) in ancestors {
-          #expect(fixture.state(path) == state || state.kind == .directory && fixture.state(path).kind == .directory,
-            "\(where_): \(path) is \(fixture.state(path))")
+          #expect(
+            fixture.state(path) == state || state.kind == .directory && fixture.state(path).kind == .directory,
+            "\(context): \(path) is \(fixture.state(path))")
         }
         let journaled = try fixture.journaledRestores(result.id)
-        #expect(journaled.map(\.path) == (result.restored ?? []), "\(where_)")
-        #expect(journaled.allSatisfy { $0.action != .failed }, "\(where_): \(journaled)")
+        #expect(journaled.map(\.path) == (result.restored ?? []), "\(context)")
+        #expect(journaled.allSatisfy { $0.action != .failed }, "\(context): \(journaled)")
         let stderr = result.stderr ?? ""
         if journaled.isEmpty {
           // Unchanged because the sandbox refused it: the command's own error is in the journal.
-          #expect(backend == .bubblewrap && !stderr.isEmpty || before.kind == .missing, "\(where_): nothing on stderr")
-          report.append("\(where_): blocked by the sandbox")
+          #expect(backend == .bubblewrap && !stderr.isEmpty || before.kind == .missing, "\(context): nothing on stderr")
+          report.append("\(context): blocked by the sandbox")
         } else {
-          #expect(journaled.contains { $0.path == target || target.hasPrefix($0.path + "/") }, "\(where_): \(journaled)")
-          #expect(stderr.contains("[spaces] "), "\(where_)")
-          #expect(stderr.contains("protected paths change only with a person's approval"), "\(where_)")
-          report.append("\(where_): put back \(journaled.map(\.path))")
+          #expect(
+            journaled.contains { $0.path == target || target.hasPrefix($0.path + "/") }, "\(context): \(journaled)")
+          #expect(stderr.contains("[spaces] "), "\(context)")
+          #expect(stderr.contains("protected paths change only with a person's approval"), "\(context)")
+          report.append("\(context): put back \(journaled.map(\.path))")
         }
         if target.hasPrefix(".env") {
-          #expect(!(result.stdout ?? "").contains("s3cr3t"), "\(where_)")
+          #expect(!(result.stdout ?? "").contains("s3cr3t"), "\(context)")
         }
       }
     }
@@ -179,7 +181,10 @@ struct ProtectedEnforcementTests {
     #expect(fresh.state(".git/config").kind == .file)
     #expect(result.restored == [".git/hooks/pre-commit"])
     let journaled = try fresh.journaledRestores(result.id)
-    #expect(journaled == [ProtectedChange(path: ".git/hooks/pre-commit", change: .created, action: .removed, rule: "git-hooks")])
+    #expect(
+      journaled == [
+        ProtectedChange(path: ".git/hooks/pre-commit", change: .created, action: .removed, rule: "git-hooks")
+      ])
     #expect(result.stderr?.contains("[spaces] removed .git/hooks/pre-commit (created by the command)") == true)
     // The journal orders it before the end of the operation.
     let types = try fresh.events(result.id).map(\.type)
@@ -210,7 +215,9 @@ struct ProtectedEnforcementTests {
 struct ProtectedWorkflowTests {
   @Test func gitKeepsWorkingAndNothingIsPutBack() async throws {
     let fixture = try ProtectedFixture(seed: nil)
-    try fixture.host("set -e; mkdir upstream; cd upstream; git init -q; git -c user.email=u@x -c user.name=U commit -q --allow-empty -m up")
+    try fixture.host(
+      "set -e; mkdir upstream; cd upstream; git init -q; git -c user.email=u@x -c user.name=U commit -q --allow-empty -m up"
+    )
     let steps = [
       "git init",
       "git config user.email agent@example.com && git config user.name Agent",
@@ -257,7 +264,9 @@ struct ProtectedWorkflowTests {
     // chmod asks under the standard preset; the person approves it once.
     let running = Task {
       await space.submit(
-        .shell(command: "chmod 700 .git/hooks/pre-commit && echo approved > .git/hooks/pre-commit && echo x=1 > .env", timeoutMs: nil))
+        .shell(
+          command: "chmod 700 .git/hooks/pre-commit && echo approved > .git/hooks/pre-commit && echo x=1 > .env",
+          timeoutMs: nil))
     }
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(20)
@@ -267,7 +276,7 @@ struct ProtectedWorkflowTests {
     let result = await running.value
     #expect(result.exitCode == 0, "\(result.stderr ?? "")")
     #expect(result.restored == nil)
-    #expect(fixture.state(".git/hooks/pre-commit") .content == Array("approved\n".utf8))
+    #expect(fixture.state(".git/hooks/pre-commit").content == Array("approved\n".utf8))
     #expect(fixture.state(".git/hooks/pre-commit").mode == 0o700)
     #expect(fixture.state(".env").content == Array("x=1\n".utf8))
     // The next command, not approved, keeps what the approved one did.
@@ -308,17 +317,17 @@ struct ProtectedCostTests {
     try fixture.host(
       "set -e; for i in 1 2 3 4 5 6 7 8; do echo $i > f$i; git add f$i; git commit -qm c$i; done; for i in $(seq 1 40); do touch src-$i; done"
     )
-    let guard_ = try #require(ProtectedGuard(root: fixture.workspace))
+    let checker = try #require(ProtectedGuard(root: fixture.workspace))
     let paths = ProtectedPaths()
-    #expect(await guard_.begin(paths, writable: false))
-    #expect(guard_.end(writable: false).isEmpty)
+    #expect(await checker.begin(paths, writable: false))
+    #expect(checker.end(writable: false).isEmpty)
     let clock = ContinuousClock()
     var samples: [Duration] = []
     var binds: [Duration] = []
     for _ in 0..<500 {
       let start = clock.now
-      _ = await guard_.begin(paths, writable: false)
-      let changes = guard_.end(writable: false)
+      _ = await checker.begin(paths, writable: false)
+      let changes = checker.end(writable: false)
       samples.append(clock.now - start)
       #expect(changes.isEmpty)
       let bindStart = clock.now
