@@ -298,7 +298,7 @@ struct ProtectedWorkflowTests {
     while fixture.state(".ready").kind == .missing, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
     let edit = await space.submit(.createFile(path: ".envrc", content: "export B=2\n", encoding: .utf8), actor: .person)
     #expect(edit.status == .completed)
-    // Not through Foundation's Process, which reaps children it didn't start.
+    // The signal that lets the command end, made from outside the space.
     #expect(FileManager.default.createFile(atPath: fixture.workspace + "/.go", contents: Data()))
     let result = try await running.value
     #expect(result.exitCode == 0)
