@@ -9,6 +9,8 @@ import SystemPackage
 /// and HOME), a private `/tmp`, a minimal `/dev`, its own `/proc`, new user, PID, IPC, UTS and
 /// cgroup namespaces, no network unless granted, no capabilities, a new session and a clean
 /// environment. The host's home folders, `/root`, `/run` and the `hiddenPaths` are not there.
+/// The workspace's protected paths (git hooks, editor tasks, CI workflows…) are read-only and
+/// `.env*` files unreadable, unless a person approved the command (``ShellRequest/protectedWritable``).
 /// When the command exits, its PID namespace goes and everything it started with it.
 public struct BubblewrapBackend: IsolationBackend {
   /// The `bwrap` to use; nil searches `PATH`.
@@ -97,6 +99,9 @@ public struct BubblewrapBackend: IsolationBackend {
     let workspace = Self.normalize(Sys.realPath(request.workspace))
     args += ["--bind", workspace, "/workspace"]
     binds.append((workspace, "/workspace"))
+    if !request.protectedWritable {
+      args += ProtectedBinds.arguments(workspace: workspace, paths: request.protectedPaths)
+    }
     // Hide what lies beneath a bound folder: an empty tmpfs over folders, /dev/null over files.
     for path in hidden {
       for bind in binds where path != bind.source && path.hasPrefix(bind.source + "/") {

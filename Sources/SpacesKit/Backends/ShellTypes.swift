@@ -115,6 +115,12 @@ public struct ShellRequest: Sendable {
   public var network: Bool
   /// Extra variables from the space config, added to the clean environment.
   public var environment: [String: String]
+  /// The workspace's protected paths, which a sandbox makes read-only (bubblewrap binds them;
+  /// the container backend can't per command and relies on the runtime's check afterwards).
+  public var protectedPaths: ProtectedPaths
+  /// Whether a person approved this command after being asked: it then runs with the protected
+  /// paths writable.
+  public var protectedWritable: Bool
 
   /// Creates a request.
   public init(
@@ -122,13 +128,17 @@ public struct ShellRequest: Sendable {
     workspace: String,
     limits: ShellLimits = ShellLimits(),
     network: Bool = false,
-    environment: [String: String] = [:]
+    environment: [String: String] = [:],
+    protectedPaths: ProtectedPaths = ProtectedPaths(),
+    protectedWritable: Bool = false
   ) {
     self.command = command
     self.workspace = workspace
     self.limits = limits
     self.network = network
     self.environment = environment
+    self.protectedPaths = protectedPaths
+    self.protectedWritable = protectedWritable
   }
 }
 

@@ -30,6 +30,9 @@ public struct Event: Codable, Sendable, Equatable {
     case denied
     /// The agent's message to the person (`text`).
     case message
+    /// A shell command changed protected paths without a person's approval and the runtime put
+    /// them back (`restored`, `reason`); recorded before the command's `completed` or `failed`.
+    case protectedRestored
   }
 
   /// Who sent an operation.
@@ -61,6 +64,8 @@ public struct Event: Codable, Sendable, Equatable {
   public var data: String?
   public var text: String?
   public var result: OperationResult?
+  /// `protectedRestored`: each protected path the command changed and what was done.
+  public var restored: [ProtectedChange]?
 
   /// Creates an event that has not been sequenced yet (the journal assigns `seq`).
   public init(space: String, opId: String, type: Kind, time: Date = Date()) {

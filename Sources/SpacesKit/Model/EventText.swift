@@ -42,6 +42,9 @@ public enum EventText {
       return "denied by \(event.result?.decidedBy?.rawValue ?? "?"): \(event.result?.reason ?? "")"
     case .message:
       return "message: " + sanitize(event.text ?? "")
+    case .protectedRestored:
+      let changes = (event.restored ?? []).map { sanitize($0.summary).replacingOccurrences(of: "\n", with: "^J") }
+      return "protected paths put back: " + changes.joined(separator: "; ")
     }
   }
 

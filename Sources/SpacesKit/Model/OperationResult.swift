@@ -48,6 +48,9 @@ public struct OperationResult: Codable, Sendable, Equatable {
   public var stdout: String?
   public var stderr: String?
   public var truncated: Bool?
+  /// shell: the protected paths the command changed without a person's approval, which the
+  /// runtime put back (or removed); absent when there were none.
+  public var restored: [String]?
 
   // failed
   public var error: ErrorInfo?

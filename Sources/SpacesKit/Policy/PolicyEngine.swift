@@ -320,6 +320,10 @@ public struct PolicyEngine: Sendable {
     var seen = Set<String>()
     return items.filter { seen.insert($0).inserted }
   }
+
+  /// The paths this policy protects: the defaults and the policy's own (`protect:`), for the
+  /// sandbox's read-only binds and the runtime's check after each command.
+  public var protected: ProtectedPaths { file.protected }
 }
 
 /// What a person allowed for the rest of this session in one space.

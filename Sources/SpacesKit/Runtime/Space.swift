@@ -21,6 +21,8 @@ public final class Space: Sendable {
   public let approvals: ApprovalQueue
   /// Where shell commands run.
   public let backend: any IsolationBackend
+  /// Keeps the protected paths as they were unless a person approved a change.
+  public let protection: ProtectedGuard
   private let logger: Logger
   private let supervised: Bool
   /// Serializes read-modify-write edits so two concurrent edits can't lose one another.
@@ -52,6 +54,10 @@ public final class Space: Sendable {
     } catch {
       throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened: \(error)")
     }
+    guard let protection = ProtectedGuard(root: config.workspace) else {
+      throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened for its protected paths")
+    }
+    self.protection = protection
     // Writes interrupted by a crash or kill -9 leave their temporary files behind. They are
     // hidden from every operation already, so they are removed in the background: opening a
     // space never waits for a walk of a large workspace.
@@ -117,6 +123,8 @@ public final class Space: Sendable {
       // A person who approves an operation asked about because of the network grants the
       // network to that one operation.
       var networkGranted = false
+      // A command a person ran, or approved when asked, may change the protected paths.
+      var protectedWritable = actor == .person
       switch verdict.decision {
       case .allow:
         // One write for the three records of an operation that may run at once.
@@ -128,7 +136,9 @@ public final class Space: Sendable {
       case .ask:
         try record([received, decided], sync: false)
         switch try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
-        case .run: networkGranted = engine.approvalGrantsNetwork(verdict)
+        case .run:
+          networkGranted = engine.approvalGrantsNetwork(verdict)
+          protectedWritable = true
         case .denied(let reason, let by):
           return try await finish(result: denied(result, reason, by: by), elapsed: elapsed())
         case .cancelled(let why):
@@ -144,7 +154,8 @@ public final class Space: Sendable {
       start = clock.now
       do {
         defer { for place in places { place.release() } }
-        try await execute(operation, id: id, network: networkGranted, into: &result)
+        try await execute(
+          operation, id: id, network: networkGranted, protectedWritable: protectedWritable, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
@@ -348,9 +359,13 @@ public final class Space: Sendable {
 
   // MARK: - Execution
 
-  private func execute(_ operation: Op, id: String, network: Bool, into result: inout OperationResult)
+  private func execute(
+    _ operation: Op, id: String, network: Bool, protectedWritable: Bool, into result: inout OperationResult
+  )
     async throws
   {
+    // A file operation was judged by its path: a command running meanwhile keeps what it did.
+    defer { if operation.kind.writes, operation.kind != .shell, let path = operation.path { protection.accept(path) } }
     switch operation {
     case .createFile(let path, let content, let encoding):
       let bytes: [UInt8]
@@ -395,12 +410,15 @@ public final class Space: Sendable {
       try record([message], sync: false)
 
     case .shell(let command, let timeoutMs):
-      try await runShell(command, timeoutMs: timeoutMs, id: id, networkGranted: network, into: &result)
+      try await runShell(
+        command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
+        into: &result)
     }
   }
 
   private func runShell(
-    _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, into result: inout OperationResult
+    _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, protectedWritable: Bool,
+    into result: inout OperationResult
   ) async throws {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
@@ -411,39 +429,54 @@ public final class Space: Sendable {
     if let timeoutMs, Op.timeoutRange.contains(timeoutMs) {
       limits.timeoutMs = limits.timeoutMs > 0 ? min(limits.timeoutMs, timeoutMs) : timeoutMs
     }
+    let protectedPaths = engine.protected
     let request = ShellRequest(
       command: command, workspace: config.workspace, limits: limits, network: network,
-      environment: config.environment)
+      environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable)
+    guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw CancellationError() }
     let space = name
     let journal = journal
     let hub = hub
     let logger = logger
     let ordering = ordering
-    let outcome: ShellOutcome
+    let ran: Result<ShellOutcome, any Error>
     do {
-      outcome = try await backend.run(request) { stream, chunk in
-        var output = Event(space: space, opId: id, type: .output)
-        output.stream = stream.rawValue
-        output.data = chunk
-        ordering.lock()
-        defer { ordering.unlock() }
-        do {
-          hub.publish(try journal.append([output], sync: false))
-        } catch {
-          logger.error("\(space): journal write failed: \(error)")
-        }
-      }
-    } catch let error as SpacesError {
-      throw error
-    } catch let error as CancellationError {
-      throw error
+      ran = .success(
+        try await backend.run(request) { stream, chunk in
+          var output = Event(space: space, opId: id, type: .output)
+          output.stream = stream.rawValue
+          output.data = chunk
+          ordering.lock()
+          defer { ordering.unlock() }
+          do {
+            hub.publish(try journal.append([output], sync: false))
+          } catch {
+            logger.error("\(space): journal write failed: \(error)")
+          }
+        })
     } catch {
-      throw SpacesError(.ioError, "the command could not be run: \(error)")
+      ran = .failure(error)
+    }
+    // Whatever became of the command, what it changed among the protected paths is put back.
+    let restored = protection.end(writable: protectedWritable)
+    if !restored.isEmpty {
+      var notice = event(id, .protectedRestored)
+      notice.restored = restored
+      notice.reason = Self.protectedNote
+      try record([notice], sync: false)
+      result.restored = restored.map(\.path)
+    }
+    let outcome: ShellOutcome
+    switch ran {
+    case .success(let value): outcome = value
+    case .failure(let error as SpacesError): throw error
+    case .failure(let error as CancellationError): throw error
+    case .failure(let error): throw SpacesError(.ioError, "the command could not be run: \(error)")
     }
     result.exitCode = outcome.exitCode
     result.signal = outcome.signal
     result.stdout = outcome.stdout
-    result.stderr = outcome.stderr
+    result.stderr = outcome.stderr + Self.protectedLines(restored, after: outcome.stderr)
     result.truncated = outcome.truncated
     if outcome.timedOut {
       throw SpacesError(
@@ -455,6 +488,20 @@ public final class Space: Sendable {
       throw SpacesError(
         .limitExceeded, "the command hit the space's \(limit) limit and was stopped")
     }
+  }
+
+  /// Why protected paths were put back, for the journal and the agent.
+  static let protectedNote = "protected paths change only with a person's approval"
+
+  /// The `[spaces] …` lines for the agent's stderr, one per path put back.
+  static func protectedLines(_ changes: [ProtectedChange], after output: String) -> String {
+    guard !changes.isEmpty else { return "" }
+    let lines = changes.map { change in
+      var shown = change
+      shown.path = String(EventText.quoted(change.path).dropFirst().dropLast())
+      return "[spaces] \(shown.summary): \(protectedNote)\n"
+    }
+    return (output.isEmpty || output.hasSuffix("\n") ? "" : "\n") + lines.joined()
   }
 
   // MARK: - Helpers

@@ -158,6 +158,11 @@ public final class WorkbenchController {
         intents += state.apply(event, now: now)
         switch event.type {
         case .approvalRequested, .approvalResolved, .completed, .failed, .denied: approvalsChanged = true
+        case .protectedRestored:
+          let count = event.restored?.count ?? 0
+          state.notify(
+            "⚠ a command changed \(count) protected path\(count == 1 ? "" : "s") without your approval: put back",
+            now: now)
         default: break
         }
       case .notice(let text):

@@ -42,6 +42,8 @@ public struct OperationRecord: Equatable, Sendable {
   public var policy: Decision?
   /// The approval's answer (`once`, `session`, `always`, `deny`, `timeout`).
   public var resolution: String?
+  /// The protected paths the command changed without approval, which the runtime put back.
+  public var restored: [ProtectedChange] = []
   /// The output lines kept for the details view (bounded).
   public var output: [LogLine] = []
   /// Output lines dropped from the front of `output`.

@@ -247,7 +247,9 @@ public enum LogView {
         if line.text.hasPrefix("⊘") {
           canvas.put(line.text, x: inner.x, y: y, Style(.denied, bold: true), limit: inner.width)
         } else {
-          let ok = line.text.hasPrefix("✔") && (!line.text.contains("exit ") || line.text.contains("exit 0 "))
+          let ok =
+            line.text.hasPrefix("✔") && (!line.text.contains("exit ") || line.text.contains("exit 0 "))
+            && !line.text.contains("⚠")
           canvas.put("  " + line.text, x: inner.x, y: y, Style(ok ? .ok : .failed), limit: inner.width)
         }
       case .stdout:
@@ -693,6 +695,14 @@ public enum DetailsView {
       rows.append(("reason", EventText.sanitize(reason), record.state == .denied ? .denied : .text))
     }
     if let error = record.error { rows.append(("error", EventText.sanitize(error), .failed)) }
+    for (index, change) in record.restored.enumerated() {
+      var shown = change
+      shown.path = EventText.sanitize(change.path).replacingOccurrences(of: "\n", with: "^J")
+      rows.append((index == 0 ? "protected" : "", shown.summary, change.action == .failed ? .failed : .waiting))
+    }
+    if !record.restored.isEmpty {
+      rows.append(("", "protected paths change only with your approval", .dim))
+    }
     return rows
   }
 

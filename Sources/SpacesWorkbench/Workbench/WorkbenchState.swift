@@ -257,6 +257,21 @@ public struct WorkbenchState: Sendable {
         }
         if record.op?.kind.writes == true || record.op == nil { intents.append(.refreshTree) }
       }
+    case .protectedRestored:
+      let changes = event.restored ?? []
+      update(event.opId) { $0.restored += changes }
+      closeOpenLines(event.opId)
+      if lastHeaderOp != event.opId {
+        log.append(LogLine(kind: .header, opId: event.opId, text: operation(event.opId)?.summary ?? event.opId))
+        lastHeaderOp = event.opId
+      }
+      for change in changes {
+        var shown = change
+        shown.path = OutputLines.clean(change.path).replacingOccurrences(of: "\n", with: "^J")
+        log.append(
+          LogLine(kind: .notice, opId: event.opId, text: "⚠ \(shown.summary): only with your approval"))
+      }
+      intents.append(.refreshTree)
     case .message:
       let text = OutputLines.clean(event.text ?? "")
       lastHeaderOp = nil
@@ -334,6 +349,9 @@ public struct WorkbenchState: Sendable {
     if let code = record.exitCode { parts.append("exit \(code)") }
     if let signal = record.signal { parts.append("signal \(signal)") }
     if let ms = record.durationMs { parts.append(duration(ms)) }
+    if !record.restored.isEmpty {
+      parts.append("⚠ \(record.restored.count) protected path\(record.restored.count == 1 ? "" : "s") put back")
+    }
     return parts.joined(separator: " · ")
   }
 

@@ -15,7 +15,7 @@ DecidedBy = Literal["policy", "person", "timeout"]
 Status = Literal["completed", "failed", "denied"]
 EventType = Literal[
     "received", "decision", "approvalRequested", "approvalResolved", "queued", "started",
-    "output", "completed", "failed", "denied", "message",
+    "output", "completed", "failed", "denied", "message", "protectedRestored",
 ]
 
 
@@ -126,11 +126,25 @@ class OperationResult(TypedDict, total=False):
     stdout: str
     stderr: str
     truncated: bool
+    restored: list[str]
     # failed
     error: ErrorInfo
     # denied
     reason: str
     decidedBy: DecidedBy
+
+
+class _ProtectedChangeBase(TypedDict):
+    path: str
+    change: Literal["created", "modified", "deleted"]
+    action: Literal["removed", "restored", "failed"]
+    rule: str
+
+
+class ProtectedChange(_ProtectedChangeBase, total=False):
+    """One protected path a command changed without approval, and what the runtime did."""
+
+    error: str
 
 
 class SpaceEvent(TypedDict, total=False):
@@ -151,6 +165,7 @@ class SpaceEvent(TypedDict, total=False):
     data: str
     text: str
     result: OperationResult
+    restored: list[ProtectedChange]
 
 
 class PolicyRule(TypedDict, total=False):

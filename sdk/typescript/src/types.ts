@@ -108,6 +108,8 @@ export interface OperationResult {
   stdout?: string;
   stderr?: string;
   truncated?: boolean;
+  /** shell: protected paths the command changed without approval, which were put back. */
+  restored?: string[];
   /** failed: the stable code and a sentence. */
   error?: { code: string; message: string };
   /** denied: why, and who decided. */
@@ -142,7 +144,19 @@ export type EventType =
   | "completed"
   | "failed"
   | "denied"
-  | "message";
+  | "message"
+  | "protectedRestored";
+
+/** One protected path a command changed without a person's approval, and what the runtime did. */
+export interface ProtectedChange {
+  path: string;
+  change: "created" | "modified" | "deleted";
+  action: "removed" | "restored" | "failed";
+  /** The protected kind of path, e.g. `git-hooks`, `env-files`. */
+  rule: string;
+  /** Why putting it back failed, when it did. */
+  error?: string;
+}
 
 /** One journal record; the fields after `type` depend on the type. */
 export interface SpaceEvent {
@@ -167,6 +181,8 @@ export interface SpaceEvent {
   text?: string;
   /** completed, failed, denied: the result. */
   result?: OperationResult;
+  /** protectedRestored: what was put back (before the command's completed or failed). */
+  restored?: ProtectedChange[];
 }
 
 /** An operation waiting for a person. */
