@@ -207,9 +207,11 @@ struct ShellSink {
 /// The checks see text, not the file system: a symlink inside the workspace that points
 /// outside is invisible to them. The sandbox is the boundary that stops such writes.
 enum WorkspacePath {
-  /// Device files a redirect may always use.
+  /// Device files a redirect or an argument may always name: they hold nothing of the
+  /// person's and change nothing.
   static let harmlessDevices: Set<String> = [
-    "/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/1", "/dev/fd/2",
+    "/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/stdin", "/dev/stdout", "/dev/stderr",
+    "/dev/fd/0", "/dev/fd/1", "/dev/fd/2",
   ]
 
   /// Why `word` may name a place outside the workspace, or nil when it stays inside.
