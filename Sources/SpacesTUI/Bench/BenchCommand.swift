@@ -4,14 +4,26 @@ import SpacesKit
 import Subprocess
 import SystemPackage
 
+/// `spaces bench`: the machine's figures (the default), or the soak benchmark.
 struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming.",
+    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming; or soak the server.",
+    subcommands: [MachineBenchCommand.self, SoakCommand.self],
+    defaultSubcommand: MachineBenchCommand.self)
+}
+
+/// `spaces bench` (`spaces bench machine`): sandbox start-up, runtime overhead, first byte,
+/// streaming, and the server's round trips.
+struct MachineBenchCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "machine",
+    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming (the default).",
     discussion: """
       Runs interleaved samples of a bare /bin/true, a bare bwrap, and shell operations through the
       runtime (bubblewrap backend), in a temporary SPACES_HOME. Targets are ratios to the bare
       figures measured in the same run. Build with -c release for representative figures.
+      `spaces bench soak` is the soak benchmark: many agents, with and without misbehaving ones.
       """)
 
   @Option(help: "Samples per measurement.") var iterations = 100
