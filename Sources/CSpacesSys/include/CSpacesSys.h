@@ -11,6 +11,10 @@
 /// openat2(2) without the variadic syscall(); returns -1 with errno set (ENOSYS where unsupported).
 int cspaces_openat2(int dirfd, const char *path, int flags, int mode, unsigned long long resolve);
 
+/// Fixes malloc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), so that blocks that
+/// large are always mapped and given back to the system when freed; returns 1 on success.
+int cspaces_fix_mmap_threshold(int bytes);
+
 /// openat(2) with an explicit mode, since Swift can't call the variadic one.
 int cspaces_openat(int dirfd, const char *path, int flags, int mode);
 

@@ -29,6 +29,9 @@ public final class Space: Sendable {
   private let edits = SerialGate()
   /// The places for shell commands running at once (`limits.maxRunning`).
   private let running: Slots
+  /// The bytes large file contents may take in memory at once, shared by every space of a
+  /// runtime (nil: unbounded).
+  private let contents: ByteGate?
   /// Held while events are appended and published, so observers see them in `seq` order.
   private let ordering = NSLock()
 
@@ -38,8 +41,9 @@ public final class Space: Sendable {
   /// Opens a space from its config.
   public init(
     config: SpaceConfig, journalPath: String, policyPath: String, backend: any IsolationBackend,
-    supervised: Bool = true, guardedFiles: [String] = [], logger: Logger
+    supervised: Bool = true, guardedFiles: [String] = [], contents: ByteGate? = nil, logger: Logger
   ) throws(SpacesError) {
+    self.contents = contents
     self.config = config
     self.supervised = supervised
     self.backend = backend
@@ -151,11 +155,28 @@ public final class Space: Sendable {
         return try await finish(result: failed(result, cancelled), elapsed: elapsed())
       }
 
+      // A large file's content is held until its result is journaled and returned, and its
+      // journal record is as large again: it first takes twice its size from the runtime's
+      // budget for contents, so many such reads at once wait their turn instead of all being
+      // held together.
+      var held = 0
+      if case .readFile(let path) = operation, let contents,
+        let size = try? workspace.size(path), size >= ByteGate.largeFile
+      {
+        guard let taken = await contents.acquire(2 * size) else {
+          let cancelled = SpacesError(.cancelled, "the operation was cancelled while it waited for its turn to run")
+          return try await finish(result: failed(result, cancelled), elapsed: elapsed())
+        }
+        held = taken
+      }
+      defer { contents?.release(held) }
+
       start = clock.now
       do {
         defer { for place in places { place.release() } }
         try await execute(
-          operation, id: id, network: networkGranted, protectedWritable: protectedWritable, into: &result)
+          operation, id: id, network: networkGranted, protectedWritable: protectedWritable, large: held > 0,
+          into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
@@ -360,7 +381,8 @@ public final class Space: Sendable {
   // MARK: - Execution
 
   private func execute(
-    _ operation: Op, id: String, network: Bool, protectedWritable: Bool, into result: inout OperationResult
+    _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
+    into result: inout OperationResult
   )
     async throws
   {
@@ -381,16 +403,21 @@ public final class Space: Sendable {
       result.size = bytes.count
 
     case .readFile(let path):
-      let bytes = try workspace.read(path)
-      if let text = String(validating: bytes, as: UTF8.self) {
-        result.content = text
-        result.encoding = .utf8
-      } else {
-        result.content = Data(bytes).base64EncodedString()
-        result.encoding = .base64
+      let workspace = workspace
+      let read = {
+        @Sendable () throws -> (content: String, encoding: ContentEncoding, size: Int, sha256: String) in
+        let bytes = try workspace.read(path)
+        let hash = ContentHash.sha256(bytes)
+        if let text = String(validating: bytes, as: UTF8.self) { return (text, .utf8, bytes.count, hash) }
+        return (Data(bytes).base64EncodedString(), .base64, bytes.count, hash)
       }
-      result.size = bytes.count
-      result.sha256 = ContentHash.sha256(bytes)
+      // A large file is read and decoded off the threads that answer requests, and off
+      // dispatch's few shared threads, where the journals' flushes run.
+      let file = large ? try await Sys.onOwnThread { Result { try read() } }.get() : try read()
+      result.content = file.content
+      result.encoding = file.encoding
+      result.size = file.size
+      result.sha256 = file.sha256
 
     case .editFile(let path, let oldText, let newText):
       let workspace = workspace

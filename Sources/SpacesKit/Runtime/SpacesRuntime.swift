@@ -1,3 +1,4 @@
+import CSpacesSys
 import Foundation
 import Logging
 
@@ -12,11 +13,24 @@ public final class SpacesRuntime: Sendable {
   /// Whether a person can answer approval requests (a workbench or a supervisor client). When
   /// not, an operation the policy asks about is denied at once instead of waiting.
   public let supervised: Bool
+  /// What large file contents (reads of 1 MiB and more) may hold in memory at once, across
+  /// every space of the runtime (``ByteGate``).
+  public let contents = ByteGate(limit: ByteGate.defaultLimit)
   /// Keeps a spare process forked (and moved into a fresh operation cgroup) ahead of each
   /// shell command, so commands start without paying for the fork and the cgroup move. Worth
   /// it in a long-lived process (the server and the workbench turn it on); irreversible.
   public static func enableSpareProcesses() {
     Spawner.shared.enableSpares()
+  }
+
+  /// Gives buffers of 1 MiB and more back to the system as soon as they are freed.
+  ///
+  /// Answers and file contents of many MiB are allocated and freed all the time in a server. By
+  /// default glibc raises its mmap threshold to the largest block freed (up to 32 MiB), so after
+  /// the first such buffer they come from the heap and stay resident once freed: memory then
+  /// grows well past what the server's budgets hold at once. Process-wide; the server turns it on.
+  public static func returnLargeBuffers() {
+    _ = cspaces_fix_mmap_threshold(1 << 20)
   }
 
   /// Creates a runtime over the spaces in `home`; `logger` receives warnings (never stdout).
@@ -42,7 +56,8 @@ public final class SpacesRuntime: Sendable {
     let backend = Backends.make(for: config, home: home)
     let space = try Space(
       config: config, journalPath: home.journalPath(name), policyPath: home.policyPath(name),
-      backend: backend, supervised: supervised, guardedFiles: [SupervisorToken.path(in: home)], logger: logger)
+      backend: backend, supervised: supervised, guardedFiles: [SupervisorToken.path(in: home)], contents: contents,
+      logger: logger)
     return open.withValue { spaces in
       if let existing = spaces[name] { return existing }
       spaces[name] = space

@@ -70,6 +70,7 @@ public final class SpacesServer: Sendable {
   ) async throws -> SpacesServer {
     let home = runtime.home
     SpacesRuntime.enableSpareProcesses()
+    SpacesRuntime.returnLargeBuffers()
     let token = try SupervisorToken.loadOrCreate(in: home)
     let path = options.socketPath ?? home.path + "/" + SpacesProtocol.socketName
     try claimSocketPath(path)

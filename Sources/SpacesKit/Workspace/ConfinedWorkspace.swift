@@ -78,6 +78,16 @@ public final class ConfinedWorkspace: Sendable {
     }
   }
 
+  /// The size of what is at `path` now, as ``read(_:)`` would open it, without reading it.
+  public func size(_ path: String) throws -> Int {
+    let components = try Self.components(path)
+    return try mapping(path, "read") {
+      let fd = try openBeneath(components, O_RDONLY | O_NONBLOCK | O_NOCTTY)
+      defer { close(fd) }
+      return Int(try Self.status(fd).st_size)
+    }
+  }
+
   /// Reads a whole regular file, following symlinks only while they stay inside the workspace.
   ///
   /// Throws `tooLarge` over `maxFileSize`, `isDirectory` for a folder, `invalidPath` for a FIFO,

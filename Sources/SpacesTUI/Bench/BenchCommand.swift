@@ -4,25 +4,28 @@ import SpacesKit
 import Subprocess
 import SystemPackage
 
+/// `spaces bench`: the machine's figures (the default), or the soak benchmark.
 struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Measure this machine (the default), or the policy's prompt rate.",
-    subcommands: [BenchMachine.self, BenchPrompts.self],
+    abstract: "Measure this machine (the default), fuzz the decoders, the policy's prompt rate, or soak the server.",
+    subcommands: [BenchMachine.self, FuzzCommand.self, BenchPrompts.self, SoakCommand.self],
     defaultSubcommand: BenchMachine.self)
 }
 
+/// `spaces bench` (`spaces bench machine`): sandbox start-up, runtime overhead, first byte,
+/// streaming, and the server's round trips.
 struct BenchMachine: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "machine",
-    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming.",
+    abstract: "Measure this machine: sandbox start-up, runtime overhead, first byte, streaming (the default).",
     discussion: """
       Runs interleaved samples of a bare /bin/true, a bare bwrap, and shell operations through the
       runtime (bubblewrap backend), in a temporary SPACES_HOME. Targets are ratios to the bare
       figures measured in the same run. Build with -c release for representative figures.
-      `spaces bench fuzz` fuzzes the decoders instead.
-      """,
-    subcommands: [FuzzCommand.self])
+      `spaces bench fuzz` fuzzes the decoders, `spaces bench prompts` replays agent transcripts
+      through the policy, and `spaces bench soak` runs many agents with and without misbehaving ones.
+      """)
 
   @Option(help: "Samples per measurement.") var iterations = 100
   @Flag(help: "Print JSON instead of a table.") var json = false

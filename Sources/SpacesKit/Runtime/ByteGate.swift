@@ -1,0 +1,91 @@
+/// A budget of bytes for large file contents held in memory at once; takers beyond it wait in line.
+///
+/// A `readFile` of a large file holds its content from the read until its result has been
+/// journaled and returned: without a bound, clients pipelining reads of large files (and not
+/// reading the answers) make the process hold all of them at once, before any answer is queued
+/// and counted by the server's reply budget. Takers are served first come, first served; one
+/// larger than the whole budget takes all of it; a waiting task that is cancelled leaves the
+/// line at once.
+public final class ByteGate: Sendable {
+  private struct Waiter {
+    var id: Int
+    var bytes: Int
+    var continuation: CheckedContinuation<Bool, Never>
+  }
+  private struct State {
+    var free: Int
+    var waiters: [Waiter] = []
+    var nextID = 0
+  }
+
+  /// How many bytes may be taken at once.
+  public let limit: Int
+  /// The size from which a file's content takes from the gate (smaller ones never wait).
+  public static let largeFile = 1 << 20
+  /// The runtime's default budget for large contents in memory at once.
+  public static let defaultLimit = 64 << 20
+  private let state: LockedValue<State>
+
+  /// Creates a budget of `limit` bytes (at least 1 MiB).
+  public init(limit: Int) {
+    self.limit = max(1 << 20, limit)
+    state = LockedValue(State(free: max(1 << 20, limit)))
+  }
+
+  /// Waits until `bytes` (at most the whole budget) are free and takes them; returns what was
+  /// taken (give it back with ``release(_:)``), or nil when the task was cancelled first.
+  public func acquire(_ bytes: Int) async -> Int? {
+    let wanted = min(max(0, bytes), limit)
+    let id = state.withValue { state -> Int in
+      state.nextID += 1
+      return state.nextID
+    }
+    let granted = await withTaskCancellationHandler {
+      await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        let now = state.withValue { state -> Bool? in
+          if Task.isCancelled { return false }
+          if state.waiters.isEmpty, state.free >= wanted {
+            state.free -= wanted
+            return true
+          }
+          state.waiters.append(Waiter(id: id, bytes: wanted, continuation: continuation))
+          return nil
+        }
+        if let now { continuation.resume(returning: now) }
+      }
+    } onCancel: {
+      let (cancelled, ready) = state.withValue { state -> (CheckedContinuation<Bool, Never>?, [Waiter]) in
+        guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return (nil, []) }
+        let waiter = state.waiters.remove(at: index)
+        // The one that left may have held up smaller ones behind it.
+        return (waiter.continuation, Self.admit(&state))
+      }
+      cancelled?.resume(returning: false)
+      for waiter in ready { waiter.continuation.resume(returning: true) }
+    }
+    return granted ? wanted : nil
+  }
+
+  /// Gives back bytes taken by ``acquire(_:)``; the waiters first in line that now fit get them.
+  public func release(_ bytes: Int) {
+    guard bytes > 0 else { return }
+    let ready = state.withValue { state -> [Waiter] in
+      state.free = min(limit, state.free + bytes)
+      return Self.admit(&state)
+    }
+    for waiter in ready { waiter.continuation.resume(returning: true) }
+  }
+
+  /// Bytes free now.
+  public var available: Int { state.withValue { $0.free } }
+
+  /// Takes the waiters from the front of the line while they fit.
+  private static func admit(_ state: inout State) -> [Waiter] {
+    var ready: [Waiter] = []
+    while let first = state.waiters.first, state.free >= first.bytes {
+      state.free -= first.bytes
+      ready.append(state.waiters.removeFirst())
+    }
+    return ready
+  }
+}
