@@ -456,10 +456,24 @@ enum Misbehavers {
   }
 
   /// Kind 5b: subscribers replaying the big space's journal (of large events) from `seq` 1 and
-  /// never reading; they start once the journal holds a few of the slow readers' large reads.
+  /// never reading; they start once the journal holds a few large records. Reads journal only
+  /// a hash, so the large records are written here: `createFile`s of the big file's size, whose
+  /// `received` events carry their content.
   static func subscribers(_ targets: SoakTargets, _ tally: Misbehaver) {
     let journal = targets.home.journalPath(SoakSpace.big)
     let wanted = 4 * targets.settings.bigFileBytes
+    if let writer = try? SoakSocket(path: targets.socketPath) {
+      let content = String(repeating: "y", count: targets.settings.bigFileBytes)
+      var lines = #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"\#(SoakSpace.big)"}}"# + "\n"
+      for index in 1...4 {
+        lines +=
+          #"{"jsonrpc":"2.0","id":\#(index),"method":"op.submit","params":{"space":"\#(SoakSpace.big)","events":false,"op":{"kind":"createFile","path":"replayed-\#(index).txt","content":"\#(content)"}}}"#
+          + "\n"
+      }
+      _ = writer.send(Array(lines.utf8))
+      for index in 1...4 where writer.answer(id: index)?["result"] == nil { tally.count("large writes not answered") }
+      writer.close()
+    }
     var ticks = 0
     while !targets.stop.isSet, ticks < 6000 {
       var info = stat()

@@ -42,14 +42,15 @@ struct TestServer {
   func stop() async { await server.shutdown() }
 }
 
-/// A blocking line-oriented socket for raw protocol tests; reads time out after 10 s.
+/// A blocking line-oriented socket for raw protocol tests; reads time out after 60 s (the whole
+/// suite runs at once on two cores, and a server under that load can take seconds to answer).
 final class RawSocket {
   let fd: Int32
   private var buffer: [UInt8] = []
   /// Whether the last failed read timed out (rather than reaching the end).
   private(set) var timedOut = false
 
-  init(unixPath: String, timeoutSeconds: Int = 10) throws {
+  init(unixPath: String, timeoutSeconds: Int = 60) throws {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
