@@ -41,4 +41,8 @@ struct EmbeddedSource: WorkbenchSource {
   func read(_ path: String, in space: String) throws -> [UInt8] {
     try runtime.space(space).workspace.read(path)
   }
+
+  func history(of space: String, events: Int) -> WorkbenchHistory {
+    JournalHistory.read(runtime.home, space: space, events: events)
+  }
 }

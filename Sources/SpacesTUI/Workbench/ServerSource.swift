@@ -130,6 +130,10 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     try workspace(space).read(path)
   }
 
+  func history(of space: String, events: Int) -> WorkbenchHistory {
+    JournalHistory.read(home, space: space, events: events)
+  }
+
   // MARK: - Helpers
 
   private func refreshApprovals() async {

@@ -201,9 +201,9 @@ final class WorkbenchApp: @unchecked Sendable {
   }
 
   private func draw(_ controller: WorkbenchController, _ terminal: CursesTerminal) {
-    var state = controller.state
-    state.pageRows = max(1, terminal.height - 8)
-    terminal.draw(WorkbenchView.render(state, width: terminal.width, height: terminal.height, now: now()))
+    controller.state.pageRows = max(1, terminal.height - 8)
+    controller.state.screen = (terminal.width, terminal.height)
+    terminal.draw(WorkbenchView.render(controller.state, width: terminal.width, height: terminal.height, now: now()))
     controller.dirty = false
   }
 

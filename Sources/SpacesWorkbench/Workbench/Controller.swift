@@ -107,6 +107,10 @@ public final class WorkbenchController {
   private var lastTreeRefresh = -1.0
   private var treeRefreshPending = false
   private var lastApprovalPoll = -1.0
+  private var knownDeadlines: [String: Double] = [:]
+
+  /// How many journal events the panes are filled from when a space opens.
+  public static let historyEvents = 3000
 
   /// Creates a controller watching `space`.
   public init(source: any WorkbenchSource, space: String, inbox: WorkbenchInbox) {
@@ -129,6 +133,7 @@ public final class WorkbenchController {
         for await event in events { inbox.push(.event(event)) }
       }
       state.connected = true
+      state.catchUp(source.history(of: state.space.name, events: Self.historyEvents), now: now)
     } catch {
       state.connected = false
       state.logNotice("can't watch \(state.space.name): \(error.message)")
@@ -201,6 +206,7 @@ public final class WorkbenchController {
   /// whose guard is about to end, a flash); the loop wakes up to redraw it.
   public func animating(now: Double) -> Bool {
     if state.operations.contains(where: { $0.state == .running }) { return true }
+    if let request = state.currentApproval, state.deadlines[request.id] != nil { return true }  // the countdown
     if let shown = state.promptShown, now - shown.at < WorkbenchState.promptGuard + 0.05 { return true }
     return state.flash != nil
   }
@@ -258,6 +264,8 @@ public final class WorkbenchController {
         refreshTree(now: now, force: true)
       case .switchSpace(let name):
         switchTo(name, now: now)
+      case .showApproval(let name, let id):
+        switchTo(name, now: now, promptID: id)
       case .editFile, .bell, .quit:
         external.append(intent)
       }
@@ -303,12 +311,15 @@ public final class WorkbenchController {
     }
   }
 
-  private func switchTo(_ name: String, now: Double) {
+  private func switchTo(_ name: String, now: Double, promptID: String? = nil) {
     do {
       let summary = try source.summary(of: name)
       stop()
       var fresh = WorkbenchState(space: summary, connection: source.connection)
       fresh.focus = state.focus
+      fresh.screen = state.screen
+      fresh.pageRows = state.pageRows
+      fresh.promptID = promptID
       state = fresh
       start(now: now)
       state.notify("watching \(name)", now: now)
@@ -351,9 +362,24 @@ public final class WorkbenchController {
       }
       state.promptDetails[request.id] = PromptDetail.make(for: request.op, current: current)
     }
-    let intents = state.setApprovals(all, now: now)
+    let intents = state.setApprovals(all, now: now, deadlines: deadlines(of: all, now: now))
     dirty = true
     return intents
+  }
+
+  /// Each request's deadline on the workbench clock (`now` is this moment on it).
+  private func deadlines(of requests: [ApprovalRequest], now: Double) -> [String: Double] {
+    let wall = Date().timeIntervalSince1970
+    var result: [String: Double] = [:]
+    for request in requests {
+      if let known = knownDeadlines[request.id] {
+        result[request.id] = known
+      } else if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(request.deadline) {
+        result[request.id] = now + date.timeIntervalSince1970 - wall
+      }
+    }
+    knownDeadlines = result
+    return result
   }
 
   static func describe(_ error: any Error) -> String {

@@ -19,6 +19,8 @@ public enum Intent: Equatable, Sendable {
   case refreshTree
   /// Watch another space.
   case switchSpace(String)
+  /// Watch another space with the prompt on one of its requests.
+  case showApproval(space: String, id: String)
   /// Ring the terminal bell.
   case bell
   /// Leave the workbench.

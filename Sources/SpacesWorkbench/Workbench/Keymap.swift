@@ -75,6 +75,7 @@ public enum Action: Hashable, Sendable {
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny
+  case nextRequest, previousRequest
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -112,6 +113,11 @@ public enum Keymap {
     KeyBinding(keys: [.char("?")], context: .global, action: .help, help: "this help"),
     KeyBinding(
       keys: [.char("q"), .ctrl("c")], context: .global, action: .quit, help: "quit (asks while operations run)"),
+    KeyBinding(
+      keys: [.char("]")], context: .global, action: .nextRequest, help: "next waiting approval (in any space)"),
+    KeyBinding(
+      keys: [.char("[")], context: .global, action: .previousRequest,
+      help: "previous waiting approval (in any space)"),
     KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
     KeyBinding(keys: [.char("h"), .left], context: .files, action: .collapse, help: "collapse folder"),
     KeyBinding(keys: [.char("e")], context: .files, action: .edit, help: "edit in $EDITOR"),
@@ -135,13 +141,13 @@ public enum Keymap {
       keys: [.char("p")], context: .prompt, action: .approveAlways,
       help: "always: save the rule shown (editable) to the policy"),
     KeyBinding(keys: [.char("n")], context: .prompt, action: .deny, help: "deny, with feedback for the agent"),
-    KeyBinding(keys: [.char("j"), .down], context: .prompt, action: .down, help: "scroll the diff"),
-    KeyBinding(keys: [.char("k"), .up], context: .prompt, action: .up, help: "scroll the diff"),
-    KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help"),
+    KeyBinding(keys: [.char("J")], context: .prompt, action: .down, help: "scroll the request down"),
+    KeyBinding(keys: [.char("K")], context: .prompt, action: .up, help: "scroll the request up"),
+    KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help, at these keys"),
   ]
 
   /// The action `key` has in `context`, falling back to the global bindings (except in the
-  /// prompt, which captures keys).
+  /// prompt: its keys are looked up first, and the others go to the focused pane).
   public static func action(for key: Key, in context: KeyContext) -> Action? {
     if let binding = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) {
       return binding.action

@@ -47,6 +47,10 @@ public struct OperationRecord: Equatable, Sendable {
   /// Output lines dropped from the front of `output`.
   public var droppedOutput = 0
 
+  /// Whether a shell command ran to its end with a non-zero exit code (the operation completed,
+  /// the command failed): shown as a failure.
+  public var exitedNonZero: Bool { state == .completed && (exitCode ?? 0) != 0 }
+
   /// One line for the queue.
   public var summary: String {
     guard let op else { return id }

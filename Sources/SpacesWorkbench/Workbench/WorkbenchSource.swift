@@ -44,4 +44,27 @@ public protocol WorkbenchSource: Sendable {
   func list(_ path: String, in space: String) throws -> [WorkspaceEntry]
   /// Reads a workspace file.
   func read(_ path: String, in space: String) throws -> [UInt8]
+  /// The last `events` events of a space's journal, to catch up on when the workbench opens it.
+  func history(of space: String, events: Int) -> WorkbenchHistory
+}
+
+extension WorkbenchSource {
+  /// No history: a source without a journal starts empty.
+  public func history(of space: String, events: Int) -> WorkbenchHistory {
+    WorkbenchHistory(events: [], lastSeen: nil)
+  }
+}
+
+/// The end of a space's journal, for catching up.
+public struct WorkbenchHistory: Sendable {
+  /// The events, oldest first.
+  public var events: [Event]
+  /// The newest sequence number the person had seen here before (nil: never opened).
+  public var lastSeen: Int?
+
+  /// Creates a history.
+  public init(events: [Event], lastSeen: Int?) {
+    self.events = events
+    self.lastSeen = lastSeen
+  }
 }

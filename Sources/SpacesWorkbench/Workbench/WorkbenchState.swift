@@ -124,8 +124,22 @@ public struct WorkbenchState: Sendable {
   public private(set) var promptShown: (id: String, at: Double)?
   /// Rows the panes had when last drawn (for paging).
   public var pageRows = 10
+  /// The screen's size when last drawn (for the prompt's scrolling).
+  public var screen = (width: 80, height: 24)
+
+  // MARK: Approvals across spaces
+
+  /// The request the prompt shows (nil: the oldest waiting here).
+  public var promptID: String?
+  /// Every request waiting, in every space, oldest first per space.
+  public private(set) var allApprovals: [ApprovalRequest] = []
+  /// When each request's deadline passes (workbench clock, seconds), by id.
+  public private(set) var deadlines: [String: Double] = [:]
 
   private var indexByID: [String: Int] = [:]
+  /// The newest journal sequence number shown from the history (live events up to it are old).
+  public private(set) var caughtUpTo = 0
+  private var replaying = false
   private var resolvedLocally: Set<String> = []
 
   /// Creates the state for a space.
@@ -150,16 +164,18 @@ public struct WorkbenchState: Sendable {
   public var unfinished: Int { operations.filter { !$0.state.finished }.count }
 
   /// The request the prompt shows.
-  public var currentApproval: ApprovalRequest? { approvals.first }
+  public var currentApproval: ApprovalRequest? {
+    if let promptID, let chosen = approvals.first(where: { $0.id == promptID }) { return chosen }
+    return approvals.first
+  }
 
   /// The operation with `id`.
   public func operation(_ id: String) -> OperationRecord? {
     indexByID[id].map { operations[$0] }
   }
 
-  /// The key context for the current focus.
+  /// The key context for the focused pane (the prompt, when docked, takes its own keys first).
   public var context: KeyContext {
-    if currentApproval != nil { return .prompt }
     switch focus {
     case .files: return .files
     case .operations: return .operations
@@ -179,6 +195,7 @@ public struct WorkbenchState: Sendable {
   /// refresh after a write).
   public mutating func apply(_ event: Event, now: Double) -> [Intent] {
     guard event.space == space.name else { return [] }
+    if event.seq > 0, event.seq <= caughtUpTo { return [] }  // shown from the journal already
     var intents: [Intent] = []
     if event.type != .received, indexByID[event.opId] == nil {
       // Joined mid-operation: make a record for it.
@@ -202,7 +219,13 @@ public struct WorkbenchState: Sendable {
         if $0.state == .awaitingApproval { $0.state = .queued }
         if let reason = event.reason { $0.reason = reason }
       }
+      if event.resolution == "timeout", let record = operation(event.opId) {
+        let text = "approval timed out (nobody answered in time): " + record.summary
+        if !replaying { flash = (text, now + 6) }
+        logNotice(text)
+      }
       approvals.removeAll { $0.id == event.opId }
+      allApprovals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
     case .queued:
       update(event.opId) {
@@ -252,7 +275,7 @@ public struct WorkbenchState: Sendable {
           let reason = record.reason.map { ": " + OutputLines.clean($0) } ?? ""
           log.append(LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason))
         }
-        if let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
+        if !replaying, let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
           tree.touch(path)
         }
         if record.op?.kind.writes == true || record.op == nil { intents.append(.refreshTree) }
@@ -269,6 +292,53 @@ public struct WorkbenchState: Sendable {
 
   /// The op whose header the log shows last.
   private var lastHeaderOp: String?
+
+  // MARK: - Catching up
+
+  /// Fills the panes from the end of the journal, and says in the log what happened since the
+  /// person was last here.
+  public mutating func catchUp(_ history: WorkbenchHistory, now: Double) {
+    guard let last = history.events.last?.seq else { return }
+    replaying = true
+    for event in history.events { _ = apply(event, now: now) }
+    replaying = false
+    caughtUpTo = last
+    if followOperations { operationSelection = max(0, visibleOperations.count - 1) }
+    logNotice(Self.catchUpSummary(history))
+  }
+
+  /// "since you were last here: 12 operations · 2 failed · 1 denied · 1 approval timed out".
+  static func catchUpSummary(_ history: WorkbenchHistory) -> String {
+    let seen = history.lastSeen ?? 0
+    let new = history.events.filter { $0.seq > seen }
+    var operations = 0
+    var failed = 0
+    var denied = 0
+    var timedOut = 0
+    for event in new {
+      switch event.type {
+      case .received: operations += 1
+      case .failed: failed += 1
+      case .completed where (event.result?.exitCode ?? 0) != 0: failed += 1
+      case .denied: denied += 1
+      case .approvalResolved where event.resolution == "timeout": timedOut += 1
+      default: break
+      }
+    }
+    func count(_ value: Int, _ one: String, _ many: String) -> String { "\(value) \(value == 1 ? one : many)" }
+    var parts = [count(operations, "operation", "operations")]
+    if failed > 0 { parts.append("\(failed) failed") }
+    if denied > 0 { parts.append("\(denied) denied") }
+    if timedOut > 0 { parts.append(count(timedOut, "approval timed out", "approvals timed out")) }
+    let shown = history.events.filter { $0.type == .received }.count
+    if history.lastSeen == nil {
+      return "from the journal: the last \(count(shown, "operation", "operations")) of this space · "
+        + parts.dropFirst().joined(separator: " · ") + (parts.count == 1 ? "no failures" : "")
+    }
+    if operations == 0 { return "nothing new since you were last here (\(count(shown, "operation", "operations")) from the journal above)" }
+    let partial = (history.events.first?.seq ?? 0) > seen + 1 ? " (at least)" : ""
+    return "since you were last here\(partial): " + parts.joined(separator: " · ")
+  }
 
   private mutating func appendOutput(opId: String, stderr: Bool, chunk: String) {
     let kind: LogLine.Kind = stderr ? .stderr : .stdout
@@ -326,6 +396,7 @@ public struct WorkbenchState: Sendable {
   public static func outcome(_ record: OperationRecord) -> String {
     var parts: [String] = []
     switch record.state {
+    case .completed where record.exitedNonZero: parts.append("✘ failed")
     case .completed: parts.append("✔ done")
     case .failed: parts.append("✘ failed")
     case .denied: parts.append("⊘ denied")
@@ -378,7 +449,11 @@ public struct WorkbenchState: Sendable {
 
   /// Takes the requests waiting (in every space); keeps this space's, minus those answered
   /// here and not yet gone. Returns a bell when a new one arrived.
-  public mutating func setApprovals(_ all: [ApprovalRequest], now: Double) -> [Intent] {
+  public mutating func setApprovals(_ all: [ApprovalRequest], now: Double, deadlines: [String: Double] = [:])
+    -> [Intent]
+  {
+    allApprovals = all.filter { !resolvedLocally.contains($0.id) }
+    self.deadlines = deadlines
     var counts: [String: Int] = [:]
     for request in all where !resolvedLocally.contains(request.id) { counts[request.space, default: 0] += 1 }
     spaces = spaces.map { ($0.name, counts[$0.name] ?? 0) }
@@ -400,7 +475,7 @@ public struct WorkbenchState: Sendable {
   }
 
   private mutating func refreshPromptClock(now: Double) {
-    guard let head = approvals.first else {
+    guard let head = currentApproval else {
       promptShown = nil
       if case .input(.denyFeedback, _) = overlay { overlay = .none }
       if case .input(.rule, _) = overlay { overlay = .none }
@@ -417,6 +492,7 @@ public struct WorkbenchState: Sendable {
   private mutating func resolved(_ id: String, now: Double) {
     resolvedLocally.insert(id)
     approvals.removeAll { $0.id == id }
+    allApprovals.removeAll { $0.id == id }
     refreshPromptClock(now: now)
     overlay = .none
   }
@@ -472,16 +548,59 @@ public struct WorkbenchState: Sendable {
       break
     }
     if key == .ctrl("l") { return [] }
-    let context = self.context
-    if context == .prompt, let shown = promptShown, now - shown.at < Self.promptGuard {
-      return []
-    }
     if key == .escape, banner != nil {
       banner = nil
       return []
     }
-    guard let action = Keymap.action(for: key, in: context) else { return [] }
+    // A docked prompt is not modal: its own keys answer it, every other key works as usual.
+    if currentApproval != nil, let action = Keymap.action(for: key, in: .prompt) {
+      if Self.answers(action), let shown = promptShown, now - shown.at < Self.promptGuard {
+        flash = ("\(key.name) held: the prompt had just appeared; press it again to answer", now + 3)
+        return []
+      }
+      return perform(action, context: .prompt, now: now)
+    }
+    let context = self.context
+    guard let action = Keymap.action(for: key, in: context) else {
+      if currentApproval == nil, [Key.char("y"), .char("a"), .char("p")].contains(key),
+        operations.contains(where: { $0.state == .awaitingApproval })
+      {
+        flash = ("\(key.name) held: the request is still on its way; press it again when the prompt shows", now + 3)
+      }
+      return []
+    }
     return perform(action, context: context, now: now)
+  }
+
+  /// Whether `action` answers the prompt (and so waits out the key guard).
+  static func answers(_ action: Action) -> Bool {
+    [.approveOnce, .approveSession, .approveAlways, .deny].contains(action)
+  }
+
+  /// Every waiting request in the order `]` visits them: by space (as the Spaces pane lists
+  /// them), oldest first within a space.
+  public var orderedApprovals: [ApprovalRequest] {
+    let order = Dictionary(spaces.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+    return allApprovals.enumerated().sorted { a, b in
+      let (left, right) = (order[a.element.space] ?? .max, order[b.element.space] ?? .max)
+      return left != right ? left < right : a.offset < b.offset
+    }.map(\.element)
+  }
+
+  private mutating func showRequest(_ step: Int, now: Double) -> [Intent] {
+    let ordered = orderedApprovals
+    guard !ordered.isEmpty else {
+      flash = ("nothing waits for an answer", now + 2)
+      return []
+    }
+    let current = currentApproval.flatMap { request in ordered.firstIndex { $0.id == request.id } }
+    let index = current.map { ($0 + step + ordered.count) % ordered.count } ?? (step > 0 ? 0 : ordered.count - 1)
+    let target = ordered[index]
+    guard target.space == space.name else { return [.showApproval(space: target.space, id: target.id)] }
+    if target.id == currentApproval?.id { flash = ("the only request waiting", now + 2) }
+    promptID = target.id
+    refreshPromptClock(now: now)
+    return []
   }
 
   private mutating func handleInput(_ key: Key, purpose: InputPurpose, text: String, now: Double) -> [Intent] {
@@ -554,7 +673,11 @@ public struct WorkbenchState: Sendable {
     case .focus(let pane):
       focus = pane
     case .help:
-      overlay = .help(scroll: 0)
+      overlay = .help(scroll: context == .prompt ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
+    case .nextRequest:
+      return showRequest(1, now: now)
+    case .previousRequest:
+      return showRequest(-1, now: now)
     case .quit:
       let running = unfinished
       if running > 0 {
@@ -741,7 +864,11 @@ public struct WorkbenchState: Sendable {
     case .details:
       detailScroll = moved(detailScroll, count: 100_000)
     case .prompt:
-      promptScroll = max(0, promptScroll + (action == .down ? 1 : action == .up ? -1 : 0))
+      guard let request = currentApproval,
+        let rect = WorkbenchLayout.compute(width: screen.width, height: screen.height, state: self).prompt
+      else { return }
+      let limit = PromptView.maxScroll(self, request: request, rect: rect)
+      promptScroll = moved(min(promptScroll, limit), count: limit + 1)
     case .global:
       break
     }

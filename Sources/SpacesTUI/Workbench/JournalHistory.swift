@@ -1,0 +1,42 @@
+import Foundation
+import SpacesKit
+import SpacesWorkbench
+
+/// Reads the end of a space's journal for the workbench to catch up on, and remembers how far
+/// the person has seen (a small file beside the journal).
+enum JournalHistory {
+  /// The most journal bytes read to catch up.
+  static let byteBudget = 16 << 20
+
+  /// The last `count` events of `space` (fewer when they would take more than
+  /// ``byteBudget``), read from near the journal's end; and the sequence number the person
+  /// had seen when the workbench last showed the space (then records the newest as seen).
+  static func read(_ home: SpacesHome, space: String, events count: Int) -> WorkbenchHistory {
+    let path = home.journalPath(space)
+    guard FileManager.default.fileExists(atPath: path), let journal = try? Journal(path: path) else {
+      return WorkbenchHistory(events: [], lastSeen: nil)
+    }
+    let last = journal.lastSeq
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    var wanted = max(1, count)
+    var offset = journal.startOffset(forSeq: max(0, last - wanted + 1))
+    while wanted > 50, size - offset > byteBudget {
+      wanted /= 2
+      offset = journal.startOffset(forSeq: max(0, last - wanted + 1))
+    }
+    var events: [Event] = []
+    if var reader = try? JournalReader(path: path, from: offset) {
+      while let batch = try? reader.readAvailable(final: true, limit: 1000, byteLimit: 1 << 20),
+        !batch.events.isEmpty || !batch.issues.isEmpty
+      {
+        events += batch.events.filter { $0.seq > last - wanted && $0.seq <= last }
+      }
+    }
+    let seenPath = home.spaceFolder(space) + "/workbench-seen"
+    let lastSeen = (try? String(contentsOfFile: seenPath, encoding: .utf8)).flatMap {
+      Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    try? "\(last)\n".write(toFile: seenPath, atomically: true, encoding: .utf8)
+    return WorkbenchHistory(events: events, lastSeen: lastSeen)
+  }
+}
