@@ -106,3 +106,72 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(inbox.drain().dropped == 0)
   }
 }
+
+/// Issue 14's fix list.
+@Suite struct FixListTests {
+  @Test func savingOverANewerVersionAsks() {
+    let source = FakeSource()
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    source.files["greet.sh"] = "the agent's newer text\n"
+    controller.saveEdit("greet.sh", old: Fixture.greet, new: "mine\n", now: 1)
+    #expect(controller.state.overlay == .confirm(.overwrite("greet.sh", content: "mine\n")))
+    #expect(controller.state.handle(.char("y"), now: 2) == [.saveFile("greet.sh", content: "mine\n")])
+    let unchanged = WorkbenchController(source: FakeSource(), space: "demo", inbox: WorkbenchInbox())
+    unchanged.saveEdit("greet.sh", old: Fixture.greet, new: "mine\n", now: 1)
+    #expect(unchanged.state.overlay == .none)
+  }
+
+  @Test func escFromDetailsFocusesOperationsAndDetailsFollowTheSelection() {
+    var state = Fixture.state()
+    state.focus = .operations
+    state.operationSelection = 1
+    _ = state.handle(.enter, now: 100)
+    guard case .details(let first) = state.detail else {
+      Issue.record("no details")
+      return
+    }
+    state.focus = .operations
+    _ = state.handle(.char("j"), now: 100)
+    #expect(state.detail != .details(first))
+    #expect(state.detail == .details(state.visibleOperations[state.operationSelection].id))
+    state.focus = .log
+    _ = state.handle(.escape, now: 100)
+    #expect(state.detail == .log)
+    #expect(state.focus == .operations)
+  }
+
+  @Test func escClearsAFilterAndAMissSaysSo() {
+    var state = Fixture.state()
+    state.focus = .files
+    _ = state.handle(.char("/"), now: 0)
+    for character in "greet" { _ = state.handle(.char(character), now: 0) }
+    _ = state.handle(.enter, now: 0)
+    #expect(state.treeFilter == "greet")
+    _ = state.handle(.escape, now: 0)
+    #expect(state.treeFilter.isEmpty)
+    state.focus = .log
+    _ = state.handle(.char("/"), now: 0)
+    for character in "zebra" { _ = state.handle(.char(character), now: 0) }
+    #expect(state.flash?.text == "no match for “zebra” in the log")
+  }
+
+  @Test func anEditedPrefixRenamesTheRule() {
+    let rules = WorkbenchState.rules(Fixture.shellRequest.suggestedRules, editedTo: "./dist/greet --name")
+    #expect(rules.first?.name == "allow ./dist/greet --name")
+    #expect(rules.first?.command == ["./dist/greet", "--name"])
+  }
+
+  @Test func theQuitDialogSaysWhatHappensToRunningOperations() {
+    #expect(ConfirmView.quitMessage(running: 1, outlive: true).contains("go on after you quit"))
+    #expect(!ConfirmView.quitMessage(running: 1, outlive: true).contains("stop"))
+    #expect(ConfirmView.quitMessage(running: 0, outlive: false) == "Nothing is running any more.")
+    var state = Fixture.state()
+    _ = state.handle(.char("q"), now: 100)
+    var result = Fixture.result("op_watch", .shell, .completed, ms: 5)
+    result.exitCode = 0
+    _ = state.apply(Fixture.event("op_watch", .completed) { $0.result = result }, now: 101)
+    let canvas = WorkbenchView.render(state, width: 80, height: 24, now: 101)
+    #expect(canvas.text.contains("Nothing is running"))
+    #expect(!canvas.text.contains("still going"))
+  }
+}

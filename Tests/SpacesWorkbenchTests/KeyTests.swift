@@ -244,7 +244,8 @@ import Testing
 @Suite struct OutcomeAndCatchUpTests {
   @Test func aNonZeroExitLooksFailed() {
     var state = Fixture.state()
-    _ = state.apply(Fixture.event("op_pip", .received) { $0.op = .shell(command: "pip install requests", timeoutMs: nil) }, now: 99)
+    _ = state.apply(
+      Fixture.event("op_pip", .received) { $0.op = .shell(command: "pip install requests", timeoutMs: nil) }, now: 99)
     _ = state.apply(Fixture.event("op_pip", .started), now: 99)
     var result = Fixture.result("op_pip", .shell, .completed, ms: 900)
     result.exitCode = 1

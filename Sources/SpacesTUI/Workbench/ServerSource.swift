@@ -20,6 +20,7 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   private var poller: Task<Void, Never>?
 
   let connection = "attached to spaces serve"
+  let operationsOutliveQuit = true
 
   private init(supervisor: SpacesClient, agent: SpacesClient, home: SpacesHome, logger: Logger) {
     self.supervisor = supervisor

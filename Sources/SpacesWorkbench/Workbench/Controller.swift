@@ -119,6 +119,7 @@ public final class WorkbenchController {
     let summary =
       (try? source.summary(of: space)) ?? SpaceSummary(name: space, backend: "?", isolated: true, policy: "?")
     state = WorkbenchState(space: summary, connection: source.connection)
+    state.operationsOutliveQuit = source.operationsOutliveQuit
   }
 
   deinit { subscription?.cancel() }
@@ -254,6 +255,8 @@ public final class WorkbenchController {
           state.showFile(
             WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
         }
+      case .saveFile(let path, let content):
+        submit(.createFile(path: path, content: content, encoding: .utf8), what: "saved \(path)")
       case .createFile(let path):
         submit(.createFile(path: path, content: "", encoding: .utf8), what: "created \(path)")
       case .deleteFile(let path, let recursive):
@@ -287,10 +290,16 @@ public final class WorkbenchController {
     }
   }
 
-  /// Saves an edit made in `$EDITOR`, journaled as the person's createFile.
+  /// Saves an edit made in `$EDITOR`, journaled as the person's createFile; when the file
+  /// changed while it was edited (the agent wrote it), asks before saving over it.
   public func saveEdit(_ path: String, old: String, new: String, now: Double) {
     guard old != new else {
       state.notify("\(path): no changes", now: now)
+      return
+    }
+    if case .success(let current) = textForEditing(path), current != old, current != new {
+      state.overlay = .confirm(.overwrite(path, content: new))
+      dirty = true
       return
     }
     submit(.createFile(path: path, content: new, encoding: .utf8), what: "saved \(path)")
@@ -320,6 +329,7 @@ public final class WorkbenchController {
       fresh.screen = state.screen
       fresh.pageRows = state.pageRows
       fresh.promptID = promptID
+      fresh.operationsOutliveQuit = source.operationsOutliveQuit
       state = fresh
       start(now: now)
       state.notify("watching \(name)", now: now)

@@ -11,6 +11,8 @@ public enum Intent: Equatable, Sendable {
   case editFile(String)
   /// Create an empty file as the person.
   case createFile(String)
+  /// Save a file's new content as the person (after `$EDITOR`).
+  case saveFile(String, content: String)
   /// Delete a file or folder as the person.
   case deleteFile(String, recursive: Bool)
   /// List a folder (after expanding it).

@@ -75,7 +75,7 @@ public enum Action: Hashable, Sendable {
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny
-  case nextRequest, previousRequest
+  case nextRequest, previousRequest, clearFilter
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -124,17 +124,20 @@ public enum Keymap {
     KeyBinding(keys: [.char("c")], context: .files, action: .newFile, help: "create a file"),
     KeyBinding(keys: [.char("d")], context: .files, action: .deleteFile, help: "delete (asks first)"),
     KeyBinding(keys: [.char("r")], context: .files, action: .refresh, help: "re-read the tree"),
+    KeyBinding(keys: [.escape], context: .files, action: .clearFilter, help: "clear the filter"),
     KeyBinding(keys: [.char("F")], context: .log, action: .follow, help: "follow new output on/off"),
     KeyBinding(keys: [.char("n")], context: .log, action: .nextMatch, help: "next match"),
     KeyBinding(keys: [.char("N")], context: .log, action: .previousMatch, help: "previous match"),
     KeyBinding(keys: [.enter], context: .operations, action: .open, help: "details and full output"),
     KeyBinding(keys: [.char("F")], context: .operations, action: .follow, help: "follow the newest on/off"),
+    KeyBinding(keys: [.escape], context: .operations, action: .clearFilter, help: "clear the filter"),
     KeyBinding(keys: [.enter], context: .spaces, action: .switchSpace, help: "switch to the space"),
     KeyBinding(keys: [.char("n")], context: .viewer, action: .nextMatch, help: "next match"),
     KeyBinding(keys: [.char("N")], context: .viewer, action: .previousMatch, help: "previous match"),
     KeyBinding(keys: [.char("e")], context: .viewer, action: .edit, help: "edit in $EDITOR"),
     KeyBinding(keys: [.escape, .char("q")], context: .viewer, action: .close, help: "close the viewer"),
-    KeyBinding(keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details"),
+    KeyBinding(
+      keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details (back to Operations)"),
     KeyBinding(keys: [.char("y")], context: .prompt, action: .approveOnce, help: "approve once"),
     KeyBinding(keys: [.char("a")], context: .prompt, action: .approveSession, help: "approve for this session"),
     KeyBinding(

@@ -95,7 +95,7 @@ public enum WorkbenchView {
     StatusView.draw(state, into: &canvas, rect: layout.status, now: now)
     switch state.overlay {
     case .help(let scroll): HelpView.draw(into: &canvas, scroll: scroll)
-    case .confirm(let confirmation): ConfirmView.draw(confirmation, into: &canvas)
+    case .confirm(let confirmation): ConfirmView.draw(confirmation, into: &canvas, state: state)
     case .none, .input: break
     }
     return canvas
@@ -232,7 +232,8 @@ public enum LogView {
       WorkbenchView.placeholder("No output yet. Shell commands stream here as they run.", in: inner, &canvas)
       return
     }
-    for (row, (line, piece, continued)) in rows(log, top: top - first, follow: state.followLog, in: inner).enumerated() {
+    for (row, (line, piece, continued)) in rows(log, top: top - first, follow: state.followLog, in: inner).enumerated()
+    {
       let y = inner.y + row
       switch line.kind {
       case .header:
@@ -436,23 +437,32 @@ public enum StatusView {
         return
       }
     }
+    // Narrow: the backend (unless unisolated), the policy and the connection's name give way
+    // to what changes (approvals waiting, notices, keys).
+    let narrow = rect.width < 72
     x += canvas.put(" " + state.space.name + " ", x: x, y: rect.y, Style(.statusSpace, bold: true), limit: rect.width)
-    let backend = state.space.isolated ? " " + state.space.backend + " " : " " + state.space.backend + " UNISOLATED "
-    x += canvas.put(
-      backend, x: x, y: rect.y, state.space.isolated ? Style(.status) : Style(.danger, bold: true), limit: rect.maxX - x
-    )
-    x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    if !state.space.isolated {
+      let backend = narrow ? " UNISOLATED " : " " + state.space.backend + " UNISOLATED "
+      x += canvas.put(backend, x: x, y: rect.y, Style(.danger, bold: true), limit: rect.maxX - x)
+    } else if !narrow {
+      x += canvas.put(" " + state.space.backend + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
+    if !narrow {
+      x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
     let dot = state.connected ? "●" : "○"
-    x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    x += canvas.put(narrow ? " " : "│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     x += canvas.put(dot, x: x, y: rect.y, Style(state.connected ? .ok : .failed), limit: rect.maxX - x)
-    x += canvas.put(" " + state.connection + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    x += canvas.put(narrow ? " " : " " + state.connection + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     let waiting = state.approvals.count
     if waiting > 0 {
       x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
       x += canvas.put("\(waiting) waiting ", x: x, y: rect.y, Style(.statusKey, bold: true), limit: rect.maxX - x)
     }
     if let flash = state.flash, flash.until >= now {
-      canvas.put("│ " + flash.text, x: x, y: rect.y, Style(.statusKey), limit: rect.maxX - x)
+      let room = rect.maxX - x - 2
+      canvas.put(
+        "│ " + TextWidth.truncate(flash.text, to: room), x: x, y: rect.y, Style(.statusKey), limit: rect.maxX - x)
       return
     }
     var hints = hintPairs(state)
@@ -660,15 +670,22 @@ public enum HelpView {
 
 /// A yes/no question in the middle of the screen.
 public enum ConfirmView {
-  /// Draws a confirmation.
-  public static func draw(_ confirmation: WorkbenchState.Confirmation, into canvas: inout Canvas) {
+  /// Draws a confirmation; with `state`, what it says about running operations is live.
+  public static func draw(
+    _ confirmation: WorkbenchState.Confirmation, into canvas: inout Canvas, state: WorkbenchState? = nil
+  ) {
     let (title, message, yes, no): (String, String, String, String) =
       switch confirmation {
-      case .quit(let running):
+      case .quit(let asked):
         (
-          "Quit?",
-          "\(running) operation\(running == 1 ? " is" : "s are") still going; they stop when the workbench quits.",
+          "Quit?", quitMessage(running: state?.unfinished ?? asked, outlive: state?.operationsOutliveQuit ?? false),
           "quit", "stay"
+        )
+      case .overwrite(let path, _):
+        (
+          "Changed meanwhile",
+          "\(EventText.sanitize(path)) changed while you edited it (the agent wrote a newer version). Save yours over it? (n keeps theirs; your text is lost)",
+          "save mine", "keep theirs"
         )
       case .delete(let path, let folder):
         (
@@ -693,6 +710,17 @@ public enum ConfirmView {
     x += canvas.put(" \(yes)   ", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
     x += canvas.put("[n]", x: x, y: y, Style(.key, bold: true), limit: rect.maxX - x - 1)
     canvas.put(" \(no)", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
+  }
+
+  /// What quitting does to the operations still running (counted as the dialog is drawn).
+  static func quitMessage(running: Int, outlive: Bool) -> String {
+    let count = "\(running) operation\(running == 1 ? " is" : "s are")"
+    if outlive {
+      return running == 0
+        ? "Nothing is running now." : "\(count) running on the server (spaces serve); they go on after you quit."
+    }
+    return running == 0
+      ? "Nothing is running any more." : "\(count) still going; they stop when the workbench quits."
   }
 
   /// Wraps text at spaces to `width` columns.

@@ -28,6 +28,9 @@ public struct SpaceSummary: Equatable, Sendable {
 public protocol WorkbenchSource: Sendable {
   /// How the workbench is connected, for the status line (`embedded`, `socket …`).
   var connection: String { get }
+  /// Whether operations run in another process (a `spaces serve`) and go on after the
+  /// workbench quits.
+  var operationsOutliveQuit: Bool { get }
   /// The spaces there are.
   func spaceNames() -> [String]
   /// The status-line facts of a space.
@@ -49,6 +52,9 @@ public protocol WorkbenchSource: Sendable {
 }
 
 extension WorkbenchSource {
+  /// Operations run in the workbench's process: quitting stops them.
+  public var operationsOutliveQuit: Bool { false }
+
   /// No history: a source without a journal starts empty.
   public func history(of space: String, events: Int) -> WorkbenchHistory {
     WorkbenchHistory(events: [], lastSeen: nil)

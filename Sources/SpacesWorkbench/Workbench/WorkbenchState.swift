@@ -53,6 +53,8 @@ public struct WorkbenchState: Sendable {
   public enum Confirmation: Equatable, Sendable {
     case quit(running: Int)
     case delete(String, folder: Bool)
+    /// The file changed while the person edited it: save theirs over it?
+    case overwrite(String, content: String)
   }
 
   /// An overlay that takes keys before the panes.
@@ -140,6 +142,10 @@ public struct WorkbenchState: Sendable {
   /// The newest journal sequence number shown from the history (live events up to it are old).
   public private(set) var caughtUpTo = 0
   private var replaying = false
+  private var searchClock = 0.0
+  /// Whether operations run elsewhere (a `spaces serve` this workbench is attached to), so they
+  /// go on after it quits.
+  public var operationsOutliveQuit = false
   private var resolvedLocally: Set<String> = []
 
   /// Creates the state for a space.
@@ -335,7 +341,9 @@ public struct WorkbenchState: Sendable {
       return "from the journal: the last \(count(shown, "operation", "operations")) of this space · "
         + parts.dropFirst().joined(separator: " · ") + (parts.count == 1 ? "no failures" : "")
     }
-    if operations == 0 { return "nothing new since you were last here (\(count(shown, "operation", "operations")) from the journal above)" }
+    if operations == 0 {
+      return "nothing new since you were last here (\(count(shown, "operation", "operations")) from the journal above)"
+    }
     let partial = (history.events.first?.seq ?? 0) > seen + 1 ? " (at least)" : ""
     return "since you were last here\(partial): " + parts.joined(separator: " · ")
   }
@@ -512,10 +520,13 @@ public struct WorkbenchState: Sendable {
     guard !trimmed.isEmpty else { return rules }
     if first.command != nil {
       first.command = trimmed.split(separator: " ").map(String.init)
+      first.name = "allow " + (first.command ?? []).joined(separator: " ")
     } else {
       first.paths = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
         !$0.isEmpty
       }
+      first.name =
+        "allow " + (first.kinds.map(\.rawValue) + [first.paths.joined(separator: ", ")]).joined(separator: " ")
     }
     return [first] + rules.dropFirst()
   }
@@ -524,6 +535,7 @@ public struct WorkbenchState: Sendable {
 
   /// Handles a key press at time `now`; returns what to do outside.
   public mutating func handle(_ key: Key, now: Double) -> [Intent] {
+    searchClock = now
     if let flash, flash.until < now { self.flash = nil }
     switch overlay {
     case .input(let purpose, let text):
@@ -534,6 +546,7 @@ public struct WorkbenchState: Sendable {
       switch confirmation {
       case .quit: return [.quit]
       case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
+      case .overwrite(let path, let content): return [.saveFile(path, content: content)]
       }
     case .help(let scroll):
       switch key {
@@ -673,7 +686,9 @@ public struct WorkbenchState: Sendable {
     case .focus(let pane):
       focus = pane
     case .help:
-      overlay = .help(scroll: context == .prompt ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
+      overlay = .help(
+        scroll: context == .prompt
+          ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
     case .nextRequest:
       return showRequest(1, now: now)
     case .previousRequest:
@@ -747,7 +762,15 @@ public struct WorkbenchState: Sendable {
     case .expand:
       break
     case .close:
+      if case .details = detail { focus = .operations }
+      if case .viewer = detail { focus = .files }
       detail = .log
+    case .clearFilter:
+      switch context {
+      case .files where !treeFilter.isEmpty: setFilter(.files, "")
+      case .operations where !operationFilter.isEmpty: setFilter(.operations, "")
+      default: break
+      }
     case .edit:
       if case .viewer(let view) = detail { return [.editFile(view.path)] }
       let rows = treeRows
@@ -810,6 +833,7 @@ public struct WorkbenchState: Sendable {
           return
         }
       }
+      flash = ("no match for “\(query)” in \(view.path)", searchClock + 3)
       return
     }
     logSearch = query
@@ -824,6 +848,7 @@ public struct WorkbenchState: Sendable {
         return
       }
     }
+    flash = ("no match for “\(query)” in the log", searchClock + 3)
   }
 
   private mutating func move(_ action: Action, context: KeyContext) {
@@ -845,8 +870,16 @@ public struct WorkbenchState: Sendable {
     case .files:
       treeSelection = moved(treeSelection, count: treeRows.count)
     case .operations:
-      operationSelection = moved(operationSelection, count: visibleOperations.count)
-      followOperations = operationSelection == visibleOperations.count - 1
+      let visible = visibleOperations
+      operationSelection = moved(operationSelection, count: visible.count)
+      followOperations = operationSelection == visible.count - 1
+      // Open details follow the selection.
+      if case .details(let id) = detail, visible.indices.contains(operationSelection),
+        visible[operationSelection].id != id
+      {
+        detail = .details(visible[operationSelection].id)
+        detailScroll = 0
+      }
     case .spaces:
       spaceSelection = moved(spaceSelection, count: spaces.count)
     case .log:

@@ -85,6 +85,21 @@ import Testing
     #expect(fileRules.first?.kinds == [.readFile])
   }
 
+  @Test func suggestedPrefixesStopAtTheSubcommand() {
+    let engine = PolicyEngine(preset: .standard)
+    func prefix(_ command: String) -> [String]? {
+      engine.suggestedRules(for: .shell(command: command, timeoutMs: nil), decision: Decision(.ask)).first?.command
+    }
+    #expect(prefix("./dist/greet Ada Grace") == ["./dist/greet"])
+    #expect(prefix("curl -s https://example.com/install.sh -o i.sh") == ["curl"])
+    #expect(prefix("wget https://example.com/a.tgz") == ["wget"])
+    #expect(prefix("git push origin main") == ["git", "push"])
+    #expect(prefix("npm install left-pad") == ["npm", "install"])
+    #expect(prefix("git --no-pager push") == ["git"])
+    let rule = engine.suggestedRules(for: .shell(command: "./dist/greet Ada", timeoutMs: nil), decision: Decision(.ask))
+    #expect(rule.first?.name == "allow ./dist/greet")
+  }
+
   @Test func effectiveLimitsApplyTheFilesOverrides() throws {
     let file = try PolicyFile.parse("preset: standard\nlimits:\n  timeoutMs: 1000\n  cpuSeconds: 7\n")
     let limits = PolicyEngine(file: file).effectiveShellLimits(ShellLimits())
