@@ -355,6 +355,19 @@ final class Tmux: @unchecked Sendable {
     #expect(log.stdout.contains(#""code":"cancelled""#), "\(log.stdout)")
   }
 
+  /// A terminal that can't draw panes (TERM=dumb): the workbench refuses, pointing to the
+  /// commands that work there, and the shell stays usable.
+  @Test func aDumbTerminalIsRefusedWithAWayForward() async throws {
+    let tmux = try Tmux(width: 100, height: 20)
+    try tmux.type("TERM=dumb '\(Binary.path)'; echo status-$?")
+    try tmux.send("Enter")
+    try await tmux.waitFor("status-2")
+    let screen = try tmux.screen()
+    #expect(screen.contains("TERM=dumb"))
+    #expect(screen.contains("spaces log -f SPACE"))
+    #expect(screen.contains("spaces approvals"))
+  }
+
   @Test func withoutATerminalItSaysSo() async throws {
     let home = CLIHome()
     let run = try await home.run()

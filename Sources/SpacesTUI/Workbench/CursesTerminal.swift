@@ -76,7 +76,14 @@ final class CursesTerminal {
         pairs[role] = (0, attrs)
         continue
       }
-      init_extended_pair(pair, color(look.foreground), color(look.background))
+      if depth == .ansi8 {
+        // Bright colours don't exist here: see Theme.ansi8 (nothing drawn black on black).
+        let mapped = theme.ansi8(role)
+        if mapped.dim { attrs |= ccurses_a_dim() }
+        init_extended_pair(pair, Int32(mapped.foreground), Int32(mapped.background))
+      } else {
+        init_extended_pair(pair, color(look.foreground), color(look.background))
+      }
       pairs[role] = (pair, attrs)
     }
     previous = nil

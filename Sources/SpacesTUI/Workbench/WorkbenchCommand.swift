@@ -7,6 +7,15 @@ import SpacesWorkbench
 /// Opens the workbench for `spaces` with no subcommand.
 enum WorkbenchCommand {
   static func run(_ command: WorkbenchOptionsCommand) async throws {
+    let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+    if term == "dumb" {
+      CLI.writeError(
+        "spaces: this terminal (TERM=dumb) can't show the workbench: it can't move the cursor or draw panes.\n"
+          + "  Follow a space's output with: spaces log -f SPACE\n"
+          + "  See and answer its approvals: spaces approvals, spaces approve ID (--deny to deny)\n"
+          + "  Or run the workbench in a terminal with TERM=xterm-256color.\n")
+      throw ExitCode(ExitStatus.usage)
+    }
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
       CLI.writeError("spaces: the workbench needs a terminal; for scripts use the subcommands (spaces --help)\n")
       throw ExitCode(ExitStatus.usage)
