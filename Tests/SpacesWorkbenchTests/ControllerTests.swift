@@ -175,3 +175,28 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(!canvas.text.contains("still going"))
   }
 }
+
+/// Away mode: approvals that wait and runs that fail notify on the desktop, once each.
+@Suite struct AwayModeTests {
+  @Test func approvalsAndFailuresNotifyOnlyWhenAway() {
+    var state = Fixture.state()
+    let request = Fixture.shellRequest
+    #expect(!state.setApprovals([request], now: 100).contains { if case .desktopNotify = $0 { true } else { false } })
+    _ = state.handle(.char("A"), now: 100)
+    #expect(state.away)
+    let other = Fixture.request(
+      "op_other", .shell(command: "make deploy", timeoutMs: nil), reasons: ["?"], space: "other")
+    let intents = state.setApprovals([request, other], now: 101)
+    #expect(intents.contains(.desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
+    #expect(
+      !state.setApprovals([request, other], now: 102).contains(
+        .desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
+    _ = state.apply(Fixture.event("op_f", .received) { $0.op = .shell(command: "pytest", timeoutMs: nil) }, now: 103)
+    var result = Fixture.result("op_f", .shell, .completed, ms: 2000)
+    result.exitCode = 1
+    let failed = state.apply(Fixture.event("op_f", .completed) { $0.result = result }, now: 104)
+    #expect(failed.contains(.desktopNotify(title: "Failed in demo", body: "$ pytest · ✘ failed · exit 1 · 2.0s")))
+    let canvas = WorkbenchView.render(state, width: 120, height: 40, now: 104)
+    #expect(canvas.text.contains("│ away "))
+  }
+}

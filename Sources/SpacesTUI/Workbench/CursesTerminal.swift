@@ -200,6 +200,26 @@ final class CursesTerminal {
   /// Rings the bell.
   func bell() { beep() }
 
+  /// A desktop notification through the terminal: OSC 777 where it is understood (VTE
+  /// terminals, urxvt), else OSC 9 (iTerm2, kitty, WezTerm, Windows Terminal…); wrapped for
+  /// tmux's passthrough under tmux. Written after the frame, outside curses' own output.
+  func notify(title: String, body: String) {
+    guard !ended else { return }
+    func clean(_ text: String) -> String {
+      String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0 != ";" }.prefix(200))
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let term = environment["TERM"] ?? ""
+    var sequence =
+      environment["VTE_VERSION"] != nil || term.contains("rxvt")
+      ? "\u{1B}]777;notify;\(clean(title));\(clean(body))\u{07}" : "\u{1B}]9;\(clean(title)): \(clean(body))\u{07}"
+    if environment["TMUX"] != nil {
+      sequence = "\u{1B}Ptmux;" + sequence.replacingOccurrences(of: "\u{1B}", with: "\u{1B}\u{1B}") + "\u{1B}\\"
+    }
+    let bytes = Array(sequence.utf8)
+    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+  }
+
   /// Gives the terminal back (for `$EDITOR`).
   func suspend() {
     def_prog_mode()

@@ -14,6 +14,9 @@ struct WorkbenchOptions: Sendable {
   var home: SpacesHome
   var demoPause: Duration
   var run: String?
+  /// A command run for each away-mode notification (`SPACES_NOTIFY`, or `notify = …` in
+  /// `SPACES_HOME/workbench.conf`), with the title and body as `$1` and `$2`.
+  var notifyCommand: String?
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -180,6 +183,7 @@ final class WorkbenchApp: @unchecked Sendable {
       for intent in external {
         switch intent {
         case .bell: terminal.bell()
+        case .desktopNotify(let title, let body): notify(title: title, body: body, terminal: terminal)
         case .quit: return nil
         case .editFile(let path): edit(path, controller: controller, terminal: terminal)
         default: break
@@ -258,6 +262,25 @@ final class WorkbenchApp: @unchecked Sendable {
           inbox.push(.notice("the agent could not be started: \(error)"))
         }
       })
+  }
+
+  // MARK: - Away mode
+
+  private func notify(title: String, body: String, terminal: CursesTerminal) {
+    terminal.notify(title: title, body: body)
+    guard let command = options.notifyCommand else { return }
+    let logPath = options.home.path + "/notify.log"
+    let environment = ProcessInfo.processInfo.environment
+    let logger = logger
+    Task.detached {
+      do {
+        _ = try await ExternalProcess.run(
+          script: command, arguments: ["sh", title, body], environment: environment,
+          streams: .log(logPath))
+      } catch {
+        logger.warning("notify command failed to start: \(error)")
+      }
+    }
   }
 
   // MARK: - $EDITOR

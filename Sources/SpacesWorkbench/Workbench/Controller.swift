@@ -269,7 +269,7 @@ public final class WorkbenchController {
         switchTo(name, now: now)
       case .showApproval(let name, let id):
         switchTo(name, now: now, promptID: id)
-      case .editFile, .bell, .quit:
+      case .editFile, .bell, .quit, .desktopNotify:
         external.append(intent)
       }
     }

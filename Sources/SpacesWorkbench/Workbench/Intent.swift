@@ -25,6 +25,8 @@ public enum Intent: Equatable, Sendable {
   case showApproval(space: String, id: String)
   /// Ring the terminal bell.
   case bell
+  /// Away mode: a desktop notification (through the terminal, and the `notify` command).
+  case desktopNotify(title: String, body: String)
   /// Leave the workbench.
   case quit
 }

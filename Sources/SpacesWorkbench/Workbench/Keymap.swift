@@ -75,7 +75,7 @@ public enum Action: Hashable, Sendable {
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny
-  case nextRequest, previousRequest, clearFilter
+  case nextRequest, previousRequest, clearFilter, away
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -118,6 +118,9 @@ public enum Keymap {
     KeyBinding(
       keys: [.char("[")], context: .global, action: .previousRequest,
       help: "previous waiting approval (in any space)"),
+    KeyBinding(
+      keys: [.char("A")], context: .global, action: .away,
+      help: "away mode on/off: notify on the desktop when an approval waits or a run fails"),
     KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
     KeyBinding(keys: [.char("h"), .left], context: .files, action: .collapse, help: "collapse folder"),
     KeyBinding(keys: [.char("e")], context: .files, action: .edit, help: "edit in $EDITOR"),

@@ -454,6 +454,10 @@ public enum StatusView {
     x += canvas.put(narrow ? " " : "│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     x += canvas.put(dot, x: x, y: rect.y, Style(state.connected ? .ok : .failed), limit: rect.maxX - x)
     x += canvas.put(narrow ? " " : " " + state.connection + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    if state.away {
+      x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+      x += canvas.put("away ", x: x, y: rect.y, Style(.statusKey, bold: true), limit: rect.maxX - x)
+    }
     let waiting = state.approvals.count
     if waiting > 0 {
       x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)

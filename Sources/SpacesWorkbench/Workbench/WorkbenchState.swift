@@ -146,6 +146,10 @@ public struct WorkbenchState: Sendable {
   /// Whether operations run elsewhere (a `spaces serve` this workbench is attached to), so they
   /// go on after it quits.
   public var operationsOutliveQuit = false
+  /// Away mode: approvals that wait and runs that fail send desktop notifications.
+  public var away = false
+  /// Requests already announced (in any space), so each notifies once.
+  private var announced: Set<String> = []
   private var resolvedLocally: Set<String> = []
 
   /// Creates the state for a space.
@@ -273,6 +277,11 @@ public struct WorkbenchState: Sendable {
       approvals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
       if let record = operation(event.opId) {
+        if away, !replaying, record.state == .failed || record.exitedNonZero {
+          intents.append(.bell)
+          intents.append(
+            .desktopNotify(title: "Failed in \(space.name)", body: record.summary + " · " + Self.outcome(record)))
+        }
         closeOpenLines(event.opId)
         if log.count > 0, lastHeaderOp == event.opId {
           log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record)))
@@ -470,9 +479,17 @@ public struct WorkbenchState: Sendable {
     let fresh = mine.filter { !resolvedLocally.contains($0.id) }
     let known = Set(approvals.map(\.id))
     approvals = fresh
+    var notices: [Intent] = []
+    for request in allApprovals where !announced.contains(request.id) {
+      announced.insert(request.id)
+      guard away else { continue }
+      let what = OperationRecord(id: request.id, space: request.space, op: request.op, receivedAt: now).summary
+      notices.append(.desktopNotify(title: "Approval needed in \(request.space)", body: what))
+    }
+    announced.formIntersection(all.map(\.id))
     promptDetails = promptDetails.filter { id, _ in fresh.contains { $0.id == id } }
     refreshPromptClock(now: now)
-    return fresh.contains { !known.contains($0.id) } ? [.bell] : []
+    return (fresh.contains { !known.contains($0.id) } ? [.bell] : []) + notices
   }
 
   /// Sets the list of spaces (keeping pending counts).
@@ -689,6 +706,9 @@ public struct WorkbenchState: Sendable {
       overlay = .help(
         scroll: context == .prompt
           ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
+    case .away:
+      away.toggle()
+      flash = (away ? "away mode: approvals and failures notify on the desktop (A ends it)" : "away mode off", now + 3)
     case .nextRequest:
       return showRequest(1, now: now)
     case .previousRequest:
