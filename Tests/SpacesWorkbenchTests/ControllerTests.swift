@@ -200,3 +200,45 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(canvas.text.contains("│ away "))
   }
 }
+
+/// The mouse: a click focuses a pane and selects a row, the wheel scrolls what is under it.
+@Suite struct MouseTests {
+  @Test func clicksFocusAndSelect() {
+    var state = Fixture.state()
+    state.screen = (120, 40)
+    let layout = WorkbenchLayout.compute(width: 120, height: 40, state: state)
+    guard let operations = layout.panes[.operations], let files = layout.panes[.files] else {
+      Issue.record("no panes")
+      return
+    }
+    state.followOperations = false
+    state.operationSelection = 0
+    _ = state.handle(.click(x: operations.x + 3, y: operations.y + 3), now: 100)
+    #expect(state.focus == .operations)
+    #expect(state.operationSelection == 2)
+    _ = state.handle(.click(x: files.x + 3, y: files.y + 2), now: 100)
+    #expect(state.focus == .files)
+    #expect(state.treeSelection == 1)
+  }
+
+  @Test func theWheelScrollsWhatIsUnderIt() {
+    var state = Fixture.state()
+    state.screen = (120, 40)
+    state.focus = .files
+    state.pageRows = 3
+    guard let log = WorkbenchLayout.compute(width: 120, height: 40, state: state).panes[.log] else {
+      Issue.record("no log")
+      return
+    }
+    _ = state.handle(.wheel(x: log.x + 5, y: log.y + 5, up: true), now: 100)
+    #expect(!state.followLog)
+    #expect(state.focus == .files)
+  }
+
+  @Test func aClickOnATabFocusesIt() {
+    var state = Fixture.state()
+    state.screen = (60, 20)
+    _ = state.handle(.click(x: 17, y: 0), now: 100)  // " 1 Files  2 Log  3 Ops"
+    #expect(state.focus == .operations)
+  }
+}

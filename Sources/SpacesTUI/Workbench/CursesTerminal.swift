@@ -25,7 +25,7 @@ final class CursesTerminal {
   private var ended = false
 
   /// Takes over the terminal (the alternate screen), with `theme`'s colours unless `noColor`.
-  init(theme: Theme, noColor: Bool) throws {
+  init(theme: Theme, noColor: Bool, mouse: Bool = true) throws {
     setlocale(LC_ALL, "")
     let ctype = setlocale(LC_CTYPE, nil).map { String(cString: $0) } ?? ""
     if !ctype.uppercased().contains("UTF-8") && !ctype.uppercased().contains("UTF8") {
@@ -45,6 +45,7 @@ final class CursesTerminal {
     set_escdelay(25)
     curs_set(0)
     leaveok(ccurses_stdscr(), true)
+    if mouse { ccurses_mouse_on() }
     if !noColor && has_colors() {
       start_color()
       use_default_colors()
@@ -179,6 +180,14 @@ final class CursesTerminal {
         case KEY_BACKSPACE: keys.append(.backspace)
         case KEY_DC: keys.append(.delete)
         case KEY_ENTER: keys.append(.enter)
+        case KEY_MOUSE:
+          var (x, y, kind): (Int32, Int32, Int32) = (0, 0, 0)
+          guard ccurses_mouse_event(&x, &y, &kind) != 0 else { break }
+          switch kind {
+          case 1: keys.append(.click(x: Int(x), y: Int(y)))
+          case 4, 5: keys.append(.wheel(x: Int(x), y: Int(y), up: kind == 4))
+          default: break
+          }
         default: break
         }
         continue

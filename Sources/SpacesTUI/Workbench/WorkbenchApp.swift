@@ -17,6 +17,8 @@ struct WorkbenchOptions: Sendable {
   /// A command run for each away-mode notification (`SPACES_NOTIFY`, or `notify = …` in
   /// `SPACES_HOME/workbench.conf`), with the title and body as `$1` and `$2`.
   var notifyCommand: String?
+  /// Whether the mouse is used (click to focus and select, wheel to scroll).
+  var mouse = true
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -116,7 +118,7 @@ final class WorkbenchApp: @unchecked Sendable {
     let controller = WorkbenchController(source: source, space: options.space, inbox: inbox)
     let terminal: CursesTerminal
     do {
-      terminal = try CursesTerminal(theme: options.theme, noColor: options.noColor)
+      terminal = try CursesTerminal(theme: options.theme, noColor: options.noColor, mouse: options.mouse)
     } catch {
       return "\(error)"
     }

@@ -88,7 +88,7 @@ enum WorkbenchCommand {
     let options = WorkbenchOptions(
       space: command.space, demo: command.demo, agent: command.agent, theme: theme, themeProblem: problem,
       noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run,
-      notifyCommand: notifyCommand(home: home, environment: environment))
+      notifyCommand: notifyCommand(home: home, environment: environment), mouse: !command.noMouse)
     let app: WorkbenchApp
     do {
       app = try WorkbenchApp(options: options, source: source, submitAsAgent: submitAsAgent, logger: logger)

@@ -6,6 +6,10 @@ public enum Key: Hashable, Sendable {
   case ctrl(Character)
   case up, down, left, right, pageUp, pageDown, home, end
   case enter, escape, tab, backTab, backspace, delete
+  /// A press of the mouse's first button at a cell.
+  case click(x: Int, y: Int)
+  /// The mouse wheel turned over a cell.
+  case wheel(x: Int, y: Int, up: Bool)
 
   /// The key's name in help and the keymap table.
   public var name: String {
@@ -27,6 +31,8 @@ public enum Key: Hashable, Sendable {
     case .backTab: "shift-tab"
     case .backspace: "backspace"
     case .delete: "del"
+    case .click: "click"
+    case .wheel(_, _, let up): up ? "wheel up" : "wheel down"
     }
   }
 }

@@ -578,6 +578,8 @@ public struct WorkbenchState: Sendable {
       break
     }
     if key == .ctrl("l") { return [] }
+    if case .click(let x, let y) = key { return mouse(x: x, y: y, wheel: nil, now: now) }
+    if case .wheel(let x, let y, let up) = key { return mouse(x: x, y: y, wheel: up, now: now) }
     if key == .escape, banner != nil {
       banner = nil
       return []
@@ -600,6 +602,61 @@ public struct WorkbenchState: Sendable {
       return []
     }
     return perform(action, context: context, now: now)
+  }
+
+  /// A click focuses the pane under it and selects the row; the wheel scrolls the pane (or the
+  /// prompt) under it by three rows without moving the focus. Overlays ignore the mouse.
+  private mutating func mouse(x: Int, y: Int, wheel up: Bool?, now: Double) -> [Intent] {
+    guard overlay == .none else { return [] }
+    let layout = WorkbenchLayout.compute(width: screen.width, height: screen.height, state: self)
+    if let prompt = layout.prompt, prompt.contains(column: x, row: y) {
+      if let up { for _ in 0..<3 { move(up ? .up : .down, context: .prompt) } }
+      return []
+    }
+    if let tabs = layout.tabs, tabs.contains(column: x, row: y) {
+      var start = tabs.x
+      for pane in Pane.allCases {
+        let end = start + TabsView.label(pane, self).count
+        if x < end {
+          focus = pane
+          return []
+        }
+        start = end
+      }
+      return []
+    }
+    guard let (pane, rect) = layout.panes.first(where: { $0.value.contains(column: x, row: y) }) else { return [] }
+    if let up {
+      let saved = focus
+      focus = pane
+      for _ in 0..<3 { move(up ? .up : .down, context: context) }
+      focus = saved
+      return []
+    }
+    focus = pane
+    let inner = rect.inset(1)
+    guard inner.contains(column: x, row: y) else { return [] }
+    let offset = y - inner.y
+    switch pane {
+    case .files:
+      let count = treeRows.count
+      let row = FilesView.scrollTop(selection: treeSelection, count: count, rows: inner.height) + offset
+      if row < count { treeSelection = row }
+    case .operations:
+      let count = visibleOperations.count
+      let row = FilesView.scrollTop(selection: operationSelection, count: count, rows: inner.height) + offset
+      if row < count, row != operationSelection {
+        operationSelection = row
+        followOperations = row == count - 1
+        if case .details = detail { detail = .details(visibleOperations[row].id) }
+      }
+    case .spaces:
+      let row = FilesView.scrollTop(selection: spaceSelection, count: spaces.count, rows: inner.height) + offset
+      if row < spaces.count { spaceSelection = row }
+    case .log:
+      break
+    }
+    return []
   }
 
   /// Whether `action` answers the prompt (and so waits out the key guard).
