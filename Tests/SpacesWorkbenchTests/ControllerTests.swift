@@ -13,7 +13,19 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   let stream: AsyncStream<Event>
   let continuation: AsyncStream<Event>.Continuation
 
+  var grants = GrantsAndRules()
+  var revoked: [Revocable] = []
+
   init() { (stream, continuation) = AsyncStream.makeStream(of: Event.self) }
+
+  func grantsAndRules(of space: String) -> GrantsAndRules { lock.withLock { grants } }
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    lock.withLock {
+      revoked.append(item)
+      grants.session.removeAll { $0 == item }
+      grants.file.removeAll { $0 == item }
+    }
+  }
 
   var connection: String { "fake" }
   func spaceNames() -> [String] { ["demo"] }
@@ -240,5 +252,42 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     state.screen = (60, 20)
     _ = state.handle(.click(x: 17, y: 0), now: 100)  // " 1 Files  2 Log  3 Ops"
     #expect(state.focus == .operations)
+  }
+}
+
+/// The Decisions view: answers and denials with who, when and why; grants and rules taken back
+/// after a confirmation.
+@Suite struct DecisionsTests {
+  static let rule = PolicyRule(
+    name: "allow ./dist/greet", kinds: [.shell], command: ["./dist/greet"], decision: .allow, reason: "ok")
+
+  @Test func listsAnswersAndTakesBackAGrantAfterAsking() {
+    let source = FakeSource()
+    source.grants = GrantsAndRules(session: [.sessionCommand("make deploy")], file: [.fileRule(Self.rule)])
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    controller.state = Fixture.state()
+    _ = controller.state.apply(
+      Fixture.event("op_rm", .approvalResolved) {
+        $0.resolution = "timeout"
+        $0.time = "2026-12-06T10:42:03.000Z"
+      }, now: 100)
+    _ = controller.handle(.char("D"), now: 100)
+    #expect(controller.state.detail == .decisions)
+    let canvas = WorkbenchView.render(controller.state, width: 120, height: 40, now: 100)
+    assertSnapshot(canvas.text, named: "decisions.120x40")
+    #expect(canvas.text.contains("10:42:03  ⌛ timed out"))
+    #expect(
+      canvas.text.contains("⊘ denied      policy   $ rm -rf / — deletes everything")
+        || canvas.text.contains("deletes everything"))
+    #expect(canvas.text.contains("exactly `make deploy`"))
+    _ = controller.handle(.char("j"), now: 100)
+    _ = controller.handle(.char("x"), now: 100)
+    #expect(controller.state.overlay == .confirm(.revoke(.fileRule(Self.rule))))
+    _ = controller.handle(.char("y"), now: 100)
+    #expect(source.revoked == [.fileRule(Self.rule)])
+    #expect(controller.state.grantsAndRules.file.isEmpty)
+    _ = controller.handle(.char("x"), now: 100)
+    _ = controller.handle(.char("n"), now: 100)
+    #expect(source.revoked.count == 1)
   }
 }

@@ -8,6 +8,14 @@ enum JournalHistory {
   /// The most journal bytes read to catch up.
   static let byteBudget = 16 << 20
 
+  /// The rules of a space's `policy.yaml`, as revocable items.
+  static func fileRules(_ home: SpacesHome, space: String) -> [Revocable] {
+    guard let data = FileManager.default.contents(atPath: home.policyPath(space)),
+      let file = try? PolicyFile.parse(String(decoding: data, as: UTF8.self))
+    else { return [] }
+    return file.rules.map { .fileRule($0) }
+  }
+
   /// The last `count` events of `space` (fewer when they would take more than
   /// ``byteBudget``), read from near the journal's end; and the sequence number the person
   /// had seen when the workbench last showed the space (then records the newest as seen).

@@ -131,6 +131,21 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     try workspace(space).read(path)
   }
 
+  func grantsAndRules(of space: String) -> GrantsAndRules {
+    GrantsAndRules(
+      file: JournalHistory.fileRules(home, space: space),
+      note: "this session's grants live in the spaces serve process (not listed here)")
+  }
+
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    guard case .fileRule(let rule) = item else {
+      throw SpacesError(.invalidRequest, "session grants live in the spaces serve process")
+    }
+    // The server re-reads policy.yaml when it changes.
+    let config = try home.load(space)
+    try PolicyStore(path: home.policyPath(space), fallback: config.policy).remove(rule)
+  }
+
   func history(of space: String, events: Int) -> WorkbenchHistory {
     JournalHistory.read(home, space: space, events: events)
   }

@@ -267,6 +267,21 @@ public final class WorkbenchController {
         refreshTree(now: now, force: true)
       case .switchSpace(let name):
         switchTo(name, now: now)
+      case .loadDecisions:
+        state.grantsAndRules = source.grantsAndRules(of: space)
+        state.decisionSelection = 0
+        state.detail = .decisions
+        state.focus = .log
+      case .revoke(let item):
+        do {
+          try source.revoke(item, in: space)
+          state.notify("taken back: " + DecisionsView.describe(item), now: now)
+        } catch {
+          state.notify("could not take it back: \(error.message)", now: now)
+        }
+        state.grantsAndRules = source.grantsAndRules(of: space)
+        let count = state.grantsAndRules.session.count + state.grantsAndRules.file.count
+        state.decisionSelection = min(state.decisionSelection, max(0, count - 1))
       case .showApproval(let name, let id):
         switchTo(name, now: now, promptID: id)
       case .editFile, .bell, .quit, .desktopNotify:

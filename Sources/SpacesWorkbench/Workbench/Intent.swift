@@ -23,6 +23,10 @@ public enum Intent: Equatable, Sendable {
   case switchSpace(String)
   /// Watch another space with the prompt on one of its requests.
   case showApproval(space: String, id: String)
+  /// Read the grants and rules and show the Decisions view.
+  case loadDecisions
+  /// Take back a session grant or remove a policy rule.
+  case revoke(Revocable)
   /// Ring the terminal bell.
   case bell
   /// Away mode: a desktop notification (through the terminal, and the `notify` command).

@@ -55,7 +55,7 @@ public enum Pane: Int, CaseIterable, Sendable {
 
 /// Where a binding applies.
 public enum KeyContext: String, CaseIterable, Sendable {
-  case global, files, log, operations, spaces, viewer, details, prompt
+  case global, files, log, operations, spaces, viewer, details, decisions, prompt
 
   /// The heading in help.
   public var title: String {
@@ -67,6 +67,7 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case .spaces: "Spaces"
     case .viewer: "File viewer"
     case .details: "Operation details"
+    case .decisions: "Decisions"
     case .prompt: "Approval prompt"
     }
   }
@@ -81,7 +82,7 @@ public enum Action: Hashable, Sendable {
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny
-  case nextRequest, previousRequest, clearFilter, away
+  case nextRequest, previousRequest, clearFilter, away, decisions, revoke
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -125,6 +126,9 @@ public enum Keymap {
       keys: [.char("[")], context: .global, action: .previousRequest,
       help: "previous waiting approval (in any space)"),
     KeyBinding(
+      keys: [.char("D")], context: .global, action: .decisions,
+      help: "decisions: every answer and denial, this session's grants, the policy's rules"),
+    KeyBinding(
       keys: [.char("A")], context: .global, action: .away,
       help: "away mode on/off: notify on the desktop when an approval waits or a run fails"),
     KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
@@ -147,6 +151,9 @@ public enum Keymap {
     KeyBinding(keys: [.escape, .char("q")], context: .viewer, action: .close, help: "close the viewer"),
     KeyBinding(
       keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details (back to Operations)"),
+    KeyBinding(
+      keys: [.char("x")], context: .decisions, action: .revoke, help: "take back the grant or rule (asks first)"),
+    KeyBinding(keys: [.escape, .char("q")], context: .decisions, action: .close, help: "close the decisions"),
     KeyBinding(keys: [.char("y")], context: .prompt, action: .approveOnce, help: "approve once"),
     KeyBinding(keys: [.char("a")], context: .prompt, action: .approveSession, help: "approve for this session"),
     KeyBinding(

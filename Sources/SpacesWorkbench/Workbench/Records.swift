@@ -42,6 +42,8 @@ public struct OperationRecord: Equatable, Sendable {
   public var policy: Decision?
   /// The approval's answer (`once`, `session`, `always`, `deny`, `timeout`).
   public var resolution: String?
+  /// When it was answered or denied (the journal's time, ISO 8601).
+  public var decidedAt: String?
   /// The output lines kept for the details view (bounded).
   public var output: [LogLine] = []
   /// Output lines dropped from the front of `output`.

@@ -112,6 +112,7 @@ public enum WorkbenchView {
       case .log: LogView.draw(state, into: &canvas, rect: rect)
       case .viewer(let view): ViewerView.draw(view, state: state, into: &canvas, rect: rect)
       case .details(let id): DetailsView.draw(state.operation(id), state: state, into: &canvas, rect: rect, now: now)
+      case .decisions: DecisionsView.draw(state, into: &canvas, rect: rect)
       }
     }
   }
@@ -506,6 +507,7 @@ public enum StatusView {
     case .spaces: return [("⏎", "switch"), ("tab", "pane"), ("?", "help"), ("q", "quit")]
     case .viewer: return [("/", "search"), ("e", "edit"), ("esc", "close"), ("?", "help")]
     case .details: return [("j/k", "scroll"), ("esc", "close"), ("?", "help")]
+    case .decisions: return [("j/k", "select"), ("x", "take back"), ("esc", "close"), ("?", "help")]
     case .global: return [("?", "help"), ("q", "quit")]
     }
   }
@@ -698,6 +700,8 @@ public enum ConfirmView {
           "\(EventText.sanitize(path)) changed while you edited it (the agent wrote a newer version). Save yours over it? (n keeps theirs; your text is lost)",
           "save mine", "keep theirs"
         )
+      case .revoke(let item):
+        ("Take back?", DecisionsView.describe(item) + ": " + DecisionsView.revokeEffect(item), "take back", "keep")
       case .delete(let path, let folder):
         (
           "Delete?",

@@ -20,6 +20,7 @@ public struct WorkbenchState: Sendable {
     case log
     case viewer(FileView)
     case details(String)
+    case decisions
   }
 
   /// A read-only file in the viewer.
@@ -53,6 +54,8 @@ public struct WorkbenchState: Sendable {
   public enum Confirmation: Equatable, Sendable {
     case quit(running: Int)
     case delete(String, folder: Bool)
+    /// Take back a grant or remove a rule.
+    case revoke(Revocable)
     /// The file changed while the person edited it: save theirs over it?
     case overwrite(String, content: String)
   }
@@ -148,6 +151,10 @@ public struct WorkbenchState: Sendable {
   public var operationsOutliveQuit = false
   /// Away mode: approvals that wait and runs that fail send desktop notifications.
   public var away = false
+  /// The grants and rules the Decisions view lists (read when it opens).
+  public var grantsAndRules = GrantsAndRules()
+  /// The selected grant or rule in the Decisions view (session grants first).
+  public var decisionSelection = 0
   /// Requests already announced (in any space), so each notifies once.
   private var announced: Set<String> = []
   private var resolvedLocally: Set<String> = []
@@ -195,6 +202,7 @@ public struct WorkbenchState: Sendable {
       case .log: return .log
       case .viewer: return .viewer
       case .details: return .details
+      case .decisions: return .decisions
       }
     }
   }
@@ -226,6 +234,7 @@ public struct WorkbenchState: Sendable {
     case .approvalResolved:
       update(event.opId) {
         $0.resolution = event.resolution
+        $0.decidedAt = event.time
         if $0.state == .awaitingApproval { $0.state = .queued }
         if let reason = event.reason { $0.reason = reason }
       }
@@ -265,6 +274,7 @@ public struct WorkbenchState: Sendable {
         if let error = result?.error { record.error = "\(error.code): \(error.message)" }
         if let reason = result?.reason { record.reason = reason }
         record.decidedBy = result?.decidedBy?.rawValue
+        if event.type == .denied, record.decidedAt == nil { record.decidedAt = event.time }
         if record.output.isEmpty, let result {
           for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
             guard let text, !text.isEmpty else { continue }
@@ -564,6 +574,7 @@ public struct WorkbenchState: Sendable {
       case .quit: return [.quit]
       case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
       case .overwrite(let path, let content): return [.saveFile(path, content: content)]
+      case .revoke(let item): return [.revoke(item)]
       }
     case .help(let scroll):
       switch key {
@@ -763,6 +774,15 @@ public struct WorkbenchState: Sendable {
       overlay = .help(
         scroll: context == .prompt
           ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
+    case .decisions:
+      return [.loadDecisions]
+    case .revoke:
+      let items = grantsAndRules.session + grantsAndRules.file
+      guard items.indices.contains(decisionSelection) else {
+        flash = ("nothing to take back here", now + 2)
+        return []
+      }
+      overlay = .confirm(.revoke(items[decisionSelection]))
     case .away:
       away.toggle()
       flash = (away ? "away mode: approvals and failures notify on the desktop (A ends it)" : "away mode off", now + 3)
@@ -784,7 +804,7 @@ public struct WorkbenchState: Sendable {
       case .files: overlay = .input(.filter(.files), text: treeFilter)
       case .operations: overlay = .input(.filter(.operations), text: operationFilter)
       case .log, .viewer, .details: overlay = .input(.search, text: "")
-      case .spaces, .global, .prompt: break
+      case .spaces, .global, .prompt, .decisions: break
       }
     case .nextMatch, .previousMatch:
       let query = context == .viewer ? viewerSearch : logSearch
@@ -973,6 +993,8 @@ public struct WorkbenchState: Sendable {
       }
     case .details:
       detailScroll = moved(detailScroll, count: 100_000)
+    case .decisions:
+      decisionSelection = moved(decisionSelection, count: grantsAndRules.session.count + grantsAndRules.file.count)
     case .prompt:
       guard let request = currentApproval,
         let rect = WorkbenchLayout.compute(width: screen.width, height: screen.height, state: self).prompt

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SpacesKit
@@ -106,5 +107,28 @@ import Testing
     #expect(limits.timeoutMs == 1000)
     #expect(limits.cpuSeconds == 7)
     #expect(limits.maxProcesses == ShellLimits().maxProcesses)
+  }
+}
+
+/// Taking back what a person allowed.
+@Suite struct PolicyRevokeTests {
+  @Test func aSavedRuleIsRemovedAndTheRestOfTheFileStays() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("revoke-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("policy.yaml").path
+    try "# my notes\npreset: standard\nrules:\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let store = try PolicyStore(path: path, fallback: .standard)
+    let keep = PolicyRule(name: "allow make", kinds: [.shell], command: ["make"], decision: .allow, reason: "ok")
+    let drop = PolicyRule(name: "allow curl", kinds: [.shell], command: ["curl"], decision: .allow, reason: "ok")
+    try store.append([keep, drop])
+    try store.remove(drop)
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.hasPrefix("# my notes\n"))
+    #expect(try PolicyFile.parse(text).rules == [keep])
+    #expect(throws: SpacesError.self) { try store.remove(drop) }
+    store.grant(command: "make deploy", rules: [drop])
+    store.revoke(command: "make deploy", rule: drop)
+    #expect(store.grants == SessionGrants())
   }
 }
