@@ -904,6 +904,7 @@ public struct WorkbenchState: Sendable {
         return []
       }
       overlay = .input(.rule(request.id), text: Self.editableRuleText(request.suggestedRules))
+      promptScroll = 0  // the rule's preview is at the top
     case .deny:
       guard let request = currentApproval else { return [] }
       overlay = .input(.denyFeedback(request.id), text: "")
