@@ -35,8 +35,10 @@ import Testing
     var state = Fixture.prompting([request])
     state.screen = (width, height)
     if request.id == "op_big" {
-      let text = (1...200).map { "line \($0) of the new notes: " + String(repeating: "words ", count: $0 % 30) }
-        .joined(separator: "\n")
+      let text = (1...200).map {
+        "line \($0) of the new notes: " + String(repeating: "words ", count: $0 % 30) + "#\($0)"
+      }
+      .joined(separator: "\n")
       state.promptDetails[request.id] = PromptDetail(diff: LineDiff.diff(old: "", new: text), note: "new file")
     }
     return state
@@ -119,12 +121,18 @@ import Testing
 
   @Test func aTwoHundredLineDiffScrollsToItsEnd() {
     for (width, height) in Self.sizes {
-      let state = Self.state(Self.bigEdit, width: width, height: height)
-      let (rows, steps) = Self.scrollThrough(state, width: width, height: height)
-      #expect(steps > 0)
-      let all = rows.keys.sorted().compactMap { rows[$0] }.joined(separator: "\n")
-      #expect(all.contains("line 200 of"), "\(width)×\(height)")
-      #expect(all.contains("line 1 of"), "\(width)×\(height)")
+      var state = Self.state(Self.bigEdit, width: width, height: height)
+      let top = WorkbenchView.render(state, width: width, height: height, now: Self.now).text
+      #expect(top.contains("line 1 of") && top.contains("more (J)"), "\(width)×\(height)")
+      // Past the end the prompt stays at its last page: the last line shows, nothing below.
+      state.promptScroll = 1_000_000
+      let end = WorkbenchView.render(state, width: width, height: height, now: Self.now).text
+      #expect(end.contains("#200"), "\(width)×\(height)")
+      #expect(end.contains("more (K)") && !end.contains("more (J)"), "\(width)×\(height)")
+      // One K from the end goes back a line (and the `↓` row takes one more).
+      _ = state.handle(.char("K"), now: Self.now)
+      let back = WorkbenchView.render(state, width: width, height: height, now: Self.now).text
+      #expect(back.contains("↓ 2 more (J)"), "\(width)×\(height)")
     }
   }
 
