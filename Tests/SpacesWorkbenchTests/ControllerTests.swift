@@ -15,6 +15,9 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
 
   var grants = GrantsAndRules()
   var revoked: [Revocable] = []
+  var seen: [String: Int] = [:]
+
+  func markSeen(_ space: String, through seq: Int) { lock.withLock { seen[space] = seq } }
 
   init() { (stream, continuation) = AsyncStream.makeStream(of: Event.self) }
 
@@ -252,6 +255,19 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     state.screen = (60, 20)
     _ = state.handle(.click(x: 17, y: 0), now: 100)  // " 1 Files  2 Log  3 Ops"
     #expect(state.focus == .operations)
+  }
+}
+
+/// "Since you were last here" counts from where the person left a space.
+@Suite struct SeenTests {
+  @Test func leavingASpaceRecordsTheNewestEventShown() {
+    let source = FakeSource()
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    var event = Fixture.event("op_1", .received) { $0.op = .message(text: "hi") }
+    event.seq = 41
+    _ = controller.state.apply(event, now: 1)
+    controller.markSeen()
+    #expect(source.seen["demo"] == 41)
   }
 }
 

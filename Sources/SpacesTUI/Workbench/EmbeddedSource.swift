@@ -59,6 +59,10 @@ struct EmbeddedSource: WorkbenchSource {
     }
   }
 
+  func markSeen(_ space: String, through seq: Int) {
+    JournalHistory.markSeen(runtime.home, space: space, through: seq)
+  }
+
   func history(of space: String, events: Int) -> WorkbenchHistory {
     JournalHistory.read(runtime.home, space: space, events: events)
   }

@@ -18,7 +18,7 @@ enum JournalHistory {
 
   /// The last `count` events of `space` (fewer when they would take more than
   /// ``byteBudget``), read from near the journal's end; and the sequence number the person
-  /// had seen when the workbench last showed the space (then records the newest as seen).
+  /// had seen when the workbench last showed the space.
   static func read(_ home: SpacesHome, space: String, events count: Int) -> WorkbenchHistory {
     let path = home.journalPath(space)
     guard FileManager.default.fileExists(atPath: path), let journal = try? Journal(path: path) else {
@@ -40,11 +40,19 @@ enum JournalHistory {
         events += batch.events.filter { $0.seq > last - wanted && $0.seq <= last }
       }
     }
-    let seenPath = home.spaceFolder(space) + "/workbench-seen"
-    let lastSeen = (try? String(contentsOfFile: seenPath, encoding: .utf8)).flatMap {
+    let lastSeen = (try? String(contentsOfFile: seenPath(home, space), encoding: .utf8)).flatMap {
       Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
     }
-    try? "\(last)\n".write(toFile: seenPath, atomically: true, encoding: .utf8)
     return WorkbenchHistory(events: events, lastSeen: lastSeen)
+  }
+
+  /// Where the newest sequence number the person has seen is kept.
+  static func seenPath(_ home: SpacesHome, _ space: String) -> String {
+    home.spaceFolder(space) + "/workbench-seen"
+  }
+
+  /// Records that the person has seen `space` up to `seq`.
+  static func markSeen(_ home: SpacesHome, space: String, through seq: Int) {
+    try? "\(seq)\n".write(toFile: seenPath(home, space), atomically: true, encoding: .utf8)
   }
 }

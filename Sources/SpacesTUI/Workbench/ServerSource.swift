@@ -146,6 +146,10 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     try PolicyStore(path: home.policyPath(space), fallback: config.policy).remove(rule)
   }
 
+  func markSeen(_ space: String, through seq: Int) {
+    JournalHistory.markSeen(home, space: space, through: seq)
+  }
+
   func history(of space: String, events: Int) -> WorkbenchHistory {
     JournalHistory.read(home, space: space, events: events)
   }

@@ -123,6 +123,7 @@ final class WorkbenchApp: @unchecked Sendable {
       return "\(error)"
     }
     defer {
+      controller.markSeen()
       terminal.end()
       for task in background { task.cancel() }
       let pid = agentPID.withValue { $0 }

@@ -145,6 +145,11 @@ public final class WorkbenchController {
     dirty = true
   }
 
+  /// Records how far the person has seen the space (the next catch-up counts from there).
+  public func markSeen() {
+    if state.newestSeq > 0 { source.markSeen(state.space.name, through: state.newestSeq) }
+  }
+
   /// Stops the subscription.
   public func stop() {
     subscription?.cancel()
@@ -338,6 +343,7 @@ public final class WorkbenchController {
   private func switchTo(_ name: String, now: Double, promptID: String? = nil) {
     do {
       let summary = try source.summary(of: name)
+      markSeen()
       stop()
       var fresh = WorkbenchState(space: summary, connection: source.connection)
       fresh.focus = state.focus

@@ -72,14 +72,22 @@ public enum DecisionsView {
       rows.append(("  " + describe(item), Style(.text), items.session.count + index))
     }
     if let note = items.note { rows.append(("  (" + note + ")", Style(.dim), nil)) }
-    let selectedRow = rows.firstIndex { $0.2 == state.decisionSelection } ?? 0
-    let top = selectedRow < inner.height ? 0 : selectedRow - inner.height + 2
-    for (offset, row) in rows.dropFirst(top).prefix(inner.height).enumerated() {
+    // Long rows wrap (the why of an answer is never cut), continuing under two more spaces.
+    var lines: [(String, Style, Int?)] = []
+    for row in rows {
+      let indent = String(row.0.prefix { $0 == " " }) + "    "
+      for (index, piece) in TextWidth.wrap(row.0, width: max(1, inner.width - indent.count)).pieces.enumerated() {
+        lines.append((index == 0 ? piece : indent + piece, row.1, row.2))
+      }
+    }
+    let selectedLine = lines.lastIndex { $0.2 == state.decisionSelection } ?? 0
+    let top = selectedLine < inner.height ? 0 : selectedLine - inner.height + 2
+    for (offset, line) in lines.dropFirst(top).prefix(inner.height).enumerated() {
       let y = inner.y + offset
-      let selected = row.2 != nil && row.2 == state.decisionSelection
-      let style = selected ? WorkbenchView.selectionStyle(state, pane: .log) : row.1
+      let selected = line.2 != nil && line.2 == state.decisionSelection
+      let style = selected ? WorkbenchView.selectionStyle(state, pane: .log) : line.1
       if selected { canvas.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style) }
-      canvas.put(TextWidth.truncate(row.0, to: inner.width), x: inner.x, y: y, style, limit: inner.width)
+      canvas.put(line.0, x: inner.x, y: y, style, limit: inner.width)
     }
   }
 }

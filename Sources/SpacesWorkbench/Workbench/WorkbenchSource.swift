@@ -49,6 +49,9 @@ public protocol WorkbenchSource: Sendable {
   func read(_ path: String, in space: String) throws -> [UInt8]
   /// The last `events` events of a space's journal, to catch up on when the workbench opens it.
   func history(of space: String, events: Int) -> WorkbenchHistory
+  /// Records that the person has seen a space's journal up to `seq` (for the next catch-up's
+  /// "since you were last here").
+  func markSeen(_ space: String, through seq: Int)
   /// This session's grants and the policy file's rules in a space.
   func grantsAndRules(of space: String) -> GrantsAndRules
   /// Takes back a grant or removes a rule.
@@ -83,6 +86,9 @@ public struct GrantsAndRules: Equatable, Sendable {
 }
 
 extension WorkbenchSource {
+  /// Nowhere to keep it.
+  public func markSeen(_ space: String, through seq: Int) {}
+
   /// Nothing known.
   public func grantsAndRules(of space: String) -> GrantsAndRules {
     GrantsAndRules(note: "this connection can't list grants and rules")

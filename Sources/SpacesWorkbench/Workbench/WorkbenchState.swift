@@ -144,6 +144,8 @@ public struct WorkbenchState: Sendable {
   private var indexByID: [String: Int] = [:]
   /// The newest journal sequence number shown from the history (live events up to it are old).
   public private(set) var caughtUpTo = 0
+  /// The newest journal sequence number shown (what the person has seen).
+  public private(set) var newestSeq = 0
   private var replaying = false
   private var searchClock = 0.0
   /// Whether operations run elsewhere (a `spaces serve` this workbench is attached to), so they
@@ -214,6 +216,7 @@ public struct WorkbenchState: Sendable {
   public mutating func apply(_ event: Event, now: Double) -> [Intent] {
     guard event.space == space.name else { return [] }
     if event.seq > 0, event.seq <= caughtUpTo { return [] }  // shown from the journal already
+    newestSeq = max(newestSeq, event.seq)
     var intents: [Intent] = []
     if event.type != .received, indexByID[event.opId] == nil {
       // Joined mid-operation: make a record for it.
