@@ -355,6 +355,25 @@ final class Tmux: @unchecked Sendable {
     #expect(log.stdout.contains(#""code":"cancelled""#), "\(log.stdout)")
   }
 
+  /// A click focuses the pane under it (the terminal reports it as X10 mouse bytes, as
+  /// tmux-256color's terminfo says).
+  @Test func aClickFocusesThePaneUnderIt() async throws {
+    let tmux = try Tmux()
+    try tmux.start()
+    try await tmux.waitFor("[3] Operations")
+    let lines = try tmux.screen().split(separator: "\n", omittingEmptySubsequences: false)
+    let row = try #require(lines.firstIndex { $0.contains("[3] Operations") }) + 2
+    #expect(!(try tmux.screen()).contains("⏎ details"))
+    let x = 6
+    let bytes =
+      "\u{1B}[M" + String(UnicodeScalar(UInt8(32))) + String(UnicodeScalar(UInt8(33 + x)))
+      + String(UnicodeScalar(UInt8(33 + row)))
+    try tmux.type(bytes)
+    try await tmux.waitFor("⏎ details")
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
   /// A terminal that can't draw panes (TERM=dumb): the workbench refuses, pointing to the
   /// commands that work there, and the shell stays usable.
   @Test func aDumbTerminalIsRefusedWithAWayForward() async throws {
