@@ -29,4 +29,30 @@ static inline int ccurses_attr_set(attr_t attrs, int pair) {
   return wattr_set(stdscr, attrs, (short)(pair < 32768 ? pair : 0), &pair);
 }
 
+// The mouse: presses of the first button and the wheel, reported at once (no click timing).
+static inline void ccurses_mouse_on(void) {
+  mousemask(BUTTON1_PRESSED | BUTTON4_PRESSED
+#if NCURSES_MOUSE_VERSION > 1
+                | BUTTON5_PRESSED
+#endif
+            , NULL);
+  mouseinterval(0);
+}
+
+// Reads a mouse event after KEY_MOUSE: 1 a press of the first button, 4 wheel up, 5 wheel
+// down, 0 something else; returns 0 when there was none.
+static inline int ccurses_mouse_event(int *x, int *y, int *kind) {
+  MEVENT event;
+  if (getmouse(&event) != OK) return 0;
+  *x = event.x;
+  *y = event.y;
+  *kind = 0;
+  if (event.bstate & BUTTON1_PRESSED) *kind = 1;
+  else if (event.bstate & BUTTON4_PRESSED) *kind = 4;
+#if NCURSES_MOUSE_VERSION > 1
+  else if (event.bstate & BUTTON5_PRESSED) *kind = 5;
+#endif
+  return 1;
+}
+
 #endif

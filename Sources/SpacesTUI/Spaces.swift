@@ -38,6 +38,8 @@ struct WorkbenchOptionsCommand: AsyncParsableCommand {
   var demoPauseMs = 1200
   @Option(help: ArgumentHelp("Run this shell command as the person when the workbench opens.", valueName: "CMD"))
   var run: String?
+  @Flag(help: "Leave the mouse to the terminal (no click to focus, no wheel scrolling; selecting text works as usual).")
+  var noMouse = false
   @OptionGroup var options: HomeOptions
 
   func run() async throws {

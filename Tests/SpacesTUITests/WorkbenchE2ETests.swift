@@ -213,6 +213,86 @@ final class Tmux: @unchecked Sendable {
     #expect(run.json?["stdout"] as? String == "ok\n")
   }
 
+  /// Presses `key` until `text` leaves the screen (a key pressed while the prompt's guard
+  /// holds is not taken, and the status line says so).
+  func press(_ tmux: Tmux, _ key: String, until text: String) async throws {
+    let clock = ContinuousClock()
+    let end = clock.now + .seconds(30)
+    while clock.now < end {
+      try tmux.send(key)
+      let settle = clock.now + .milliseconds(500)
+      while clock.now < settle {
+        if !(try tmux.screen()).contains(text) { return }
+        try await Task.sleep(for: .milliseconds(50))
+      }
+    }
+    Issue.record("\(key) never took \(text) away; the screen was:\n\(try tmux.screen())")
+    throw CancellationError()
+  }
+
+  /// A docked prompt leaves the panes usable: `2` focuses the log and `j`/`k` scroll it, then
+  /// `y` approves; `]` goes to a request waiting in another space.
+  @Test func aDockedPromptLeavesThePanesUsable() async throws {
+    let tmux = try Tmux()
+    for space in ["work", "other"] {
+      #expect(try await tmux.home.run("space", "create", space).status == 0)
+    }
+    try tmux.start("--space work --run 'seq 1 300'")
+    try await tmux.waitFor("serving spaces.sock")
+    try await tmux.waitFor("300")
+    let first = Task {
+      try await tmux.home.run("op", "work", #"{"kind":"shell","command":"touch x && chmod +x x && echo ok-x"}"#)
+    }
+    try await tmux.waitFor("[y] once")
+    try tmux.send("2")
+    try await tmux.waitFor("F follow")
+    try tmux.send("k")
+    try await tmux.waitFor("paused · F follows")
+    try tmux.send("j")
+    try await tmux.waitFor("─ follow ─")
+    #expect(try tmux.screen().contains("[y] once"))
+    try await press(tmux, "y", until: "[y] once")
+    let x = try await first.value
+    #expect(x.json?["stdout"] as? String == "ok-x\n", "\(x.stderr)")
+
+    let second = Task {
+      try await tmux.home.run("op", "other", #"{"kind":"shell","command":"touch z && chmod +x z && echo ok-z"}"#)
+    }
+    try await tmux.waitFor("⚠ 1")
+    try tmux.send("]")
+    try await tmux.waitFor("touch z && chmod")
+    try await tmux.waitFor(" other ")
+    try await press(tmux, "y", until: "[y] once")
+    let z = try await second.value
+    #expect(z.json?["stdout"] as? String == "ok-z\n", "\(z.stderr)")
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
+  /// Reopening the workbench on a space with history shows it, with what happened since.
+  @Test func reopeningShowsTheSpacesHistory() async throws {
+    let tmux = try Tmux()
+    let created = try await tmux.home.run("space", "create", "hist", "--policy", "permissive", "--backend", "host")
+    #expect(created.status == 0, "\(created.stderr)")
+    for index in 1...3 {
+      let run = try await tmux.home.run(
+        "op", "hist", #"{"kind":"shell","command":"echo before-\#(index); exit \#(index - 1)"}"#)
+      #expect(run.status == 0, "\(run.stderr)")
+    }
+    try tmux.start("--space hist")
+    try await tmux.waitFor("before-3")
+    try await tmux.waitFor("from the journal: the last 3 operations")
+    #expect(try tmux.screen().contains("✘ $ echo before-3"))
+    try tmux.send("q")
+    try await tmux.waitForShell()
+    _ = try await tmux.home.run("op", "hist", #"{"kind":"shell","command":"echo after-1"}"#)
+    try tmux.start("--space hist")
+    try await tmux.waitFor("after-1")
+    try await tmux.waitFor("since you were last here: 1 operation")
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
   @Test func resizeReflows() async throws {
     let tmux = try Tmux(width: 120, height: 40)
     try tmux.start()
@@ -274,6 +354,38 @@ final class Tmux: @unchecked Sendable {
     #expect(code < 128, "the workbench died of a signal (exit status \(code))")
     let log = try await tmux.home.run("log", "default", "--json")
     #expect(log.stdout.contains(#""code":"cancelled""#), "\(log.stdout)")
+  }
+
+  /// A click focuses the pane under it (the terminal reports it as X10 mouse bytes, as
+  /// tmux-256color's terminfo says).
+  @Test func aClickFocusesThePaneUnderIt() async throws {
+    let tmux = try Tmux()
+    try tmux.start()
+    try await tmux.waitFor("[3] Operations")
+    let lines = try tmux.screen().split(separator: "\n", omittingEmptySubsequences: false)
+    let row = try #require(lines.firstIndex { $0.contains("[3] Operations") }) + 2
+    #expect(!(try tmux.screen()).contains("⏎ details"))
+    let x = 6
+    let bytes =
+      "\u{1B}[M" + String(UnicodeScalar(UInt8(32))) + String(UnicodeScalar(UInt8(33 + x)))
+      + String(UnicodeScalar(UInt8(33 + row)))
+    try tmux.type(bytes)
+    try await tmux.waitFor("⏎ details")
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
+  /// A terminal that can't draw panes (TERM=dumb): the workbench refuses, pointing to the
+  /// commands that work there, and the shell stays usable.
+  @Test func aDumbTerminalIsRefusedWithAWayForward() async throws {
+    let tmux = try Tmux(width: 100, height: 20)
+    try tmux.type("TERM=dumb '\(Binary.path)'; echo status-$?")
+    try tmux.send("Enter")
+    try await tmux.waitFor("status-2")
+    let screen = try tmux.screen()
+    #expect(screen.contains("TERM=dumb"))
+    #expect(screen.contains("spaces log -f SPACE"))
+    #expect(screen.contains("spaces approvals"))
   }
 
   @Test func withoutATerminalItSaysSo() async throws {

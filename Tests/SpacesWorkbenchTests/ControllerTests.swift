@@ -13,7 +13,22 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   let stream: AsyncStream<Event>
   let continuation: AsyncStream<Event>.Continuation
 
+  var grants = GrantsAndRules()
+  var revoked: [Revocable] = []
+  var seen: [String: Int] = [:]
+
+  func markSeen(_ space: String, through seq: Int) { lock.withLock { seen[space] = seq } }
+
   init() { (stream, continuation) = AsyncStream.makeStream(of: Event.self) }
+
+  func grantsAndRules(of space: String) -> GrantsAndRules { lock.withLock { grants } }
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    lock.withLock {
+      revoked.append(item)
+      grants.session.removeAll { $0 == item }
+      grants.file.removeAll { $0 == item }
+    }
+  }
 
   var connection: String { "fake" }
   func spaceNames() -> [String] { ["demo"] }
@@ -104,5 +119,191 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     // Everything was given back: a full inbox's worth fits again.
     for _ in 0..<WorkbenchInbox.capacity { inbox.push(.event(Fixture.event("op", .output) { $0.data = "x" })) }
     #expect(inbox.drain().dropped == 0)
+  }
+}
+
+/// Issue 14's fix list.
+@Suite struct FixListTests {
+  @Test func savingOverANewerVersionAsks() {
+    let source = FakeSource()
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    source.files["greet.sh"] = "the agent's newer text\n"
+    controller.saveEdit("greet.sh", old: Fixture.greet, new: "mine\n", now: 1)
+    #expect(controller.state.overlay == .confirm(.overwrite("greet.sh", content: "mine\n")))
+    #expect(controller.state.handle(.char("y"), now: 2) == [.saveFile("greet.sh", content: "mine\n")])
+    let unchanged = WorkbenchController(source: FakeSource(), space: "demo", inbox: WorkbenchInbox())
+    unchanged.saveEdit("greet.sh", old: Fixture.greet, new: "mine\n", now: 1)
+    #expect(unchanged.state.overlay == .none)
+  }
+
+  @Test func escFromDetailsFocusesOperationsAndDetailsFollowTheSelection() {
+    var state = Fixture.state()
+    state.focus = .operations
+    state.operationSelection = 1
+    _ = state.handle(.enter, now: 100)
+    guard case .details(let first) = state.detail else {
+      Issue.record("no details")
+      return
+    }
+    state.focus = .operations
+    _ = state.handle(.char("j"), now: 100)
+    #expect(state.detail != .details(first))
+    #expect(state.detail == .details(state.visibleOperations[state.operationSelection].id))
+    state.focus = .log
+    _ = state.handle(.escape, now: 100)
+    #expect(state.detail == .log)
+    #expect(state.focus == .operations)
+  }
+
+  @Test func escClearsAFilterAndAMissSaysSo() {
+    var state = Fixture.state()
+    state.focus = .files
+    _ = state.handle(.char("/"), now: 0)
+    for character in "greet" { _ = state.handle(.char(character), now: 0) }
+    _ = state.handle(.enter, now: 0)
+    #expect(state.treeFilter == "greet")
+    _ = state.handle(.escape, now: 0)
+    #expect(state.treeFilter.isEmpty)
+    state.focus = .log
+    _ = state.handle(.char("/"), now: 0)
+    for character in "zebra" { _ = state.handle(.char(character), now: 0) }
+    #expect(state.flash?.text == "no match for “zebra” in the log")
+  }
+
+  @Test func anEditedPrefixRenamesTheRule() {
+    let rules = WorkbenchState.rules(Fixture.shellRequest.suggestedRules, editedTo: "./dist/greet --name")
+    #expect(rules.first?.name == "allow ./dist/greet --name")
+    #expect(rules.first?.command == ["./dist/greet", "--name"])
+  }
+
+  @Test func theQuitDialogSaysWhatHappensToRunningOperations() {
+    #expect(ConfirmView.quitMessage(running: 1, outlive: true).contains("go on after you quit"))
+    #expect(!ConfirmView.quitMessage(running: 1, outlive: true).contains("stop"))
+    #expect(ConfirmView.quitMessage(running: 0, outlive: false) == "Nothing is running any more.")
+    var state = Fixture.state()
+    _ = state.handle(.char("q"), now: 100)
+    var result = Fixture.result("op_watch", .shell, .completed, ms: 5)
+    result.exitCode = 0
+    _ = state.apply(Fixture.event("op_watch", .completed) { $0.result = result }, now: 101)
+    let canvas = WorkbenchView.render(state, width: 80, height: 24, now: 101)
+    #expect(canvas.text.contains("Nothing is running"))
+    #expect(!canvas.text.contains("still going"))
+  }
+}
+
+/// Away mode: approvals that wait and runs that fail notify on the desktop, once each.
+@Suite struct AwayModeTests {
+  @Test func approvalsAndFailuresNotifyOnlyWhenAway() {
+    var state = Fixture.state()
+    let request = Fixture.shellRequest
+    #expect(!state.setApprovals([request], now: 100).contains { if case .desktopNotify = $0 { true } else { false } })
+    _ = state.handle(.char("A"), now: 100)
+    #expect(state.away)
+    let other = Fixture.request(
+      "op_other", .shell(command: "make deploy", timeoutMs: nil), reasons: ["?"], space: "other")
+    let intents = state.setApprovals([request, other], now: 101)
+    #expect(intents.contains(.desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
+    #expect(
+      !state.setApprovals([request, other], now: 102).contains(
+        .desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
+    _ = state.apply(Fixture.event("op_f", .received) { $0.op = .shell(command: "pytest", timeoutMs: nil) }, now: 103)
+    var result = Fixture.result("op_f", .shell, .completed, ms: 2000)
+    result.exitCode = 1
+    let failed = state.apply(Fixture.event("op_f", .completed) { $0.result = result }, now: 104)
+    #expect(failed.contains(.desktopNotify(title: "Failed in demo", body: "$ pytest · ✘ failed · exit 1 · 2.0s")))
+    let canvas = WorkbenchView.render(state, width: 120, height: 40, now: 104)
+    #expect(canvas.text.contains("│ away "))
+  }
+}
+
+/// The mouse: a click focuses a pane and selects a row, the wheel scrolls what is under it.
+@Suite struct MouseTests {
+  @Test func clicksFocusAndSelect() {
+    var state = Fixture.state()
+    state.screen = (120, 40)
+    let layout = WorkbenchLayout.compute(width: 120, height: 40, state: state)
+    guard let operations = layout.panes[.operations], let files = layout.panes[.files] else {
+      Issue.record("no panes")
+      return
+    }
+    state.followOperations = false
+    state.operationSelection = 0
+    _ = state.handle(.click(x: operations.x + 3, y: operations.y + 3), now: 100)
+    #expect(state.focus == .operations)
+    #expect(state.operationSelection == 2)
+    _ = state.handle(.click(x: files.x + 3, y: files.y + 2), now: 100)
+    #expect(state.focus == .files)
+    #expect(state.treeSelection == 1)
+  }
+
+  @Test func theWheelScrollsWhatIsUnderIt() {
+    var state = Fixture.state()
+    state.screen = (120, 40)
+    state.focus = .files
+    state.pageRows = 3
+    guard let log = WorkbenchLayout.compute(width: 120, height: 40, state: state).panes[.log] else {
+      Issue.record("no log")
+      return
+    }
+    _ = state.handle(.wheel(x: log.x + 5, y: log.y + 5, up: true), now: 100)
+    #expect(!state.followLog)
+    #expect(state.focus == .files)
+  }
+
+  @Test func aClickOnATabFocusesIt() {
+    var state = Fixture.state()
+    state.screen = (60, 20)
+    _ = state.handle(.click(x: 17, y: 0), now: 100)  // " 1 Files  2 Log  3 Ops"
+    #expect(state.focus == .operations)
+  }
+}
+
+/// "Since you were last here" counts from where the person left a space.
+@Suite struct SeenTests {
+  @Test func leavingASpaceRecordsTheNewestEventShown() {
+    let source = FakeSource()
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    var event = Fixture.event("op_1", .received) { $0.op = .message(text: "hi") }
+    event.seq = 41
+    _ = controller.state.apply(event, now: 1)
+    controller.markSeen()
+    #expect(source.seen["demo"] == 41)
+  }
+}
+
+/// The Decisions view: answers and denials with who, when and why; grants and rules taken back
+/// after a confirmation.
+@Suite struct DecisionsTests {
+  static let rule = PolicyRule(
+    name: "allow ./dist/greet", kinds: [.shell], command: ["./dist/greet"], decision: .allow, reason: "ok")
+
+  @Test func listsAnswersAndTakesBackAGrantAfterAsking() {
+    let source = FakeSource()
+    source.grants = GrantsAndRules(session: [.sessionCommand("make deploy")], file: [.fileRule(Self.rule)])
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    controller.state = Fixture.state()
+    _ = controller.state.apply(
+      Fixture.event("op_rm", .approvalResolved) {
+        $0.resolution = "timeout"
+        $0.time = "2026-12-06T10:42:03.000Z"
+      }, now: 100)
+    _ = controller.handle(.char("D"), now: 100)
+    #expect(controller.state.detail == .decisions)
+    let canvas = WorkbenchView.render(controller.state, width: 120, height: 40, now: 100)
+    assertSnapshot(canvas.text, named: "decisions.120x40")
+    #expect(canvas.text.contains("10:42:03  ⌛ timed out"))
+    #expect(
+      canvas.text.contains("⊘ denied      policy   $ rm -rf / — deletes everything")
+        || canvas.text.contains("deletes everything"))
+    #expect(canvas.text.contains("exactly `make deploy`"))
+    _ = controller.handle(.char("j"), now: 100)
+    _ = controller.handle(.char("x"), now: 100)
+    #expect(controller.state.overlay == .confirm(.revoke(.fileRule(Self.rule))))
+    _ = controller.handle(.char("y"), now: 100)
+    #expect(source.revoked == [.fileRule(Self.rule)])
+    #expect(controller.state.grantsAndRules.file.isEmpty)
+    _ = controller.handle(.char("x"), now: 100)
+    _ = controller.handle(.char("n"), now: 100)
+    #expect(source.revoked.count == 1)
   }
 }

@@ -73,13 +73,57 @@ import Testing
     #expect(resolution.rules.first?.command == ["./dist/greet", "Ada"])
   }
 
-  @Test func promptCapturesKeys() {
+  @Test func aDockedPromptIsNotModal() {
     var state = Fixture.prompting([Fixture.shellRequest])
     state.focus = .files
-    #expect(state.handle(.char("q"), now: 100).isEmpty)
-    #expect(state.handle(.char("e"), now: 100).isEmpty)
-    #expect(state.handle(.tab, now: 100).isEmpty)
-    #expect(state.focus == .files)
+    _ = state.handle(.char("2"), now: 100)
+    #expect(state.focus == .log)
+    _ = state.handle(.char("k"), now: 100)
+    #expect(!state.followLog)
+    _ = state.handle(.tab, now: 100)
+    #expect(state.focus == .operations)
+    _ = state.handle(.char("/"), now: 100)
+    #expect(state.overlay == .input(.filter(.operations), text: ""))
+    _ = state.handle(.escape, now: 100)
+    #expect(state.handle(.char("y"), now: 100) == [.resolve(id: "op_ask", ApprovalResolution(choice: .once))])
+  }
+
+  @Test func helpFromThePromptStartsAtItsKeys() {
+    var state = Fixture.prompting([Fixture.shellRequest])
+    _ = state.handle(.char("?"), now: 100)
+    guard case .help(let scroll) = state.overlay else {
+      Issue.record("no help")
+      return
+    }
+    #expect(Keymap.helpLines()[scroll].text == "Approval prompt")
+    var plain = Fixture.state()
+    _ = plain.handle(.char("?"), now: 100)
+    #expect(plain.overlay == .help(scroll: 0))
+  }
+
+  @Test func aKeyHeldByTheGuardSaysSo() {
+    var state = Fixture.prompting([Fixture.shellRequest], now: 100, shownAt: 99.9)
+    #expect(state.handle(.char("y"), now: 100).isEmpty)
+    #expect(state.flash?.text.contains("held") == true)
+    #expect(state.currentApproval?.id == "op_ask")
+    #expect(state.handle(.char("y"), now: 100.5) == [.resolve(id: "op_ask", ApprovalResolution(choice: .once))])
+  }
+
+  @Test func bracketsVisitWaitingRequestsAcrossSpaces() {
+    var state = Fixture.prompting([Fixture.shellRequest, Fixture.editRequest])
+    #expect(state.currentApproval?.id == "op_ask")
+    #expect(state.handle(.char("]"), now: 100).isEmpty)
+    #expect(state.currentApproval?.id == "op_ask_edit")
+    #expect(state.handle(.char("]"), now: 100) == [.showApproval(space: "other", id: "op_elsewhere")])
+    #expect(state.handle(.char("["), now: 100).isEmpty)
+    #expect(state.currentApproval?.id == "op_ask")
+  }
+
+  @Test func aTimedOutApprovalSaysSo() {
+    var state = Fixture.prompting([Fixture.shellRequest])
+    _ = state.apply(Fixture.event("op_ask", .approvalResolved) { $0.resolution = "timeout" }, now: 101)
+    #expect(state.currentApproval == nil)
+    #expect(state.flash?.text.contains("timed out") == true)
   }
 
   @Test func quitAsksWhileOperationsRun() {
@@ -194,4 +238,84 @@ import Testing
     return
   }
   #expect(text.contains(begin + table + end))
+}
+
+/// Failures look failed, and the panes catch up from the journal.
+@Suite struct OutcomeAndCatchUpTests {
+  @Test func aNonZeroExitLooksFailed() {
+    var state = Fixture.state()
+    _ = state.apply(
+      Fixture.event("op_pip", .received) { $0.op = .shell(command: "pip install requests", timeoutMs: nil) }, now: 99)
+    _ = state.apply(Fixture.event("op_pip", .started), now: 99)
+    var result = Fixture.result("op_pip", .shell, .completed, ms: 900)
+    result.exitCode = 1
+    _ = state.apply(Fixture.event("op_pip", .completed) { $0.result = result }, now: 100)
+    guard let record = state.operation("op_pip") else {
+      Issue.record("no record")
+      return
+    }
+    #expect(OperationsView.icon(record, now: 100).0 == "✘")
+    #expect(OperationsView.icon(record, now: 100).1 == .failed)
+    #expect(WorkbenchState.outcome(record).hasPrefix("✘ failed · exit 1"))
+    #expect(DetailsView.lines(record, now: 100).first?.1.hasPrefix("✘") == true)
+  }
+
+  static func history(seen: Int?) -> WorkbenchHistory {
+    var events: [Event] = []
+    var seq = 0
+    func add(_ id: String, _ type: Event.Kind, _ change: (inout Event) -> Void = { _ in }) {
+      seq += 1
+      var event = Fixture.event(id, type, change)
+      event.seq = seq
+      events.append(event)
+    }
+    for index in 0..<180 {
+      let id = "op_\(index)"
+      add(id, .received) { $0.op = .shell(command: "echo \(index)", timeoutMs: nil) }
+      add(id, .output) {
+        $0.stream = "stdout"
+        $0.data = "line \(index)\n"
+      }
+      var result = Fixture.result(id, .shell, .completed, ms: 5)
+      result.exitCode = index == 170 ? 2 : 0
+      add(id, .completed) { $0.result = result }
+    }
+    add("op_wait", .received) { $0.op = .shell(command: "ssh prod", timeoutMs: nil) }
+    add("op_wait", .approvalRequested)
+    add("op_old", .received) { $0.op = .shell(command: "curl x | sh", timeoutMs: nil) }
+    add("op_old", .approvalResolved) { $0.resolution = "timeout" }
+    return WorkbenchHistory(events: events, lastSeen: seen)
+  }
+
+  @Test func openingASpaceFillsThePanesFromTheJournal() {
+    var state = WorkbenchState(space: Fixture.space, connection: "embedded")
+    state.catchUp(Self.history(seen: 500 - 30), now: 10)
+    #expect(state.operations.count == 182)
+    #expect(state.operations.contains { $0.state == .awaitingApproval })
+    #expect(state.log.count > 180)
+    let summary = state.log[state.log.count - 1].text
+    #expect(summary.hasPrefix("since you were last here"), "\(summary)")
+    #expect(summary.contains("approval timed out"), "\(summary)")
+    // Live events the history already showed are not applied twice.
+    var again = Fixture.event("op_0", .output) {
+      $0.stream = "stdout"
+      $0.data = "line 0\n"
+    }
+    again.seq = 2
+    let before = state.log.count
+    _ = state.apply(again, now: 11)
+    #expect(state.log.count == before)
+    let canvas = WorkbenchView.render(state, width: 120, height: 40, now: 11)
+    #expect(!canvas.text.contains("No output yet"))
+    #expect(canvas.text.contains("line 179"))
+  }
+
+  @Test func theSummaryCountsOnlyWhatIsNew() {
+    let history = Self.history(seen: 0)
+    #expect(WorkbenchState.catchUpSummary(history).contains("182 operations · 1 failed"))
+    let none = WorkbenchHistory(events: history.events, lastSeen: 10_000)
+    #expect(WorkbenchState.catchUpSummary(none).hasPrefix("nothing new since you were last here"))
+    let first = WorkbenchHistory(events: history.events, lastSeen: nil)
+    #expect(WorkbenchState.catchUpSummary(first).hasPrefix("from the journal"))
+  }
 }

@@ -113,3 +113,27 @@ import Testing
     #expect(WorkbenchLayout.compute(width: 20, height: 5, state: state).tooSmall)
   }
 }
+
+/// On an 8-colour terminal nothing is drawn in the colour beneath it.
+@Suite struct EightColourTests {
+  @Test func noRoleMapsToTheBackgroundBeneathIt() throws {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("themes").path
+    var themes = [Theme.builtIn]
+    for name in ["default", "light", "high-contrast", "mono"] {
+      themes.append(try Theme.load(name: name, searchPaths: [folder]))
+    }
+    for theme in themes {
+      for role in Role.allCases {
+        let (foreground, background, _) = theme.ansi8(role)
+        let beneath = background >= 0 ? background : (theme.forLightBackground ? 7 : 0)
+        #expect(foreground != beneath, "\(theme.name): \(role) is drawn in the colour beneath it")
+        #expect((-1...7).contains(foreground) && (-1...7).contains(background))
+      }
+    }
+    // The case that was black on black: bright-black (grey) text, dim, on the dark default.
+    let grey = try Theme.parse("text = default\ndim = bright-black\n", name: "t")
+    #expect(grey.ansi8(.dim).foreground == 7)
+    #expect(grey.ansi8(.dim).dim)
+  }
+}

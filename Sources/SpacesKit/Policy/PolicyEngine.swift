@@ -100,10 +100,23 @@ public struct PolicyEngine: Sendable {
     }
   }
 
-  /// A program and its first argument (a subcommand such as `push` or `install`), never a
-  /// bare program unless it had no arguments.
-  static func narrowPrefix(_ command: SimpleCommand) -> [String] {
-    [command.program] + command.arguments.prefix(1)
+  /// Programs whose first argument names a subcommand (`git push`, `npm install`).
+  static let programsWithSubcommands: Set<String> = [
+    "apt", "apt-get", "brew", "bun", "cargo", "composer", "conda", "deno", "docker", "dotnet", "gem", "gh",
+    "git", "go", "gradle", "helm", "kubectl", "make", "mvn", "npm", "pip", "pip3", "pipenv", "pnpm", "podman",
+    "poetry", "rustup", "swift", "systemctl", "terraform", "uv", "yarn",
+  ]
+
+  /// The prefix an `always` rule saves: the program, and its first argument only when that is a
+  /// subcommand (`git push`, `npm install`): never an argument such as a name, a flag or a URL
+  /// (`./dist/greet Ada` → `./dist/greet`, `curl -s …` → `curl`, `wget https://…` → `wget`).
+  public static func narrowPrefix(_ command: SimpleCommand) -> [String] {
+    let name = command.program.split(separator: "/").last.map(String.init) ?? command.program
+    guard programsWithSubcommands.contains(name), let first = command.arguments.first,
+      let head = first.unicodeScalars.first, ("a"..."z").contains(head),
+      first.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
+    else { return [command.program] }
+    return [command.program, first]
   }
 
   // MARK: - Files and messages

@@ -61,6 +61,44 @@ public final class PolicyStore: Sendable {
     }
   }
 
+  /// Takes back grants made this session: an exact command, or a rule.
+  public func revoke(command: String? = nil, rule: PolicyRule? = nil) {
+    sessionGrants.withValue { grants in
+      if let command { grants.commands.remove(command) }
+      if let rule { grants.rules.removeAll { $0 == rule } }
+    }
+  }
+
+  /// Removes a rule from the policy file, where it is written as ``append(_:)`` writes rules
+  /// (keeping the rest of the text and its comments); a rule written some other way is left
+  /// for the person to remove by hand.
+  public func remove(_ rule: PolicyRule) throws(SpacesError) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw SpacesError(.notFound, "no policy file at \(path)")
+    }
+    let text = String(decoding: data, as: UTF8.self)
+    guard let range = text.range(of: rule.yaml) else {
+      throw SpacesError(
+        .invalidConfig, "the rule \"\(rule.name)\" is not written the usual way in \(path); remove it by hand")
+    }
+    var edited = text
+    edited.removeSubrange(range)
+    let before = (try? PolicyFile.parse(text, file: path).rules.filter { $0 == rule }.count) ?? 0
+    do throws(SpacesError) {
+      let parsed = try PolicyFile.parse(edited, file: path)
+      guard parsed.rules.filter({ $0 == rule }).count < before else {
+        throw SpacesError(.invalidConfig, "the rule is still there")
+      }
+    } catch {
+      throw SpacesError(.invalidConfig, "can't remove the rule from \(path) automatically (\(error.message))")
+    }
+    do {
+      try Data(edited.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw SpacesError(.ioError, "can't write \(path): \(error.localizedDescription)")
+    }
+  }
+
   /// Appends rules to the policy file, keeping its comments; checks the result parses and
   /// puts the old text back if it doesn't.
   public func append(_ rules: [PolicyRule]) throws(SpacesError) {

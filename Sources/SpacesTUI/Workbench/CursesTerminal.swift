@@ -25,7 +25,7 @@ final class CursesTerminal {
   private var ended = false
 
   /// Takes over the terminal (the alternate screen), with `theme`'s colours unless `noColor`.
-  init(theme: Theme, noColor: Bool) throws {
+  init(theme: Theme, noColor: Bool, mouse: Bool = true) throws {
     setlocale(LC_ALL, "")
     let ctype = setlocale(LC_CTYPE, nil).map { String(cString: $0) } ?? ""
     if !ctype.uppercased().contains("UTF-8") && !ctype.uppercased().contains("UTF8") {
@@ -45,6 +45,7 @@ final class CursesTerminal {
     set_escdelay(25)
     curs_set(0)
     leaveok(ccurses_stdscr(), true)
+    if mouse { ccurses_mouse_on() }
     if !noColor && has_colors() {
       start_color()
       use_default_colors()
@@ -76,7 +77,14 @@ final class CursesTerminal {
         pairs[role] = (0, attrs)
         continue
       }
-      init_extended_pair(pair, color(look.foreground), color(look.background))
+      if depth == .ansi8 {
+        // Bright colours don't exist here: see Theme.ansi8 (nothing drawn black on black).
+        let mapped = theme.ansi8(role)
+        if mapped.dim { attrs |= ccurses_a_dim() }
+        init_extended_pair(pair, Int32(mapped.foreground), Int32(mapped.background))
+      } else {
+        init_extended_pair(pair, color(look.foreground), color(look.background))
+      }
       pairs[role] = (pair, attrs)
     }
     previous = nil
@@ -172,6 +180,14 @@ final class CursesTerminal {
         case KEY_BACKSPACE: keys.append(.backspace)
         case KEY_DC: keys.append(.delete)
         case KEY_ENTER: keys.append(.enter)
+        case KEY_MOUSE:
+          var (x, y, kind): (Int32, Int32, Int32) = (0, 0, 0)
+          guard ccurses_mouse_event(&x, &y, &kind) != 0 else { break }
+          switch kind {
+          case 1: keys.append(.click(x: Int(x), y: Int(y)))
+          case 4, 5: keys.append(.wheel(x: Int(x), y: Int(y), up: kind == 4))
+          default: break
+          }
         default: break
         }
         continue
@@ -192,6 +208,26 @@ final class CursesTerminal {
 
   /// Rings the bell.
   func bell() { beep() }
+
+  /// A desktop notification through the terminal: OSC 777 where it is understood (VTE
+  /// terminals, urxvt), else OSC 9 (iTerm2, kitty, WezTerm, Windows Terminal…); wrapped for
+  /// tmux's passthrough under tmux. Written after the frame, outside curses' own output.
+  func notify(title: String, body: String) {
+    guard !ended else { return }
+    func clean(_ text: String) -> String {
+      String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0 != ";" }.prefix(200))
+    }
+    let environment = ProcessInfo.processInfo.environment
+    let term = environment["TERM"] ?? ""
+    var sequence =
+      environment["VTE_VERSION"] != nil || term.contains("rxvt")
+      ? "\u{1B}]777;notify;\(clean(title));\(clean(body))\u{07}" : "\u{1B}]9;\(clean(title)): \(clean(body))\u{07}"
+    if environment["TMUX"] != nil {
+      sequence = "\u{1B}Ptmux;" + sequence.replacingOccurrences(of: "\u{1B}", with: "\u{1B}\u{1B}") + "\u{1B}\\"
+    }
+    let bytes = Array(sequence.utf8)
+    _ = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+  }
 
   /// Gives the terminal back (for `$EDITOR`).
   func suspend() {

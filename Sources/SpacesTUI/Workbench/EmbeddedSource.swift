@@ -41,4 +41,29 @@ struct EmbeddedSource: WorkbenchSource {
   func read(_ path: String, in space: String) throws -> [UInt8] {
     try runtime.space(space).workspace.read(path)
   }
+
+  func grantsAndRules(of space: String) -> GrantsAndRules {
+    guard let opened = try? runtime.space(space) else { return GrantsAndRules(note: "can't open \(space)") }
+    let grants = opened.policy.grants
+    return GrantsAndRules(
+      session: grants.commands.sorted().map { .sessionCommand($0) } + grants.rules.map { .sessionRule($0) },
+      file: JournalHistory.fileRules(runtime.home, space: space))
+  }
+
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    let policy = try runtime.space(space).policy
+    switch item {
+    case .sessionCommand(let command): policy.revoke(command: command)
+    case .sessionRule(let rule): policy.revoke(rule: rule)
+    case .fileRule(let rule): try policy.remove(rule)
+    }
+  }
+
+  func markSeen(_ space: String, through seq: Int) {
+    JournalHistory.markSeen(runtime.home, space: space, through: seq)
+  }
+
+  func history(of space: String, events: Int) -> WorkbenchHistory {
+    JournalHistory.read(runtime.home, space: space, events: events)
+  }
 }

@@ -20,6 +20,7 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   private var poller: Task<Void, Never>?
 
   let connection = "attached to spaces serve"
+  let operationsOutliveQuit = true
 
   private init(supervisor: SpacesClient, agent: SpacesClient, home: SpacesHome, logger: Logger) {
     self.supervisor = supervisor
@@ -128,6 +129,29 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
 
   func read(_ path: String, in space: String) throws -> [UInt8] {
     try workspace(space).read(path)
+  }
+
+  func grantsAndRules(of space: String) -> GrantsAndRules {
+    GrantsAndRules(
+      file: JournalHistory.fileRules(home, space: space),
+      note: "this session's grants live in the spaces serve process (not listed here)")
+  }
+
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    guard case .fileRule(let rule) = item else {
+      throw SpacesError(.invalidRequest, "session grants live in the spaces serve process")
+    }
+    // The server re-reads policy.yaml when it changes.
+    let config = try home.load(space)
+    try PolicyStore(path: home.policyPath(space), fallback: config.policy).remove(rule)
+  }
+
+  func markSeen(_ space: String, through seq: Int) {
+    JournalHistory.markSeen(home, space: space, through: seq)
+  }
+
+  func history(of space: String, events: Int) -> WorkbenchHistory {
+    JournalHistory.read(home, space: space, events: events)
   }
 
   // MARK: - Helpers

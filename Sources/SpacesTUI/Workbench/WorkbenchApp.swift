@@ -14,6 +14,11 @@ struct WorkbenchOptions: Sendable {
   var home: SpacesHome
   var demoPause: Duration
   var run: String?
+  /// A command run for each away-mode notification (`SPACES_NOTIFY`, or `notify = …` in
+  /// `SPACES_HOME/workbench.conf`), with the title and body as `$1` and `$2`.
+  var notifyCommand: String?
+  /// Whether the mouse is used (click to focus and select, wheel to scroll).
+  var mouse = true
 }
 
 /// The workbench: one UI thread that owns the terminal, reads keys and a wake-up pipe, drains
@@ -113,11 +118,12 @@ final class WorkbenchApp: @unchecked Sendable {
     let controller = WorkbenchController(source: source, space: options.space, inbox: inbox)
     let terminal: CursesTerminal
     do {
-      terminal = try CursesTerminal(theme: options.theme, noColor: options.noColor)
+      terminal = try CursesTerminal(theme: options.theme, noColor: options.noColor, mouse: options.mouse)
     } catch {
       return "\(error)"
     }
     defer {
+      controller.markSeen()
       terminal.end()
       for task in background { task.cancel() }
       let pid = agentPID.withValue { $0 }
@@ -180,6 +186,7 @@ final class WorkbenchApp: @unchecked Sendable {
       for intent in external {
         switch intent {
         case .bell: terminal.bell()
+        case .desktopNotify(let title, let body): notify(title: title, body: body, terminal: terminal)
         case .quit: return nil
         case .editFile(let path): edit(path, controller: controller, terminal: terminal)
         default: break
@@ -201,9 +208,9 @@ final class WorkbenchApp: @unchecked Sendable {
   }
 
   private func draw(_ controller: WorkbenchController, _ terminal: CursesTerminal) {
-    var state = controller.state
-    state.pageRows = max(1, terminal.height - 8)
-    terminal.draw(WorkbenchView.render(state, width: terminal.width, height: terminal.height, now: now()))
+    controller.state.pageRows = max(1, terminal.height - 8)
+    controller.state.screen = (terminal.width, terminal.height)
+    terminal.draw(WorkbenchView.render(controller.state, width: terminal.width, height: terminal.height, now: now()))
     controller.dirty = false
   }
 
@@ -258,6 +265,25 @@ final class WorkbenchApp: @unchecked Sendable {
           inbox.push(.notice("the agent could not be started: \(error)"))
         }
       })
+  }
+
+  // MARK: - Away mode
+
+  private func notify(title: String, body: String, terminal: CursesTerminal) {
+    terminal.notify(title: title, body: body)
+    guard let command = options.notifyCommand else { return }
+    let logPath = options.home.path + "/notify.log"
+    let environment = ProcessInfo.processInfo.environment
+    let logger = logger
+    Task.detached {
+      do {
+        _ = try await ExternalProcess.run(
+          script: command, arguments: ["sh", title, body], environment: environment,
+          streams: .log(logPath))
+      } catch {
+        logger.warning("notify command failed to start: \(error)")
+      }
+    }
   }
 
   // MARK: - $EDITOR

@@ -6,7 +6,30 @@ import SpacesWorkbench
 
 /// Opens the workbench for `spaces` with no subcommand.
 enum WorkbenchCommand {
+  /// The away-mode `notify` command: `SPACES_NOTIFY`, else `notify = …` in
+  /// `SPACES_HOME/workbench.conf` (lines `key = value`, `#` comments).
+  static func notifyCommand(home: SpacesHome, environment: [String: String]) -> String? {
+    if let command = environment["SPACES_NOTIFY"], !command.isEmpty { return command }
+    guard let text = try? String(contentsOfFile: home.path + "/workbench.conf", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+      let parts = line.split(separator: "=", maxSplits: 1)
+      guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == "notify" else { continue }
+      let command = parts[1].trimmingCharacters(in: .whitespaces)
+      return command.isEmpty ? nil : command
+    }
+    return nil
+  }
+
   static func run(_ command: WorkbenchOptionsCommand) async throws {
+    let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+    if term == "dumb" {
+      CLI.writeError(
+        "spaces: this terminal (TERM=dumb) can't show the workbench: it can't move the cursor or draw panes.\n"
+          + "  Follow a space's output with: spaces log -f SPACE\n"
+          + "  See and answer its approvals: spaces approvals, spaces approve ID (--deny to deny)\n"
+          + "  Or run the workbench in a terminal with TERM=xterm-256color.\n")
+      throw ExitCode(ExitStatus.usage)
+    }
     guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
       CLI.writeError("spaces: the workbench needs a terminal; for scripts use the subcommands (spaces --help)\n")
       throw ExitCode(ExitStatus.usage)
@@ -64,7 +87,8 @@ enum WorkbenchCommand {
     }
     let options = WorkbenchOptions(
       space: command.space, demo: command.demo, agent: command.agent, theme: theme, themeProblem: problem,
-      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run)
+      noColor: noColor, home: home, demoPause: .milliseconds(max(0, command.demoPauseMs)), run: command.run,
+      notifyCommand: notifyCommand(home: home, environment: environment), mouse: !command.noMouse)
     let app: WorkbenchApp
     do {
       app = try WorkbenchApp(options: options, source: source, submitAsAgent: submitAsAgent, logger: logger)

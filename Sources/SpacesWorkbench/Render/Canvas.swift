@@ -1,5 +1,10 @@
 /// A rectangle of terminal cells: column `x`, row `y`, `width` × `height`.
 public struct Rect: Equatable, Sendable, CustomStringConvertible {
+  /// Whether the cell at (`column`, `row`) is inside.
+  public func contains(column: Int, row: Int) -> Bool {
+    column >= x && column < x + width && row >= y && row < y + height
+  }
+
   /// The left column.
   public var x: Int
   /// The top row.

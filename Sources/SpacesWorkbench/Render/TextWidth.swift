@@ -60,6 +60,40 @@ public enum TextWidth {
     return (String(text[..<end]), used)
   }
 
+  /// `text` cut into pieces of at most `columns` columns each, breaking after a space when one
+  /// is near the end of a piece; the pieces joined give `text` back exactly (no character is
+  /// dropped). At most `maxPieces` pieces: `complete` is false when text was left over.
+  public static func wrap(_ text: String, width columns: Int, maxPieces: Int = .max) -> (
+    pieces: [String], complete: Bool
+  ) {
+    guard columns > 0, maxPieces > 0 else { return ([], text.isEmpty) }
+    if text.utf8.count <= columns, width(text) <= columns { return ([text], true) }
+    var pieces: [String] = []
+    var start = text.startIndex
+    var used = 0
+    var lastBreak: String.Index?
+    var index = start
+    while index < text.endIndex {
+      let character = text[index]
+      let next = width(character)
+      if used + next > columns, index > start {
+        // Break after the last space when it leaves the piece at least half full.
+        var end = index
+        if let space = lastBreak, width(text[start..<space]) * 2 >= columns { end = space }
+        pieces.append(String(text[start..<end]))
+        if pieces.count == maxPieces { return (pieces, false) }
+        start = end
+        used = width(text[start..<index])
+        lastBreak = nil
+      }
+      used += next
+      index = text.index(after: index)
+      if character == " " { lastBreak = index }
+    }
+    if start < text.endIndex || pieces.isEmpty { pieces.append(String(text[start...])) }
+    return (pieces, true)
+  }
+
   /// `text` cut to `columns`, ending with "…" when it was cut.
   public static func truncate(_ text: String, to columns: Int) -> String {
     guard columns > 0 else { return "" }

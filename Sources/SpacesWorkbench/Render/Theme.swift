@@ -295,3 +295,36 @@ public struct ThemeError: Error, Sendable {
   /// What is wrong.
   public var message: String
 }
+
+extension Theme {
+  /// Whether the theme is made for a light terminal background (its name says `light`).
+  public var forLightBackground: Bool { name.lowercased().contains("light") }
+
+  /// A role's colours on an 8-colour terminal: indices 0–7 (-1 is the terminal's own), and
+  /// whether to dim the foreground.
+  ///
+  /// Bright colours become their normal forms, except bright-black (grey, which the themes use
+  /// for dim text, borders and markers): that becomes white dimmed on a dark background (black
+  /// dimmed on a light one), never the background's own black. A foreground that would still
+  /// match the background beneath it (the role's, else the terminal's: black for dark themes,
+  /// white for light ones) takes the contrasting one.
+  public func ansi8(_ role: Role) -> (foreground: Int, background: Int, dim: Bool) {
+    let look = look(role)
+    let light = forLightBackground
+    var dim = false
+    func reduce(_ color: ThemeColor, foreground: Bool) -> Int {
+      let index = color.index16
+      if index < 0 { return -1 }
+      if index == 8 {
+        if foreground { dim = true }
+        return foreground ? (light ? 0 : 7) : 0
+      }
+      return index % 8
+    }
+    var foreground = reduce(look.foreground, foreground: true)
+    let background = reduce(look.background, foreground: false)
+    let beneath = background >= 0 ? background : (light ? 7 : 0)
+    if foreground == beneath { foreground = beneath == 0 || beneath == 4 || beneath == 1 ? 7 : 0 }
+    return (foreground, background, dim)
+  }
+}

@@ -107,6 +107,10 @@ public final class WorkbenchController {
   private var lastTreeRefresh = -1.0
   private var treeRefreshPending = false
   private var lastApprovalPoll = -1.0
+  private var knownDeadlines: [String: Double] = [:]
+
+  /// How many journal events the panes are filled from when a space opens.
+  public static let historyEvents = 3000
 
   /// Creates a controller watching `space`.
   public init(source: any WorkbenchSource, space: String, inbox: WorkbenchInbox) {
@@ -115,6 +119,7 @@ public final class WorkbenchController {
     let summary =
       (try? source.summary(of: space)) ?? SpaceSummary(name: space, backend: "?", isolated: true, policy: "?")
     state = WorkbenchState(space: summary, connection: source.connection)
+    state.operationsOutliveQuit = source.operationsOutliveQuit
   }
 
   deinit { subscription?.cancel() }
@@ -129,6 +134,7 @@ public final class WorkbenchController {
         for await event in events { inbox.push(.event(event)) }
       }
       state.connected = true
+      state.catchUp(source.history(of: state.space.name, events: Self.historyEvents), now: now)
     } catch {
       state.connected = false
       state.logNotice("can't watch \(state.space.name): \(error.message)")
@@ -137,6 +143,11 @@ public final class WorkbenchController {
     refreshTree(now: now, force: true)
     pollApprovals(now: now)
     dirty = true
+  }
+
+  /// Records how far the person has seen the space (the next catch-up counts from there).
+  public func markSeen() {
+    if state.newestSeq > 0 { source.markSeen(state.space.name, through: state.newestSeq) }
   }
 
   /// Stops the subscription.
@@ -206,6 +217,7 @@ public final class WorkbenchController {
   /// whose guard is about to end, a flash); the loop wakes up to redraw it.
   public func animating(now: Double) -> Bool {
     if state.operations.contains(where: { $0.state == .running }) { return true }
+    if let request = state.currentApproval, state.deadlines[request.id] != nil { return true }  // the countdown
     if let shown = state.promptShown, now - shown.at < WorkbenchState.promptGuard + 0.05 { return true }
     return state.flash != nil
   }
@@ -253,6 +265,8 @@ public final class WorkbenchController {
           state.showFile(
             WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
         }
+      case .saveFile(let path, let content):
+        submit(.createFile(path: path, content: content, encoding: .utf8), what: "saved \(path)")
       case .createFile(let path):
         submit(.createFile(path: path, content: "", encoding: .utf8), what: "created \(path)")
       case .deleteFile(let path, let recursive):
@@ -263,7 +277,24 @@ public final class WorkbenchController {
         refreshTree(now: now, force: true)
       case .switchSpace(let name):
         switchTo(name, now: now)
-      case .editFile, .bell, .quit:
+      case .loadDecisions:
+        state.grantsAndRules = source.grantsAndRules(of: space)
+        state.decisionSelection = 0
+        state.detail = .decisions
+        state.focus = .log
+      case .revoke(let item):
+        do {
+          try source.revoke(item, in: space)
+          state.notify("taken back: " + DecisionsView.describe(item), now: now)
+        } catch {
+          state.notify("could not take it back: \(error.message)", now: now)
+        }
+        state.grantsAndRules = source.grantsAndRules(of: space)
+        let count = state.grantsAndRules.session.count + state.grantsAndRules.file.count
+        state.decisionSelection = min(state.decisionSelection, max(0, count - 1))
+      case .showApproval(let name, let id):
+        switchTo(name, now: now, promptID: id)
+      case .editFile, .bell, .quit, .desktopNotify:
         external.append(intent)
       }
     }
@@ -284,10 +315,16 @@ public final class WorkbenchController {
     }
   }
 
-  /// Saves an edit made in `$EDITOR`, journaled as the person's createFile.
+  /// Saves an edit made in `$EDITOR`, journaled as the person's createFile; when the file
+  /// changed while it was edited (the agent wrote it), asks before saving over it.
   public func saveEdit(_ path: String, old: String, new: String, now: Double) {
     guard old != new else {
       state.notify("\(path): no changes", now: now)
+      return
+    }
+    if case .success(let current) = textForEditing(path), current != old, current != new {
+      state.overlay = .confirm(.overwrite(path, content: new))
+      dirty = true
       return
     }
     submit(.createFile(path: path, content: new, encoding: .utf8), what: "saved \(path)")
@@ -308,12 +345,17 @@ public final class WorkbenchController {
     }
   }
 
-  private func switchTo(_ name: String, now: Double) {
+  private func switchTo(_ name: String, now: Double, promptID: String? = nil) {
     do {
       let summary = try source.summary(of: name)
+      markSeen()
       stop()
       var fresh = WorkbenchState(space: summary, connection: source.connection)
       fresh.focus = state.focus
+      fresh.screen = state.screen
+      fresh.pageRows = state.pageRows
+      fresh.promptID = promptID
+      fresh.operationsOutliveQuit = source.operationsOutliveQuit
       state = fresh
       start(now: now)
       state.notify("watching \(name)", now: now)
@@ -356,9 +398,24 @@ public final class WorkbenchController {
       }
       state.promptDetails[request.id] = PromptDetail.make(for: request.op, current: current)
     }
-    let intents = state.setApprovals(all, now: now)
+    let intents = state.setApprovals(all, now: now, deadlines: deadlines(of: all, now: now))
     dirty = true
     return intents
+  }
+
+  /// Each request's deadline on the workbench clock (`now` is this moment on it).
+  private func deadlines(of requests: [ApprovalRequest], now: Double) -> [String: Double] {
+    let wall = Date().timeIntervalSince1970
+    var result: [String: Double] = [:]
+    for request in requests {
+      if let known = knownDeadlines[request.id] {
+        result[request.id] = known
+      } else if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(request.deadline) {
+        result[request.id] = now + date.timeIntervalSince1970 - wall
+      }
+    }
+    knownDeadlines = result
+    return result
   }
 
   static func describe(_ error: any Error) -> String {

@@ -11,6 +11,8 @@ public enum Intent: Equatable, Sendable {
   case editFile(String)
   /// Create an empty file as the person.
   case createFile(String)
+  /// Save a file's new content as the person (after `$EDITOR`).
+  case saveFile(String, content: String)
   /// Delete a file or folder as the person.
   case deleteFile(String, recursive: Bool)
   /// List a folder (after expanding it).
@@ -19,8 +21,16 @@ public enum Intent: Equatable, Sendable {
   case refreshTree
   /// Watch another space.
   case switchSpace(String)
+  /// Watch another space with the prompt on one of its requests.
+  case showApproval(space: String, id: String)
+  /// Read the grants and rules and show the Decisions view.
+  case loadDecisions
+  /// Take back a session grant or remove a policy rule.
+  case revoke(Revocable)
   /// Ring the terminal bell.
   case bell
+  /// Away mode: a desktop notification (through the terminal, and the `notify` command).
+  case desktopNotify(title: String, body: String)
   /// Leave the workbench.
   case quit
 }

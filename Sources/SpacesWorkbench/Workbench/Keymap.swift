@@ -6,6 +6,10 @@ public enum Key: Hashable, Sendable {
   case ctrl(Character)
   case up, down, left, right, pageUp, pageDown, home, end
   case enter, escape, tab, backTab, backspace, delete
+  /// A press of the mouse's first button at a cell.
+  case click(x: Int, y: Int)
+  /// The mouse wheel turned over a cell.
+  case wheel(x: Int, y: Int, up: Bool)
 
   /// The key's name in help and the keymap table.
   public var name: String {
@@ -27,6 +31,8 @@ public enum Key: Hashable, Sendable {
     case .backTab: "shift-tab"
     case .backspace: "backspace"
     case .delete: "del"
+    case .click: "click"
+    case .wheel(_, _, let up): up ? "wheel up" : "wheel down"
     }
   }
 }
@@ -49,7 +55,7 @@ public enum Pane: Int, CaseIterable, Sendable {
 
 /// Where a binding applies.
 public enum KeyContext: String, CaseIterable, Sendable {
-  case global, files, log, operations, spaces, viewer, details, prompt
+  case global, files, log, operations, spaces, viewer, details, decisions, prompt
 
   /// The heading in help.
   public var title: String {
@@ -61,6 +67,7 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case .spaces: "Spaces"
     case .viewer: "File viewer"
     case .details: "Operation details"
+    case .decisions: "Decisions"
     case .prompt: "Approval prompt"
     }
   }
@@ -75,6 +82,7 @@ public enum Action: Hashable, Sendable {
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny
+  case nextRequest, previousRequest, clearFilter, away, decisions, revoke
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -112,36 +120,53 @@ public enum Keymap {
     KeyBinding(keys: [.char("?")], context: .global, action: .help, help: "this help"),
     KeyBinding(
       keys: [.char("q"), .ctrl("c")], context: .global, action: .quit, help: "quit (asks while operations run)"),
+    KeyBinding(
+      keys: [.char("]")], context: .global, action: .nextRequest, help: "next waiting approval (in any space)"),
+    KeyBinding(
+      keys: [.char("[")], context: .global, action: .previousRequest,
+      help: "previous waiting approval (in any space)"),
+    KeyBinding(
+      keys: [.char("D")], context: .global, action: .decisions,
+      help: "decisions: every answer and denial, this session's grants, the policy's rules"),
+    KeyBinding(
+      keys: [.char("A")], context: .global, action: .away,
+      help: "away mode on/off: notify on the desktop when an approval waits or a run fails"),
     KeyBinding(keys: [.enter, .char("l"), .right], context: .files, action: .open, help: "open file / expand folder"),
     KeyBinding(keys: [.char("h"), .left], context: .files, action: .collapse, help: "collapse folder"),
     KeyBinding(keys: [.char("e")], context: .files, action: .edit, help: "edit in $EDITOR"),
     KeyBinding(keys: [.char("c")], context: .files, action: .newFile, help: "create a file"),
     KeyBinding(keys: [.char("d")], context: .files, action: .deleteFile, help: "delete (asks first)"),
     KeyBinding(keys: [.char("r")], context: .files, action: .refresh, help: "re-read the tree"),
+    KeyBinding(keys: [.escape], context: .files, action: .clearFilter, help: "clear the filter"),
     KeyBinding(keys: [.char("F")], context: .log, action: .follow, help: "follow new output on/off"),
     KeyBinding(keys: [.char("n")], context: .log, action: .nextMatch, help: "next match"),
     KeyBinding(keys: [.char("N")], context: .log, action: .previousMatch, help: "previous match"),
     KeyBinding(keys: [.enter], context: .operations, action: .open, help: "details and full output"),
     KeyBinding(keys: [.char("F")], context: .operations, action: .follow, help: "follow the newest on/off"),
+    KeyBinding(keys: [.escape], context: .operations, action: .clearFilter, help: "clear the filter"),
     KeyBinding(keys: [.enter], context: .spaces, action: .switchSpace, help: "switch to the space"),
     KeyBinding(keys: [.char("n")], context: .viewer, action: .nextMatch, help: "next match"),
     KeyBinding(keys: [.char("N")], context: .viewer, action: .previousMatch, help: "previous match"),
     KeyBinding(keys: [.char("e")], context: .viewer, action: .edit, help: "edit in $EDITOR"),
     KeyBinding(keys: [.escape, .char("q")], context: .viewer, action: .close, help: "close the viewer"),
-    KeyBinding(keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details"),
+    KeyBinding(
+      keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details (back to Operations)"),
+    KeyBinding(
+      keys: [.char("x")], context: .decisions, action: .revoke, help: "take back the grant or rule (asks first)"),
+    KeyBinding(keys: [.escape, .char("q")], context: .decisions, action: .close, help: "close the decisions"),
     KeyBinding(keys: [.char("y")], context: .prompt, action: .approveOnce, help: "approve once"),
     KeyBinding(keys: [.char("a")], context: .prompt, action: .approveSession, help: "approve for this session"),
     KeyBinding(
       keys: [.char("p")], context: .prompt, action: .approveAlways,
       help: "always: save the rule shown (editable) to the policy"),
     KeyBinding(keys: [.char("n")], context: .prompt, action: .deny, help: "deny, with feedback for the agent"),
-    KeyBinding(keys: [.char("j"), .down], context: .prompt, action: .down, help: "scroll the diff"),
-    KeyBinding(keys: [.char("k"), .up], context: .prompt, action: .up, help: "scroll the diff"),
-    KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help"),
+    KeyBinding(keys: [.char("J")], context: .prompt, action: .down, help: "scroll the request down"),
+    KeyBinding(keys: [.char("K")], context: .prompt, action: .up, help: "scroll the request up"),
+    KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help, at these keys"),
   ]
 
   /// The action `key` has in `context`, falling back to the global bindings (except in the
-  /// prompt, which captures keys).
+  /// prompt: its keys are looked up first, and the others go to the focused pane).
   public static func action(for key: Key, in context: KeyContext) -> Action? {
     if let binding = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) {
       return binding.action

@@ -44,10 +44,16 @@ public struct OperationRecord: Equatable, Sendable {
   public var resolution: String?
   /// The protected paths the command changed without approval, which the runtime put back.
   public var restored: [ProtectedChange] = []
+  /// When it was answered or denied (the journal's time, ISO 8601).
+  public var decidedAt: String?
   /// The output lines kept for the details view (bounded).
   public var output: [LogLine] = []
   /// Output lines dropped from the front of `output`.
   public var droppedOutput = 0
+
+  /// Whether a shell command ran to its end with a non-zero exit code (the operation completed,
+  /// the command failed): shown as a failure.
+  public var exitedNonZero: Bool { state == .completed && (exitCode ?? 0) != 0 }
 
   /// One line for the queue.
   public var summary: String {

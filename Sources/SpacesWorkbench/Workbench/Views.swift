@@ -40,7 +40,9 @@ public struct WorkbenchLayout: Equatable, Sendable {
     var prompt: Rect?
     if let request = state.currentApproval {
       let wanted = PromptView.height(state: state, request: request, width: width)
-      let rows = min(wanted, max(5, main.height * 3 / 5))
+      // Up to most of the screen; the panes keep a few rows (a full layout on a tall one).
+      let keep = main.height >= 30 ? 12 : max(4, main.height / 4)
+      let rows = min(wanted, max(5, main.height - keep))
       let split = main.splitBottom(rows)
       main = split.0
       prompt = split.1
@@ -93,7 +95,7 @@ public enum WorkbenchView {
     StatusView.draw(state, into: &canvas, rect: layout.status, now: now)
     switch state.overlay {
     case .help(let scroll): HelpView.draw(into: &canvas, scroll: scroll)
-    case .confirm(let confirmation): ConfirmView.draw(confirmation, into: &canvas)
+    case .confirm(let confirmation): ConfirmView.draw(confirmation, into: &canvas, state: state)
     case .none, .input: break
     }
     return canvas
@@ -110,6 +112,7 @@ public enum WorkbenchView {
       case .log: LogView.draw(state, into: &canvas, rect: rect)
       case .viewer(let view): ViewerView.draw(view, state: state, into: &canvas, rect: rect)
       case .details(let id): DetailsView.draw(state.operation(id), state: state, into: &canvas, rect: rect, now: now)
+      case .decisions: DecisionsView.draw(state, into: &canvas, rect: rect)
       }
     }
   }
@@ -154,11 +157,18 @@ public enum TabsView {
     canvas.fill(rect, Style(.status))
     var x = rect.x
     for pane in Pane.allCases {
-      let pending = pane == .spaces && state.spaces.contains { $0.name != state.space.name && $0.pending > 0 }
-      let label = " \(pane.rawValue) \(pane == .operations ? "Ops" : pane.title)\(pending ? " !" : "") "
+      let label = label(pane, state)
       let style = pane == state.focus ? Style(.statusSpace, bold: true) : Style(.status)
       x += canvas.put(label, x: x, y: rect.y, style, limit: rect.maxX - x)
     }
+  }
+}
+
+extension TabsView {
+  /// A tab's label (` 3 Ops `; ` 4 Spaces ! ` when another space waits).
+  static func label(_ pane: Pane, _ state: WorkbenchState) -> String {
+    let pending = pane == .spaces && state.spaces.contains { $0.name != state.space.name && $0.pending > 0 }
+    return " \(pane.rawValue) \(pane == .operations ? "Ops" : pane.title)\(pending ? " !" : "") "
   }
 }
 
@@ -230,45 +240,78 @@ public enum LogView {
       WorkbenchView.placeholder("No output yet. Shell commands stream here as they run.", in: inner, &canvas)
       return
     }
-    for row in 0..<inner.height {
-      let index = top - first + row
-      guard index < log.count else { break }
-      let line = log[index]
+    for (row, (line, piece, continued)) in rows(log, top: top - first, follow: state.followLog, in: inner).enumerated()
+    {
       let y = inner.y + row
       switch line.kind {
       case .header:
         var x = inner.x
-        x += canvas.put("▶ ", x: x, y: y, Style(.opHeader), limit: inner.width)
-        x += canvas.put(line.text + " ", x: x, y: y, Style(.opHeader, bold: true), limit: inner.maxX - x)
+        x += canvas.put(continued ? "  " : "▶ ", x: x, y: y, Style(.opHeader), limit: inner.width)
+        x += canvas.put(piece + " ", x: x, y: y, Style(.opHeader, bold: true), limit: inner.maxX - x)
         if x < inner.maxX {
           canvas.put(String(repeating: "─", count: inner.maxX - x), x: x, y: y, Style(.border))
         }
       case .footer:
         if line.text.hasPrefix("⊘") {
-          canvas.put(line.text, x: inner.x, y: y, Style(.denied, bold: true), limit: inner.width)
+          canvas.put(piece, x: inner.x, y: y, Style(.denied, bold: true), limit: inner.width)
         } else {
-          let ok =
-            line.text.hasPrefix("✔") && (!line.text.contains("exit ") || line.text.contains("exit 0 "))
-            && !line.text.contains("⚠")
-          canvas.put("  " + line.text, x: inner.x, y: y, Style(ok ? .ok : .failed), limit: inner.width)
+          // A footer is ✔ only for a command that succeeded and had nothing put back.
+          let ok = line.text.hasPrefix("✔") && !line.text.contains("⚠")
+          canvas.put("  " + piece, x: inner.x, y: y, Style(ok ? .ok : .failed), limit: inner.width)
         }
       case .stdout:
+        if continued { canvas.put("↪", x: inner.x, y: y, Style(.dim)) }
         WorkbenchView.putHighlighted(
-          line.text, query: state.logSearch, into: &canvas, x: inner.x + 2, y: y, style: Style(.stdout),
+          piece, query: state.logSearch, into: &canvas, x: inner.x + 2, y: y, style: Style(.stdout),
           limit: inner.width - 2)
       case .stderr:
-        canvas.put("▌", x: inner.x, y: y, Style(.stderr))
+        canvas.put(continued ? "↪" : "▌", x: inner.x, y: y, Style(.stderr))
         WorkbenchView.putHighlighted(
-          line.text, query: state.logSearch, into: &canvas, x: inner.x + 2, y: y, style: Style(.stderr),
+          piece, query: state.logSearch, into: &canvas, x: inner.x + 2, y: y, style: Style(.stderr),
           limit: inner.width - 2)
       case .message:
         WorkbenchView.putHighlighted(
-          line.text, query: state.logSearch, into: &canvas, x: inner.x, y: y, style: Style(.message), limit: inner.width
-        )
+          piece, query: state.logSearch, into: &canvas, x: inner.x, y: y, style: Style(.message), limit: inner.width)
       case .notice:
-        canvas.put("• " + line.text, x: inner.x, y: y, Style(.waiting), limit: inner.width)
+        canvas.put((continued ? "  " : "• ") + piece, x: inner.x, y: y, Style(.waiting), limit: inner.width)
       }
     }
+  }
+
+  /// The columns a log line's text has at a pane `width` wide (after its gutter).
+  static func room(_ kind: LogLine.Kind, width: Int) -> Int {
+    switch kind {
+    case .message: max(1, width)
+    case .footer, .header, .stdout, .stderr, .notice: max(1, width - 2)
+    }
+  }
+
+  /// The rows the log shows in `inner`: long lines wrap (a line takes at most the pane's
+  /// height). From line `top` down; when following, or when the lines from `top` don't fill
+  /// the pane, the newest lines end at its bottom.
+  static func rows(_ log: LogBuffer, top: Int, follow: Bool, in inner: Rect) -> [(LogLine, String, Bool)] {
+    func pieces(_ index: Int) -> [(LogLine, String, Bool)] {
+      let line = log[index]
+      let columns = line.kind == .footer && line.text.hasPrefix("⊘") ? inner.width : room(line.kind, width: inner.width)
+      let wrapped = TextWidth.wrap(line.text, width: columns, maxPieces: inner.height).pieces
+      return wrapped.enumerated().map { (line, $1, $0 > 0) }
+    }
+    if !follow {
+      var result: [(LogLine, String, Bool)] = []
+      var index = max(0, top)
+      while index < log.count, result.count < inner.height {
+        result += pieces(index)
+        index += 1
+      }
+      if result.count >= inner.height { return Array(result.prefix(inner.height)) }
+    }
+    var result: [(LogLine, String, Bool)] = []
+    var index = log.count - 1
+    while index >= 0, result.count < inner.height {
+      result = pieces(index) + result
+      index -= 1
+    }
+    return Array(result.suffix(inner.height))
   }
 }
 
@@ -282,7 +325,7 @@ public enum OperationsView {
     case .running:
       let frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
       return (frames[Int(now * 10) % frames.count], .running)
-    case .completed: return ("✔", .ok)
+    case .completed: return record.exitedNonZero ? ("✘", .failed) : ("✔", .ok)
     case .failed: return ("✘", .failed)
     case .denied: return ("⊘", .denied)
     }
@@ -379,165 +422,6 @@ public enum SpacesView {
   }
 }
 
-/// The approval prompt, docked at the bottom.
-public enum PromptView {
-  /// The rows the prompt would like at `width`.
-  public static func height(state: WorkbenchState, request: ApprovalRequest, width: Int) -> Int {
-    let body = bodyLines(state: state, request: request, width: width - 4).count
-    let extra: Int
-    if case .input(.rule, let text) = state.overlay {
-      extra =
-        1 + LineDiff.lines(WorkbenchState.rules(request.suggestedRules, editedTo: text).map(\.yaml).joined()).count
-    } else {
-      extra = 1
-    }
-    return body + extra + 2
-  }
-
-  /// The lines above the choices: what will run, why, and the diff.
-  static func bodyLines(state: WorkbenchState, request: ApprovalRequest, width: Int) -> [(String, Style, DiffLine?)] {
-    var lines: [(String, Style, DiffLine?)] = []
-    let op = request.op
-    switch op {
-    case .shell(let command, let timeout):
-      let commandLines = LineDiff.lines(EventText.sanitize(command))
-      for (index, line) in commandLines.enumerated() {
-        lines.append(((index == 0 ? "$ " : "  ") + line, Style(.text, bold: true), nil))
-      }
-      if let timeout { lines.append(("  (timeout \(WorkbenchState.duration(timeout)))", Style(.dim), nil)) }
-    case .createFile(let path, _, _):
-      let note = state.promptDetails[request.id]?.note.map { " (\($0))" } ?? ""
-      lines.append(("create \(EventText.sanitize(path))" + note, Style(.text, bold: true), nil))
-    case .editFile(let path, _, _):
-      let note = state.promptDetails[request.id]?.note.map { " (\($0))" } ?? ""
-      lines.append(("edit \(EventText.sanitize(path))" + note, Style(.text, bold: true), nil))
-    case .deleteFile(let path, let recursive):
-      lines.append(
-        ("delete \(EventText.sanitize(path))\(recursive ? " and everything in it" : "")", Style(.text, bold: true), nil)
-      )
-    case .readFile(let path):
-      lines.append(("read \(EventText.sanitize(path))", Style(.text, bold: true), nil))
-    case .message(let text):
-      lines.append(("message: " + EventText.sanitize(text), Style(.text), nil))
-    }
-    for reason in request.decision.reasons {
-      lines.append(("why: " + EventText.sanitize(reason), Style(.waiting), nil))
-    }
-    if let diff = state.promptDetails[request.id]?.diff {
-      for line in diff { lines.append((line.text, Style(.text), line)) }
-    }
-    return lines
-  }
-
-  /// Draws the prompt.
-  public static func draw(_ state: WorkbenchState, into canvas: inout Canvas, rect: Rect, now: Double) {
-    guard let request = state.currentApproval else { return }
-    canvas.fill(rect, Style(.prompt))
-    canvas.box(rect, role: .waiting)
-    var title = " ⚠ Approval needed "
-    if state.approvals.count > 1 { title += "· 1 of \(state.approvals.count) " }
-    canvas.put(title, x: rect.x + 2, y: rect.y, Style(.promptTitle, bold: true), limit: rect.width - 4)
-    let who = state.operation(request.id)?.actor == .person ? "you" : "the agent"
-    canvas.boxTag(rect, "\(who) · \(request.op.kind.rawValue) · \(request.id)", Style(.dim))
-    let inner = rect.inset(1).inset(0)
-    let content = Rect(x: inner.x + 1, y: inner.y, width: inner.width - 2, height: inner.height)
-    guard !content.isEmpty else { return }
-
-    // Footer: the choices, or an input field.
-    var footer: [(String, Style)] = []
-    var fieldRow: (label: String, text: String, hint: String)?
-    switch state.overlay {
-    case .input(.denyFeedback, let text):
-      fieldRow = ("feedback for the agent: ", text, "  enter deny · esc back")
-    case .input(.rule, let text):
-      fieldRow = ("always allow: ", text, "  enter save & run · esc back")
-      for line in LineDiff.lines(WorkbenchState.rules(request.suggestedRules, editedTo: text).map(\.yaml).joined()) {
-        footer.append(("  " + line, Style(.dim)))
-      }
-    default:
-      break
-    }
-    let footerRows = footer.count + 1
-    let bodyRows = max(0, content.height - footerRows)
-    let body = bodyLines(state: state, request: request, width: content.width)
-    let scroll = min(state.promptScroll, max(0, body.count - bodyRows))
-    for (offset, line) in body.dropFirst(scroll).prefix(bodyRows).enumerated() {
-      let y = content.y + offset
-      if let diff = line.2 {
-        drawDiffLine(diff, into: &canvas, x: content.x, y: y, width: content.width)
-      } else {
-        canvas.put(line.0, x: content.x, y: y, line.1, limit: content.width)
-      }
-    }
-    if body.count > bodyRows, bodyRows > 0 {
-      let more = "↓ \(body.count - bodyRows - scroll) more (j/k)"
-      if body.count - bodyRows - scroll > 0 {
-        canvas.put(more, x: content.maxX - TextWidth.width(more), y: content.y + bodyRows - 1, Style(.dim))
-      }
-    }
-    var y = content.y + bodyRows
-    for line in footer where y < content.maxY {
-      canvas.put(line.0, x: content.x, y: y, line.1, limit: content.width)
-      y += 1
-    }
-    guard y < content.maxY else { return }
-    if let field = fieldRow {
-      var x = content.x
-      x += canvas.put(field.label, x: x, y: y, Style(.key), limit: content.maxX - x)
-      let room = max(4, content.maxX - x - TextWidth.width(field.hint))
-      let shown = TextWidth.width(field.text) >= room ? "…" + String(field.text.suffix(room - 2)) : field.text
-      canvas.fill(Rect(x: x, y: y, width: min(room, content.maxX - x), height: 1), Style(.input))
-      let used = canvas.put(shown + "█", x: x, y: y, Style(.input), limit: room)
-      x += max(used, room)
-      canvas.put(field.hint, x: x, y: y, Style(.dim), limit: content.maxX - x)
-      return
-    }
-    let paused = state.promptShown.map { now - $0.at < WorkbenchState.promptGuard } ?? false
-    var x = content.x
-    let narrow = content.width < 60
-    let choices: [(String, String)] = [
-      ("y", "once"), ("a", narrow ? "session" : "this session"),
-      ("p", request.suggestedRules.isEmpty ? (narrow ? "—" : "always (no rule)") : "always…"), ("n", "deny…"),
-    ]
-    for (key, label) in choices {
-      guard x < content.maxX else { break }
-      x += canvas.put(
-        narrow ? key : "[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true),
-        limit: content.maxX - x)
-      x += canvas.put(
-        " " + label + (narrow ? "  " : "   "), x: x, y: y, Style(paused ? .dim : .text), limit: content.maxX - x)
-    }
-    if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
-      let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)
-      canvas.put(TextWidth.truncate(rule, to: content.maxX - x), x: x, y: y, Style(.dim), limit: content.maxX - x)
-    }
-  }
-
-  static func drawDiffLine(_ line: DiffLine, into canvas: inout Canvas, x: Int, y: Int, width: Int) {
-    func number(_ value: Int?) -> String {
-      let text = value.map(String.init) ?? ""
-      return String(repeating: " ", count: max(0, 4 - text.count)) + text
-    }
-    switch line.kind {
-    case .separator:
-      canvas.put("     ⋯", x: x, y: y, Style(.diffHunk), limit: width)
-      return
-    case .context, .added, .removed:
-      break
-    }
-    let (sign, role): (String, Role) =
-      switch line.kind {
-      case .added: ("+", .diffAdd)
-      case .removed: ("−", .diffDelete)
-      default: (" ", .text)
-      }
-    var used = canvas.put(
-      number(line.oldNumber) + " " + number(line.newNumber) + " ", x: x, y: y, Style(.lineNumber), limit: width)
-    used += canvas.put(sign + " ", x: x + used, y: y, Style(role, bold: true), limit: width - used)
-    canvas.put(EventText.sanitize(line.text), x: x + used, y: y, Style(role), limit: width - used)
-  }
-}
-
 /// The status line: space, backend, policy, connection, counts and key hints (or the input
 /// field of a filter or search).
 public enum StatusView {
@@ -562,23 +446,36 @@ public enum StatusView {
         return
       }
     }
+    // Narrow: the backend (unless unisolated), the policy and the connection's name give way
+    // to what changes (approvals waiting, notices, keys).
+    let narrow = rect.width < 72
     x += canvas.put(" " + state.space.name + " ", x: x, y: rect.y, Style(.statusSpace, bold: true), limit: rect.width)
-    let backend = state.space.isolated ? " " + state.space.backend + " " : " " + state.space.backend + " UNISOLATED "
-    x += canvas.put(
-      backend, x: x, y: rect.y, state.space.isolated ? Style(.status) : Style(.danger, bold: true), limit: rect.maxX - x
-    )
-    x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    if !state.space.isolated {
+      let backend = narrow ? " UNISOLATED " : " " + state.space.backend + " UNISOLATED "
+      x += canvas.put(backend, x: x, y: rect.y, Style(.danger, bold: true), limit: rect.maxX - x)
+    } else if !narrow {
+      x += canvas.put(" " + state.space.backend + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
+    if !narrow {
+      x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
     let dot = state.connected ? "●" : "○"
-    x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    x += canvas.put(narrow ? " " : "│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     x += canvas.put(dot, x: x, y: rect.y, Style(state.connected ? .ok : .failed), limit: rect.maxX - x)
-    x += canvas.put(" " + state.connection + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    x += canvas.put(narrow ? " " : " " + state.connection + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    if state.away {
+      x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+      x += canvas.put("away ", x: x, y: rect.y, Style(.statusKey, bold: true), limit: rect.maxX - x)
+    }
     let waiting = state.approvals.count
     if waiting > 0 {
       x += canvas.put("│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
       x += canvas.put("\(waiting) waiting ", x: x, y: rect.y, Style(.statusKey, bold: true), limit: rect.maxX - x)
     }
     if let flash = state.flash, flash.until >= now {
-      canvas.put("│ " + flash.text, x: x, y: rect.y, Style(.statusKey), limit: rect.maxX - x)
+      let room = rect.maxX - x - 2
+      canvas.put(
+        "│ " + TextWidth.truncate(flash.text, to: room), x: x, y: rect.y, Style(.statusKey), limit: rect.maxX - x)
       return
     }
     var hints = hintPairs(state)
@@ -601,6 +498,7 @@ public enum StatusView {
   }
 
   static func hintPairs(_ state: WorkbenchState) -> [(String, String)] {
+    // A docked prompt shows its own keys; the status line keeps the focused pane's.
     switch state.context {
     case .prompt: return [("y", "once"), ("a", "session"), ("p", "always"), ("n", "deny"), ("?", "help")]
     case .files:
@@ -610,6 +508,7 @@ public enum StatusView {
     case .spaces: return [("⏎", "switch"), ("tab", "pane"), ("?", "help"), ("q", "quit")]
     case .viewer: return [("/", "search"), ("e", "edit"), ("esc", "close"), ("?", "help")]
     case .details: return [("j/k", "scroll"), ("esc", "close"), ("?", "help")]
+    case .decisions: return [("j/k", "select"), ("x", "take back"), ("esc", "close"), ("?", "help")]
     case .global: return [("?", "help"), ("q", "quit")]
     }
   }
@@ -665,7 +564,7 @@ public enum DetailsView {
       switch op {
       case .shell(let command, let timeout):
         rows.append(("command", EventText.sanitize(command), .text))
-        if let timeout { rows.append(("timeout", WorkbenchState.duration(timeout), .text)) }
+        if let timeout { rows.append(("time limit", WorkbenchState.duration(timeout), .text)) }
       case .createFile(let path, let content, _):
         rows.append(("create", EventText.sanitize(path) + " (\(content.utf8.count) bytes)", .text))
       case .editFile(let path, let old, let new):
@@ -731,17 +630,35 @@ public enum DetailsView {
         .opHeader, nil
       ))
     for line in record.output { all.append(("", line.text, line.kind == .stderr ? .stderr : .stdout, line.kind)) }
-    let scroll = min(state.detailScroll, max(0, all.count - inner.height))
-    for (offset, row) in all.dropFirst(scroll).prefix(inner.height).enumerated() {
-      let y = inner.y + offset
-      if row.3 != nil {
-        if row.3 == .stderr { canvas.put("▌", x: inner.x, y: y, Style(.stderr)) }
-        canvas.put(row.1, x: inner.x + 2, y: y, Style(row.2), limit: inner.width - 2)
-      } else {
-        canvas.put(row.0, x: inner.x + 1, y: y, Style(.dim), limit: 10)
-        canvas.put(
-          row.1, x: inner.x + 11, y: y, Style(row.2, bold: row.0 == "state" || row.0 == "output"),
-          limit: inner.width - 11)
+    // Long values and output lines wrap; the scroll counts rows of `all`, and stops where the
+    // last one ends at the bottom.
+    func pieces(_ row: (String, String, Role, LogLine.Kind?)) -> [String] {
+      let room = row.3 != nil ? inner.width - 2 : inner.width - 11
+      return TextWidth.wrap(row.1, width: max(1, room), maxPieces: inner.height).pieces
+    }
+    var lastScroll = all.count
+    var filled = 0
+    while lastScroll > 0, filled + pieces(all[lastScroll - 1]).count <= inner.height {
+      lastScroll -= 1
+      filled += pieces(all[lastScroll]).count
+    }
+    let scroll = min(state.detailScroll, lastScroll)
+    var y = inner.y
+    for row in all.dropFirst(scroll) {
+      guard y < inner.maxY else { break }
+      for (index, piece) in pieces(row).enumerated() where y < inner.maxY {
+        if row.3 != nil {
+          if row.3 == .stderr || index > 0 {
+            canvas.put(index > 0 ? "↪" : "▌", x: inner.x, y: y, Style(row.3 == .stderr ? .stderr : .dim))
+          }
+          canvas.put(piece, x: inner.x + 2, y: y, Style(row.2), limit: inner.width - 2)
+        } else {
+          if index == 0 { canvas.put(row.0, x: inner.x + 1, y: y, Style(.dim), limit: 10) }
+          canvas.put(
+            piece, x: inner.x + 11, y: y, Style(row.2, bold: row.0 == "state" || row.0 == "output"),
+            limit: inner.width - 11)
+        }
+        y += 1
       }
     }
   }
@@ -775,16 +692,25 @@ public enum HelpView {
 
 /// A yes/no question in the middle of the screen.
 public enum ConfirmView {
-  /// Draws a confirmation.
-  public static func draw(_ confirmation: WorkbenchState.Confirmation, into canvas: inout Canvas) {
+  /// Draws a confirmation; with `state`, what it says about running operations is live.
+  public static func draw(
+    _ confirmation: WorkbenchState.Confirmation, into canvas: inout Canvas, state: WorkbenchState? = nil
+  ) {
     let (title, message, yes, no): (String, String, String, String) =
       switch confirmation {
-      case .quit(let running):
+      case .quit(let asked):
         (
-          "Quit?",
-          "\(running) operation\(running == 1 ? " is" : "s are") still going; they stop when the workbench quits.",
+          "Quit?", quitMessage(running: state?.unfinished ?? asked, outlive: state?.operationsOutliveQuit ?? false),
           "quit", "stay"
         )
+      case .overwrite(let path, _):
+        (
+          "Changed meanwhile",
+          "\(EventText.sanitize(path)) changed while you edited it (the agent wrote a newer version). Save yours over it? (n keeps theirs; your text is lost)",
+          "save mine", "keep theirs"
+        )
+      case .revoke(let item):
+        ("Take back?", DecisionsView.describe(item) + ": " + DecisionsView.revokeEffect(item), "take back", "keep")
       case .delete(let path, let folder):
         (
           "Delete?",
@@ -808,6 +734,17 @@ public enum ConfirmView {
     x += canvas.put(" \(yes)   ", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
     x += canvas.put("[n]", x: x, y: y, Style(.key, bold: true), limit: rect.maxX - x - 1)
     canvas.put(" \(no)", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
+  }
+
+  /// What quitting does to the operations still running (counted as the dialog is drawn).
+  static func quitMessage(running: Int, outlive: Bool) -> String {
+    let count = "\(running) operation\(running == 1 ? " is" : "s are")"
+    if outlive {
+      return running == 0
+        ? "Nothing is running now." : "\(count) running on the server (spaces serve); they go on after you quit."
+    }
+    return running == 0
+      ? "Nothing is running any more." : "\(count) still going; they stop when the workbench quits."
   }
 
   /// Wraps text at spaces to `width` columns.

@@ -28,6 +28,9 @@ public struct SpaceSummary: Equatable, Sendable {
 public protocol WorkbenchSource: Sendable {
   /// How the workbench is connected, for the status line (`embedded`, `socket …`).
   var connection: String { get }
+  /// Whether operations run in another process (a `spaces serve`) and go on after the
+  /// workbench quits.
+  var operationsOutliveQuit: Bool { get }
   /// The spaces there are.
   func spaceNames() -> [String]
   /// The status-line facts of a space.
@@ -44,4 +47,77 @@ public protocol WorkbenchSource: Sendable {
   func list(_ path: String, in space: String) throws -> [WorkspaceEntry]
   /// Reads a workspace file.
   func read(_ path: String, in space: String) throws -> [UInt8]
+  /// The last `events` events of a space's journal, to catch up on when the workbench opens it.
+  func history(of space: String, events: Int) -> WorkbenchHistory
+  /// Records that the person has seen a space's journal up to `seq` (for the next catch-up's
+  /// "since you were last here").
+  func markSeen(_ space: String, through seq: Int)
+  /// This session's grants and the policy file's rules in a space.
+  func grantsAndRules(of space: String) -> GrantsAndRules
+  /// Takes back a grant or removes a rule.
+  func revoke(_ item: Revocable, in space: String) throws(SpacesError)
+}
+
+/// A session grant or a policy-file rule the person can take back.
+public enum Revocable: Equatable, Sendable {
+  /// An exact command allowed for the session (`a`).
+  case sessionCommand(String)
+  /// A rule granted for the session.
+  case sessionRule(PolicyRule)
+  /// A rule in the space's `policy.yaml`.
+  case fileRule(PolicyRule)
+}
+
+/// What allows operations in a space beyond its preset.
+public struct GrantsAndRules: Equatable, Sendable {
+  /// This session's grants, revocable.
+  public var session: [Revocable]
+  /// The policy file's rules.
+  public var file: [Revocable]
+  /// Why something isn't shown (attached: the server keeps the session's grants).
+  public var note: String?
+
+  /// Creates the list.
+  public init(session: [Revocable] = [], file: [Revocable] = [], note: String? = nil) {
+    self.session = session
+    self.file = file
+    self.note = note
+  }
+}
+
+extension WorkbenchSource {
+  /// Nowhere to keep it.
+  public func markSeen(_ space: String, through seq: Int) {}
+
+  /// Nothing known.
+  public func grantsAndRules(of space: String) -> GrantsAndRules {
+    GrantsAndRules(note: "this connection can't list grants and rules")
+  }
+
+  /// Nothing can be taken back.
+  public func revoke(_ item: Revocable, in space: String) throws(SpacesError) {
+    throw SpacesError(.invalidRequest, "this connection can't take back grants or rules")
+  }
+
+  /// Operations run in the workbench's process: quitting stops them.
+  public var operationsOutliveQuit: Bool { false }
+
+  /// No history: a source without a journal starts empty.
+  public func history(of space: String, events: Int) -> WorkbenchHistory {
+    WorkbenchHistory(events: [], lastSeen: nil)
+  }
+}
+
+/// The end of a space's journal, for catching up.
+public struct WorkbenchHistory: Sendable {
+  /// The events, oldest first.
+  public var events: [Event]
+  /// The newest sequence number the person had seen here before (nil: never opened).
+  public var lastSeen: Int?
+
+  /// Creates a history.
+  public init(events: [Event], lastSeen: Int?) {
+    self.events = events
+    self.lastSeen = lastSeen
+  }
 }

@@ -20,6 +20,7 @@ public struct WorkbenchState: Sendable {
     case log
     case viewer(FileView)
     case details(String)
+    case decisions
   }
 
   /// A read-only file in the viewer.
@@ -53,6 +54,10 @@ public struct WorkbenchState: Sendable {
   public enum Confirmation: Equatable, Sendable {
     case quit(running: Int)
     case delete(String, folder: Bool)
+    /// Take back a grant or remove a rule.
+    case revoke(Revocable)
+    /// The file changed while the person edited it: save theirs over it?
+    case overwrite(String, content: String)
   }
 
   /// An overlay that takes keys before the panes.
@@ -124,8 +129,36 @@ public struct WorkbenchState: Sendable {
   public private(set) var promptShown: (id: String, at: Double)?
   /// Rows the panes had when last drawn (for paging).
   public var pageRows = 10
+  /// The screen's size when last drawn (for the prompt's scrolling).
+  public var screen = (width: 80, height: 24)
+
+  // MARK: Approvals across spaces
+
+  /// The request the prompt shows (nil: the oldest waiting here).
+  public var promptID: String?
+  /// Every request waiting, in every space, oldest first per space.
+  public private(set) var allApprovals: [ApprovalRequest] = []
+  /// When each request's deadline passes (workbench clock, seconds), by id.
+  public private(set) var deadlines: [String: Double] = [:]
 
   private var indexByID: [String: Int] = [:]
+  /// The newest journal sequence number shown from the history (live events up to it are old).
+  public private(set) var caughtUpTo = 0
+  /// The newest journal sequence number shown (what the person has seen).
+  public private(set) var newestSeq = 0
+  private var replaying = false
+  private var searchClock = 0.0
+  /// Whether operations run elsewhere (a `spaces serve` this workbench is attached to), so they
+  /// go on after it quits.
+  public var operationsOutliveQuit = false
+  /// Away mode: approvals that wait and runs that fail send desktop notifications.
+  public var away = false
+  /// The grants and rules the Decisions view lists (read when it opens).
+  public var grantsAndRules = GrantsAndRules()
+  /// The selected grant or rule in the Decisions view (session grants first).
+  public var decisionSelection = 0
+  /// Requests already announced (in any space), so each notifies once.
+  private var announced: Set<String> = []
   private var resolvedLocally: Set<String> = []
 
   /// Creates the state for a space.
@@ -150,16 +183,18 @@ public struct WorkbenchState: Sendable {
   public var unfinished: Int { operations.filter { !$0.state.finished }.count }
 
   /// The request the prompt shows.
-  public var currentApproval: ApprovalRequest? { approvals.first }
+  public var currentApproval: ApprovalRequest? {
+    if let promptID, let chosen = approvals.first(where: { $0.id == promptID }) { return chosen }
+    return approvals.first
+  }
 
   /// The operation with `id`.
   public func operation(_ id: String) -> OperationRecord? {
     indexByID[id].map { operations[$0] }
   }
 
-  /// The key context for the current focus.
+  /// The key context for the focused pane (the prompt, when docked, takes its own keys first).
   public var context: KeyContext {
-    if currentApproval != nil { return .prompt }
     switch focus {
     case .files: return .files
     case .operations: return .operations
@@ -169,6 +204,7 @@ public struct WorkbenchState: Sendable {
       case .log: return .log
       case .viewer: return .viewer
       case .details: return .details
+      case .decisions: return .decisions
       }
     }
   }
@@ -179,6 +215,8 @@ public struct WorkbenchState: Sendable {
   /// refresh after a write).
   public mutating func apply(_ event: Event, now: Double) -> [Intent] {
     guard event.space == space.name else { return [] }
+    if event.seq > 0, event.seq <= caughtUpTo { return [] }  // shown from the journal already
+    newestSeq = max(newestSeq, event.seq)
     var intents: [Intent] = []
     if event.type != .received, indexByID[event.opId] == nil {
       // Joined mid-operation: make a record for it.
@@ -199,10 +237,17 @@ public struct WorkbenchState: Sendable {
     case .approvalResolved:
       update(event.opId) {
         $0.resolution = event.resolution
+        $0.decidedAt = event.time
         if $0.state == .awaitingApproval { $0.state = .queued }
         if let reason = event.reason { $0.reason = reason }
       }
+      if event.resolution == "timeout", let record = operation(event.opId) {
+        let text = "approval timed out (nobody answered in time): " + record.summary
+        if !replaying { flash = (text, now + 6) }
+        logNotice(text)
+      }
       approvals.removeAll { $0.id == event.opId }
+      allApprovals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
     case .queued:
       update(event.opId) {
@@ -232,6 +277,7 @@ public struct WorkbenchState: Sendable {
         if let error = result?.error { record.error = "\(error.code): \(error.message)" }
         if let reason = result?.reason { record.reason = reason }
         record.decidedBy = result?.decidedBy?.rawValue
+        if event.type == .denied, record.decidedAt == nil { record.decidedAt = event.time }
         if record.output.isEmpty, let result {
           for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
             guard let text, !text.isEmpty else { continue }
@@ -244,6 +290,11 @@ public struct WorkbenchState: Sendable {
       approvals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
       if let record = operation(event.opId) {
+        if away, !replaying, record.state == .failed || record.exitedNonZero {
+          intents.append(.bell)
+          intents.append(
+            .desktopNotify(title: "Failed in \(space.name)", body: record.summary + " · " + Self.outcome(record)))
+        }
         closeOpenLines(event.opId)
         if log.count > 0, lastHeaderOp == event.opId {
           log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record)))
@@ -252,7 +303,7 @@ public struct WorkbenchState: Sendable {
           let reason = record.reason.map { ": " + OutputLines.clean($0) } ?? ""
           log.append(LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason))
         }
-        if let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
+        if !replaying, let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
           tree.touch(path)
         }
         if record.op?.kind.writes == true || record.op == nil { intents.append(.refreshTree) }
@@ -284,6 +335,55 @@ public struct WorkbenchState: Sendable {
 
   /// The op whose header the log shows last.
   private var lastHeaderOp: String?
+
+  // MARK: - Catching up
+
+  /// Fills the panes from the end of the journal, and says in the log what happened since the
+  /// person was last here.
+  public mutating func catchUp(_ history: WorkbenchHistory, now: Double) {
+    guard let last = history.events.last?.seq else { return }
+    replaying = true
+    for event in history.events { _ = apply(event, now: now) }
+    replaying = false
+    caughtUpTo = last
+    if followOperations { operationSelection = max(0, visibleOperations.count - 1) }
+    logNotice(Self.catchUpSummary(history))
+  }
+
+  /// "since you were last here: 12 operations · 2 failed · 1 denied · 1 approval timed out".
+  static func catchUpSummary(_ history: WorkbenchHistory) -> String {
+    let seen = history.lastSeen ?? 0
+    let new = history.events.filter { $0.seq > seen }
+    var operations = 0
+    var failed = 0
+    var denied = 0
+    var timedOut = 0
+    for event in new {
+      switch event.type {
+      case .received: operations += 1
+      case .failed: failed += 1
+      case .completed where (event.result?.exitCode ?? 0) != 0: failed += 1
+      case .denied: denied += 1
+      case .approvalResolved where event.resolution == "timeout": timedOut += 1
+      default: break
+      }
+    }
+    func count(_ value: Int, _ one: String, _ many: String) -> String { "\(value) \(value == 1 ? one : many)" }
+    var parts = [count(operations, "operation", "operations")]
+    if failed > 0 { parts.append("\(failed) failed") }
+    if denied > 0 { parts.append("\(denied) denied") }
+    if timedOut > 0 { parts.append(count(timedOut, "approval timed out", "approvals timed out")) }
+    let shown = history.events.filter { $0.type == .received }.count
+    if history.lastSeen == nil {
+      return "from the journal: the last \(count(shown, "operation", "operations")) of this space · "
+        + parts.dropFirst().joined(separator: " · ") + (parts.count == 1 ? "no failures" : "")
+    }
+    if operations == 0 {
+      return "nothing new since you were last here (\(count(shown, "operation", "operations")) from the journal above)"
+    }
+    let partial = (history.events.first?.seq ?? 0) > seen + 1 ? " (at least)" : ""
+    return "since you were last here\(partial): " + parts.joined(separator: " · ")
+  }
 
   private mutating func appendOutput(opId: String, stderr: Bool, chunk: String) {
     let kind: LogLine.Kind = stderr ? .stderr : .stdout
@@ -341,6 +441,7 @@ public struct WorkbenchState: Sendable {
   public static func outcome(_ record: OperationRecord) -> String {
     var parts: [String] = []
     switch record.state {
+    case .completed where record.exitedNonZero: parts.append("✘ failed")
     case .completed: parts.append("✔ done")
     case .failed: parts.append("✘ failed")
     case .denied: parts.append("⊘ denied")
@@ -396,7 +497,11 @@ public struct WorkbenchState: Sendable {
 
   /// Takes the requests waiting (in every space); keeps this space's, minus those answered
   /// here and not yet gone. Returns a bell when a new one arrived.
-  public mutating func setApprovals(_ all: [ApprovalRequest], now: Double) -> [Intent] {
+  public mutating func setApprovals(_ all: [ApprovalRequest], now: Double, deadlines: [String: Double] = [:])
+    -> [Intent]
+  {
+    allApprovals = all.filter { !resolvedLocally.contains($0.id) }
+    self.deadlines = deadlines
     var counts: [String: Int] = [:]
     for request in all where !resolvedLocally.contains(request.id) { counts[request.space, default: 0] += 1 }
     spaces = spaces.map { ($0.name, counts[$0.name] ?? 0) }
@@ -405,9 +510,17 @@ public struct WorkbenchState: Sendable {
     let fresh = mine.filter { !resolvedLocally.contains($0.id) }
     let known = Set(approvals.map(\.id))
     approvals = fresh
+    var notices: [Intent] = []
+    for request in allApprovals where !announced.contains(request.id) {
+      announced.insert(request.id)
+      guard away else { continue }
+      let what = OperationRecord(id: request.id, space: request.space, op: request.op, receivedAt: now).summary
+      notices.append(.desktopNotify(title: "Approval needed in \(request.space)", body: what))
+    }
+    announced.formIntersection(all.map(\.id))
     promptDetails = promptDetails.filter { id, _ in fresh.contains { $0.id == id } }
     refreshPromptClock(now: now)
-    return fresh.contains { !known.contains($0.id) } ? [.bell] : []
+    return (fresh.contains { !known.contains($0.id) } ? [.bell] : []) + notices
   }
 
   /// Sets the list of spaces (keeping pending counts).
@@ -418,7 +531,7 @@ public struct WorkbenchState: Sendable {
   }
 
   private mutating func refreshPromptClock(now: Double) {
-    guard let head = approvals.first else {
+    guard let head = currentApproval else {
       promptShown = nil
       if case .input(.denyFeedback, _) = overlay { overlay = .none }
       if case .input(.rule, _) = overlay { overlay = .none }
@@ -435,6 +548,7 @@ public struct WorkbenchState: Sendable {
   private mutating func resolved(_ id: String, now: Double) {
     resolvedLocally.insert(id)
     approvals.removeAll { $0.id == id }
+    allApprovals.removeAll { $0.id == id }
     refreshPromptClock(now: now)
     overlay = .none
   }
@@ -454,10 +568,13 @@ public struct WorkbenchState: Sendable {
     guard !trimmed.isEmpty else { return rules }
     if first.command != nil {
       first.command = trimmed.split(separator: " ").map(String.init)
+      first.name = "allow " + (first.command ?? []).joined(separator: " ")
     } else {
       first.paths = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
         !$0.isEmpty
       }
+      first.name =
+        "allow " + (first.kinds.map(\.rawValue) + [first.paths.joined(separator: ", ")]).joined(separator: " ")
     }
     return [first] + rules.dropFirst()
   }
@@ -466,6 +583,7 @@ public struct WorkbenchState: Sendable {
 
   /// Handles a key press at time `now`; returns what to do outside.
   public mutating func handle(_ key: Key, now: Double) -> [Intent] {
+    searchClock = now
     if let flash, flash.until < now { self.flash = nil }
     switch overlay {
     case .input(let purpose, let text):
@@ -476,6 +594,8 @@ public struct WorkbenchState: Sendable {
       switch confirmation {
       case .quit: return [.quit]
       case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
+      case .overwrite(let path, let content): return [.saveFile(path, content: content)]
+      case .revoke(let item): return [.revoke(item)]
       }
     case .help(let scroll):
       switch key {
@@ -490,16 +610,116 @@ public struct WorkbenchState: Sendable {
       break
     }
     if key == .ctrl("l") { return [] }
-    let context = self.context
-    if context == .prompt, let shown = promptShown, now - shown.at < Self.promptGuard {
-      return []
-    }
+    if case .click(let x, let y) = key { return mouse(x: x, y: y, wheel: nil, now: now) }
+    if case .wheel(let x, let y, let up) = key { return mouse(x: x, y: y, wheel: up, now: now) }
     if key == .escape, banner != nil {
       banner = nil
       return []
     }
-    guard let action = Keymap.action(for: key, in: context) else { return [] }
+    // A docked prompt is not modal: its own keys answer it, every other key works as usual.
+    if currentApproval != nil, let action = Keymap.action(for: key, in: .prompt) {
+      if Self.answers(action), let shown = promptShown, now - shown.at < Self.promptGuard {
+        flash = ("\(key.name) held: the prompt had just appeared; press it again to answer", now + 3)
+        return []
+      }
+      return perform(action, context: .prompt, now: now)
+    }
+    let context = self.context
+    guard let action = Keymap.action(for: key, in: context) else {
+      if currentApproval == nil, [Key.char("y"), .char("a"), .char("p")].contains(key),
+        operations.contains(where: { $0.state == .awaitingApproval })
+      {
+        flash = ("\(key.name) held: the request is still on its way; press it again when the prompt shows", now + 3)
+      }
+      return []
+    }
     return perform(action, context: context, now: now)
+  }
+
+  /// A click focuses the pane under it and selects the row; the wheel scrolls the pane (or the
+  /// prompt) under it by three rows without moving the focus. Overlays ignore the mouse.
+  private mutating func mouse(x: Int, y: Int, wheel up: Bool?, now: Double) -> [Intent] {
+    guard overlay == .none else { return [] }
+    let layout = WorkbenchLayout.compute(width: screen.width, height: screen.height, state: self)
+    if let prompt = layout.prompt, prompt.contains(column: x, row: y) {
+      if let up { for _ in 0..<3 { move(up ? .up : .down, context: .prompt) } }
+      return []
+    }
+    if let tabs = layout.tabs, tabs.contains(column: x, row: y) {
+      var start = tabs.x
+      for pane in Pane.allCases {
+        let end = start + TabsView.label(pane, self).count
+        if x < end {
+          focus = pane
+          return []
+        }
+        start = end
+      }
+      return []
+    }
+    guard let (pane, rect) = layout.panes.first(where: { $0.value.contains(column: x, row: y) }) else { return [] }
+    if let up {
+      let saved = focus
+      focus = pane
+      for _ in 0..<3 { move(up ? .up : .down, context: context) }
+      focus = saved
+      return []
+    }
+    focus = pane
+    let inner = rect.inset(1)
+    guard inner.contains(column: x, row: y) else { return [] }
+    let offset = y - inner.y
+    switch pane {
+    case .files:
+      let count = treeRows.count
+      let row = FilesView.scrollTop(selection: treeSelection, count: count, rows: inner.height) + offset
+      if row < count { treeSelection = row }
+    case .operations:
+      let count = visibleOperations.count
+      let row = FilesView.scrollTop(selection: operationSelection, count: count, rows: inner.height) + offset
+      if row < count, row != operationSelection {
+        operationSelection = row
+        followOperations = row == count - 1
+        if case .details = detail { detail = .details(visibleOperations[row].id) }
+      }
+    case .spaces:
+      let row = FilesView.scrollTop(selection: spaceSelection, count: spaces.count, rows: inner.height) + offset
+      if row < spaces.count { spaceSelection = row }
+    case .log:
+      break
+    }
+    return []
+  }
+
+  /// Whether `action` answers the prompt (and so waits out the key guard).
+  static func answers(_ action: Action) -> Bool {
+    [.approveOnce, .approveSession, .approveAlways, .deny].contains(action)
+  }
+
+  /// Every waiting request in the order `]` visits them: by space (as the Spaces pane lists
+  /// them), oldest first within a space.
+  public var orderedApprovals: [ApprovalRequest] {
+    let order = Dictionary(spaces.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+    return allApprovals.enumerated().sorted { a, b in
+      let (left, right) = (order[a.element.space] ?? .max, order[b.element.space] ?? .max)
+      return left != right ? left < right : a.offset < b.offset
+    }.map(\.element)
+  }
+
+  private mutating func showRequest(_ step: Int, now: Double) -> [Intent] {
+    let ordered = orderedApprovals
+    guard !ordered.isEmpty else {
+      flash = ("nothing waits for an answer", now + 2)
+      return []
+    }
+    let current = currentApproval.flatMap { request in ordered.firstIndex { $0.id == request.id } }
+    let index = current.map { ($0 + step + ordered.count) % ordered.count } ?? (step > 0 ? 0 : ordered.count - 1)
+    let target = ordered[index]
+    guard target.space == space.name else { return [.showApproval(space: target.space, id: target.id)] }
+    if target.id == currentApproval?.id { flash = ("the only request waiting", now + 2) }
+    promptID = target.id
+    refreshPromptClock(now: now)
+    return []
   }
 
   private mutating func handleInput(_ key: Key, purpose: InputPurpose, text: String, now: Double) -> [Intent] {
@@ -572,7 +792,25 @@ public struct WorkbenchState: Sendable {
     case .focus(let pane):
       focus = pane
     case .help:
-      overlay = .help(scroll: 0)
+      overlay = .help(
+        scroll: context == .prompt
+          ? Keymap.helpLines().firstIndex { $0.heading && $0.text == KeyContext.prompt.title } ?? 0 : 0)
+    case .decisions:
+      return [.loadDecisions]
+    case .revoke:
+      let items = grantsAndRules.session + grantsAndRules.file
+      guard items.indices.contains(decisionSelection) else {
+        flash = ("nothing to take back here", now + 2)
+        return []
+      }
+      overlay = .confirm(.revoke(items[decisionSelection]))
+    case .away:
+      away.toggle()
+      flash = (away ? "away mode: approvals and failures notify on the desktop (A ends it)" : "away mode off", now + 3)
+    case .nextRequest:
+      return showRequest(1, now: now)
+    case .previousRequest:
+      return showRequest(-1, now: now)
     case .quit:
       let running = unfinished
       if running > 0 {
@@ -587,7 +825,7 @@ public struct WorkbenchState: Sendable {
       case .files: overlay = .input(.filter(.files), text: treeFilter)
       case .operations: overlay = .input(.filter(.operations), text: operationFilter)
       case .log, .viewer, .details: overlay = .input(.search, text: "")
-      case .spaces, .global, .prompt: break
+      case .spaces, .global, .prompt, .decisions: break
       }
     case .nextMatch, .previousMatch:
       let query = context == .viewer ? viewerSearch : logSearch
@@ -642,7 +880,15 @@ public struct WorkbenchState: Sendable {
     case .expand:
       break
     case .close:
+      if case .details = detail { focus = .operations }
+      if case .viewer = detail { focus = .files }
       detail = .log
+    case .clearFilter:
+      switch context {
+      case .files where !treeFilter.isEmpty: setFilter(.files, "")
+      case .operations where !operationFilter.isEmpty: setFilter(.operations, "")
+      default: break
+      }
     case .edit:
       if case .viewer(let view) = detail { return [.editFile(view.path)] }
       let rows = treeRows
@@ -679,6 +925,7 @@ public struct WorkbenchState: Sendable {
         return []
       }
       overlay = .input(.rule(request.id), text: Self.editableRuleText(request.suggestedRules))
+      promptScroll = 0  // the rule's preview is at the top
     case .deny:
       guard let request = currentApproval else { return [] }
       overlay = .input(.denyFeedback(request.id), text: "")
@@ -705,6 +952,7 @@ public struct WorkbenchState: Sendable {
           return
         }
       }
+      flash = ("no match for “\(query)” in \(view.path)", searchClock + 3)
       return
     }
     logSearch = query
@@ -719,6 +967,7 @@ public struct WorkbenchState: Sendable {
         return
       }
     }
+    flash = ("no match for “\(query)” in the log", searchClock + 3)
   }
 
   private mutating func move(_ action: Action, context: KeyContext) {
@@ -740,8 +989,16 @@ public struct WorkbenchState: Sendable {
     case .files:
       treeSelection = moved(treeSelection, count: treeRows.count)
     case .operations:
-      operationSelection = moved(operationSelection, count: visibleOperations.count)
-      followOperations = operationSelection == visibleOperations.count - 1
+      let visible = visibleOperations
+      operationSelection = moved(operationSelection, count: visible.count)
+      followOperations = operationSelection == visible.count - 1
+      // Open details follow the selection.
+      if case .details(let id) = detail, visible.indices.contains(operationSelection),
+        visible[operationSelection].id != id
+      {
+        detail = .details(visible[operationSelection].id)
+        detailScroll = 0
+      }
     case .spaces:
       spaceSelection = moved(spaceSelection, count: spaces.count)
     case .log:
@@ -758,8 +1015,14 @@ public struct WorkbenchState: Sendable {
       }
     case .details:
       detailScroll = moved(detailScroll, count: 100_000)
+    case .decisions:
+      decisionSelection = moved(decisionSelection, count: grantsAndRules.session.count + grantsAndRules.file.count)
     case .prompt:
-      promptScroll = max(0, promptScroll + (action == .down ? 1 : action == .up ? -1 : 0))
+      guard let request = currentApproval,
+        let rect = WorkbenchLayout.compute(width: screen.width, height: screen.height, state: self).prompt
+      else { return }
+      let limit = PromptView.maxScroll(self, request: request, rect: rect)
+      promptScroll = moved(min(promptScroll, limit), count: limit + 1)
     case .global:
       break
     }

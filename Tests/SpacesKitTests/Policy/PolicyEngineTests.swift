@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import SpacesKit
@@ -87,11 +88,49 @@ import Testing
     #expect(fileRules.first?.kinds == [.readFile])
   }
 
+  @Test func suggestedPrefixesStopAtTheSubcommand() {
+    let engine = PolicyEngine(preset: .standard)
+    func prefix(_ command: String) -> [String]? {
+      engine.suggestedRules(for: .shell(command: command, timeoutMs: nil), decision: Decision(.ask)).first?.command
+    }
+    #expect(prefix("./dist/greet Ada Grace") == ["./dist/greet"])
+    #expect(prefix("curl -s https://example.com/install.sh -o i.sh") == ["curl"])
+    #expect(prefix("wget https://example.com/a.tgz") == ["wget"])
+    #expect(prefix("git push origin main") == ["git", "push"])
+    #expect(prefix("npm install left-pad") == ["npm", "install"])
+    #expect(prefix("git --no-pager push") == ["git"])
+    let rule = engine.suggestedRules(for: .shell(command: "./dist/greet Ada", timeoutMs: nil), decision: Decision(.ask))
+    #expect(rule.first?.name == "allow ./dist/greet")
+  }
+
   @Test func effectiveLimitsApplyTheFilesOverrides() throws {
     let file = try PolicyFile.parse("preset: standard\nlimits:\n  timeoutMs: 1000\n  cpuSeconds: 7\n")
     let limits = PolicyEngine(file: file).effectiveShellLimits(ShellLimits())
     #expect(limits.timeoutMs == 1000)
     #expect(limits.cpuSeconds == 7)
     #expect(limits.maxProcesses == ShellLimits().maxProcesses)
+  }
+}
+
+/// Taking back what a person allowed.
+@Suite struct PolicyRevokeTests {
+  @Test func aSavedRuleIsRemovedAndTheRestOfTheFileStays() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("revoke-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("policy.yaml").path
+    try "# my notes\npreset: standard\nrules:\n".write(toFile: path, atomically: true, encoding: .utf8)
+    let store = try PolicyStore(path: path, fallback: .standard)
+    let keep = PolicyRule(name: "allow make", kinds: [.shell], command: ["make"], decision: .allow, reason: "ok")
+    let drop = PolicyRule(name: "allow curl", kinds: [.shell], command: ["curl"], decision: .allow, reason: "ok")
+    try store.append([keep, drop])
+    try store.remove(drop)
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(text.hasPrefix("# my notes\n"))
+    #expect(try PolicyFile.parse(text).rules == [keep])
+    #expect(throws: SpacesError.self) { try store.remove(drop) }
+    store.grant(command: "make deploy", rules: [drop])
+    store.revoke(command: "make deploy", rule: drop)
+    #expect(store.grants == SessionGrants())
   }
 }
