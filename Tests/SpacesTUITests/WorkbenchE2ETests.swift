@@ -241,7 +241,8 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("serving spaces.sock")
     try await tmux.waitFor("300")
     let first = Task {
-      try await tmux.home.run("op", "work", #"{"kind":"shell","command":"touch x && chmod +x x && echo ok-x"}"#)
+      // A recursive delete asks in a sandbox (nothing can undo it yet).
+      try await tmux.home.run("op", "work", #"{"kind":"shell","command":"mkdir -p x && rm -r x && echo ok-x"}"#)
     }
     try await tmux.waitFor("[y] once")
     try tmux.send("2")
@@ -256,11 +257,11 @@ final class Tmux: @unchecked Sendable {
     #expect(x.json?["stdout"] as? String == "ok-x\n", "\(x.stderr)")
 
     let second = Task {
-      try await tmux.home.run("op", "other", #"{"kind":"shell","command":"touch z && chmod +x z && echo ok-z"}"#)
+      try await tmux.home.run("op", "other", #"{"kind":"shell","command":"mkdir -p z && rm -r z && echo ok-z"}"#)
     }
     try await tmux.waitFor("⚠ 1")
     try tmux.send("]")
-    try await tmux.waitFor("touch z && chmod")
+    try await tmux.waitFor("mkdir -p z && rm -r z")
     try await tmux.waitFor(" other ")
     try await press(tmux, "y", until: "[y] once")
     let z = try await second.value
