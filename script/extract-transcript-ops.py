@@ -1,4 +1,23 @@
-import json, subprocess, sys, shlex, re
+#!/usr/bin/env python3
+"""Extracts agent operations (shell commands and file operations) from public agent transcripts
+into Tests/Fixtures/transcripts/ops.jsonl, for `spaces bench prompts`.
+
+Usage: script/extract-transcript-ops.py CHECKOUTS (writes Tests/Fixtures/transcripts/ops.jsonl)
+CHECKOUTS is a folder holding one checkout per source repository, named OWNER+NAME/repo (e.g.
+SWE-agent+SWE-agent/repo); every line written names its source repository and file.
+"""
+import json, os, re, shlex, subprocess, sys
+
+if len(sys.argv) != 2 or not os.path.isdir(sys.argv[1]):
+    sys.exit("usage: script/extract-transcript-ops.py CHECKOUTS (a folder of OWNER+NAME/repo checkouts)")
+ROOT = sys.argv[1].rstrip("/")
+
+
+def checkout(repo):
+    """The checkout of OWNER/NAME under ROOT."""
+    return ROOT + "/" + repo.replace("/", "+") + "/repo"
+
+
 ops = []
 last_open = 'file'
 def add(source, op): ops.append(dict(source=source, **op))
@@ -7,7 +26,7 @@ def git_show(repo, path):
 def ls(repo, pat):
     out = subprocess.run(["git","-C",repo,"ls-tree","-r","--name-only","HEAD"],capture_output=True,text=True).stdout.split("\n")
     return [p for p in out if re.search(pat,p)]
-SWE="/work/.mirror/SWE-agent+SWE-agent/repo"
+SWE = checkout("SWE-agent/SWE-agent")
 def swe_action(src, action):
     global last_open
     a = action.strip()
@@ -30,14 +49,14 @@ def swe_action(src, action):
     if first == "edit": add(src, {"kind":"editFile","path":last_open}); return
     if first in ("connect_start","connect_sendline","connect_exec","debug_start","debug_add_breakpoint","debug_continue","debug_step","debug_exec","debug_stop","connect_stop","decompile","disassemble","exit_context"): return
     add(src, {"kind":"shell","command":a})
-for repo, name in [(SWE,"SWE-agent/SWE-agent"),("/work/.mirror/lgetter+swe-agent-trajectory-analysis/repo","lgetter/swe-agent-trajectory-analysis"),("/work/.mirror/apurv-sawant15+SWE-Agent-Trajectory-Analysis/repo","apurv-sawant15/SWE-Agent-Trajectory-Analysis"),("/work/.mirror/RLin8103+cs598-swe-agent-trajectory-analysis-group8/repo","RLin8103/cs598-swe-agent-trajectory-analysis-group8")]:
+for repo, name in [(SWE,"SWE-agent/SWE-agent"),(checkout("lgetter/swe-agent-trajectory-analysis"),"lgetter/swe-agent-trajectory-analysis"),(checkout("apurv-sawant15/SWE-Agent-Trajectory-Analysis"),"apurv-sawant15/SWE-Agent-Trajectory-Analysis"),(checkout("RLin8103/cs598-swe-agent-trajectory-analysis-group8"),"RLin8103/cs598-swe-agent-trajectory-analysis-group8")]:
   for p in ls(repo, r"\.traj$"):
     try: d = json.loads(git_show(repo, p))
     except Exception: continue
     src = name+":"+p
     for step in d.get("trajectory", []):
         swe_action(src, step.get("action",""))
-MINI="/work/.mirror/SWE-agent+mini-swe-agent/repo"
+MINI=checkout("SWE-agent/mini-swe-agent")
 for p in ls(MINI, r"\.traj\.json$"):
     d = json.loads(git_show(MINI, p))
     src = "SWE-agent/mini-swe-agent:"+p
@@ -46,7 +65,7 @@ for p in ls(MINI, r"\.traj\.json$"):
         if m.get("role") == "assistant":
             for block in re.findall(r"```(?:bash|mswea_bash_command)\n(.*?)\n```", m.get("content") or "", re.S):
                 add(src, {"kind":"shell","command":block})
-OH="/work/.mirror/All-Hands-AI+OpenHands/repo"
+OH=checkout("All-Hands-AI/OpenHands")
 def oh_history(src, hist):
     for ev in hist:
         if not isinstance(ev, dict) or ev.get("source") != "agent": continue
