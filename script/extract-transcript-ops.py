@@ -2,7 +2,8 @@
 """Extracts agent operations (shell commands and file operations) from public agent transcripts
 into Tests/Fixtures/transcripts/ops.jsonl, for `spaces bench prompts`.
 
-Usage: script/extract-transcript-ops.py CHECKOUTS (writes Tests/Fixtures/transcripts/ops.jsonl)
+Usage: script/extract-transcript-ops.py CHECKOUTS (writes ops.jsonl in the current folder; copy it to
+Tests/Fixtures/transcripts/)
 CHECKOUTS is a folder holding one checkout per source repository, named OWNER+NAME/repo (e.g.
 SWE-agent+SWE-agent/repo); every line written names its source repository and file.
 """
