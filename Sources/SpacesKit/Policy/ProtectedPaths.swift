@@ -75,8 +75,12 @@ public struct ProtectedPaths: Sendable, Equatable {
       name: "ci-workflows", globs: [".github/workflows/**"],
       reason: "writes a CI workflow, which runs with the repository's secrets when pushed"),
     Entry(
-      name: "env-files", globs: [".env*", "**/.env*"], access: .readWrite,
-      reason: "an .env file usually holds secrets"),
+      name: "env-files", globs: [".env*", "**/.env*"],
+      // Templates that projects commit for others to copy hold no secrets.
+      except: [
+        ".env.example", "**/.env.example", ".env.sample", "**/.env.sample", ".env.template", "**/.env.template",
+      ],
+      access: .readWrite, reason: "an .env file usually holds secrets"),
   ]
 
   /// The entry that protects writing `path`, if any.

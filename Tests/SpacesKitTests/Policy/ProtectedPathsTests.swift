@@ -29,6 +29,12 @@ import Testing
     #expect(paths.writeEntry(for: path) == nil)
   }
 
+  @Test(arguments: [".env.example", "app/.env.sample", ".env.template"])
+  func envTemplatesAreNotSecrets(path: String) {
+    #expect(paths.writeEntry(for: path) == nil)
+    #expect(paths.readEntry(for: path) == nil)
+  }
+
   @Test func onlySecretsAreReadProtected() {
     #expect(paths.readEntry(for: ".env")?.name == "env-files")
     #expect(paths.readEntry(for: ".git/config") == nil)
