@@ -72,27 +72,42 @@ final class EventCursor: Sendable {
   }
 
   /// Sends what the journal holds after the last sent event, then goes live again.
+  ///
+  /// While the client's buffer is full the cursor holds nothing — no reader, no decoded event,
+  /// no encoded line — and reads again from the last sent `seq` once there is room, so a
+  /// subscriber that stops reading costs what its buffer holds, not a batch of large events.
   private func catchUp() async {
     var lastSent = state.withValue { $0.lastSent }
-    // Start near the first event not sent, and read in bounded batches: a long journal is
-    // neither read from its start nor held in memory.
-    var reader: JournalReader
-    do {
-      reader = try JournalReader(path: space.journal.path, from: space.journal.startOffset(forSeq: lastSent + 1))
-    } catch {
-      return
+    while !Task.isCancelled {
+      // Start near the first event not sent, and read in bounded batches: a long journal is
+      // neither read from its start nor held in memory.
+      guard
+        var reader = try? JournalReader(path: space.journal.path, from: space.journal.startOffset(forSeq: lastSent + 1))
+      else { return }
+      switch sendBatches(&reader, lastSent: &lastSent) {
+      case .caughtUp, .stopped: return
+      case .full:
+        guard await outbox.waitForRoom(), !Task.isCancelled else { return }
+        // The server's budget, not this client's buffer, may be what is full: give it a moment.
+        if !outbox.budgetHasRoomForEvents { try? await Task.sleep(for: .milliseconds(50)) }
+      }
     }
+  }
+
+  private enum Progress { case caughtUp, full, stopped }
+
+  /// Sends batches from `reader` until the cursor caught up (and went live) or the client's
+  /// buffer is full.
+  private func sendBatches(_ reader: inout JournalReader, lastSent: inout Int) -> Progress {
     while !Task.isCancelled {
       let events: [Event]
       do {
         events = try reader.readAvailable(final: false, limit: Self.batch, byteLimit: Self.batchBytes).events
       } catch {
-        return
+        return .stopped
       }
       for event in events where event.seq > lastSent {
-        while !outbox.send(line(event), .event) {
-          guard await outbox.waitForRoom(), !Task.isCancelled else { return }
-        }
+        guard outbox.send(line(event), .event) else { return .full }
         lastSent = event.seq
       }
       let sent = lastSent
@@ -105,8 +120,9 @@ final class EventCursor: Sendable {
           return true
         }
       }
-      if caughtUp { return }
+      if caughtUp { return .caughtUp }
     }
+    return .stopped
   }
 
   /// The most events read from the journal at once while catching up.

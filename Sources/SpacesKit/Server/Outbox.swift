@@ -84,6 +84,9 @@ final class Outbox: Sendable {
     channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
   }
 
+  /// Whether the server's budget takes event notifications now (it stops at half).
+  var budgetHasRoomForEvents: Bool { budget?.roomForEvent(0) ?? true }
+
   /// Waits until fewer than the pause limit's bytes wait for the client (or it closed).
   func waitToRead() async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
