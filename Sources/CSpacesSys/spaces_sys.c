@@ -28,15 +28,6 @@ int cspaces_openat(int dirfd, const char *path, int flags, int mode) {
   return openat(dirfd, path, flags, mode);
 }
 
-const char *cspaces_readdir_name(DIR *dir) {
-  struct dirent *entry;
-  do {
-    errno = 0;
-    entry = readdir(dir);
-  } while (entry != NULL && (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0));
-  return entry != NULL ? entry->d_name : NULL;
-}
-
 const char *cspaces_readdir_entry(DIR *dir, unsigned char *type) {
   struct dirent *entry;
   do {
@@ -46,6 +37,11 @@ const char *cspaces_readdir_entry(DIR *dir, unsigned char *type) {
   if (entry == NULL) return NULL;
   *type = entry->d_type;
   return entry->d_name;
+}
+
+const char *cspaces_readdir_name(DIR *dir) {
+  unsigned char type;
+  return cspaces_readdir_entry(dir, &type);
 }
 
 #include <linux/sched.h>

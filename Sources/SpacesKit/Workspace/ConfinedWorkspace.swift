@@ -544,20 +544,7 @@ public final class ConfinedWorkspace: Sendable {
 
   /// The entry names in folder `fd` (without "." and ".."), NUL-terminated and byte-exact.
   private static func names(_ fd: Int32) throws -> [[CChar]] {
-    let copy = try sys { cspaces_openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) }
-    guard let dir = fdopendir(copy) else {
-      let code = errno
-      close(copy)
-      throw SysError(code: code)
-    }
-    defer { closedir(dir) }
-    var result: [[CChar]] = []
-    while let name = cspaces_readdir_name(dir) {
-      result.append(Array(UnsafeBufferPointer(start: name, count: strlen(name) + 1)))
-    }
-    let code = errno
-    if code != 0 { throw SysError(code: code) }
-    return result
+    try typedNames(fd).map(\.name)
   }
 
   /// The entry names in folder `fd` with their `d_type`s, like ``names(_:)``.
