@@ -92,6 +92,10 @@ final class Tmux: @unchecked Sendable {
     while clock.now < end, try tmux("display-message", "-p", "-t", "0", "#{pane_current_command}") != "bash\n" {
       try await Task.sleep(for: .milliseconds(50))
     }
+    if try tmux("display-message", "-p", "-t", "0", "#{pane_current_command}") != "bash\n" {
+      Issue.record("the workbench did not quit; the screen was:\n\(try screen())", sourceLocation: sourceLocation)
+      throw CancellationError()
+    }
     shellChecks += 1
     try type("echo shell-\(shellChecks)-$((6*7))")
     try send("Enter")
@@ -211,6 +215,9 @@ final class Tmux: @unchecked Sendable {
     let run = try await agent.value
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.json?["stdout"] as? String == "ok\n")
+    // The agent's answer can arrive before the workbench's event does; `q` with an operation
+    // still running asks to confirm, so wait until the workbench shows it finished.
+    try await tmux.waitFor("done · exit 0")
   }
 
   /// Presses `key` until `text` leaves the screen (a key pressed while the prompt's guard
