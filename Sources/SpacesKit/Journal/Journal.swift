@@ -316,6 +316,8 @@ public struct JournalReader: ~Copyable {
   private var line: Int? = 0
   /// Bytes read from the file and not yet taken.
   private var buffer: [UInt8] = []
+  /// The bytes of the records the last ``readAvailable(final:limit:byteLimit:)`` returned.
+  public private(set) var lastBytes = 0
 
   /// Opens the journal at `path` for reading, from `offset` (the start of a line, e.g. from
   /// ``Journal/startOffset(forSeq:)``).
@@ -387,6 +389,7 @@ public struct JournalReader: ~Copyable {
       offset += buffer.count
       buffer = []
     }
+    lastBytes = bytes
     return (events, issues)
   }
 

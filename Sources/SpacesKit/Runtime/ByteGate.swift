@@ -22,8 +22,9 @@ public final class ByteGate: Sendable {
   public let limit: Int
   /// The size from which a file's content takes from the gate (smaller ones never wait).
   public static let largeFile = 1 << 20
-  /// The runtime's default budget for large contents in memory at once.
-  public static let defaultLimit = 64 << 20
+  /// The runtime's default budget for large contents in memory at once (with the server's reply
+  /// budget, what a server may hold for clients; see `spaces bench soak`).
+  public static let defaultLimit = 32 << 20
   private let state: LockedValue<State>
 
   /// Creates a budget of `limit` bytes (at least 1 MiB).
@@ -79,6 +80,9 @@ public final class ByteGate: Sendable {
   /// Bytes free now.
   public var available: Int { state.withValue { $0.free } }
 
+  /// Bytes taken now.
+  public var taken: Int { limit - available }
+
   /// Takes the waiters from the front of the line while they fit.
   private static func admit(_ state: inout State) -> [Waiter] {
     var ready: [Waiter] = []
@@ -88,4 +92,57 @@ public final class ByteGate: Sendable {
     }
     return ready
   }
+}
+
+/// Bytes taken from a ``ByteGate`` for one request, given back once: by ``release()`` or when the
+/// hold goes away.
+///
+/// A request's large content outlives the operation that produced or consumed it (the answer is
+/// encoded after the operation ends, a request line is held from the moment it is read), so its
+/// holder keeps the bytes until then instead of the operation giving them back early.
+///
+/// With a `turn`, a hold waits for one of its places before it takes from a gate: a connection
+/// gives all its holds one turn of size 1, so its large contents wait one at a time and a
+/// client pipelining many large reads doesn't queue them all ahead of everyone else's.
+public final class ContentHold: Sendable {
+  private let taken = LockedValue<(turnHeld: Bool, bytes: [(gate: ByteGate, bytes: Int)])>((false, []))
+  private let turn: Slots?
+
+  /// An empty hold; with `turn`, it waits for one of its places before taking anything.
+  public init(turn: Slots? = nil) {
+    self.turn = turn
+  }
+
+  /// Bytes held now.
+  public var bytes: Int { taken.withValue { $0.bytes.reduce(0) { $0 + $1.bytes } } }
+
+  /// Waits for the turn (if any, once) and for `bytes` of `gate` (as ``ByteGate/acquire(_:)``)
+  /// and keeps them; false when the task was cancelled first.
+  public func take(_ bytes: Int, from gate: ByteGate) async -> Bool {
+    if let turn, !taken.withValue({ $0.turnHeld }) {
+      guard await turn.acquire() else { return false }
+      taken.withValue { $0.turnHeld = true }
+    }
+    guard let granted = await gate.acquire(bytes) else { return false }
+    keep(granted, of: gate)
+    return true
+  }
+
+  /// Keeps `bytes` already taken from `gate`, to be given back with the rest.
+  public func keep(_ bytes: Int, of gate: ByteGate) {
+    guard bytes > 0 else { return }
+    taken.withValue { $0.bytes.append((gate, bytes)) }
+  }
+
+  /// Gives back everything held, and the turn (again: nothing).
+  public func release() {
+    let (turnHeld, all) = taken.withValue { taken in
+      defer { taken = (false, []) }
+      return taken
+    }
+    for (gate, bytes) in all { gate.release(bytes) }
+    if turnHeld { turn?.release() }
+  }
+
+  deinit { release() }
 }

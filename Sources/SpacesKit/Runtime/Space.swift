@@ -31,7 +31,7 @@ public final class Space: Sendable {
   private let running: Slots
   /// The bytes large file contents may take in memory at once, shared by every space of a
   /// runtime (nil: unbounded).
-  private let contents: ByteGate?
+  let contents: ByteGate?
   /// Held while events are appended and published, so observers see them in `seq` order.
   private let ordering = NSLock()
 
@@ -91,9 +91,12 @@ public final class Space: Sendable {
   ///
   /// A shell command runs only while it holds a place among the space's running operations
   /// (`limits.maxRunning`) and, when given, one of `admission`'s (its connection's); until then
-  /// it is journaled as `queued`.
+  /// it is journaled as `queued`. A large file's content takes its turn in the runtime's
+  /// ``ByteGate``; with `hold`, the bytes it took stay held until the caller releases `hold`
+  /// (once the answer is encoded).
   public func submit(
-    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil
+    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil,
+    hold: ContentHold? = nil
   ) async -> OperationResult {
     let clock = ContinuousClock()
     // How long it ran, once it starts (a wait for a person is not part of it; the journal's
@@ -155,19 +158,27 @@ public final class Space: Sendable {
         return try await finish(result: failed(result, cancelled), elapsed: elapsed())
       }
 
-      // A large file's content is held until its result is journaled and returned, and its
-      // journal record is as large again: it first takes twice its size from the runtime's
-      // budget for contents, so many such reads at once wait their turn instead of all being
-      // held together.
+      // A large file's content is held until its result is journaled and returned, and the
+      // answer is encoded from it: a read first takes three times its size from the runtime's
+      // budget for contents (an edit too: the file, the new content, the search's work), so
+      // many such operations at once wait their turn instead of all being held together. A
+      // caller that passes `hold` keeps the bytes until it has encoded the answer; a request
+      // whose own line was large already holds its share, and takes nothing more (taking twice
+      // could leave two requests each waiting for what the other holds).
       var held = 0
-      if case .readFile(let path) = operation, let contents,
-        let size = try? workspace.size(path), size >= ByteGate.largeFile
-      {
-        guard let taken = await contents.acquire(2 * size) else {
+      let largeSize = Self.largeContent(operation, workspace)
+      if let contents, hold?.bytes ?? 0 == 0, let size = largeSize {
+        let granted: Bool
+        if let hold {
+          granted = await hold.take(3 * size, from: contents)
+        } else {
+          held = await contents.acquire(3 * size) ?? 0
+          granted = held > 0
+        }
+        guard granted else {
           let cancelled = SpacesError(.cancelled, "the operation was cancelled while it waited for its turn to run")
           return try await finish(result: failed(result, cancelled), elapsed: elapsed())
         }
-        held = taken
       }
       defer { contents?.release(held) }
 
@@ -175,7 +186,8 @@ public final class Space: Sendable {
       do {
         defer { for place in places { place.release() } }
         try await execute(
-          operation, id: id, network: networkGranted, protectedWritable: protectedWritable, large: held > 0,
+          operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
+          large: largeSize != nil,
           into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
@@ -202,6 +214,17 @@ public final class Space: Sendable {
     // Without a sandbox the command sees the workspace at its real path.
     if !profile.sandboxed { profile.workspacePaths.append(config.workspace) }
     return profile
+  }
+
+  /// The size of the file `operation` reads or edits, when it is large (see ``ByteGate``).
+  static func largeContent(_ operation: Op, _ workspace: ConfinedWorkspace) -> Int? {
+    switch operation {
+    case .readFile(let path), .editFile(let path, _, _):
+      guard let size = try? workspace.size(path), size >= ByteGate.largeFile else { return nil }
+      return size
+    default:
+      return nil
+    }
   }
 
   /// The policy's decision; a long command is analysed off the threads that answer requests.

@@ -71,10 +71,10 @@ public final class SpacesRuntime: Sendable {
   /// `admission` is the submitter's own share of running commands (a connection's), if any.
   public func submit(
     _ operation: Op, to spaceName: String, actor: Event.Actor = .agent,
-    id: String = Space.newOperationID(), admission: Slots? = nil
+    id: String = Space.newOperationID(), admission: Slots? = nil, hold: ContentHold? = nil
   ) async -> OperationResult {
     do {
-      return try await space(spaceName).submit(operation, actor: actor, id: id, admission: admission)
+      return try await space(spaceName).submit(operation, actor: actor, id: id, admission: admission, hold: hold)
     } catch {
       var result = OperationResult(
         id: "", space: spaceName, kind: operation.kind, status: .failed)

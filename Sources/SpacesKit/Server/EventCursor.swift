@@ -24,12 +24,17 @@ final class EventCursor: Sendable {
   private let subscription: String
   private let outbox: Outbox
   private let state: LockedValue<State>
+  /// The connection's turn for large contents (see ``ContentHold``).
+  private let turn: Slots?
 
-  /// Starts following `space`: from `fromSeq` (inclusive) if given, else from now on.
-  init(space: Space, subscription: String, outbox: Outbox, fromSeq: Int?) {
+  /// Starts following `space`: from `fromSeq` (inclusive) if given, else from now on. Large
+  /// records replayed from the journal take their turn in the runtime's budget for contents,
+  /// one at a time for the connection owning `turn`.
+  init(space: Space, subscription: String, outbox: Outbox, fromSeq: Int?, turn: Slots? = nil) {
     self.space = space
     self.subscription = subscription
     self.outbox = outbox
+    self.turn = turn
     state = LockedValue(State(lastSent: max(0, (fromSeq ?? 1) - 1)))
     let token = space.hub.observe { [weak self] event in self?.receive(event) }
     if fromSeq == nil {
@@ -84,7 +89,7 @@ final class EventCursor: Sendable {
       guard
         var reader = try? JournalReader(path: space.journal.path, from: space.journal.startOffset(forSeq: lastSent + 1))
       else { return }
-      switch sendBatches(&reader, lastSent: &lastSent) {
+      switch await sendBatches(&reader, lastSent: &lastSent) {
       case .caughtUp, .stopped: return
       case .full:
         guard await outbox.waitForRoom(), !Task.isCancelled else { return }
@@ -97,19 +102,27 @@ final class EventCursor: Sendable {
   private enum Progress { case caughtUp, full, stopped }
 
   /// Sends batches from `reader` until the cursor caught up (and went live) or the client's
-  /// buffer is full.
-  private func sendBatches(_ reader: inout JournalReader, lastSent: inout Int) -> Progress {
+  /// buffer is full. Nothing is read while nothing would be taken: a batch read only to be
+  /// dropped would be read again, over and over, while the client or the server is full.
+  private func sendBatches(_ reader: inout JournalReader, lastSent: inout Int) async -> Progress {
     while !Task.isCancelled {
+      guard outbox.hasRoomForEvents else { return .full }
       let events: [Event]
       do {
         events = try reader.readAvailable(final: false, limit: Self.batch, byteLimit: Self.batchBytes).events
       } catch {
         return .stopped
       }
+      // A batch of large records is held decoded and encoded again: it takes its turn first.
+      let hold = ContentHold(turn: turn)
+      if reader.lastBytes >= ByteGate.largeFile, let contents = space.contents {
+        guard await hold.take(2 * reader.lastBytes, from: contents) else { return .stopped }
+      }
       for event in events where event.seq > lastSent {
         guard outbox.send(line(event), .event) else { return .full }
         lastSent = event.seq
       }
+      hold.release()
       let sent = lastSent
       let caughtUp = space.quiesced {
         state.withValue { state -> Bool in

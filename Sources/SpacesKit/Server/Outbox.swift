@@ -69,8 +69,9 @@ final class Outbox: Sendable {
     return true
   }
 
-  /// Disconnects a client that doesn't read: a last notification says why (it arrives if the
-  /// client reads within a second), then the connection closes.
+  /// Disconnects a client that doesn't read: a last notification says why (it arrives when the
+  /// socket has room for it), then the connection closes at once, so that the answers queued for
+  /// it leave memory now (the budget stopped counting them as it dropped the connection).
   func drop(_ why: String) {
     let wasOpen = state.withValue { state -> Bool in
       defer { state.closed = true }
@@ -79,13 +80,17 @@ final class Outbox: Sendable {
     guard wasOpen else { return }
     close()
     let notice = Wire.request("disconnected", DisconnectedNotice(reason: why), id: nil)
-    let channel = channel
-    channel.writeAndFlush(notice).whenComplete { _ in channel.close(promise: nil) }
-    channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+    channel.writeAndFlush(notice, promise: nil)
+    channel.close(promise: nil)
   }
 
   /// Whether the server's budget takes event notifications now (it stops at half).
   var budgetHasRoomForEvents: Bool { budget?.roomForEvent(0) ?? true }
+
+  /// Whether an event notification would be taken now (by this connection and the server).
+  var hasRoomForEvents: Bool {
+    state.withValue { !$0.closed && $0.bytes < eventLimit } && budgetHasRoomForEvents
+  }
 
   /// Waits until fewer than the pause limit's bytes wait for the client (or it closed).
   func waitToRead() async {

@@ -7,6 +7,9 @@ import NIOCore
 /// as clients drain); a response that would take the server past the whole budget first
 /// disconnects the connection holding the most unread bytes, with a last line that says why.
 /// So however many clients stop reading, what waits for them stays under the budget.
+///
+/// Large contents on their way to or from an answer (the runtime's ``ByteGate``) count against
+/// the same budget: while a 10 MiB read is being encoded, 30 MiB fewer of answers may wait.
 final class ReplyBudget: Sendable {
   private struct State {
     var used = 0
@@ -18,10 +21,15 @@ final class ReplyBudget: Sendable {
   /// The most bytes every connection's unwritten lines may take together.
   let limit: Int
   private let state = LockedValue(State())
+  private let contents: ByteGate?
 
-  init(limit: Int) {
+  init(limit: Int, contents: ByteGate? = nil) {
     self.limit = max(1 << 20, limit)
+    self.contents = contents
   }
+
+  /// Bytes of large contents held for requests now.
+  private var inFlight: Int { contents?.taken ?? 0 }
 
   /// Bytes in use now.
   var used: Int { state.withValue { $0.used } }
@@ -32,14 +40,16 @@ final class ReplyBudget: Sendable {
 
   /// Whether an event of `count` bytes may be queued (events give way early).
   func roomForEvent(_ count: Int) -> Bool {
-    state.withValue { $0.used + count <= limit / 2 }
+    let inFlight = inFlight
+    return state.withValue { $0.used + inFlight + count <= limit / 2 }
   }
 
   /// Counts `count` bytes for `outbox`; returns the connections to drop first so that they fit.
   func take(_ count: Int, for outbox: Outbox) -> [Outbox] {
-    state.withValue { state in
+    let inFlight = inFlight
+    return state.withValue { state in
       var dropped: [Outbox] = []
-      while state.used + count > limit {
+      while state.used + inFlight + count > limit {
         // The slowest reader: the one with the most unread bytes (the sender itself if it is).
         guard
           let (key, victim) = state.holders.max(by: { $0.value.bytes < $1.value.bytes }),

@@ -28,6 +28,8 @@ final class ServerConnection: Sendable {
   private let requests = LockedValue<[RPCID: Task<Void, Never>]>([:])
   /// The connection's places for running commands (`maxRunningPerConnection`).
   private let running: Slots
+  /// The connection's large contents take their turn in the runtime's budget one at a time.
+  let largeTurn = Slots(limit: 1)
   private var runtime: SpacesRuntime { server.runtime }
 
   init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int) {
@@ -38,8 +40,9 @@ final class ServerConnection: Sendable {
     running = Slots(limit: server.options.maxRunningPerConnection)
   }
 
-  /// Handles one inbound line; returns the work to run concurrently, if any.
-  func receive(_ message: InboundLine) -> (@Sendable () async -> Void)? {
+  /// Handles one inbound line; returns the work to run concurrently, if any. `hold` keeps the
+  /// bytes a large line took from the runtime's budget until its request is answered.
+  func receive(_ message: InboundLine, hold: ContentHold? = nil) -> (@Sendable () async -> Void)? {
     guard case .line(let buffer) = message else {
       reply(
         nil,
@@ -58,7 +61,8 @@ final class ServerConnection: Sendable {
     case .rejected(let error, let id, let answered):
       if answered { reply(id, .failure(error)) }
       return nil
-    case .request(let inbound, let isRequest):
+    case .request(var inbound, let isRequest):
+      inbound.hold = hold
       (request, respond) = (inbound, isRequest)
     }
     let id = request.id
@@ -105,6 +109,7 @@ final class ServerConnection: Sendable {
         $0.inFlightBytes -= size
       }
       if respond { self.reply(id, outcome) }
+      hold?.release()
     }
     if respond, let id { requests.withValue { $0[id] = task } }
     return {
@@ -145,6 +150,8 @@ final class ServerConnection: Sendable {
     var id: RPCID?
     var method: String
     var data: Data?
+    /// The budget a large line took, kept until the request is answered.
+    var hold: ContentHold?
 
     /// Decodes the params; a missing `params` reads as `{}`.
     func params<P: Decodable>(_ type: P.Type) throws(RPCError) -> P {
@@ -380,9 +387,14 @@ final class ServerConnection: Sendable {
         guard event.opId == id else { return }
         outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
       }
-    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running)
+    let hold = request.hold ?? ContentHold(turn: largeTurn)
+    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running, hold: hold)
     if let token { space?.hub.removeObserver(token) }
-    return ok(result, request)
+    // A large content's share of the budget is given back once its answer is encoded (the
+    // answer is then counted by the reply budget).
+    let outcome = ok(result, request)
+    if request.hold == nil { hold.release() }
+    return outcome
   }
 
   private func policyCheck(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {
@@ -422,7 +434,7 @@ final class ServerConnection: Sendable {
     // The response goes out before the first event, so the client knows the subscription.
     reply(request.id, ok(SubscribeResult(subscription: subscription, spaces: names), request))
     let cursors = spaces.map {
-      EventCursor(space: $0, subscription: subscription, outbox: outbox, fromSeq: params.fromSeq)
+      EventCursor(space: $0, subscription: subscription, outbox: outbox, fromSeq: params.fromSeq, turn: largeTurn)
     }
     session.withValue { $0.cursors[subscription] = cursors }
     return .success(ByteBuffer())
@@ -471,6 +483,9 @@ final class ServerConnection: Sendable {
   }
 
   private func fileOp(_ space: String, _ op: Op, _ request: Request) async -> Outcome {
-    ok(await runtime.submit(op, to: space, actor: .person), request)
+    let hold = request.hold ?? ContentHold(turn: largeTurn)
+    let outcome = ok(await runtime.submit(op, to: space, actor: .person, hold: hold), request)
+    if request.hold == nil { hold.release() }
+    return outcome
   }
 }

@@ -137,7 +137,7 @@ public final class SpacesServer: Sendable {
     self.logger = logger
     self.channels = channels
     self.registry = registry
-    self.budget = ReplyBudget(limit: options.replyBudgetBytes)
+    self.budget = ReplyBudget(limit: options.replyBudgetBytes, contents: runtime.contents)
   }
 
   /// Waits until the server stops (after ``shutdown()``).
@@ -195,7 +195,16 @@ public final class SpacesServer: Sendable {
               // A client that doesn't read its answers gets no new ones: reading pauses, and
               // the socket's own back-pressure then slows its writes.
               await outbox.waitToRead()
-              if let work = connection.receive(message) {
+              // A large line is held (as text, decoded and journaled) until its request is
+              // answered: it takes its turn in the runtime's budget for large contents first,
+              // and this connection's reading waits with it.
+              var hold: ContentHold?
+              if case .line(let buffer) = message, buffer.readableBytes >= ByteGate.largeFile {
+                let taken = ContentHold(turn: connection.largeTurn)
+                guard await taken.take(4 * buffer.readableBytes, from: runtime.contents) else { break }
+                hold = taken
+              }
+              if let work = connection.receive(message, hold: hold) {
                 group.addTask { await work() }
               }
             }
