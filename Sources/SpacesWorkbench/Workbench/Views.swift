@@ -562,9 +562,10 @@ public enum DetailsView {
     rows.append(("by", record.actor == .person ? "you (the person)" : "the agent", .text))
     if let op = record.op {
       switch op {
-      case .shell(let command, let timeout):
+      case .shell(let command, let timeout, let fresh):
         rows.append(("command", EventText.sanitize(command), .text))
         if let timeout { rows.append(("time limit", WorkbenchState.duration(timeout), .text)) }
+        if fresh { rows.append(("shell", "fresh (workspace root, no carried variables)", .text)) }
       case .createFile(let path, let content, _):
         rows.append(("create", EventText.sanitize(path) + " (\(content.utf8.count) bytes)", .text))
       case .editFile(let path, let old, let new):
