@@ -459,6 +459,11 @@ public enum StatusView {
     if !narrow {
       x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     }
+    // The shell session's folder, where the next command starts, when it is not the root.
+    if state.shellFolder != "." {
+      let folder = TextWidth.truncate(EventText.sanitize("./" + state.shellFolder), to: narrow ? 12 : 28)
+      x += canvas.put("│ " + folder + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
     let dot = state.connected ? "●" : "○"
     x += canvas.put(narrow ? " " : "│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     x += canvas.put(dot, x: x, y: rect.y, Style(state.connected ? .ok : .failed), limit: rect.maxX - x)
