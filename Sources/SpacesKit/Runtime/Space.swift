@@ -296,7 +296,7 @@ public final class Space: Sendable {
     let request = ApprovalRequest(
       id: id, space: name, op: operation, decision: verdict, requested: Event.timestamp(now),
       deadline: Event.timestamp(now.addingTimeInterval(Double(timeout))),
-      suggestedRules: engine.suggestedRules(for: operation, decision: verdict))
+      suggestedRules: engine.suggestedRules(for: operation, decision: verdict), cwd: folder.isEmpty ? nil : folder)
     var asked = event(id, .approvalRequested)
     asked.decision = verdict
     try record([asked], sync: true)
@@ -546,16 +546,16 @@ public final class Space: Sendable {
   // MARK: - The shell session
 
   /// The session a shell operation starts in, and what the agent is told about it.
-  struct SessionStart: Sendable {
+  public struct SessionStart: Sendable {
     /// The session, checked.
-    var session: ShellSession
-    /// A `[spaces] …` note for the agent (the folder was gone), if any.
-    var notes: [String]
+    public var session: ShellSession
+    /// `[spaces] …` notes for the agent (the folder was gone), if any.
+    public var notes: [String]
   }
 
   /// The session a shell command starts in: the saved one, its folder checked to be a real
   /// folder of the workspace still (else the root, with a note); a fresh one when asked.
-  func startSession(fresh: Bool) -> SessionStart {
+  public func startSession(fresh: Bool) -> SessionStart {
     guard !fresh else { return SessionStart(session: .fresh, notes: []) }
     var session = sessions.load()
     var notes: [String] = []
@@ -618,7 +618,7 @@ public final class Space: Sendable {
       do {
         try sessions.save(next)
       } catch {
-        logger.error("\(name): \(error.message)")
+        logger.error("\(name): \(error)")
       }
     }
     return (next, notes)

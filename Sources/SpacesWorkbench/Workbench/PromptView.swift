@@ -60,6 +60,9 @@ public enum PromptView {
           "time limit \(WorkbenchState.duration(timeout)) for the command once it runs", Style(.dim), first: "  ",
           rest: "  ")
       }
+      if let cwd = request.cwd, !fresh {
+        add("in ./\(EventText.sanitize(cwd)) (the shell session's folder)", Style(.dim), first: "  ", rest: "  ")
+      }
       if fresh {
         add(
           "in a fresh shell: the workspace root, no variables carried from earlier commands", Style(.dim),

@@ -202,6 +202,8 @@ export interface ApprovalRequest {
   deadline: string;
   /** What an `always` answer would save. */
   suggestedRules: PolicyRule[];
+  /** A shell command's folder (the shell session's), relative to the workspace, when not its root. */
+  cwd?: string;
 }
 
 /** One entry of `file.list`. */
