@@ -127,7 +127,7 @@ struct SessionTests {
     let start = ContinuousClock.now
     for command in [
       "cd src; trap - EXIT; printf 'garbage' > /run/spaces/session",
-      "cd src; trap - EXIT; printf '/etc\\n\\0PATH=/x\\0' > /run/spaces/session",
+      "cd src; trap - EXIT; printf '/etc\\n\\0HOME=/x\\0SPACES_OPERATION=x\\0' > /run/spaces/session",
       "cd src; trap - EXIT; head -c 3000000 /dev/zero > /run/spaces/session",
       "cd src; trap - EXIT; rm -f /run/spaces/session; mkfifo /run/spaces/session",
       "cd src; exec true",
@@ -166,7 +166,9 @@ struct SessionTests {
 
   @Test func thePolicyJudgesPathsFromTheSessionsFolder() async throws {
     let (_, space) = try makeSpace()
-    _ = await shell(space, "mkdir -p .git/hooks src/lib && cd .git")
+    try FileManager.default.createDirectory(
+      atPath: folder.file("spaces/s/workspace/.git/hooks"), withIntermediateDirectories: true)
+    #expect(await shell(space, "cd .git").cwd == ".git")
     // Relative to the session's folder, this writes .git/hooks/pre-commit: a person decides
     // (and none is connected here).
     let hook = await shell(space, "echo x > hooks/pre-commit")
@@ -204,10 +206,11 @@ struct SessionTests {
     let workspace = Sys.realPath(folder.file("spaces/s/workspace"))
     #expect(await shell(space, "cd src").cwd == "src")
     #expect(await shell(space, "pwd").stdout == workspace + "/src\n")
-    let outside = await shell(space, "cd ../..")
+    // (The person's commands skip the policy, which asks about these on the host.)
+    let outside = await space.submit(.shell(command: "cd ../..", timeoutMs: nil), actor: .person)
     #expect(outside.cwd == ".")
     // A variable carried on the host makes the next command ask (denied: nobody is there).
-    #expect(await shell(space, "export FOO=1").status == .completed)
+    #expect(await space.submit(.shell(command: "export FOO=1", timeoutMs: nil), actor: .person).status == .completed)
     #expect(await shell(space, "ls").status == .denied)
     #expect(await shell(space, "ls", fresh: true).status == .completed)
   }
