@@ -224,3 +224,28 @@ struct SessionTests {
     #expect(encoded.contains(#""fresh":true"#))
   }
 }
+
+/// The shell session in the container backend (podman and the test image).
+@Suite(.enabled(if: ContainerTestSupport.available, "podman or the test image is not available"))
+struct ContainerSessionTests {
+  @Test func theFolderAndVariablesCarryInAContainer() async throws {
+    let folder = TempDir("container-session")
+    defer { folder.cleanup() }
+    let home = SpacesHome(path: folder.path)
+    _ = try home.create(
+      name: "sess", policy: .permissive, backend: .container, image: ContainerTestSupport.image, engine: "podman")
+    defer { try? home.delete("sess") }
+    let space = try SpacesRuntime(home: home, supervised: false).space("sess")
+    func shell(_ command: String, fresh: Bool = false) async -> OperationResult {
+      await space.submit(.shell(command: command, timeoutMs: 60_000, fresh: fresh))
+    }
+    let entered = await shell("mkdir -p src && cd src && export FOO=1")
+    #expect(entered.status == .completed, "\(entered.error?.message ?? "")")
+    #expect(entered.cwd == "src")
+    let shown = await shell(#"pwd; echo "$FOO""#)
+    #expect(shown.stdout == "/workspace/src\n1\n")
+    let out = await shell("cd /")
+    #expect(out.cwd == ".")
+    #expect(await shell(#"pwd; echo "[$FOO]""#, fresh: true).stdout == "/workspace\n[]\n")
+  }
+}

@@ -217,7 +217,10 @@ public struct ContainerBackend: IsolationBackend {
   /// (`SPACES_HOME/spaces/NAME/shell`), made when missing.
   func sessionFolder() -> String {
     let folder = home + "/spaces/" + space + "/shell"
-    if !Sys.isDirectory(folder) { mkdir(folder, 0o700) }
+    if !Sys.isDirectory(folder) {
+      try? FileManager.default.createDirectory(
+        atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
     return Sys.realPath(folder)
   }
 
