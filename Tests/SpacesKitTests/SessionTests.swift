@@ -217,10 +217,12 @@ struct SessionTests {
 
   @Test func opDecodesFresh() throws {
     #expect(
-      try Op.parse(#"{"kind":"shell","command":"ls","fresh":true}"#) == .shell(command: "ls", timeoutMs: nil, fresh: true))
+      try Op.parse(#"{"kind":"shell","command":"ls","fresh":true}"#)
+        == .shell(command: "ls", timeoutMs: nil, fresh: true))
     #expect(try Op.parse(#"{"kind":"shell","command":"ls"}"#) == .shell(command: "ls", timeoutMs: nil))
     #expect(throws: SpacesError.self) { try Op.parse(#"{"kind":"shell","command":"ls","fresh":1}"#) }
-    let encoded = String(decoding: try SpacesJSON.encoder.encode(Op.shell(command: "ls", timeoutMs: nil, fresh: true)), as: UTF8.self)
+    let encoded = String(
+      decoding: try SpacesJSON.encoder.encode(Op.shell(command: "ls", timeoutMs: nil, fresh: true)), as: UTF8.self)
     #expect(encoded.contains(#""fresh":true"#))
   }
 }

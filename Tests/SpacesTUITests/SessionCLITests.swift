@@ -8,7 +8,8 @@ import Testing
 
   @Test func opsInSeparateProcessesShareTheSession() async throws {
     #expect(try await home.run("space", "create", "s", "--policy", "permissive").status == 0)
-    let entered = try await home.run("op", "s", #"{"kind":"shell","command":"mkdir -p src && cd src && export MODE=dev"}"#)
+    let entered = try await home.run(
+      "op", "s", #"{"kind":"shell","command":"mkdir -p src && cd src && export MODE=dev"}"#)
     #expect(entered.status == 0, "\(entered.stderr)")
     #expect(entered.json?["cwd"] as? String == "src")
     let shown = try await home.run("op", "s", #"{"kind":"shell","command":"pwd; echo $MODE"}"#)

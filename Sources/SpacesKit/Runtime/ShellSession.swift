@@ -52,7 +52,8 @@ public struct ShellSession: Codable, Sendable, Equatable {
     let letter = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20) || first == UInt8(ascii: "_")
     guard letter else { return false }
     let valid = name.utf8.allSatisfy {
-      (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+      (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20)
+        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
         || $0 == UInt8(ascii: "_")
     }
     return valid && !neverCarried.contains(name) && !name.hasPrefix("SPACES_")
@@ -130,7 +131,8 @@ enum ShellSessionScript {
     ]
     if !session.environment.isEmpty {
       parts.append(
-        "export " + session.environment.keys.sorted().map { "\($0)=\(quote(session.environment[$0] ?? ""))" }
+        "export "
+          + session.environment.keys.sorted().map { "\($0)=\(quote(session.environment[$0] ?? ""))" }
           .joined(separator: " "))
     }
     let record =
