@@ -142,7 +142,7 @@ struct SessionTests {
     #expect(big.cwd == "src")
     #expect(big.stderr?.contains("exported variable(s) were not carried") == true)
     #expect(await shell(space, #"echo "${#BIG} $SMALL""#).stdout == "0 1\n")
-    #expect(ContinuousClock.now - start < .seconds(60))
+    #expect(ContinuousClock.now - start < .seconds(180), "a stalled read would take far longer; the machine is shared")
   }
 
   @Test func theStateFileReaderRefusesWhatIsNotAPlainSmallFile() throws {
