@@ -31,7 +31,8 @@ struct PolicyCommand: ParsableCommand {
         let profile = Space.profile(config: config, backend: Backends.make(for: config, home: home))
         let store = try PolicyStore(path: home.policyPath(space), fallback: config.policy, profile: profile)
         engine = try store.current()
-        decision = engine.evaluate(parsed)
+        // Judged in the folder the space's shell session is in, as the runtime would.
+        decision = engine.evaluate(parsed, session: ShellSessionStore(path: home.sessionPath(space)).load())
       } catch {
         throw CLI.fail(error)
       }

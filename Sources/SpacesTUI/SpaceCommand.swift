@@ -93,8 +93,9 @@ struct SpaceCommand: ParsableCommand {
       do {
         let home = options.spacesHome
         let config = try home.load(name)
+        let session = ShellSessionStore(path: home.sessionPath(name)).load()
         if json {
-          CLI.print(SpacesJSON.pretty(config))
+          CLI.print(SpacesJSON.pretty(ShownSpace(config: config, session: session)))
           return
         }
         let journal = try Journal(path: home.journalPath(name))
@@ -109,6 +110,7 @@ struct SpaceCommand: ParsableCommand {
           limits:     files \(SpaceText.bytes(limits.maxFileSizeBytes)), timeout \(limits.shell.timeoutMs) ms, output \(SpaceText.bytes(limits.shell.outputCapBytes)) per stream, \(limits.shell.maxProcesses) processes, memory \(SpaceText.bytes(limits.shell.memoryBytes)), CPU \(limits.shell.cpuSeconds) s
           created:    \(config.created)
           journal:    \(home.journalPath(name)) (\(journal.lastSeq) events)
+          shell:      in \(SpaceText.folder(session.cwd))\(SpaceText.variables(session))
           """)
         for issue in journal.issues {
           CLI.writeError("spaces: \(issue)\n")
@@ -142,6 +144,20 @@ struct SpaceCommand: ParsableCommand {
 
 /// Small text helpers for the CLI's human output.
 enum SpaceText {
+  /// The shell session's folder for a person: `the workspace root` or `src/lib`, control
+  /// characters shown as `^X`.
+  static func folder(_ cwd: String) -> String {
+    cwd == "." ? "the workspace root" : EventText.sanitize(cwd)
+  }
+
+  /// `, carrying FOO, BAR` for the variables a session carries; empty when none.
+  static func variables(_ session: ShellSession) -> String {
+    let names = session.environment.keys.sorted()
+    guard !names.isEmpty else { return "" }
+    let shown = names.prefix(10).map { EventText.sanitize($0) }.joined(separator: ", ")
+    return ", carrying \(shown)\(names.count > 10 ? " and \(names.count - 10) more" : "")"
+  }
+
   /// The preset policy.yaml names (it rules; space.json's only seeded it), or `invalid`.
   static func preset(_ home: SpacesHome, _ config: SpaceConfig) -> String {
     let store = try? PolicyStore(path: home.policyPath(config.name), fallback: config.policy)
@@ -179,5 +195,26 @@ enum SpaceText {
         index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
       }.joined(separator: "  ")
     }.joined(separator: "\n")
+  }
+}
+
+/// `spaces space show --json`: the config's fields and the shell session.
+struct ShownSpace: Encodable {
+  let config: SpaceConfig
+  let session: ShellSession
+
+  private enum Keys: String, CodingKey { case session }
+  private struct Session: Encodable {
+    /// The folder relative to the workspace (`.` the root).
+    let cwd: String
+    /// The names of the variables carried from earlier commands.
+    let variables: [String]
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    try config.encode(to: encoder)
+    var container = encoder.container(keyedBy: Keys.self)
+    try container.encode(
+      Session(cwd: session.cwd, variables: session.environment.keys.sorted()), forKey: .session)
   }
 }

@@ -17,6 +17,9 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
   /// The rules an `always` answer would save, shown to the person before saving; empty when
   /// the operation can't be covered by a narrow rule (then only once, session or deny).
   public var suggestedRules: [PolicyRule]
+  /// A shell command's folder, relative to the workspace, when the shell session is not in its
+  /// root (relative paths in the command are from there).
+  public var cwd: String? = nil
 }
 
 /// How a person answers an approval request.

@@ -63,7 +63,8 @@ public struct BubblewrapBackend: IsolationBackend {
     return try await ShellRunner.run(request, onOutput: onOutput) { cgroup in
       let script = ShellRunner.script(
         command: request.command, limits: request.limits,
-        memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: userNamespace)
+        memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: userNamespace,
+        session: request.session.map { ShellSessionScript.prelude($0, stateFile: Self.sessionStateFile) })
       return LaunchPlan(
         executable: bwrap,
         arguments: arguments(for: request, userNamespace: userNamespace) + [
@@ -113,6 +114,11 @@ public struct BubblewrapBackend: IsolationBackend {
         }
       }
     }
+    if let session = request.session {
+      // The file the command's shell records the session in: made by the runtime, bound on
+      // its own (it can be written, not replaced), outside the workspace.
+      args += ["--bind", session.stateFile, Self.sessionStateFile]
+    }
     args += ["--remount-ro", "/", "--chdir", "/workspace", "--clearenv"]
     let env = ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment)
     for key in env.keys.sorted() {
@@ -120,6 +126,9 @@ public struct BubblewrapBackend: IsolationBackend {
     }
     return args
   }
+
+  /// Where the shell session's state file is inside the sandbox.
+  static let sessionStateFile = "/run/spaces/session"
 
   /// Namespaces and process flags.
   static func namespaceArguments(network: Bool, userNamespace: Bool) -> [String] {

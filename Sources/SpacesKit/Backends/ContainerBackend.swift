@@ -94,9 +94,14 @@ public struct ContainerBackend: IsolationBackend {
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
   ) async throws -> ShellOutcome {
     let operation = Self.newOperationID()
+    // The session's state file is in the space's `shell` folder, bound into the container.
+    let session = request.session.map {
+      ShellSessionScript.prelude(
+        $0, stateFile: Self.sessionMount + "/" + ($0.stateFile as NSString).lastPathComponent)
+    }
     let script = ShellRunner.script(
       command: request.command, limits: request.limits, memoryByRlimit: false,
-      processesByRlimit: false)
+      processesByRlimit: false, session: session)
     var env = ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment)
     env[ContainerScripts.marker] = operation
     let arguments =
@@ -205,6 +210,20 @@ public struct ContainerBackend: IsolationBackend {
 
   // MARK: - The container
 
+  /// Where the space's shell session folder (``sessionFolder()``) is inside the container.
+  static let sessionMount = "/run/spaces-session"
+
+  /// The host folder where the runtime makes each operation's shell session state file
+  /// (`SPACES_HOME/spaces/NAME/shell`), made when missing.
+  func sessionFolder() -> String {
+    let folder = home + "/spaces/" + space + "/shell"
+    if !Sys.isDirectory(folder) {
+      try? FileManager.default.createDirectory(
+        atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+    return Sys.realPath(folder)
+  }
+
   /// The settings part of `run -d`: everything but the name and the config label.
   func createArguments(for request: ShellRequest) -> [String] {
     let limits = request.limits
@@ -223,6 +242,7 @@ public struct ContainerBackend: IsolationBackend {
       "--read-only", "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777",
       "--tmpfs", "\(ContainerScripts.stateFolder):rw,nosuid,nodev,mode=0755",
       "-v", "\(Sys.realPath(request.workspace)):/workspace", "-w", "/workspace",
+      "-v", "\(sessionFolder()):\(Self.sessionMount)",
       "-e", "\(ContainerScripts.marker)=init",
       "--entrypoint", "/bin/sh", image, "-c", ContainerScripts.keepAlive,
     ]

@@ -32,7 +32,8 @@ public struct HostBackend: IsolationBackend {
     return try await ShellRunner.run(request, onOutput: onOutput) { cgroup in
       let script = ShellRunner.script(
         command: request.command, limits: request.limits,
-        memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: false)
+        memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: false,
+        session: request.session.map { ShellSessionScript.prelude($0, stateFile: $0.stateFile) })
       return LaunchPlan(
         executable: "/bin/sh",
         arguments: ["-c", script],

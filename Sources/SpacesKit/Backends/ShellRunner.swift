@@ -75,8 +75,10 @@ enum ShellRunner {
   /// `-p` processes. They are set soft and hard, so the command can't raise them again; a
   /// limit the runtime's own hard limit already undercuts fails quietly (the stricter stays).
   /// The prefix shares the command's first line, so line numbers in messages don't move.
+  /// `session` is the shell session's prelude (``ShellSessionScript/prelude(_:stateFile:)``),
+  /// which runs after the limits are set, in the same shell as the command.
   static func script(
-    command: String, limits: ShellLimits, memoryByRlimit: Bool, processesByRlimit: Bool
+    command: String, limits: ShellLimits, memoryByRlimit: Bool, processesByRlimit: Bool, session: String? = nil
   ) -> String {
     var parts: [String] = []
     if limits.cpuSeconds > 0 {
@@ -92,6 +94,7 @@ enum ShellRunner {
     if processesByRlimit && limits.maxProcesses > 0 {
       parts.append("ulimit -p \(limits.maxProcesses) 2>/dev/null")
     }
+    if let session { parts.append(session) }
     return parts.map { $0 + "; " }.joined() + command
   }
 

@@ -121,6 +121,10 @@ public struct ShellRequest: Sendable {
   /// Whether a person approved this command after being asked: it then runs with the protected
   /// paths writable.
   public var protectedWritable: Bool
+  /// The shell session to run the command in (its folder, its carried variables, where its
+  /// state is recorded when it exits); nil runs it in the workspace root with nothing carried
+  /// and records nothing.
+  public var session: ShellSessionRun?
 
   /// Creates a request.
   public init(
@@ -130,7 +134,8 @@ public struct ShellRequest: Sendable {
     network: Bool = false,
     environment: [String: String] = [:],
     protectedPaths: ProtectedPaths = ProtectedPaths(),
-    protectedWritable: Bool = false
+    protectedWritable: Bool = false,
+    session: ShellSessionRun? = nil
   ) {
     self.command = command
     self.workspace = workspace
@@ -139,6 +144,7 @@ public struct ShellRequest: Sendable {
     self.environment = environment
     self.protectedPaths = protectedPaths
     self.protectedWritable = protectedWritable
+    self.session = session
   }
 }
 

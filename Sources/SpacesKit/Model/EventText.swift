@@ -58,7 +58,7 @@ public enum EventText {
     case .editFile(let path, _, _): return "editFile \(sanitize(path))"
     case .deleteFile(let path, let recursive):
       return "deleteFile \(sanitize(path))" + (recursive ? " (recursive)" : "")
-    case .shell(let command, _): return "shell: " + sanitize(command)
+    case .shell(let command, _, _): return "shell: " + sanitize(command)
     case .message(let text): return "message: " + sanitize(text)
     }
   }

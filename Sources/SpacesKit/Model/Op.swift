@@ -14,8 +14,10 @@ public enum Op: Sendable, Equatable {
   case editFile(path: String, oldText: String, newText: String)
   /// Deletes a file; a folder only when `recursive` is true.
   case deleteFile(path: String, recursive: Bool)
-  /// Runs a shell command in the space's backend.
-  case shell(command: String, timeoutMs: Int?)
+  /// Runs a shell command in the space's backend, in the space's shell session (the folder and
+  /// exported variables the previous command left); `fresh` starts it clean instead (the
+  /// workspace root, no carried variables).
+  case shell(command: String, timeoutMs: Int?, fresh: Bool = false)
   /// A message from the agent to the person.
   case message(text: String)
 
@@ -80,7 +82,7 @@ extension Op: Codable {
     .readFile: (["path"], []),
     .editFile: (["path", "oldText", "newText"], []),
     .deleteFile: (["path"], ["recursive"]),
-    .shell: (["command"], ["timeoutMs"]),
+    .shell: (["command"], ["timeoutMs", "fresh"]),
     .message: (["text"], []),
   ]
 
@@ -155,7 +157,9 @@ extension Op: Codable {
           decoder,
           "\"timeoutMs\" must be from 1 to \(Op.timeoutRange.upperBound) (a day); it can only lower the space's limit")
       }
-      self = .shell(command: try value(String.self, "command", "a string"), timeoutMs: timeout)
+      self = .shell(
+        command: try value(String.self, "command", "a string"), timeoutMs: timeout,
+        fresh: try optional(Bool.self, "fresh", "true or false") ?? false)
     case .message:
       self = .message(text: try value(String.self, "text", "a string"))
     }
@@ -178,9 +182,10 @@ extension Op: Codable {
     case .deleteFile(let path, let recursive):
       try container.encode(path, forKey: Key("path"))
       if recursive { try container.encode(true, forKey: Key("recursive")) }
-    case .shell(let command, let timeoutMs):
+    case .shell(let command, let timeoutMs, let fresh):
       try container.encode(command, forKey: Key("command"))
       try container.encodeIfPresent(timeoutMs, forKey: Key("timeoutMs"))
+      if fresh { try container.encode(true, forKey: Key("fresh")) }
     case .message(let text):
       try container.encode(text, forKey: Key("text"))
     }

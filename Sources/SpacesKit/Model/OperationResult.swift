@@ -51,6 +51,9 @@ public struct OperationResult: Codable, Sendable, Equatable {
   /// shell: the protected paths the command changed without a person's approval, which the
   /// runtime put back (or removed); absent when there were none.
   public var restored: [String]?
+  /// shell: the session's folder once the command ended, relative to the workspace (`.` is the
+  /// workspace root): where the next shell operation starts unless it asks for a fresh shell.
+  public var cwd: String?
 
   // failed
   public var error: ErrorInfo?

@@ -60,11 +60,15 @@ public struct PolicyEngine: Sendable {
     return limits
   }
 
-  /// The decision for one operation, given the grants a person made this session.
-  public func evaluate(_ operation: Op, grants: SessionGrants = SessionGrants()) -> Decision {
+  /// The decision for one operation, given the grants a person made this session and, for a
+  /// shell command, the shell session it runs in (its folder and carried variables; nil is a
+  /// fresh one).
+  public func evaluate(
+    _ operation: Op, grants: SessionGrants = SessionGrants(), session: ShellSession? = nil
+  ) -> Decision {
     switch operation {
-    case .shell(let command, _):
-      return evaluateShell(command, grants: grants)
+    case .shell(let command, _, let fresh):
+      return evaluateShell(command, grants: grants, session: fresh ? .fresh : session ?? .fresh)
     default:
       return evaluateFile(operation, grants: grants)
     }
@@ -74,7 +78,7 @@ public struct PolicyEngine: Sendable {
   /// covered by one (a command with substitutions, say).
   public func suggestedRules(for operation: Op, decision: Decision) -> [PolicyRule] {
     switch operation {
-    case .shell(let command, _):
+    case .shell(let command, _, _):
       let analysis = ShellAnalyzer.analyze(command)
       let applicable = analysis.hazards.filter { !(profile.sandboxed && $0.kind.containedBySandbox) }
       // A network ask is approved per operation: a saved rule couldn't turn the network on.
@@ -171,8 +175,13 @@ public struct PolicyEngine: Sendable {
 
   // MARK: - Shell
 
-  private func evaluateShell(_ command: String, grants: SessionGrants) -> Decision {
-    let analysis = ShellAnalyzer.analyze(command)
+  /// The key of a command a person approved for the session: the command in its folder.
+  public static func sessionKey(command: String, folder: String) -> String {
+    folder.isEmpty ? command : folder + "\u{0}" + command
+  }
+
+  private func evaluateShell(_ command: String, grants: SessionGrants, session: ShellSession) -> Decision {
+    let analysis = ShellAnalyzer.analyze(command, folder: session.folder)
     var verdicts: [Decision] = []
     // Hard stops first: nothing loosens them.
     for simple in analysis.commands {
@@ -186,8 +195,20 @@ public struct PolicyEngine: Sendable {
     if let stop = analysis.hazards.first(where: { $0.kind.minimumVerdict == .deny }) {
       return Decision(.deny, reasons: [stop.detail], rules: ["analyzer:\(stop.kind.rawValue)"])
     }
-    if grants.commands.contains(command) {
+    if grants.commands.contains(Self.sessionKey(command: command, folder: session.folder)) {
       return .allow("approved for this session by a person", rule: "session:exact")
+    }
+    // Variables carried from earlier commands change how this one runs, as a `VAR=… cmd`
+    // prefix would (PATH, LD_PRELOAD …): without a sandbox that is the person's to decide.
+    if !profile.sandboxed, !session.environment.isEmpty {
+      let names = session.environment.keys.sorted().prefix(8).joined(separator: ", ")
+      verdicts.append(
+        Decision(
+          .ask,
+          reasons: [
+            "the shell session carries exported variables from earlier commands (\(names)), which can change how "
+              + "programs run; a fresh shell (\"fresh\": true) carries none"
+          ], rules: ["analyzer:\(Hazard.Kind.environmentPrefix.rawValue)"]))
     }
     // Hazards make a command at least ask, unless the sandbox contains what they hide.
     for hazard in analysis.hazards where !(profile.sandboxed && hazard.kind.containedBySandbox) {

@@ -78,7 +78,7 @@ public enum PromptRate {
       let rule = decision.rules.first ?? "unnamed"
       let example: String
       switch sample.operation {
-      case .shell(let command, _): example = command
+      case .shell(let command, _, _): example = command
       default: example = "\(sample.operation.kind.rawValue) \(sample.operation.path ?? "")"
       }
       byRule[rule, default: (0, example)].count += 1

@@ -34,6 +34,11 @@ public final class Space: Sendable {
   let contents: ByteGate?
   /// Held while events are appended and published, so observers see them in `seq` order.
   private let ordering = NSLock()
+  /// The shell session (folder and carried variables) shell operations continue from.
+  public let sessions: ShellSessionStore
+  /// Where each shell operation's state file is made (private to the runtime; bound into the
+  /// sandbox one file at a time).
+  private let sessionFolder: String
 
   /// The space's name.
   public var name: String { config.name }
@@ -41,9 +46,13 @@ public final class Space: Sendable {
   /// Opens a space from its config.
   public init(
     config: SpaceConfig, journalPath: String, policyPath: String, backend: any IsolationBackend,
-    supervised: Bool = true, guardedFiles: [String] = [], contents: ByteGate? = nil, logger: Logger
+    supervised: Bool = true, guardedFiles: [String] = [], contents: ByteGate? = nil, sessionPath: String? = nil,
+    logger: Logger
   ) throws(SpacesError) {
     self.contents = contents
+    let spaceFolder = (journalPath as NSString).deletingLastPathComponent
+    sessions = ShellSessionStore(path: sessionPath ?? spaceFolder + "/session.json")
+    sessionFolder = (sessions.path as NSString).deletingLastPathComponent + "/shell"
     self.config = config
     self.supervised = supervised
     self.backend = backend
@@ -119,10 +128,14 @@ public final class Space: Sendable {
         try record([received], sync: false)
         return try await finish(result: failed(result, error), elapsed: elapsed())
       }
+      // A shell command continues the space's shell session (unless it asks for a fresh one):
+      // it is judged in the folder it will run in.
+      let session: SessionStart? =
+        if case .shell(_, _, let fresh) = operation { startSession(fresh: fresh) } else { nil }
       let verdict =
         actor == .person
         ? Decision.allow("done by the person supervising the space", rule: "person")
-        : await Self.judge(operation, engine: engine, grants: policy.grants)
+        : await Self.judge(operation, engine: engine, grants: policy.grants, session: session?.session)
       var decided = event(id, .decision)
       decided.decision = verdict
 
@@ -142,7 +155,9 @@ public final class Space: Sendable {
           result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
       case .ask:
         try record([received, decided], sync: false)
-        switch try await askPerson(id: id, operation: operation, verdict: verdict, engine: engine) {
+        switch try await askPerson(
+          id: id, operation: operation, verdict: verdict, engine: engine, folder: session?.session.folder ?? "")
+        {
         case .run:
           networkGranted = engine.approvalGrantsNetwork(verdict)
           protectedWritable = true
@@ -187,8 +202,7 @@ public final class Space: Sendable {
         defer { for place in places { place.release() } }
         try await execute(
           operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
-          large: largeSize != nil,
-          into: &result)
+          large: largeSize != nil, session: session, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
@@ -228,11 +242,13 @@ public final class Space: Sendable {
   }
 
   /// The policy's decision; a long command is analysed off the threads that answer requests.
-  static func judge(_ operation: Op, engine: PolicyEngine, grants: SessionGrants) async -> Decision {
-    if case .shell(let command, _) = operation, command.utf8.count > 16 << 10 {
-      return await Sys.offloaded { engine.evaluate(operation, grants: grants) }
+  static func judge(
+    _ operation: Op, engine: PolicyEngine, grants: SessionGrants, session: ShellSession? = nil
+  ) async -> Decision {
+    if case .shell(let command, _, _) = operation, command.utf8.count > 16 << 10 {
+      return await Sys.offloaded { engine.evaluate(operation, grants: grants, session: session) }
     }
-    return engine.evaluate(operation, grants: grants)
+    return engine.evaluate(operation, grants: grants, session: session)
   }
 
   /// Writes `first` and `started` once the operation holds its places (a shell command needs
@@ -294,7 +310,7 @@ public final class Space: Sendable {
   }
 
   /// Puts an operation the policy asks about before a person and says how that ended.
-  private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine)
+  private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine, folder: String)
     async throws(SpacesError) -> Answer
   {
     let timeout = engine.file.approvalTimeoutSeconds
@@ -302,7 +318,7 @@ public final class Space: Sendable {
     let request = ApprovalRequest(
       id: id, space: name, op: operation, decision: verdict, requested: Event.timestamp(now),
       deadline: Event.timestamp(now.addingTimeInterval(Double(timeout))),
-      suggestedRules: engine.suggestedRules(for: operation, decision: verdict))
+      suggestedRules: engine.suggestedRules(for: operation, decision: verdict), cwd: folder.isEmpty ? nil : folder)
     var asked = event(id, .approvalRequested)
     asked.decision = verdict
     try record([asked], sync: true)
@@ -343,8 +359,8 @@ public final class Space: Sendable {
     case .once:
       return .run
     case .session:
-      if resolution.rules.isEmpty, case .shell(let command, _) = operation {
-        policy.grant(command: command)
+      if resolution.rules.isEmpty, case .shell(let command, _, _) = operation {
+        policy.grant(command: PolicyEngine.sessionKey(command: command, folder: folder))
       } else {
         policy.grant(rules: resolution.rules.isEmpty ? request.suggestedRules : resolution.rules)
       }
@@ -405,7 +421,7 @@ public final class Space: Sendable {
 
   private func execute(
     _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
-    into result: inout OperationResult
+    session: SessionStart? = nil, into result: inout OperationResult
   )
     async throws
   {
@@ -459,16 +475,16 @@ public final class Space: Sendable {
       message.text = text
       try record([message], sync: false)
 
-    case .shell(let command, let timeoutMs):
+    case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
         command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
-        into: &result)
+        session: session ?? startSession(fresh: fresh), into: &result)
     }
   }
 
   private func runShell(
     _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, protectedWritable: Bool,
-    into result: inout OperationResult
+    session start: SessionStart, into result: inout OperationResult
   ) async throws {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
@@ -480,9 +496,14 @@ public final class Space: Sendable {
       limits.timeoutMs = limits.timeoutMs > 0 ? min(limits.timeoutMs, timeoutMs) : timeoutMs
     }
     let protectedPaths = engine.protected
+    let stateFile = try makeStateFile(id)
+    defer { unlink(stateFile) }
+    let root = backend.isolated ? "/workspace" : Sys.realPath(config.workspace)
     let request = ShellRequest(
       command: command, workspace: config.workspace, limits: limits, network: network,
-      environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable)
+      environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable,
+      session: ShellSessionRun(
+        root: root, cwd: start.session.folder, environment: start.session.environment, stateFile: stateFile))
     guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw CancellationError() }
     let space = name
     let journal = journal
@@ -516,6 +537,9 @@ public final class Space: Sendable {
       try record([notice], sync: false)
       result.restored = restored.map(\.path)
     }
+    // Where the session goes next: what the command's shell recorded, checked.
+    let (next, sessionNotes) = endSession(start, stateFile: stateFile, root: root, request: request)
+    result.cwd = next.cwd
     let outcome: ShellOutcome
     switch ran {
     case .success(let value): outcome = value
@@ -526,7 +550,8 @@ public final class Space: Sendable {
     result.exitCode = outcome.exitCode
     result.signal = outcome.signal
     result.stdout = outcome.stdout
-    result.stderr = outcome.stderr + Self.protectedLines(restored, after: outcome.stderr)
+    let protectedText = outcome.stderr + Self.protectedLines(restored, after: outcome.stderr)
+    result.stderr = protectedText + Self.noteLines(sessionNotes, after: protectedText)
     result.truncated = outcome.truncated
     if outcome.timedOut {
       throw SpacesError(
@@ -538,6 +563,93 @@ public final class Space: Sendable {
       throw SpacesError(
         .limitExceeded, "the command hit the space's \(limit) limit and was stopped")
     }
+  }
+
+  // MARK: - The shell session
+
+  /// The session a shell operation starts in, and what the agent is told about it.
+  public struct SessionStart: Sendable {
+    /// The session, checked.
+    public var session: ShellSession
+    /// `[spaces] …` notes for the agent (the folder was gone), if any.
+    public var notes: [String]
+  }
+
+  /// The session a shell command starts in: the saved one, its folder checked to be a real
+  /// folder of the workspace still (else the root, with a note); a fresh one when asked.
+  public func startSession(fresh: Bool) -> SessionStart {
+    guard !fresh else { return SessionStart(session: .fresh, notes: []) }
+    var session = sessions.load()
+    var notes: [String] = []
+    if !workspace.isRealFolder(session.folder) {
+      notes.append(
+        "the session's folder \(EventText.quoted(session.cwd)) is no longer a folder of the workspace; "
+          + "the command runs in the workspace root")
+      session.cwd = "."
+    }
+    // session.json may have been edited: the same filter as for what a command leaves.
+    session.environment = ShellSession.carried(from: session.environment, base: [:]).environment
+    return SessionStart(session: session, notes: notes)
+  }
+
+  /// Makes the empty, private file an operation's shell records its session state in.
+  private func makeStateFile(_ id: String) throws(SpacesError) -> String {
+    if !Sys.isDirectory(sessionFolder) {
+      mkdir(sessionFolder, 0o700)
+    }
+    let path = sessionFolder + "/" + id
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+      throw SpacesError(
+        .ioError, "the shell session's state file \(path) can't be made: \(String(cString: strerror(errno)))")
+    }
+    close(fd)
+    return path
+  }
+
+  /// Reads what the command's shell recorded, checks it, saves the session that follows and
+  /// returns it with notes for the agent. A command that recorded nothing (it was killed, or
+  /// replaced the shell) leaves the session as it started.
+  private func endSession(_ start: SessionStart, stateFile: String, root: String, request: ShellRequest) -> (
+    ShellSession, [String]
+  ) {
+    var notes = start.notes
+    var next = start.session
+    if let bytes = ShellSessionScript.read(stateFile), let state = ShellSessionScript.parse(bytes) {
+      if let folder = ShellSessionScript.relative(state.folder, root: root), workspace.isRealFolder(folder) {
+        next.cwd = folder.isEmpty ? "." : folder
+      } else {
+        let shown = String(decoding: state.folder.prefix(200), as: UTF8.self)
+        notes.append(
+          (shown.isEmpty
+            ? "the command's folder was gone when it ended"
+            : "the command ended in \(EventText.quoted(shown)), outside the workspace")
+            + "; the next command starts in the workspace root")
+        next.cwd = "."
+      }
+      let base = ShellRunner.cleanEnvironment(home: root, extra: request.environment)
+      let carried = ShellSession.carried(from: state.exported, base: base)
+      next.environment = carried.environment
+      if carried.dropped > 0 {
+        notes.append(
+          "\(carried.dropped) exported variable(s) were not carried to the next command: the session keeps at most "
+            + "\(ShellSession.maxVariables) variables and \(ShellSession.maxEnvironmentBytes >> 10) KiB")
+      }
+    }
+    if next != sessions.load() || !start.notes.isEmpty {
+      do {
+        try sessions.save(next)
+      } catch {
+        logger.error("\(name): \(error)")
+      }
+    }
+    return (next, notes)
+  }
+
+  /// `[spaces] …` lines for the end of the agent's stderr.
+  static func noteLines(_ notes: [String], after output: String) -> String {
+    guard !notes.isEmpty else { return "" }
+    return (output.isEmpty || output.hasSuffix("\n") ? "" : "\n") + notes.map { "[spaces] \($0)\n" }.joined()
   }
 
   /// Why protected paths were put back, for the journal and the agent.

@@ -399,11 +399,12 @@ final class ServerConnection: Sendable {
 
   private func policyCheck(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {
     try requireAccess(to: params.space)
-    let (engine, grants) = try failing { () throws(SpacesError) in
+    let (engine, grants, session) = try failing { () throws(SpacesError) in
       let space = try runtime.space(params.space)
-      return (try space.policy.current(), space.policy.grants)
+      let fresh = if case .shell(_, _, let fresh) = params.op { fresh } else { true }
+      return (try space.policy.current(), space.policy.grants, space.startSession(fresh: fresh).session)
     }
-    return ok(await Space.judge(params.op, engine: engine, grants: grants), request)
+    return ok(await Space.judge(params.op, engine: engine, grants: grants, session: session), request)
   }
 
   // MARK: - Events

@@ -37,6 +37,8 @@ public struct SpacesHome: Sendable {
   public func policyPath(_ name: String) -> String { spaceFolder(name) + "/policy.yaml" }
   /// The journal of the space called `name`.
   public func journalPath(_ name: String) -> String { spaceFolder(name) + "/journal.jsonl" }
+  /// The space's shell session (folder and carried variables).
+  public func sessionPath(_ name: String) -> String { spaceFolder(name) + "/session.json" }
   /// The folder a space gets as its workspace when it wasn't given one.
   public func ownWorkspace(_ name: String) -> String { spaceFolder(name) + "/workspace" }
 

@@ -482,6 +482,21 @@ public final class ConfinedWorkspace: Sendable {
     return try Self.sys { cspaces_openat(folders.last ?? rootFD, ".", flags, 0) }
   }
 
+  /// Whether every one of `components` is a folder opened beneath the one before without
+  /// following a symlink (the shell session's folder must be such a folder).
+  func walkFolders(_ components: [String]) -> Bool {
+    var current = rootFD
+    defer { if current != rootFD { close(current) } }
+    for name in components {
+      guard name != ".", name != "..", !name.isEmpty else { return false }
+      let next = cspaces_openat(current, name, CSPACES_O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+      guard next >= 0 else { return false }
+      if current != rootFD { close(current) }
+      current = next
+    }
+    return true
+  }
+
   /// Opens a folder for reading beneath the root, creating missing folders (mode 0755) if `create`.
   private func openFolder(_ components: ArraySlice<String>, create: Bool) throws -> Int32 {
     do {

@@ -47,12 +47,17 @@ enum SpaceTools {
     Tool(
       name: "shell",
       description:
-        "Run a shell command (/bin/sh) in the workspace, inside the space's sandbox. Returns the exit code, stdout and stderr. Commands the policy flags wait for a person's approval.",
+        "Run a shell command (/bin/sh) inside the space's sandbox. Like a terminal, the shell session carries over between calls: a command starts in the folder where the previous one ended (e.g. `cd src` in one call, `npm test` in the next) with the variables it exported; the result's `cwd` is the folder afterwards, relative to the workspace. Returns the exit code, stdout, stderr and cwd. Commands the policy flags wait for a person's approval.",
       inputSchema: schema(
         [
           "command": string("The command line, e.g. `npm test`"),
           "timeoutMs": .object([
             "type": "integer", "minimum": 1, "description": "Time limit in milliseconds (default 120000)",
+          ]),
+          "fresh": .object([
+            "type": "boolean",
+            "description":
+              "Start in a fresh shell: the workspace root, no variables exported by earlier commands (default false: continue the session)",
           ]),
         ],
         required: ["command"]),

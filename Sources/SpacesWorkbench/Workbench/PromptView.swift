@@ -49,7 +49,7 @@ public enum PromptView {
     }
     let note = state.promptDetails[request.id]?.note.map { " (\($0))" } ?? ""
     switch request.op {
-    case .shell(let command, let timeout):
+    case .shell(let command, let timeout, let fresh):
       // `$ ` starts the command, `> ` each further line of it (as a shell's PS2), and a
       // wrapped piece continues under two spaces.
       for (index, line) in LineDiff.lines(EventText.sanitize(command)).enumerated() {
@@ -59,6 +59,14 @@ public enum PromptView {
         add(
           "time limit \(WorkbenchState.duration(timeout)) for the command once it runs", Style(.dim), first: "  ",
           rest: "  ")
+      }
+      if let cwd = request.cwd, !fresh {
+        add("in ./\(EventText.sanitize(cwd)) (the shell session's folder)", Style(.dim), first: "  ", rest: "  ")
+      }
+      if fresh {
+        add(
+          "in a fresh shell: the workspace root, no variables carried from earlier commands", Style(.dim),
+          first: "  ", rest: "  ")
       }
     case .createFile(let path, _, _):
       add("create \(EventText.sanitize(path))" + note, Style(.text, bold: true), rest: "  ")

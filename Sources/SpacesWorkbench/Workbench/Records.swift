@@ -59,7 +59,7 @@ public struct OperationRecord: Equatable, Sendable {
   public var summary: String {
     guard let op else { return id }
     switch op {
-    case .shell(let command, _): return "$ " + EventText.sanitize(command).replacingOccurrences(of: "\n", with: " ")
+    case .shell(let command, _, _): return "$ " + EventText.sanitize(command).replacingOccurrences(of: "\n", with: " ")
     case .createFile(let path, _, _): return "create " + EventText.sanitize(path)
     case .editFile(let path, _, _): return "edit " + EventText.sanitize(path)
     case .readFile(let path): return "read " + EventText.sanitize(path)

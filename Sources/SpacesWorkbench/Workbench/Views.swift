@@ -459,6 +459,11 @@ public enum StatusView {
     if !narrow {
       x += canvas.put("│ " + state.space.policy + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     }
+    // The shell session's folder, where the next command starts, when it is not the root.
+    if state.shellFolder != "." {
+      let folder = TextWidth.truncate(EventText.sanitize("./" + state.shellFolder), to: narrow ? 12 : 28)
+      x += canvas.put("│ " + folder + " ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
+    }
     let dot = state.connected ? "●" : "○"
     x += canvas.put(narrow ? " " : "│ ", x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
     x += canvas.put(dot, x: x, y: rect.y, Style(state.connected ? .ok : .failed), limit: rect.maxX - x)
@@ -562,9 +567,10 @@ public enum DetailsView {
     rows.append(("by", record.actor == .person ? "you (the person)" : "the agent", .text))
     if let op = record.op {
       switch op {
-      case .shell(let command, let timeout):
+      case .shell(let command, let timeout, let fresh):
         rows.append(("command", EventText.sanitize(command), .text))
         if let timeout { rows.append(("time limit", WorkbenchState.duration(timeout), .text)) }
+        if fresh { rows.append(("shell", "fresh (workspace root, no carried variables)", .text)) }
       case .createFile(let path, let content, _):
         rows.append(("create", EventText.sanitize(path) + " (\(content.utf8.count) bytes)", .text))
       case .editFile(let path, let old, let new):

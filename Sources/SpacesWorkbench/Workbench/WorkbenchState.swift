@@ -153,6 +153,9 @@ public struct WorkbenchState: Sendable {
   public var operationsOutliveQuit = false
   /// Away mode: approvals that wait and runs that fail send desktop notifications.
   public var away = false
+  /// The space's shell session folder, relative to the workspace (`.` its root), as the last
+  /// shell operation's result said: where the next command starts.
+  public var shellFolder = "."
   /// The grants and rules the Decisions view lists (read when it opens).
   public var grantsAndRules = GrantsAndRules()
   /// The selected grant or rule in the Decisions view (session grants first).
@@ -264,6 +267,7 @@ public struct WorkbenchState: Sendable {
       appendOutput(opId: event.opId, stderr: event.stream == "stderr", chunk: event.data ?? "")
     case .completed, .failed, .denied:
       let result = event.result
+      if result?.kind == .shell, let cwd = result?.cwd { shellFolder = cwd }
       update(event.opId) { record in
         record.state =
           switch event.type {

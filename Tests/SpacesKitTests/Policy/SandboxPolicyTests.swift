@@ -292,7 +292,7 @@ let hostAllowed: [String] = [
       switch sample.operation {
       case .createFile(let path, _, _), .editFile(let path, _, _), .deleteFile(let path, _):
         writesProtected = ProtectedPaths().writeEntry(for: path) != nil
-      case .shell(let command, _):
+      case .shell(let command, _, _):
         writesProtected = marks.contains { mark in
           command.contains(">" + mark) || command.contains("> " + mark) || command.contains("tee " + mark)
             || command.contains("sed -i") && command.contains(mark)

@@ -274,18 +274,22 @@ class Space:
         return self.submit(cast(Op, op), on_event=on_event)
 
     def shell(
-        self, command: str, *, timeout_ms: int | None = None,
+        self, command: str, *, timeout_ms: int | None = None, fresh: bool = False,
         on_stdout: Callable[[str], None] | None = None, on_stderr: Callable[[str], None] | None = None,
         on_event: EventHandler | None = None,
     ) -> Operation[OperationResult]:
         """Runs a command; output streams to ``on_stdout`` / ``on_stderr`` as it arrives.
 
         A non-zero exit is a normal result (see ``exitCode``); a timeout raises
-        :class:`OperationError` with code ``timeout``.
+        :class:`OperationError` with code ``timeout``. The command continues the space's shell
+        session (the folder and exported variables the previous command left; ``cwd`` in the
+        result says where it ended); ``fresh=True`` starts it in the workspace root with none.
         """
         op: dict[str, Any] = {"kind": "shell", "command": command}
         if timeout_ms:
             op["timeoutMs"] = timeout_ms
+        if fresh:
+            op["fresh"] = True
 
         def handle(event: SpaceEvent) -> None:
             if event.get("type") == "output" and "data" in event:

@@ -57,6 +57,7 @@ class _ShellBase(TypedDict):
 
 class ShellOp(_ShellBase, total=False):
     timeoutMs: int
+    fresh: bool
 
 
 class MessageOp(TypedDict):
@@ -127,6 +128,7 @@ class OperationResult(TypedDict, total=False):
     stderr: str
     truncated: bool
     restored: list[str]
+    cwd: str
     # failed
     error: ErrorInfo
     # denied

@@ -112,6 +112,20 @@ def test_shell_streams_stdout_and_stderr_apart(server):
     run(body)
 
 
+def test_shell_session_carries_the_folder(server):
+    async def body():
+        async with server.connect() as agent:
+            space = agent.space("work")
+            entered = await space.shell("mkdir -p pysession/inner && cd pysession/inner")
+            assert entered["cwd"] == "pysession/inner"
+            here = await space.shell("pwd")
+            assert here["stdout"].endswith("/pysession/inner\n")
+            fresh = await space.shell("pwd", fresh=True)
+            assert fresh["cwd"] == "."
+            assert "/pysession/inner" not in fresh["stdout"]
+    run(body)
+
+
 def test_denied_raises_with_the_reason(server):
     async def body():
         async with server.connect() as agent:

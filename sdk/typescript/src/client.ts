@@ -99,6 +99,12 @@ export interface SubmitOptions {
 export interface ShellOptions extends SubmitOptions {
   /** Stops the command after this many milliseconds (then it fails with `timeout`). */
   timeoutMs?: number;
+  /**
+   * Starts the command in a fresh shell: the workspace root, no variables carried from earlier
+   * commands (by default a command continues the space's shell session: the folder and the
+   * exported variables the previous command left).
+   */
+  fresh?: boolean;
   /** Each chunk of standard output, as it arrives. */
   onStdout?: (data: string) => void;
   /** Each chunk of standard error, as it arrives. */
@@ -266,8 +272,9 @@ export class Space {
    * {@link OperationError} with code `timeout`. Output streams to `onStdout` / `onStderr`.
    */
   shell(command: string, options: ShellOptions = {}): Operation<ShellResult> {
-    const { timeoutMs, onStdout, onStderr, onEvent } = options;
-    return this.submit<ShellResult>({ kind: "shell", command, ...(timeoutMs ? { timeoutMs } : {}) }, {
+    const { timeoutMs, fresh, onStdout, onStderr, onEvent } = options;
+    const op: Op = { kind: "shell", command, ...(timeoutMs ? { timeoutMs } : {}), ...(fresh ? { fresh } : {}) };
+    return this.submit<ShellResult>(op, {
       onEvent: (event) => {
         if (event.type === "output" && event.data !== undefined) {
           (event.stream === "stderr" ? onStderr : onStdout)?.(event.data);

@@ -23,7 +23,7 @@ export type Op =
   | { kind: "readFile"; path: string }
   | { kind: "editFile"; path: string; oldText: string; newText: string }
   | { kind: "deleteFile"; path: string; recursive?: boolean }
-  | { kind: "shell"; command: string; timeoutMs?: number }
+  | { kind: "shell"; command: string; timeoutMs?: number; fresh?: boolean }
   | { kind: "message"; text: string };
 
 /** The answer to `hello`. */
@@ -110,6 +110,11 @@ export interface OperationResult {
   truncated?: boolean;
   /** shell: protected paths the command changed without approval, which were put back. */
   restored?: string[];
+  /**
+   * shell: the shell session's folder once the command ended, relative to the workspace (`.` is
+   * its root): where the next command starts unless it asks for a fresh shell.
+   */
+  cwd?: string;
   /** failed: the stable code and a sentence. */
   error?: { code: string; message: string };
   /** denied: why, and who decided. */
@@ -197,6 +202,8 @@ export interface ApprovalRequest {
   deadline: string;
   /** What an `always` answer would save. */
   suggestedRules: PolicyRule[];
+  /** A shell command's folder (the shell session's), relative to the workspace, when not its root. */
+  cwd?: string;
 }
 
 /** One entry of `file.list`. */

@@ -115,6 +115,17 @@ describe("agent-spaces SDK against spaces serve", () => {
     assert.ok(events.every((event) => event.opId === result.id));
   });
 
+  test("the shell session carries the folder; fresh starts in the workspace root", async () => {
+    const space = agents.work.space("work");
+    const entered = await space.shell("mkdir -p session/inner && cd session/inner");
+    assert.equal(entered.cwd, "session/inner");
+    const here = await space.shell("pwd");
+    assert.ok(here.stdout.endsWith("/session/inner\n"), here.stdout);
+    const fresh = await space.shell("pwd", { fresh: true });
+    assert.equal(fresh.cwd, ".");
+    assert.ok(!fresh.stdout.includes("/session/inner"), fresh.stdout);
+  });
+
   test("a denied operation raises DeniedError with the reason", async () => {
     const space = agents.locked.space("locked");
     await assert.rejects(space.createFile("a.txt", "x"), (error: unknown) => {

@@ -133,7 +133,7 @@ enum OutsidePaths {
       }
       if text.contains("://") || WorkspacePath.harmlessDevices.contains(text) { continue }
       if path.substitution || (path.expansion && homeSpelled == nil) { continue }
-      if let why = homeSpelled != nil ? "is in the home folder" : WorkspacePath.escape(path) {
+      if let why = homeSpelled != nil ? "is in the home folder" : WorkspacePath.escape(path, from: sink.startDepth) {
         sink.add(
           .outsideWorkspace,
           "`\(program) \(text.clippedForReason)` names a path outside the workspace: it \(why)")

@@ -104,7 +104,7 @@ enum ProgramChecks {
       let shown = "`\(program) \(arg.text.clippedForReason)`"
       if WorkspacePath.isRawDevice(path.text), what == "changes" {
         sink.add(.deviceWrite, "\(shown) writes to a raw device")
-      } else if let why = WorkspacePath.escape(path),
+      } else if let why = WorkspacePath.escape(path, from: sink.startDepth),
         !(WorkspacePath.harmlessDevices.contains(path.text) && !path.expansion)
       {
         sink.add(.pathOutsideWorkspace, "\(shown) \(what) a path outside the workspace: it \(why)")
@@ -127,7 +127,7 @@ enum ProgramChecks {
         target = arg
         target?.text = String(arg.text.dropFirst(short.count))
       }
-      if let target, let why = WorkspacePath.escape(target) {
+      if let target, let why = WorkspacePath.escape(target, from: sink.startDepth) {
         sink.add(
           .pathOutsideWorkspace,
           "`\(program) \(arg.text.clippedForReason)` writes outside the workspace: it \(why)")
@@ -165,7 +165,7 @@ enum ProgramChecks {
         } else {
           folder.text = String(option.dropFirst(2))
         }
-        if let why = WorkspacePath.escape(folder) {
+        if let why = WorkspacePath.escape(folder, from: sink.startDepth) {
           flag(
             "`git -C \(folder.text.clippedForReason)` works on a repository outside the workspace: it \(why)"
           )
@@ -215,7 +215,7 @@ enum ProgramChecks {
       } else if text == "--output" || text.hasPrefix("--output=") {
         var target = text == "--output" && offset + 1 < args.count ? args[offset + 1] : arg
         if text != "--output" { target.text = String(text.dropFirst("--output=".count)) }
-        if let why = WorkspacePath.escape(target) {
+        if let why = WorkspacePath.escape(target, from: sink.startDepth) {
           flag(
             "`git \(subcommand) \(text.clippedForReason)` writes outside the workspace: it \(why)")
         }

@@ -11,9 +11,14 @@ public enum ShellAnalyzer {
   /// How deeply subshells, groups, substitutions and `sh -c` strings may nest.
   public static let maximumDepth = 64
 
-  /// Analyzes one command string.
-  public static func analyze(_ command: String) -> ShellAnalysis {
+  /// Analyzes one command string run in `folder` (relative to the workspace, `""` its root:
+  /// the shell session's folder): relative paths are resolved against it.
+  public static func analyze(_ command: String, folder: String = "") -> ShellAnalysis {
     var sink = ShellSink()
+    if let start = PathAccess.normalize(folder), !start.isEmpty {
+      sink.folders = [start]
+      sink.startDepth = start.split(separator: "/").count
+    }
     analyze(Array(command.utf8), depth: 0, into: &sink)
     return ShellAnalysis(commands: sink.commands, hazards: sink.hazards, accesses: sink.accesses)
   }
@@ -123,7 +128,7 @@ public enum ShellAnalyzer {
     if program.glob {
       sink.add(.glob, "the program name `\(text)` is a pattern that expands when the command runs")
     }
-    if program.text.contains("/") || program.tilde, WorkspacePath.escape(program) != nil {
+    if program.text.contains("/") || program.tilde, WorkspacePath.escape(program, from: sink.startDepth) != nil {
       sink.add(
         .absolutePath,
         "`\(text)` is run by a path outside the workspace, which dodges rules written for program names"
@@ -159,7 +164,7 @@ public enum ShellAnalyzer {
       sink.add(.deviceWrite, "\(shown) writes to a raw device")
     } else if WorkspacePath.harmlessDevices.contains(text) && !target.expansion {
       return
-    } else if let why = WorkspacePath.escape(target) {
+    } else if let why = WorkspacePath.escape(target, from: sink.startDepth) {
       sink.add(
         .redirectOutsideWorkspace, "\(shown) writes to a file outside the workspace: it \(why)")
     }
@@ -176,6 +181,8 @@ struct ShellSink {
   /// The workspace-relative folders a command may run in: the start and every folder a `cd`
   /// named (a `cd` inside a subshell is counted too: more places checked, never fewer).
   var folders: [String] = [""]
+  /// How many folders deep in the workspace the command starts: how far `..` may climb.
+  var startDepth = 0
 
   /// Records that `word` is read or written, unless it is only known when the command runs
   /// (the runtime's check after the command covers those).
@@ -215,16 +222,18 @@ enum WorkspacePath {
   ]
 
   /// Why `word` may name a place outside the workspace, or nil when it stays inside.
-  static func escape(_ word: ShellWord) -> String? {
+  /// `depth` is how many folders deep in the workspace the command starts.
+  static func escape(_ word: ShellWord, from depth: Int = 0) -> String? {
     if word.expansion { return "is only known when the command runs" }
     if word.tilde { return "is in the home folder" }
-    return escape(word.text)
+    return escape(word.text, from: depth)
   }
 
-  /// Why the path `text` leaves the workspace, or nil when it stays inside.
-  static func escape(_ text: String) -> String? {
+  /// Why the path `text` leaves the workspace when used `depth` folders deep in it, or nil
+  /// when it stays inside.
+  static func escape(_ text: String, from start: Int = 0) -> String? {
     if text.hasPrefix("/") { return "is an absolute path" }
-    var depth = 0
+    var depth = start
     for component in text.split(separator: "/") where component != "." {
       depth += component == ".." ? -1 : 1
       if depth < 0 { return "climbs out of the workspace with `..`" }
