@@ -24,7 +24,17 @@ public final class ByteGate: Sendable {
   public static let largeFile = 1 << 20
   /// The runtime's default budget for large contents in memory at once (with the server's reply
   /// budget, what a server may hold for clients; see `spaces bench soak`).
-  public static let defaultLimit = 32 << 20
+  public static let defaultLimit = 64 << 20
+  /// How many times its size a large request line is in memory at once, at worst: its bytes,
+  /// their copy, the decoded text, the bytes written, and the journal record being encoded
+  /// (the encoder's growing buffer and its copy).
+  public static let lineCopies = 6
+  /// How many times its size a large file read or edited is in memory at once, at worst: the
+  /// content, and the answer being encoded from it (or the new content and the search's work).
+  public static let fileCopies = 5
+  /// How many times its size a batch of large journal records replayed to a subscriber is in
+  /// memory at once: the bytes read, the decoded events, and the notification being encoded.
+  public static let replayCopies = 4
   private let state: LockedValue<State>
 
   /// Creates a budget of `limit` bytes (at least 1 MiB).

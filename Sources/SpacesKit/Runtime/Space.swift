@@ -174,20 +174,20 @@ public final class Space: Sendable {
       }
 
       // A large file's content is held until its result is journaled and returned, and the
-      // answer is encoded from it: a read first takes three times its size from the runtime's
-      // budget for contents (an edit too: the file, the new content, the search's work), so
-      // many such operations at once wait their turn instead of all being held together. A
-      // caller that passes `hold` keeps the bytes until it has encoded the answer; a request
-      // whose own line was large already holds its share, and takes nothing more (taking twice
-      // could leave two requests each waiting for what the other holds).
+      // answer is encoded from it: a read or an edit first takes `ByteGate.fileCopies` times
+      // its size from the runtime's budget for contents, so many such operations at once wait
+      // their turn instead of all being held together. A caller that passes `hold` keeps the
+      // bytes until it has encoded the answer; a request whose own line was large already
+      // holds its share, and takes nothing more (taking twice could leave two requests each
+      // waiting for what the other holds).
       var held = 0
       let largeSize = Self.largeContent(operation, workspace)
       if let contents, hold?.bytes ?? 0 == 0, let size = largeSize {
         let granted: Bool
         if let hold {
-          granted = await hold.take(3 * size, from: contents)
+          granted = await hold.take(ByteGate.fileCopies * size, from: contents)
         } else {
-          held = await contents.acquire(3 * size) ?? 0
+          held = await contents.acquire(ByteGate.fileCopies * size) ?? 0
           granted = held > 0
         }
         guard granted else {

@@ -116,7 +116,7 @@ final class EventCursor: Sendable {
       // A batch of large records is held decoded and encoded again: it takes its turn first.
       let hold = ContentHold(turn: turn)
       if reader.lastBytes >= ByteGate.largeFile, let contents = space.contents {
-        guard await hold.take(2 * reader.lastBytes, from: contents) else { return .stopped }
+        guard await hold.take(ByteGate.replayCopies * reader.lastBytes, from: contents) else { return .stopped }
       }
       for event in events where event.seq > lastSent {
         guard outbox.send(line(event), .event) else { return .full }

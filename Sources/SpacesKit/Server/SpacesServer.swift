@@ -201,7 +201,9 @@ public final class SpacesServer: Sendable {
               var hold: ContentHold?
               if case .line(let buffer) = message, buffer.readableBytes >= ByteGate.largeFile {
                 let taken = ContentHold(turn: connection.largeTurn)
-                guard await taken.take(4 * buffer.readableBytes, from: runtime.contents) else { break }
+                guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
+                  break
+                }
                 hold = taken
               }
               if let work = connection.receive(message, hold: hold) {

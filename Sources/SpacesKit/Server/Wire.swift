@@ -187,9 +187,13 @@ enum Wire {
   }
 
   static func encode<T: Encodable>(_ value: T) -> ByteBuffer {
-    var data = (try? SpacesJSON.encoder.encode(value)) ?? Data("{}".utf8)
-    data.append(0x0A)
-    return ByteBuffer(bytes: data)
+    let data = (try? SpacesJSON.encoder.encode(value)) ?? Data("{}".utf8)
+    // One copy into a buffer of the exact size (appending the newline to `data` could copy it
+    // once more to grow it).
+    var buffer = ByteBufferAllocator().buffer(capacity: data.count + 1)
+    buffer.writeBytes(data)
+    buffer.writeInteger(UInt8(0x0A))
+    return buffer
   }
 
   static func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
