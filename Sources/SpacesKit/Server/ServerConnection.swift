@@ -188,6 +188,9 @@ final class ServerConnection: Sendable {
       case .unsubscribe(let params): return try unsubscribe(params, request)
       case .approvalList(let params): return approvalList(params, request)
       case .approvalResolve(let params): return try approvalResolve(params, request)
+      case .approvalExtend(let params):
+        return ok(
+          try failing { () throws(SpacesError) in try runtime.extendApproval(params.id, by: params.seconds) }, request)
       case .policyCheck(let params): return try await policyCheck(params, request)
       case .fileList(let params): return try fileList(params, request)
       case .fileRead(let params): return await fileOp(params.space, .readFile(path: params.path), request)
@@ -380,7 +383,7 @@ final class ServerConnection: Sendable {
         guard event.opId == id else { return }
         outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
       }
-    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running)
+    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running, reason: params.reason)
     if let token { space?.hub.removeObserver(token) }
     return ok(result, request)
   }
