@@ -223,6 +223,9 @@ public enum PromptView {
     if waiting > 1, x < content.maxX - 10 {
       x += canvas.put("] next  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
     }
+    if x < content.maxX - 14 {
+      x += canvas.put("+ more time  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
+    }
     if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
       let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)
       canvas.put(TextWidth.truncate(rule, to: content.maxX - x), x: x, y: y, Style(.dim), limit: content.maxX - x)
