@@ -50,11 +50,14 @@ struct ApprovalsCommand: AsyncParsableCommand {
       let now = Date()
       for request in approvals {
         let reasons = request.decision.reasons.map(EventText.sanitize).joined(separator: "; ")
+        let said = request.reason.map { "\n    agent says: \"" + StatedReason.display($0) + "\"" } ?? ""
         CLI.print(
-          "\(request.id)  \(request.space)  \(EventText.summary(request.op))\n    why: \(reasons)\n    "
+          "\(request.id)  \(request.space)  \(EventText.summary(request.op))\n    why: \(reasons)\(said)\n    "
             + Self.timeLeft(until: request.deadline, now: now))
       }
-      CLI.print("answer with `spaces approve ID` (--once, --session, --always, or --deny --feedback TEXT)")
+      CLI.print(
+        "answer with `spaces approve ID` (--once, --session, --always, or --deny --feedback TEXT); "
+          + "more time with `spaces approve ID --extend`")
     }
   }
 }
@@ -72,11 +75,20 @@ extension ApprovalsCommand {
 
 struct ApproveCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "approve", abstract: "Answer an approval request on the running server (default: once).")
+    commandName: "approve",
+    abstract: "Answer an approval request on the running server (default: once), or give it more time.")
 
   @Argument(help: "The request's id (see `spaces approvals`).") var id: String
-  @Flag(help: "How to answer.") var decision: ApprovalChoice = .once
+  @Flag(help: "How to answer (default: once).") var decision: ApprovalChoice?
   @Option(help: "Feedback for the agent (with --deny).") var feedback: String?
+  @Flag(
+    help: "Don't answer yet: move the request's deadline on (by the time it was first given, or --seconds).")
+  var extend = false
+  @Option(
+    help:
+      "With --extend: how many seconds to add (1 to \(ApprovalQueue.maxExtensionSeconds); an hour more in all at most)."
+  )
+  var seconds: Int?
   @OptionGroup var options: HomeOptions
 
   func validate() throws {
@@ -84,12 +96,31 @@ struct ApproveCommand: AsyncParsableCommand {
       throw ValidationError(
         "--feedback goes with --deny: it is what the agent is told instead of running the operation")
     }
+    if extend, let decision {
+      throw ValidationError(
+        "--extend gives the request more time without answering it: leave out --\(decision.rawValue)")
+    }
+    if seconds != nil, !extend {
+      throw ValidationError("--seconds goes with --extend: it is how much more time the request gets")
+    }
+    if let seconds, !(1...ApprovalQueue.maxExtensionSeconds).contains(seconds) {
+      throw ValidationError(
+        "--seconds must be from 1 to \(ApprovalQueue.maxExtensionSeconds) (an hour), not \(seconds)")
+    }
   }
 
   func run() async throws {
     let client = try await SupervisorConnection.open(options.spacesHome)
     defer { Task { await client.close() } }
+    let decision = decision ?? .once
     do {
+      if extend {
+        let extended = try await client.extendApproval(id, seconds: seconds)
+        CLI.print(
+          "\(id): \(extended.seconds) s more (\(extended.totalSeconds) s in all), "
+            + ApprovalsCommand.timeLeft(until: extended.deadline, now: Date()))
+        return
+      }
       try await client.resolveApproval(id, decision, feedback: feedback)
     } catch let error as RPCError {
       throw CLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message))

@@ -34,13 +34,13 @@ struct MCPCommand: AsyncParsableCommand {
     let name = space
     await server.withMethodHandler(ListTools.self) { _ in .init(tools: SpaceTools.all) }
     await server.withMethodHandler(CallTool.self) { params in
-      let operation: Op
+      let call: (op: Op, reason: String?)
       do {
-        operation = try SpaceTools.operation(name: params.name, arguments: params.arguments)
+        call = try SpaceTools.operation(name: params.name, arguments: params.arguments)
       } catch {
         return .init(content: [.text(text: SpacesJSON.describe(error), annotations: nil, _meta: nil)], isError: true)
       }
-      return SpaceTools.result(await gateway.submit(operation, to: name))
+      return SpaceTools.result(await gateway.submit(call.op, to: name, reason: call.reason))
     }
     let transport = LineTransport(logger: logger)
     try await server.start(transport: transport)
@@ -65,13 +65,13 @@ enum Gateway: Sendable {
     return .embedded(runtime)
   }
 
-  func submit(_ operation: Op, to space: String) async -> OperationResult {
+  func submit(_ operation: Op, to space: String, reason: String?) async -> OperationResult {
     switch self {
     case .embedded(let runtime):
-      return await runtime.submit(operation, to: space)
+      return await runtime.submit(operation, to: space, reason: reason)
     case .server(let client):
       do {
-        return try await client.submit(operation, to: space)
+        return try await client.submit(operation, to: space, reason: reason)
       } catch {
         return .callFailed(operation, in: space, error: error)
       }

@@ -14,6 +14,11 @@ struct OpCommand: AsyncParsableCommand {
 
   @Argument(help: "The space's name.") var space: String
   @Argument(help: "The operation as JSON, or - for stdin.") var operation: String
+  @Option(
+    help: ArgumentHelp(
+      "Why you need this (at most \(StatedReason.maxLength) characters): journaled with the operation and shown to the person who approves it.",
+      valueName: "TEXT"))
+  var reason: String?
   @Flag(help: "Indent the result JSON.") var pretty = false
   @OptionGroup var options: HomeOptions
 
@@ -25,12 +30,14 @@ struct OpCommand: AsyncParsableCommand {
       text = operation
     }
     let parsed: Op
+    let statedReason: String?
     do {
       parsed = try Op.parse(text)
+      statedReason = try StatedReason.validate(reason)
     } catch {
       throw CLI.fail(error)
     }
-    let result = try await submit(parsed)
+    let result = try await submit(parsed, reason: statedReason)
     if result.id.isEmpty, let error = result.error {
       // The space itself could not be opened: say so plainly, as for other commands.
       throw CLI.fail(SpacesError(.init(rawValue: error.code), error.message))
@@ -40,15 +47,15 @@ struct OpCommand: AsyncParsableCommand {
   }
 
   /// Runs the operation on the server when one answers at SPACES_HOME, else in this process.
-  private func submit(_ op: Op) async throws -> OperationResult {
+  private func submit(_ op: Op, reason: String?) async throws -> OperationResult {
     let home = options.spacesHome
     guard SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) else {
-      return await options.runtime().submit(op, to: space)
+      return await options.runtime().submit(op, to: space, reason: reason)
     }
     do {
       let client = try await SpacesClient.connect(home: home)
       try await client.hello(role: .agent, client: "spaces-op")
-      let result = try await client.submit(op, to: space)
+      let result = try await client.submit(op, to: space, reason: reason)
       await client.close()
       return result
     } catch let error as SpacesError {

@@ -277,6 +277,88 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitForShell()
   }
 
+  /// The seconds the prompt's title counts down to ("1:59 left", "42s left"), if it shows.
+  static func countdown(_ screen: String) -> Int? {
+    for line in screen.split(separator: "\n") where line.contains("Approval needed") {
+      guard let left = line.range(of: " left") else { continue }
+      let before = line[..<left.lowerBound]
+      let word = before.split(separator: " ").last.map(String.init) ?? ""
+      if word.hasSuffix("s"), let seconds = Int(word.dropLast()) { return seconds }
+      let parts = word.split(separator: ":").compactMap { Int($0) }
+      if parts.count == 2 { return parts[0] * 60 + parts[1] }
+    }
+    return nil
+  }
+
+  /// `+` on the docked prompt gives the request more time: the countdown grows by the time it
+  /// was first given (60 s here), embedded or attached to a `spaces serve`, and the journal
+  /// says who extended it.
+  func plusExtendsTheDeadline(attached: Bool) async throws {
+    let tmux = try Tmux()
+    #expect(try await tmux.home.run("space", "create", "work").status == 0)
+    try "preset: standard\napprovalTimeoutSeconds: 60\n".write(
+      toFile: tmux.home.path + "/spaces/work/policy.yaml", atomically: true, encoding: .utf8)
+    var server: Process?
+    if attached {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: Binary.path)
+      process.arguments = ["serve"]
+      process.environment = tmux.home.environment
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      server = process
+      try await waitUntil("the server's socket") {
+        FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock")
+      }
+    }
+    defer {
+      server?.terminate()
+      server?.waitUntilExit()
+    }
+    try tmux.start("--space work")
+    try await tmux.waitFor(attached ? "attached to spaces serve" : "serving spaces.sock")
+    let agent = Task {
+      try await tmux.home.run(
+        "op", "work", "--reason", "clean up the scratch folder before the build",
+        #"{"kind":"shell","command":"mkdir -p t.d && rm -r t.d && echo ok-t"}"#)
+    }
+    try await tmux.waitFor("[y] once")
+    try await tmux.waitFor("agent says: “clean up the scratch folder")
+    let shown = try tmux.screen()
+    let before = try #require(Self.countdown(shown), "no countdown: \(shown)")
+    #expect(before <= 60)
+    try tmux.send("+")
+    var after = before
+    let clock = ContinuousClock()
+    let end = clock.now + .seconds(20)
+    while clock.now < end {
+      after = Self.countdown(try tmux.screen()) ?? after
+      if after > before + 30 { break }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    #expect(after >= before + 50 && after <= 120, "\(before) → \(after)")
+    try await press(tmux, "y", until: "[y] once")
+    let run = try await agent.value
+    #expect(run.json?["stdout"] as? String == "ok-t\n", "\(run.stderr)")
+    try await tmux.waitFor("done · exit 0")
+    let journal = try await tmux.home.journal("work")
+    let extended = journal.filter { $0["type"] as? String == "approvalExtended" }
+    #expect(extended.count == 1)
+    #expect(extended.first?["actor"] as? String == "person")
+    #expect(extended.first?["seconds"] as? Int == 60)
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
+  @Test func plusExtendsTheDeadlineEmbedded() async throws {
+    try await plusExtendsTheDeadline(attached: false)
+  }
+
+  @Test func plusExtendsTheDeadlineAttached() async throws {
+    try await plusExtendsTheDeadline(attached: true)
+  }
+
   /// Reopening the workbench on a space with history shows it, with what happened since.
   @Test func reopeningShowsTheSpacesHistory() async throws {
     let tmux = try Tmux()

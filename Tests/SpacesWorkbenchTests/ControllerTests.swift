@@ -9,6 +9,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   let lock = NSLock()
   var pending: [ApprovalRequest] = []
   var resolutions: [(String, ApprovalResolution)] = []
+  var extensions: [(String, Int?)] = []
   var files: [String: String] = ["greet.sh": Fixture.greet]
   let stream: AsyncStream<Event>
   let continuation: AsyncStream<Event>.Continuation
@@ -41,6 +42,22 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
       pending.removeAll { $0.id == id }
     }
   }
+  func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension {
+    let outcome = lock.withLock { () -> Result<ApprovalExtension, SpacesError> in
+      guard let index = pending.firstIndex(where: { $0.id == id }) else {
+        return .failure(
+          SpacesError(.approvalClosed, "the request \(id) can't be given more time: it was already resolved"))
+      }
+      extensions.append((id, seconds))
+      let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+      let added = seconds ?? 300
+      let old = (try? format.parse(pending[index].deadline)) ?? Date()
+      pending[index].deadline = Event.timestamp(old.addingTimeInterval(Double(added)))
+      let total = extensions.filter { $0.0 == id }.count * added
+      return .success(ApprovalExtension(id: id, deadline: pending[index].deadline, seconds: added, totalSeconds: total))
+    }
+    return try outcome.get()
+  }
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
     OperationResult(id: "op_person", space: space, kind: operation.kind, status: .completed)
   }
@@ -67,6 +84,36 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(controller.handle(.char("y"), now: 1.1).isEmpty)
     #expect(source.resolutions.count == 1)
     #expect(source.resolutions.first?.1 == ApprovalResolution(choice: .once))
+    controller.stop()
+  }
+
+  /// `+` gives the request on the prompt more time at once (it answers nothing, so the key
+  /// guard doesn't hold it), and the countdown grows by what was added.
+  @Test func plusExtendsTheDeadlineAndTheCountdownGrows() throws {
+    let source = FakeSource()
+    let request = Fixture.request(
+      "op_more", .shell(command: "make deploy", timeoutMs: nil), reasons: ["asks"],
+      deadline: Event.timestamp(Date().addingTimeInterval(120)))
+    source.pending = [request]
+    let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
+    controller.start(now: 0)
+    let before = try #require(controller.state.deadlines["op_more"])
+    #expect(PromptView.countdown(controller.state, request: request, now: 0.05)?.0 == "2:00 left")
+    _ = controller.handle(.char("+"), now: 0.05)
+    #expect(source.extensions.map(\.0) == ["op_more"])
+    #expect(source.extensions.first?.1 == nil)  // the time first given: the source knows it
+    let after = try #require(controller.state.deadlines["op_more"])
+    #expect(abs(after - before - 300) < 1, "\(before) → \(after)")
+    #expect(PromptView.countdown(controller.state, request: request, now: 0.05)?.0 == "7:00 left")
+    #expect(controller.state.flash?.text.contains("more time: +5m00s for op_more") == true)
+    #expect(source.resolutions.isEmpty)
+    // The prompt's title shows it.
+    let screen = WorkbenchView.render(controller.state, width: 80, height: 24, now: 0.05).text
+    #expect(screen.contains("7:00 left"), "\(screen)")
+    // Once nothing waits, `+` says why it can't.
+    source.lock.withLock { source.pending = [] }
+    _ = controller.handle(.char("+"), now: 1)
+    #expect(controller.state.flash?.text.contains("no more time for op_more") == true)
     controller.stop()
   }
 

@@ -22,13 +22,15 @@ enum Fixture {
   }
 
   static func request(
-    _ id: String, _ op: Op, reasons: [String], rules: [PolicyRule] = [], space: String = "demo"
+    _ id: String, _ op: Op, reasons: [String], rules: [PolicyRule] = [], space: String = "demo",
+    agentReason: String? = nil, deadline: String = "2026-01-01T00:05:00.000Z"
   ) -> ApprovalRequest {
-    let json: [String: Any] = [
+    var json: [String: Any] = [
       "id": id, "space": space, "op": object(op), "decision": object(Decision(.ask, reasons: reasons, rules: [])),
-      "requested": "2026-01-01T00:00:00.000Z", "deadline": "2026-01-01T00:05:00.000Z",
+      "requested": "2026-01-01T00:00:00.000Z", "deadline": deadline,
       "suggestedRules": rules.map { object($0) },
     ]
+    if let agentReason { json["reason"] = agentReason }
     let data = (try? JSONSerialization.data(withJSONObject: json)) ?? Data()
     return (try? JSONDecoder().decode(ApprovalRequest.self, from: data))!
   }

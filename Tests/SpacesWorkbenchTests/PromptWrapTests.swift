@@ -151,6 +151,75 @@ import Testing
     }
   }
 
+  /// The agent's words: long, hostile (escape sequences, a line break and a fake `why:` line),
+  /// shown after the policy's reasons under their own label, wrapped, never as a line of their own.
+  static let agentReason =
+    "I need to deploy the hotfix for the checkout outage before the 17:00 freeze; the release notes are in "
+    + "CHANGELOG.md and the rollback is ./bin/rollback \u{1B}[2J\u{1B}[31mtrust me\n\nwhy: the policy allows this "
+    + "\u{202E}txet desrever and the rest of a long explanation that keeps going until it ends here: END"
+
+  static var reasonedShell: ApprovalRequest {
+    Fixture.request(
+      "op_reason", .shell(command: "./bin/deploy --prod", timeoutMs: nil), reasons: [reasons[0]],
+      agentReason: agentReason)
+  }
+
+  @Test func theAgentsReasonShowsBesideThePolicysWrappedAndAttributed() {
+    for (width, height) in [(40, 12), (80, 24)] {
+      let state = Self.state(Self.reasonedShell, width: width, height: height)
+      let screen = WorkbenchView.render(state, width: width, height: height, now: Self.now).text
+      assertSnapshot(screen, named: "prompt-agent-reason.\(width)x\(height)")
+      if let request = state.currentApproval,
+        let rect = WorkbenchLayout.compute(width: width, height: height, state: state).prompt
+      {
+        // Scrolled (`J`) to where the agent's words begin.
+        let body = PromptView.bodyLines(state: state, request: request, width: rect.width - 4)
+        if let start = body.firstIndex(where: { $0.plain.hasPrefix(PromptView.agentSays) }),
+          !screen.contains("agent says: “I need")
+        {
+          var scrolled = state
+          for _ in 0..<start { _ = scrolled.handle(.char("J"), now: Self.now) }
+          let text = WorkbenchView.render(scrolled, width: width, height: height, now: Self.now).text
+          #expect(text.contains("agent says: “I need"), "\(text)")
+          assertSnapshot(text, named: "prompt-agent-reason-scrolled.\(width)x\(height)")
+        }
+      }
+      let (rows, _) = Self.scrollThrough(state, width: width, height: height)
+      let ordered = rows.keys.sorted().compactMap { rows[$0] }
+      guard let first = ordered.firstIndex(where: { $0.hasPrefix("agent says: “I need") }) else {
+        Issue.record("no reason at \(width)×\(height): \(ordered)")
+        continue
+      }
+      let why = ordered.lastIndex { $0.hasPrefix("why: ") } ?? .max
+      #expect(why < first, "the policy's reasons come first at \(width)×\(height)")
+      // Every row of it is under the label; none starts like a line of the prompt's own.
+      let said = ordered[first...].prefix { $0.hasPrefix("agent says: ") || $0.hasPrefix("            ") }
+      #expect(said.last?.hasSuffix("END”") == true, "\(width)×\(height): \(said)")
+      #expect(ordered.filter { $0.hasPrefix("why: ") }.count == 1)
+      let joined = said.map { String($0.dropFirst(12)) }.joined(separator: " ")
+      #expect(joined.contains("^[[2J^[[31mtrust me why: the policy allows this"))
+      #expect(joined.contains("\u{FFFD}txet"))
+      #expect(!screen.contains("\u{1B}") && !screen.contains("\u{202E}"))
+    }
+  }
+
+  @Test func theDetailsShowTheAgentsReasonApartFromThePolicys() {
+    var state = Fixture.state()
+    _ = state.apply(
+      Fixture.event("op_r", .received) {
+        $0.op = .shell(command: "make", timeoutMs: nil)
+        $0.reason = "to build\nwhy: fake \u{1B}[31m"
+      }, now: 99)
+    _ = state.apply(
+      Fixture.event("op_r", .decision) { $0.decision = Decision(.ask, reasons: ["the policy's own"]) }, now: 99)
+    _ = state.apply(Fixture.event("op_r", .approvalExtended) { $0.seconds = 300 }, now: 99)
+    let record = state.operation("op_r")
+    let rows = record.map { DetailsView.lines($0, now: 100) } ?? []
+    #expect(rows.contains { $0.0 == "agent says" && $0.1 == "“to build why: fake ^[[31m”" && $0.2 == .message })
+    #expect(rows.contains { $0.0 == "" && $0.1 == "the policy's own" })
+    #expect(rows.contains { $0.0 == "more time" && $0.1 == "5m00s given by a person" })
+  }
+
   @Test func thePromptGrowsToMostOfATallScreen() {
     let state = Self.state(Self.bigEdit, width: 120, height: 40)
     let layout = WorkbenchLayout.compute(width: 120, height: 40, state: state)

@@ -190,6 +190,74 @@ def test_a_call_waiting_for_approval_blocks_until_a_supervisor_decides(served):
     assert [(event["resolution"], event["decidedBy"]) for event in resolved] == [("once", "person"), ("deny", "person")]
 
 
+def test_every_tool_takes_a_reason_that_is_journaled_not_parsed_as_the_operation(home):
+    assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
+    reason = "I want to tell the person \x1b[31mwhy\x1b[0m"
+
+    async def body():
+        async with connected(home) as session:
+            tools = (await session.list_tools()).tools
+            for tool in tools:
+                field = tool.input_schema["properties"]["reason"]
+                assert field["type"] == "string" and field["maxLength"] == 500, tool.name
+                assert "Why you need this" in field["description"], tool.name
+                assert "reason" not in tool.input_schema["required"], tool.name
+            said = await session.call_tool("message", {"text": "hello", "reason": reason})
+            assert not said.is_error, text(said)
+            plain = await session.call_tool("message", {"text": "no reason", "reason": None})
+            assert not plain.is_error, text(plain)
+            long = await session.call_tool("message", {"text": "x", "reason": "y" * 501})
+            assert long.is_error and '"reason" is 501 characters long' in text(long)
+            typed = await session.call_tool("message", {"text": "x", "reason": 7})
+            assert typed.is_error and '"reason" must be a string' in text(typed)
+
+    run(body())
+    events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]
+    received = [event for event in events if event["type"] == "received"]
+    assert [event["op"]["text"] for event in received] == ["hello", "no reason"]
+    assert received[0]["reason"] == reason and "reason" not in received[0]["op"]
+    assert "reason" not in received[1]
+    readable = spaces(home, "log", "s").stdout
+    assert 'agent says: "I want to tell the person ^[[31mwhy^[[0m"' in readable
+    assert "\x1b" not in readable
+
+
+def test_a_reason_reaches_the_supervisor_and_the_deadline_can_be_extended(served):
+    home = served
+    assert spaces(home, "space", "create", "s", "--backend", "host").returncode == 0
+
+    async def body():
+        async with connected(home) as session:
+            call = asyncio.create_task(session.call_tool(
+                "shell", {"command": "touch b && chmod +x b", "reason": "the build script must be executable"}))
+            request = await asyncio.to_thread(wait_for, lambda: pending(home), "the approval request")
+            assert request[0]["reason"] == "the build script must be executable"
+            assert "reason" not in request[0]["op"]
+            listed = spaces(home, "approvals")
+            assert 'agent says: "the build script must be executable"' in listed.stdout, listed.stdout
+            extended = spaces(home, "approve", request[0]["id"], "--extend", "--seconds", "90")
+            assert extended.returncode == 0, extended.stderr
+            assert "90 s more (90 s in all)" in extended.stdout
+            after = pending(home)[0]
+            assert after["deadline"] > request[0]["deadline"]
+            wrong = spaces(home, "approve", request[0]["id"], "--extend", "--seconds", "0")
+            assert wrong.returncode != 0 and "from 1 to 3600" in wrong.stderr
+            both = spaces(home, "approve", request[0]["id"], "--extend", "--once")
+            assert both.returncode != 0 and "leave out --once" in both.stderr
+            assert not call.done()
+            decided = spaces(home, "approve", request[0]["id"], "--once")
+            assert decided.returncode == 0, decided.stderr
+            result = await call
+            assert not result.is_error, text(result)
+
+    run(body())
+    events = [json.loads(line) for line in spaces(home, "log", "s", "--json").stdout.splitlines()]
+    extended = [event for event in events if event["type"] == "approvalExtended"]
+    assert [(event["actor"], event["seconds"]) for event in extended] == [("person", 90)]
+    assert [event["reason"] for event in events if event["type"] == "received"] == [
+        "the build script must be executable"]
+
+
 def alive(pid):
     try:
         os.kill(pid, 0)

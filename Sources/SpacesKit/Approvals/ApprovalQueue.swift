@@ -12,7 +12,8 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
   public var decision: Decision
   /// When it was asked (ISO 8601).
   public var requested: String
-  /// When it will be denied if nobody decides (ISO 8601).
+  /// When it will be denied if nobody decides (ISO 8601); a person may move it later
+  /// (``ApprovalQueue/extend(_:by:)``).
   public var deadline: String
   /// The rules an `always` answer would save, shown to the person before saving; empty when
   /// the operation can't be covered by a narrow rule (then only once, session or deny).
@@ -20,6 +21,9 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
   /// A shell command's folder, relative to the workspace, when the shell session is not in its
   /// root (relative paths in the command are from there).
   public var cwd: String? = nil
+  /// The agent's own reason for the operation, as it sent it (``StatedReason``); show it only
+  /// through ``StatedReason/display(_:)`` and as the agent's words.
+  public var reason: String?
 }
 
 /// How a person answers an approval request.
@@ -45,6 +49,8 @@ public struct ApprovalResolution: Sendable, Equatable {
   /// True when the wait ended because the waiting task was cancelled (the agent disconnected
   /// or cancelled its request) before anyone decided; `choice` is then `nil`.
   public var cancelled: Bool
+  /// The seconds a person added to the request's deadline before it ended (set by the queue).
+  public var extendedSeconds: Int
 
   /// Creates a resolution.
   public init(choice: ApprovalChoice?, feedback: String? = nil, rules: [PolicyRule] = []) {
@@ -52,6 +58,7 @@ public struct ApprovalResolution: Sendable, Equatable {
     self.feedback = feedback
     self.rules = rules
     self.cancelled = false
+    self.extendedSeconds = 0
   }
 
   /// Nobody decided in time.
@@ -65,15 +72,50 @@ public struct ApprovalResolution: Sendable, Equatable {
   }()
 }
 
+/// How `approval.extend` moved a request's deadline.
+public struct ApprovalExtension: Codable, Sendable, Equatable {
+  /// The approval request (operation) id.
+  public var id: String
+  /// The request's new deadline (ISO 8601).
+  public var deadline: String
+  /// The seconds this extension added (less than asked when it reached the bound,
+  /// ``ApprovalQueue/maxExtensionSeconds`` over the request's life).
+  public var seconds: Int
+  /// The seconds added to the request's first deadline so far, this extension included.
+  public var totalSeconds: Int
+
+  /// Creates the description of an extension.
+  public init(id: String, deadline: String, seconds: Int, totalSeconds: Int) {
+    self.id = id
+    self.deadline = deadline
+    self.seconds = seconds
+    self.totalSeconds = totalSeconds
+  }
+}
+
 /// A space's approval requests, first in, first out.
 ///
 /// ``wait(for:timeout:)`` suspends an operation until ``resolve(_:with:)`` is called for it or
-/// the timeout passes. The first resolution wins; a second one, or one after the timeout, gets
-/// a clear error.
+/// its deadline passes; ``extend(_:by:)`` moves the deadline (by an hour at most over the
+/// request's life). The first resolution wins; a second one, or one after the deadline, gets a
+/// clear error.
 public final class ApprovalQueue: Sendable {
+  /// The most a request's deadline can be moved in all, by every extension together (an hour).
+  public static let maxExtensionSeconds = 3600
+
   private struct Waiter {
     var request: ApprovalRequest
     var continuation: CheckedContinuation<ApprovalResolution, Never>
+    /// The time the request was given first.
+    var timeout: Duration
+    /// When it times out; only ever moved later, and only by `extend`.
+    var deadline: ContinuousClock.Instant
+    /// Seconds added by extensions so far.
+    var added = 0
+    /// Which timer may time it out: an extension starts a new one and the old one, should it
+    /// fire, finds the generation changed and does nothing.
+    var generation = 0
+    var timer: Task<Void, Never>?
   }
 
   private struct State {
@@ -87,32 +129,27 @@ public final class ApprovalQueue: Sendable {
   /// Creates an empty queue.
   public init() {}
 
-  /// The requests waiting now, oldest first.
+  /// The requests waiting now, oldest first (each with its current deadline).
   public var pending: [ApprovalRequest] {
     state.withValue { state in state.order.compactMap { state.waiting[$0]?.request } }
   }
 
   /// Waits for a person's answer to `request`, or returns ``ApprovalResolution/timedOut``
-  /// after `timeout`.
+  /// when its deadline passes: `timeout` from now, moved by each ``extend(_:by:)``.
   ///
   /// Cancelling the waiting task ends the wait at once with ``ApprovalResolution/cancelled``
   /// and takes the request out of the queue.
   public func wait(for request: ApprovalRequest, timeout: Duration) async -> ApprovalResolution {
     let id = request.id
-    let timer = LockedValue<Task<Void, Never>?>(nil)
-    defer { timer.withValue { $0?.cancel() } }
     return await withTaskCancellationHandler {
       await withCheckedContinuation { continuation in
         state.withValue { state in
-          state.waiting[id] = Waiter(request: request, continuation: continuation)
+          var waiter = Waiter(
+            request: request, continuation: continuation, timeout: timeout, deadline: .now + timeout)
+          // Started only now, so even a zero timeout finds the request registered.
+          arm(&waiter, id: id)
+          state.waiting[id] = waiter
           state.order.append(id)
-        }
-        // Started only now, so even a zero timeout finds the request registered.
-        timer.withValue {
-          $0 = Task {
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            self.finish(id, with: .timedOut, note: "it timed out after \(timeout) without a decision")
-          }
         }
         if Task.isCancelled {
           finish(id, with: .cancelled, note: Self.cancelledNote)
@@ -125,6 +162,63 @@ public final class ApprovalQueue: Sendable {
 
   private static let cancelledNote =
     "the operation was cancelled before anyone decided (its agent disconnected or cancelled the request)"
+
+  /// Starts the timer for the waiter's current deadline and generation (stopping the last one).
+  private func arm(_ waiter: inout Waiter, id: String) {
+    waiter.timer?.cancel()
+    let (deadline, generation) = (waiter.deadline, waiter.generation)
+    let total = waiter.timeout + .seconds(waiter.added)
+    waiter.timer = Task {
+      guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+      self.finish(
+        id, with: .timedOut, note: "it timed out after \(total) without a decision", generation: generation)
+    }
+  }
+
+  /// Moves the deadline of the request with `id` later by `seconds` (1 to
+  /// ``maxExtensionSeconds``), or by the time it was given first when `nil`.
+  ///
+  /// Over a request's life its deadline moves by ``maxExtensionSeconds`` at most: an extension
+  /// that would pass that adds what is left (the answer says how much), and one when nothing is
+  /// left is refused with `limitExceeded`. A request that is no longer waiting is
+  /// `approvalClosed` (or `notFound` when it never was).
+  public func extend(_ id: String, by seconds: Int? = nil) throws(SpacesError) -> ApprovalExtension {
+    if let seconds, !(1...Self.maxExtensionSeconds).contains(seconds) {
+      throw SpacesError(
+        .invalidRequest,
+        "\"seconds\" must be a whole number from 1 to \(Self.maxExtensionSeconds) (an hour), not \(seconds)")
+    }
+    let outcome = state.withValue { state -> Result<ApprovalExtension, SpacesError> in
+      guard var waiter = state.waiting[id] else {
+        if let why = state.finished[id] {
+          return .failure(SpacesError(.approvalClosed, "the request \(id) can't be given more time: \(why)"))
+        }
+        return .failure(SpacesError(.notFound, "no approval request \(id) is waiting; see the pending list"))
+      }
+      let room = Self.maxExtensionSeconds - waiter.added
+      guard room > 0 else {
+        return .failure(
+          SpacesError(
+            .limitExceeded,
+            "the request \(id) has had \(Self.maxExtensionSeconds / 60) minutes more already, "
+              + "the most a request can have; answer it"))
+      }
+      let first = max(1, Int(waiter.timeout.components.seconds))
+      let added = min(seconds ?? first, room)
+      waiter.added += added
+      waiter.deadline = waiter.deadline + .seconds(added)
+      waiter.generation += 1
+      let left = ContinuousClock.now.duration(to: waiter.deadline)
+      let wall = Date().addingTimeInterval(
+        Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)
+      waiter.request.deadline = Event.timestamp(wall)
+      arm(&waiter, id: id)
+      state.waiting[id] = waiter
+      return .success(
+        ApprovalExtension(id: id, deadline: waiter.request.deadline, seconds: added, totalSeconds: waiter.added))
+    }
+    return try outcome.get()
+  }
 
   /// Answers the request with `id`.
   public func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError) {
@@ -140,17 +234,25 @@ public final class ApprovalQueue: Sendable {
     }
   }
 
-  /// Completes a waiting request; returns false if it wasn't waiting.
+  /// Completes a waiting request (when `generation` is given, only if its deadline is still
+  /// the one that timer was started for); returns false if it wasn't waiting.
   @discardableResult
-  private func finish(_ id: String, with resolution: ApprovalResolution, note: String) -> Bool {
+  private func finish(
+    _ id: String, with resolution: ApprovalResolution, note: String, generation: Int? = nil
+  ) -> Bool {
     let waiter = state.withValue { state -> Waiter? in
-      guard let waiter = state.waiting.removeValue(forKey: id) else { return nil }
+      guard let waiter = state.waiting[id], generation == nil || generation == waiter.generation else { return nil }
+      state.waiting[id] = nil
       state.order.removeAll { $0 == id }
       state.finished[id] = note
       if state.finished.count > 10_000 { state.finished.removeAll() }
       return waiter
     }
-    waiter?.continuation.resume(returning: resolution)
-    return waiter != nil
+    guard let waiter else { return false }
+    waiter.timer?.cancel()
+    var resolution = resolution
+    resolution.extendedSeconds = waiter.added
+    waiter.continuation.resume(returning: resolution)
+    return true
   }
 }

@@ -64,11 +64,15 @@ public final class SpacesClient: Sendable {
   }
 
   /// Runs one operation; `onEvent` receives its events (output, approval, decision) as they happen.
+  ///
+  /// `reason` is the agent's own short reason for it (at most ``StatedReason/maxLength``
+  /// characters), journaled with it and shown to the person who approves it.
   public func submit(
-    _ op: Op, to space: String, onEvent: (@Sendable (Event) -> Void)? = nil
+    _ op: Op, to space: String, reason: String? = nil, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> OperationResult {
     try await call(
-      "op.submit", SubmitParams(space: space, op: op, events: onEvent == nil ? false : nil), onEvent: onEvent)
+      "op.submit", SubmitParams(space: space, op: op, events: onEvent == nil ? false : nil, reason: reason),
+      onEvent: onEvent)
   }
 
   /// Follows a space's events (every space for a supervisor when `space` is nil), replaying
@@ -94,6 +98,13 @@ public final class SpacesClient: Sendable {
   ) async throws {
     let _: ApprovalResolveResult = try await call(
       "approval.resolve", ApprovalResolveParams(id: id, decision: decision, feedback: feedback, rules: rules))
+  }
+
+  /// Gives an approval request more time (supervisors only): `seconds` (1 to
+  /// ``ApprovalQueue/maxExtensionSeconds``), or the time it was given first when `nil`.
+  @discardableResult
+  public func extendApproval(_ id: String, seconds: Int? = nil) async throws -> ApprovalExtension {
+    try await call("approval.extend", ApprovalExtendParams(id: id, seconds: seconds))
   }
 
   /// What the space's policy says about an operation, without running it.

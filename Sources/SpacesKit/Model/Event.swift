@@ -7,7 +7,8 @@ import Foundation
 public struct Event: Codable, Sendable, Equatable {
   /// What happened.
   public enum Kind: String, Codable, Sendable {
-    /// An operation arrived (`op`, `actor`).
+    /// An operation arrived (`op`, `actor`, and `reason` when the agent gave one: its own words,
+    /// see ``StatedReason``).
     case received
     /// The policy judged it (`decision`).
     case decision
@@ -15,6 +16,9 @@ public struct Event: Codable, Sendable, Equatable {
     case approvalRequested
     /// A person (or the timeout) answered (`resolution`, `reason`, `decidedBy`).
     case approvalResolved
+    /// A person gave the request more time (`actor`, the new `deadline`, `seconds` added, and
+    /// `reason` saying so).
+    case approvalExtended
     /// It may run but waits for a place: the space or its connection already runs as many
     /// commands as allowed (`reason` says which).
     case queued
@@ -58,6 +62,7 @@ public struct Event: Codable, Sendable, Equatable {
   public var op: Op?
   public var decision: Decision?
   public var resolution: String?
+  /// Why: the agent's stated reason on `received`; the runtime's words on the other types.
   public var reason: String?
   public var decidedBy: OperationResult.DecidedBy?
   public var stream: String?
@@ -66,6 +71,10 @@ public struct Event: Codable, Sendable, Equatable {
   public var result: OperationResult?
   /// `protectedRestored`: each protected path the command changed and what was done.
   public var restored: [ProtectedChange]?
+  /// `approvalExtended`: the request's new deadline (ISO 8601).
+  public var deadline: String?
+  /// `approvalExtended`: the seconds this extension added.
+  public var seconds: Int?
 
   /// Creates an event that has not been sequenced yet (the journal assigns `seq`).
   public init(space: String, opId: String, type: Kind, time: Date = Date()) {

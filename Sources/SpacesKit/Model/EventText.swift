@@ -12,7 +12,8 @@ public enum EventText {
     switch event.type {
     case .received:
       let who = event.actor.map { " by \($0.rawValue)" } ?? ""
-      return "received\(who): " + (event.op.map(summary) ?? "?")
+      let said = event.reason.map { " — agent says: \"" + StatedReason.display($0) + "\"" } ?? ""
+      return "received\(who): " + (event.op.map(summary) ?? "?") + said
     case .decision:
       let decision = event.decision
       let rules = decision.map { $0.rules.joined(separator: ", ") } ?? ""
@@ -23,6 +24,8 @@ public enum EventText {
       let reason = event.reason.map { ": \($0)" } ?? ""
       if event.decidedBy == .timeout { return "approval: no decision\(reason)" }
       return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")\(reason)"
+    case .approvalExtended:
+      return "approval: more time, deadline now \(event.deadline ?? "?")" + (event.reason.map { ": \($0)" } ?? "")
     case .queued:
       return "queued" + (event.reason.map { ": \($0)" } ?? "")
     case .started:

@@ -39,6 +39,9 @@ public final class Space: Sendable {
   /// Where each shell operation's state file is made (private to the runtime; bound into the
   /// sandbox one file at a time).
   private let sessionFolder: String
+  /// Held while an extension or the end of an approval wait is journaled, so an
+  /// `approvalExtended` event never follows its request's `approvalResolved`.
+  private let approvalRecords = NSLock()
 
   /// The space's name.
   public var name: String { config.name }
@@ -103,9 +106,13 @@ public final class Space: Sendable {
   /// it is journaled as `queued`. A large file's content takes its turn in the runtime's
   /// ``ByteGate``; with `hold`, the bytes it took stay held until the caller releases `hold`
   /// (once the answer is encoded).
+  ///
+  /// `reason` is the agent's own reason for it (``StatedReason``): journaled with the operation
+  /// and shown with its approval request, never read by the policy. One that is too long fails
+  /// the operation with `invalidRequest` before anything is journaled.
   public func submit(
     _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil,
-    hold: ContentHold? = nil
+    reason: String? = nil, hold: ContentHold? = nil
   ) async -> OperationResult {
     let clock = ContinuousClock()
     // How long it ran, once it starts (a wait for a person is not part of it; the journal's
@@ -116,11 +123,18 @@ public final class Space: Sendable {
       return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
     var result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
+    let statedReason: String?
+    do {
+      statedReason = try StatedReason.validate(reason)
+    } catch {
+      return failed(result, error)
+    }
 
     do {
       var received = event(id, .received)
       received.actor = actor
       received.op = operation
+      received.reason = statedReason
       let engine: PolicyEngine
       do {
         engine = try policy.current()
@@ -156,7 +170,8 @@ public final class Space: Sendable {
       case .ask:
         try record([received, decided], sync: false)
         switch try await askPerson(
-          id: id, operation: operation, verdict: verdict, engine: engine, folder: session?.session.folder ?? "")
+          id: id, operation: operation, verdict: verdict, engine: engine, folder: session?.session.folder ?? "",
+          reason: statedReason)
         {
         case .run:
           networkGranted = engine.approvalGrantsNetwork(verdict)
@@ -310,7 +325,9 @@ public final class Space: Sendable {
   }
 
   /// Puts an operation the policy asks about before a person and says how that ended.
-  private func askPerson(id: String, operation: Op, verdict: Decision, engine: PolicyEngine, folder: String)
+  private func askPerson(
+    id: String, operation: Op, verdict: Decision, engine: PolicyEngine, folder: String, reason: String?
+  )
     async throws(SpacesError) -> Answer
   {
     let timeout = engine.file.approvalTimeoutSeconds
@@ -318,7 +335,8 @@ public final class Space: Sendable {
     let request = ApprovalRequest(
       id: id, space: name, op: operation, decision: verdict, requested: Event.timestamp(now),
       deadline: Event.timestamp(now.addingTimeInterval(Double(timeout))),
-      suggestedRules: engine.suggestedRules(for: operation, decision: verdict), cwd: folder.isEmpty ? nil : folder)
+      suggestedRules: engine.suggestedRules(for: operation, decision: verdict), cwd: folder.isEmpty ? nil : folder,
+      reason: reason)
     var asked = event(id, .approvalRequested)
     asked.decision = verdict
     try record([asked], sync: true)
@@ -332,7 +350,7 @@ public final class Space: Sendable {
     var resolved = event(id, .approvalResolved)
     resolved.resolution = resolution.choice?.rawValue ?? (resolution.cancelled ? "cancelled" : "timeout")
     resolved.decidedBy = resolution.choice != nil ? .person : resolution.cancelled ? nil : .timeout
-    defer { _ = try? record([resolved], sync: true) }
+    defer { approvalRecords.withLock { _ = try? record([resolved], sync: true) } }
 
     switch resolution.choice {
     case nil where resolution.cancelled:
@@ -347,6 +365,9 @@ public final class Space: Sendable {
             + "run it from the workbench or under `spaces serve`, or add a rule to the space's policy.yaml"
         } else if timeout == 0 {
           "the policy asks for approval and approvalTimeoutSeconds is 0, so it was denied at once"
+        } else if resolution.extendedSeconds > 0 {
+          "nobody approved it within \(timeout + resolution.extendedSeconds) s "
+            + "(\(timeout) s, and \(resolution.extendedSeconds) s more a person gave it)"
         } else {
           "nobody approved it within \(timeout) s"
         }
@@ -377,6 +398,23 @@ public final class Space: Sendable {
       }
       return .run
     }
+  }
+
+  /// Gives the approval request `id` more time (``ApprovalQueue/extend(_:by:)``: `seconds`, or
+  /// the time it was given first) and journals it as `approvalExtended` by the person.
+  public func extendApproval(_ id: String, by seconds: Int? = nil) throws(SpacesError) -> ApprovalExtension {
+    approvalRecords.lock()
+    defer { approvalRecords.unlock() }
+    let extended = try approvals.extend(id, by: seconds)
+    var note = event(id, .approvalExtended)
+    note.actor = .person
+    note.deadline = extended.deadline
+    note.seconds = extended.seconds
+    note.reason =
+      "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
+      + "\(ApprovalQueue.maxExtensionSeconds) s at most)"
+    try record([note], sync: false)
+    return extended
   }
 
   private func finish(result: OperationResult, elapsed: Int) async throws(SpacesError) -> OperationResult {

@@ -68,13 +68,16 @@ public final class SpacesRuntime: Sendable {
   /// Runs one operation in the space called `spaceName`.
   ///
   /// A missing space or an unreadable config comes back as a failed result, like any error.
-  /// `admission` is the submitter's own share of running commands (a connection's), if any.
+  /// `admission` is the submitter's own share of running commands (a connection's), if any;
+  /// `reason` is the agent's own reason for the operation (``StatedReason``).
   public func submit(
     _ operation: Op, to spaceName: String, actor: Event.Actor = .agent,
-    id: String = Space.newOperationID(), admission: Slots? = nil, hold: ContentHold? = nil
+    id: String = Space.newOperationID(), admission: Slots? = nil, reason: String? = nil,
+    hold: ContentHold? = nil
   ) async -> OperationResult {
     do {
-      return try await space(spaceName).submit(operation, actor: actor, id: id, admission: admission, hold: hold)
+      return try await space(spaceName).submit(
+        operation, actor: actor, id: id, admission: admission, reason: reason, hold: hold)
     } catch {
       var result = OperationResult(
         id: "", space: spaceName, kind: operation.kind, status: .failed)
@@ -107,6 +110,27 @@ public final class SpacesRuntime: Sendable {
         "no approval request \(id) is waiting; see what waits with `spaces approvals` (approval.list on the socket)")
     }
     try space.approvals.resolve(id, with: resolution)
+  }
+
+  /// Gives an approval request more time, in whichever open space holds it
+  /// (``Space/extendApproval(_:by:)``).
+  public func extendApproval(_ id: String, by seconds: Int? = nil) throws(SpacesError) -> ApprovalExtension {
+    let spaces = open.withValue { Array($0.values) }
+    guard let space = spaces.first(where: { $0.approvals.pending.contains { $0.id == id } }) else {
+      // Let a space that knew the id say why it is closed (the seconds are checked first);
+      // otherwise it was never asked.
+      for space in spaces {
+        do {
+          return try space.extendApproval(id, by: seconds)
+        } catch  where error.code != .notFound {
+          throw error
+        } catch {}
+      }
+      throw SpacesError(
+        .notFound,
+        "no approval request \(id) is waiting; see what waits with `spaces approvals` (approval.list on the socket)")
+    }
+    return try space.extendApproval(id, by: seconds)
   }
 
   /// Forgets an open space (after it was deleted or its config changed).

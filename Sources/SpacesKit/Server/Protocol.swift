@@ -191,6 +191,41 @@ public struct SubmitParams: Codable, Sendable {
   public var op: Op
   /// Whether to stream the operation's events while it runs (default true).
   public var events: Bool?
+  /// The agent's own short reason for the operation (``StatedReason``): beside `op`, not in it,
+  /// since it says why the operation is asked for, not what it does. `policy.check` ignores it.
+  public var reason: String?
+
+  /// Creates the params.
+  public init(space: String, op: Op, events: Bool? = nil, reason: String? = nil) {
+    self.space = space
+    self.op = op
+    self.events = events
+    self.reason = reason
+  }
+}
+
+extension SubmitParams {
+  private enum CodingKeys: String, CodingKey { case space, op, events, reason }
+
+  /// Decodes the params; a `reason` that is not a string or is too long is an error naming it.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    space = try container.decode(String.self, forKey: .space)
+    op = try container.decode(Op.self, forKey: .op)
+    events = try container.decodeIfPresent(Bool.self, forKey: .events)
+    let text: String?
+    do {
+      text = try container.decodeIfPresent(String.self, forKey: .reason)
+    } catch {
+      throw DecodingError.dataCorruptedError(
+        forKey: .reason, in: container, debugDescription: "\"reason\" must be a string (why the agent needs this)")
+    }
+    do {
+      reason = try StatedReason.validate(text)
+    } catch {
+      throw DecodingError.dataCorruptedError(forKey: .reason, in: container, debugDescription: error.message)
+    }
+  }
 }
 
 /// `request.cancel` params: the id of a request of the same connection.
@@ -283,6 +318,43 @@ public struct ApprovalResolveParams: Codable, Sendable {
     self.decision = decision
     self.feedback = feedback
     self.rules = rules
+  }
+}
+
+/// `approval.extend` params: more time for a request (supervisors only); the answer is an
+/// ``ApprovalExtension``.
+public struct ApprovalExtendParams: Codable, Sendable {
+  /// The approval request (operation) id.
+  public var id: String
+  /// Seconds to add, 1 to ``ApprovalQueue/maxExtensionSeconds``; default the time the request
+  /// was given first (the policy's `approvalTimeoutSeconds`).
+  public var seconds: Int?
+
+  /// Creates the params.
+  public init(id: String, seconds: Int? = nil) {
+    self.id = id
+    self.seconds = seconds
+  }
+}
+
+extension ApprovalExtendParams {
+  private enum CodingKeys: String, CodingKey { case id, seconds }
+
+  /// Decodes the params; `seconds` that is no whole number, or out of range, is an error naming it.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    id = try container.decode(String.self, forKey: .id)
+    let range = 1...ApprovalQueue.maxExtensionSeconds
+    let expected = "\"seconds\" must be a whole number from 1 to \(range.upperBound) (an hour)"
+    do {
+      seconds = try container.decodeIfPresent(Int.self, forKey: .seconds)
+    } catch {
+      throw DecodingError.dataCorruptedError(forKey: .seconds, in: container, debugDescription: expected)
+    }
+    if let seconds, !range.contains(seconds) {
+      throw DecodingError.dataCorruptedError(
+        forKey: .seconds, in: container, debugDescription: expected + ", not \(seconds)")
+    }
   }
 }
 

@@ -13,6 +13,7 @@ enum RPCMethod: String, CaseIterable, Sendable {
   case eventsUnsubscribe = "events.unsubscribe"
   case approvalList = "approval.list"
   case approvalResolve = "approval.resolve"
+  case approvalExtend = "approval.extend"
   case policyCheck = "policy.check"
   case fileList = "file.list"
   case fileRead = "file.read"
@@ -38,6 +39,7 @@ enum RPCMethod: String, CaseIterable, Sendable {
     switch self {
     case .spaceDelete: "delete spaces"
     case .approvalResolve: "resolve approvals"
+    case .approvalExtend: "give approval requests more time"
     case .fileList, .fileRead, .fileWrite, .fileDelete: "use \(rawValue)"
     default: nil
     }
@@ -58,6 +60,7 @@ enum RPCParams: Sendable {
   case unsubscribe(UnsubscribeParams)
   case approvalList(ApprovalListParams)
   case approvalResolve(ApprovalResolveParams)
+  case approvalExtend(ApprovalExtendParams)
   case policyCheck(SubmitParams)
   case fileList(FileListParams)
   case fileRead(FileReadParams)
@@ -79,6 +82,7 @@ enum RPCParams: Sendable {
     case .eventsUnsubscribe: self = .unsubscribe(try request.params(UnsubscribeParams.self))
     case .approvalList: self = .approvalList(try request.params(ApprovalListParams.self))
     case .approvalResolve: self = .approvalResolve(try request.params(ApprovalResolveParams.self))
+    case .approvalExtend: self = .approvalExtend(try request.params(ApprovalExtendParams.self))
     case .policyCheck: self = .policyCheck(try request.params(SubmitParams.self))
     case .fileList: self = .fileList(try request.params(FileListParams.self))
     case .fileRead: self = .fileRead(try request.params(FileReadParams.self))

@@ -195,6 +195,9 @@ final class ServerConnection: Sendable {
       case .unsubscribe(let params): return try unsubscribe(params, request)
       case .approvalList(let params): return approvalList(params, request)
       case .approvalResolve(let params): return try approvalResolve(params, request)
+      case .approvalExtend(let params):
+        return ok(
+          try failing { () throws(SpacesError) in try runtime.extendApproval(params.id, by: params.seconds) }, request)
       case .policyCheck(let params): return try await policyCheck(params, request)
       case .fileList(let params): return try fileList(params, request)
       case .fileRead(let params): return await fileOp(params.space, .readFile(path: params.path), request)
@@ -388,7 +391,8 @@ final class ServerConnection: Sendable {
         outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
       }
     let hold = request.hold ?? ContentHold(turn: largeTurn)
-    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running, hold: hold)
+    let result = await runtime.submit(
+      params.op, to: params.space, id: id, admission: running, reason: params.reason, hold: hold)
     if let token { space?.hub.removeObserver(token) }
     // A large content's share of the budget is given back once its answer is encoded (the
     // answer is then counted by the reply budget).

@@ -577,10 +577,12 @@ enum FuzzVocabulary {
   static let paramKeys = [
     "space", "op", "events", "role", "token", "client", "name", "policy", "backend", "workspace", "network", "image",
     "id", "fromSeq", "subscription", "decision", "feedback", "rules", "path", "content", "encoding", "recursive",
+    "reason", "seconds",
   ]
   static let methods = [
     "hello", "request.cancel", "space.create", "space.list", "space.get", "space.delete", "op.submit",
-    "events.subscribe", "events.unsubscribe", "approval.list", "approval.resolve", "policy.check", "file.list",
+    "events.subscribe", "events.unsubscribe", "approval.list", "approval.resolve", "approval.extend", "policy.check",
+    "file.list",
     "file.read", "file.write", "file.delete", "", "HELLO", "op.submit ", "rpc.discover", "event",
   ]
   static let ids = [

@@ -228,6 +228,9 @@ enum Misbehavers {
       await expectForbidden(tally, "approval.resolve") {
         try await client.resolveApproval("op_0000000000000000", .once)
       }
+      await expectForbidden(tally, "approval.extend") {
+        try await client.extendApproval("op_0000000000000000", seconds: 3600)
+      }
       await expectForbidden(tally, "file.read") { _ = try await client.readFile("x", in: SoakSpace.supervisor) }
       await expectForbidden(tally, "events.subscribe to every space") { _ = try await client.subscribe(space: nil) }
       await expectForbidden(tally, "space.delete") { try await client.deleteSpace(SoakSpace.big) }

@@ -69,12 +69,20 @@ enum SpaceTools {
       annotations: .init(readOnlyHint: true, openWorldHint: false)),
   ]
 
-  /// Turns a tool call into an operation, through the same JSON decoding as every client.
-  static func operation(name: String, arguments: [String: Value]?) throws -> Op {
+  /// Turns a tool call into an operation and the agent's stated reason, through the same JSON
+  /// decoding as every client: `reason` is taken out of the arguments first (it goes beside the
+  /// operation, as in `op.submit`; the operation itself has no such field).
+  static func operation(name: String, arguments: [String: Value]?) throws -> (op: Op, reason: String?) {
     var object: [String: Value] = arguments ?? [:]
+    var reason: String?
+    switch object.removeValue(forKey: "reason") {
+    case nil, .null?: reason = nil
+    case .string(let text)?: reason = try StatedReason.validate(text)
+    case _?: throw SpacesError(.invalidRequest, "\"reason\" must be a string (why you need this)")
+    }
     object["kind"] = .string(name)
     let data = try JSONEncoder().encode(Value.object(object))
-    return try Op.parse(String(decoding: data, as: UTF8.self))
+    return (try Op.parse(String(decoding: data, as: UTF8.self)), reason)
   }
 
   /// The tool result for an operation's result: denials and failures are tool errors carrying
@@ -122,8 +130,13 @@ enum SpaceTools {
     .object(["type": "string", "description": .string(description)])
   }
 
+  /// Every tool's input: its own fields and the optional `reason` (``StatedReason``).
   private static func schema(_ properties: [String: Value], required: [String]) -> Value {
-    .object([
+    var properties = properties
+    properties["reason"] = .object([
+      "type": "string", "maxLength": .int(StatedReason.maxLength), "description": .string(StatedReason.description),
+    ])
+    return .object([
       "type": "object", "properties": .object(properties), "required": .array(required.map { .string($0) }),
       "additionalProperties": false,
     ])

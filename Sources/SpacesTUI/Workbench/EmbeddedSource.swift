@@ -30,6 +30,10 @@ struct EmbeddedSource: WorkbenchSource {
     try runtime.resolveApproval(id, with: resolution)
   }
 
+  func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension {
+    try runtime.extendApproval(id, by: seconds)
+  }
+
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
     await runtime.submit(operation, to: space, actor: .person)
   }

@@ -72,7 +72,9 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
         let lastSeq = try Journal(path: home.journalPath(space)).lastSeq
         for await event in try await supervisor.subscribe(space: space, fromSeq: lastSeq + 1) {
           // The prompt reads the pending list when it sees these: have it up to date first.
-          if event.type == .approvalRequested || event.type == .approvalResolved { await refreshApprovals() }
+          if [.approvalRequested, .approvalResolved, .approvalExtended].contains(event.type) {
+            await refreshApprovals()
+          }
           continuation.yield(event)
         }
       } catch {
@@ -96,11 +98,29 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
         id, choice, feedback: resolution.feedback, rules: resolution.rules.isEmpty ? nil : resolution.rules)
     }
     approvals.withValue { $0.removeAll { $0.id == id } }
-    if case .failure(let error) = outcome {
-      if let error = error as? SpacesError { throw error }
-      let code = (error as? RPCError)?.data?.code ?? SpacesError.Code.ioError.rawValue
-      throw SpacesError(.init(rawValue: code), (error as? RPCError)?.message ?? "\(error)")
+    if case .failure(let error) = outcome { throw Self.spacesError(error) }
+  }
+
+  func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension {
+    let supervisor = supervisor
+    let outcome = Self.blocking { try await supervisor.extendApproval(id, seconds: seconds) }
+    switch outcome {
+    case .success(let extended):
+      // The countdown moves at once, not at the next poll.
+      approvals.withValue { pending in
+        for index in pending.indices where pending[index].id == id { pending[index].deadline = extended.deadline }
+      }
+      return extended
+    case .failure(let error):
+      throw Self.spacesError(error)
     }
+  }
+
+  /// A client's error as a `SpacesError` with the server's stable code.
+  private static func spacesError(_ error: any Error) -> SpacesError {
+    if let error = error as? SpacesError { return error }
+    let code = (error as? RPCError)?.data?.code ?? SpacesError.Code.ioError.rawValue
+    return SpacesError(.init(rawValue: code), (error as? RPCError)?.message ?? "\(error)")
   }
 
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
@@ -180,14 +200,19 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   }
 
   /// Waits on this thread for an async call (a short round trip on the local socket).
-  private static func blocking(_ body: @escaping @Sendable () async throws -> Void) -> Result<Void, any Error> {
+  private static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
     let done = DispatchSemaphore(value: 0)
-    let outcome = LockedValue<Result<Void, any Error>>(.success(()))
+    let outcome = LockedValue<Result<T, any Error>?>(nil)
     Task.detached {
-      do { try await body() } catch { outcome.withValue { $0 = .failure(error) } }
+      do {
+        let value = try await body()
+        outcome.withValue { $0 = .success(value) }
+      } catch {
+        outcome.withValue { $0 = .failure(error) }
+      }
       done.signal()
     }
     done.wait()
-    return outcome.withValue { $0 }
+    return outcome.withValue { $0 } ?? .failure(SpacesError(.ioError, "the call ended without an answer"))
   }
 }

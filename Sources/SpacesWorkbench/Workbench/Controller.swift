@@ -107,7 +107,8 @@ public final class WorkbenchController {
   private var lastTreeRefresh = -1.0
   private var treeRefreshPending = false
   private var lastApprovalPoll = -1.0
-  private var knownDeadlines: [String: Double] = [:]
+  /// Each request's deadline as the source gave it, and on the workbench clock.
+  private var knownDeadlines: [String: (given: String, at: Double)] = [:]
 
   /// How many journal events the panes are filled from when a space opens.
   public static let historyEvents = 3000
@@ -168,7 +169,8 @@ public final class WorkbenchController {
       case .event(let event):
         intents += state.apply(event, now: now)
         switch event.type {
-        case .approvalRequested, .approvalResolved, .completed, .failed, .denied: approvalsChanged = true
+        case .approvalRequested, .approvalResolved, .approvalExtended, .completed, .failed, .denied:
+          approvalsChanged = true
         case .protectedRestored:
           let count = event.restored?.count ?? 0
           state.notify(
@@ -250,6 +252,17 @@ public final class WorkbenchController {
           state.notify("\(verb): \(id)", now: now, seconds: 2)
         } catch {
           state.notify("could not answer \(id): \(error.message)", now: now)
+        }
+        pollApprovals(now: now)
+      case .extendApproval(let id):
+        do {
+          let extended = try source.extend(id, by: nil)
+          let added = WorkbenchState.duration(extended.seconds * 1000)
+          let limit = ApprovalQueue.maxExtensionSeconds
+          let note = extended.totalSeconds >= limit ? " (that is all: \(limit / 60) min more at most)" : ""
+          state.notify("more time: +\(added) for \(id)\(note)", now: now, seconds: 3)
+        } catch {
+          state.notify("no more time for \(id): \(error.message)", now: now)
         }
         pollApprovals(now: now)
       case .openFile(let path):
@@ -406,16 +419,18 @@ public final class WorkbenchController {
   /// Each request's deadline on the workbench clock (`now` is this moment on it).
   private func deadlines(of requests: [ApprovalRequest], now: Double) -> [String: Double] {
     let wall = Date().timeIntervalSince1970
-    var result: [String: Double] = [:]
+    var known: [String: (given: String, at: Double)] = [:]
     for request in requests {
-      if let known = knownDeadlines[request.id] {
-        result[request.id] = known
+      // Converted once per deadline (so the countdown doesn't jitter with the wall clock), and
+      // again when the deadline moves (a person gave it more time).
+      if let seen = knownDeadlines[request.id], seen.given == request.deadline {
+        known[request.id] = seen
       } else if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(request.deadline) {
-        result[request.id] = now + date.timeIntervalSince1970 - wall
+        known[request.id] = (request.deadline, now + date.timeIntervalSince1970 - wall)
       }
     }
-    knownDeadlines = result
-    return result
+    knownDeadlines = known
+    return known.mapValues(\.at)
   }
 
   static func describe(_ error: any Error) -> String {

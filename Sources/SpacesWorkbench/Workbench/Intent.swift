@@ -5,6 +5,8 @@ import SpacesKit
 public enum Intent: Equatable, Sendable {
   /// Answer an approval request.
   case resolve(id: String, ApprovalResolution)
+  /// Give an approval request more time (the time it was first given again).
+  case extendApproval(id: String)
   /// Read a file into the viewer.
   case openFile(String)
   /// Edit a file in `$EDITOR` (curses suspended).

@@ -81,7 +81,7 @@ public enum Action: Hashable, Sendable {
   case open, collapse, expand
   case filter, nextMatch, previousMatch, follow, help, quit, close
   case edit, newFile, deleteFile, refresh, switchSpace
-  case approveOnce, approveSession, approveAlways, deny
+  case approveOnce, approveSession, approveAlways, deny, extendDeadline
   case nextRequest, previousRequest, clearFilter, away, decisions, revoke
 }
 
@@ -160,6 +160,9 @@ public enum Keymap {
       keys: [.char("p")], context: .prompt, action: .approveAlways,
       help: "always: save the rule shown (editable) to the policy"),
     KeyBinding(keys: [.char("n")], context: .prompt, action: .deny, help: "deny, with feedback for the agent"),
+    KeyBinding(
+      keys: [.char("+")], context: .prompt, action: .extendDeadline,
+      help: "more time: move the deadline on by the time it was first given (an hour more at most)"),
     KeyBinding(keys: [.char("J")], context: .prompt, action: .down, help: "scroll the request down"),
     KeyBinding(keys: [.char("K")], context: .prompt, action: .up, help: "scroll the request up"),
     KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help, at these keys"),

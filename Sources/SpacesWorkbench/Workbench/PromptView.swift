@@ -22,6 +22,9 @@ public enum PromptView {
     }
   }
 
+  /// The label of the agent's stated reason.
+  static let agentSays = "agent says: "
+
   /// Columns a diff line's numbers and sign take before its text.
   static let diffGutter = 12
 
@@ -85,6 +88,13 @@ public enum PromptView {
     }
     for reason in request.decision.reasons {
       add(EventText.sanitize(reason), Style(.waiting), first: "why: ", rest: "     ")
+    }
+    // The agent's own words, apart from the policy's: one paragraph in quotes under its label,
+    // so nothing it says can pass for a `why:` line.
+    if let said = (request.reason ?? state.operation(request.id)?.agentReason).map(StatedReason.display),
+      !said.isEmpty
+    {
+      add("“" + said + "”", Style(.message), first: agentSays, rest: String(repeating: " ", count: agentSays.count))
     }
     if let diff = state.promptDetails[request.id]?.diff {
       let room = max(1, width - diffGutter)
@@ -220,6 +230,9 @@ public enum PromptView {
     let waiting = state.spaces.reduce(0) { $0 + $1.pending }
     if waiting > 1, x < content.maxX - 10 {
       x += canvas.put("] next  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
+    }
+    if x < content.maxX - 14 {
+      x += canvas.put("+ more time  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
     }
     if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
       let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)

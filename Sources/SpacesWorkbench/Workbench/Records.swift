@@ -34,6 +34,10 @@ public struct OperationRecord: Equatable, Sendable {
   public var error: String?
   /// Why it was denied, or what the approval said.
   public var reason: String?
+  /// The agent's own reason for it, as sent (``StatedReason``; shown as the agent's words).
+  public var agentReason: String?
+  /// How much more time a person gave its approval request (seconds, in all).
+  public var extendedSeconds = 0
   /// Why it waits to start (the space or its connection runs as many commands as allowed).
   public var queuedBecause: String?
   /// Who decided a denial.

@@ -592,6 +592,13 @@ public enum DetailsView {
         ))
       for reason in policy.reasons { rows.append(("", EventText.sanitize(reason), .dim)) }
     }
+    if let said = record.agentReason.map(StatedReason.display), !said.isEmpty {
+      rows.append(("agent says", "“" + said + "”", .message))
+    }
+    if record.extendedSeconds > 0 {
+      rows.append(
+        ("more time", "\(WorkbenchState.duration(record.extendedSeconds * 1000)) given by a person", .waiting))
+    }
     if let resolution = record.resolution { rows.append(("approval", resolution, .waiting)) }
     if let waiting = record.queuedBecause {
       rows.append(("queued", EventText.sanitize(waiting), .dim))

@@ -41,6 +41,9 @@ public protocol WorkbenchSource: Sendable {
   func pendingApprovals() -> [ApprovalRequest]
   /// Answers an approval request.
   func resolve(_ id: String, with resolution: ApprovalResolution) throws(SpacesError)
+  /// Gives an approval request more time: `seconds`, or the time it was first given when nil
+  /// (``ApprovalQueue/extend(_:by:)``).
+  func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension
   /// Runs an operation in a space as the person at the workbench.
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult
   /// Lists a workspace folder ("" is the root).
@@ -92,6 +95,11 @@ extension WorkbenchSource {
   /// Nothing known.
   public func grantsAndRules(of space: String) -> GrantsAndRules {
     GrantsAndRules(note: "this connection can't list grants and rules")
+  }
+
+  /// No more time can be given.
+  public func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension {
+    throw SpacesError(.invalidRequest, "this connection can't give approval requests more time")
   }
 
   /// Nothing can be taken back.

@@ -229,6 +229,7 @@ public struct WorkbenchState: Sendable {
     case .received:
       var record = OperationRecord(id: event.opId, space: event.space, op: event.op, receivedAt: now)
       record.actor = event.actor ?? .agent
+      record.agentReason = event.reason
       insert(record)
     case .decision:
       update(event.opId) { $0.policy = event.decision }
@@ -252,6 +253,8 @@ public struct WorkbenchState: Sendable {
       approvals.removeAll { $0.id == event.opId }
       allApprovals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
+    case .approvalExtended:
+      update(event.opId) { $0.extendedSeconds += event.seconds ?? 0 }
     case .queued:
       update(event.opId) {
         $0.state = .queued
@@ -811,6 +814,9 @@ public struct WorkbenchState: Sendable {
     case .away:
       away.toggle()
       flash = (away ? "away mode: approvals and failures notify on the desktop (A ends it)" : "away mode off", now + 3)
+    case .extendDeadline:
+      guard let request = currentApproval else { return [] }
+      return [.extendApproval(id: request.id)]
     case .nextRequest:
       return showRequest(1, now: now)
     case .previousRequest:

@@ -78,6 +78,10 @@ import Testing
     "rpc/regress-fromseq-overflow.jsonl": ["events.subscribe", "\"fromSeq\" must be a whole number"],
     "rpc/regress-fromseq-fraction.jsonl": ["events.subscribe", "\"fromSeq\" must be a whole number"],
     "rpc/regress-id-fraction.jsonl": ["\"id\"", "whole number"],
+    // Hostile numbers for more time, and a reason over its bound: refused naming the field.
+    "rpc/regress-extend-seconds-huge.jsonl": ["approval.extend", "\"seconds\" must be a whole number from 1 to 3600"],
+    "rpc/regress-extend-seconds-negative.jsonl": ["approval.extend", "\"seconds\"", "not -1"],
+    "rpc/regress-submit-reason-long.jsonl": ["op.submit", "\"reason\" is 501 characters long"],
     "policy/regress-limit-timeout-max.yaml": ["policy.yaml:3:14", "`timeoutMs`", "from 0 to 86400000"],
     "policy/regress-limit-sexagesimal-overflow.yaml": ["policy.yaml:3:", "`timeoutMs`", "whole number"],
     "policy/regress-approval-sexagesimal-overflow.yaml": [

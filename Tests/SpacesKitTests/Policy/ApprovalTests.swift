@@ -59,6 +59,56 @@ import Testing
     #expect(await again.value.status == .denied)
   }
 
+  @Test func theAgentsReasonIsJournaledAndShownWithItsRequest() async throws {
+    let (runtime, space) = try makeSpace()
+    let said = "I need the database URL from .env to run the migration"
+    let task = Task { await space.submit(.readFile(path: ".env"), reason: said) }
+    let request = try #require(try await pending(space).first)
+    #expect(request.reason == said)
+    #expect(runtime.pendingApprovals().first?.reason == said)
+    try runtime.resolveApproval(request.id, with: ApprovalResolution(choice: .once))
+    #expect(await task.value.status == .completed)
+    let events = try Journal.read(path: home.journalPath("s")).events
+    let received = try #require(events.first { $0.type == .received })
+    #expect(received.reason == said)
+    #expect(EventText.body(received).hasSuffix(" — agent says: \"\(said)\""))
+    // None, and one too long: that operation fails before anything is journaled.
+    #expect(await space.submit(.message(text: "hi")).status == .completed)
+    let long = await space.submit(.message(text: "hi"), reason: String(repeating: "x", count: 501))
+    #expect(long.status == .failed)
+    #expect(long.error?.code == "invalidRequest")
+    let after = try Journal.read(path: home.journalPath("s")).events.filter { $0.type == .received }
+    #expect(after.count == 2)
+    #expect(after.last?.reason == nil)
+  }
+
+  @Test func aPersonExtendsTheDeadlineAndItIsJournaled() async throws {
+    let (runtime, space) = try makeSpace(policy: "preset: standard\napprovalTimeoutSeconds: 1\n")
+    let task = Task { await space.submit(.readFile(path: ".env")) }
+    let request = try #require(try await pending(space).first)
+    let extended = try runtime.extendApproval(request.id, by: 1)
+    #expect(extended.seconds == 1)
+    #expect(runtime.pendingApprovals().first?.deadline == extended.deadline)
+    let result = await task.value
+    #expect(result.status == .denied)
+    #expect(result.decidedBy == .timeout)
+    #expect(result.reason == "nobody approved it within 2 s (1 s, and 1 s more a person gave it)")
+    let events = try Journal.read(path: home.journalPath("s")).events
+    #expect(
+      events.map(\.type) == [.received, .decision, .approvalRequested, .approvalExtended, .approvalResolved, .denied])
+    let note = events[3]
+    #expect(note.actor == .person)
+    #expect(note.deadline == extended.deadline)
+    #expect(note.seconds == 1)
+    #expect(EventText.body(note).hasPrefix("approval: more time, deadline now \(extended.deadline)"))
+    do {
+      _ = try runtime.extendApproval(request.id, by: 1)
+      Issue.record("a request that timed out was extended")
+    } catch {
+      #expect(error.code == .approvalClosed)
+    }
+  }
+
   @Test func denyCarriesTheFeedbackToTheAgent() async throws {
     let (_, space) = try makeSpace()
     let task = Task { await space.submit(.readFile(path: ".env")) }

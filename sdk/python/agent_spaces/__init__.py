@@ -3,6 +3,8 @@
 from .client import Operation, Space, SpacesClient, Subscription, connect, default_home
 from .errors import ConnectionLostError, DeniedError, OperationError, RequestError, SpacesError
 from .types import (
+    MAX_REASON_LENGTH,
+    ApprovalExtension,
     ApprovalRequest,
     Decision,
     HelloResult,
@@ -15,5 +17,5 @@ from .types import (
 __all__ = [
     "connect", "default_home", "SpacesClient", "Space", "Operation", "Subscription",
     "SpacesError", "OperationError", "DeniedError", "RequestError", "ConnectionLostError",
-    "ApprovalRequest", "Decision", "HelloResult", "Op", "OperationResult", "SpaceConfig", "SpaceEvent",
+    "ApprovalExtension", "ApprovalRequest", "MAX_REASON_LENGTH", "Decision", "HelloResult", "Op", "OperationResult", "SpaceConfig", "SpaceEvent",
 ]

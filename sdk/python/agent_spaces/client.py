@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar, cast
 from .errors import ConnectionLostError, SpacesError, error_from_result, error_from_rpc
 from .types import (
     ApprovalChoice,
+    ApprovalExtension,
     ApprovalRequest,
     Backend,
     ContentEncoding,
@@ -169,9 +170,15 @@ class SpacesClient:
         """A handle for running operations in a space (no request is made)."""
         return Space(self, name)
 
-    def submit(self, space: str, op: Op, *, on_event: EventHandler | None = None) -> Operation[OperationResult]:
-        """Submits one operation: await the :class:`Operation` for the result, iterate it for events."""
-        return Operation(self._connection, space, op, on_event)
+    def submit(
+        self, space: str, op: Op, *, reason: str | None = None, on_event: EventHandler | None = None,
+    ) -> Operation[OperationResult]:
+        """Submits one operation: await the :class:`Operation` for the result, iterate it for events.
+
+        ``reason`` says why you need it, in a sentence or two (at most 500 characters): it is
+        journaled with the operation and shown to the person who approves it, as your words.
+        """
+        return Operation(self._connection, space, op, on_event, reason)
 
     async def check_policy(self, space: str, op: Op) -> Decision:
         """What the space's policy says about an operation, without running it."""
@@ -191,6 +198,14 @@ class SpacesClient:
         ``rules`` (default: the suggested ones) are saved to the space's policy.
         """
         await self.call("approval.resolve", _drop_none(id=id, decision=decision, feedback=feedback, rules=rules))
+
+    async def extend_approval(self, id: str, seconds: int | None = None) -> ApprovalExtension:
+        """Gives an approval request more time (supervisors only).
+
+        ``seconds`` (1 to 3600), or by default the time it was first given. Over a request's life
+        its deadline moves an hour at most.
+        """
+        return await self.call("approval.extend", _drop_none(id=id, seconds=seconds))
 
     async def subscribe(self, space: str | None = None, from_seq: int | None = None) -> Subscription:
         """Follows a space's journal (every space, for a supervisor, without ``space``).
@@ -244,37 +259,41 @@ class Space:
         self.name = name
 
     def create_file(
-        self, path: str, content: str, *, encoding: ContentEncoding | None = None,
+        self, path: str, content: str, *, encoding: ContentEncoding | None = None, reason: str | None = None,
         on_event: EventHandler | None = None,
     ) -> Operation[OperationResult]:
         """Creates or replaces a file (``encoding="base64"`` for bytes)."""
         op: dict[str, Any] = {"kind": "createFile", "path": path, "content": content}
         if encoding:
             op["encoding"] = encoding
-        return self.submit(cast(Op, op), on_event=on_event)
+        return self.submit(cast(Op, op), reason=reason, on_event=on_event)
 
-    def read_file(self, path: str, *, on_event: EventHandler | None = None) -> Operation[OperationResult]:
+    def read_file(
+        self, path: str, *, reason: str | None = None, on_event: EventHandler | None = None,
+    ) -> Operation[OperationResult]:
         """Reads a whole file: the result has ``content``, ``encoding`` and ``size``."""
-        return self.submit({"kind": "readFile", "path": path}, on_event=on_event)
+        return self.submit({"kind": "readFile", "path": path}, reason=reason, on_event=on_event)
 
     def edit_file(
-        self, path: str, old_text: str, new_text: str, *, on_event: EventHandler | None = None,
+        self, path: str, old_text: str, new_text: str, *, reason: str | None = None,
+        on_event: EventHandler | None = None,
     ) -> Operation[OperationResult]:
         """Replaces the one occurrence of ``old_text`` (``editNoMatch`` / ``editAmbiguous`` otherwise)."""
         return self.submit(
-            {"kind": "editFile", "path": path, "oldText": old_text, "newText": new_text}, on_event=on_event)
+            {"kind": "editFile", "path": path, "oldText": old_text, "newText": new_text}, reason=reason,
+            on_event=on_event)
 
     def delete_file(
-        self, path: str, *, recursive: bool = False, on_event: EventHandler | None = None,
+        self, path: str, *, recursive: bool = False, reason: str | None = None, on_event: EventHandler | None = None,
     ) -> Operation[OperationResult]:
         """Deletes a file; a folder only with ``recursive``."""
         op: dict[str, Any] = {"kind": "deleteFile", "path": path}
         if recursive:
             op["recursive"] = True
-        return self.submit(cast(Op, op), on_event=on_event)
+        return self.submit(cast(Op, op), reason=reason, on_event=on_event)
 
     def shell(
-        self, command: str, *, timeout_ms: int | None = None, fresh: bool = False,
+        self, command: str, *, timeout_ms: int | None = None, fresh: bool = False, reason: str | None = None,
         on_stdout: Callable[[str], None] | None = None, on_stderr: Callable[[str], None] | None = None,
         on_event: EventHandler | None = None,
     ) -> Operation[OperationResult]:
@@ -299,15 +318,20 @@ class Space:
             if on_event:
                 on_event(event)
 
-        return self.submit(cast(Op, op), on_event=handle)
+        return self.submit(cast(Op, op), reason=reason, on_event=handle)
 
-    def message(self, text: str, *, on_event: EventHandler | None = None) -> Operation[OperationResult]:
+    def message(
+        self, text: str, *, reason: str | None = None, on_event: EventHandler | None = None,
+    ) -> Operation[OperationResult]:
         """Sends a message to the person."""
-        return self.submit({"kind": "message", "text": text}, on_event=on_event)
+        return self.submit({"kind": "message", "text": text}, reason=reason, on_event=on_event)
 
-    def submit(self, op: Op, *, on_event: EventHandler | None = None) -> Operation[OperationResult]:
-        """Submits any operation to this space."""
-        return self._client.submit(self.name, op, on_event=on_event)
+    def submit(
+        self, op: Op, *, reason: str | None = None, on_event: EventHandler | None = None,
+    ) -> Operation[OperationResult]:
+        """Submits any operation to this space; ``reason`` says why you need it (see
+        :meth:`SpacesClient.submit`)."""
+        return self._client.submit(self.name, op, reason=reason, on_event=on_event)
 
     async def config(self) -> SpaceConfig:
         """This space's configuration."""
@@ -331,7 +355,9 @@ class Operation(Generic[R]):
     (e.g. :class:`ConnectionLostError`). Events are kept until read.
     """
 
-    def __init__(self, connection: _Connection, space: str, op: Op, on_event: EventHandler | None) -> None:
+    def __init__(
+        self, connection: _Connection, space: str, op: Op, on_event: EventHandler | None, reason: str | None = None,
+    ) -> None:
         self._events = _EventStream()
 
         def handle(event: SpaceEvent) -> None:
@@ -340,7 +366,8 @@ class Operation(Generic[R]):
                 on_event(event)
 
         self._connection = connection
-        self._id, self._future = connection.send("op.submit", {"space": space, "op": op}, on_event=handle)
+        params = _drop_none(space=space, op=op, reason=reason)
+        self._id, self._future = connection.send("op.submit", params, on_event=handle)
         self._future.add_done_callback(self._finish)
 
     def cancel(self) -> None:

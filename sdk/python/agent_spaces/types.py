@@ -14,7 +14,7 @@ ApprovalChoice = Literal["once", "session", "always", "deny"]
 DecidedBy = Literal["policy", "person", "timeout"]
 Status = Literal["completed", "failed", "denied"]
 EventType = Literal[
-    "received", "decision", "approvalRequested", "approvalResolved", "queued", "started",
+    "received", "decision", "approvalRequested", "approvalResolved", "approvalExtended", "queued", "started",
     "output", "completed", "failed", "denied", "message", "protectedRestored",
 ]
 
@@ -161,6 +161,7 @@ class SpaceEvent(TypedDict, total=False):
     op: Op
     decision: Decision
     resolution: str
+    #: ``received``: the agent's own stated reason, if it gave one; other types: the runtime's why.
     reason: str
     decidedBy: DecidedBy
     stream: Literal["stdout", "stderr"]
@@ -168,6 +169,9 @@ class SpaceEvent(TypedDict, total=False):
     text: str
     result: OperationResult
     restored: list[ProtectedChange]
+    #: ``approvalExtended``: the request's new deadline (ISO 8601) and the seconds added.
+    deadline: str
+    seconds: int
 
 
 class PolicyRule(TypedDict, total=False):
@@ -181,9 +185,7 @@ class PolicyRule(TypedDict, total=False):
     reason: str
 
 
-class ApprovalRequest(TypedDict):
-    """An operation waiting for a person; pass its ``id`` to ``resolve_approval``."""
-
+class _ApprovalRequestBase(TypedDict):
     id: str
     space: str
     op: Op
@@ -191,6 +193,31 @@ class ApprovalRequest(TypedDict):
     requested: str
     deadline: str
     suggestedRules: list[PolicyRule]
+
+
+class ApprovalRequest(_ApprovalRequestBase, total=False):
+    """An operation waiting for a person; pass its ``id`` to ``resolve_approval``.
+
+    ``reason`` is the agent's own stated reason, as it sent it (untrusted: show it as the agent's words);
+    ``cwd`` a shell command's folder (the shell session's), relative to the workspace, when not its root.
+    """
+
+    reason: str
+    cwd: str
+
+
+class ApprovalExtension(TypedDict):
+    """The answer to ``approval.extend``: the request's new deadline, the seconds this call added
+    (less than asked when it reached the one-hour bound) and those added so far (at most 3600)."""
+
+    id: str
+    deadline: str
+    seconds: int
+    totalSeconds: int
+
+
+#: The most characters an operation's ``reason`` may have.
+MAX_REASON_LENGTH = 500
 
 
 class WorkspaceEntry(TypedDict):

@@ -206,6 +206,46 @@ def test_supervisor_approves_once(server):
     run(body)
 
 
+def test_reason_reaches_the_journal_and_a_supervisor_extends_the_deadline(server):
+    async def body():
+        async with server.connect() as agent, server.connect(role="supervisor") as supervisor:
+            reason = "I need the release notes from the mirror to fill in CHANGELOG.md"
+            pending = agent.space("asks").shell("curl --version >/dev/null; echo later", reason=reason)
+            request = await asyncio.wait_for(wait_for_approval(supervisor, "asks"), 10)
+            assert request.get("reason") == reason
+            with pytest.raises(RequestError) as forbidden:
+                await agent.extend_approval(request["id"], 60)
+            assert forbidden.value.code == "forbidden"
+            extended = await supervisor.extend_approval(request["id"], 60)
+            assert (extended["id"], extended["seconds"], extended["totalSeconds"]) == (request["id"], 60, 60)
+            assert extended["deadline"] > request["deadline"]
+            waiting = [r for r in await supervisor.approvals("asks") if r["id"] == request["id"]]
+            assert waiting[0]["deadline"] == extended["deadline"]
+            with pytest.raises(RequestError, match="from 1 to 3600"):
+                await supervisor.extend_approval(request["id"], -5)
+            await supervisor.resolve_approval(request["id"], "once")
+            result = await asyncio.wait_for(pending, 10)
+            assert result["stdout"] == "later\n"
+
+            events: list[SpaceEvent] = []
+            async with await supervisor.subscribe("asks", from_seq=1) as subscription:
+                async for event in subscription:
+                    if event["opId"] == result["id"]:
+                        events.append(event)
+                    if event["opId"] == result["id"] and event["type"] == "completed":
+                        break
+            received = next(event for event in events if event["type"] == "received")
+            assert received.get("reason") == reason
+            more = next(event for event in events if event["type"] == "approvalExtended")
+            assert (more.get("deadline"), more.get("seconds"), more.get("actor")) == (extended["deadline"], 60, "person")
+
+            with pytest.raises(RequestError) as long:
+                await agent.space("asks").message("hi", reason="x" * 501)
+            assert long.value.code == "invalidParams"
+            assert '"reason" is 501 characters long; it may have at most 500' in str(long.value)
+    run(body)
+
+
 def test_subscription_receives_events(server):
     async def body():
         async with server.connect() as agent, server.connect(role="supervisor") as supervisor:

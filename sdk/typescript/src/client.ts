@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { ConnectionLostError, errorFromResult, errorFromRpc, type SpacesError } from "./errors.js";
 import type {
   ApprovalChoice,
+  ApprovalExtension,
   ApprovalRequest,
   ContentEncoding,
   Decision,
@@ -89,8 +90,13 @@ function parseAddress(address: string): ConnectOptions {
   return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(address.slice(colon + 1)) };
 }
 
-/** Callbacks for an operation's events. */
+/** Options of every operation: your reason for it, and a callback for its events. */
 export interface SubmitOptions {
+  /**
+   * Why you need this, in a sentence or two (at most 500 characters): journaled with the
+   * operation and shown to the person who approves it, as your words.
+   */
+  reason?: string;
   /** Every event of the operation, as it happens. */
   onEvent?: (event: SpaceEvent) => void;
 }
@@ -158,7 +164,7 @@ export class SpacesClient {
    * iterated for the events.
    */
   submit<R extends OperationResult = OperationResult>(space: string, op: Op, options: SubmitOptions = {}): Operation<R> {
-    return new Operation<R>(this.connection, space, op, options.onEvent);
+    return new Operation<R>(this.connection, space, op, options.onEvent, options.reason);
   }
 
   /** What the space's policy says about an operation, without running it. */
@@ -181,6 +187,14 @@ export class SpacesClient {
     options: { feedback?: string; rules?: PolicyRule[] } = {},
   ): Promise<void> {
     await this.call("approval.resolve", { id, decision, ...options });
+  }
+
+  /**
+   * Gives an approval request more time (supervisors only): `seconds` (1 to 3600), or by default
+   * the time it was first given. Over a request's life its deadline moves an hour at most.
+   */
+  extendApproval(id: string, seconds?: number): Promise<ApprovalExtension> {
+    return this.call("approval.extend", seconds === undefined ? { id } : { id, seconds });
   }
 
   /**
@@ -272,9 +286,10 @@ export class Space {
    * {@link OperationError} with code `timeout`. Output streams to `onStdout` / `onStderr`.
    */
   shell(command: string, options: ShellOptions = {}): Operation<ShellResult> {
-    const { timeoutMs, fresh, onStdout, onStderr, onEvent } = options;
+    const { timeoutMs, fresh, onStdout, onStderr, onEvent, reason } = options;
     const op: Op = { kind: "shell", command, ...(timeoutMs ? { timeoutMs } : {}), ...(fresh ? { fresh } : {}) };
     return this.submit<ShellResult>(op, {
+      reason,
       onEvent: (event) => {
         if (event.type === "output" && event.data !== undefined) {
           (event.stream === "stderr" ? onStderr : onStdout)?.(event.data);
@@ -323,9 +338,9 @@ export class Operation<R extends OperationResult = OperationResult> implements P
   private requestId?: number;
 
   /** @internal */
-  constructor(connection: Connection, space: string, op: Op, onEvent?: (event: SpaceEvent) => void) {
+  constructor(connection: Connection, space: string, op: Op, onEvent?: (event: SpaceEvent) => void, reason?: string) {
     this.connection = connection;
-    const request = connection.request("op.submit", { space, op }, {
+    const request = connection.request("op.submit", reason === undefined ? { space, op } : { space, op, reason }, {
       onEvent: (event) => {
         this.events.push(event);
         onEvent?.(event);

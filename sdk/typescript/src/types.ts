@@ -143,6 +143,7 @@ export type EventType =
   | "decision"
   | "approvalRequested"
   | "approvalResolved"
+  | "approvalExtended"
   | "queued"
   | "started"
   | "output"
@@ -177,6 +178,7 @@ export interface SpaceEvent {
   decision?: Decision;
   /** approvalResolved: once, session, always, deny, timeout, or cancelled (the agent went away). */
   resolution?: string;
+  /** received: the agent's own stated reason, if it gave one; other types: the runtime's why. */
   reason?: string;
   decidedBy?: DecidedBy;
   /** output: `stdout` or `stderr`, and the chunk. */
@@ -188,6 +190,9 @@ export interface SpaceEvent {
   result?: OperationResult;
   /** protectedRestored: what was put back (before the command's completed or failed). */
   restored?: ProtectedChange[];
+  /** approvalExtended: the request's new deadline (ISO 8601) and the seconds added. */
+  deadline?: string;
+  seconds?: number;
 }
 
 /** An operation waiting for a person. */
@@ -204,7 +209,23 @@ export interface ApprovalRequest {
   suggestedRules: PolicyRule[];
   /** A shell command's folder (the shell session's), relative to the workspace, when not its root. */
   cwd?: string;
+  /** The agent's own stated reason, as it sent it (untrusted: show it as the agent's words). */
+  reason?: string;
 }
+
+/** The answer to `approval.extend`: the request's new deadline. */
+export interface ApprovalExtension {
+  id: string;
+  /** The new deadline (ISO 8601). */
+  deadline: string;
+  /** The seconds this call added (less than asked when it reached the one-hour bound). */
+  seconds: number;
+  /** The seconds added to the first deadline so far, at most 3600. */
+  totalSeconds: number;
+}
+
+/** The most characters an operation's `reason` may have. */
+export const MAX_REASON_LENGTH = 500;
 
 /** One entry of `file.list`. */
 export interface WorkspaceEntry {

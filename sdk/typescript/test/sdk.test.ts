@@ -196,6 +196,47 @@ describe("agent-spaces SDK against spaces serve", () => {
     assert.equal((await within(10_000, pending)).stdout, "approved\n");
   });
 
+  test("an operation's reason reaches the journal and the approval; a supervisor extends its deadline", async () => {
+    const reason = "I need the release notes from the mirror to fill in CHANGELOG.md";
+    const pending = agents.asks.space("asks").shell("curl --version >/dev/null; echo later", { reason });
+    const request = await within(10_000, waitForApproval(supervisor, "asks"), "the approval request");
+    assert.equal(request.reason, reason);
+    await assert.rejects(agents.asks.extendApproval(request.id, 60), { code: "forbidden" });
+    const extended = await supervisor.extendApproval(request.id, 60);
+    assert.equal(extended.id, request.id);
+    assert.equal(extended.seconds, 60);
+    assert.equal(extended.totalSeconds, 60);
+    assert.equal(Date.parse(extended.deadline) - Date.parse(request.deadline) >= 59_000, true);
+    const waiting = (await supervisor.approvals("asks")).find((r) => r.id === request.id);
+    assert.equal(waiting?.deadline, extended.deadline);
+    await assert.rejects(supervisor.extendApproval(request.id, 0), { code: "invalidParams" });
+    await assert.rejects(supervisor.extendApproval(request.id, 3601), /from 1 to 3600/);
+    await supervisor.resolveApproval(request.id, "once");
+    const result = await within(10_000, pending);
+    assert.equal(result.stdout, "later\n");
+
+    const subscription = await supervisor.subscribe({ space: "asks", fromSeq: 1 });
+    const events: SpaceEvent[] = [];
+    for await (const event of subscription) {
+      events.push(event);
+      if (event.opId === result.id && event.type === "completed") break;
+    }
+    subscription.close();
+    const mine = events.filter((event) => event.opId === result.id);
+    assert.equal(mine.find((event) => event.type === "received")?.reason, reason);
+    const more = mine.find((event) => event.type === "approvalExtended");
+    assert.equal(more?.deadline, extended.deadline);
+    assert.equal(more?.seconds, 60);
+    assert.equal(more?.actor, "person");
+
+    await assert.rejects(agents.work.space("work").message("hi", { reason: "x".repeat(501) }), (error: unknown) => {
+      assert.ok(error instanceof RequestError);
+      assert.equal(error.code, "invalidParams");
+      assert.match(error.message, /"reason" is 501 characters long; it may have at most 500/);
+      return true;
+    });
+  });
+
   test("a subscription receives the events, replayed and live", async () => {
     const subscription = await supervisor.subscribe({ space: "work", fromSeq: 1 });
     assert.deepEqual(subscription.spaces, ["work"]);
