@@ -83,7 +83,8 @@ public enum EventText {
   }
 
   /// Replaces control characters (escape sequences among them) with visible placeholders,
-  /// keeping newlines and tabs.
+  /// keeping newlines and tabs; characters that reorder text become `�`, so a command is shown
+  /// in the order it runs.
   public static func sanitize(_ text: String) -> String {
     var out = String.UnicodeScalarView()
     for scalar in text.unicodeScalars {
@@ -91,10 +92,19 @@ public enum EventText {
       case 0x0A, 0x09: out.append(scalar)
       case 0x00..<0x20, 0x7F:
         out.append(contentsOf: "^\(Character(Unicode.Scalar(UInt8(scalar.value ^ 0x40))))".unicodeScalars)
-      case 0x80..<0xA0: out.append("\u{FFFD}")
+      case _ where hidesOrReorders(scalar): out.append("\u{FFFD}")
       default: out.append(scalar)
       }
     }
     return String(out)
+  }
+
+  /// Whether `scalar` is a C1 control or changes the order text is shown in (bidirectional
+  /// marks, embeddings, overrides and isolates): never shown as itself.
+  public static func hidesOrReorders(_ scalar: Unicode.Scalar) -> Bool {
+    switch scalar.value {
+    case 0x80..<0xA0, 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+    default: return false
+    }
   }
 }

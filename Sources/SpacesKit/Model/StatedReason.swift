@@ -50,7 +50,7 @@ public enum StatedReason {
         }
       case 0x00..<0x20, 0x7F:
         append("^\(Character(Unicode.Scalar(UInt8(scalar.value ^ 0x40))))".unicodeScalars)
-      case 0x80..<0xA0, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069, 0x061C:
+      case _ where EventText.hidesOrReorders(scalar):
         append("\u{FFFD}".unicodeScalars)
       default:
         append(String.UnicodeScalarView([scalar]))
