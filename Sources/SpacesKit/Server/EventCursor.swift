@@ -27,29 +27,19 @@ final class EventCursor: Sendable {
   /// The connection's turn for large contents (see ``ContentHold``).
   private let turn: Slots?
 
-  /// Starts following `space`: from `fromSeq` (inclusive) if given, else from now on. Large
-  /// records replayed from the journal take their turn in the runtime's budget for contents,
-  /// one at a time for the connection owning `turn`.
-  init(space: Space, subscription: String, outbox: Outbox, fromSeq: Int?, turn: Slots? = nil) {
+  /// Starts following `space` from `fromSeq` (inclusive): it catches up from the journal, then
+  /// goes live. Large records replayed from the journal take their turn in the runtime's budget
+  /// for contents, one at a time for the connection owning `turn`.
+  init(space: Space, subscription: String, outbox: Outbox, fromSeq: Int, turn: Slots? = nil) {
     self.space = space
     self.subscription = subscription
     self.outbox = outbox
     self.turn = turn
-    state = LockedValue(State(lastSent: max(0, (fromSeq ?? 1) - 1)))
+    state = LockedValue(State(lastSent: max(0, fromSeq - 1)))
     let token = space.hub.observe { [weak self] event in self?.receive(event) }
-    if fromSeq == nil {
-      space.quiesced {
-        state.withValue { state in
-          state.lastSent = space.journal.lastSeq
-          state.live = true
-          state.observer = token
-        }
-      }
-    } else {
-      state.withValue { state in
-        state.observer = token
-        state.catchUp = Task { await self.catchUp() }
-      }
+    state.withValue { state in
+      state.observer = token
+      state.catchUp = Task { await self.catchUp() }
     }
   }
 

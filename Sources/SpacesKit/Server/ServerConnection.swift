@@ -436,10 +436,13 @@ final class ServerConnection: Sendable {
       session.nextSubscription += 1
       return "sub-\(session.nextSubscription)"
     }
+    // "From now on" is fixed before the response goes out: an event journaled between the
+    // response and the cursor's start is still sent (the cursor catches up from there).
+    let starts = spaces.map { space in params.fromSeq ?? space.quiesced { space.journal.lastSeq + 1 } }
     // The response goes out before the first event, so the client knows the subscription.
     reply(request.id, ok(SubscribeResult(subscription: subscription, spaces: names), request))
-    let cursors = spaces.map {
-      EventCursor(space: $0, subscription: subscription, outbox: outbox, fromSeq: params.fromSeq, turn: largeTurn)
+    let cursors = zip(spaces, starts).map { space, start in
+      EventCursor(space: space, subscription: subscription, outbox: outbox, fromSeq: start, turn: largeTurn)
     }
     session.withValue { $0.cursors[subscription] = cursors }
     return .success(ByteBuffer())
