@@ -70,14 +70,14 @@ import Testing
     let server = try await TestServer.start()
     let client = try await server.supervisor()
     let gate = server.server.runtime.contents
-    let text = String(repeating: "0123456789abcdef\n", count: (3 << 20) / 17) + "the end\n"
+    let text = String(repeating: "0123456789abcdef\n", count: (5 << 18) / 17) + "the end\n"  // 1.25 MiB: large, and light for the tests running beside it
     let written = try await client.writeFile("big.txt", content: text, in: "s")
     #expect(written.status == .completed)
     let reads = try await withThrowingTaskGroup(of: OperationResult.self) { group in
-      for _ in 0..<6 { group.addTask { try await client.readFile("big.txt", in: "s") } }
+      for _ in 0..<3 { group.addTask { try await client.readFile("big.txt", in: "s") } }
       return try await group.reduce(into: []) { $0.append($1) }
     }
-    #expect(reads.count == 6)
+    #expect(reads.count == 3)
     #expect(reads.allSatisfy { $0.status == .completed && $0.content == text })
     let edited = try await client.submit(
       .editFile(path: "big.txt", oldText: "the end", newText: "THE END"), to: "s")
