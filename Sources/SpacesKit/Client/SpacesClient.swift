@@ -64,11 +64,29 @@ public final class SpacesClient: Sendable {
   }
 
   /// Runs one operation; `onEvent` receives its events (output, approval, decision) as they happen.
+  ///
+  /// The result is whole either way: with `onEvent`, the client asks for the output once (the
+  /// `streamsOutput` flag), keeps the text of the `output` events and puts `stdout` and
+  /// `stderr` back together from them and the answer.
   public func submit(
     _ op: Op, to space: String, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> OperationResult {
-    try await call(
-      "op.submit", SubmitParams(space: space, op: op, events: onEvent == nil ? false : nil), onEvent: onEvent)
+    guard let onEvent else {
+      return try await call("op.submit", SubmitParams(space: space, op: op, events: false))
+    }
+    let output = LockedValue<(stdout: String, stderr: String)>(("", ""))
+    let result: OperationResult = try await call(
+      "op.submit", SubmitParams(space: space, op: op, streamsOutput: true),
+      onEvent: { event in
+        if event.type == .output, let data = event.data {
+          output.withValue { text in
+            if event.stream == "stderr" { text.stderr += data } else { text.stdout += data }
+          }
+        }
+        onEvent(event)
+      })
+    let text = output.withValue { $0 }
+    return result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
   }
 
   /// Follows a space's events (every space for a supervisor when `space` is nil), replaying

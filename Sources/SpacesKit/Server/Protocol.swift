@@ -191,6 +191,18 @@ public struct SubmitParams: Codable, Sendable {
   public var op: Op
   /// Whether to stream the operation's events while it runs (default true).
   public var events: Bool?
+  /// Whether the client keeps the operation's `output` events and puts the output back
+  /// together from them (default false). When it does and every `output` event reached it, the
+  /// answer refers to them (``OperationResult/streamed``) instead of repeating the output.
+  public var streamsOutput: Bool?
+
+  /// Creates `op.submit` params.
+  public init(space: String, op: Op, events: Bool? = nil, streamsOutput: Bool? = nil) {
+    self.space = space
+    self.op = op
+    self.events = events
+    self.streamsOutput = streamsOutput
+  }
 }
 
 /// `request.cancel` params: the id of a request of the same connection.

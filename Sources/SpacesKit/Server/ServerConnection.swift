@@ -373,15 +373,32 @@ final class ServerConnection: Sendable {
     let space = try? runtime.space(params.space)
     let requestId = request.id
     let outbox = outbox
+    // Whether every `output` event reached this client, and the result its final event carried.
+    let delivery = LockedValue<(allOutputSent: Bool, final: OperationResult?)>((true, nil))
     let token =
       params.events == false
       ? nil
       : space?.hub.observe { event in
         guard event.opId == id else { return }
-        outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
+        let sent = outbox.send(Wire.event(event, requestId: requestId), .event)
+        switch event.type {
+        case .output where !sent: delivery.withValue { $0.allOutputSent = false }
+        case .completed, .failed, .denied: delivery.withValue { $0.final = sent ? event.result : nil }
+        default: break
+        }
       }
-    let result = await runtime.submit(params.op, to: params.space, id: id, admission: running)
+    var result = await runtime.submit(params.op, to: params.space, id: id, admission: running)
     if let token { space?.hub.removeObserver(token) }
+    // Output once: a client that streams output and got every output event gets a result that
+    // refers to them; any other client gets the whole output in the answer.
+    if params.streamsOutput == true, token != nil {
+      let (allSent, final) = delivery.withValue { $0 }
+      if allSent, let final, let streamed = final.streamed {
+        result.stdout = final.stdout
+        result.stderr = final.stderr
+        result.streamed = streamed
+      }
+    }
     return ok(result, request)
   }
 

@@ -318,6 +318,22 @@ class Space:
         return await self._client.subscribe(self.name, from_seq)
 
 
+def reassemble(result: Any, output: dict[str, list[str]]) -> Any:
+    """The whole result from one that refers to its output events (``streamed``): each stream is
+    the first ``streamed[stream]`` UTF-8 bytes of the events' text, then the result's own text."""
+    streamed = result.get("streamed") if isinstance(result, dict) else None
+    if not streamed:
+        return result
+    whole = dict(result)
+    del whole["streamed"]
+    for stream in ("stdout", "stderr"):
+        count = streamed.get(stream, 0)
+        if count:
+            head = "".join(output[stream]).encode("utf-8")[:count].decode("utf-8", errors="replace")
+            whole[stream] = head + (result.get(stream) or "")
+    return whole
+
+
 class Operation(Generic[R]):
     """A submitted operation (sent at once, whether awaited or not).
 
@@ -330,13 +346,21 @@ class Operation(Generic[R]):
     def __init__(self, connection: _Connection, space: str, op: Op, on_event: EventHandler | None) -> None:
         self._events = _EventStream()
 
+        # Output once: the answer refers to the output events for what they carry
+        # (``streamsOutput``); their text is kept here to put stdout and stderr back together.
+        self._output: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
         def handle(event: SpaceEvent) -> None:
+            if event.get("type") == "output":
+                self._output["stderr" if event.get("stream") == "stderr" else "stdout"].append(event.get("data") or "")
             self._events.push(event)
             if on_event:
                 on_event(event)
 
         self._connection = connection
-        self._id, self._future = connection.send("op.submit", {"space": space, "op": op}, on_event=handle)
+        self._id, self._future = connection.send(
+            "op.submit", {"space": space, "op": op, "streamsOutput": True}, on_event=handle
+        )
         self._future.add_done_callback(self._finish)
 
     def cancel(self) -> None:
@@ -351,7 +375,7 @@ class Operation(Generic[R]):
         self._events.end(error)
 
     async def _result(self) -> R:
-        result = await asyncio.shield(self._future)
+        result = reassemble(await asyncio.shield(self._future), self._output)
         error = error_from_result(result)
         if error:
             raise error
