@@ -138,13 +138,17 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     // All of `seq 1 200000` (1.3 MB) is output, as the bare run reads it all.
     config.limits.shell.outputCapBytes = 4 << 20
     try home.save(config)
-    let probe = try await client.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
+    // An agent is bound to one space: the sandboxed space gets a connection of its own.
+    let sandboxClient = try await SpacesClient.connect(home: home)
+    defer { Task { await sandboxClient.close() } }
+    try await sandboxClient.hello(space: "bwrap")
+    let probe = try await sandboxClient.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
     if probe.exitCode == 0 {
       var shellSamples: [Double] = []
       for round in 0..<(iterations / 5 + 10) {
         try spawnTrue()
         let start = ContinuousClock.now
-        _ = try await client.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
+        _ = try await sandboxClient.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
         if round >= 10 { shellSamples.append(BenchReference.microseconds(ContinuousClock.now - start)) }
       }
       let bareRow = BenchRow("bare fork/exec /bin/true", unit: "µs", samples: bareTrue)
@@ -172,7 +176,8 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         let bytes = try await BenchReference.onThread { try BenchReference.spawnAndWait(bareSeq, readOutput: true) }
         let bareTime = BenchReference.microseconds(ContinuousClock.now - bareStart) / 1000
         let start = ContinuousClock.now
-        let result = try await client.submit(.shell(command: "seq 1 200000", timeoutMs: nil), to: "bwrap") { _ in }
+        let result = try await sandboxClient.submit(
+          .shell(command: "seq 1 200000", timeoutMs: nil), to: "bwrap") { _ in }
         let time = BenchReference.microseconds(ContinuousClock.now - start) / 1000
         received = result.stdout?.utf8.count ?? 0
         if round >= 3, bytes == 1_288_895 {
@@ -191,7 +196,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       for round in 0..<(iterations / 5 + 10) {
         let start = ContinuousClock.now
         let first = LockedValue<Double?>(nil)
-        _ = try await client.submit(.shell(command: "echo x", timeoutMs: nil), to: "bwrap") { event in
+        _ = try await sandboxClient.submit(.shell(command: "echo x", timeoutMs: nil), to: "bwrap") { event in
           guard event.type == .output else { return }
           let elapsed = BenchReference.microseconds(ContinuousClock.now - start)
           first.withValue { if $0 == nil { $0 = elapsed } }
