@@ -155,8 +155,13 @@ public struct JSONWriter: Sendable {
       case 0x0C: bytes.append(UInt8(ascii: "f"))
       case 0x0D: bytes.append(UInt8(ascii: "r"))
       default:
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        bytes.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        // `\u00xx` with lowercase hex digits, as Foundation writes it.
+        func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
+        bytes.append(UInt8(ascii: "u"))
+        bytes.append(0x30)
+        bytes.append(0x30)
+        bytes.append(hex(byte >> 4))
+        bytes.append(hex(byte & 0xF))
       }
       index += 1
       runStart = index

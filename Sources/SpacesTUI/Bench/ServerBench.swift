@@ -37,6 +37,28 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       BenchRow(name, unit: "µs", samples: samples, target: target, met: limit.map { row.median <= $0 }))
   }
 
+  // The encoders: an output event of 64 KiB of `seq` output and a readFile's `completed`, by
+  // Foundation's JSONEncoder (the previous encoder, here the reference) and by hand.
+  var chunk = Event(space: "host", opId: "op_0123456789abcdef", type: .output)
+  chunk.seq = 123_456
+  chunk.stream = "stdout"
+  chunk.data = String((1...20_000).map { "\($0)\n" }.joined().prefix(65_536))
+  var completed = Event(space: "host", opId: "op_0123456789abcdef", type: .completed)
+  var readResult = OperationResult(id: "op_0123456789abcdef", space: "host", kind: .readFile, status: .completed)
+  readResult.size = 1024
+  readResult.encoding = .utf8
+  readResult.sha256 = String(repeating: "a", count: 64)
+  completed.result = readResult
+  for (name, event) in [("output event 64 KiB", chunk), ("readFile completed event", completed)] {
+    let slow = BenchRow(
+      "encode \(name): Foundation JSONEncoder", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = try? SpacesJSON.encoder.encode(event) })
+    let fast = BenchRow(
+      "encode \(name): hand-written", unit: "µs", samples: BenchReference.samples(iterations) { _ = event.jsonBytes })
+    rows.append(slow)
+    rows.append(fast.against(slow))
+  }
+
   try await measure("socket hello (bare round trip)", iterations) {
     try await client.hello()
   }
@@ -49,7 +71,8 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   let echo = try LineEchoServer(path: folder + "/echo.sock")
   defer { echo.stop() }
   let socketPath = server.socketPath
-  let raw = try await BenchReference.onThread { () throws -> (echo: [Double], read: [Double], create: [Double]) in
+  let raw = try await BenchReference.onThread {
+    () throws -> (echo: [Double], read: [Double], create: [Double], durable: [Double]) in
     let echoClient = try SoakSocket(path: echo.path)
     let agent = try SoakSocket(path: socketPath)
     agent.send(line: #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"host"}}"#)
@@ -60,10 +83,12 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     let create = Array(
       (#"{"jsonrpc":"2.0","id":2,"method":"op.submit","params":{"events":false,"op":{"content":"\#(kib)","kind":"createFile","path":"w"},"space":"host"}}"#
         + "\n").utf8)
-    var echoSamples: [Double] = []
-    var readSamples: [Double] = []
-    var createSamples: [Double] = []
-    // Interleaved, so that the machine's load falls on all three alike.
+    let journal = open(folder + "/durable.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    defer { close(journal) }
+    let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
+    let content = Array(kib.utf8)
+    var samples: (echo: [Double], read: [Double], create: [Double], durable: [Double]) = ([], [], [], [])
+    // Interleaved, so that the machine's load (and the disk's) falls on all four alike.
     for round in 0..<(iterations + 20) {
       let e = BenchReference.samples(1, warmUp: 0) {
         echoClient.send(read)
@@ -77,23 +102,19 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         agent.send(create)
         _ = agent.readLine()
       }
+      let d = try BenchReference.samples(1, warmUp: 0) {
+        try BenchReference.durableWrite(folder: folder, content: content, journal: journal, line: line)
+      }
       if round >= 20 {
-        echoSamples += e
-        readSamples += r
-        createSamples += c
+        samples.echo += e
+        samples.read += r
+        samples.create += c
+        samples.durable += d
       }
     }
-    return (echoSamples, readSamples, createSamples)
+    return samples
   }
-  let durable = try await BenchReference.onThread { () throws -> [Double] in
-    let journal = open(folder + "/durable.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-    defer { close(journal) }
-    let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
-    let content = Array(kib.utf8)
-    return try BenchReference.samples(iterations) {
-      try BenchReference.durableWrite(folder: folder, content: content, journal: journal, line: line)
-    }
-  }
+  let durable = raw.durable
   let echoRow = BenchRow("line-echo server round trip (raw client)", unit: "µs", samples: raw.echo)
   let durableRow = BenchRow(
     "bare durable write 1 KiB (write+fsync+rename+append+fdatasync)", unit: "µs", samples: durable)
@@ -177,7 +198,8 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         let bareTime = BenchReference.microseconds(ContinuousClock.now - bareStart) / 1000
         let start = ContinuousClock.now
         let result = try await sandboxClient.submit(
-          .shell(command: "seq 1 200000", timeoutMs: nil), to: "bwrap") { _ in }
+          .shell(command: "seq 1 200000", timeoutMs: nil), to: "bwrap"
+        ) { _ in }
         let time = BenchReference.microseconds(ContinuousClock.now - start) / 1000
         received = result.stdout?.utf8.count ?? 0
         if round >= 3, bytes == 1_288_895 {
