@@ -131,43 +131,77 @@ public struct JSONWriter: Sendable {
     needsComma = true
   }
 
-  /// Appends `utf8` as a JSON string: runs of bytes that need no escaping are copied at once.
-  static func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
-    bytes.reserveCapacity(bytes.count + utf8.count + 2)
-    bytes.append(UInt8(ascii: "\""))
-    var runStart = 0
-    var index = 0
-    let count = utf8.count
-    while index < count {
-      let byte = utf8[index]
-      if byte >= 0x20, byte != 0x22, byte != 0x5C {
-        index += 1
-        continue
-      }
-      if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
-      bytes.append(UInt8(ascii: "\\"))
-      switch byte {
-      case 0x22: bytes.append(0x22)
-      case 0x5C: bytes.append(0x5C)
-      case 0x08: bytes.append(UInt8(ascii: "b"))
-      case 0x09: bytes.append(UInt8(ascii: "t"))
-      case 0x0A: bytes.append(UInt8(ascii: "n"))
-      case 0x0C: bytes.append(UInt8(ascii: "f"))
-      case 0x0D: bytes.append(UInt8(ascii: "r"))
-      default:
-        // `\u00xx` with lowercase hex digits, as Foundation writes it.
-        func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
-        bytes.append(UInt8(ascii: "u"))
-        bytes.append(0x30)
-        bytes.append(0x30)
-        bytes.append(hex(byte >> 4))
-        bytes.append(hex(byte & 0xF))
-      }
-      index += 1
-      runStart = index
+  /// How many bytes each byte takes in a JSON string: 1, 2 for `\"`, `\\` and the short
+  /// escapes (`\b \t \n \f \r`), 6 for the other control characters (`\u00xx`).
+  private static let escapedWidth: [UInt8] = (0..<256).map { byte in
+    switch byte {
+    case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: 2
+    case 0..<0x20: 6
+    default: 1
     }
-    if runStart < count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<count])) }
-    bytes.append(UInt8(ascii: "\""))
+  }
+
+  /// Appends `utf8` as a JSON string. Two passes: one that counts the escaped length, one that
+  /// writes it in place (runs of bytes that need no escaping are copied at once).
+  static func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+    var length = 2
+    escapedWidth.withUnsafeBufferPointer { width in
+      for byte in utf8 { length &+= Int(width[Int(byte)]) }
+    }
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(0, count: length))
+    bytes.withUnsafeMutableBufferPointer { buffer in
+      guard let base = buffer.baseAddress, let source = utf8.baseAddress else {
+        // An empty string: only the quotes.
+        buffer[start] = UInt8(ascii: "\"")
+        buffer[start + 1] = UInt8(ascii: "\"")
+        return
+      }
+      var out = base + start
+      out.pointee = UInt8(ascii: "\"")
+      out += 1
+      var runStart = 0
+      var index = 0
+      let count = utf8.count
+      while index < count {
+        let byte = source[index]
+        if byte >= 0x20, byte != 0x22, byte != 0x5C {
+          index += 1
+          continue
+        }
+        if runStart < index {
+          (out).update(from: source + runStart, count: index - runStart)
+          out += index - runStart
+        }
+        out[0] = UInt8(ascii: "\\")
+        switch byte {
+        case 0x22: out[1] = 0x22
+        case 0x5C: out[1] = 0x5C
+        case 0x08: out[1] = UInt8(ascii: "b")
+        case 0x09: out[1] = UInt8(ascii: "t")
+        case 0x0A: out[1] = UInt8(ascii: "n")
+        case 0x0C: out[1] = UInt8(ascii: "f")
+        case 0x0D: out[1] = UInt8(ascii: "r")
+        default:
+          // `\u00xx` with lowercase hex digits, as Foundation writes it.
+          func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
+          out[1] = UInt8(ascii: "u")
+          out[2] = 0x30
+          out[3] = 0x30
+          out[4] = hex(byte >> 4)
+          out[5] = hex(byte & 0xF)
+          out += 4
+        }
+        out += 2
+        index += 1
+        runStart = index
+      }
+      if runStart < count {
+        out.update(from: source + runStart, count: count - runStart)
+        out += count - runStart
+      }
+      out.pointee = UInt8(ascii: "\"")
+    }
   }
 }
 
