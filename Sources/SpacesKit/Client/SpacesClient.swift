@@ -266,7 +266,15 @@ final class ClientRouter: Sendable {
     for stream in streams.values { stream.finish() }
   }
 
+  /// How the server begins an `event` notification (its encoder writes keys in order).
+  private static let eventPrefix = Data(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
+
   func handle(_ line: Data) {
+    // Events are most lines (a command's output): read them in one pass, not a header first.
+    if line.starts(with: Self.eventPrefix) {
+      deliver(line)
+      return
+    }
     guard let header = try? SpacesJSON.decoder.decode(MessageHeader.self, from: line) else { return }
     if header.method == "disconnected" {
       let notice = try? SpacesJSON.decoder.decode(ParamsBox<DisconnectedNotice>.self, from: line).params
@@ -274,17 +282,22 @@ final class ClientRouter: Sendable {
       return
     }
     if header.method == "event" {
-      guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
-      else { return }
-      if let subscription = note.subscription {
-        _ = state.withValue { $0.streams[subscription] }?.yield(note.event)
-      } else if case .number(let id) = note.requestId {
-        state.withValue { $0.pending[id]?.onEvent }?(note.event)
-      }
+      deliver(line)
       return
     }
     guard case .number(let id) = header.id else { return }
     finish(id, with: header.error.map { .failure($0) } ?? .success(line))
+  }
+
+  /// Hands an `event` notification to its subscription's stream or its call's handler.
+  private func deliver(_ line: Data) {
+    guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
+    else { return }
+    if let subscription = note.subscription {
+      _ = state.withValue { $0.streams[subscription] }?.yield(note.event)
+    } else if case .number(let id) = note.requestId {
+      state.withValue { $0.pending[id]?.onEvent }?(note.event)
+    }
   }
 
   /// Ends the call `id` with `outcome`; false when it had ended already.

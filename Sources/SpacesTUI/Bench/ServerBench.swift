@@ -88,7 +88,10 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
     let content = Array(kib.utf8)
     var samples: (echo: [Double], read: [Double], create: [Double], durable: [Double]) = ([], [], [], [])
-    // Interleaved, so that the machine's load (and the disk's) falls on all four alike.
+    // Interleaved, so that the machine's load falls on a measurement and its reference alike:
+    // first reads beside the echo, then creates beside the echo and the durable write (a read
+    // right after a create's `fsync` waits for the file system's journal commit in its own
+    // append, which is the create's cost, not the read's).
     for round in 0..<(iterations + 20) {
       let e = BenchReference.samples(1, warmUp: 0) {
         echoClient.send(read)
@@ -97,6 +100,16 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       let r = BenchReference.samples(1, warmUp: 0) {
         agent.send(read)
         _ = agent.readLine()
+      }
+      if round >= 20 {
+        samples.echo += e
+        samples.read += r
+      }
+    }
+    for round in 0..<(iterations + 20) {
+      let e = BenchReference.samples(1, warmUp: 0) {
+        echoClient.send(read)
+        _ = echoClient.readLine()
       }
       let c = BenchReference.samples(1, warmUp: 0) {
         agent.send(create)
@@ -107,7 +120,6 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       }
       if round >= 20 {
         samples.echo += e
-        samples.read += r
         samples.create += c
         samples.durable += d
       }
