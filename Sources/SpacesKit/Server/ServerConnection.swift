@@ -436,10 +436,13 @@ final class ServerConnection: Sendable {
       session.nextSubscription += 1
       return "sub-\(session.nextSubscription)"
     }
+    // "From now on" is from this request: taken before the answer, so an operation the client
+    // submits as soon as it has the answer can't begin before the subscription does.
+    let starts = spaces.map { params.fromSeq ?? ($0.journal.lastSeq + 1) }
     // The response goes out before the first event, so the client knows the subscription.
     reply(request.id, ok(SubscribeResult(subscription: subscription, spaces: names), request))
-    let cursors = spaces.map {
-      EventCursor(space: $0, subscription: subscription, outbox: outbox, fromSeq: params.fromSeq)
+    let cursors = zip(spaces, starts).map { space, start in
+      EventCursor(space: space, subscription: subscription, outbox: outbox, fromSeq: start)
     }
     session.withValue { $0.cursors[subscription] = cursors }
     return .success(ByteBuffer())
