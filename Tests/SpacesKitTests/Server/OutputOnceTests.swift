@@ -183,3 +183,29 @@ import Testing
     #expect(space.journal.isSynced)
   }
 }
+
+@Suite struct LiveSubscriptionStartTests {
+  @Test func aSubscriptionFromNowSeesAnOperationSubmittedRightAfterIt() async throws {
+    let server = try await TestServer.start()
+    defer { Task { await server.stop() } }
+    let path = server.socketPath
+    let first = try await blocking { () throws -> String? in
+      let socket = try RawSocket(unixPath: path)
+      _ = socket.request(#"{"jsonrpc":"2.0","id":1,"method":"hello","params":{"space":"s"}}"#)
+      // The operation goes out the moment the subscription's answer arrives (as the SDKs do).
+      _ = socket.request(#"{"jsonrpc":"2.0","id":2,"method":"events.subscribe","params":{"space":"s"}}"#)
+      socket.send(
+        #"{"jsonrpc":"2.0","id":3,"method":"op.submit","params":{"space":"s","events":false,"op":{"kind":"message","text":"hi"}}}"#
+          + "\n")
+      while let line = socket.readLine() {
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let params = object["params"] as? [String: Any], params["subscription"] != nil,
+          let event = params["event"] as? [String: Any]
+        else { continue }
+        return event["type"] as? String
+      }
+      return nil
+    }
+    #expect(first == "received")
+  }
+}
