@@ -22,7 +22,7 @@ struct LogCommand: AsyncParsableCommand {
 
   func run() async throws {
     let home = options.spacesHome
-    let printer = LogPrinter(json: json, after: after)
+    let printer = LogPrinter(json: json, after: after, journalPath: home.journalPath(space))
     do {
       _ = try home.load(space)
       var reader = try JournalReader(path: home.journalPath(space))
@@ -52,12 +52,14 @@ struct LogCommand: AsyncParsableCommand {
 final class LogPrinter {
   private let json: Bool
   private let after: Int
+  private let journalPath: String?
   /// The unfinished last line of each operation's stream, as an output event.
   private var partial: [String: Event] = [:]
 
-  init(json: Bool, after: Int) {
+  init(json: Bool, after: Int, journalPath: String? = nil) {
     self.json = json
     self.after = after
+    self.journalPath = journalPath
   }
 
   /// Prints a batch (and, when `final`, every unfinished line); false when stdout has no
@@ -66,11 +68,14 @@ final class LogPrinter {
     var out = ""
     for event in batch.events where event.seq > after {
       if json {
-        out += SpacesJSON.line(event) + "\n"
+        out += String(decoding: whole(event).jsonBytes, as: UTF8.self) + "\n"
       } else if event.type == .output {
         out += output(event)
       } else {
-        if [.completed, .failed, .denied].contains(event.type) { out += flush(opId: event.opId) }
+        if [.completed, .failed, .denied].contains(event.type) {
+          out += flush(opId: event.opId)
+          out += rest(event)
+        }
         out += EventText.line(event) + "\n"
       }
     }
@@ -79,6 +84,34 @@ final class LogPrinter {
       CLI.writeError("spaces: warning: \(issue)\n")
     }
     return out.isEmpty || CLI.writeOut(out)
+  }
+
+  /// With `--after` past the start of a command's output, its result (which refers to the
+  /// `output` events for its output) is printed whole, put back together from the journal.
+  private func whole(_ event: Event) -> Event {
+    guard let result = event.result, let streamed = result.streamed, streamed.fromSeq <= after, let journalPath,
+      let text = try? Journal.streamedOutput(
+        path: journalPath, of: event.opId, from: streamed.fromSeq, through: event.seq)
+    else { return event }
+    var copy = event
+    copy.result = result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
+    return copy
+  }
+
+  /// The output a result holds beyond its `output` events (the tail the output cap kept, the
+  /// runtime's notes), printed as output lines before the result's own line.
+  private func rest(_ event: Event) -> String {
+    guard let result = event.result, result.streamed != nil else { return "" }
+    var out = ""
+    for (stream, text) in [("stdout", result.stdout ?? ""), ("stderr", result.stderr ?? "")] where !text.isEmpty {
+      var line = event
+      line.type = .output
+      line.stream = stream
+      line.data = text
+      line.result = nil
+      out += EventText.line(line) + "\n"
+    }
+    return out
   }
 
   /// The whole lines an output chunk completes; keeps its unfinished end.

@@ -26,6 +26,29 @@ import Testing
     return client
   }
 
+  @Test func aReadAnsweredBeforeItsFlushIsInTheJournalWhenTheServerIsKilledRightAfter() async throws {
+    #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
+    let server = try await startServer()
+    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    try await client.hello(space: "s")
+    _ = try await client.submit(.createFile(path: "a.txt", content: "hello", encoding: .utf8), to: "s")
+    var readIDs: [String] = []
+    for _ in 0..<3 {
+      readIDs.append(try await client.submit(.readFile(path: "a.txt"), to: "s").id)
+    }
+    let message = try await client.submit(.message(text: "done"), to: "s")
+    // Killed the moment the last answer arrived: the reads' and the message's records were
+    // written before they were answered, so they are in the file.
+    kill(server.processIdentifier, SIGKILL)
+    server.waitUntilExit()
+    let events = try await home.journal("s")
+    for id in readIDs + [message.id] {
+      #expect(events.contains { $0["opId"] as? String == id && $0["type"] as? String == "completed" })
+    }
+    let seqs = events.compactMap { $0["seq"] as? Int }
+    #expect(seqs == Array(1...seqs.count))
+  }
+
   @Test func aServerKilledMidRunRestartsWithItsJournalIntact() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()

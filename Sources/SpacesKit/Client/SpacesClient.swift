@@ -67,12 +67,28 @@ public final class SpacesClient: Sendable {
   ///
   /// `reason` is the agent's own short reason for it (at most ``StatedReason/maxLength``
   /// characters), journaled with it and shown to the person who approves it.
+  /// The result is whole either way: with `onEvent`, the client asks for the output once (the
+  /// `streamsOutput` flag), keeps the text of the `output` events and puts `stdout` and
+  /// `stderr` back together from them and the answer.
   public func submit(
     _ op: Op, to space: String, reason: String? = nil, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> OperationResult {
-    try await call(
-      "op.submit", SubmitParams(space: space, op: op, events: onEvent == nil ? false : nil, reason: reason),
-      onEvent: onEvent)
+    guard let onEvent else {
+      return try await call("op.submit", SubmitParams(space: space, op: op, events: false, reason: reason))
+    }
+    let output = LockedValue<(stdout: String, stderr: String)>(("", ""))
+    let result: OperationResult = try await call(
+      "op.submit", SubmitParams(space: space, op: op, streamsOutput: true, reason: reason),
+      onEvent: { event in
+        if event.type == .output, let data = event.data {
+          output.withValue { text in
+            if event.stream == "stderr" { text.stderr += data } else { text.stdout += data }
+          }
+        }
+        onEvent(event)
+      })
+    let text = output.withValue { $0 }
+    return result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
   }
 
   /// Follows a space's events (every space for a supervisor when `space` is nil), replaying
@@ -259,7 +275,15 @@ final class ClientRouter: Sendable {
     for stream in streams.values { stream.finish() }
   }
 
+  /// How the server begins an `event` notification (its encoder writes keys in order).
+  private static let eventPrefix = Data(#"{"jsonrpc":"2.0","method":"event","params":"#.utf8)
+
   func handle(_ line: Data) {
+    // Events are most lines (a command's output): read them in one pass, not a header first.
+    if line.starts(with: Self.eventPrefix) {
+      deliver(line)
+      return
+    }
     guard let header = try? SpacesJSON.decoder.decode(MessageHeader.self, from: line) else { return }
     if header.method == "disconnected" {
       let notice = try? SpacesJSON.decoder.decode(ParamsBox<DisconnectedNotice>.self, from: line).params
@@ -267,17 +291,22 @@ final class ClientRouter: Sendable {
       return
     }
     if header.method == "event" {
-      guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
-      else { return }
-      if let subscription = note.subscription {
-        _ = state.withValue { $0.streams[subscription] }?.yield(note.event)
-      } else if case .number(let id) = note.requestId {
-        state.withValue { $0.pending[id]?.onEvent }?(note.event)
-      }
+      deliver(line)
       return
     }
     guard case .number(let id) = header.id else { return }
     finish(id, with: header.error.map { .failure($0) } ?? .success(line))
+  }
+
+  /// Hands an `event` notification to its subscription's stream or its call's handler.
+  private func deliver(_ line: Data) {
+    guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
+    else { return }
+    if let subscription = note.subscription {
+      _ = state.withValue { $0.streams[subscription] }?.yield(note.event)
+    } else if case .number(let id) = note.requestId {
+      state.withValue { $0.pending[id]?.onEvent }?(note.event)
+    }
   }
 
   /// Ends the call `id` with `outcome`; false when it had ended already.

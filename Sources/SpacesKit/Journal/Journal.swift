@@ -82,14 +82,16 @@ public final class Journal: @unchecked Sendable {
         try catchUp()
         let before = seq
         var written: [Event] = []
-        var bytes: [UInt8] = []
+        var writer = JSONWriter(capacity: 512)
         for var event in events {
           seq += 1
           event.seq = seq
-          bytes += Array(SpacesJSON.line(event).utf8)
-          bytes.append(0x0A)
+          // The same hand-written encoder as the wire's: the journal's line is the event's JSON.
+          event.write(to: &writer)
+          writer.bytes.append(0x0A)
           written.append(event)
         }
+        let bytes = writer.bytes
         do throws(SpacesError) {
           try writeAll(bytes)
         } catch {
@@ -164,6 +166,46 @@ public final class Journal: @unchecked Sendable {
     return nil
   }
 
+  /// The text of an operation's `output` events from `fromSeq` through `lastSeq`: what a result
+  /// that refers to them (``OperationResult/streamed``) needs to be whole again.
+  public func streamedOutput(of opId: String, from fromSeq: Int, through lastSeq: Int) throws(SpacesError) -> (
+    stdout: String, stderr: String
+  ) {
+    try Self.streamedOutput(path: path, offset: startOffset(forSeq: fromSeq), of: opId, from: fromSeq, through: lastSeq)
+  }
+
+  /// The text of an operation's `output` events from `fromSeq` through `lastSeq`, read from the
+  /// journal at `path` from `offset` (the start of a line before them; 0 reads from the start).
+  public static func streamedOutput(
+    path: String, offset: Int = 0, of opId: String, from fromSeq: Int, through lastSeq: Int
+  ) throws(SpacesError) -> (stdout: String, stderr: String) {
+    var reader = try JournalReader(path: path, from: offset)
+    var stdout = ""
+    var stderr = ""
+    while true {
+      let batch = try reader.readAvailable(final: true, limit: 512, byteLimit: 1 << 20)
+      if batch.events.isEmpty && batch.issues.isEmpty { break }
+      for event in batch.events where event.seq >= fromSeq && event.opId == opId && event.type == .output {
+        if event.seq > lastSeq { break }
+        if event.stream == "stderr" { stderr += event.data ?? "" } else { stdout += event.data ?? "" }
+      }
+      if let last = batch.events.last, last.seq >= lastSeq { break }
+    }
+    return (stdout, stderr)
+  }
+
+  /// The event with its result whole: a result that refers to the operation's `output` events
+  /// for its output (``OperationResult/streamed``) gets it back from them; any other event is
+  /// returned as it is (also when the journal can't be read: then the result keeps the reference).
+  public func withWholeOutput(_ event: Event) -> Event {
+    guard let result = event.result, let streamed = result.streamed,
+      let text = try? streamedOutput(of: event.opId, from: streamed.fromSeq, through: event.seq)
+    else { return event }
+    var whole = event
+    whole.result = result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
+    return whole
+  }
+
   /// Flushes everything appended so far to disk.
   ///
   /// Group commit: callers that arrive while a flush runs wait for it, and one flush then
@@ -179,6 +221,19 @@ public final class Journal: @unchecked Sendable {
     if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
     syncedEnd = covered
     flushes += 1
+  }
+
+  /// Has everything appended so far flushed to disk by the next group commit, soon (within
+  /// milliseconds) but without waiting for it: for records that must survive the runtime being
+  /// killed (they are written already) and reach the disk shortly, such as reads and messages.
+  public func flushSoon() {
+    JournalFlusher.shared.schedule(self)
+  }
+
+  /// Whether everything appended so far is on disk (for tests).
+  var isSynced: Bool {
+    let wanted = lock.withLock { knownEnd }
+    return syncLock.withLock { syncedEnd >= wanted }
   }
 
   /// How many times the journal was flushed to disk (for tests).
@@ -302,6 +357,48 @@ public final class Journal: @unchecked Sendable {
   }
 
   private struct SeqProbe: Decodable { var seq: Int }
+}
+
+/// The group commit for records that need not wait for the disk: one thread that flushes the
+/// journals it is given as soon as it can (a flush already running covers what was appended
+/// before it began; the next one covers the rest), so such a record is on disk within about
+/// one `fsync` of being written.
+final class JournalFlusher: @unchecked Sendable {
+  /// The one flusher of the process.
+  static let shared = JournalFlusher()
+
+  private let condition = NSCondition()
+  /// Journals with records to flush (guarded by `condition`).
+  private var pending: [ObjectIdentifier: Journal] = [:]
+  private var started = false
+
+  /// Has `journal` flushed by the next group commit.
+  func schedule(_ journal: Journal) {
+    condition.lock()
+    pending[ObjectIdentifier(journal)] = journal
+    if !started {
+      started = true
+      let thread = Thread { [self] in run() }
+      thread.name = "journal-flush"
+      thread.stackSize = 256 << 10
+      thread.start()
+    }
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func run() {
+    while true {
+      condition.lock()
+      while pending.isEmpty { condition.wait() }
+      let journals = Array(pending.values)
+      pending.removeAll(keepingCapacity: true)
+      condition.unlock()
+      // A failure here is reported by the next operation that needs the disk (its own sync
+      // fails the same way); the record itself is written already.
+      for journal in journals { try? journal.sync() }
+    }
+  }
 }
 
 /// Reads a journal file from the start (or from a line's offset), and then whatever is

@@ -54,6 +54,10 @@ public struct OperationResult: Codable, Sendable, Equatable {
   /// shell: the session's folder once the command ended, relative to the workspace (`.` is the
   /// workspace root): where the next shell operation starts unless it asks for a fresh shell.
   public var cwd: String?
+  /// shell: what of `stdout` and `stderr` the operation's `output` events carry, which this
+  /// result then doesn't repeat (see ``StreamedOutput``). Set in the journal's `completed` and
+  /// `failed` events, and in the answers to clients that stream output; absent in a whole result.
+  public var streamed: StreamedOutput?
 
   // failed
   public var error: ErrorInfo?
@@ -61,6 +65,29 @@ public struct OperationResult: Codable, Sendable, Equatable {
   // denied
   public var reason: String?
   public var decidedBy: DecidedBy?
+
+  /// The part of a shell command's output that its `output` events carry, so that a result
+  /// refers to them instead of repeating them.
+  ///
+  /// The command's whole `stdout` is the first `stdout` UTF-8 bytes of the text of its
+  /// `output` events on stdout (in `seq` order, from `fromSeq` on), followed by the result's own
+  /// `stdout` (what the events don't hold: the tail kept by the output cap, the runtime's notes);
+  /// the same for `stderr`.
+  public struct StreamedOutput: Codable, Sendable, Equatable {
+    /// The `seq` of the operation's first `output` event.
+    public var fromSeq: Int
+    /// How many bytes at the start of `stdout` the `output` events on stdout carry.
+    public var stdout: Int
+    /// How many bytes at the start of `stderr` the `output` events on stderr carry.
+    public var stderr: Int
+
+    /// Creates a reference to the output events.
+    public init(fromSeq: Int, stdout: Int, stderr: Int) {
+      self.fromSeq = fromSeq
+      self.stdout = stdout
+      self.stderr = stderr
+    }
+  }
 
   /// Creates a result with only the fields every result has.
   public init(
@@ -80,6 +107,56 @@ public struct OperationResult: Codable, Sendable, Equatable {
     var copy = self
     copy.content = nil
     return copy
+  }
+
+  /// The result that refers to the output events for what they carry (`streamed` set, and
+  /// `stdout`/`stderr` holding only the rest): how the journal keeps a command's output once.
+  ///
+  /// `streamedStdout` and `streamedStderr` are the text of the operation's `output` events.
+  /// Returns the result unchanged when nothing of the output was streamed.
+  public func referencingOutput(fromSeq: Int?, streamedStdout: String, streamedStderr: String) -> OperationResult {
+    guard let fromSeq, streamed == nil else { return self }
+    let outCount = Self.commonPrefixLength(stdout ?? "", streamedStdout)
+    let errCount = Self.commonPrefixLength(stderr ?? "", streamedStderr)
+    guard outCount > 0 || errCount > 0 else { return self }
+    var copy = self
+    if let stdout { copy.stdout = String(decoding: stdout.utf8.dropFirst(outCount), as: UTF8.self) }
+    if let stderr { copy.stderr = String(decoding: stderr.utf8.dropFirst(errCount), as: UTF8.self) }
+    copy.streamed = StreamedOutput(fromSeq: fromSeq, stdout: outCount, stderr: errCount)
+    return copy
+  }
+
+  /// The whole result again from one that refers to its output events (``streamed``), given
+  /// the text of those events; a result without ``streamed`` is returned unchanged.
+  public func reassembled(streamedStdout: String, streamedStderr: String) -> OperationResult {
+    guard let streamed else { return self }
+    var copy = self
+    copy.streamed = nil
+    func join(_ streamedText: String, _ count: Int, _ rest: String?) -> String? {
+      let head = streamedText.utf8.prefix(count)
+      if head.isEmpty { return rest }
+      return String(decoding: Array(head) + Array((rest ?? "").utf8), as: UTF8.self)
+    }
+    copy.stdout = join(streamedStdout, streamed.stdout, stdout)
+    copy.stderr = join(streamedStderr, streamed.stderr, stderr)
+    return copy
+  }
+
+  /// The length in UTF-8 bytes of the longest common prefix of `a` and `b` that ends on a
+  /// character boundary of both.
+  static func commonPrefixLength(_ a: String, _ b: String) -> Int {
+    var a = a
+    var b = b
+    return a.withUTF8 { x in
+      b.withUTF8 { y in
+        let limit = min(x.count, y.count)
+        var index = 0
+        while index < limit, x[index] == y[index] { index += 1 }
+        // Back to the start of a scalar (never inside a multi-byte sequence).
+        while index > 0, index < x.count, x[index] & 0xC0 == 0x80 { index -= 1 }
+        return index
+      }
+    }
   }
 
   /// The exit status the `spaces op` command uses for this result.

@@ -129,6 +129,8 @@ public final class Space: Sendable {
     } catch {
       return failed(result, error)
     }
+    // What a shell command's `output` events carried, so its `completed` refers to them.
+    let streamed = StreamedText()
 
     do {
       var received = event(id, .received)
@@ -217,7 +219,7 @@ public final class Space: Sendable {
         defer { for place in places { place.release() } }
         try await execute(
           operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
-          large: largeSize != nil, session: session, into: &result)
+          large: largeSize != nil, session: session, streamed: streamed, into: &result)
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
@@ -226,7 +228,7 @@ public final class Space: Sendable {
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
-      return try await finish(result: result, elapsed: elapsed())
+      return try await finish(result: result, elapsed: elapsed(), streamed: streamed)
     } catch {
       logger.error("\(name): journal write failed: \(error)")
       result = failed(result, error)
@@ -417,7 +419,9 @@ public final class Space: Sendable {
     return extended
   }
 
-  private func finish(result: OperationResult, elapsed: Int) async throws(SpacesError) -> OperationResult {
+  private func finish(result: OperationResult, elapsed: Int, streamed: StreamedText? = nil)
+    async throws(SpacesError) -> OperationResult
+  {
     var result = result
     result.durationMs = elapsed
     let type: Event.Kind =
@@ -428,8 +432,20 @@ public final class Space: Sendable {
       }
     var finished = event(result.id, type)
     finished.result = result.forEvents
+    if let streamed {
+      // The journal keeps a command's output once: in its `output` events.
+      let text = streamed.text
+      finished.result = result.forEvents.referencingOutput(
+        fromSeq: text.fromSeq, streamedStdout: text.stdout, streamedStderr: text.stderr)
+    }
     try record([finished], sync: false)
-    try await flush()
+    if result.kind.writes {
+      try await flush()
+    } else {
+      // A read or a message changed nothing: its record is written (it survives the runtime
+      // being killed) and the next group commit flushes it, within milliseconds.
+      journal.flushSoon()
+    }
     return result
   }
 
@@ -459,7 +475,7 @@ public final class Space: Sendable {
 
   private func execute(
     _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
-    session: SessionStart? = nil, into result: inout OperationResult
+    session: SessionStart? = nil, streamed: StreamedText, into result: inout OperationResult
   )
     async throws
   {
@@ -516,13 +532,13 @@ public final class Space: Sendable {
     case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
         command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
-        session: session ?? startSession(fresh: fresh), into: &result)
+        session: session ?? startSession(fresh: fresh), streamed: streamed, into: &result)
     }
   }
 
   private func runShell(
     _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, protectedWritable: Bool,
-    session start: SessionStart, into result: inout OperationResult
+    session start: SessionStart, streamed: StreamedText, into result: inout OperationResult
   ) async throws {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
@@ -558,7 +574,9 @@ public final class Space: Sendable {
           ordering.lock()
           defer { ordering.unlock() }
           do {
-            hub.publish(try journal.append([output], sync: false))
+            let written = try journal.append([output], sync: false)
+            streamed.add(stream, chunk, seq: written.first?.seq)
+            hub.publish(written)
           } catch {
             logger.error("\(space): journal write failed: \(error)")
           }
@@ -737,6 +755,25 @@ public final class Space: Sendable {
     ordering.lock()
     defer { ordering.unlock() }
     return try body()
+  }
+
+  /// The text of one operation's `output` events, as they are journaled.
+  final class StreamedText: Sendable {
+    private let state = LockedValue<(fromSeq: Int?, stdout: String, stderr: String)>((nil, "", ""))
+
+    /// Adds the chunk of an `output` event journaled with `seq`.
+    func add(_ stream: OutputStreamKind, _ chunk: String, seq: Int?) {
+      state.withValue { state in
+        if state.fromSeq == nil { state.fromSeq = seq }
+        switch stream {
+        case .stdout: state.stdout += chunk
+        case .stderr: state.stderr += chunk
+        }
+      }
+    }
+
+    /// The first `output` event's `seq` and the text of the events on each stream.
+    var text: (fromSeq: Int?, stdout: String, stderr: String) { state.withValue { $0 } }
   }
 
   /// A new, unique operation id.

@@ -14,6 +14,9 @@ import NIOCore
 final class EventCursor: Sendable {
   private struct State {
     var lastSent: Int
+    /// The first `seq` this subscription sends: an operation's result that refers to `output`
+    /// events from before it (which this client never got) is sent whole.
+    var firstSeq: Int
     var live = false
     var cancelled = false
     var observer: UUID?
@@ -35,7 +38,8 @@ final class EventCursor: Sendable {
     self.subscription = subscription
     self.outbox = outbox
     self.turn = turn
-    state = LockedValue(State(lastSent: max(0, fromSeq - 1)))
+    let start = max(0, fromSeq - 1)
+    state = LockedValue(State(lastSent: start, firstSeq: start + 1))
     let token = space.hub.observe { [weak self] event in self?.receive(event) }
     state.withValue { state in
       state.observer = token
@@ -57,7 +61,7 @@ final class EventCursor: Sendable {
   private func receive(_ event: Event) {
     state.withValue { state in
       guard state.live, !state.cancelled, event.seq > state.lastSent else { return }
-      if event.seq == state.lastSent + 1, outbox.send(line(event), .event) {
+      if event.seq == state.lastSent + 1, outbox.send(line(event, firstSeq: state.firstSeq), .event) {
         state.lastSent = event.seq
         return
       }
@@ -73,13 +77,14 @@ final class EventCursor: Sendable {
   /// subscriber that stops reading costs what its buffer holds, not a batch of large events.
   private func catchUp() async {
     var lastSent = state.withValue { $0.lastSent }
+    let firstSeq = state.withValue { $0.firstSeq }
     while !Task.isCancelled {
       // Start near the first event not sent, and read in bounded batches: a long journal is
       // neither read from its start nor held in memory.
       guard
         var reader = try? JournalReader(path: space.journal.path, from: space.journal.startOffset(forSeq: lastSent + 1))
       else { return }
-      switch await sendBatches(&reader, lastSent: &lastSent) {
+      switch await sendBatches(&reader, lastSent: &lastSent, firstSeq: firstSeq) {
       case .caughtUp, .stopped: return
       case .full:
         guard await outbox.waitForRoom(), !Task.isCancelled else { return }
@@ -94,7 +99,7 @@ final class EventCursor: Sendable {
   /// Sends batches from `reader` until the cursor caught up (and went live) or the client's
   /// buffer is full. Nothing is read while nothing would be taken: a batch read only to be
   /// dropped would be read again, over and over, while the client or the server is full.
-  private func sendBatches(_ reader: inout JournalReader, lastSent: inout Int) async -> Progress {
+  private func sendBatches(_ reader: inout JournalReader, lastSent: inout Int, firstSeq: Int) async -> Progress {
     while !Task.isCancelled {
       guard outbox.hasRoomForEvents else { return .full }
       let events: [Event]
@@ -109,7 +114,7 @@ final class EventCursor: Sendable {
         guard await hold.take(ByteGate.replayCopies * reader.lastBytes, from: contents) else { return .stopped }
       }
       for event in events where event.seq > lastSent {
-        guard outbox.send(line(event), .event) else { return .full }
+        guard outbox.send(line(event, firstSeq: firstSeq), .event) else { return .full }
         lastSent = event.seq
       }
       hold.release()
@@ -134,8 +139,10 @@ final class EventCursor: Sendable {
   /// record that passes it), so a journal of large records is read a few at a time.
   static let batchBytes = 1 << 20
 
-  private func line(_ event: Event) -> ByteBuffer {
-    Wire.request(
-      "event", EventNotification(event: event, subscription: subscription, requestId: nil), id: nil)
+  private func line(_ event: Event, firstSeq: Int) -> ByteBuffer {
+    if let streamed = event.result?.streamed, streamed.fromSeq < firstSeq {
+      return Wire.event(space.journal.withWholeOutput(event), subscription: subscription)
+    }
+    return Wire.event(event, subscription: subscription)
   }
 }

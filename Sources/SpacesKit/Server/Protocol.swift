@@ -191,21 +191,26 @@ public struct SubmitParams: Codable, Sendable {
   public var op: Op
   /// Whether to stream the operation's events while it runs (default true).
   public var events: Bool?
+  /// Whether the client keeps the operation's `output` events and puts the output back
+  /// together from them (default false). When it does and every `output` event reached it, the
+  /// answer refers to them (``OperationResult/streamed``) instead of repeating the output.
+  public var streamsOutput: Bool?
   /// The agent's own short reason for the operation (``StatedReason``): beside `op`, not in it,
   /// since it says why the operation is asked for, not what it does. `policy.check` ignores it.
   public var reason: String?
 
   /// Creates the params.
-  public init(space: String, op: Op, events: Bool? = nil, reason: String? = nil) {
+  public init(space: String, op: Op, events: Bool? = nil, streamsOutput: Bool? = nil, reason: String? = nil) {
     self.space = space
     self.op = op
     self.events = events
+    self.streamsOutput = streamsOutput
     self.reason = reason
   }
 }
 
 extension SubmitParams {
-  private enum CodingKeys: String, CodingKey { case space, op, events, reason }
+  private enum CodingKeys: String, CodingKey { case space, op, events, streamsOutput, reason }
 
   /// Decodes the params; a `reason` that is not a string or is too long is an error naming it.
   public init(from decoder: any Decoder) throws {
@@ -213,6 +218,7 @@ extension SubmitParams {
     space = try container.decode(String.self, forKey: .space)
     op = try container.decode(Op.self, forKey: .op)
     events = try container.decodeIfPresent(Bool.self, forKey: .events)
+    streamsOutput = try container.decodeIfPresent(Bool.self, forKey: .streamsOutput)
     let text: String?
     do {
       text = try container.decodeIfPresent(String.self, forKey: .reason)

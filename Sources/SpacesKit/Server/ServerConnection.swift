@@ -383,17 +383,34 @@ final class ServerConnection: Sendable {
     let space = try? runtime.space(params.space)
     let requestId = request.id
     let outbox = outbox
+    // Whether every `output` event reached this client, and the result its final event carried.
+    let delivery = LockedValue<(allOutputSent: Bool, final: OperationResult?)>((true, nil))
     let token =
       params.events == false
       ? nil
       : space?.hub.observe { event in
         guard event.opId == id else { return }
-        outbox.send(Wire.request("event", EventNotification(event: event, requestId: requestId), id: nil), .event)
+        let sent = outbox.send(Wire.event(event, requestId: requestId), .event)
+        switch event.type {
+        case .output where !sent: delivery.withValue { $0.allOutputSent = false }
+        case .completed, .failed, .denied: delivery.withValue { $0.final = sent ? event.result : nil }
+        default: break
+        }
       }
     let hold = request.hold ?? ContentHold(turn: largeTurn)
-    let result = await runtime.submit(
+    var result = await runtime.submit(
       params.op, to: params.space, id: id, admission: running, reason: params.reason, hold: hold)
     if let token { space?.hub.removeObserver(token) }
+    // Output once: a client that streams output and got every output event gets a result that
+    // refers to them; any other client gets the whole output in the answer.
+    if params.streamsOutput == true, token != nil {
+      let (allSent, final) = delivery.withValue { $0 }
+      if allSent, let final, let streamed = final.streamed {
+        result.stdout = final.stdout
+        result.stderr = final.stderr
+        result.streamed = streamed
+      }
+    }
     // A large content's share of the budget is given back once its answer is encoded (the
     // answer is then counted by the reply budget).
     let outcome = ok(result, request)

@@ -197,7 +197,52 @@ enum Wire {
   }
 
   static func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
-    encode(Response(id: id, body: result, member: .result))
+    if let result = result as? OperationResult { return self.result(result, id: id) }
+    return encode(Response(id: id, body: result, member: .result))
+  }
+
+  /// An operation's answer, by the hand-written encoder (the hot path: every `op.submit`).
+  static func result(_ result: OperationResult, id: RPCID?) -> ByteBuffer {
+    var writer = JSONWriter(capacity: 128 + (result.content?.utf8.count ?? 0) + (result.stdout?.utf8.count ?? 0))
+    writer.beginObject()
+    writer.key("id")
+    write(id, to: &writer)
+    writer.member("jsonrpc", "2.0")
+    writer.key("result")
+    result.write(to: &writer)
+    writer.endObject()
+    writer.bytes.append(0x0A)
+    return ByteBuffer(bytes: writer.bytes)
+  }
+
+  /// An `event` notification (an operation's events with `requestId`, a subscription's with
+  /// `subscription`), by the hand-written encoder: output events are most of what is sent.
+  static func event(_ event: Event, requestId: RPCID? = nil, subscription: String? = nil) -> ByteBuffer {
+    var writer = JSONWriter(capacity: 256 + (event.data?.utf8.count ?? 0))
+    writer.beginObject()
+    writer.member("jsonrpc", "2.0")
+    writer.member("method", "event")
+    writer.key("params")
+    writer.beginObject()
+    writer.key("event")
+    event.write(to: &writer)
+    if let requestId {
+      writer.key("requestId")
+      write(requestId, to: &writer)
+    }
+    writer.member("subscription", subscription)
+    writer.endObject()
+    writer.endObject()
+    writer.bytes.append(0x0A)
+    return ByteBuffer(bytes: writer.bytes)
+  }
+
+  private static func write(_ id: RPCID?, to writer: inout JSONWriter) {
+    switch id {
+    case .none: writer.null()
+    case .number(let number): writer.integer(number)
+    case .string(let string): writer.string(string)
+    }
   }
 
   static func error(_ error: RPCError, id: RPCID?) -> ByteBuffer {

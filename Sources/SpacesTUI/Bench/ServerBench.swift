@@ -37,36 +37,210 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       BenchRow(name, unit: "µs", samples: samples, target: target, met: limit.map { row.median <= $0 }))
   }
 
+  // The encoders: an output event of 64 KiB of `seq` output and a readFile's `completed`, by
+  // Foundation's JSONEncoder (the previous encoder, here the reference) and by hand.
+  var chunk = Event(space: "host", opId: "op_0123456789abcdef", type: .output)
+  chunk.seq = 123_456
+  chunk.stream = "stdout"
+  chunk.data = String((1...20_000).map { "\($0)\n" }.joined().prefix(65_536))
+  var completed = Event(space: "host", opId: "op_0123456789abcdef", type: .completed)
+  var readResult = OperationResult(id: "op_0123456789abcdef", space: "host", kind: .readFile, status: .completed)
+  readResult.size = 1024
+  readResult.encoding = .utf8
+  readResult.sha256 = String(repeating: "a", count: 64)
+  completed.result = readResult
+  for (name, event) in [("output event 64 KiB", chunk), ("readFile completed event", completed)] {
+    let slow = BenchRow(
+      "encode \(name): Foundation JSONEncoder", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = try? SpacesJSON.encoder.encode(event) })
+    let fast = BenchRow(
+      "encode \(name): hand-written", unit: "µs", samples: BenchReference.samples(iterations) { _ = event.jsonBytes })
+    rows.append(slow)
+    rows.append(fast.against(slow))
+  }
+
   try await measure("socket hello (bare round trip)", iterations) {
     try await client.hello()
   }
   try await measure("socket policy.check", iterations) {
     _ = try await client.checkPolicy(.readFile(path: "one-kib"), in: "host")
   }
-  try await measure("socket readFile 1 KiB", iterations, target: "≤ 200 µs", limit: 200) {
+
+  // The references, measured from the same raw client as the rows they are compared with: a
+  // minimal line-echo server on a Unix socket, and the bare system calls of a durable write.
+  let echo = try LineEchoServer(path: folder + "/echo.sock")
+  defer { echo.stop() }
+  let socketPath = server.socketPath
+  let raw = try await BenchReference.onThread {
+    () throws -> (echo: [Double], read: [Double], create: [Double], durable: [Double]) in
+    let echoClient = try SoakSocket(path: echo.path)
+    let agent = try SoakSocket(path: socketPath)
+    agent.send(line: #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"host"}}"#)
+    _ = agent.readLine()
+    let ping =
+      #"{"jsonrpc":"2.0","id":1,"method":"op.submit","params":{"events":false,"op":{"kind":"readFile","path":"one-kib"},"space":"host"}}"#
+    let read = Array((ping + "\n").utf8)
+    let create = Array(
+      (#"{"jsonrpc":"2.0","id":2,"method":"op.submit","params":{"events":false,"op":{"content":"\#(kib)","kind":"createFile","path":"w"},"space":"host"}}"#
+        + "\n").utf8)
+    let journal = open(folder + "/durable.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+    defer { close(journal) }
+    let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
+    let content = Array(kib.utf8)
+    var samples: (echo: [Double], read: [Double], create: [Double], durable: [Double]) = ([], [], [], [])
+    // Interleaved, so that the machine's load falls on a measurement and its reference alike:
+    // first reads beside the echo, then creates beside the echo and the durable write (a read
+    // right after a create's `fsync` waits for the file system's journal commit in its own
+    // append, which is the create's cost, not the read's).
+    for round in 0..<(iterations + 20) {
+      let e = BenchReference.samples(1, warmUp: 0) {
+        echoClient.send(read)
+        _ = echoClient.readLine()
+      }
+      let r = BenchReference.samples(1, warmUp: 0) {
+        agent.send(read)
+        _ = agent.readLine()
+      }
+      if round >= 20 {
+        samples.echo += e
+        samples.read += r
+      }
+    }
+    for round in 0..<(iterations + 20) {
+      let e = BenchReference.samples(1, warmUp: 0) {
+        echoClient.send(read)
+        _ = echoClient.readLine()
+      }
+      let c = BenchReference.samples(1, warmUp: 0) {
+        agent.send(create)
+        _ = agent.readLine()
+      }
+      let d = try BenchReference.samples(1, warmUp: 0) {
+        try BenchReference.durableWrite(folder: folder, content: content, journal: journal, line: line)
+      }
+      if round >= 20 {
+        samples.echo += e
+        samples.create += c
+        samples.durable += d
+      }
+    }
+    return samples
+  }
+  let durable = raw.durable
+  let echoRow = BenchRow("line-echo server round trip (raw client)", unit: "µs", samples: raw.echo)
+  let durableRow = BenchRow(
+    "bare durable write 1 KiB (write+fsync+rename+append+fdatasync)", unit: "µs", samples: durable)
+  rows.append(echoRow)
+  rows.append(durableRow)
+  let rawRead = BenchRow("socket readFile 1 KiB (raw client)", unit: "µs", samples: raw.read).against(echoRow)
+  rows.append(rawRead.target("≤ echo + 100 µs", met: rawRead.median <= echoRow.median + 100))
+  let createReference = BenchRow(
+    "durable write + echo", unit: "µs", samples: zip(durable.sorted(), raw.echo.sorted()).map { $0 + $1 })
+  let rawCreate = BenchRow("socket createFile 1 KiB (raw client)", unit: "µs", samples: raw.create).against(
+    createReference)
+  rows.append(
+    rawCreate.target(
+      "≤ durable write + echo + 150 µs", met: rawCreate.median <= durableRow.median + echoRow.median + 150))
+
+  let hello = rows.first { $0.name == "socket hello (bare round trip)" }
+  try await measure("socket readFile 1 KiB", iterations) {
     _ = try await client.submit(.readFile(path: "one-kib"), to: "host")
   }
-  try await measure("socket createFile 1 KiB", iterations, target: "≤ 200 µs", limit: 200) {
+  rows[rows.count - 1] = rows[rows.count - 1].against(hello)
+  try await measure("socket createFile 1 KiB", iterations) {
     _ = try await client.submit(.createFile(path: "w", content: kib, encoding: .utf8), to: "host")
   }
+  rows[rows.count - 1] = rows[rows.count - 1].against(hello)
   let space = try runtime.space("host")
   await measure("embedded readFile 1 KiB (no socket)", iterations) {
     _ = await space.submit(.readFile(path: "one-kib"))
   }
+  // The bare fork/exec of /bin/true, interleaved with the shell operations compared with it.
+  var bareTrue: [Double] = []
+  func spawnTrue() throws {
+    let start = ContinuousClock.now
+    try BenchReference.spawnAndWait(["/bin/true"])
+    bareTrue.append(BenchReference.microseconds(ContinuousClock.now - start))
+  }
   try await measure("socket shell true (host)", iterations / 5) {
+    try spawnTrue()
     _ = try await client.submit(.shell(command: "true", timeoutMs: nil), to: "host")
   }
   if FileManager.default.isExecutableFile(atPath: "/usr/bin/bwrap") {
-    _ = try home.create(name: "bwrap", policy: .permissive, backend: .bubblewrap)
-    let probe = try await client.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
+    var config = try home.create(name: "bwrap", policy: .permissive, backend: .bubblewrap)
+    // All of `seq 1 200000` (1.3 MB) is output, as the bare run reads it all.
+    config.limits.shell.outputCapBytes = 4 << 20
+    try home.save(config)
+    // An agent is bound to one space: the sandboxed space gets a connection of its own.
+    let sandboxClient = try await SpacesClient.connect(home: home)
+    defer { Task { await sandboxClient.close() } }
+    try await sandboxClient.hello(space: "bwrap")
+    let probe = try await sandboxClient.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
     if probe.exitCode == 0 {
-      try await measure("socket shell true (bwrap)", iterations / 5) {
-        _ = try await client.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
+      var shellSamples: [Double] = []
+      for round in 0..<(iterations / 5 + 10) {
+        try spawnTrue()
+        let start = ContinuousClock.now
+        _ = try await sandboxClient.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
+        if round >= 10 { shellSamples.append(BenchReference.microseconds(ContinuousClock.now - start)) }
       }
+      let bareRow = BenchRow("bare fork/exec /bin/true", unit: "µs", samples: bareTrue)
+      rows.append(bareRow)
+      let shellRow = BenchRow("socket shell true (bwrap)", unit: "µs", samples: shellSamples).against(bareRow)
+      rows.append(shellRow.target("≤ 2× bare /bin/true", met: (shellRow.ratio ?? .infinity) <= 2))
       let sandboxed = try runtime.space("bwrap")
       await measure("embedded shell true (bwrap)", iterations / 5) {
         _ = await sandboxed.submit(.shell(command: "true", timeoutMs: nil))
       }
+      rows[rows.count - 1] = rows[rows.count - 1].against(bareRow)
+
+      // `seq 1 200000` through the socket, all output received, against a bare bwrap running it.
+      let bwrap = BubblewrapBackend(hiddenPaths: [home.path])
+      let line = try await bwrap.commandLine(
+        for: ShellRequest(
+          command: "seq 1 200000", workspace: sandboxed.config.workspace, limits: sandboxed.config.limits.shell,
+          network: false))
+      let bareSeq = Array(line.prefix { $0 != "/bin/sh" }) + ["/usr/bin/seq", "1", "200000"]
+      var bareSeqSamples: [Double] = []
+      var seqSamples: [Double] = []
+      var received = 0
+      for round in 0..<(iterations / 10 + 3) {
+        let bareStart = ContinuousClock.now
+        let bytes = try await BenchReference.onThread { try BenchReference.spawnAndWait(bareSeq, readOutput: true) }
+        let bareTime = BenchReference.microseconds(ContinuousClock.now - bareStart) / 1000
+        let start = ContinuousClock.now
+        let result = try await sandboxClient.submit(
+          .shell(command: "seq 1 200000", timeoutMs: nil), to: "bwrap"
+        ) { _ in }
+        let time = BenchReference.microseconds(ContinuousClock.now - start) / 1000
+        received = result.stdout?.utf8.count ?? 0
+        if round >= 3, bytes == 1_288_895 {
+          bareSeqSamples.append(bareTime)
+          seqSamples.append(time)
+        }
+      }
+      let bareSeqRow = BenchRow("bare bwrap seq 1 200000 (output read)", samples: bareSeqSamples)
+      rows.append(bareSeqRow)
+      let seqRow = BenchRow("socket shell seq 1 200000 (\(received) bytes received)", samples: seqSamples).against(
+        bareSeqRow)
+      rows.append(seqRow.target("≤ 1.5× bare bwrap", met: (seqRow.ratio ?? .infinity) <= 1.5))
+
+      // The first output byte of `echo x` through the socket.
+      var firstSamples: [Double] = []
+      for round in 0..<(iterations / 5 + 10) {
+        let start = ContinuousClock.now
+        let first = LockedValue<Double?>(nil)
+        _ = try await sandboxClient.submit(.shell(command: "echo x", timeoutMs: nil), to: "bwrap") { event in
+          guard event.type == .output else { return }
+          let elapsed = BenchReference.microseconds(ContinuousClock.now - start)
+          first.withValue { if $0 == nil { $0 = elapsed } }
+        }
+        if round >= 10, let value = first.withValue({ $0 }) { firstSamples.append(value) }
+      }
+      let firstRow = BenchRow("socket first output byte (echo x)", unit: "µs", samples: firstSamples).against(
+        bareRow)
+      rows.append(
+        firstRow.target("≤ bare /bin/true + 1 ms", met: firstRow.median <= bareRow.median + 1000))
     }
   }
 

@@ -40,6 +40,13 @@ enum JournalHistory {
         events += batch.events.filter { $0.seq > last - wanted && $0.seq <= last }
       }
     }
+    // A command whose output events are before the window (its result refers to them) is shown
+    // with its whole output, put back together from the journal.
+    let first = events.first?.seq ?? 0
+    events = events.map { event in
+      guard let streamed = event.result?.streamed, streamed.fromSeq < first else { return event }
+      return journal.withWholeOutput(event)
+    }
     let lastSeen = (try? String(contentsOfFile: seenPath(home, space), encoding: .utf8)).flatMap {
       Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
     }

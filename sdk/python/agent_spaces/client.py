@@ -346,6 +346,22 @@ class Space:
         return await self._client.subscribe(self.name, from_seq)
 
 
+def reassemble(result: Any, output: dict[str, list[str]]) -> Any:
+    """The whole result from one that refers to its output events (``streamed``): each stream is
+    the first ``streamed[stream]`` UTF-8 bytes of the events' text, then the result's own text."""
+    streamed = result.get("streamed") if isinstance(result, dict) else None
+    if not streamed:
+        return result
+    whole = dict(result)
+    del whole["streamed"]
+    for stream in ("stdout", "stderr"):
+        count = streamed.get(stream, 0)
+        if count:
+            head = "".join(output[stream]).encode("utf-8")[:count].decode("utf-8", errors="replace")
+            whole[stream] = head + (result.get(stream) or "")
+    return whole
+
+
 class Operation(Generic[R]):
     """A submitted operation (sent at once, whether awaited or not).
 
@@ -360,13 +376,20 @@ class Operation(Generic[R]):
     ) -> None:
         self._events = _EventStream()
 
+        # Output once: the answer refers to the output events for what they carry
+        # (``streamsOutput``); their text is kept here to put stdout and stderr back together.
+        self._output: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
         def handle(event: SpaceEvent) -> None:
+            if event.get("type") == "output":
+                self._output["stderr" if event.get("stream") == "stderr" else "stdout"].append(event.get("data") or "")
             self._events.push(event)
             if on_event:
                 on_event(event)
 
         self._connection = connection
         params = _drop_none(space=space, op=op, reason=reason)
+        params["streamsOutput"] = True
         self._id, self._future = connection.send("op.submit", params, on_event=handle)
         self._future.add_done_callback(self._finish)
 
@@ -382,7 +405,7 @@ class Operation(Generic[R]):
         self._events.end(error)
 
     async def _result(self) -> R:
-        result = await asyncio.shield(self._future)
+        result = reassemble(await asyncio.shield(self._future), self._output)
         error = error_from_result(result)
         if error:
             raise error

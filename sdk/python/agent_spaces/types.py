@@ -129,6 +129,10 @@ class OperationResult(TypedDict, total=False):
     truncated: bool
     restored: list[str]
     cwd: str
+    # shell, in events and in answers to clients that stream output: how many UTF-8 bytes at the
+    # start of stdout/stderr the operation's output events (from fromSeq) carry; the SDK's own
+    # results are whole.
+    streamed: dict[str, int]
     # failed
     error: ErrorInfo
     # denied

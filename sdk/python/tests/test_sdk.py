@@ -126,6 +126,20 @@ def test_shell_session_carries_the_folder(server):
     run(body)
 
 
+def test_output_is_sent_once_and_put_back_together(server):
+    async def body():
+        async with server.connect() as agent:
+            expected = "".join(f"{n}\n" for n in range(1, 20001)) + "é😀"
+            operation = agent.space("work").shell("seq 1 20000; printf 'é😀'")
+            events = [event async for event in operation]
+            result = await operation
+            assert result["stdout"] == expected and "streamed" not in result
+            completed = events[-1]["result"]
+            assert completed["streamed"]["stdout"] == len(expected.encode())
+            assert completed["stdout"] == ""
+    run(body)
+
+
 def test_denied_raises_with_the_reason(server):
     async def body():
         async with server.connect() as agent:

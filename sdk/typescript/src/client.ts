@@ -326,6 +326,27 @@ export class Space {
 }
 
 /**
+ * The whole result from one that refers to its output events (`streamed`): each stream is the
+ * first `streamed[stream]` UTF-8 bytes of the events' text, then the result's own text.
+ */
+function reassemble<R extends OperationResult>(result: R, output: { stdout: string[]; stderr: string[] }): R {
+  const streamed = result.streamed;
+  if (!streamed) return result;
+  const whole: R = { ...result };
+  delete whole.streamed;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
+  for (const stream of ["stdout", "stderr"] as const) {
+    const count = streamed[stream];
+    if (count > 0) {
+      const head = decoder.decode(encoder.encode(output[stream].join("")).subarray(0, count));
+      whole[stream] = head + (result[stream] ?? "");
+    }
+  }
+  return whole;
+}
+
+/**
  * A submitted operation. `await` it for the result: a `completed` result resolves, a `denied`
  * one rejects with {@link DeniedError}, a `failed` one with {@link OperationError}. Iterate it
  * (`for await`) for its events; the iteration ends with the operation (throwing only when the
@@ -340,8 +361,13 @@ export class Operation<R extends OperationResult = OperationResult> implements P
   /** @internal */
   constructor(connection: Connection, space: string, op: Op, onEvent?: (event: SpaceEvent) => void, reason?: string) {
     this.connection = connection;
-    const request = connection.request("op.submit", reason === undefined ? { space, op } : { space, op, reason }, {
+    // Output once: the answer refers to the output events for what they carry
+    // (`streamsOutput`); their text is kept here to put stdout and stderr back together.
+    const output = { stdout: [] as string[], stderr: [] as string[] };
+    const params = reason === undefined ? { space, op, streamsOutput: true } : { space, op, streamsOutput: true, reason };
+    const request = connection.request("op.submit", params, {
       onEvent: (event) => {
+        if (event.type === "output") output[event.stream === "stderr" ? "stderr" : "stdout"].push(event.data ?? "");
         this.events.push(event);
         onEvent?.(event);
       },
@@ -352,7 +378,7 @@ export class Operation<R extends OperationResult = OperationResult> implements P
     this.promise = request.then(
       (answer) => {
         this.events.end();
-        const result = answer as R;
+        const result = reassemble(answer as R, output);
         const error = errorFromResult(result);
         if (error) throw error;
         return result;

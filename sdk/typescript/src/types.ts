@@ -108,6 +108,12 @@ export interface OperationResult {
   stdout?: string;
   stderr?: string;
   truncated?: boolean;
+  /**
+   * shell, in events and in answers to clients that stream output: how many UTF-8 bytes at the
+   * start of `stdout`/`stderr` the operation's `output` events (from `fromSeq`) carry; `stdout`
+   * and `stderr` then hold only the rest. The SDK's own results are whole.
+   */
+  streamed?: { fromSeq: number; stdout: number; stderr: number };
   /** shell: protected paths the command changed without approval, which were put back. */
   restored?: string[];
   /**

@@ -126,6 +126,21 @@ describe("agent-spaces SDK against spaces serve", () => {
     assert.ok(!fresh.stdout.includes("/session/inner"), fresh.stdout);
   });
 
+  test("output is sent once and put back together", async () => {
+    let expected = "";
+    for (let n = 1; n <= 20000; n++) expected += `${n}\n`;
+    expected += "é😀";
+    const operation = agents.work.space("work").shell("seq 1 20000; printf 'é😀'");
+    const events: SpaceEvent[] = [];
+    for await (const event of operation) events.push(event);
+    const result = await operation;
+    assert.equal(result.stdout, expected);
+    assert.equal(result.streamed, undefined);
+    const completed = events[events.length - 1].result;
+    assert.equal(completed?.streamed?.stdout, new TextEncoder().encode(expected).length);
+    assert.equal(completed?.stdout, "");
+  });
+
   test("a denied operation raises DeniedError with the reason", async () => {
     const space = agents.locked.space("locked");
     await assert.rejects(space.createFile("a.txt", "x"), (error: unknown) => {

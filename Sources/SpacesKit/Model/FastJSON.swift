@@ -1,0 +1,387 @@
+import Foundation
+
+/// A hand-written JSON writer for the hot types: events (the journal's lines and the wire's
+/// `event` notifications), results and the JSON-RPC envelope around them.
+///
+/// It writes exactly what ``SpacesJSON/encoder`` (Foundation's JSONEncoder with sorted keys and
+/// unescaped slashes) writes for the same values — byte for byte, so the journal's lines don't
+/// change — at a fraction of the cost: no boxing of values, no key sorting at run time, and
+/// strings copied in runs between the characters that need escaping. Swift strings are always
+/// valid UTF-8 (invalid bytes became U+FFFD when they were decoded), so bytes from 0x80 up are
+/// copied as they are; `"`, `\` and the control characters U+0000–U+001F are escaped as
+/// Foundation escapes them (`\b \t \n \f \r`, else `\u00xx`); U+2028 and U+2029 are not.
+public struct JSONWriter: Sendable {
+  /// The bytes written so far.
+  public var bytes: [UInt8]
+  /// Whether the object being written needs a comma before its next member.
+  private var needsComma = false
+
+  /// Creates an empty writer with room for `capacity` bytes.
+  public init(capacity: Int = 256) {
+    bytes = []
+    bytes.reserveCapacity(capacity)
+  }
+
+  /// Opens an object.
+  public mutating func beginObject() {
+    bytes.append(UInt8(ascii: "{"))
+    needsComma = false
+  }
+
+  /// Closes an object.
+  public mutating func endObject() {
+    bytes.append(UInt8(ascii: "}"))
+    needsComma = true
+  }
+
+  /// Writes a member's key (the key needs no escaping: the types' own field names).
+  public mutating func key(_ name: StaticString) {
+    if needsComma { bytes.append(UInt8(ascii: ",")) }
+    bytes.append(UInt8(ascii: "\""))
+    name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    bytes.append(UInt8(ascii: "\""))
+    bytes.append(UInt8(ascii: ":"))
+    needsComma = false
+  }
+
+  /// Writes a string member.
+  public mutating func member(_ name: StaticString, _ value: String) {
+    key(name)
+    string(value)
+  }
+
+  /// Writes a string member when the value is present.
+  public mutating func member(_ name: StaticString, _ value: String?) {
+    if let value { member(name, value) }
+  }
+
+  /// Writes an integer member.
+  public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I) {
+    key(name)
+    integer(value)
+  }
+
+  /// Writes an integer member when the value is present.
+  public mutating func member<I: BinaryInteger>(_ name: StaticString, _ value: I?) {
+    if let value { member(name, value) }
+  }
+
+  /// Writes a boolean member when the value is present.
+  public mutating func member(_ name: StaticString, _ value: Bool?) {
+    guard let value else { return }
+    key(name)
+    raw(value ? "true" : "false")
+  }
+
+  /// Writes a member whose value is already JSON.
+  public mutating func member(_ name: StaticString, json: [UInt8]) {
+    key(name)
+    bytes.append(contentsOf: json)
+    needsComma = true
+  }
+
+  /// Writes a member that is an array of strings.
+  public mutating func member(_ name: StaticString, _ values: [String]) {
+    key(name)
+    bytes.append(UInt8(ascii: "["))
+    for (index, value) in values.enumerated() {
+      if index > 0 { bytes.append(UInt8(ascii: ",")) }
+      string(value)
+    }
+    bytes.append(UInt8(ascii: "]"))
+    needsComma = true
+  }
+
+  /// Writes a member with any other encodable value, through Foundation (for the rare nested
+  /// types that are not on a hot path).
+  public mutating func member<T: Encodable>(_ name: StaticString, encoded value: T?) {
+    guard let value else { return }
+    key(name)
+    if let data = try? SpacesJSON.encoder.encode(value) {
+      bytes.append(contentsOf: data)
+    } else {
+      raw("{}")
+    }
+    needsComma = true
+  }
+
+  /// Writes `null`.
+  public mutating func null() { raw("null") }
+
+  /// Writes text that is already JSON.
+  public mutating func raw(_ text: StaticString) {
+    text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    needsComma = true
+  }
+
+  /// Writes an integer.
+  public mutating func integer<I: BinaryInteger>(_ value: I) {
+    if value >= 0, value < 10 {
+      bytes.append(UInt8(ascii: "0") + UInt8(value))
+    } else {
+      bytes.append(contentsOf: String(value).utf8)
+    }
+    needsComma = true
+  }
+
+  /// Writes a string, quoted and escaped.
+  public mutating func string(_ value: String) {
+    var value = value
+    value.withUTF8 { utf8 in Self.appendQuoted(utf8, to: &bytes) }
+    needsComma = true
+  }
+
+  /// How many bytes each byte takes in a JSON string: 1, 2 for `\"`, `\\` and the short
+  /// escapes (`\b \t \n \f \r`), 6 for the other control characters (`\u00xx`).
+  private static let escapedWidth: [UInt8] = (0..<256).map { byte in
+    switch byte {
+    case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: 2
+    case 0..<0x20: 6
+    default: 1
+    }
+  }
+
+  /// Appends `utf8` as a JSON string. Two passes: one that counts the escaped length, one that
+  /// writes it in place (runs of bytes that need no escaping are copied at once).
+  static func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+    var length = 2
+    escapedWidth.withUnsafeBufferPointer { width in
+      for byte in utf8 { length &+= Int(width[Int(byte)]) }
+    }
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(0, count: length))
+    bytes.withUnsafeMutableBufferPointer { buffer in
+      guard let base = buffer.baseAddress, let source = utf8.baseAddress else {
+        // An empty string: only the quotes.
+        buffer[start] = UInt8(ascii: "\"")
+        buffer[start + 1] = UInt8(ascii: "\"")
+        return
+      }
+      var out = base + start
+      out.pointee = UInt8(ascii: "\"")
+      out += 1
+      var runStart = 0
+      var index = 0
+      let count = utf8.count
+      while index < count {
+        let byte = source[index]
+        if byte >= 0x20, byte != 0x22, byte != 0x5C {
+          index += 1
+          continue
+        }
+        if runStart < index {
+          (out).update(from: source + runStart, count: index - runStart)
+          out += index - runStart
+        }
+        out[0] = UInt8(ascii: "\\")
+        switch byte {
+        case 0x22: out[1] = 0x22
+        case 0x5C: out[1] = 0x5C
+        case 0x08: out[1] = UInt8(ascii: "b")
+        case 0x09: out[1] = UInt8(ascii: "t")
+        case 0x0A: out[1] = UInt8(ascii: "n")
+        case 0x0C: out[1] = UInt8(ascii: "f")
+        case 0x0D: out[1] = UInt8(ascii: "r")
+        default:
+          // `\u00xx` with lowercase hex digits, as Foundation writes it.
+          func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
+          out[1] = UInt8(ascii: "u")
+          out[2] = 0x30
+          out[3] = 0x30
+          out[4] = hex(byte >> 4)
+          out[5] = hex(byte & 0xF)
+          out += 4
+        }
+        out += 2
+        index += 1
+        runStart = index
+      }
+      if runStart < count {
+        out.update(from: source + runStart, count: count - runStart)
+        out += count - runStart
+      }
+      out.pointee = UInt8(ascii: "\"")
+    }
+  }
+}
+
+// MARK: - The hot types
+
+extension Op {
+  /// Writes the operation as ``SpacesJSON/encoder`` would (sorted keys).
+  func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    switch self {
+    case .createFile(let path, let content, let encoding):
+      writer.member("content", content)
+      if encoding != .utf8 { writer.member("encoding", encoding.rawValue) }
+      writer.member("kind", "createFile")
+      writer.member("path", path)
+    case .readFile(let path):
+      writer.member("kind", "readFile")
+      writer.member("path", path)
+    case .editFile(let path, let oldText, let newText):
+      writer.member("kind", "editFile")
+      writer.member("newText", newText)
+      writer.member("oldText", oldText)
+      writer.member("path", path)
+    case .deleteFile(let path, let recursive):
+      writer.member("kind", "deleteFile")
+      writer.member("path", path)
+      if recursive { writer.member("recursive", true) }
+    case .shell(let command, let timeoutMs, let fresh):
+      writer.member("command", command)
+      if fresh { writer.member("fresh", true) }
+      writer.member("kind", "shell")
+      writer.member("timeoutMs", timeoutMs)
+    case .message(let text):
+      writer.member("kind", "message")
+      writer.member("text", text)
+    }
+    writer.endObject()
+  }
+}
+
+extension Decision {
+  /// Writes the decision as ``SpacesJSON/encoder`` would.
+  func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    writer.member("decision", decision.rawValue)
+    writer.member("reasons", reasons)
+    writer.member("rules", rules)
+    writer.endObject()
+  }
+}
+
+extension OperationResult {
+  /// The stored properties ``write(to:)`` writes; when the type has others (a field added
+  /// without teaching the writer), results are written by Foundation instead, so nothing is lost.
+  static let fastFields: Set<String> = [
+    "id", "space", "kind", "status", "durationMs", "content", "encoding", "size", "sha256", "exitCode", "signal",
+    "stdout", "stderr", "truncated", "restored", "streamed", "error", "reason", "decidedBy", "cwd",
+  ]
+
+  /// Whether ``write(to:)`` knows every stored property of the type.
+  static let fastWriterCoversType: Bool = {
+    let probe = OperationResult(id: "", space: "", kind: .readFile, status: .completed)
+    let labels = Set(Mirror(reflecting: probe).children.compactMap(\.label))
+    return labels == fastFields
+  }()
+
+  /// Writes the result as ``SpacesJSON/encoder`` would (sorted keys, absent fields left out).
+  public func write(to writer: inout JSONWriter) {
+    guard Self.fastWriterCoversType else {
+      writer.bytes.append(contentsOf: (try? SpacesJSON.encoder.encode(self)) ?? Data("{}".utf8))
+      writer.endObjectWritten()
+      return
+    }
+    writer.beginObject()
+    writer.member("content", content)
+    writer.member("cwd", cwd)
+    writer.member("decidedBy", decidedBy?.rawValue)
+    writer.member("durationMs", durationMs)
+    writer.member("encoding", encoding?.rawValue)
+    if let error {
+      writer.key("error")
+      writer.beginObject()
+      writer.member("code", error.code)
+      writer.member("message", error.message)
+      writer.endObject()
+    }
+    writer.member("exitCode", exitCode)
+    writer.member("id", id)
+    writer.member("kind", kind.rawValue)
+    writer.member("reason", reason)
+    if let restored { writer.member("restored", restored) }
+    writer.member("sha256", sha256)
+    writer.member("signal", signal)
+    writer.member("size", size)
+    writer.member("space", space)
+    writer.member("status", status.rawValue)
+    writer.member("stderr", stderr)
+    writer.member("stdout", stdout)
+    if let streamed {
+      writer.key("streamed")
+      writer.beginObject()
+      writer.member("fromSeq", streamed.fromSeq)
+      writer.member("stderr", streamed.stderr)
+      writer.member("stdout", streamed.stdout)
+      writer.endObject()
+    }
+    writer.member("truncated", truncated)
+    writer.endObject()
+  }
+
+  /// The result as one line of JSON (no newline), written by ``write(to:)``.
+  public var jsonBytes: [UInt8] {
+    var writer = JSONWriter(capacity: 256 + (content?.utf8.count ?? 0) + (stdout?.utf8.count ?? 0))
+    write(to: &writer)
+    return writer.bytes
+  }
+}
+
+extension Event {
+  /// The stored properties ``write(to:)`` writes; when the type has others (a field added
+  /// without teaching the writer), events are written by Foundation instead, so nothing is lost.
+  static let fastFields: Set<String> = [
+    "seq", "time", "space", "opId", "type", "actor", "op", "decision", "resolution", "reason", "decidedBy",
+    "stream", "data", "text", "result", "restored", "deadline", "seconds",
+  ]
+
+  /// Whether ``write(to:)`` knows every stored property of the type.
+  static let fastWriterCoversType: Bool = {
+    let labels = Set(Mirror(reflecting: Event(space: "", opId: "", type: .started)).children.compactMap(\.label))
+    return labels == fastFields
+  }()
+
+  /// Writes the event as ``SpacesJSON/encoder`` would: the journal's line and the `event` of
+  /// the wire's notifications.
+  public func write(to writer: inout JSONWriter) {
+    guard Self.fastWriterCoversType else {
+      writer.bytes.append(contentsOf: (try? SpacesJSON.encoder.encode(self)) ?? Data("{}".utf8))
+      writer.endObjectWritten()
+      return
+    }
+    writer.beginObject()
+    writer.member("actor", actor?.rawValue)
+    writer.member("data", data)
+    writer.member("deadline", deadline)
+    writer.member("decidedBy", decidedBy?.rawValue)
+    if let decision {
+      writer.key("decision")
+      decision.write(to: &writer)
+    }
+    if let op {
+      writer.key("op")
+      op.write(to: &writer)
+    }
+    writer.member("opId", opId)
+    writer.member("reason", reason)
+    writer.member("resolution", resolution)
+    writer.member("restored", encoded: restored)
+    if let result {
+      writer.key("result")
+      result.write(to: &writer)
+    }
+    writer.member("seconds", seconds)
+    writer.member("seq", seq)
+    writer.member("space", space)
+    writer.member("stream", stream)
+    writer.member("text", text)
+    writer.member("time", time)
+    writer.member("type", type.rawValue)
+    writer.endObject()
+  }
+
+  /// The event as one line of JSON (no newline), written by ``write(to:)``.
+  public var jsonBytes: [UInt8] {
+    var writer = JSONWriter(capacity: 192 + (data?.utf8.count ?? 0))
+    write(to: &writer)
+    return writer.bytes
+  }
+}
+
+extension JSONWriter {
+  /// Notes that a whole value was appended to ``bytes`` directly.
+  mutating func endObjectWritten() { needsComma = true }
+}

@@ -1,0 +1,208 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import SpacesKit
+
+/// A deterministic generator (SplitMix64), so a failing case can be found again.
+private struct SplitMix: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+/// A random string mixing every control character, quotes, backslashes, slashes, ASCII,
+/// two- and three-byte characters, U+2028/2029, U+FFFD and characters beyond the BMP.
+private func randomString(_ rng: inout SplitMix, maxLength: Int = 40) -> String {
+  let pools: [ClosedRange<UInt32>] = [
+    0x00...0x1F, 0x20...0x7F, 0x22...0x22, 0x5C...0x5C, 0x2F...0x2F, 0x80...0x7FF, 0x800...0xD7FF,
+    0xE000...0xFFFD, 0x2028...0x2029, 0x1_0000...0x10_FFFF,
+  ]
+  var scalars = String.UnicodeScalarView()
+  for _ in 0..<Int.random(in: 0...maxLength, using: &rng) {
+    let pool = pools[Int.random(in: 0..<pools.count, using: &rng)]
+    if let scalar = Unicode.Scalar(UInt32.random(in: pool, using: &rng)) { scalars.append(scalar) }
+  }
+  return String(scalars)
+}
+
+private func foundation<T: Encodable>(_ value: T) throws -> String {
+  String(decoding: try SpacesJSON.encoder.encode(value), as: UTF8.self)
+}
+
+private func fullResult(_ rng: inout SplitMix) -> OperationResult {
+  var result = OperationResult(
+    id: randomString(&rng), space: randomString(&rng), kind: .shell, status: .failed,
+    durationMs: Int.random(in: 0...1_000_000, using: &rng))
+  result.content = randomString(&rng)
+  result.encoding = .base64
+  result.size = Int.random(in: 0...Int.max, using: &rng)
+  result.sha256 = randomString(&rng)
+  result.exitCode = Int32.random(in: Int32.min...Int32.max, using: &rng)
+  result.signal = 9
+  result.stdout = randomString(&rng, maxLength: 200)
+  result.stderr = randomString(&rng)
+  result.truncated = Bool.random(using: &rng)
+  result.restored = [randomString(&rng), randomString(&rng)]
+  result.streamed = OperationResult.StreamedOutput(fromSeq: 12, stdout: 100, stderr: 0)
+  result.error = OperationResult.ErrorInfo(code: "timeout", message: randomString(&rng))
+  result.reason = randomString(&rng)
+  result.decidedBy = .person
+  return result
+}
+
+private func everyOp(_ rng: inout SplitMix) -> [Op] {
+  [
+    .createFile(path: randomString(&rng), content: randomString(&rng), encoding: .utf8),
+    .createFile(path: "b", content: "AAAA", encoding: .base64),
+    .readFile(path: randomString(&rng)),
+    .editFile(path: randomString(&rng), oldText: randomString(&rng), newText: randomString(&rng)),
+    .deleteFile(path: randomString(&rng), recursive: true),
+    .deleteFile(path: "x", recursive: false),
+    .shell(command: randomString(&rng), timeoutMs: 5),
+    .shell(command: "true", timeoutMs: nil),
+    .message(text: randomString(&rng)),
+  ]
+}
+
+private func randomEvents(_ rng: inout SplitMix) -> [Event] {
+  var events: [Event] = []
+  for op in everyOp(&rng) {
+    var event = Event(space: randomString(&rng), opId: randomString(&rng), type: .received)
+    event.seq = Int.random(in: 1...Int.max, using: &rng)
+    event.actor = .person
+    event.op = op
+    events.append(event)
+  }
+  var output = Event(space: "s", opId: "op_1", type: .output)
+  output.seq = 3
+  output.stream = "stderr"
+  output.data = randomString(&rng, maxLength: 500)
+  events.append(output)
+  var decided = Event(space: "s", opId: "op_1", type: .approvalResolved)
+  decided.decision = Decision(.ask, reasons: [randomString(&rng)], rules: [randomString(&rng), "r"])
+  decided.resolution = "once"
+  decided.reason = randomString(&rng)
+  decided.decidedBy = .timeout
+  events.append(decided)
+  var completed = Event(space: "s", opId: "op_1", type: .completed)
+  completed.result = fullResult(&rng)
+  events.append(completed)
+  var restored = Event(space: "s", opId: "op_1", type: .protectedRestored)
+  restored.restored = [
+    ProtectedChange(path: randomString(&rng), change: .modified, action: .restored, rule: ".git/hooks/**")
+  ]
+  restored.text = randomString(&rng)
+  events.append(restored)
+  return events
+}
+
+@Suite struct FastJSONTests {
+  @Test func writesEveryControlCharacterAsFoundationDoes() throws {
+    let all =
+      String(String.UnicodeScalarView((0..<0x20).compactMap(Unicode.Scalar.init))) + "\u{7F}\"\\/\u{2028}\u{2029}é😀"
+    var writer = JSONWriter()
+    writer.string(all)
+    #expect(String(decoding: writer.bytes, as: UTF8.self) == (try foundation(all)))
+    #expect(try JSONDecoder().decode(String.self, from: Data(writer.bytes)) == all)
+  }
+
+  @Test func randomStringsRoundTripAndMatchFoundation() throws {
+    var rng = SplitMix(state: 16)
+    for _ in 0..<5_000 {
+      let text = randomString(&rng, maxLength: 60)
+      var writer = JSONWriter()
+      writer.string(text)
+      #expect(try JSONDecoder().decode(String.self, from: Data(writer.bytes)) == text)
+      #expect(String(decoding: writer.bytes, as: UTF8.self) == (try foundation(text)))
+    }
+  }
+
+  @Test func invalidUTF8BecomesReplacementCharactersAsBefore() throws {
+    // Output is decoded with String(decoding:as:) before it is encoded: the writer sees valid
+    // UTF-8 only, and writes U+FFFD as Foundation does.
+    let text = String(decoding: [0x61, 0xFF, 0xC3, 0x28, 0xED, 0xA0, 0x80, 0x62] as [UInt8], as: UTF8.self)
+    var event = Event(space: "s", opId: "o", type: .output)
+    event.data = text
+    #expect(String(decoding: event.jsonBytes, as: UTF8.self) == (try foundation(event)))
+    #expect(try JSONDecoder().decode(Event.self, from: Data(event.jsonBytes)).data == text)
+  }
+
+  @Test func eventsAndResultsAreWrittenByteForByteAsFoundationWritesThem() throws {
+    #expect(
+      Event.fastWriterCoversType, "Event has a field the hand-written writer doesn't know: add it to FastJSON.swift")
+    #expect(
+      OperationResult.fastWriterCoversType,
+      "OperationResult has a field the hand-written writer doesn't know: add it to FastJSON.swift")
+    var rng = SplitMix(state: 2028)
+    for _ in 0..<300 {
+      for event in randomEvents(&rng) {
+        let written = String(decoding: event.jsonBytes, as: UTF8.self)
+        #expect(written == (try foundation(event)))
+        #expect(try JSONDecoder().decode(Event.self, from: Data(event.jsonBytes)) == event)
+      }
+      let result = fullResult(&rng)
+      #expect(String(decoding: result.jsonBytes, as: UTF8.self) == (try foundation(result)))
+      let bare = OperationResult(id: "op", space: "s", kind: .readFile, status: .completed)
+      #expect(String(decoding: bare.jsonBytes, as: UTF8.self) == (try foundation(bare)))
+    }
+  }
+
+  @Test func envelopesMatchFoundation() throws {
+    var rng = SplitMix(state: 7)
+    struct Request<P: Encodable>: Encodable {
+      var jsonrpc = "2.0"
+      var id: RPCID?
+      var method: String
+      var params: P
+    }
+    for event in randomEvents(&rng) {
+      for (requestId, subscription) in [(RPCID.number(7), nil), (.string("a\"b"), nil), (nil, "sub-1")]
+        as [(
+          RPCID?, String?
+        )]
+      {
+        let fast = Wire.event(event, requestId: requestId, subscription: subscription)
+        let slow = Wire.encode(
+          Request(
+            id: nil, method: "event",
+            params: EventNotification(event: event, subscription: subscription, requestId: requestId)))
+        #expect(String(buffer: fast) == String(buffer: slow))
+      }
+    }
+    let result = fullResult(&rng)
+    for id in [RPCID.number(-3), .string("x\n"), nil] as [RPCID?] {
+      let fast = Wire.result(result, id: id)
+      let decoded = try JSONSerialization.jsonObject(with: Data(String(buffer: fast).utf8)) as? [String: Any]
+      #expect(decoded?["jsonrpc"] as? String == "2.0")
+      #expect(String(buffer: fast).hasSuffix("}\n"))
+      let box = try JSONDecoder().decode(ResultBox<OperationResult>.self, from: Data(String(buffer: fast).utf8))
+      #expect(box.result == result)
+    }
+  }
+
+  @Test func aResultThatRefersToItsOutputEventsIsPutBackTogether() {
+    var rng = SplitMix(state: 99)
+    for _ in 0..<2_000 {
+      let streamedOut = randomString(&rng, maxLength: 80)
+      let streamedErr = randomString(&rng, maxLength: 20)
+      // The result's text: the streamed text, or part of it, then something else (the cap's
+      // tail, the runtime's notes).
+      let keep = Int.random(in: 0...streamedOut.unicodeScalars.count, using: &rng)
+      let whole = String(String.UnicodeScalarView(streamedOut.unicodeScalars.prefix(keep))) + randomString(&rng)
+      var result = OperationResult(id: "o", space: "s", kind: .shell, status: .completed)
+      result.stdout = whole
+      result.stderr = streamedErr + "\n[spaces] note\n"
+      let compact = result.referencingOutput(fromSeq: 4, streamedStdout: streamedOut, streamedStderr: streamedErr)
+      #expect((compact.stdout?.utf8.count ?? 0) <= whole.utf8.count)
+      if !streamedErr.isEmpty { #expect(compact.stderr == "\n[spaces] note\n") }
+      let back = compact.reassembled(streamedStdout: streamedOut, streamedStderr: streamedErr)
+      #expect(back == result)
+    }
+  }
+}
