@@ -70,7 +70,8 @@ import Testing
     let server = try await TestServer.start()
     let client = try await server.supervisor()
     let gate = server.server.runtime.contents
-    let text = String(repeating: "0123456789abcdef\n", count: (5 << 18) / 17) + "the end\n"  // 1.25 MiB: large, and light for the tests running beside it
+    // 1.25 MiB: large, and light for the tests running beside it.
+    let text = String(repeating: "0123456789abcdef\n", count: (5 << 18) / 17) + "the end\n"
     let written = try await client.writeFile("big.txt", content: text, in: "s")
     #expect(written.status == .completed)
     let reads = try await withThrowingTaskGroup(of: OperationResult.self) { group in
