@@ -277,6 +277,7 @@ public struct WorkbenchState: Sendable {
         if let error = result?.error { record.error = "\(error.code): \(error.message)" }
         if let reason = result?.reason { record.reason = reason }
         record.decidedBy = result?.decidedBy?.rawValue
+        record.changes = event.changes
         if event.type == .denied, record.decidedAt == nil { record.decidedAt = event.time }
         if record.output.isEmpty, let result {
           for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
@@ -322,6 +323,16 @@ public struct WorkbenchState: Sendable {
         log.append(
           LogLine(kind: .notice, opId: event.opId, text: "⚠ \(shown.summary): only with your approval"))
       }
+      intents.append(.refreshTree)
+    case .undone:
+      var record = OperationRecord(id: event.opId, space: event.space, op: nil, receivedAt: now)
+      record.actor = .person
+      record.state = .completed
+      record.changes = event.changes
+      record.undo = event.undo
+      insert(record)
+      lastHeaderOp = nil
+      log.append(LogLine(kind: .notice, opId: event.opId, text: "↶ " + EventText.body(event)))
       intents.append(.refreshTree)
     case .message:
       let text = OutputLines.clean(event.text ?? "")
