@@ -415,7 +415,8 @@ static int scan_is_temporary(const char *name) {
 }
 
 static int scan_folder(int dir, char *path, size_t path_len, int depth, cspaces_scan_buffer *out) {
-  int fd = dup(dir);
+  // A descriptor of its own (not dup, which would share the offset of the caller's).
+  int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
   DIR *stream = fdopendir(fd);
   if (stream == NULL) {

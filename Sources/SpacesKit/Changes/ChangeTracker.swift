@@ -460,12 +460,23 @@ public final class ChangeTracker: @unchecked Sendable {
         "\(target) has no change record: it changed nothing in the workspace, or is not an operation of this space")
     }
     let later = names[(at + 1)...].compactMap(readRecord)
+    // Later operations that were undone since cancel out with their undo.
+    var active: [ChangeRecord] = []
+    for other in later {
+      guard let undid = other.undid, !undid.isEmpty else {
+        active.append(other)
+        continue
+      }
+      let cancelled = Set(undid).intersection(active.map(\.opId))
+      active.removeAll { cancelled.contains($0.opId) }
+      if cancelled.count < undid.count { active.append(other) }
+    }
     let taken: [ChangeRecord]
     if restore {
       taken = [record] + later
     } else {
       let touched = Set(record.changes.map(\.path))
-      let blocking = later.filter { other in
+      let blocking = active.filter { other in
         other.changes.contains { change in touched.contains { ChangePath.overlaps($0, change.path) } }
       }
       if !blocking.isEmpty {

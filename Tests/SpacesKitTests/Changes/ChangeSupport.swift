@@ -78,7 +78,7 @@ final class UndoFixture: Sendable {
     var config = try home.create(name: "u", policy: preset, backend: backend)
     config.undo = undo
     try home.save(config)
-    space = try SpacesRuntime(home: home).space("u")
+    space = try SpacesRuntime(home: home, supervised: false).space("u")
     workspace = space.config.workspace
   }
 

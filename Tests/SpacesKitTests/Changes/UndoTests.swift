@@ -92,7 +92,7 @@ struct UndoTests {
     try await fixture.shell(
       "mkdir -p a/b/c .hidden && echo 1 > a/b/c/f && echo 2 > .hidden/g && echo 3 > top && ln -s top lnk "
         + "&& chmod 700 a/b")
-    try await roundTrip(fixture, "rm -rf ./* ./.[!.]*")
+    try await roundTrip(fixture, "find . -mindepth 1 -delete")
   }
 
   @Test func fileOperationsAreRecordedToo() async throws {
@@ -159,7 +159,7 @@ struct UndoTests {
     }
     let target = try #require(first)
     let outcome = try await fixture.space.undo(target, restore: true)
-    #expect(outcome.undid.count >= 9 && outcome.undid.last == target, "\(outcome.undid)")
+    #expect(outcome.undid.count >= 8 && outcome.undid.last == target, "\(outcome.undid)")
     #expect(fixture.tree == before, "\(fixture.tree.difference(from: before))")
   }
 
