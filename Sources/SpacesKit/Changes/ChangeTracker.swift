@@ -594,7 +594,7 @@ public final class ChangeTracker: @unchecked Sendable {
     // Create folders, files and links, shallowest first.
     for step in steps.sorted(by: { $0.path < $1.path }) {
       guard let to = step.to else { continue }
-      try put(step.path, to)
+      try put(step.path, to, temporary: Self.temporaryName(intent.id, step.path))
       Self.testPause()
     }
     // Folder modes last, deepest first (a read-only folder must not stop what goes in it).
@@ -631,7 +631,18 @@ public final class ChangeTracker: @unchecked Sendable {
     }
   }
 
-  private func put(_ path: String, _ state: EntryState) throws(SpacesError) {
+  /// The temporary name a step writes beside its path: the same every time the intent is
+  /// applied, so applying it again after a crash first removes what the crash left.
+  static func temporaryName(_ id: String, _ path: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in id.utf8 + [0] + path.utf8 {
+      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    let digits = String(hash, radix: 16)
+    return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
+  }
+
+  private func put(_ path: String, _ state: EntryState, temporary: String) throws(SpacesError) {
     guard let (fd, name) = openParent(path) else {
       throw SpacesError(
         .ioError, "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
@@ -648,7 +659,7 @@ public final class ChangeTracker: @unchecked Sendable {
       if mkdirat(fd, name, 0o700) != 0 && errno != EEXIST { throw failure("create the folder") }
     case .file:
       guard let hash = state.sha256 else { throw failure("find the content of") }
-      let temporary = ConfinedWorkspace.temporaryName()
+      unlinkat(fd, temporary, 0)
       let out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
       guard out >= 0 else { throw failure("create a file beside") }
       do throws(SpacesError) {
@@ -666,7 +677,7 @@ public final class ChangeTracker: @unchecked Sendable {
         throw error
       }
     case .symlink:
-      let temporary = ConfinedWorkspace.temporaryName()
+      unlinkat(fd, temporary, 0)
       let target = (ChangePath.bytes(state.target ?? "") + [0]).map { CChar(bitPattern: $0) }
       guard symlinkat(target, fd, temporary) == 0 else { throw failure("create the link") }
       guard renameat(fd, temporary, fd, name) == 0 else {
