@@ -15,6 +15,7 @@ from agent_spaces import (
     OperationError,
     RequestError,
     SpacesClient,
+    SpacesError,
     SpaceEvent,
     connect,
 )
@@ -109,6 +110,29 @@ def test_shell_streams_stdout_and_stderr_apart(server):
             types = [event["type"] for event in events]
             assert types[0] == "received" and types[-1] == "completed" and "output" in types
             assert all(event["opId"] == result["id"] for event in events)
+    run(body)
+
+
+def test_changes_undo_and_restore(server):
+    async def body():
+        async with server.connect(space="work") as agent, server.connect(role="supervisor") as supervisor:
+            written = await agent.space("work").create_file("undo-py.txt", "one\n")
+            seen = await agent.changes("work", written["id"])
+            assert seen["status"] == "recorded"
+            assert "+ one" in seen["diff"]
+            with pytest.raises(RequestError) as forbidden:
+                await agent.undo("work", written["id"])
+            assert forbidden.value.rpc_code == -32003
+            with pytest.raises(RequestError):
+                await agent.restore("work", written["id"])
+            undone = await supervisor.undo("work", written["id"])
+            assert undone["undid"] == [written["id"]]
+            with pytest.raises(SpacesError) as refused:
+                await supervisor.undo("work", written["id"])
+            assert undone["id"] in str(refused.value)
+            restored = await supervisor.restore("work", undone["id"])
+            assert restored["undid"] == [undone["id"]]
+            assert (await agent.space("work").read_file("undo-py.txt"))["content"] == "one\n"
     run(body)
 
 
