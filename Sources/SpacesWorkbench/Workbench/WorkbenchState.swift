@@ -224,7 +224,7 @@ public struct WorkbenchState: Sendable {
     if event.seq > 0, event.seq <= caughtUpTo { return [] }  // shown from the journal already
     newestSeq = max(newestSeq, event.seq)
     var intents: [Intent] = []
-    if event.type != .received, indexByID[event.opId] == nil {
+    if event.type != .received, event.type != .undone, indexByID[event.opId] == nil {
       // Joined mid-operation: make a record for it.
       insert(OperationRecord(id: event.opId, space: event.space, receivedAt: now))
     }
