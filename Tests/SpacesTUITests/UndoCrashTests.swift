@@ -27,7 +27,8 @@ private func snapshot(_ root: String) -> [String: String] {
       case S_IFLNK:
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink(root + "/" + path, &buffer, 4095)
-        entries[path] = "link " + String(decoding: buffer.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        entries[path] =
+          "link " + String(decoding: buffer.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
       default:
         let data = FileManager.default.contents(atPath: root + "/" + path) ?? Data()
         entries[path] = "file \(mode) " + data.base64EncodedString()

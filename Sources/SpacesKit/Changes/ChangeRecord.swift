@@ -241,7 +241,9 @@ public enum ChangePath {
     guard key.utf8.first == 0 else { return key }
     var text = ""
     for byte in bytes(key) {
-      if byte >= 0x20 && byte < 0x7F { text.unicodeScalars.append(Unicode.Scalar(byte)) } else {
+      if byte >= 0x20 && byte < 0x7F {
+        text.unicodeScalars.append(Unicode.Scalar(byte))
+      } else {
         text += String(format: "\\x%02x", byte)
       }
     }

@@ -331,10 +331,12 @@ public final class ChangeTracker: @unchecked Sendable {
     func drop(_ names: [String]) {
       guard !names.isEmpty else { return }
       let ids = names.map(Self.opId(ofRecord:)).joined(separator: "\n") + "\n"
-      if let handle = FileHandle(forWritingAtPath: folder + "/dropped") ?? {
-        FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
-        return FileHandle(forWritingAtPath: folder + "/dropped")
-      }() {
+      if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
+        ?? {
+          FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
+          return FileHandle(forWritingAtPath: folder + "/dropped")
+        }()
+      {
         handle.seekToEndOfFile()
         handle.write(Data(ids.utf8))
         try? handle.close()
@@ -535,7 +537,8 @@ public final class ChangeTracker: @unchecked Sendable {
     let what = restore ? "restore to before \(target)" : "undo \(target) (\(record.what))"
     return Intent(
       id: id, action: restore ? "restore" : "undo", target: target, undid: taken.reversed().map(\.opId), what: what,
-      order: 0, steps: steps.filter { step in
+      order: 0,
+      steps: steps.filter { step in
         switch (step.from, step.to) {
         case (nil, nil): false
         case (let a?, let b?): !a.same(as: b)
@@ -645,7 +648,8 @@ public final class ChangeTracker: @unchecked Sendable {
   private func put(_ path: String, _ state: EntryState, temporary: String) throws(SpacesError) {
     guard let (fd, name) = openParent(path) else {
       throw SpacesError(
-        .ioError, "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
+        .ioError,
+        "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
     }
     defer { close(fd) }
     func failure(_ action: String) -> SpacesError {

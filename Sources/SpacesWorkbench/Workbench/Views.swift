@@ -626,7 +626,8 @@ public enum DetailsView {
       all.append(("changes", "±\(changes.total): \(changes.text) · u undo · R restore to before it", .opHeader, nil))
       for line in state.changeDiffs[record.id] ?? ["(loading the diff…)"] {
         let role: Role =
-          line.hasPrefix("+ ") ? .diffAdd : line.hasPrefix("- ") ? .diffDelete : line.hasPrefix("  ") ? .text : .opHeader
+          line.hasPrefix("+ ")
+          ? .diffAdd : line.hasPrefix("- ") ? .diffDelete : line.hasPrefix("  ") ? .text : .opHeader
         all.append(("", line, role, .stdout))
       }
     }

@@ -966,7 +966,9 @@ public struct WorkbenchState: Sendable {
   private mutating func askUndo(restore: Bool, now: Double) -> [Intent] {
     guard let record = undoTarget else { return [] }
     guard let changes = record.changes, changes.total > 0 else {
-      flash = ("nothing to \(restore ? "restore" : "undo"): \(record.summary) changed nothing in the workspace", now + 4)
+      flash = (
+        "nothing to \(restore ? "restore" : "undo"): \(record.summary) changed nothing in the workspace", now + 4
+      )
       return []
     }
     if restore {
