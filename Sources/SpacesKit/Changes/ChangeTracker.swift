@@ -53,6 +53,8 @@ public final class ChangeTracker: @unchecked Sendable {
   private var unsynced: [String] = []
   private var storeBytes: Int64?
   private var droppedSinceSweep = 0
+  /// Where commands changed things (nil: scans look everywhere).
+  private let watch: FolderWatch?
 
   /// Opens (creating) the change records of the workspace `root` in `folder`.
   public init(root: String, folder: String, config: UndoConfig) throws(SpacesError) {
@@ -67,6 +69,7 @@ public final class ChangeTracker: @unchecked Sendable {
     }
     rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard rootFD >= 0 else { throw BlobStore.failure("open the workspace", errno) }
+    watch = ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] == nil ? FolderWatch(root: root) : nil
   }
 
   deinit { close(rootFD) }
@@ -90,11 +93,44 @@ public final class ChangeTracker: @unchecked Sendable {
     case .path(let given): path = firstMissing(given)
     }
     if active == 0 || !complete {
-      let current = try scan(path)
-      _ = try absorb(current, scope: path, record: false)
+      if path.isEmpty {
+        _ = try refresh(record: false)
+      } else {
+        _ = try absorb(try scan(path), scope: path, record: false)
+      }
     }
     active += 1
     return Pending(scope: path)
+  }
+
+  /// Brings the whole index up to date: only the folders the watch says changed, or everything
+  /// when it can't say. With `record`, returns what differs.
+  private func refresh(record: Bool) throws(SpacesError) -> [PathChange] {
+    if complete, let watch, let dirty = watch.drain() {
+      var scopes: [String] = []
+      for folder in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
+      where !scopes.contains(where: { Self.inScope(folder, $0) }) {
+        scopes.append(folder)
+      }
+      var changes: [PathChange] = []
+      for scope in scopes {
+        changes += try absorb(try scan(scope), scope: scope, record: record)
+        // New folders in it are watched from now on.
+        for (path, known) in index where known.state.kind == .folder && Self.inScope(path, scope) {
+          watch.watch(path)
+        }
+      }
+      return changes.sorted { $0.path < $1.path }
+    }
+    let changes = try absorb(try scan(""), scope: "", record: record)
+    if let watch {
+      watch.reset()
+      watch.watch("")
+      for (path, known) in index where known.state.kind == .folder { watch.watch(path) }
+      // What changed while the watches were set up is found by the next full look.
+      if watch.drain() == nil { complete = false }
+    }
+    return changes
   }
 
   /// Call after the operation (whatever its outcome): compares its scope with the index, and
@@ -105,8 +141,17 @@ public final class ChangeTracker: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     active -= 1
-    let current = try scan(pending.scope)
-    let changes = try absorb(current, scope: pending.scope, record: true)
+    var changes: [PathChange]
+    if pending.scope.isEmpty {
+      changes = try refresh(record: true)
+    } else {
+      changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
+      // Its own changes are in the index now; what else the watch saw (a command running
+      // meanwhile) is recorded here too.
+      if complete, watch != nil {
+        changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
+      }
+    }
     guard !changes.isEmpty else { return nil }
     let record = ChangeRecord(
       opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
