@@ -108,9 +108,9 @@ public final class ChangeTracker: @unchecked Sendable {
   private func refresh(record: Bool) throws(SpacesError) -> [PathChange] {
     if complete, let watch, let dirty = watch.drain() {
       var scopes: [String] = []
-      for folder in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
-      where !scopes.contains(where: { Self.inScope(folder, $0) }) {
-        scopes.append(folder)
+      for path in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
+      where !scopes.contains(where: { Self.inScope(path, $0) }) {
+        scopes.append(path)
       }
       var changes: [PathChange] = []
       for scope in scopes {

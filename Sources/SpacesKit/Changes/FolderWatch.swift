@@ -59,8 +59,9 @@ final class FolderWatch {
     watched[path] = wd
   }
 
-  /// The folders where something changed since the last call ([] for none), or nil when that
-  /// can't be told (the queue overflowed, a folder moved, a watch is missing).
+  /// The paths that changed since the last call (an entry of a watched folder, or the folder
+  /// itself; [] for none), or nil when that can't be told (the queue overflowed, a folder moved,
+  /// a watch is missing).
   func drain() -> Set<String>? {
     var dirty = Set<String>()
     var unknown = incomplete
@@ -94,7 +95,16 @@ final class FolderWatch {
           // Its parent reports the deletion too.
           continue
         }
-        dirty.insert(path)
+        // The entry that changed (its name follows the event), else the folder itself.
+        let nameStart = base + offset - Int(event.len)
+        let raw = UnsafeBufferPointer(
+          start: nameStart.assumingMemoryBound(to: UInt8.self), count: Int(event.len))
+        let name = raw.prefix { $0 != 0 }
+        if !name.isEmpty, path.utf8.first != 0, let text = String(validating: name, as: UTF8.self) {
+          dirty.insert(path.isEmpty ? text : path + "/" + text)
+        } else {
+          dirty.insert(path)
+        }
       }
     }
     return unknown ? nil : dirty

@@ -107,16 +107,37 @@ public final class Space: Sendable {
       let outcome = UndoOutcome(
         action: intent.action, target: intent.target, id: intent.id, undid: intent.undid, changes: recorded.summary,
         recovered: true)
-      var done = event(intent.id, .undone)
-      done.actor = .person
-      done.undo = outcome
-      done.changes = recorded.summary
-      try record([done], sync: true)
+      // Killed between journaling it and removing the intent: journaled already.
+      if !Self.journalTail(journal.path, has: intent.id) {
+        var done = event(intent.id, .undone)
+        done.actor = .person
+        done.undo = outcome
+        done.changes = recorded.summary
+        try record([done], sync: true)
+      }
       changes.finish(intent)
       logger.notice("\(name): finished an undo a crash had interrupted (\(intent.what))")
     } catch {
       logger.error("\(name): an undo a crash interrupted could not be finished: \(error)")
     }
+  }
+
+  /// Whether the last 256 KiB of the journal at `path` hold an `undone` event of `opId`.
+  static func journalTail(_ path: String, has opId: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    try? handle.seek(toOffset: size > 262_144 ? size - 262_144 : 0)
+    guard let data = try? handle.readToEnd() else { return false }
+    let needle = Data(opId.utf8)
+    for line in data.split(separator: UInt8(ascii: "\n")) where line.range(of: needle) != nil {
+      if let event = try? JSONDecoder().decode(Event.self, from: Data(line)), event.type == .undone,
+        event.opId == opId
+      {
+        return true
+      }
+    }
+    return false
   }
 
   /// Undoes the operation `target` — or, with `restore`, everything from it on, newest first —
