@@ -1,12 +1,12 @@
 import Foundation
 
-/// Where a command may have changed things, learned from inotify: the folders in which
-/// something was created, deleted, written or had its mode changed.
+/// Where a command may have changed things, learned from inotify: the entries of the
+/// workspace's folders that were created, deleted, written or had their mode changed.
 ///
 /// Every folder of the workspace is watched (inotify watches inodes, so changes made inside a
 /// sandbox through a bind mount are seen too). A command that changes nothing leaves no event,
-/// and the runtime skips the scans; one that changes a few files leaves events naming their
-/// folders, and only those are scanned. When the kernel's queue overflowed, or a folder was
+/// and the runtime skips the scans; one that changes a few files leaves events naming them,
+/// and only those are scanned. When the kernel's queue overflowed, or a folder was
 /// renamed (its watch would name the old path), the answer is "don't know" and the whole
 /// workspace is scanned. Used under the tracker's lock only.
 final class FolderWatch {
