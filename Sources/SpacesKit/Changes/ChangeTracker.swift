@@ -213,7 +213,15 @@ public final class ChangeTracker: @unchecked Sendable {
       }
       index[path] = Known(print: print, state: state)
     }
-    let scopeKeys = scope.isEmpty ? Array(index.keys) : index.keys.filter { Self.inScope($0, scope) }
+    let scopeKeys: [String]
+    if scope.isEmpty {
+      scopeKeys = Array(index.keys)
+    } else if index[scope]?.state.kind != .folder && current[scope]?.kind != .folder {
+      // A file, link or nothing, before and after: nothing lies beneath it.
+      scopeKeys = index[scope] == nil ? [] : [scope]
+    } else {
+      scopeKeys = index.keys.filter { Self.inScope($0, scope) }
+    }
     for path in scopeKeys where current[path] == nil {
       if record, let known = index[path] {
         changes.append(PathChange(path: path, before: known.state, after: nil))
