@@ -372,3 +372,112 @@ int cspaces_spawn_closefrom(void *actions, int from) {
 }
 
 int cspaces_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
+
+// MARK: - Tree scans (change records)
+
+#include <sys/stat.h>
+
+static int scan_append(cspaces_scan_buffer *out, const char *path, size_t path_len, const struct stat *st) {
+  size_t padded = (path_len + 7) & ~(size_t)7;
+  size_t need = sizeof(cspaces_scan_entry) + padded;
+  size_t capacity = malloc_usable_size(out->bytes);
+  if (out->length + need > capacity) {
+    size_t grown = capacity < 65536 ? 65536 : capacity * 2;
+    while (grown < out->length + need) grown *= 2;
+    unsigned char *bigger = realloc(out->bytes, grown);
+    if (bigger == NULL) return ENOMEM;
+    out->bytes = bigger;
+  }
+  cspaces_scan_entry entry = {
+      .path_len = (unsigned int)path_len,
+      .mode = (unsigned int)st->st_mode,
+      .size = (unsigned long long)st->st_size,
+      .mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
+      .ctime_ns = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec,
+      .ino = (unsigned long long)st->st_ino,
+  };
+  memcpy(out->bytes + out->length, &entry, sizeof entry);
+  memcpy(out->bytes + out->length + sizeof entry, path, path_len);
+  memset(out->bytes + out->length + sizeof entry + path_len, 0, padded - path_len);
+  out->length += need;
+  out->count += 1;
+  return 0;
+}
+
+static int scan_is_temporary(const char *name) {
+  size_t length = strlen(name);
+  if (length < 13 || strncmp(name, ".spaces-", 8) != 0 || strcmp(name + length - 4, ".tmp") != 0) return 0;
+  for (size_t i = 8; i < length - 4; i++) {
+    char c = name[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+  }
+  return 1;
+}
+
+static int scan_folder(int dir, char *path, size_t path_len, int depth, cspaces_scan_buffer *out) {
+  // A descriptor of its own (not dup, which would share the offset of the caller's).
+  int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR *stream = fdopendir(fd);
+  if (stream == NULL) {
+    int saved = errno;
+    close(fd);
+    return saved;
+  }
+  int status = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(stream);
+    if (entry == NULL) {
+      status = errno;
+      break;
+    }
+    const char *name = entry->d_name;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || scan_is_temporary(name)) continue;
+    size_t name_len = strlen(name);
+    if (path_len + 1 + name_len >= 4096) {
+      status = ENAMETOOLONG;
+      break;
+    }
+    size_t child_len = path_len;
+    if (path_len > 0) path[child_len++] = '/';
+    memcpy(path + child_len, name, name_len);
+    child_len += name_len;
+    path[child_len] = 0;
+    struct stat st;
+    if (fstatat(dirfd(stream), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // removed while we looked
+      status = errno;
+      break;
+    }
+    status = scan_append(out, path, child_len, &st);
+    if (status != 0) break;
+    if (S_ISDIR(st.st_mode)) {
+      if (depth >= 1) {
+        int child = openat(dirfd(stream), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (child < 0) {
+          if (errno == ENOENT) continue;
+          status = errno;
+          break;
+        }
+        status = scan_folder(child, path, child_len, depth - 1, out);
+        close(child);
+        if (status != 0) break;
+      }
+    }
+    path[path_len] = 0;
+  }
+  path[path_len] = 0;
+  closedir(stream);
+  return status;
+}
+
+int cspaces_syncfs(int fd) { return syncfs(fd); }
+
+int cspaces_scan(int dir, const char *prefix, int max_depth, cspaces_scan_buffer *out) {
+  char path[4096];
+  size_t length = strlen(prefix);
+  if (length >= sizeof path) return ENAMETOOLONG;
+  memcpy(path, prefix, length + 1);
+  return scan_folder(dir, path, length, max_depth, out);
+}

@@ -50,6 +50,9 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let approvalClosed = Code(rawValue: "approvalClosed")
     /// The connection to the spaces server is gone (or could not be made).
     public static let disconnected = Code(rawValue: "disconnected")
+    /// An undo or restore was refused: a later operation changed the same paths, a record is
+    /// gone, or a file's earlier content was not kept.
+    public static let undoRefused = Code(rawValue: "undoRefused")
     /// A system call failed in a way the other codes don't describe.
     public static let ioError = Code(rawValue: "ioError")
   }

@@ -12,7 +12,8 @@ struct Spaces: AsyncParsableCommand {
       "With no subcommand, opens the workbench: the terminal UI for watching, approving, browsing and editing.",
     version: SpacesVersion.current,
     subcommands: [
-      SpaceCommand.self, OpCommand.self, LogCommand.self, PolicyCommand.self, DemoCommand.self, BenchCommand.self,
+      SpaceCommand.self, OpCommand.self, LogCommand.self, ChangesCommand.self, UndoCommand.self, RestoreCommand.self,
+      PolicyCommand.self, DemoCommand.self, BenchCommand.self,
       MCPCommand.self, ServeCommand.self, ApprovalsCommand.self, ApproveCommand.self, WorkbenchOptionsCommand.self,
     ],
     defaultSubcommand: WorkbenchOptionsCommand.self

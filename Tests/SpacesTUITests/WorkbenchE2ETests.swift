@@ -203,11 +203,42 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitForShell()
   }
 
+  /// An agent deletes files (no prompt: it can be undone); in Operations the command shows what
+  /// it changed, `u` shows what undoing it will do, and `y` brings the files back.
+  @Test func undoingADeleteInTheWorkbenchBringsTheFilesBack() async throws {
+    let tmux = try Tmux()
+    #expect(try await tmux.home.run("space", "create", "work").status == 0)
+    let seed = try await tmux.home.run(
+      "op", "work", #"{"kind":"shell","command":"mkdir -p keep && echo one > keep/a.txt && echo two > keep/b.txt"}"#)
+    #expect(seed.status == 0, "\(seed.stderr)")
+    let workspace = tmux.home.path + "/spaces/work/workspace"
+    try tmux.start("--space work")
+    try await tmux.waitFor("serving spaces.sock")
+    let deleted = try await tmux.home.run("op", "work", #"{"kind":"shell","command":"rm -r keep && echo gone"}"#)
+    #expect(deleted.status == 0, "\(deleted.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: workspace + "/keep/a.txt"))
+    try await tmux.waitFor("±3")
+    try tmux.send("3")
+    try tmux.send("u")
+    try await tmux.waitFor("Undo?")
+    try await tmux.waitFor("3 deleted")
+    try tmux.send("y")
+    try await tmux.waitFor("undid op_")
+    try await waitUntil("the files back") {
+      FileManager.default.contents(atPath: workspace + "/keep/b.txt") == Data("two\n".utf8)
+    }
+    #expect(FileManager.default.contents(atPath: workspace + "/keep/a.txt") == Data("one\n".utf8))
+    try await tmux.waitFor("undo op_")
+    try tmux.send("q")
+    try await tmux.waitForShell()
+  }
+
   /// An agent (`spaces op` in the space `work`) runs a command the policy asks about; the person
   /// approves it once with `y`, and the agent gets its result.
   func approveAnAgentsAsk(_ tmux: Tmux, file: String) async throws {
-    // Deleting recursively asks in a sandbox under the standard preset (until there is undo).
-    let command = "mkdir -p \(file).d && rm -r \(file).d && echo ok"
+    // Writing a protected path asks (direnv runs .envrc on the person's machine); deleting
+    // inside the workspace no longer does: it can be undone.
+    let command = "echo export \(file)=1 >> .envrc && echo ok"
     let agent = Task { try await tmux.home.run("op", "work", #"{"kind":"shell","command":"\#(command)"}"#) }
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
@@ -248,8 +279,8 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("serving spaces.sock")
     try await tmux.waitFor("300")
     let first = Task {
-      // A recursive delete asks in a sandbox (nothing can undo it yet).
-      try await tmux.home.run("op", "work", #"{"kind":"shell","command":"mkdir -p x && rm -r x && echo ok-x"}"#)
+      // Writing a protected path asks in a sandbox.
+      try await tmux.home.run("op", "work", #"{"kind":"shell","command":"echo export X=1 >> .envrc && echo ok-x"}"#)
     }
     try await tmux.waitFor("[y] once")
     try tmux.send("2")
@@ -264,11 +295,11 @@ final class Tmux: @unchecked Sendable {
     #expect(x.json?["stdout"] as? String == "ok-x\n", "\(x.stderr)")
 
     let second = Task {
-      try await tmux.home.run("op", "other", #"{"kind":"shell","command":"mkdir -p z && rm -r z && echo ok-z"}"#)
+      try await tmux.home.run("op", "other", #"{"kind":"shell","command":"echo export Z=1 >> .envrc && echo ok-z"}"#)
     }
     try await tmux.waitFor("⚠ 1")
     try tmux.send("]")
-    try await tmux.waitFor("mkdir -p z && rm -r z")
+    try await tmux.waitFor("echo export Z=1 >> .envrc")
     try await tmux.waitFor(" other ")
     try await press(tmux, "y", until: "[y] once")
     let z = try await second.value

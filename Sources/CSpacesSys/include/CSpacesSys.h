@@ -74,4 +74,32 @@ int cspaces_spawn_closefrom(void *actions, int from);
 /// Reaps a child started by cspaces_spawn; returns its wait status, or -1 with errno set.
 int cspaces_reap(int pid);
 
+
+/// One entry of a tree scan (cspaces_scan), followed in the buffer by `path_len` bytes of its
+/// path relative to the scanned folder (no NUL), padded to a multiple of 8.
+typedef struct {
+  unsigned int path_len;
+  unsigned int mode;
+  unsigned long long size;
+  long long mtime_ns;
+  long long ctime_ns;
+  unsigned long long ino;
+} cspaces_scan_entry;
+
+/// The result of cspaces_scan: `length` bytes of entries in `bytes` (free with free()).
+typedef struct {
+  unsigned char *bytes;
+  unsigned long long length;
+  unsigned long long count;
+} cspaces_scan_buffer;
+
+/// syncfs(2): flushes the file system that holds `fd`. 0, or -1 with errno set.
+int cspaces_syncfs(int fd);
+
+/// Walks the folder `dir` (an open descriptor, not closed) with lstat semantics, never following
+/// a symlink, at most `max_depth` folders deep, and appends an entry for every file, folder and
+/// symlink beneath it (not `dir` itself) to `out`, prefixing paths with `prefix` (may be "").
+/// Names of the form `.spaces-<hex>.tmp` are skipped. Returns 0 or an errno value.
+int cspaces_scan(int dir, const char *prefix, int max_depth, cspaces_scan_buffer *out);
+
 #endif

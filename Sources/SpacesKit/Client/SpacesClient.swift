@@ -172,6 +172,26 @@ public final class SpacesClient: Sendable {
     try await call("file.delete", FileDeleteParams(space: space, path: path, recursive: recursive))
   }
 
+  /// What an operation changed (`op.changes`): its record, or why there is none.
+  public func changes(of op: String, in space: String, diff: Bool = true) async throws -> ChangesAnswer {
+    try await call("op.changes", ChangesParams(space: space, op: op, diff: diff))
+  }
+
+  /// The newest change records of a space, newest first (`op.changes` without `op`).
+  public func changeList(in space: String, limit: Int = 50) async throws -> ChangesList {
+    try await call("op.changes", ChangesParams(space: space, limit: limit))
+  }
+
+  /// Undoes one operation as the person (`op.undo`, supervisors only).
+  public func undo(_ op: String, in space: String) async throws -> UndoOutcome {
+    try await call("op.undo", UndoParams(space: space, op: op))
+  }
+
+  /// Restores a workspace to before an operation (`space.restore`, supervisors only).
+  public func restore(_ space: String, before op: String) async throws -> UndoOutcome {
+    try await call("space.restore", RestoreParams(space: space, before: op))
+  }
+
   /// Calls any method and decodes its result; throws ``RPCError`` for an error response.
   public func call<P: Encodable & Sendable, R: Decodable>(
     _ method: String, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil

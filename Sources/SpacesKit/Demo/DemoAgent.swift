@@ -1,8 +1,8 @@
 /// A scripted agent that performs a realistic session, so a newcomer sees every part work.
 ///
 /// It says hello, writes a small shell project, runs its build (which streams output), edits a
-/// file, reads it back, clears old build output and runs its tool (deleting a folder
-/// recursively asks under the standard policy until there is undo), tries to install
+/// file, reads it back, clears old build output and runs its tool, writes an `.envrc` (a
+/// protected path: direnv runs it on the person's machine, so it asks), tries to install
 /// a linter over the network (which asks too), tries something the policy denies (`rm -rf /`),
 /// and reports. It only uses the six operations, through
 /// whatever `submit` it is given.
@@ -50,6 +50,7 @@ public struct DemoAgent: Sendable {
     .editFile(path: "greet.sh", oldText: "Hello, $name!", newText: "Hello, $name! 👋"),
     .readFile(path: "greet.sh"),
     .shell(command: "rm -rf dist/old && sh build.sh && ./dist/greet Ada Grace 世界", timeoutMs: 30_000),
+    .createFile(path: ".envrc", content: "PATH_add dist\n", encoding: .utf8),
     .createFile(
       path: "notes/TODO.md", content: "- add --shout\n- add tests\n", encoding: .utf8),
     .message(text: "I'd like a linter; I'll fetch its installer."),

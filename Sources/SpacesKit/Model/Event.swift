@@ -37,6 +37,9 @@ public struct Event: Codable, Sendable, Equatable {
     /// A shell command changed protected paths without a person's approval and the runtime put
     /// them back (`restored`, `reason`); recorded before the command's `completed` or `failed`.
     case protectedRestored
+    /// A person undid an operation, or restored the workspace to before one (`undo`, `changes`,
+    /// `actor`); its own change record can be undone in turn.
+    case undone
   }
 
   /// Who sent an operation.
@@ -75,6 +78,11 @@ public struct Event: Codable, Sendable, Equatable {
   public var deadline: String?
   /// `approvalExtended`: the seconds this extension added.
   public var seconds: Int?
+  /// `completed`, `failed` (of an operation that changed the workspace) and `undone`: the
+  /// operation's change record (named by `record`, the operation id) and what it changed.
+  public var changes: ChangeSummary?
+  /// `undone`: what was taken back.
+  public var undo: UndoOutcome?
 
   /// Creates an event that has not been sequenced yet (the journal assigns `seq`).
   public init(space: String, opId: String, type: Kind, time: Date = Date()) {

@@ -36,11 +36,11 @@ public enum EventText {
       let prefix = event.stream == "stderr" ? "stderr| " : "stdout| "
       return prefix + sanitize(trimmed).replacingOccurrences(of: "\n", with: "\n" + prefix)
     case .completed:
-      return "completed" + (event.result.map(outcome) ?? "")
+      return "completed" + (event.result.map(outcome) ?? "") + changed(event)
     case .failed:
       let error = event.result?.error
       return "failed: \(error?.code ?? "?"): \(error?.message ?? "")"
-        + (event.result.map(outcome) ?? "")
+        + (event.result.map(outcome) ?? "") + changed(event)
     case .denied:
       return "denied by \(event.result?.decidedBy?.rawValue ?? "?"): \(event.result?.reason ?? "")"
     case .message:
@@ -48,7 +48,19 @@ public enum EventText {
     case .protectedRestored:
       let changes = (event.restored ?? []).map { sanitize($0.summary).replacingOccurrences(of: "\n", with: "^J") }
       return "protected paths put back: " + changes.joined(separator: "; ")
+    case .undone:
+      guard let undo = event.undo else { return "undone" }
+      let what = undo.action == "restore" ? "restored to before \(undo.target)" : "undid \(undo.target)"
+      return "\(what) by the person: \(undo.changes.text)"
+        + (undo.undid.count > 1 ? " (took back \(undo.undid.count) operations)" : "")
+        + (undo.recovered == true ? " (finished after a crash)" : "")
     }
+  }
+
+  /// ` — 3 changed, 1 added (record op_…)` for an event with a change summary.
+  private static func changed(_ event: Event) -> String {
+    guard let changes = event.changes else { return "" }
+    return " — \(changes.text)"
   }
 
   /// A short description of an operation.

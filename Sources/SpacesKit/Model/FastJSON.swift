@@ -325,7 +325,7 @@ extension Event {
   /// without teaching the writer), events are written by Foundation instead, so nothing is lost.
   static let fastFields: Set<String> = [
     "seq", "time", "space", "opId", "type", "actor", "op", "decision", "resolution", "reason", "decidedBy",
-    "stream", "data", "text", "result", "restored", "deadline", "seconds",
+    "stream", "data", "text", "result", "restored", "deadline", "seconds", "changes", "undo",
   ]
 
   /// Whether ``write(to:)`` knows every stored property of the type.
@@ -344,6 +344,7 @@ extension Event {
     }
     writer.beginObject()
     writer.member("actor", actor?.rawValue)
+    writer.member("changes", encoded: changes)
     writer.member("data", data)
     writer.member("deadline", deadline)
     writer.member("decidedBy", decidedBy?.rawValue)
@@ -370,6 +371,7 @@ extension Event {
     writer.member("text", text)
     writer.member("time", time)
     writer.member("type", type.rawValue)
+    writer.member("undo", encoded: undo)
     writer.endObject()
   }
 

@@ -63,6 +63,49 @@ public struct SpaceLimits: Codable, Sendable, Equatable {
   }
 }
 
+/// How much of a space's change history is kept (`undo` in `space.json`).
+public struct UndoConfig: Codable, Sendable, Equatable {
+  /// How many operations' change records are kept; the oldest are dropped first.
+  public var keepOperations: Int = 500
+  /// How many bytes the stored contents may take (the records' and the workspace's own copy);
+  /// the oldest records are dropped first.
+  public var maxBytes: Int = 1 << 30
+  /// Files larger than this are kept by hash only: when an operation changes or deletes one,
+  /// its earlier content can't be put back (undo says so).
+  public var largeFileBytes: Int = 64 << 20
+  /// Whether operations are recorded at all (false: no change records, no undo).
+  public var enabled: Bool = true
+
+  /// The values `keepOperations` accepts.
+  public static let keepRange = 1...100_000
+  /// The values `maxBytes` accepts (1 MiB to 1 TiB).
+  public static let bytesRange = (1 << 20)...(1 << 40)
+  /// The values `largeFileBytes` accepts (up to 16 GiB).
+  public static let largeRange = 0...(1 << 34)
+
+  /// Creates the defaults: 500 operations, 1 GiB, files over 64 MiB by hash only.
+  public init() {}
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let defaults = UndoConfig()
+    func number(_ key: CodingKeys, _ fallback: Int, _ range: ClosedRange<Int>) throws -> Int {
+      let value = try container.decodeIfPresent(Int.self, forKey: key) ?? fallback
+      guard range.contains(value) else {
+        throw DecodingError.dataCorruptedError(
+          forKey: key, in: container,
+          debugDescription:
+            "`undo.\(key.stringValue)` must be from \(range.lowerBound) to \(range.upperBound), not \(value)")
+      }
+      return value
+    }
+    keepOperations = try number(.keepOperations, defaults.keepOperations, Self.keepRange)
+    maxBytes = try number(.maxBytes, defaults.maxBytes, Self.bytesRange)
+    largeFileBytes = try number(.largeFileBytes, defaults.largeFileBytes, Self.largeRange)
+    enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+  }
+}
+
 /// A space's stored configuration (`space.json` in the space's folder).
 public struct SpaceConfig: Codable, Sendable, Equatable {
   /// Network and other optional powers.
@@ -97,6 +140,8 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
   public var limits: SpaceLimits
   /// Variables added to the clean environment of shell commands.
   public var environment: [String: String]
+  /// How much change history is kept for undo.
+  public var undo: UndoConfig
 
   /// Creates a configuration with default limits and no extra powers.
   public init(
@@ -114,6 +159,7 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
     self.capabilities = Capabilities()
     self.limits = SpaceLimits()
     self.environment = [:]
+    self.undo = UndoConfig()
   }
 
   public init(from decoder: any Decoder) throws {
@@ -130,5 +176,6 @@ public struct SpaceConfig: Codable, Sendable, Equatable {
       try container.decodeIfPresent(Capabilities.self, forKey: .capabilities) ?? Capabilities()
     limits = try container.decodeIfPresent(SpaceLimits.self, forKey: .limits) ?? SpaceLimits()
     environment = try container.decodeIfPresent([String: String].self, forKey: .environment) ?? [:]
+    undo = try container.decodeIfPresent(UndoConfig.self, forKey: .undo) ?? UndoConfig()
   }
 }

@@ -4,8 +4,8 @@ import Foundation
 /// reasons a person understands.
 ///
 /// The engine judges with the space's ``IsolationProfile``: in a sandbox it asks only for what
-/// the sandbox can't contain (the network when the space has none, protected paths, recursive
-/// deletes until there is undo); without one, for anything it can't see into.
+/// the sandbox can't contain (the network when the space has none, protected paths, changes
+/// inside the workspace can be undone); without one, for anything it can't see into.
 ///
 /// Order: hard stops and what can't be parsed can't be loosened by anything; protected paths
 /// the command names ask unless a person granted this exact command; then the policy file's
@@ -152,17 +152,12 @@ public struct PolicyEngine: Sendable {
       }
       return .allow("\(kind.rawValue) is allowed by the restrictive policy", rule: rule)
     case .standard:
-      if case .deleteFile(_, true) = operation {
-        return Decision(.ask, reasons: [Self.recursiveDeleteReason], rules: ["\(rule):recursive-delete"])
-      }
+      // Deleting a folder inside the workspace is recorded like any change and can be undone.
       return .allow("\(kind.rawValue) in the workspace is allowed by the standard policy", rule: rule)
     case .permissive:
       return .allow("\(kind.rawValue) is allowed by the permissive policy", rule: rule)
     }
   }
-
-  static let recursiveDeleteReason =
-    "deletes a folder and everything in it, inside the workspace; nothing can undo that yet, so a person decides"
 
   /// The protected entry `kind` touches at `path`, if any.
   private func protectedEntry(for path: String, kind: Op.Kind) -> ProtectedPaths.Entry? {
@@ -320,16 +315,14 @@ public struct PolicyEngine: Sendable {
     }
   }
 
-  /// The standard preset in a sandbox: what stays inside runs; reaching the network the space
-  /// doesn't have and deleting folders recursively ask.
+  /// The standard preset in a sandbox: what stays inside runs (deleting and rewriting in the
+  /// workspace too: every change is recorded and can be undone); reaching the network the space
+  /// doesn't have asks.
   private func sandboxVerdict(for simple: SimpleCommand) -> Decision {
     if !profile.network, let rule = StandardRules.network.first(where: { $0.matches(simple) }),
       !StandardRules.isLocalClone(simple)
     {
       return networkAsk("`\(simple.program.clippedForReason)` \(rule.reason)")
-    }
-    if StandardRules.recursiveDelete.matches(simple) {
-      return Decision(.ask, reasons: [Self.recursiveDeleteReason], rules: [StandardRules.recursiveDelete.name])
     }
     return .allow(profile.summary, rule: "sandbox:contained")
   }

@@ -23,6 +23,9 @@ public final class Space: Sendable {
   public let backend: any IsolationBackend
   /// Keeps the protected paths as they were unless a person approved a change.
   public let protection: ProtectedGuard
+  /// What each operation changed, and undo (nil when `undo.enabled` is false or the records
+  /// can't be opened; the log says why).
+  public let changes: ChangeTracker?
   private let logger: Logger
   private let supervised: Bool
   /// Serializes read-modify-write edits so two concurrent edits can't lose one another.
@@ -88,11 +91,129 @@ public final class Space: Sendable {
     for issue in journal.issues {
       logger.warning("\(config.name): \(issue)")
     }
+    var tracker: ChangeTracker?
+    if config.undo.enabled {
+      do {
+        tracker = try ChangeTracker(
+          root: config.workspace, folder: (journalPath as NSString).deletingLastPathComponent + "/changes",
+          config: config.undo)
+      } catch {
+        logger.warning("\(config.name): operations are not recorded for undo: \(error.message)")
+      }
+    }
+    changes = tracker
     hub = EventHub()
     policy = try PolicyStore(
       path: policyPath, fallback: config.policy, profile: Self.profile(config: config, backend: backend))
     approvals = ApprovalQueue()
     running = Slots(limit: config.limits.maxRunning)
+    recoverUndo()
+  }
+
+  /// Finishes an undo a crash interrupted (its intent log is in `changes/intent.json`) and
+  /// journals it.
+  private func recoverUndo() {
+    guard let changes else { return }
+    do {
+      guard let (intent, recorded) = try changes.recover() else { return }
+      let outcome = UndoOutcome(
+        action: intent.action, target: intent.target, id: intent.id, undid: intent.undid, changes: recorded.summary,
+        recovered: true)
+      // Killed between journaling it and removing the intent: journaled already.
+      if !Self.journalTail(journal.path, has: intent.id) {
+        var done = event(intent.id, .undone)
+        done.actor = .person
+        done.undo = outcome
+        done.changes = recorded.summary
+        try record([done], sync: true)
+      }
+      changes.finish(intent)
+      logger.notice("\(name): finished an undo a crash had interrupted (\(intent.what))")
+    } catch {
+      logger.error("\(name): an undo a crash interrupted could not be finished: \(error)")
+    }
+  }
+
+  /// Whether the last 256 KiB of the journal at `path` hold an `undone` event of `opId`.
+  static func journalTail(_ path: String, has opId: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    let size = (try? handle.seekToEnd()) ?? 0
+    try? handle.seek(toOffset: size > 262_144 ? size - 262_144 : 0)
+    guard let data = try? handle.readToEnd() else { return false }
+    let needle = Data(opId.utf8)
+    for line in data.split(separator: UInt8(ascii: "\n")) where line.range(of: needle) != nil {
+      if let event = try? JSONDecoder().decode(Event.self, from: Data(line)), event.type == .undone,
+        event.opId == opId
+      {
+        return true
+      }
+    }
+    return false
+  }
+
+  /// Undoes the operation `target` — or, with `restore`, everything from it on, newest first —
+  /// as the person's action: journaled (`undone`) and itself undoable.
+  ///
+  /// Refused (``SpacesError/Code/undoRefused``, nothing changed) when a later operation changed
+  /// the same paths (for a single undo), a record is gone, a file's earlier content was not
+  /// kept, or the workspace no longer holds what the operations left.
+  public func undo(_ target: String, restore: Bool = false) async throws(SpacesError) -> UndoOutcome {
+    guard let changes else {
+      throw SpacesError(
+        .undoRefused, "\(name) keeps no change records (undo.enabled is false in space.json, or see the log)")
+    }
+    let id = Self.newOperationID()
+    let (intent, record) = try await Sys.offloaded {
+      Result { () throws(SpacesError) in try changes.undo(target: target, restore: restore, id: id) }
+    }.get()
+    for step in intent.steps { protection.accept(step.path) }
+    let outcome = UndoOutcome(
+      action: intent.action, target: target, id: id, undid: intent.undid, changes: record.summary)
+    var done = event(id, .undone)
+    done.actor = .person
+    done.undo = outcome
+    done.changes = record.summary
+    try self.record([done], sync: false)
+    try await flush()
+    changes.finish(intent)
+    return outcome
+  }
+
+  /// The newest change records, newest first (at most `limit`, 1 to 1000).
+  public func changeList(limit: Int = 50) -> ChangesList {
+    guard let changes else { return ChangesList(records: [], kept: 0) }
+    let names = changes.recordNames()
+    let newest = names.suffix(min(max(limit, 1), 1000)).reversed()
+    let items = newest.compactMap(changes.readRecord).map {
+      ChangesList.Item(
+        op: $0.opId, time: $0.time, actor: $0.actor, what: $0.what, changes: $0.summary, undid: $0.undid)
+    }
+    return ChangesList(records: items, kept: names.count)
+  }
+
+  /// What the operation `op` changed: its record and, with `diff`, a readable diff.
+  public func changes(of op: String, diff: Bool = true) -> ChangesAnswer {
+    guard let changes else {
+      return ChangesAnswer(
+        op: op, status: "none", message: "\(name) keeps no change records (undo.enabled is false in space.json)")
+    }
+    guard ChangeTracker.validID(op) else {
+      return ChangesAnswer(op: op, status: "none", message: "\(EventText.quoted(op)) is not an operation id")
+    }
+    if let record = changes.record(of: op) {
+      return ChangesAnswer(
+        op: op, status: "recorded", record: record, diff: diff ? ChangeDiff.render(record, store: changes.store) : nil)
+    }
+    if changes.wasDropped(op) {
+      return ChangesAnswer(
+        op: op, status: "gone",
+        message:
+          "the change record of \(op) is gone: only the newest \(changes.config.keepOperations) operations' "
+          + "records (and at most undo.maxBytes of content) are kept")
+    }
+    return ChangesAnswer(
+      op: op, status: "none", message: "\(op) changed nothing in the workspace (or is not an operation of \(name))")
   }
 
   /// Runs one operation through the whole pipeline and returns its result.
@@ -215,6 +336,7 @@ public final class Space: Sendable {
       defer { contents?.release(held) }
 
       start = clock.now
+      let pending = await beginChanges(operation)
       do {
         defer { for place in places { place.release() } }
         try await execute(
@@ -228,7 +350,8 @@ public final class Space: Sendable {
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
-      return try await finish(result: result, elapsed: elapsed(), streamed: streamed)
+      let changed = await endChanges(pending, id: id, actor: actor, operation: operation)
+      return try await finish(result: result, elapsed: elapsed(), streamed: streamed, changes: changed)
     } catch {
       logger.error("\(name): journal write failed: \(error)")
       result = failed(result, error)
@@ -419,9 +542,53 @@ public final class Space: Sendable {
     return extended
   }
 
-  private func finish(result: OperationResult, elapsed: Int, streamed: StreamedText? = nil)
-    async throws(SpacesError) -> OperationResult
+  /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is recorded).
+  private func beginChanges(_ operation: Op) async -> ChangeTracker.Pending? {
+    guard let changes, operation.kind.writes else { return nil }
+    let scope: ChangeScope =
+      switch operation {
+      case .shell: .workspace
+      default: operation.path.map { .path($0) } ?? .workspace
+      }
+    let began: Result<ChangeTracker.Pending, SpacesError> =
+      if scope == .workspace {
+        await Sys.offloaded { Result { () throws(SpacesError) in try changes.begin(scope) } }
+      } else {
+        Result { () throws(SpacesError) in try changes.begin(scope) }
+      }
+    switch began {
+    case .success(let pending): return pending
+    case .failure(let error):
+      logger.error("\(name): the operation's changes can't be recorded: \(error.message)")
+      return nil
+    }
+  }
+
+  /// Ends recording: writes the change record when anything changed and returns its summary.
+  private func endChanges(_ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op) async
+    -> ChangeSummary?
   {
+    guard let changes, let pending else { return nil }
+    let what = String(EventText.summary(operation).prefix(200))
+    let ended: Result<ChangeSummary?, SpacesError> =
+      if case .shell = operation {
+        await Sys.offloaded {
+          Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
+        }
+      } else {
+        Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
+      }
+    switch ended {
+    case .success(let summary): return summary
+    case .failure(let error):
+      logger.error("\(name): the operation's changes could not be recorded: \(error.message)")
+      return nil
+    }
+  }
+
+  private func finish(
+    result: OperationResult, elapsed: Int, streamed: StreamedText? = nil, changes: ChangeSummary? = nil
+  ) async throws(SpacesError) -> OperationResult {
     var result = result
     result.durationMs = elapsed
     let type: Event.Kind =
@@ -438,6 +605,7 @@ public final class Space: Sendable {
       finished.result = result.forEvents.referencingOutput(
         fromSeq: text.fromSeq, streamedStdout: text.stdout, streamedStderr: text.stderr)
     }
+    finished.changes = changes
     try record([finished], sync: false)
     if result.kind.writes {
       try await flush()

@@ -416,6 +416,74 @@ public struct FileDeleteParams: Codable, Sendable {
   public var recursive: Bool?
 }
 
+/// `op.changes` params: one operation's record, or (without `op`) the newest records.
+public struct ChangesParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The operation (nil: list the newest records, newest first).
+  public var op: String?
+  /// Whether to include a readable diff (default true for one operation).
+  public var diff: Bool?
+  /// At most this many records in a list (default 50, at most 1000).
+  public var limit: Int?
+  /// Creates params.
+  public init(space: String, op: String? = nil, diff: Bool? = nil, limit: Int? = nil) {
+    self.space = space
+    self.op = op
+    self.diff = diff
+    self.limit = limit
+  }
+}
+
+/// `op.changes` without `op`: the newest records, newest first.
+public struct ChangesList: Codable, Sendable, Equatable {
+  /// One line per record.
+  public struct Item: Codable, Sendable, Equatable {
+    /// The operation.
+    public var op: String
+    /// When it ended.
+    public var time: String
+    /// Who ran it.
+    public var actor: Event.Actor
+    /// What it was.
+    public var what: String
+    /// What it changed.
+    public var changes: ChangeSummary
+    /// For an undo or restore: what it took back.
+    public var undid: [String]?
+  }
+  /// The records.
+  public var records: [Item]
+  /// How many records are kept in all.
+  public var kept: Int
+}
+
+/// `op.undo` params.
+public struct UndoParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// The operation to undo.
+  public var op: String
+  /// Creates params.
+  public init(space: String, op: String) {
+    self.space = space
+    self.op = op
+  }
+}
+
+/// `space.restore` params.
+public struct RestoreParams: Codable, Sendable {
+  /// The space.
+  public var space: String
+  /// Everything from this operation on is taken back, newest first.
+  public var before: String
+  /// Creates params.
+  public init(space: String, before: String) {
+    self.space = space
+    self.before = before
+  }
+}
+
 /// An empty params or result object.
 public struct EmptyObject: Codable, Sendable {
   /// Creates it.

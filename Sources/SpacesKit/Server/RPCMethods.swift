@@ -19,6 +19,9 @@ enum RPCMethod: String, CaseIterable, Sendable {
   case fileRead = "file.read"
   case fileWrite = "file.write"
   case fileDelete = "file.delete"
+  case opChanges = "op.changes"
+  case opUndo = "op.undo"
+  case spaceRestore = "space.restore"
 
   /// Finds a method by its wire name; an unknown name is -32601 with the list of methods.
   init(named name: String) throws(RPCError) {
@@ -41,6 +44,8 @@ enum RPCMethod: String, CaseIterable, Sendable {
     case .approvalResolve: "resolve approvals"
     case .approvalExtend: "give approval requests more time"
     case .fileList, .fileRead, .fileWrite, .fileDelete: "use \(rawValue)"
+    case .opUndo: "undo operations"
+    case .spaceRestore: "restore a workspace"
     default: nil
     }
   }
@@ -66,6 +71,9 @@ enum RPCParams: Sendable {
   case fileRead(FileReadParams)
   case fileWrite(FileWriteParams)
   case fileDelete(FileDeleteParams)
+  case opChanges(ChangesParams)
+  case opUndo(UndoParams)
+  case spaceRestore(RestoreParams)
 
   /// Decodes the params of `request` for its method; -32601 for an unknown method, -32602 with
   /// the field's name for bad params.
@@ -88,6 +96,9 @@ enum RPCParams: Sendable {
     case .fileRead: self = .fileRead(try request.params(FileReadParams.self))
     case .fileWrite: self = .fileWrite(try request.params(FileWriteParams.self))
     case .fileDelete: self = .fileDelete(try request.params(FileDeleteParams.self))
+    case .opChanges: self = .opChanges(try request.params(ChangesParams.self))
+    case .opUndo: self = .opUndo(try request.params(UndoParams.self))
+    case .spaceRestore: self = .spaceRestore(try request.params(RestoreParams.self))
     }
   }
 }

@@ -206,6 +206,25 @@ final class ServerConnection: Sendable {
         return await fileOp(params.space, op, request)
       case .fileDelete(let params):
         return await fileOp(params.space, .deleteFile(path: params.path, recursive: params.recursive ?? false), request)
+      case .opChanges(let params):
+        try requireAccess(to: params.space)
+        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
+        if let op = params.op { return ok(space.changes(of: op, diff: params.diff ?? true), request) }
+        return ok(space.changeList(limit: params.limit ?? 50), request)
+      case .opUndo(let params):
+        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
+        do {
+          return ok(try await space.undo(params.op), request)
+        } catch {
+          throw RPCError(error)
+        }
+      case .spaceRestore(let params):
+        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
+        do {
+          return ok(try await space.undo(params.before, restore: true), request)
+        } catch {
+          throw RPCError(error)
+        }
       }
     } catch {
       return .failure(error)

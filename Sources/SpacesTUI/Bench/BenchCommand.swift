@@ -31,13 +31,18 @@ struct BenchMachine: AsyncParsableCommand {
   @Flag(help: "Print JSON instead of a table.") var json = false
   @Flag(help: "Only the sandbox figures.") var sandboxOnly = false
   @Flag(help: "Only the server (socket and MCP) figures.") var serverOnly = false
+  @Flag(help: "Only what recording changes for undo costs (5,000-file workspaces).") var recordingOnly = false
   @Option(help: "Also measure the container backend with this (local) image, e.g. localhost/spaces-test.")
   var containerImage: String?
 
   func run() async throws {
     var rows: [BenchRow] = []
-    if !serverOnly { rows += try await SandboxBench(iterations: iterations, containerImage: containerImage).run() }
-    if !sandboxOnly { rows += try await runServerBench(iterations: iterations * 3) }
+    if !serverOnly {
+      rows += try await SandboxBench(
+        iterations: iterations, containerImage: containerImage, recordingOnly: recordingOnly
+      ).run()
+    }
+    if !sandboxOnly && !recordingOnly { rows += try await runServerBench(iterations: iterations * 3) }
     if json {
       CLI.print(SpacesJSON.pretty(rows))
     } else {
@@ -50,6 +55,7 @@ struct BenchMachine: AsyncParsableCommand {
 struct SandboxBench {
   var iterations: Int
   var containerImage: String?
+  var recordingOnly = false
   let clock = ContinuousClock()
 
   func run() async throws -> [BenchRow] {
@@ -59,6 +65,7 @@ struct SandboxBench {
     // As in the server and the workbench, where the runtime lives long.
     SpacesRuntime.enableSpareProcesses()
     let runtime = SpacesRuntime(home: home, supervised: false)
+    if recordingOnly { return try await RecordingBench(iterations: iterations).run(home: home, runtime: runtime) }
     let space = try runtime.space("bench")
     let config = space.config
     let bwrap = BubblewrapBackend(hiddenPaths: [home.path])
@@ -108,6 +115,7 @@ struct SandboxBench {
     if let image = containerImage {
       rows += try await containerRows(home: home, runtime: runtime, image: image)
     }
+    rows += try await RecordingBench(iterations: iterations).run(home: home, runtime: runtime)
     return rows
   }
 

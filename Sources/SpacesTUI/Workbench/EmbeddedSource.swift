@@ -38,6 +38,18 @@ struct EmbeddedSource: WorkbenchSource {
     await runtime.submit(operation, to: space, actor: .person)
   }
 
+  func changes(of op: String, in space: String) async -> ChangesAnswer {
+    do {
+      return try runtime.space(space).changes(of: op)
+    } catch {
+      return ChangesAnswer(op: op, status: "none", message: error.message)
+    }
+  }
+
+  func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome {
+    try await runtime.space(space).undo(op, restore: restore)
+  }
+
   func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
     try runtime.space(space).workspace.list(path)
   }

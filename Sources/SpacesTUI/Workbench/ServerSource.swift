@@ -138,6 +138,26 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     }
   }
 
+  func changes(of op: String, in space: String) async -> ChangesAnswer {
+    do {
+      return try await supervisor.changes(of: op, in: space)
+    } catch {
+      return ChangesAnswer(op: op, status: "none", message: (error as? RPCError)?.message ?? "\(error)")
+    }
+  }
+
+  func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome {
+    do {
+      return restore ? try await supervisor.restore(space, before: op) : try await supervisor.undo(op, in: space)
+    } catch let error as SpacesError {
+      throw error
+    } catch let error as RPCError {
+      throw SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message)
+    } catch {
+      throw SpacesError(.ioError, "\(error)")
+    }
+  }
+
   /// Runs an operation as the agent the demo plays.
   func submitAsAgent(_ operation: Op, to space: String) async -> OperationResult {
     await Self.result(of: operation, in: space) { [agent] in try await agent.submit(operation, to: space) }

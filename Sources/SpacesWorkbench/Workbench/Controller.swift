@@ -16,6 +16,8 @@ public final class WorkbenchInbox: Sendable {
     case flash(String)
     /// Something changed that calls for re-reading approvals and the tree.
     case refresh
+    /// An operation's diff arrived.
+    case changes(String, [String])
   }
 
   /// The most items held; past it, output events are dropped (and counted).
@@ -182,6 +184,8 @@ public final class WorkbenchController {
         state.logNotice(text)
       case .flash(let text):
         state.notify(text, now: now)
+      case .changes(let id, let lines):
+        state.changeDiffs[id] = lines
       case .refresh:
         approvalsChanged = true
         treeRefreshPending = true
@@ -295,6 +299,29 @@ public final class WorkbenchController {
         state.decisionSelection = 0
         state.detail = .decisions
         state.focus = .log
+      case .loadChanges(let id):
+        let (source, inbox) = (source, inbox)
+        Task.detached {
+          let answer = await source.changes(of: id, in: space)
+          let lines =
+            answer.diff.map { LineDiff.lines($0) } ?? [answer.message ?? "no change record"]
+          inbox.push(.changes(id, Array(lines.prefix(2000))))
+        }
+      case .undo(let id), .restore(before: let id):
+        var restore = false
+        if case .restore = intent { restore = true }
+        let (source, inbox) = (source, inbox)
+        state.notify(restore ? "restoring to before \(id)…" : "undoing \(id)…", now: now, seconds: 2)
+        Task.detached {
+          do throws(SpacesError) {
+            let outcome = try await source.undo(id, in: space, restore: restore)
+            let what = restore ? "restored to before \(id)" : "undid \(id)"
+            inbox.push(.flash("\(what): \(outcome.changes.text) (u on it takes it back)"))
+          } catch {
+            inbox.push(.flash("\(restore ? "restore" : "undo") refused: \(error.message)"))
+          }
+          inbox.push(.refresh)
+        }
       case .revoke(let item):
         do {
           try source.revoke(item, in: space)

@@ -29,6 +29,12 @@ public enum Intent: Equatable, Sendable {
   case loadDecisions
   /// Take back a session grant or remove a policy rule.
   case revoke(Revocable)
+  /// Load an operation's change record and diff (for its details).
+  case loadChanges(String)
+  /// Undo an operation as the person (after the person confirmed what will happen).
+  case undo(String)
+  /// Restore the workspace to before an operation (after the person confirmed).
+  case restore(before: String)
   /// Ring the terminal bell.
   case bell
   /// Away mode: a desktop notification (through the terminal, and the `notify` command).

@@ -83,6 +83,7 @@ public enum Action: Hashable, Sendable {
   case edit, newFile, deleteFile, refresh, switchSpace
   case approveOnce, approveSession, approveAlways, deny, extendDeadline
   case nextRequest, previousRequest, clearFilter, away, decisions, revoke
+  case undo, restore
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -141,7 +142,13 @@ public enum Keymap {
     KeyBinding(keys: [.char("F")], context: .log, action: .follow, help: "follow new output on/off"),
     KeyBinding(keys: [.char("n")], context: .log, action: .nextMatch, help: "next match"),
     KeyBinding(keys: [.char("N")], context: .log, action: .previousMatch, help: "previous match"),
-    KeyBinding(keys: [.enter], context: .operations, action: .open, help: "details and full output"),
+    KeyBinding(
+      keys: [.enter], context: .operations, action: .open, help: "details, full output and what it changed (diff)"),
+    KeyBinding(
+      keys: [.char("u")], context: .operations, action: .undo, help: "undo what it changed (shows what will happen)"),
+    KeyBinding(
+      keys: [.char("R")], context: .operations, action: .restore,
+      help: "restore the workspace to before it (asks first)"),
     KeyBinding(keys: [.char("F")], context: .operations, action: .follow, help: "follow the newest on/off"),
     KeyBinding(keys: [.escape], context: .operations, action: .clearFilter, help: "clear the filter"),
     KeyBinding(keys: [.enter], context: .spaces, action: .switchSpace, help: "switch to the space"),
@@ -151,6 +158,9 @@ public enum Keymap {
     KeyBinding(keys: [.escape, .char("q")], context: .viewer, action: .close, help: "close the viewer"),
     KeyBinding(
       keys: [.escape, .char("q")], context: .details, action: .close, help: "close the details (back to Operations)"),
+    KeyBinding(keys: [.char("u")], context: .details, action: .undo, help: "undo what it changed (asks first)"),
+    KeyBinding(
+      keys: [.char("R")], context: .details, action: .restore, help: "restore the workspace to before it (asks first)"),
     KeyBinding(
       keys: [.char("x")], context: .decisions, action: .revoke, help: "take back the grant or rule (asks first)"),
     KeyBinding(keys: [.escape, .char("q")], context: .decisions, action: .close, help: "close the decisions"),

@@ -50,6 +50,10 @@ public struct OperationRecord: Equatable, Sendable {
   public var restored: [ProtectedChange] = []
   /// When it was answered or denied (the journal's time, ISO 8601).
   public var decidedAt: String?
+  /// What it changed in the workspace (its change record's summary), when it changed anything.
+  public var changes: ChangeSummary?
+  /// For an undo or restore by the person: what was taken back.
+  public var undo: UndoOutcome?
   /// The output lines kept for the details view (bounded).
   public var output: [LogLine] = []
   /// Output lines dropped from the front of `output`.
@@ -61,6 +65,9 @@ public struct OperationRecord: Equatable, Sendable {
 
   /// One line for the queue.
   public var summary: String {
+    if let undo {
+      return undo.action == "restore" ? "restore to before \(undo.target)" : "undo \(undo.target)"
+    }
     guard let op else { return id }
     switch op {
     case .shell(let command, _, _): return "$ " + EventText.sanitize(command).replacingOccurrences(of: "\n", with: " ")

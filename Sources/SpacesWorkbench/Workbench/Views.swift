@@ -374,7 +374,8 @@ public enum OperationsView {
       let y = inner.y + offset
       let selected = top + offset == state.operationSelection
       let (glyph, role) = icon(record, now: now)
-      let status = stateText(record, now: now)
+      // ±N: how many paths it changed in the workspace (its change record).
+      let status = stateText(record, now: now) + (record.changes.map { $0.total > 0 ? " ±\($0.total)" : "" } ?? "")
       let statusWidth = TextWidth.width(status)
       let rowStyle = selected ? WorkbenchView.selectionStyle(state, pane: .operations) : Style(.text)
       if selected { canvas.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), rowStyle) }
@@ -633,6 +634,16 @@ public enum DetailsView {
     let inner = WorkbenchView.inner(rect)
     guard !inner.isEmpty else { return }
     var all: [(String, String, Role, LogLine.Kind?)] = lines(record, now: now).map { ($0.0, $0.1, $0.2, nil) }
+    if let changes = record.changes, changes.total > 0 {
+      all.append(("", "", .text, nil))
+      all.append(("changes", "±\(changes.total): \(changes.text) · u undo · R restore to before it", .opHeader, nil))
+      for line in state.changeDiffs[record.id] ?? ["(loading the diff…)"] {
+        let role: Role =
+          line.hasPrefix("+ ")
+          ? .diffAdd : line.hasPrefix("- ") ? .diffDelete : line.hasPrefix("  ") ? .text : .opHeader
+        all.append(("", line, role, .stdout))
+      }
+    }
     let count = record.output.count + record.droppedOutput
     all.append(("", "", .text, nil))
     all.append(
@@ -724,6 +735,22 @@ public enum ConfirmView {
         )
       case .revoke(let item):
         ("Take back?", DecisionsView.describe(item) + ": " + DecisionsView.revokeEffect(item), "take back", "keep")
+      case .undo(_, let summary, let changes, let paths):
+        (
+          "Undo?",
+          "Undo \(EventText.sanitize(summary))? It puts back what it changed (\(changes))"
+            + (paths.isEmpty ? "" : ": " + paths.joined(separator: "; "))
+            + ". Journaled as your action; you can undo the undo.",
+          "undo", "keep"
+        )
+      case .restore(_, let summary, let later):
+        (
+          "Restore?",
+          "Restore the workspace to before \(EventText.sanitize(summary))? Everything from it on is taken back, "
+            + "newest first (\(later) operation\(later == 1 ? "" : "s") that changed files). Journaled as your action; "
+            + "undoable.",
+          "restore", "keep"
+        )
       case .delete(let path, let folder):
         (
           "Delete?",

@@ -59,6 +59,10 @@ public protocol WorkbenchSource: Sendable {
   func grantsAndRules(of space: String) -> GrantsAndRules
   /// Takes back a grant or removes a rule.
   func revoke(_ item: Revocable, in space: String) throws(SpacesError)
+  /// What an operation changed (its change record and diff).
+  func changes(of op: String, in space: String) async -> ChangesAnswer
+  /// Undoes an operation, or with `restore` everything from it on, as the person.
+  func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome
 }
 
 /// A session grant or a policy-file rule the person can take back.
@@ -127,5 +131,17 @@ public struct WorkbenchHistory: Sendable {
   public init(events: [Event], lastSeen: Int?) {
     self.events = events
     self.lastSeen = lastSeen
+  }
+}
+
+extension WorkbenchSource {
+  /// A source without change records.
+  public func changes(of op: String, in space: String) async -> ChangesAnswer {
+    ChangesAnswer(op: op, status: "none", message: "this connection has no change records")
+  }
+
+  /// A source without undo.
+  public func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome {
+    throw SpacesError(.undoRefused, "this connection can't undo")
   }
 }

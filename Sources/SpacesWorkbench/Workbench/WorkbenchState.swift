@@ -58,6 +58,10 @@ public struct WorkbenchState: Sendable {
     case revoke(Revocable)
     /// The file changed while the person edited it: save theirs over it?
     case overwrite(String, content: String)
+    /// Undo an operation: its id, summary, what it changed and the first paths.
+    case undo(String, summary: String, changes: String, paths: [String])
+    /// Restore to before an operation: its id, summary, and how many recorded operations go.
+    case restore(String, summary: String, later: Int)
   }
 
   /// An overlay that takes keys before the panes.
@@ -70,6 +74,8 @@ public struct WorkbenchState: Sendable {
 
   // MARK: Facts
 
+  /// The diffs of operations' change records loaded so far (for details and undo), by id.
+  public var changeDiffs: [String: [String]] = [:]
   /// The space being watched.
   public var space: SpaceSummary
   /// The connection, for the status line.
@@ -221,7 +227,7 @@ public struct WorkbenchState: Sendable {
     if event.seq > 0, event.seq <= caughtUpTo { return [] }  // shown from the journal already
     newestSeq = max(newestSeq, event.seq)
     var intents: [Intent] = []
-    if event.type != .received, indexByID[event.opId] == nil {
+    if event.type != .received, event.type != .undone, indexByID[event.opId] == nil {
       // Joined mid-operation: make a record for it.
       insert(OperationRecord(id: event.opId, space: event.space, receivedAt: now))
     }
@@ -284,6 +290,7 @@ public struct WorkbenchState: Sendable {
         if let error = result?.error { record.error = "\(error.code): \(error.message)" }
         if let reason = result?.reason { record.reason = reason }
         record.decidedBy = result?.decidedBy?.rawValue
+        record.changes = event.changes
         if event.type == .denied, record.decidedAt == nil { record.decidedAt = event.time }
         if record.output.isEmpty, let result {
           for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
@@ -329,6 +336,16 @@ public struct WorkbenchState: Sendable {
         log.append(
           LogLine(kind: .notice, opId: event.opId, text: "⚠ \(shown.summary): only with your approval"))
       }
+      intents.append(.refreshTree)
+    case .undone:
+      var record = OperationRecord(id: event.opId, space: event.space, op: nil, receivedAt: now)
+      record.actor = .person
+      record.state = .completed
+      record.changes = event.changes
+      record.undo = event.undo
+      insert(record)
+      lastHeaderOp = nil
+      log.append(LogLine(kind: .notice, opId: event.opId, text: "↶ " + EventText.body(event)))
       intents.append(.refreshTree)
     case .message:
       let text = OutputLines.clean(event.text ?? "")
@@ -603,6 +620,8 @@ public struct WorkbenchState: Sendable {
       case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
       case .overwrite(let path, let content): return [.saveFile(path, content: content)]
       case .revoke(let item): return [.revoke(item)]
+      case .undo(let id, _, _, _): return [.undo(id)]
+      case .restore(let id, _, _): return [.restore(before: id)]
       }
     case .help(let scroll):
       switch key {
@@ -856,10 +875,11 @@ public struct WorkbenchState: Sendable {
       if context == .operations {
         let visible = visibleOperations
         guard visible.indices.contains(operationSelection) else { return [] }
-        detail = .details(visible[operationSelection].id)
+        let record = visible[operationSelection]
+        detail = .details(record.id)
         detailScroll = 0
         focus = .log
-        return []
+        return record.changes != nil && changeDiffs[record.id] == nil ? [.loadChanges(record.id)] : []
       }
       let rows = treeRows
       guard rows.indices.contains(treeSelection) else { return [] }
@@ -939,8 +959,39 @@ public struct WorkbenchState: Sendable {
     case .deny:
       guard let request = currentApproval else { return [] }
       overlay = .input(.denyFeedback(request.id), text: "")
+    case .undo, .restore:
+      return askUndo(restore: action == .restore, now: now)
     }
     return []
+  }
+
+  /// The operation `u` and `R` act on: the one whose details are open, else the selected one.
+  private var undoTarget: OperationRecord? {
+    if case .details(let id) = detail { return operation(id) }
+    let visible = visibleOperations
+    return visible.indices.contains(operationSelection) ? visible[operationSelection] : nil
+  }
+
+  /// Shows what an undo or restore will do and asks; it runs on `y`.
+  private mutating func askUndo(restore: Bool, now: Double) -> [Intent] {
+    guard let record = undoTarget else { return [] }
+    guard let changes = record.changes, changes.total > 0 else {
+      flash = (
+        "nothing to \(restore ? "restore" : "undo"): \(record.summary) changed nothing in the workspace", now + 4
+      )
+      return []
+    }
+    if restore {
+      let later = operations.drop { $0.id != record.id }.filter { $0.changes.map { $0.total > 0 } ?? false }.count
+      overlay = .confirm(.restore(record.id, summary: record.summary, later: later))
+      return []
+    }
+    let paths = (changeDiffs[record.id] ?? []).filter { !$0.hasPrefix(" ") && !$0.hasPrefix("+") && !$0.hasPrefix("-") }
+    overlay = .confirm(
+      .undo(
+        record.id, summary: record.summary, changes: changes.text,
+        paths: Array(paths.prefix(4)) + (paths.count > 4 ? ["…"] : [])))
+    return changeDiffs[record.id] == nil ? [.loadChanges(record.id)] : []
   }
 
   private func current(_ context: KeyContext) -> Int {

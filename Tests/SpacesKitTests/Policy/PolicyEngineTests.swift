@@ -25,7 +25,6 @@ import Testing
       .editFile(path: ".git/config", oldText: "a", newText: "b"),
       .createFile(path: "sub/.git/config", content: "x", encoding: .utf8),
       .readFile(path: ".env"), .createFile(path: "app/.env.local", content: "x", encoding: .utf8),
-      .deleteFile(path: "src", recursive: true),
     ]
     for operation in asks {
       let decision = engine.evaluate(operation)
@@ -33,6 +32,8 @@ import Testing
       #expect(!decision.reasons.isEmpty)
     }
     #expect(engine.evaluate(.readFile(path: ".git/HEAD")).decision == .allow)
+    // Deleting a folder is recorded and can be undone: no prompt.
+    #expect(engine.evaluate(.deleteFile(path: "src", recursive: true)).decision == .allow)
     // A path spelled to dodge the glob is normalized first.
     #expect(engine.evaluate(.readFile(path: "./x/../.env")).decision == .ask)
   }

@@ -25,7 +25,7 @@ import Testing
     defer { Task { await server.stop() } }
     let supervisor = try await server.supervisor()
     let journalPath = server.home.journalPath("s")
-    let command = "rm -rf build"  // the standard policy asks about it
+    let command = "echo x > .envrc"  // the standard policy asks about it (a protected path)
     let op = Op.shell(command: command, timeoutMs: nil)
     #expect(try await supervisor.checkPolicy(op, in: "s").decision == .ask)
 

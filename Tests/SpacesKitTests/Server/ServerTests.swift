@@ -183,7 +183,7 @@ import Testing
     let agent = try await server.agent(space: "s")
     let supervisor = try await server.supervisor()
     let seen = LockedValue<[Event.Kind]>([])
-    async let result = agent.submit(.shell(command: "mkdir -p d && rm -rf d", timeoutMs: nil), to: "s") { event in
+    async let result = agent.submit(.shell(command: "echo 'export A=1' > .envrc", timeoutMs: nil), to: "s") { event in
       seen.withValue { $0.append(event.type) }
     }
     var pending: [ApprovalRequest] = []
@@ -199,7 +199,7 @@ import Testing
     await expectRPCError(RPCErrorCode.failed) { try await supervisor.resolveApproval(finished.id, .once) }
 
     // Denied with feedback: the agent gets the reason.
-    async let denied = agent.submit(.shell(command: "rm -rf d2", timeoutMs: nil), to: "s")
+    async let denied = agent.submit(.shell(command: "echo 'export B=2' > .envrc", timeoutMs: nil), to: "s")
     try await eventually("the second request") { !(try await supervisor.approvals().isEmpty) }
     let second = try #require(try await supervisor.approvals().first)
     try await supervisor.resolveApproval(second.id, .deny, feedback: "not now")

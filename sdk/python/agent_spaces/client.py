@@ -10,6 +10,8 @@ from typing import Any, Generic, TypeVar, cast
 
 from .errors import ConnectionLostError, SpacesError, error_from_result, error_from_rpc
 from .types import (
+    ChangesAnswer,
+    UndoOutcome,
     ApprovalChoice,
     ApprovalExtension,
     ApprovalRequest,
@@ -240,6 +242,22 @@ class SpacesClient:
     async def delete_file(self, space: str, path: str, *, recursive: bool = False) -> OperationResult:
         """Deletes a file as the person (supervisors only; not subject to the policy)."""
         return _checked(await self.call("file.delete", {"space": space, "path": path, "recursive": recursive}))
+
+    async def changes(self, space: str, op: str, *, diff: bool = True) -> ChangesAnswer:
+        """What an operation changed: its change record and a readable diff (``op.changes``)."""
+        return cast(ChangesAnswer, await self.call("op.changes", {"space": space, "op": op, "diff": diff}))
+
+    async def change_list(self, space: str, *, limit: int = 50) -> dict[str, Any]:
+        """The newest change records of a space, newest first (``op.changes`` without ``op``)."""
+        return cast(dict[str, Any], await self.call("op.changes", {"space": space, "limit": limit}))
+
+    async def undo(self, space: str, op: str) -> UndoOutcome:
+        """Undoes one operation as the person (``op.undo``, supervisors only)."""
+        return cast(UndoOutcome, await self.call("op.undo", {"space": space, "op": op}))
+
+    async def restore(self, space: str, before: str) -> UndoOutcome:
+        """Restores a workspace to before an operation (``space.restore``, supervisors only)."""
+        return cast(UndoOutcome, await self.call("space.restore", {"space": space, "before": before}))
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """Calls any method; raises the error a JSON-RPC error stands for."""

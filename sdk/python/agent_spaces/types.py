@@ -15,7 +15,7 @@ DecidedBy = Literal["policy", "person", "timeout"]
 Status = Literal["completed", "failed", "denied"]
 EventType = Literal[
     "received", "decision", "approvalRequested", "approvalResolved", "approvalExtended", "queued", "started",
-    "output", "completed", "failed", "denied", "message", "protectedRestored",
+    "output", "completed", "failed", "denied", "message", "protectedRestored", "undone",
 ]
 
 
@@ -153,6 +153,37 @@ class ProtectedChange(_ProtectedChangeBase, total=False):
     error: str
 
 
+class ChangeSummary(TypedDict, total=False):
+    """What one operation changed (``record`` is its id): ``3 changed, 1 added, 2 deleted``."""
+
+    record: str
+    changed: int
+    added: int
+    deleted: int
+    unrestorable: int
+
+
+class UndoOutcome(TypedDict, total=False):
+    """What ``op.undo`` / ``space.restore`` did; ``id`` is the undo's own (undoable) operation."""
+
+    action: Literal["undo", "restore"]
+    target: str
+    id: str
+    undid: list[str]
+    changes: ChangeSummary
+    recovered: bool
+
+
+class ChangesAnswer(TypedDict, total=False):
+    """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
+
+    op: str
+    status: Literal["recorded", "none", "gone"]
+    record: dict[str, Any]
+    diff: str
+    message: str
+
+
 class SpaceEvent(TypedDict, total=False):
     """One journal record: ``seq``, ``time``, ``space``, ``opId``, ``type`` and the fields of its type."""
 
@@ -176,6 +207,8 @@ class SpaceEvent(TypedDict, total=False):
     #: ``approvalExtended``: the request's new deadline (ISO 8601) and the seconds added.
     deadline: str
     seconds: int
+    changes: ChangeSummary
+    undo: UndoOutcome
 
 
 class PolicyRule(TypedDict, total=False):

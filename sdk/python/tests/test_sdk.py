@@ -15,6 +15,7 @@ from agent_spaces import (
     OperationError,
     RequestError,
     SpacesClient,
+    SpacesError,
     SpaceEvent,
     connect,
 )
@@ -137,6 +138,29 @@ def test_output_is_sent_once_and_put_back_together(server):
             completed = events[-1]["result"]
             assert completed["streamed"]["stdout"] == len(expected.encode())
             assert completed["stdout"] == ""
+    run(body)
+
+
+def test_changes_undo_and_restore(server):
+    async def body():
+        async with server.connect(space="work") as agent, server.connect(role="supervisor") as supervisor:
+            written = await agent.space("work").create_file("undo-py.txt", "one\n")
+            seen = await agent.changes("work", written["id"])
+            assert seen["status"] == "recorded"
+            assert "+ one" in seen["diff"]
+            with pytest.raises(RequestError) as forbidden:
+                await agent.undo("work", written["id"])
+            assert forbidden.value.rpc_code == -32003
+            with pytest.raises(RequestError):
+                await agent.restore("work", written["id"])
+            undone = await supervisor.undo("work", written["id"])
+            assert undone["undid"] == [written["id"]]
+            with pytest.raises(SpacesError) as refused:
+                await supervisor.undo("work", written["id"])
+            assert undone["id"] in str(refused.value)
+            restored = await supervisor.restore("work", undone["id"])
+            assert restored["undid"] == [undone["id"]]
+            assert (await agent.space("work").read_file("undo-py.txt"))["content"] == "one\n"
     run(body)
 
 

@@ -4,6 +4,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { ConnectionLostError, errorFromResult, errorFromRpc, type SpacesError } from "./errors.js";
 import type {
+  ChangesAnswer,
+  ChangesList,
+  UndoOutcome,
   ApprovalChoice,
   ApprovalExtension,
   ApprovalRequest,
@@ -231,6 +234,26 @@ export class SpacesClient {
   /** Deletes a file as the person (supervisors only; not subject to the policy). */
   deleteFile(space: string, path: string, options: { recursive?: boolean } = {}): Promise<OperationResult> {
     return this.personEdit("file.delete", { space, path, ...options });
+  }
+
+  /** What an operation changed: its change record and a readable diff (`op.changes`). */
+  changes(space: string, op: string, options: { diff?: boolean } = {}): Promise<ChangesAnswer> {
+    return this.call("op.changes", { space, op, ...options });
+  }
+
+  /** The newest change records of a space, newest first (`op.changes` without `op`). */
+  changeList(space: string, options: { limit?: number } = {}): Promise<ChangesList> {
+    return this.call("op.changes", { space, ...options });
+  }
+
+  /** Undoes one operation as the person (`op.undo`, supervisors only); refused with code `undoRefused`. */
+  undo(space: string, op: string): Promise<UndoOutcome> {
+    return this.call("op.undo", { space, op });
+  }
+
+  /** Restores a workspace to before an operation (`space.restore`, supervisors only). */
+  restore(space: string, before: string): Promise<UndoOutcome> {
+    return this.call("space.restore", { space, before });
   }
 
   /** Calls any method; rejects with the error the JSON-RPC error stands for. */

@@ -157,7 +157,8 @@ export type EventType =
   | "failed"
   | "denied"
   | "message"
-  | "protectedRestored";
+  | "protectedRestored"
+  | "undone";
 
 /** One protected path a command changed without a person's approval, and what the runtime did. */
 export interface ProtectedChange {
@@ -199,6 +200,76 @@ export interface SpaceEvent {
   /** approvalExtended: the request's new deadline (ISO 8601) and the seconds added. */
   deadline?: string;
   seconds?: number;
+  /** completed, failed, undone: the operation's change record (`record` is its id) and what it changed. */
+  changes?: ChangeSummary;
+  /** undone: what a person's undo or restore took back. */
+  undo?: UndoOutcome;
+}
+
+/** What one operation changed in the workspace (`3 changed, 1 added, 2 deleted`). */
+export interface ChangeSummary {
+  /** The operation whose change record it is. */
+  record: string;
+  changed: number;
+  added: number;
+  deleted: number;
+  /** Paths whose earlier content was not kept (larger than `undo.largeFileBytes`). */
+  unrestorable?: number;
+}
+
+/** How one path was (or is): a file, folder or symlink. */
+export interface EntryState {
+  kind: "file" | "folder" | "symlink" | "other";
+  mode: number;
+  size?: number;
+  sha256?: string;
+  /** false: only the hash was kept, so it can't be put back. */
+  stored?: boolean;
+  target?: string;
+}
+
+/** One path an operation changed (`before` absent: created; `after` absent: deleted). */
+export interface PathChange {
+  path: string;
+  before?: EntryState;
+  after?: EntryState;
+}
+
+/** An operation's change record. */
+export interface ChangeRecord {
+  opId: string;
+  order: number;
+  time: string;
+  actor: "agent" | "person";
+  what: string;
+  undid?: string[];
+  changes: PathChange[];
+}
+
+/** `op.changes` for one operation: `recorded`, `none` or `gone` (dropped by retention). */
+export interface ChangesAnswer {
+  op: string;
+  status: "recorded" | "none" | "gone";
+  record?: ChangeRecord;
+  diff?: string;
+  message?: string;
+}
+
+/** `op.changes` without `op`: the newest records. */
+export interface ChangesList {
+  records: { op: string; time: string; actor: "agent" | "person"; what: string; changes: ChangeSummary; undid?: string[] }[];
+  kept: number;
+}
+
+/** What `op.undo` and `space.restore` did. */
+export interface UndoOutcome {
+  action: "undo" | "restore";
+  target: string;
+  /** The undo's own operation id: undo it to take the undo back. */
+  id: string;
+  undid: string[];
+  changes: ChangeSummary;
+  recovered?: boolean;
 }
 
 /** An operation waiting for a person. */

@@ -141,6 +141,26 @@ describe("agent-spaces SDK against spaces serve", () => {
     assert.equal(completed?.stdout, "");
   });
 
+  test("changes, undo and restore: a supervisor undoes, an agent may only look", async () => {
+    const space = agents.work.space("work");
+    const written = await space.createFile("undo-me.txt", "one\n");
+    const seen = await agents.work.changes("work", written.id);
+    assert.equal(seen.status, "recorded");
+    assert.match(seen.diff ?? "", /\+ one/);
+    await assert.rejects(agents.work.undo("work", written.id), { name: "RequestError", code: "forbidden", rpcCode: -32003 });
+    await assert.rejects(agents.work.restore("work", written.id), { name: "RequestError", code: "forbidden", rpcCode: -32003 });
+    const undone = await supervisor.undo("work", written.id);
+    assert.deepEqual(undone.undid, [written.id]);
+    assert.equal(undone.changes.deleted, 1);
+    await assert.rejects(supervisor.undo("work", written.id), (error: unknown) => {
+      assert.match(String((error as Error).message), new RegExp(undone.id));
+      return true;
+    });
+    const restored = await supervisor.restore("work", undone.id);
+    assert.deepEqual(restored.undid, [undone.id]);
+    assert.equal((await space.readFile("undo-me.txt")).content, "one\n");
+  });
+
   test("a denied operation raises DeniedError with the reason", async () => {
     const space = agents.locked.space("locked");
     await assert.rejects(space.createFile("a.txt", "x"), (error: unknown) => {

@@ -227,11 +227,6 @@ enum StandardRules {
     rule(.ask, "packages", "apt|apt-get|snap|brew", "installs system packages from the network"),
   ]
 
-  /// Recursive deletion: asks under the standard preset everywhere until undo exists.
-  static let recursiveDelete = rule(
-    .ask, "rm-recursive", "rm", anywhere: ["-r|-R|--recursive"],
-    "deletes folders and everything in them, which nothing can undo yet")
-
   /// Whether `command` clones a repository from a path rather than over the network.
   static func isLocalClone(_ command: SimpleCommand) -> Bool {
     guard command.program == "git", CommandRule.significantArguments(of: command).first == "clone" else { return false }

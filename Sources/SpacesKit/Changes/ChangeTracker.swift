@@ -1,0 +1,804 @@
+import CSpacesSys
+import Foundation
+
+/// Which part of the workspace an operation can change.
+public enum ChangeScope: Sendable, Equatable {
+  /// Anything (a shell command).
+  case workspace
+  /// One path and what is beneath it (a file operation); folders it creates on the way are
+  /// found from the first one that is missing.
+  case path(String)
+}
+
+/// Where a backend can say what a command changed, so the runtime need not look everywhere.
+///
+/// A backend that knows (an overlay's upper folder, fanotify) returns the paths that may have
+/// changed; nil means it can't tell, and the whole workspace is compared with its index.
+public protocol ChangeHints: Sendable {
+  /// The paths (relative to the workspace) a finished command may have changed, or nil.
+  func changedPaths() -> [String]?
+}
+
+/// Records what each operation changes in a workspace and puts it back on request.
+///
+/// It keeps an index of every path of the workspace (kind, mode, size, times, inode; a file's
+/// hash) and a copy of every file's content in the space's store (`changes/blobs`, once per
+/// hash). Before an operation it brings the index up to date (what changed outside any operation
+/// is taken as the workspace's state, not recorded); after it, what differs from the index is
+/// the operation's change record. A file's content is read only when its size, times, mode or
+/// inode differ from the index.
+///
+/// Thread-safe: one lock around the index; records of operations running at once are told
+/// apart by when they end (a change belongs to the first operation that ends after it).
+public final class ChangeTracker: @unchecked Sendable {
+  /// One path as the index knows it.
+  struct Known {
+    var print: Fingerprint
+    var state: EntryState
+  }
+
+  /// The space's workspace.
+  public let root: String
+  /// The folder of records, contents and the intent log (`SPACE/changes`).
+  public let folder: String
+  /// Retention and the large-file threshold.
+  public let config: UndoConfig
+  let store: BlobStore
+  private let rootFD: Int32
+  private let lock = NSLock()
+  private var index: [String: Known] = [:]
+  private var complete = false
+  private var active = 0
+  private var lastOrder: Int64 = 0
+  private var unsynced: [String] = []
+  private var storeBytes: Int64?
+  private var droppedSinceSweep = 0
+  /// Where commands changed things (nil: scans look everywhere).
+  private let watch: FolderWatch?
+
+  /// Opens (creating) the change records of the workspace `root` in `folder`.
+  public init(root: String, folder: String, config: UndoConfig) throws(SpacesError) {
+    self.root = root
+    self.folder = folder
+    self.config = config
+    store = BlobStore(folder: folder + "/blobs")
+    for sub in [folder, folder + "/blobs", folder + "/records"] {
+      if mkdir(sub, 0o700) != 0 && errno != EEXIST {
+        throw BlobStore.failure("create \(sub)", errno)
+      }
+    }
+    rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard rootFD >= 0 else { throw BlobStore.failure("open the workspace", errno) }
+    watch = ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] == nil ? FolderWatch(root: root) : nil
+  }
+
+  deinit { close(rootFD) }
+
+  // MARK: - Recording
+
+  /// An operation being recorded.
+  public struct Pending: Sendable {
+    let scope: String
+  }
+
+  /// Call before an operation that can change `scope`: brings the index up to date (unless
+  /// another recorded operation is running, whose changes must not be taken for the
+  /// workspace's own state).
+  public func begin(_ scope: ChangeScope) throws(SpacesError) -> Pending {
+    lock.lock()
+    defer { lock.unlock() }
+    let path: String
+    switch scope {
+    case .workspace: path = ""
+    case .path(let given): path = firstMissing(given)
+    }
+    if active == 0 || !complete {
+      if path.isEmpty {
+        _ = try refresh(record: false)
+      } else {
+        _ = try absorb(try scan(path), scope: path, record: false)
+      }
+    }
+    active += 1
+    return Pending(scope: path)
+  }
+
+  /// Brings the whole index up to date: only the folders the watch says changed, or everything
+  /// when it can't say. With `record`, returns what differs.
+  private func refresh(record: Bool) throws(SpacesError) -> [PathChange] {
+    if complete, let watch, let dirty = watch.drain() {
+      var scopes: [String] = []
+      for path in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
+      where !scopes.contains(where: { Self.inScope(path, $0) }) {
+        scopes.append(path)
+      }
+      var changes: [PathChange] = []
+      for scope in scopes {
+        changes += try absorb(try scan(scope), scope: scope, record: record)
+        // New folders in it are watched from now on.
+        for (path, known) in index where known.state.kind == .folder && Self.inScope(path, scope) {
+          watch.watch(path)
+        }
+      }
+      return changes.sorted { $0.path < $1.path }
+    }
+    let changes = try absorb(try scan(""), scope: "", record: record)
+    if let watch {
+      watch.reset()
+      watch.watch("")
+      for (path, known) in index where known.state.kind == .folder { watch.watch(path) }
+      // What changed while the watches were set up is found by the next full look.
+      if watch.drain() == nil { complete = false }
+    }
+    return changes
+  }
+
+  /// Call after the operation (whatever its outcome): compares its scope with the index, and
+  /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
+  public func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
+    -> ChangeSummary?
+  {
+    lock.lock()
+    defer { lock.unlock() }
+    active -= 1
+    var changes: [PathChange]
+    if pending.scope.isEmpty {
+      changes = try refresh(record: true)
+    } else {
+      changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
+      // Its own changes are in the index now; what else the watch saw (a command running
+      // meanwhile) is recorded here too.
+      if complete, watch != nil {
+        changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
+      }
+    }
+    guard !changes.isEmpty else { return nil }
+    let record = ChangeRecord(
+      opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
+    try write(record)
+    enforceRetention()
+    return record.summary
+  }
+
+  /// Whether `path` of the index lies in `scope` ("" is everything).
+  private static func inScope(_ path: String, _ scope: String) -> Bool {
+    scope.isEmpty || path == scope || path.hasPrefix(scope + "/")
+  }
+
+  /// The part of `path` from which an operation on it can change things: the path itself, or
+  /// its first folder that does not exist yet (which the operation would create).
+  private func firstMissing(_ path: String) -> String {
+    let parts = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }
+    if parts.contains("..") { return "" }
+    var prefix = ""
+    for part in parts {
+      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+      guard let info = lstatBeneath(prefix) else { return prefix }
+      if Fingerprint(info).kind != .folder { return prefix }
+    }
+    return prefix
+  }
+
+  /// Scans `scope` ("" is the whole workspace): the entry itself and everything beneath it.
+  private func scan(_ scope: String) throws(SpacesError) -> [String: Fingerprint] {
+    if scope.isEmpty { return try TreeScan.scan(rootFD, prefix: "") }
+    guard let info = lstatBeneath(scope) else { return [:] }
+    let print = Fingerprint(info)
+    var found: [String: Fingerprint] = [:]
+    if print.kind == .folder {
+      let fd = openBeneath(scope, O_RDONLY | O_DIRECTORY)
+      guard fd >= 0 else { return [scope: print] }
+      defer { close(fd) }
+      found = try TreeScan.scan(fd, prefix: scope)
+    }
+    found[scope] = print
+    return found
+  }
+
+  /// Brings the index's `scope` to `current`; with `record`, returns what differs, sorted.
+  private func absorb(_ current: [String: Fingerprint], scope: String, record: Bool) throws(SpacesError)
+    -> [PathChange]
+  {
+    var changes: [PathChange] = []
+    for (path, print) in current {
+      let known = index[path]
+      if let known, known.print == print { continue }
+      let state = try stateOf(path, print, stored: true, known: known)
+      if let known, known.state.same(as: state) {
+        index[path] = Known(print: print, state: state)
+        continue
+      }
+      if record {
+        changes.append(PathChange(path: path, before: known?.state, after: state))
+      }
+      index[path] = Known(print: print, state: state)
+    }
+    let scopeKeys: [String]
+    if scope.isEmpty {
+      scopeKeys = Array(index.keys)
+    } else if index[scope]?.state.kind != .folder && current[scope]?.kind != .folder {
+      // A file, link or nothing, before and after: nothing lies beneath it.
+      scopeKeys = index[scope] == nil ? [] : [scope]
+    } else {
+      scopeKeys = index.keys.filter { Self.inScope($0, scope) }
+    }
+    for path in scopeKeys where current[path] == nil {
+      if record, let known = index[path] {
+        changes.append(PathChange(path: path, before: known.state, after: nil))
+      }
+      index[path] = nil
+    }
+    if scope.isEmpty { complete = true }
+    try store.sync(unsynced)
+    unsynced.removeAll()
+    return changes.sorted { $0.path < $1.path }
+  }
+
+  /// The state of `path` as it is now (a file's content hashed and, unless large, stored).
+  private func stateOf(_ path: String, _ print: Fingerprint, stored: Bool, known: Known?) throws(SpacesError)
+    -> EntryState
+  {
+    switch print.kind {
+    case .folder:
+      return EntryState(kind: .folder, mode: print.permissions)
+    case .symlink:
+      return EntryState(kind: .symlink, mode: print.permissions, target: readLink(path))
+    case .other:
+      return EntryState(kind: .other, mode: print.permissions)
+    case .file:
+      let keep = stored && print.size <= Int64(config.largeFileBytes)
+      // Only the mode changed (chmod): the content is what the index holds.
+      if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
+        known.print.ino == print.ino, let hash = known.state.sha256,
+        !keep || known.state.stored != false
+      {
+        return EntryState(
+          kind: .file, mode: print.permissions, size: print.size, sha256: hash, stored: known.state.stored)
+      }
+      let fd = openBeneath(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+      guard fd >= 0 else {
+        // Unreadable (mode 000) or gone meanwhile: known by its size only.
+        return EntryState(kind: .file, mode: print.permissions, size: print.size, stored: false)
+      }
+      defer { close(fd) }
+      let put = try store.put(from: fd, keep: keep)
+      if put.added > 0 {
+        unsynced.append(put.hash)
+        storeBytes = storeBytes.map { $0 + put.added }
+      }
+      return EntryState(
+        kind: .file, mode: print.permissions, size: put.size, sha256: put.hash, stored: keep ? nil : false)
+    }
+  }
+
+  // MARK: - Records
+
+  /// Every kept record's file name, oldest first.
+  func recordNames() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/records")) ?? []
+    return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+  }
+
+  /// The operation id in a record's file name.
+  static func opId(ofRecord name: String) -> String {
+    guard let dash = name.firstIndex(of: "-") else { return "" }
+    return String(name[name.index(after: dash)...].dropLast(5))
+  }
+
+  /// Reads a record by file name.
+  func readRecord(_ name: String) -> ChangeRecord? {
+    guard let data = FileManager.default.contents(atPath: folder + "/records/" + name) else { return nil }
+    return try? JSONDecoder().decode(ChangeRecord.self, from: data)
+  }
+
+  /// Every kept record, oldest first.
+  public func records() -> [ChangeRecord] {
+    recordNames().compactMap(readRecord)
+  }
+
+  /// The record of `opId`, or why there is none.
+  public func record(of opId: String) -> ChangeRecord? {
+    guard Self.validID(opId) else { return nil }
+    guard let name = recordNames().first(where: { Self.opId(ofRecord: $0) == opId }) else { return nil }
+    return readRecord(name)
+  }
+
+  /// Whether the record of `opId` was dropped (retention).
+  public func wasDropped(_ opId: String) -> Bool {
+    guard let text = try? String(contentsOfFile: folder + "/dropped", encoding: .utf8) else { return false }
+    return text.split(separator: "\n").contains { $0 == opId }
+  }
+
+  /// Whether `id` looks like an operation id (so it can name a file): `[A-Za-z0-9_-]`, 1–64.
+  static func validID(_ id: String) -> Bool {
+    !id.isEmpty && id.utf8.count <= 64
+      && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+  }
+
+  private func nextOrder() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    let value = max(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec), lastOrder + 1)
+    lastOrder = value
+    return value
+  }
+
+  private static func fileName(_ record: ChangeRecord) -> String {
+    let order = String(record.order)
+    return String(repeating: "0", count: max(0, 19 - order.count)) + order + "-" + record.opId + ".json"
+  }
+
+  /// Writes `record` durably (temporary file, flush, rename, flush of the folder).
+  private func write(_ record: ChangeRecord) throws(SpacesError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data: Data
+    do { data = try encoder.encode(record) } catch {
+      throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
+    }
+    try Self.writeDurably(data, to: folder + "/records/" + Self.fileName(record), folder: folder + "/records")
+  }
+
+  static func writeDurably(_ data: Data, to path: String, folder: String) throws(SpacesError) {
+    let temporary = folder + "/" + ConfinedWorkspace.temporaryName()
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BlobStore.failure("create \(temporary)", errno) }
+    var ok = data.withUnsafeBytes { bytes in
+      var written = 0
+      while written < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          return false
+        }
+        written += n
+      }
+      return true
+    }
+    ok = ok && fsync(fd) == 0
+    close(fd)
+    guard ok, rename(temporary, path) == 0 else {
+      let code = errno
+      unlink(temporary)
+      throw BlobStore.failure("write \(path)", code)
+    }
+    let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dir >= 0 {
+      _ = fsync(dir)
+      close(dir)
+    }
+  }
+
+  /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
+  /// removes contents no kept record or the index needs.
+  private func enforceRetention() {
+    var names = recordNames()
+    var dropped: [String] = []
+    while names.count > config.keepOperations {
+      dropped.append(names.removeFirst())
+    }
+    if storeBytes == nil { storeBytes = store.all().reduce(0) { $0 + $1.size } }
+    var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= 32
+    if let bytes = storeBytes, bytes > Int64(config.maxBytes) { sweep = true }
+    guard sweep || !dropped.isEmpty else { return }
+    func drop(_ names: [String]) {
+      guard !names.isEmpty else { return }
+      let ids = names.map(Self.opId(ofRecord:)).joined(separator: "\n") + "\n"
+      if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
+        ?? {
+          FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
+          return FileHandle(forWritingAtPath: folder + "/dropped")
+        }()
+      {
+        handle.seekToEndOfFile()
+        handle.write(Data(ids.utf8))
+        try? handle.close()
+      }
+      for name in names { unlink(folder + "/records/" + name) }
+    }
+    drop(dropped)
+    droppedSinceSweep += dropped.count
+    guard sweep else { return }
+    // Mark and sweep; while the store is over its bytes, drop the oldest record and sweep again.
+    while true {
+      droppedSinceSweep = 0
+      var needed = Set<String>()
+      for known in index.values { if let hash = known.state.sha256 { needed.insert(hash) } }
+      for name in names {
+        for change in readRecord(name)?.changes ?? [] {
+          if let hash = change.before?.sha256 { needed.insert(hash) }
+          if let hash = change.after?.sha256 { needed.insert(hash) }
+        }
+      }
+      var total: Int64 = 0
+      for blob in store.all() {
+        if needed.contains(blob.hash) { total += blob.size } else { store.remove(blob.hash) }
+      }
+      storeBytes = total
+      guard total > Int64(config.maxBytes), !names.isEmpty else { return }
+      let oldest = Array(names.prefix(max(1, names.count / 10)))
+      names.removeFirst(oldest.count)
+      drop(oldest)
+    }
+  }
+
+  // MARK: - Paths beneath the workspace
+
+  /// Opens `path` beneath the workspace, following no symlink on the way.
+  func openBeneath(_ path: String, _ flags: Int32) -> Int32 {
+    let bytes = ChangePath.bytes(path) + [0]
+    return bytes.withUnsafeBufferPointer { buffer in
+      buffer.withMemoryRebound(to: CChar.self) {
+        cspaces_openat2(rootFD, $0.baseAddress, flags | O_CLOEXEC, 0, Self.resolve)
+      }
+    }
+  }
+
+  /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS.
+  static let resolve: UInt64 = UInt64(CSPACES_RESOLVE_BENEATH) | 0x04 | UInt64(CSPACES_RESOLVE_NO_MAGICLINKS)
+
+  /// The parent folder of `path`, opened beneath the workspace, and the last name.
+  func openParent(_ path: String) -> (fd: Int32, name: [CChar])? {
+    var bytes = ChangePath.bytes(path)
+    var name: [UInt8]
+    let fd: Int32
+    if let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
+      name = Array(bytes[(slash + 1)...])
+      bytes = Array(bytes[..<slash])
+      fd = openBeneath(ChangePath.key(bytes), O_RDONLY | O_DIRECTORY)
+    } else {
+      name = bytes
+      fd = dup(rootFD)
+    }
+    guard fd >= 0, !name.isEmpty else {
+      if fd >= 0 { close(fd) }
+      return nil
+    }
+    name.append(0)
+    return (fd, name.map { CChar(bitPattern: $0) })
+  }
+
+  /// lstat of `path` beneath the workspace (nil: not there, or a symlink on the way).
+  func lstatBeneath(_ path: String) -> stat? {
+    guard let (fd, name) = openParent(path) else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    return fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info : nil
+  }
+
+  /// A symlink's target.
+  private func readLink(_ path: String) -> String {
+    guard let (fd, name) = openParent(path) else { return "" }
+    defer { close(fd) }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = readlinkat(fd, name, &buffer, 4096)
+    return count > 0 ? ChangePath.key(buffer[0..<count].map { UInt8(bitPattern: $0) }) : ""
+  }
+
+  // MARK: - Undo and restore
+
+  /// One step of an undo: put `path` from `from` (as it is) to `to`.
+  struct Step: Codable, Sendable {
+    var path: String
+    var from: EntryState?
+    var to: EntryState?
+  }
+
+  /// What an undo is about to do, written durably before it starts (`changes/intent.json`).
+  struct Intent: Codable, Sendable {
+    var id: String
+    var action: String
+    var target: String
+    var undid: [String]
+    var what: String
+    var order: Int64
+    var steps: [Step]
+  }
+
+  /// Plans an undo of `target` (or, with `restore`, of everything from `target` on), checks
+  /// that it can be done, and returns the intent (nothing is changed yet).
+  func plan(target: String, restore: Bool, id: String) throws(SpacesError) -> Intent {
+    guard Self.validID(target) else {
+      throw SpacesError(.invalidRequest, "\(EventText.quoted(target)) is not an operation id (op_… from `spaces log`)")
+    }
+    let names = recordNames()
+    guard let at = names.firstIndex(where: { Self.opId(ofRecord: $0) == target }), let record = readRecord(names[at])
+    else {
+      if wasDropped(target) {
+        throw SpacesError(
+          .undoRefused,
+          "the change record of \(target) is gone: only the newest \(config.keepOperations) operations' records "
+            + "(and at most undo.maxBytes of content) are kept; raise `undo` in space.json to keep more")
+      }
+      throw SpacesError(
+        .undoRefused,
+        "\(target) has no change record: it changed nothing in the workspace, or is not an operation of this space")
+    }
+    let later = names[(at + 1)...].compactMap(readRecord)
+    // Later operations that were undone since cancel out with their undo.
+    var active: [ChangeRecord] = []
+    for other in later {
+      guard let undid = other.undid, !undid.isEmpty else {
+        active.append(other)
+        continue
+      }
+      let cancelled = Set(undid).intersection(active.map(\.opId))
+      active.removeAll { cancelled.contains($0.opId) }
+      if cancelled.count < undid.count { active.append(other) }
+    }
+    let taken: [ChangeRecord]
+    if restore {
+      taken = [record] + later
+    } else {
+      let touched = Set(record.changes.map(\.path))
+      let blocking = active.filter { other in
+        other.changes.contains { change in touched.contains { ChangePath.overlaps($0, change.path) } }
+      }
+      if !blocking.isEmpty {
+        let listed = blocking.reversed().map { "\($0.opId) (\($0.what))" }.joined(separator: ", ")
+        throw SpacesError(
+          .undoRefused,
+          "\(target) can't be undone alone: later operations changed the same paths: \(listed). "
+            + "Undo those first, or restore to before \(target) (`spaces restore SPACE --before \(target)`)")
+      }
+      taken = [record]
+    }
+    // The state each path must have now (what the newest record left) and the one to put back
+    // (what the oldest record found).
+    var expected: [String: EntryState?] = [:]
+    var wanted: [String: EntryState?] = [:]
+    for taking in taken.reversed() {
+      for change in taking.changes {
+        if expected[change.path] == nil { expected[change.path] = .some(change.after) }
+        wanted[change.path] = .some(change.before)
+      }
+    }
+    var steps: [Step] = []
+    var lost: [String] = []
+    var differs: [String] = []
+    for path in wanted.keys.sorted() {
+      let now = try currentState(path)
+      let expect = expected[path] ?? nil
+      let matches =
+        switch (now, expect) {
+        case (nil, nil): true
+        case (let a?, let b?): a.same(as: b)
+        default: false
+        }
+      if !matches { differs.append(path) }
+      let to = wanted[path] ?? nil
+      if let to, !to.restorable || (to.kind == .file && !(to.sha256.map(store.contains) ?? false)) {
+        lost.append(path)
+      }
+      steps.append(Step(path: path, from: now, to: to))
+    }
+    if !differs.isEmpty {
+      let listed = differs.prefix(5).map(ChangePath.shown).joined(separator: ", ")
+      throw SpacesError(
+        .undoRefused,
+        "the workspace no longer has what \(restore ? "the operations" : target) left at \(listed)"
+          + (differs.count > 5 ? " and \(differs.count - 5) more" : "")
+          + ": changed since outside any recorded operation; nothing was changed")
+    }
+    if !lost.isEmpty {
+      let listed = lost.prefix(5).map(ChangePath.shown).joined(separator: ", ")
+      throw SpacesError(
+        .undoRefused,
+        "the earlier content of \(listed)\(lost.count > 5 ? " and \(lost.count - 5) more" : "") was not kept "
+          + "(larger than undo.largeFileBytes, or unreadable), so it can't be put back; nothing was changed")
+    }
+    let what = restore ? "restore to before \(target)" : "undo \(target) (\(record.what))"
+    return Intent(
+      id: id, action: restore ? "restore" : "undo", target: target, undid: taken.reversed().map(\.opId), what: what,
+      order: 0,
+      steps: steps.filter { step in
+        switch (step.from, step.to) {
+        case (nil, nil): false
+        case (let a?, let b?): !a.same(as: b)
+        default: true
+        }
+      })
+  }
+
+  /// The state of `path` now, using the index for a file whose fingerprint it knows.
+  private func currentState(_ path: String) throws(SpacesError) -> EntryState? {
+    guard let info = lstatBeneath(path) else { return nil }
+    let print = Fingerprint(info)
+    if let known = index[path], known.print == print { return known.state }
+    let state = try stateOf(path, print, stored: true, known: index[path])
+    index[path] = Known(print: print, state: state)
+    try store.sync(unsynced)
+    unsynced.removeAll()
+    return state
+  }
+
+  /// Undoes `target` (or restores to before it): plans, writes the intent, applies it and
+  /// writes the undo's own record. The caller journals it and then calls ``finish(_:)``.
+  func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
+    lock.lock()
+    defer { lock.unlock() }
+    let held = try exclusive()
+    defer { release(held) }
+    var intent = try plan(target: target, restore: restore, id: id)
+    intent.order = nextOrder()
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data: Data
+    do { data = try encoder.encode(intent) } catch {
+      throw SpacesError(.ioError, "the undo could not be planned: \(error)")
+    }
+    try Self.writeDurably(data, to: folder + "/intent.json", folder: folder)
+    Self.testPause()
+    let record = try apply(intent)
+    enforceRetention()
+    return (intent, record)
+  }
+
+  /// Applies `intent` (again: every step puts a path in its final state, whatever it is now)
+  /// and writes its record.
+  private func apply(_ intent: Intent) throws(SpacesError) -> ChangeRecord {
+    let steps = intent.steps
+    // Remove what must go or change kind, deepest first.
+    for step in steps.sorted(by: { $0.path > $1.path }) {
+      guard let info = lstatBeneath(step.path) else { continue }
+      let kind = Fingerprint(info).kind
+      if let to = step.to, to.kind == kind, kind != .symlink { continue }
+      if let to = step.to, to.kind == .file, kind == .file { continue }
+      try remove(step.path, folder: kind == .folder)
+      Self.testPause()
+    }
+    // Create folders, files and links, shallowest first.
+    for step in steps.sorted(by: { $0.path < $1.path }) {
+      guard let to = step.to else { continue }
+      try put(step.path, to, temporary: Self.temporaryName(intent.id, step.path))
+      Self.testPause()
+    }
+    // Folder modes last, deepest first (a read-only folder must not stop what goes in it).
+    for step in steps.sorted(by: { $0.path > $1.path }) {
+      guard let to = step.to, to.kind == .folder, let (fd, name) = openParent(step.path) else { continue }
+      _ = fchmodat(fd, name, mode_t(to.mode), 0)
+      close(fd)
+    }
+    // The index follows.
+    for step in steps {
+      if let to = step.to, let info = lstatBeneath(step.path) {
+        index[step.path] = Known(print: Fingerprint(info), state: to)
+      } else {
+        index[step.path] = nil
+      }
+    }
+    let record = ChangeRecord(
+      opId: intent.id, order: intent.order, time: Event.timestamp(Date()), actor: .person, what: intent.what,
+      undid: intent.undid, changes: steps.map { PathChange(path: $0.path, before: $0.from, after: $0.to) })
+    try write(record)
+    return record
+  }
+
+  private func remove(_ path: String, folder: Bool) throws(SpacesError) {
+    guard let (fd, name) = openParent(path) else { return }
+    defer { close(fd) }
+    if unlinkat(fd, name, folder ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT {
+      let code = errno
+      throw SpacesError(
+        .ioError,
+        "undo could not remove \(ChangePath.shown(path)): \(String(cString: strerror(code))); "
+          + "it is finished when the space is opened again",
+        errno: code)
+    }
+  }
+
+  /// The temporary name a step writes beside its path: the same every time the intent is
+  /// applied, so applying it again after a crash first removes what the crash left.
+  static func temporaryName(_ id: String, _ path: String) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in id.utf8 + [0] + path.utf8 {
+      hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    let digits = String(hash, radix: 16)
+    return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
+  }
+
+  private func put(_ path: String, _ state: EntryState, temporary: String) throws(SpacesError) {
+    guard let (fd, name) = openParent(path) else {
+      throw SpacesError(
+        .ioError,
+        "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
+    }
+    defer { close(fd) }
+    func failure(_ action: String) -> SpacesError {
+      let code = errno
+      return SpacesError(
+        .ioError, "undo could not \(action) \(ChangePath.shown(path)): \(String(cString: strerror(code)))",
+        errno: code)
+    }
+    switch state.kind {
+    case .folder:
+      if mkdirat(fd, name, 0o700) != 0 && errno != EEXIST { throw failure("create the folder") }
+    case .file:
+      guard let hash = state.sha256 else { throw failure("find the content of") }
+      unlinkat(fd, temporary, 0)
+      let out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+      guard out >= 0 else { throw failure("create a file beside") }
+      do throws(SpacesError) {
+        try store.copy(hash, to: out)
+        guard fchmod(out, mode_t(state.mode)) == 0 else { throw failure("set the mode of") }
+      } catch {
+        close(out)
+        unlinkat(fd, temporary, 0)
+        throw error
+      }
+      close(out)
+      guard renameat(fd, temporary, fd, name) == 0 else {
+        let error = failure("put back")
+        unlinkat(fd, temporary, 0)
+        throw error
+      }
+    case .symlink:
+      unlinkat(fd, temporary, 0)
+      let target = (ChangePath.bytes(state.target ?? "") + [0]).map { CChar(bitPattern: $0) }
+      guard symlinkat(target, fd, temporary) == 0 else { throw failure("create the link") }
+      guard renameat(fd, temporary, fd, name) == 0 else {
+        let error = failure("put back the link")
+        unlinkat(fd, temporary, 0)
+        throw error
+      }
+    case .other:
+      break
+    }
+  }
+
+  /// Removes the intent once the undo is journaled.
+  func finish(_ intent: Intent) {
+    unlink(folder + "/intent.json")
+    let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dir >= 0 {
+      _ = fsync(dir)
+      close(dir)
+    }
+  }
+
+  /// An undo a crash interrupted: finishes it (every step again, then its record) and returns
+  /// it for the journal; nil when there is none, or another process is undoing right now.
+  func recover() throws(SpacesError) -> (Intent, ChangeRecord)? {
+    lock.lock()
+    defer { lock.unlock() }
+    guard let data = FileManager.default.contents(atPath: folder + "/intent.json") else { return nil }
+    guard let held = try? exclusive(wait: false) else { return nil }
+    defer { release(held) }
+    // Read again under the lock: the undo that held it may have finished meanwhile.
+    guard let again = FileManager.default.contents(atPath: folder + "/intent.json"), again == data,
+      let intent = try? JSONDecoder().decode(Intent.self, from: data)
+    else {
+      if FileManager.default.fileExists(atPath: folder + "/intent.json") { unlink(folder + "/intent.json") }
+      return nil
+    }
+    return (intent, try apply(intent))
+  }
+
+  /// Takes the space's undo lock (`changes/lock`, flock), so one process undoes at a time.
+  private func exclusive(wait: Bool = true) throws(SpacesError) -> Int32 {
+    let fd = open(folder + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw BlobStore.failure("open the undo lock", errno) }
+    if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+      close(fd)
+      throw SpacesError(.undoRefused, "another undo of this space is running")
+    }
+    return fd
+  }
+
+  private func release(_ fd: Int32) {
+    flock(fd, LOCK_UN)
+    close(fd)
+  }
+
+  /// For the crash tests: `SPACES_TEST_UNDO_PAUSE_US` microseconds between steps of an undo.
+  private static let pause: UInt32 = {
+    guard let text = ProcessInfo.processInfo.environment["SPACES_TEST_UNDO_PAUSE_US"], let value = UInt32(text)
+    else { return 0 }
+    return min(value, 1_000_000)
+  }()
+
+  private static func testPause() {
+    if pause > 0 { usleep(pause) }
+  }
+}

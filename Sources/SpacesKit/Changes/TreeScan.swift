@@ -1,0 +1,244 @@
+import CSpacesSys
+import Crypto
+import Foundation
+
+/// What a scan learns of one entry without reading it: enough to tell whether it changed.
+struct Fingerprint: Equatable, Sendable {
+  var mode: UInt32
+  var size: Int64
+  var mtime: Int64
+  var ctime: Int64
+  var ino: UInt64
+
+  init(mode: UInt32, size: Int64, mtime: Int64, ctime: Int64, ino: UInt64) {
+    self.mode = mode
+    self.size = size
+    self.mtime = mtime
+    self.ctime = ctime
+    self.ino = ino
+  }
+
+  init(_ info: stat) {
+    mode = UInt32(info.st_mode)
+    size = Int64(info.st_size)
+    mtime = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+    ctime = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    ino = UInt64(info.st_ino)
+  }
+
+  /// The kind of entry.
+  var kind: EntryState.Kind {
+    switch mode & UInt32(S_IFMT) {
+    case UInt32(S_IFREG): .file
+    case UInt32(S_IFDIR): .folder
+    case UInt32(S_IFLNK): .symlink
+    default: .other
+    }
+  }
+
+  /// The permission bits.
+  var permissions: UInt32 { mode & 0o7777 }
+}
+
+/// Walks a workspace with lstat semantics (in C: one `readdir` and one `fstatat` per entry),
+/// never following a symlink.
+enum TreeScan {
+  /// The deepest a scan goes.
+  static let maxDepth: Int32 = 256
+
+  /// Every entry beneath the open folder `dir`, keyed by path (``ChangePath``) with `prefix`.
+  static func scan(_ dir: Int32, prefix: String) throws(SpacesError) -> [String: Fingerprint] {
+    var buffer = cspaces_scan_buffer(bytes: nil, length: 0, count: 0)
+    defer { free(buffer.bytes) }
+    let status = prefix.withCString { cspaces_scan(dir, $0, maxDepth, &buffer) }
+    guard status == 0 else {
+      throw SpacesError(
+        .ioError, "the workspace could not be scanned for changes: \(String(cString: strerror(status)))",
+        errno: status)
+    }
+    var entries: [String: Fingerprint] = [:]
+    entries.reserveCapacity(Int(buffer.count))
+    guard let base = buffer.bytes else { return entries }
+    let header = MemoryLayout<cspaces_scan_entry>.size
+    var offset = 0
+    let length = Int(buffer.length)
+    while offset + header <= length {
+      let entry = UnsafeRawPointer(base + offset).loadUnaligned(as: cspaces_scan_entry.self)
+      let pathLength = Int(entry.path_len)
+      let path = UnsafeBufferPointer(start: base + offset + header, count: pathLength)
+      entries[ChangePath.key(path)] = Fingerprint(
+        mode: entry.mode, size: Int64(entry.size), mtime: entry.mtime_ns, ctime: entry.ctime_ns, ino: entry.ino)
+      offset += header + ((pathLength + 7) & ~7)
+    }
+    return entries
+  }
+}
+
+/// The contents change records need, stored once per SHA-256 in `blobs/ab/<hash>`.
+final class BlobStore: Sendable {
+  /// The folder.
+  let folder: String
+
+  init(folder: String) { self.folder = folder }
+
+  /// Where the content with `hash` is kept.
+  func path(_ hash: String) -> String {
+    folder + "/" + hash.prefix(2) + "/" + hash
+  }
+
+  /// Whether the content with `hash` is kept.
+  func contains(_ hash: String) -> Bool {
+    var info = stat()
+    return lstat(path(hash), &info) == 0
+  }
+
+  /// Reads the open file `fd` to its end, hashing it; with `keep`, also stores its content.
+  /// Returns the hash, the size read and how many bytes were added to the store (0 when the
+  /// content was there already or not kept).
+  func put(from fd: Int32, keep: Bool) throws(SpacesError) -> (hash: String, size: Int64, added: Int64) {
+    var hasher = SHA256()
+    var temporary: (fd: Int32, path: String)?
+    if keep {
+      let name = folder + "/" + ConfinedWorkspace.temporaryName()
+      let out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+      guard out >= 0 else { throw Self.failure("create a file in the store", errno) }
+      temporary = (out, name)
+    }
+    defer {
+      if let temporary {
+        close(temporary.fd)
+        unlink(temporary.path)
+      }
+    }
+    var size: Int64 = 0
+    let chunk = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    while true {
+      let count = Glibc.read(fd, buffer.baseAddress, chunk)
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw Self.failure("read a changed file", errno)
+      }
+      if count == 0 { break }
+      let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+      hasher.update(bufferPointer: bytes)
+      size += Int64(count)
+      if let temporary {
+        var written = 0
+        while written < count {
+          let n = write(temporary.fd, bytes.baseAddress.map { $0 + written }, count - written)
+          if n < 0 {
+            if errno == EINTR { continue }
+            throw Self.failure("write to the store", errno)
+          }
+          written += n
+        }
+      }
+    }
+    let hash = Self.hex(hasher.finalize())
+    guard let open = temporary else { return (hash, size, 0) }
+    let target = path(hash)
+    if contains(hash) { return (hash, size, 0) }
+    mkdir(folder + "/" + hash.prefix(2), 0o700)
+    guard rename(open.path, target) == 0 else { throw Self.failure("store a content", errno) }
+    temporary = nil
+    close(open.fd)
+    return (hash, size, size)
+  }
+
+  /// Copies the content with `hash` into the open file `out`.
+  func copy(_ hash: String, to out: Int32) throws(SpacesError) {
+    let fd = open(path(hash), O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+      throw SpacesError(.undoRefused, "the stored content \(hash.prefix(12))… is missing from the space's store")
+    }
+    defer { close(fd) }
+    let chunk = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+    defer { buffer.deallocate() }
+    while true {
+      let count = Glibc.read(fd, buffer.baseAddress, chunk)
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw Self.failure("read the store", errno)
+      }
+      if count == 0 { return }
+      var written = 0
+      while written < count {
+        let n = write(out, buffer.baseAddress.map { $0 + written }, count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw Self.failure("write a restored file", errno)
+        }
+        written += n
+      }
+    }
+  }
+
+  /// Reads the content with `hash` (nil when it is not kept or is larger than `limit`).
+  func read(_ hash: String, limit: Int) -> [UInt8]? {
+    guard let data = FileManager.default.contents(atPath: path(hash)), data.count <= limit else { return nil }
+    return Array(data)
+  }
+
+  /// Every kept content: hash and size.
+  func all() -> [(hash: String, size: Int64)] {
+    var found: [(String, Int64)] = []
+    let manager = FileManager.default
+    for sub in (try? manager.contentsOfDirectory(atPath: folder)) ?? [] where sub.count == 2 {
+      for name in (try? manager.contentsOfDirectory(atPath: folder + "/" + sub)) ?? [] {
+        var info = stat()
+        if lstat(folder + "/" + sub + "/" + name, &info) == 0 { found.append((name, Int64(info.st_size))) }
+      }
+    }
+    return found
+  }
+
+  /// Makes the contents with `hashes` durable: each one flushed when they are few, the whole
+  /// file system at once (`syncfs`) when they are many.
+  func sync(_ hashes: [String]) throws(SpacesError) {
+    guard !hashes.isEmpty else { return }
+    if hashes.count > 32 {
+      let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard fd >= 0 else { throw Self.failure("open the store", errno) }
+      defer { close(fd) }
+      guard cspaces_syncfs(fd) == 0 else { throw Self.failure("flush the store", errno) }
+      return
+    }
+    for hash in hashes {
+      let fd = open(path(hash), O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else { continue }
+      defer { close(fd) }
+      guard fdatasync(fd) == 0 else { throw Self.failure("flush the store", errno) }
+    }
+    var folders = Set(hashes.map { String($0.prefix(2)) })
+    folders.insert("")
+    for sub in folders {
+      let fd = open(sub.isEmpty ? folder : folder + "/" + sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard fd >= 0 else { continue }
+      _ = fsync(fd)
+      close(fd)
+    }
+  }
+
+  /// Removes the content with `hash`.
+  func remove(_ hash: String) { unlink(path(hash)) }
+
+  static func hex(_ digest: SHA256.Digest) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var hex: [UInt8] = []
+    hex.reserveCapacity(64)
+    for byte in digest {
+      hex.append(digits[Int(byte >> 4)])
+      hex.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: hex, as: UTF8.self)
+  }
+
+  static func failure(_ action: String, _ code: Int32) -> SpacesError {
+    SpacesError(
+      .ioError, "could not \(action) for the space's change records: \(String(cString: strerror(code)))",
+      errno: code)
+  }
+}
