@@ -19,7 +19,8 @@ import Testing
   /// Waits until `count` requests are pending, and returns them.
   func pending(_ space: Space, count: Int = 1) async throws -> [ApprovalRequest] {
     let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
+    // Generous: the whole suite shares two cores, and this only matters when it fails.
+    let deadline = clock.now + .seconds(60)
     while clock.now < deadline {
       let pending = space.approvals.pending
       if pending.count >= count { return pending }
