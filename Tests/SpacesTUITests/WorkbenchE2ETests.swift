@@ -351,11 +351,12 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor(attached ? "attached to spaces serve" : "serving spaces.sock")
     let agent = Task {
       try await tmux.home.run(
-        "op", "work", "--reason", "clean up the scratch folder before the build",
-        #"{"kind":"shell","command":"mkdir -p t.d && rm -r t.d && echo ok-t"}"#)
+        "op", "work", "--reason", "let direnv set up the build's variables",
+        // Writing a protected path asks (a recursive delete no longer does: it can be undone).
+        #"{"kind":"shell","command":"echo export T=1 >> .envrc && echo ok-t"}"#)
     }
     try await tmux.waitFor("[y] once")
-    try await tmux.waitFor("agent says: “clean up the scratch folder")
+    try await tmux.waitFor("agent says: “let direnv set up")
     let shown = try tmux.screen()
     let before = try #require(Self.countdown(shown), "no countdown: \(shown)")
     #expect(before <= 60)
