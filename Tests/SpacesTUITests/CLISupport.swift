@@ -113,6 +113,8 @@ func waitUntil(
     if try await condition() { return }
     try await Task.sleep(for: .milliseconds(20))
   }
+  // Once more: the deadline may have passed while this task waited for a thread.
+  if try await condition() { return }
   Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
   throw CancellationError()
 }

@@ -78,6 +78,9 @@ final class Tmux: @unchecked Sendable {
       if last.contains(text) { return }
       try await Task.sleep(for: .milliseconds(50))
     }
+    // Once more: the deadline may have passed while this task waited for a thread.
+    last = try screen()
+    if last.contains(text) { return }
     Issue.record("timed out waiting for \"\(text)\"; the screen was:\n\(last)", sourceLocation: sourceLocation)
     throw CancellationError()
   }
@@ -113,7 +116,8 @@ final class Tmux: @unchecked Sendable {
   @Test func demoApproveDenyAndFindBothInTheJournal() async throws {
     let tmux = try Tmux()
     try tmux.start("--demo --demo-pause-ms 150")
-    try await tmux.waitFor("rm -rf dist/old")
+    // The first test of the suite: a full run starts hundreds of tests (and their processes) at once.
+    try await tmux.waitFor("rm -rf dist/old", deadline: .seconds(90))
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")

@@ -160,6 +160,8 @@ func eventually(
     if try await condition() { return }
     try await Task.sleep(for: .milliseconds(10))
   }
+  // Once more: the deadline may have passed while this task waited for a thread.
+  if try await condition() { return }
   Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
   throw CancellationError()
 }
