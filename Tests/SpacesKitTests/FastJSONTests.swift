@@ -4,21 +4,9 @@ import Testing
 
 @testable import SpacesKit
 
-/// A deterministic generator (SplitMix64), so a failing case can be found again.
-private struct SplitMix: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// A random string mixing every control character, quotes, backslashes, slashes, ASCII,
 /// two- and three-byte characters, U+2028/2029, U+FFFD and characters beyond the BMP.
-private func randomString(_ rng: inout SplitMix, maxLength: Int = 40) -> String {
+private func randomString(_ rng: inout SeededRandom, maxLength: Int = 40) -> String {
   let pools: [ClosedRange<UInt32>] = [
     0x00...0x1F, 0x20...0x7F, 0x22...0x22, 0x5C...0x5C, 0x2F...0x2F, 0x80...0x7FF, 0x800...0xD7FF,
     0xE000...0xFFFD, 0x2028...0x2029, 0x1_0000...0x10_FFFF,
@@ -35,7 +23,7 @@ private func foundation<T: Encodable>(_ value: T) throws -> String {
   String(decoding: try SpacesJSON.encoder.encode(value), as: UTF8.self)
 }
 
-private func fullResult(_ rng: inout SplitMix) -> OperationResult {
+private func fullResult(_ rng: inout SeededRandom) -> OperationResult {
   var result = OperationResult(
     id: randomString(&rng), space: randomString(&rng), kind: .shell, status: .failed,
     durationMs: Int.random(in: 0...1_000_000, using: &rng))
@@ -56,7 +44,7 @@ private func fullResult(_ rng: inout SplitMix) -> OperationResult {
   return result
 }
 
-private func everyOp(_ rng: inout SplitMix) -> [Op] {
+private func everyOp(_ rng: inout SeededRandom) -> [Op] {
   [
     .createFile(path: randomString(&rng), content: randomString(&rng), encoding: .utf8),
     .createFile(path: "b", content: "AAAA", encoding: .base64),
@@ -70,7 +58,7 @@ private func everyOp(_ rng: inout SplitMix) -> [Op] {
   ]
 }
 
-private func randomEvents(_ rng: inout SplitMix) -> [Event] {
+private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
   var events: [Event] = []
   for op in everyOp(&rng) {
     var event = Event(space: randomString(&rng), opId: randomString(&rng), type: .received)
@@ -113,7 +101,7 @@ private func randomEvents(_ rng: inout SplitMix) -> [Event] {
   }
 
   @Test func randomStringsRoundTripAndMatchFoundation() throws {
-    var rng = SplitMix(state: 16)
+    var rng = SeededRandom(state: 16)
     for _ in 0..<5_000 {
       let text = randomString(&rng, maxLength: 60)
       var writer = JSONWriter()
@@ -139,7 +127,7 @@ private func randomEvents(_ rng: inout SplitMix) -> [Event] {
     #expect(
       OperationResult.fastWriterCoversType,
       "OperationResult has a field the hand-written writer doesn't know: add it to FastJSON.swift")
-    var rng = SplitMix(state: 2028)
+    var rng = SeededRandom(state: 2028)
     for _ in 0..<300 {
       for event in randomEvents(&rng) {
         let written = String(decoding: event.jsonBytes, as: UTF8.self)
@@ -154,7 +142,7 @@ private func randomEvents(_ rng: inout SplitMix) -> [Event] {
   }
 
   @Test func envelopesMatchFoundation() throws {
-    var rng = SplitMix(state: 7)
+    var rng = SeededRandom(state: 7)
     struct Request<P: Encodable>: Encodable {
       var jsonrpc = "2.0"
       var id: RPCID?
@@ -187,7 +175,7 @@ private func randomEvents(_ rng: inout SplitMix) -> [Event] {
   }
 
   @Test func aResultThatRefersToItsOutputEventsIsPutBackTogether() {
-    var rng = SplitMix(state: 99)
+    var rng = SeededRandom(state: 99)
     for _ in 0..<2_000 {
       let streamedOut = randomString(&rng, maxLength: 80)
       let streamedErr = randomString(&rng, maxLength: 20)

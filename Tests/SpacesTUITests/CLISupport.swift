@@ -1,4 +1,5 @@
 import Foundation
+import SpacesKit
 import Testing
 
 /// The built `spaces` binary, next to the test bundle (or `SPACES_BIN`).
@@ -41,6 +42,21 @@ final class CLIHome: Sendable {
     var environment = ProcessInfo.processInfo.environment
     environment["SPACES_HOME"] = path
     return environment
+  }
+
+  /// Starts `spaces serve` on this home and waits until its socket answers; stop it with
+  /// `terminate()` and `waitUntilExit()`.
+  func serve() async throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = ["serve"]
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let socket = path + "/spaces.sock"
+    try await waitUntil("the server's socket") { SocketProbe.isLive(socket) }
+    return process
   }
 
   /// Runs `spaces` with `arguments` and waits (at most `deadline`) for it to exit.

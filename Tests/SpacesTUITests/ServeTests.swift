@@ -7,17 +7,7 @@ import Testing
   let home = CLIHome()
 
   /// Starts `spaces serve` and waits until its socket answers.
-  func startServer() async throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: Binary.path)
-    process.arguments = ["serve"]
-    process.environment = home.environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    try await waitUntil("the server's socket") { SocketProbe.isLive(home.path + "/spaces.sock") }
-    return process
-  }
+  func startServer() async throws -> Process { try await home.serve() }
 
   func supervisor() async throws -> SpacesClient {
     let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))

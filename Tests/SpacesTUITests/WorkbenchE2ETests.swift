@@ -185,19 +185,10 @@ final class Tmux: @unchecked Sendable {
   @Test func itAttachesToARunningServerAndAnswersItsApprovals() async throws {
     let tmux = try Tmux()
     #expect(try await tmux.home.run("space", "create", "work").status == 0)
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: Binary.path)
-    server.arguments = ["serve"]
-    server.environment = tmux.home.environment
-    server.standardOutput = FileHandle.nullDevice
-    server.standardError = FileHandle.nullDevice
-    try server.run()
+    let server = try await tmux.home.serve()
     defer {
       server.terminate()
       server.waitUntilExit()
-    }
-    try await waitUntil("the server's socket") {
-      FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock")
     }
     try tmux.start("--space work")
     try await tmux.waitFor("attached to spaces serve")
@@ -334,19 +325,7 @@ final class Tmux: @unchecked Sendable {
     try "preset: standard\napprovalTimeoutSeconds: 60\n".write(
       toFile: tmux.home.path + "/spaces/work/policy.yaml", atomically: true, encoding: .utf8)
     var server: Process?
-    if attached {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: Binary.path)
-      process.arguments = ["serve"]
-      process.environment = tmux.home.environment
-      process.standardOutput = FileHandle.nullDevice
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      server = process
-      try await waitUntil("the server's socket") {
-        FileManager.default.fileExists(atPath: tmux.home.path + "/spaces.sock")
-      }
-    }
+    if attached { server = try await tmux.home.serve() }
     defer {
       server?.terminate()
       server?.waitUntilExit()
