@@ -124,17 +124,7 @@ final class BlobStore: Sendable {
       let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
       hasher.update(bufferPointer: bytes)
       size += Int64(count)
-      if let temporary {
-        var written = 0
-        while written < count {
-          let n = write(temporary.fd, bytes.baseAddress.map { $0 + written }, count - written)
-          if n < 0 {
-            if errno == EINTR { continue }
-            throw Self.failure("write to the store", errno)
-          }
-          written += n
-        }
-      }
+      if let temporary { try Self.writeAll(temporary.fd, bytes, doing: "write to the store") }
     }
     let hash = Self.hex(hasher.finalize())
     guard let open = temporary else { return (hash, size, 0) }
@@ -164,22 +154,33 @@ final class BlobStore: Sendable {
         throw Self.failure("read the store", errno)
       }
       if count == 0 { return }
-      var written = 0
-      while written < count {
-        let n = write(out, buffer.baseAddress.map { $0 + written }, count - written)
-        if n < 0 {
-          if errno == EINTR { continue }
-          throw Self.failure("write a restored file", errno)
-        }
-        written += n
-      }
+      try Self.writeAll(out, UnsafeRawBufferPointer(rebasing: buffer[0..<count]), doing: "write a restored file")
     }
   }
 
-  /// Reads the content with `hash` (nil when it is not kept or is larger than `limit`).
+  /// Reads the content with `hash` (nil when it is not kept or is larger than `limit`: its size
+  /// is looked at before anything is read).
   func read(_ hash: String, limit: Int) -> [UInt8]? {
-    guard let data = FileManager.default.contents(atPath: path(hash)), data.count <= limit else { return nil }
+    var info = stat()
+    guard stat(path(hash), &info) == 0, Int(info.st_size) <= limit,
+      let data = FileManager.default.contents(atPath: path(hash)), data.count <= limit
+    else { return nil }
     return Array(data)
+  }
+
+  /// Writes all of `bytes` to `fd`, again after a short write or an interrupt.
+  private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, doing action: String)
+    throws(SpacesError)
+  {
+    var written = 0
+    while written < bytes.count {
+      let n = write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw failure(action, errno)
+      }
+      written += n
+    }
   }
 
   /// Every kept content: hash and size.

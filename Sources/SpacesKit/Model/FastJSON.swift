@@ -97,11 +97,12 @@ public struct JSONWriter: Sendable {
   public mutating func member<T: Encodable>(_ name: StaticString, encoded value: T?) {
     guard let value else { return }
     key(name)
-    if let data = try? SpacesJSON.encoder.encode(value) {
-      bytes.append(contentsOf: data)
-    } else {
-      raw("{}")
-    }
+    encoded(value)
+  }
+
+  /// Writes any encodable value through Foundation (`{}` if it can't be encoded).
+  public mutating func encoded<T: Encodable>(_ value: T) {
+    bytes.append(contentsOf: (try? SpacesJSON.encoder.encode(value)) ?? Data("{}".utf8))
     needsComma = true
   }
 
@@ -271,8 +272,7 @@ extension OperationResult {
   /// Writes the result as ``SpacesJSON/encoder`` would (sorted keys, absent fields left out).
   public func write(to writer: inout JSONWriter) {
     guard Self.fastWriterCoversType else {
-      writer.bytes.append(contentsOf: (try? SpacesJSON.encoder.encode(self)) ?? Data("{}".utf8))
-      writer.endObjectWritten()
+      writer.encoded(self)
       return
     }
     writer.beginObject()
@@ -338,8 +338,7 @@ extension Event {
   /// the wire's notifications.
   public func write(to writer: inout JSONWriter) {
     guard Self.fastWriterCoversType else {
-      writer.bytes.append(contentsOf: (try? SpacesJSON.encoder.encode(self)) ?? Data("{}".utf8))
-      writer.endObjectWritten()
+      writer.encoded(self)
       return
     }
     writer.beginObject()
@@ -381,9 +380,4 @@ extension Event {
     write(to: &writer)
     return writer.bytes
   }
-}
-
-extension JSONWriter {
-  /// Notes that a whole value was appended to ``bytes`` directly.
-  mutating func endObjectWritten() { needsComma = true }
 }

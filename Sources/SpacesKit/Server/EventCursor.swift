@@ -109,15 +109,17 @@ final class EventCursor: Sendable {
         return .stopped
       }
       // A batch of large records is held decoded and encoded again: it takes its turn first.
-      let hold = ContentHold(turn: turn)
+      var hold: ContentHold?
       if reader.lastBytes >= ByteGate.largeFile, let contents = space.contents {
-        guard await hold.take(ByteGate.replayCopies * reader.lastBytes, from: contents) else { return .stopped }
+        let taken = ContentHold(turn: turn)
+        guard await taken.take(ByteGate.replayCopies * reader.lastBytes, from: contents) else { return .stopped }
+        hold = taken
       }
       for event in events where event.seq > lastSent {
         guard outbox.send(line(event, firstSeq: firstSeq), .event) else { return .full }
         lastSent = event.seq
       }
-      hold.release()
+      hold?.release()
       let sent = lastSent
       let caughtUp = space.quiesced {
         state.withValue { state -> Bool in
