@@ -95,8 +95,8 @@ public struct ShellSessionStore: Sendable {
   /// The saved session; a fresh one when there is none or the file can't be read (a person
   /// may have edited it: what it holds is checked again before it is used).
   public func load() -> ShellSession {
-    guard let data = FileManager.default.contents(atPath: path), data.count <= ShellSession.maxStateBytes,
-      let session = try? JSONDecoder().decode(ShellSession.self, from: data)
+    guard let bytes = ShellSessionScript.read(path),
+      let session = try? JSONDecoder().decode(ShellSession.self, from: Data(bytes))
     else { return .fresh }
     return session
   }
@@ -147,7 +147,7 @@ enum ShellSessionScript {
     "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
   }
 
-  /// Reads a state file without following a symlink or waiting on a FIFO, at most
+  /// Reads a state file (or `session.json`) without following a symlink or waiting on a FIFO, at most
   /// `ShellSession.maxStateBytes`; nil when it is missing, not a regular file, or larger.
   static func read(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
@@ -156,7 +156,9 @@ enum ShellSessionScript {
     var info = stat()
     guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= ShellSession.maxStateBytes
     else { return nil }
-    var bytes = [UInt8](repeating: 0, count: ShellSession.maxStateBytes + 1)
+    // As large as the file said plus one byte: a file that grows while it is read is refused.
+    let size = Int(info.st_size)
+    var bytes = [UInt8](repeating: 0, count: size + 1)
     var count = 0
     while count < bytes.count {
       let got = bytes.withUnsafeMutableBytes { buffer in
@@ -166,7 +168,7 @@ enum ShellSessionScript {
       guard got > 0 else { break }
       count += got
     }
-    guard count <= ShellSession.maxStateBytes else { return nil }
+    guard count <= size else { return nil }
     return Array(bytes[..<count])
   }
 
