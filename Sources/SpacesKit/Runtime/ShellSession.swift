@@ -127,24 +127,19 @@ enum ShellSessionScript {
       "[spaces] the session's folder \(shown) is gone, so the command did not run; "
       + "the next one starts in the workspace root"
     var parts = [
-      "cd -P -- \(quote(folder)) 2>/dev/null || { printf '%s\\n' \(quote(gone)) >&2; exit 1; }"
+      "cd -P -- \(ContainerScripts.quote(folder)) 2>/dev/null || { printf '%s\\n' \(ContainerScripts.quote(gone)) >&2; exit 1; }"
     ]
     if !session.environment.isEmpty {
       parts.append(
         "export "
-          + session.environment.keys.sorted().map { "\($0)=\(quote(session.environment[$0] ?? ""))" }
+          + session.environment.keys.sorted().map { "\($0)=\(ContainerScripts.quote(session.environment[$0] ?? ""))" }
           .joined(separator: " "))
     }
     let record =
-      "spaces_status=$?; { pwd -P; printf '\\0'; command -p env -0; } >\(quote(stateFile)) 2>/dev/null; "
+      "spaces_status=$?; { pwd -P; printf '\\0'; command -p env -0; } >\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
       + "exit \"$spaces_status\""
-    parts.append("trap \(quote(record)) EXIT")
+    parts.append("trap \(ContainerScripts.quote(record)) EXIT")
     return parts.joined(separator: "; ")
-  }
-
-  /// Single-quotes a string for `/bin/sh`.
-  static func quote(_ text: String) -> String {
-    "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
   }
 
   /// Reads a state file (or `session.json`) without following a symlink or waiting on a FIFO, at most
