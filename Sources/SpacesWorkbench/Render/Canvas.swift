@@ -156,14 +156,6 @@ public struct Canvas: Sendable {
     }
   }
 
-  /// Restyles the cells of a rectangle, keeping their text.
-  public mutating func restyle(_ rect: Rect, _ style: Style) {
-    let clip = clipped(rect)
-    for row in clip.y..<clip.maxY {
-      for column in clip.x..<clip.maxX { self[column, row].style = style }
-    }
-  }
-
   /// Writes `text` at (x, y), clipped to `limit` columns and to the canvas; returns the
   /// columns used. Control characters show as "?"; a wide grapheme that doesn't fit becomes a
   /// space.

@@ -188,6 +188,26 @@ public enum Keymap {
     return bindings.first(where: { $0.context == .global && $0.keys.contains(key) })?.action
   }
 
+  /// The keys that do `action` in `context`, first bound first: those of `context`'s bindings,
+  /// then the global ones, keeping only keys ``action(for:in:)`` really maps to `action` there
+  /// (a key `context` rebinds is not offered for a global action). Key hints and pane numbers
+  /// come from here, so they can't name a key the keymap doesn't bind.
+  public static func keys(for action: Action, in context: KeyContext) -> [Key] {
+    let own = bindings.filter { $0.context == context && $0.action == action }
+    let global = context == .global ? [] : bindings.filter { $0.context == .global && $0.action == action }
+    var keys: [Key] = []
+    for key in (own + global).flatMap(\.keys) where !keys.contains(key) && Self.action(for: key, in: context) == action
+    {
+      keys.append(key)
+    }
+    return keys
+  }
+
+  /// The key that focuses `pane` (its number: `2` for the Log).
+  public static func focusKey(_ pane: Pane) -> Key? {
+    keys(for: .focus(pane), in: .global).first
+  }
+
   /// The keymap as help lines: a heading per context, then `keys  help` rows.
   public static func helpLines() -> [(heading: Bool, keys: String, text: String)] {
     var lines: [(Bool, String, String)] = []

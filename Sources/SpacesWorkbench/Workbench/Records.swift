@@ -92,13 +92,27 @@ public struct LogLine: Equatable, Sendable {
   public var text: String
   /// Whether more output may still join this line (no newline yet).
   public var open = false
+  /// How the operation ended (footers only): the footer's look, carried as data rather than
+  /// read back from its text.
+  public var ending: Ending?
+
+  /// How an operation ended, as its footer shows it.
+  public enum Ending: Sendable {
+    /// Succeeded, and no protected path was put back.
+    case ok
+    /// Failed, exited non-zero, or had protected paths put back.
+    case failed
+    /// Denied, by the policy or a person.
+    case denied
+  }
 
   /// Creates a line.
-  public init(kind: Kind, opId: String, text: String, open: Bool = false) {
+  public init(kind: Kind, opId: String, text: String, open: Bool = false, ending: Ending? = nil) {
     self.kind = kind
     self.opId = opId
     self.text = text
     self.open = open
+    self.ending = ending
   }
 }
 

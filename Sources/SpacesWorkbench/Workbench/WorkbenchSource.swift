@@ -20,8 +20,8 @@ public struct SpaceSummary: Equatable, Sendable {
   }
 }
 
-/// How the workbench reaches a runtime: embedded in the process today, a `spaces serve`
-/// socket later (one more conformance).
+/// How the workbench reaches a runtime: the runtime embedded in its own process
+/// (`EmbeddedSource`), or a running `spaces serve` through its socket (`ServerSource`).
 ///
 /// Every method may be called from any thread; the workbench calls the synchronous ones on its
 /// UI thread, so they should be quick.

@@ -311,11 +311,12 @@ public struct WorkbenchState: Sendable {
         }
         closeOpenLines(event.opId)
         if log.count > 0, lastHeaderOp == event.opId {
-          log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record)))
+          log.append(LogLine(kind: .footer, opId: event.opId, text: Self.outcome(record), ending: Self.ending(record)))
         } else if record.state == .denied {
           lastHeaderOp = nil
           let reason = record.reason.map { ": " + OutputLines.clean($0) } ?? ""
-          log.append(LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason))
+          log.append(
+            LogLine(kind: .footer, opId: event.opId, text: "⊘ denied " + record.summary + reason, ending: .denied))
         }
         if !replaying, let path = record.op?.path, record.state == .completed, record.op?.kind.writes == true {
           tree.touch(path)
@@ -478,6 +479,16 @@ public struct WorkbenchState: Sendable {
       parts.append("⚠ \(record.restored.count) protected path\(record.restored.count == 1 ? "" : "s") put back")
     }
     return parts.joined(separator: " · ")
+  }
+
+  /// How `record` ended, for its footer's look: ok only when it succeeded and nothing was put
+  /// back (what ``outcome(_:)`` says with `✔` and no `⚠`).
+  static func ending(_ record: OperationRecord) -> LogLine.Ending {
+    switch record.state {
+    case .denied: .denied
+    case .completed where !record.exitedNonZero && record.restored.isEmpty: .ok
+    default: .failed
+    }
   }
 
   /// A duration for people: "340ms", "1.2s", "2m05s".
@@ -698,18 +709,18 @@ public struct WorkbenchState: Sendable {
     switch pane {
     case .files:
       let count = treeRows.count
-      let row = FilesView.scrollTop(selection: treeSelection, count: count, rows: inner.height) + offset
+      let row = PaneDrawing.scrollTop(selection: treeSelection, count: count, rows: inner.height) + offset
       if row < count { treeSelection = row }
     case .operations:
       let count = visibleOperations.count
-      let row = FilesView.scrollTop(selection: operationSelection, count: count, rows: inner.height) + offset
+      let row = PaneDrawing.scrollTop(selection: operationSelection, count: count, rows: inner.height) + offset
       if row < count, row != operationSelection {
         operationSelection = row
         followOperations = row == count - 1
         if case .details = detail { detail = .details(visibleOperations[row].id) }
       }
     case .spaces:
-      let row = FilesView.scrollTop(selection: spaceSelection, count: spaces.count, rows: inner.height) + offset
+      let row = PaneDrawing.scrollTop(selection: spaceSelection, count: spaces.count, rows: inner.height) + offset
       if row < spaces.count { spaceSelection = row }
     case .log:
       break

@@ -3,6 +3,11 @@ import SpacesKit
 /// Every answer and denial (who, when, why), this session's grants and the policy file's rules;
 /// `x` takes back the selected grant or rule.
 public enum DecisionsView {
+  /// The keys the status line offers while the decisions have the focus.
+  static let hints = [
+    KeyHint("select", .down, .up), KeyHint("take back", .revoke), KeyHint("close", .close), KeyHint("help", .help),
+  ]
+
   /// One grant or rule as a line.
   public static func describe(_ item: Revocable) -> String {
     switch item {
@@ -50,9 +55,11 @@ public enum DecisionsView {
 
   /// Draws the view.
   public static func draw(_ state: WorkbenchState, into canvas: inout Canvas, rect: Rect) {
-    canvas.box(rect, title: "[2] Decisions", focused: state.focus == .log)
-    canvas.boxTag(rect, "x takes back · esc closes")
-    let inner = WorkbenchView.inner(rect)
+    canvas.box(rect, title: PaneDrawing.title(.log, "Decisions"), focused: state.focus == .log)
+    canvas.boxTag(
+      rect,
+      KeyHint.key(.revoke, in: .decisions) + " takes back · " + KeyHint.key(.close, in: .decisions) + " closes")
+    let inner = PaneDrawing.inner(rect)
     guard !inner.isEmpty else { return }
     // (text, style, index of the selectable item)
     var rows: [(String, Style, Int?)] = []
@@ -85,7 +92,7 @@ public enum DecisionsView {
     for (offset, line) in lines.dropFirst(top).prefix(inner.height).enumerated() {
       let y = inner.y + offset
       let selected = line.2 != nil && line.2 == state.decisionSelection
-      let style = selected ? WorkbenchView.selectionStyle(state, pane: .log) : line.1
+      let style = selected ? PaneDrawing.selectionStyle(state, pane: .log) : line.1
       if selected { canvas.fill(Rect(x: inner.x, y: y, width: inner.width, height: 1), style) }
       canvas.put(line.0, x: inner.x, y: y, style, limit: inner.width)
     }

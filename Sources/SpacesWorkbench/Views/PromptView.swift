@@ -164,7 +164,8 @@ public enum PromptView {
     let (scroll, shown, up, down) = window(count: body.count, rows: bodyRows, scroll: state.promptScroll)
     var y = content.y
     if up {
-      canvas.put("↑ \(scroll) more (K)", x: content.x, y: y, Style(.dim), limit: content.width)
+      canvas.put(
+        "↑ \(scroll) more (\(KeyHint.key(.up, in: .prompt)))", x: content.x, y: y, Style(.dim), limit: content.width)
       y += 1
     }
     for line in body.dropFirst(scroll).prefix(shown) {
@@ -173,7 +174,9 @@ public enum PromptView {
     }
     let below = body.count - scroll - shown
     if down {
-      canvas.put("↓ \(below) more (J)", x: content.x, y: y, Style(.waiting, bold: true), limit: content.width)
+      canvas.put(
+        "↓ \(below) more (\(KeyHint.key(.down, in: .prompt)))", x: content.x, y: y, Style(.waiting, bold: true),
+        limit: content.width)
     } else if below > 0, bodyRows > 0 {
       let more = "↓\(below)"
       canvas.put(more, x: content.maxX - TextWidth.width(more), y: y - 1, Style(.waiting, bold: true))
@@ -215,11 +218,13 @@ public enum PromptView {
     }
     let paused = state.promptShown.map { now - $0.at < WorkbenchState.promptGuard } ?? false
     let narrow = content.width < 60
-    let choices: [(String, String)] = [
-      ("y", "once"), ("a", narrow ? "session" : "this session"),
-      ("p", request.suggestedRules.isEmpty ? (narrow ? "—" : "always (no rule)") : "always…"), ("n", "deny…"),
+    let choices = [
+      KeyHint("once", .approveOnce), KeyHint(narrow ? "session" : "this session", .approveSession),
+      KeyHint(request.suggestedRules.isEmpty ? (narrow ? "—" : "always (no rule)") : "always…", .approveAlways),
+      KeyHint("deny…", .deny),
     ]
-    for (key, label) in choices {
+    for choice in choices {
+      let (key, label) = (choice.keys(in: .prompt), choice.label)
       guard x < content.maxX else { break }
       x += canvas.put(
         narrow ? key : "[" + key + "]", x: x, y: y, paused ? Style(.dim) : Style(.key, bold: true),
@@ -229,10 +234,12 @@ public enum PromptView {
     }
     let waiting = state.spaces.reduce(0) { $0 + $1.pending }
     if waiting > 1, x < content.maxX - 10 {
-      x += canvas.put("] next  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
+      x += canvas.put(
+        KeyHint.key(.nextRequest, in: state.context) + " next  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
     }
     if x < content.maxX - 14 {
-      x += canvas.put("+ more time  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
+      x += canvas.put(
+        KeyHint.key(.extendDeadline, in: .prompt) + " more time  ", x: x, y: y, Style(.dim), limit: content.maxX - x)
     }
     if !request.suggestedRules.isEmpty, x < content.maxX - 12 {
       let rule = "rule: " + WorkbenchState.editableRuleText(request.suggestedRules)
