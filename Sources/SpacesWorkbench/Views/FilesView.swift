@@ -20,15 +20,9 @@ public enum FilesView {
       canvas.boxTag(rect, "\(changes) changed", Style(.modified))
     }
     let inner = PaneDrawing.inner(rect)
-    guard !inner.isEmpty else { return }
-    if rows.isEmpty {
-      PaneDrawing.placeholder(state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)", in: inner, &canvas)
-      return
-    }
-    let top = PaneDrawing.scrollTop(selection: state.treeSelection, count: rows.count, rows: inner.height)
-    for (offset, row) in rows[top..<min(rows.count, top + inner.height)].enumerated() {
-      let y = inner.y + offset
-      let selected = top + offset == state.treeSelection
+    let empty = state.treeFilter.isEmpty ? "(empty workspace)" : "(no match)"
+    PaneDrawing.list(rows, selection: state.treeSelection, in: inner, empty: empty, into: &canvas) {
+      canvas, row, y, selected in
       let base: Style
       switch row.marker {
       case .added: base = Style(.added)
@@ -48,5 +42,4 @@ public enum FilesView {
       canvas.put(markerText, x: inner.maxX - 1, y: y, selected ? style : (row.marker == nil ? Style(.modified) : base))
     }
   }
-
 }

@@ -55,15 +55,9 @@ public enum OperationsView {
     if tags.isEmpty { tags.append("\(state.operations.count)") }
     canvas.boxTag(rect, tags.joined(separator: " · "), Style(waiting > 0 ? .waiting : .dim))
     let inner = PaneDrawing.inner(rect)
-    guard !inner.isEmpty else { return }
-    if operations.isEmpty {
-      PaneDrawing.placeholder(state.operationFilter.isEmpty ? "Nothing yet." : "(no match)", in: inner, &canvas)
-      return
-    }
-    let top = PaneDrawing.scrollTop(selection: state.operationSelection, count: operations.count, rows: inner.height)
-    for (offset, record) in operations[top..<min(operations.count, top + inner.height)].enumerated() {
-      let y = inner.y + offset
-      let selected = top + offset == state.operationSelection
+    let empty = state.operationFilter.isEmpty ? "Nothing yet." : "(no match)"
+    PaneDrawing.list(operations, selection: state.operationSelection, in: inner, empty: empty, into: &canvas) {
+      canvas, record, y, selected in
       let (glyph, role) = icon(record, now: now)
       // ±N: how many paths it changed in the workspace (its change record).
       let status = stateText(record, now: now) + (record.changes.map { $0.total > 0 ? " ±\($0.total)" : "" } ?? "")

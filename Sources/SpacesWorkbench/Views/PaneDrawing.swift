@@ -46,6 +46,24 @@ enum PaneDrawing {
     return min(max(0, selection - rows / 2), count - rows)
   }
 
+  /// Draws a list pane's rows in `inner`: `empty` dim in the first row when there are none,
+  /// else the rows that fit around `selection`, each drawn by `draw` at its row `y`, told
+  /// whether it is the selected one.
+  static func list<Row>(
+    _ rows: [Row], selection: Int, in inner: Rect, empty: String, into canvas: inout Canvas,
+    _ draw: (inout Canvas, Row, _ y: Int, _ selected: Bool) -> Void
+  ) {
+    guard !inner.isEmpty else { return }
+    if rows.isEmpty {
+      placeholder(empty, in: inner, &canvas)
+      return
+    }
+    let top = scrollTop(selection: selection, count: rows.count, rows: inner.height)
+    for (offset, row) in rows[top..<min(rows.count, top + inner.height)].enumerated() {
+      draw(&canvas, row, inner.y + offset, top + offset == selection)
+    }
+  }
+
   /// Wraps text at spaces to `width` columns.
   static func wrap(_ text: String, width: Int) -> [String] {
     var lines: [String] = []
