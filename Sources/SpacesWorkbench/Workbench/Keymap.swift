@@ -101,7 +101,7 @@ public struct KeyBinding: Sendable {
   public var keyLabel: String { keys.map(\.name).joined(separator: "/") }
 }
 
-/// The workbench's keymap: the one table key handling and help both use.
+/// The workbench's keymap: the one table key handling, help and the key hints all use.
 public enum Keymap {
   /// Every binding, in help order.
   public static let bindings: [KeyBinding] = [
