@@ -5,7 +5,7 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
   name: "agent-spaces",
-  platforms: [.macOS(.v15)],
+  // Linux only (bubblewrap, cgroups, pidfd, Glibc): no `platforms` entry claims macOS support.
   products: [
     .executable(name: "spaces", targets: ["SpacesTUI"]),
     .executable(name: "spaces-spare", targets: ["SpacesSpare"]),

@@ -55,6 +55,16 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let undoRefused = Code(rawValue: "undoRefused")
     /// A system call failed in a way the other codes don't describe.
     public static let ioError = Code(rawValue: "ioError")
+    /// Too many requests are in flight on one connection; wait for some to finish.
+    public static let busy = Code(rawValue: "busy")
+
+    /// Every code above: the schema's `ErrorCode` (SchemaTests check the two match).
+    public static let all: [Code] = [
+      .pathOutsideWorkspace, .invalidPath, .notFound, .isDirectory, .notDirectory, .editNoMatch, .editAmbiguous,
+      .tooLarge, .timeout, .invalidRequest, .invalidEncoding, .invalidName, .spaceExists, .spaceNotFound,
+      .invalidConfig, .backendUnavailable, .limitExceeded, .journalError, .cancelled, .approvalClosed, .disconnected,
+      .undoRefused, .ioError, .busy,
+    ]
   }
 
   /// The stable code.

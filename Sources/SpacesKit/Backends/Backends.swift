@@ -19,19 +19,3 @@ public enum Backends {
     ContainerBackend.removeContainer(space: space, home: home.path, engine: config?.engine)
   }
 }
-
-/// A backend that can't run anything, and says why.
-public struct UnavailableBackend: IsolationBackend {
-  public let name: String
-  public let reason: String
-  public var isolated: Bool { true }
-  /// A missing backend runs nothing; its profile is a sandbox's, so the policy asks no more
-  /// than the backend it stands for would.
-  public func isolationProfile(network: Bool) -> IsolationProfile { .bubblewrap(network: network) }
-
-  public func run(
-    _ request: ShellRequest, onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome {
-    throw SpacesError(.backendUnavailable, reason)
-  }
-}

@@ -138,21 +138,16 @@ public struct ContainerBackend: IsolationBackend {
       }
     }
     if outcome.limitHit == nil {
-      for limit in ["processes", "memory"] {
-        if let note = ShellRunner.limitNote(limit, limits: request.limits),
-          outcome.stderr.hasSuffix(note)
-        {
-          outcome.limitHit = limit
-          break
-        }
+      for limit in [ShellLimit.processes, .memory] where outcome.stderr.hasSuffix(limit.note(request.limits)) {
+        outcome.limitHit = limit
+        break
       }
     }
     // The wrapper's counter can miss a fork bomb that ends within one poll; a shell that
     // could not fork under the container's pids limit says so itself.
-    if outcome.limitHit == nil, Self.forkFailed(outcome.stderr),
-      let note = ShellRunner.limitNote("processes", limits: request.limits)
-    {
-      outcome.limitHit = "processes"
+    if outcome.limitHit == nil, Self.forkFailed(outcome.stderr) {
+      let note = ShellLimit.processes.note(request.limits)
+      outcome.limitHit = .processes
       outcome.stderr += (outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
       onOutput(.stderr, note)
     }

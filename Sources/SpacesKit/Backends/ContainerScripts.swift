@@ -64,8 +64,8 @@ enum ContainerScripts {
   /// kills whatever the script left, and reports a process-limit or memory-limit hit with the
   /// runner's note on stderr.
   static func wrapper(operation: String, limits: ShellLimits) -> String {
-    let processNote = ShellRunner.limitNote("processes", limits: limits) ?? ""
-    let memoryNote = ShellRunner.limitNote("memory", limits: limits) ?? ""
+    let processNote = ShellLimit.processes.note(limits)
+    let memoryNote = ShellLimit.memory.note(limits)
     return functions + """
       echo $$ >\(stateFolder)/\(operation) 2>/dev/null
       spaces_limits; _p0=$_p; _m0=$_m

@@ -230,7 +230,7 @@ enum ShellRunner {
     if body.ending == .cancelled || Task.isCancelled {
       throw CancellationError()
     }
-    outcome.limitHit = body.ending == .processLimit ? "processes" : body.cgroupLimit ?? limitHit(outcome)
+    outcome.limitHit = body.ending == .processLimit ? .processes : body.cgroupLimit ?? limitHit(outcome)
     if body.outputLeftOpen {
       let note = "[spaces] a process the command started kept its output open after it ended; it may still run\n"
       outcome.stderr += (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
@@ -297,10 +297,10 @@ enum ShellRunner {
   }
 
   /// The rlimit a command died of, from its status (the cgroup limits are read by the pump).
-  private static func limitHit(_ outcome: ShellOutcome) -> String? {
+  private static func limitHit(_ outcome: ShellOutcome) -> ShellLimit? {
     func died(of sig: Int32) -> Bool { outcome.signal == sig || outcome.exitCode == 128 + sig }
-    if died(of: SIGXCPU) { return "cpu" }
-    if died(of: SIGXFSZ) { return "fileSize" }
+    if died(of: SIGXCPU) { return .cpu }
+    if died(of: SIGXFSZ) { return .fileSize }
     return nil
   }
 
@@ -309,21 +309,7 @@ enum ShellRunner {
       return
         "[spaces] timed out after \(limits.timeoutMs) ms: the command and everything it started were killed\n"
     }
-    return outcome.limitHit.flatMap { limitNote($0, limits: limits) }
-  }
-
-  /// The line appended to stderr when a limit stops a command ("processes", "memory",
-  /// "fileSize" or "cpu"); nil for anything else.
-  static func limitNote(_ limit: String, limits: ShellLimits) -> String? {
-    switch limit {
-    case "processes":
-      return "[spaces] process limit (\(limits.maxProcesses)) reached: the command was stopped\n"
-    case "memory":
-      return "[spaces] memory limit (\(limits.memoryBytes) bytes) reached: a process was killed\n"
-    case "fileSize": return "[spaces] file size limit (\(limits.fileSizeBytes) bytes) reached\n"
-    case "cpu": return "[spaces] CPU time limit (\(limits.cpuSeconds) s per process) reached\n"
-    default: return nil
-    }
+    return outcome.limitHit?.note(limits)
   }
 
 }
@@ -408,8 +394,8 @@ private func withOptionalCString<T>(_ string: String?, _ body: (UnsafePointer<CC
 struct RunBody: Sendable {
   var ending: Pump.Ending
   var status: Int32
-  /// "processes" or "memory" when the operation cgroup's limit was hit.
-  var cgroupLimit: String?
+  /// `processes` or `memory` when the operation cgroup's limit was hit.
+  var cgroupLimit: ShellLimit?
   /// Whether something kept stdout or stderr open after the command ended.
   var outputLeftOpen = false
   var stdout: OutputCollector
@@ -509,9 +495,9 @@ struct Pump: @unchecked Sendable {
     let status = cspaces_reap(pid)
     // Nothing is left in the operation cgroup (see killLeftovers); the empty folders go after
     // the result is back.
-    var cgroupLimit: String?
+    var cgroupLimit: ShellLimit?
     if let cgroup {
-      cgroupLimit = cgroup.processLimitHit ? "processes" : cgroup.memoryLimitHit ? "memory" : nil
+      cgroupLimit = cgroup.processLimitHit ? .processes : cgroup.memoryLimitHit ? .memory : nil
       cgroup.removeLater()
     }
     return RunBody(

@@ -165,9 +165,8 @@ public struct ShellOutcome: Sendable, Equatable {
   public var truncated: Bool
   /// Whether the time limit killed the command.
   public var timedOut: Bool
-  /// The resource limit that stopped the command when that is detectable:
-  /// "processes", "memory", "fileSize" or "cpu".
-  public var limitHit: String?
+  /// The resource limit that stopped the command, when that is detectable.
+  public var limitHit: ShellLimit?
   /// Wall-clock duration in milliseconds.
   public var durationMs: Int
 
@@ -179,7 +178,7 @@ public struct ShellOutcome: Sendable, Equatable {
     stderr: String,
     truncated: Bool,
     timedOut: Bool,
-    limitHit: String?,
+    limitHit: ShellLimit?,
     durationMs: Int
   ) {
     self.exitCode = exitCode
@@ -192,18 +191,41 @@ public struct ShellOutcome: Sendable, Equatable {
     self.durationMs = durationMs
   }
 
-  /// The error to report when the command was stopped by the time limit or a resource limit.
+  /// The error an operation fails with when the time limit (`timeoutMs`) or a resource limit
+  /// stopped the command (`.timeout` or `.limitExceeded`); nil when neither did.
   ///
-  /// `run` returns an outcome rather than throwing in these cases, so the output is kept;
-  /// callers that want an error use this (`.timeout` or `.limitExceeded`).
-  public var limitError: SpacesError? {
+  /// `run` returns an outcome rather than throwing in these cases, so the output is kept.
+  public func limitError(timeoutMs: Int) -> SpacesError? {
     if timedOut {
-      return SpacesError(.timeout, "The command ran past its time limit and was killed.")
+      return SpacesError(
+        .timeout, "the command ran longer than \(timeoutMs) ms and was stopped; raise timeoutMs or run less at once")
     }
     if let limitHit {
-      return SpacesError(.limitExceeded, "The command hit the \(limitHit) limit and was stopped.")
+      return SpacesError(.limitExceeded, "the command hit the space's \(limitHit.rawValue) limit and was stopped")
     }
     return nil
+  }
+}
+
+/// A resource limit that can stop a command (the names a result's error and a note use).
+public enum ShellLimit: String, Sendable, CaseIterable {
+  /// The process count (the cgroup's or the container's pids limit, or RLIMIT_NPROC).
+  case processes
+  /// The memory limit (the cgroup's or the container's).
+  case memory
+  /// The largest file a process may write (RLIMIT_FSIZE).
+  case fileSize
+  /// CPU seconds per process (RLIMIT_CPU).
+  case cpu
+
+  /// The line appended to stderr when this limit stops a command.
+  public func note(_ limits: ShellLimits) -> String {
+    switch self {
+    case .processes: "[spaces] process limit (\(limits.maxProcesses)) reached: the command was stopped\n"
+    case .memory: "[spaces] memory limit (\(limits.memoryBytes) bytes) reached: a process was killed\n"
+    case .fileSize: "[spaces] file size limit (\(limits.fileSizeBytes) bytes) reached\n"
+    case .cpu: "[spaces] CPU time limit (\(limits.cpuSeconds) s per process) reached\n"
+    }
   }
 }
 

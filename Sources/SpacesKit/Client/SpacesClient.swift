@@ -60,7 +60,7 @@ public final class SpacesClient: Sendable {
   public func hello(
     role: ConnectionRole = .agent, token: String? = nil, space: String? = nil, client: String? = nil
   ) async throws -> HelloResult {
-    try await call("hello", HelloParams(role: role, token: token, space: space, client: client))
+    try await call(.hello, HelloParams(role: role, token: token, space: space, client: client))
   }
 
   /// Runs one operation; `onEvent` receives its events (output, approval, decision) as they happen.
@@ -74,11 +74,11 @@ public final class SpacesClient: Sendable {
     _ op: Op, to space: String, reason: String? = nil, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> OperationResult {
     guard let onEvent else {
-      return try await call("op.submit", SubmitParams(space: space, op: op, events: false, reason: reason))
+      return try await call(.opSubmit, SubmitParams(space: space, op: op, events: false, reason: reason))
     }
     let output = LockedValue<(stdout: String, stderr: String)>(("", ""))
     let result: OperationResult = try await call(
-      "op.submit", SubmitParams(space: space, op: op, streamsOutput: true, reason: reason),
+      .opSubmit, SubmitParams(space: space, op: op, streamsOutput: true, reason: reason),
       onEvent: { event in
         if event.type == .output, let data = event.data {
           output.withValue { text in
@@ -98,13 +98,13 @@ public final class SpacesClient: Sendable {
   public func subscribe(space: String?, fromSeq: Int? = nil) async throws -> AsyncStream<Event> {
     let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
     let _: SubscribeResult = try await call(
-      "events.subscribe", SubscribeParams(space: space, fromSeq: fromSeq), stream: continuation)
+      .eventsSubscribe, SubscribeParams(space: space, fromSeq: fromSeq), stream: continuation)
     return stream
   }
 
   /// The approval requests waiting (in one space, or all this connection may see).
   public func approvals(space: String? = nil) async throws -> [ApprovalRequest] {
-    let result: ApprovalListResult = try await call("approval.list", ApprovalListParams(space: space))
+    let result: ApprovalListResult = try await call(.approvalList, ApprovalListParams(space: space))
     return result.approvals
   }
 
@@ -113,94 +113,94 @@ public final class SpacesClient: Sendable {
     _ id: String, _ decision: ApprovalChoice, feedback: String? = nil, rules: [PolicyRule]? = nil
   ) async throws {
     let _: ApprovalResolveResult = try await call(
-      "approval.resolve", ApprovalResolveParams(id: id, decision: decision, feedback: feedback, rules: rules))
+      .approvalResolve, ApprovalResolveParams(id: id, decision: decision, feedback: feedback, rules: rules))
   }
 
   /// Gives an approval request more time (supervisors only): `seconds` (1 to
   /// ``ApprovalQueue/maxExtensionSeconds``), or the time it was given first when `nil`.
   @discardableResult
   public func extendApproval(_ id: String, seconds: Int? = nil) async throws -> ApprovalExtension {
-    try await call("approval.extend", ApprovalExtendParams(id: id, seconds: seconds))
+    try await call(.approvalExtend, ApprovalExtendParams(id: id, seconds: seconds))
   }
 
   /// What the space's policy says about an operation, without running it.
   public func checkPolicy(_ op: Op, in space: String) async throws -> Decision {
-    try await call("policy.check", SubmitParams(space: space, op: op, events: nil))
+    try await call(.policyCheck, SubmitParams(space: space, op: op, events: nil))
   }
 
   /// Creates a space.
   public func createSpace(_ params: SpaceCreateParams) async throws -> SpaceConfig {
-    try await call("space.create", params)
+    try await call(.spaceCreate, params)
   }
 
   /// Lists the spaces.
   public func spaces() async throws -> [SpaceConfig] {
-    let result: SpaceListResult = try await call("space.list", EmptyObject())
+    let result: SpaceListResult = try await call(.spaceList, EmptyObject())
     return result.spaces
   }
 
   /// One space's config.
   public func space(_ name: String) async throws -> SpaceConfig {
-    try await call("space.get", SpaceNameParams(name: name))
+    try await call(.spaceGet, SpaceNameParams(name: name))
   }
 
   /// Deletes a space (supervisors only).
   public func deleteSpace(_ name: String) async throws {
-    let _: SpaceDeleteResult = try await call("space.delete", SpaceNameParams(name: name))
+    let _: SpaceDeleteResult = try await call(.spaceDelete, SpaceNameParams(name: name))
   }
 
   /// Lists a workspace folder (supervisors only).
   public func listFiles(in space: String, path: String = "") async throws -> [WorkspaceEntry] {
-    let result: FileListResult = try await call("file.list", FileListParams(space: space, path: path))
+    let result: FileListResult = try await call(.fileList, FileListParams(space: space, path: path))
     return result.entries
   }
 
   /// Reads a file as the person (supervisors only).
   public func readFile(_ path: String, in space: String) async throws -> OperationResult {
-    try await call("file.read", FileReadParams(space: space, path: path))
+    try await call(.fileRead, FileReadParams(space: space, path: path))
   }
 
   /// Writes a file as the person (supervisors only).
   public func writeFile(
     _ path: String, content: String, encoding: ContentEncoding = .utf8, in space: String
   ) async throws -> OperationResult {
-    try await call("file.write", FileWriteParams(space: space, path: path, content: content, encoding: encoding))
+    try await call(.fileWrite, FileWriteParams(space: space, path: path, content: content, encoding: encoding))
   }
 
   /// Deletes a file as the person (supervisors only).
   public func deleteFile(_ path: String, recursive: Bool = false, in space: String) async throws -> OperationResult {
-    try await call("file.delete", FileDeleteParams(space: space, path: path, recursive: recursive))
+    try await call(.fileDelete, FileDeleteParams(space: space, path: path, recursive: recursive))
   }
 
   /// What an operation changed (`op.changes`): its record, or why there is none.
   public func changes(of op: String, in space: String, diff: Bool = true) async throws -> ChangesAnswer {
-    try await call("op.changes", ChangesParams(space: space, op: op, diff: diff))
+    try await call(.opChanges, ChangesParams(space: space, op: op, diff: diff))
   }
 
   /// The newest change records of a space, newest first (`op.changes` without `op`).
   public func changeList(in space: String, limit: Int = 50) async throws -> ChangesList {
-    try await call("op.changes", ChangesParams(space: space, limit: limit))
+    try await call(.opChanges, ChangesParams(space: space, limit: limit))
   }
 
   /// Undoes one operation as the person (`op.undo`, supervisors only).
   public func undo(_ op: String, in space: String) async throws -> UndoOutcome {
-    try await call("op.undo", UndoParams(space: space, op: op))
+    try await call(.opUndo, UndoParams(space: space, op: op))
   }
 
   /// Restores a workspace to before an operation (`space.restore`, supervisors only).
   public func restore(_ space: String, before op: String) async throws -> UndoOutcome {
-    try await call("space.restore", RestoreParams(space: space, before: op))
+    try await call(.spaceRestore, RestoreParams(space: space, before: op))
   }
 
   /// Calls any method and decodes its result; throws ``RPCError`` for an error response.
   public func call<P: Encodable & Sendable, R: Decodable>(
-    _ method: String, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil
+    _ method: RPCMethod, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil
   ) async throws -> R {
     try await call(method, params, onEvent: onEvent, stream: nil)
   }
 
   private func call<P: Encodable & Sendable, R: Decodable>(
-    _ method: String, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil,
+    _ method: RPCMethod, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil,
     stream: AsyncStream<Event>.Continuation?
   ) async throws -> R {
     let id = router.nextID()
@@ -217,7 +217,7 @@ public final class SpacesClient: Sendable {
           router.finish(id, with: .failure(CancellationError()))
           return
         }
-        channel.writeAndFlush(Wire.request(method, params, id: .number(id))).whenFailure { _ in
+        channel.writeAndFlush(Wire.request(method.rawValue, params, id: .number(id))).whenFailure { _ in
           router.finish(id, with: .failure(ClientRouter.disconnected))
         }
       }
@@ -225,7 +225,8 @@ public final class SpacesClient: Sendable {
       // The caller stops waiting at once; the server stops the request (a running command is
       // killed) when the notification arrives.
       if router.finish(id, with: .failure(CancellationError())) {
-        channel.writeAndFlush(Wire.request("request.cancel", CancelParams(id: .number(id)), id: nil), promise: nil)
+        channel.writeAndFlush(
+          Wire.request(RPCMethod.requestCancel.rawValue, CancelParams(id: .number(id)), id: nil), promise: nil)
       }
     }
     // The router has read the header already: an error response was thrown above.
@@ -233,7 +234,7 @@ public final class SpacesClient: Sendable {
       return try SpacesJSON.decoder.decode(ResultBox<R>.self, from: line).result
     } catch {
       throw SpacesError(
-        .invalidRequest, "the server's answer to \(method) can't be read: \(SpacesJSON.describe(error))")
+        .invalidRequest, "the server's answer to \(method.rawValue) can't be read: \(SpacesJSON.describe(error))")
     }
   }
 }

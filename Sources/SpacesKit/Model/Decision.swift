@@ -3,7 +3,7 @@
 /// JSON form: `{"decision":"ask","reasons":["…"],"rules":["…"]}`.
 public struct Decision: Codable, Sendable, Equatable {
   /// The three verdicts, ordered from least to most strict.
-  public enum Verdict: String, Codable, Sendable, Comparable {
+  public enum Verdict: String, Codable, Sendable, Comparable, CaseIterable {
     case allow, ask, deny
 
     private var strictness: Int {

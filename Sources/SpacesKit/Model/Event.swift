@@ -6,7 +6,7 @@ import Foundation
 /// grows, and a timestamp; the other fields depend on `type`.
 public struct Event: Codable, Sendable, Equatable {
   /// What happened.
-  public enum Kind: String, Codable, Sendable {
+  public enum Kind: String, Codable, Sendable, CaseIterable {
     /// An operation arrived (`op`, `actor`, and `reason` when the agent gave one: its own words,
     /// see ``StatedReason``).
     case received
@@ -43,7 +43,7 @@ public struct Event: Codable, Sendable, Equatable {
   }
 
   /// Who sent an operation.
-  public enum Actor: String, Codable, Sendable {
+  public enum Actor: String, Codable, Sendable, CaseIterable {
     /// The agent working in the space.
     case agent
     /// The person supervising it (edits from the workbench or a supervisor client).

@@ -63,8 +63,8 @@ public enum InputDecoders {
       return Outcome(kind: "error \(error.code)", message: error.message)
     case .request(let request, _):
       do throws(RPCError) {
-        let params = try RPCParams(request)
-        if case .hello(let hello) = params, let space = hello.space {
+        let params = try ServerConnection.route(try RPCMethod(named: request.method)).decode(request)
+        if let hello = params as? HelloParams, let space = hello.space {
           do {
             try SpacesHome.validate(name: space)
           } catch {

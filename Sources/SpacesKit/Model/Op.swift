@@ -61,7 +61,7 @@ public enum Op: Sendable, Equatable {
 }
 
 /// How file content is carried in JSON.
-public enum ContentEncoding: String, Codable, Sendable {
+public enum ContentEncoding: String, Codable, Sendable, CaseIterable {
   /// The content is the text itself.
   case utf8
   /// The content is base64 of the bytes (for binary files).

@@ -4,12 +4,12 @@
 /// the status.
 public struct OperationResult: Codable, Sendable, Equatable {
   /// How an operation ended.
-  public enum Status: String, Codable, Sendable {
+  public enum Status: String, Codable, Sendable, CaseIterable {
     case completed, failed, denied
   }
 
   /// Who denied an operation.
-  public enum DecidedBy: String, Codable, Sendable {
+  public enum DecidedBy: String, Codable, Sendable, CaseIterable {
     case policy, person, timeout
   }
 

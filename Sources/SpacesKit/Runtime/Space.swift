@@ -777,16 +777,7 @@ public final class Space: Sendable {
     let protectedText = outcome.stderr + Self.protectedLines(restored, after: outcome.stderr)
     result.stderr = protectedText + Self.noteLines(sessionNotes, after: protectedText)
     result.truncated = outcome.truncated
-    if outcome.timedOut {
-      throw SpacesError(
-        .timeout,
-        "the command ran longer than \(limits.timeoutMs) ms and was stopped; raise timeoutMs or run less at once"
-      )
-    }
-    if let limit = outcome.limitHit {
-      throw SpacesError(
-        .limitExceeded, "the command hit the space's \(limit) limit and was stopped")
-    }
+    if let error = outcome.limitError(timeoutMs: limits.timeoutMs) { throw error }
   }
 
   // MARK: - The shell session

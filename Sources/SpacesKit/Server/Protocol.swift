@@ -16,20 +16,46 @@ public enum SpacesProtocol {
 
 /// The JSON-RPC error codes the server answers with.
 public enum RPCErrorCode {
+  /// The codes by name: the schema's `rpcErrors` (SchemaTests check the two match).
+  public enum Name: String, CaseIterable, Sendable {
+    /// The line is not JSON.
+    case parseError
+    /// The JSON is not a valid request (or is over the size limit).
+    case invalidRequest
+    /// No such method.
+    case methodNotFound
+    /// The params are missing a field or have a wrong one; the message names it.
+    case invalidParams
+    /// The method ran and failed; `data.code` is a stable ``SpacesError/Code``.
+    case failed
+    /// The connection's role may not do this (or, over TCP, `hello` with the token is missing).
+    case forbidden
+
+    /// The JSON-RPC number.
+    public var code: Int {
+      switch self {
+      case .parseError: -32700
+      case .invalidRequest: -32600
+      case .methodNotFound: -32601
+      case .invalidParams: -32602
+      case .failed: -32000
+      case .forbidden: -32003
+      }
+    }
+  }
+
   /// The line is not JSON.
-  public static let parseError = -32700
+  public static let parseError = Name.parseError.code
   /// The JSON is not a valid request (or is over the size limit).
-  public static let invalidRequest = -32600
+  public static let invalidRequest = Name.invalidRequest.code
   /// No such method.
-  public static let methodNotFound = -32601
+  public static let methodNotFound = Name.methodNotFound.code
   /// The params are missing a field or have a wrong one; the message names it.
-  public static let invalidParams = -32602
-  /// A bug in the server.
-  public static let internalError = -32603
+  public static let invalidParams = Name.invalidParams.code
   /// The method ran and failed; `data.code` is a stable ``SpacesError/Code``.
-  public static let failed = -32000
+  public static let failed = Name.failed.code
   /// The connection's role may not do this (or, over TCP, `hello` with the token is missing).
-  public static let forbidden = -32003
+  public static let forbidden = Name.forbidden.code
 }
 
 /// A request id: a number or a string.
@@ -97,7 +123,7 @@ public struct RPCError: Error, Codable, Sendable, Equatable, CustomStringConvert
 }
 
 /// What a connection may do.
-public enum ConnectionRole: String, Codable, Sendable {
+public enum ConnectionRole: String, Codable, Sendable, CaseIterable {
   /// Submits operations; can't approve, delete spaces, touch files directly or watch others.
   case agent
   /// The person's side: everything.

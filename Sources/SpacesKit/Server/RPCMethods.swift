@@ -1,27 +1,58 @@
 import Foundation
 
-/// The protocol's methods: who may call each one and in which order it is answered.
-enum RPCMethod: String, CaseIterable, Sendable {
+/// The protocol's methods, the one list of them: the server routes by it, the client calls by
+/// it, and `schema/protocol.schema.json` names the same methods (SchemaTests check both ways).
+public enum RPCMethod: String, CaseIterable, Sendable {
+  /// Says who the connection is.
   case hello
+  /// Stops a running request of the same connection.
   case requestCancel = "request.cancel"
+  /// Creates a space.
   case spaceCreate = "space.create"
+  /// The spaces the connection may see.
   case spaceList = "space.list"
+  /// One space's configuration.
   case spaceGet = "space.get"
+  /// Deletes a space.
   case spaceDelete = "space.delete"
+  /// Runs one operation.
   case opSubmit = "op.submit"
+  /// Follows a space's events.
   case eventsSubscribe = "events.subscribe"
+  /// Ends a subscription.
   case eventsUnsubscribe = "events.unsubscribe"
+  /// The waiting approval requests.
   case approvalList = "approval.list"
+  /// Answers an approval request.
   case approvalResolve = "approval.resolve"
+  /// Gives an approval request more time.
   case approvalExtend = "approval.extend"
+  /// What the policy says about an operation, without running it.
   case policyCheck = "policy.check"
+  /// A workspace folder's entries.
   case fileList = "file.list"
+  /// Reads a file as the person.
   case fileRead = "file.read"
+  /// Writes a file as the person.
   case fileWrite = "file.write"
+  /// Deletes a file or folder as the person.
   case fileDelete = "file.delete"
+  /// One operation's change record, or the newest records.
   case opChanges = "op.changes"
+  /// Undoes one operation.
   case opUndo = "op.undo"
+  /// Takes back everything from one operation on.
   case spaceRestore = "space.restore"
+
+  /// Who may call a method (the schema's `access`).
+  public enum Access: String, Sendable {
+    /// Agents (in their one space) and supervisors.
+    case any
+    /// Supervisors only: an agent gets -32003 before its params are read.
+    case supervisor
+    /// Supervisors, and agents when `spaces serve --allow-agent-spaces` lets them (narrower).
+    case supervisorOrAllowedAgent
+  }
 
   /// Finds a method by its wire name; an unknown name is -32601 with the list of methods.
   init(named name: String) throws(RPCError) {
@@ -33,72 +64,30 @@ enum RPCMethod: String, CaseIterable, Sendable {
     self = method
   }
 
-  /// Whether it runs on the connection's task, before the next line is read (so a request sent
-  /// right after `hello` already sees the role).
-  var answeredInOrder: Bool { self == .hello || self == .requestCancel }
-
-  /// What an agent may not do, for the -32003 message; `nil` when agents may call it.
-  var supervisorAction: String? {
+  /// Who may call it.
+  public var access: Access {
     switch self {
+    case .spaceDelete, .approvalResolve, .approvalExtend, .fileList, .fileRead, .fileWrite, .fileDelete, .opUndo,
+      .spaceRestore:
+      .supervisor
+    case .spaceCreate: .supervisorOrAllowedAgent
+    case .hello, .requestCancel, .spaceList, .spaceGet, .opSubmit, .eventsSubscribe, .eventsUnsubscribe,
+      .approvalList, .policyCheck, .opChanges:
+      .any
+    }
+  }
+
+  /// What an agent may not do, for the -32003 message; `nil` when agents may call it (the
+  /// rules of `space.create` are its own).
+  var supervisorAction: String? {
+    guard access == .supervisor else { return nil }
+    return switch self {
     case .spaceDelete: "delete spaces"
     case .approvalResolve: "resolve approvals"
     case .approvalExtend: "give approval requests more time"
-    case .fileList, .fileRead, .fileWrite, .fileDelete: "use \(rawValue)"
     case .opUndo: "undo operations"
     case .spaceRestore: "restore a workspace"
-    default: nil
-    }
-  }
-}
-
-/// A request's params, decoded for its method: the one place that says which params each
-/// method reads.
-enum RPCParams: Sendable {
-  case hello(HelloParams)
-  case cancel(CancelParams)
-  case spaceCreate(SpaceCreateParams)
-  case spaceList
-  case spaceGet(SpaceNameParams)
-  case spaceDelete(SpaceNameParams)
-  case submit(SubmitParams)
-  case subscribe(SubscribeParams)
-  case unsubscribe(UnsubscribeParams)
-  case approvalList(ApprovalListParams)
-  case approvalResolve(ApprovalResolveParams)
-  case approvalExtend(ApprovalExtendParams)
-  case policyCheck(SubmitParams)
-  case fileList(FileListParams)
-  case fileRead(FileReadParams)
-  case fileWrite(FileWriteParams)
-  case fileDelete(FileDeleteParams)
-  case opChanges(ChangesParams)
-  case opUndo(UndoParams)
-  case spaceRestore(RestoreParams)
-
-  /// Decodes the params of `request` for its method; -32601 for an unknown method, -32602 with
-  /// the field's name for bad params.
-  init(_ request: ServerConnection.Request) throws(RPCError) {
-    switch try RPCMethod(named: request.method) {
-    case .hello: self = .hello(try request.params(HelloParams.self))
-    case .requestCancel: self = .cancel(try request.params(CancelParams.self))
-    case .spaceCreate: self = .spaceCreate(try request.params(SpaceCreateParams.self))
-    case .spaceList: self = .spaceList
-    case .spaceGet: self = .spaceGet(try request.params(SpaceNameParams.self))
-    case .spaceDelete: self = .spaceDelete(try request.params(SpaceNameParams.self))
-    case .opSubmit: self = .submit(try request.params(SubmitParams.self))
-    case .eventsSubscribe: self = .subscribe(try request.params(SubscribeParams.self))
-    case .eventsUnsubscribe: self = .unsubscribe(try request.params(UnsubscribeParams.self))
-    case .approvalList: self = .approvalList(try request.params(ApprovalListParams.self))
-    case .approvalResolve: self = .approvalResolve(try request.params(ApprovalResolveParams.self))
-    case .approvalExtend: self = .approvalExtend(try request.params(ApprovalExtendParams.self))
-    case .policyCheck: self = .policyCheck(try request.params(SubmitParams.self))
-    case .fileList: self = .fileList(try request.params(FileListParams.self))
-    case .fileRead: self = .fileRead(try request.params(FileReadParams.self))
-    case .fileWrite: self = .fileWrite(try request.params(FileWriteParams.self))
-    case .fileDelete: self = .fileDelete(try request.params(FileDeleteParams.self))
-    case .opChanges: self = .opChanges(try request.params(ChangesParams.self))
-    case .opUndo: self = .opUndo(try request.params(UndoParams.self))
-    case .spaceRestore: self = .spaceRestore(try request.params(RestoreParams.self))
+    default: "use \(rawValue)"
     }
   }
 }

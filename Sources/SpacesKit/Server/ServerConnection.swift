@@ -66,8 +66,13 @@ final class ServerConnection: Sendable {
       (request, respond) = (inbound, isRequest)
     }
     let id = request.id
-    if let method = RPCMethod(rawValue: request.method), method.answeredInOrder {
-      let outcome = answerInOrder(request)
+    if let method = RPCMethod(rawValue: request.method), case .inOrder(let answer) = Self.route(method).handler {
+      let outcome: Outcome
+      do {
+        outcome = try answer(self, request)
+      } catch {
+        outcome = .failure(error)
+      }
       if respond { reply(id, outcome) }
       return nil
     }
@@ -94,10 +99,10 @@ final class ServerConnection: Sendable {
           id,
           .failure(
             RPCError(
-              RPCErrorCode.failed,
-              "too many requests in flight on this connection (at most \(server.options.maxInFlight), "
-                + "and \(byteLimit) bytes of them); wait for some to finish",
-              data: .init(code: "busy"))))
+              SpacesError(
+                .busy,
+                "too many requests in flight on this connection (at most \(server.options.maxInFlight), "
+                  + "and \(byteLimit) bytes of them); wait for some to finish"))))
       }
       return nil
     }
@@ -166,65 +171,14 @@ final class ServerConnection: Sendable {
 
   typealias Outcome = Result<ByteBuffer, RPCError>
 
-  /// Runs a method that is answered in line order (`hello`, `request.cancel`).
-  private func answerInOrder(_ request: Request) -> Outcome {
-    do throws(RPCError) {
-      switch try RPCParams(request) {
-      case .hello(let params): return hello(params, request)
-      case .cancel(let params): return cancel(params, request)
-      default: throw RPCError(RPCErrorCode.internalError, "\(request.method) is not answered in line order")
-      }
-    } catch {
-      return .failure(error)
-    }
-  }
-
   private func dispatch(_ request: Request) async -> Outcome {
     do throws(RPCError) {
       let method = try RPCMethod(named: request.method)
       // The role first: an agent learns nothing about the params of what it may not call.
       if let action = method.supervisorAction { try requireSupervisor(action) }
-      switch try RPCParams(request) {
-      case .hello, .cancel: return answerInOrder(request)
-      case .spaceCreate(let params): return try spaceCreate(params, request)
-      case .spaceList: return spaceList(request)
-      case .spaceGet(let params): return try spaceGet(params, request)
-      case .spaceDelete(let params): return try spaceDelete(params, request)
-      case .submit(let params): return try await submit(params, request)
-      case .subscribe(let params): return try subscribe(params, request)
-      case .unsubscribe(let params): return try unsubscribe(params, request)
-      case .approvalList(let params): return approvalList(params, request)
-      case .approvalResolve(let params): return try approvalResolve(params, request)
-      case .approvalExtend(let params):
-        return ok(
-          try failing { () throws(SpacesError) in try runtime.extendApproval(params.id, by: params.seconds) }, request)
-      case .policyCheck(let params): return try await policyCheck(params, request)
-      case .fileList(let params): return try fileList(params, request)
-      case .fileRead(let params): return await fileOp(params.space, .readFile(path: params.path), request)
-      case .fileWrite(let params):
-        let op = Op.createFile(path: params.path, content: params.content, encoding: params.encoding ?? .utf8)
-        return await fileOp(params.space, op, request)
-      case .fileDelete(let params):
-        return await fileOp(params.space, .deleteFile(path: params.path, recursive: params.recursive ?? false), request)
-      case .opChanges(let params):
-        try requireAccess(to: params.space)
-        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
-        if let op = params.op { return ok(space.changes(of: op, diff: params.diff ?? true), request) }
-        return ok(space.changeList(limit: params.limit ?? 50), request)
-      case .opUndo(let params):
-        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
-        do {
-          return ok(try await space.undo(params.op), request)
-        } catch {
-          throw RPCError(error)
-        }
-      case .spaceRestore(let params):
-        let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
-        do {
-          return ok(try await space.undo(params.before, restore: true), request)
-        } catch {
-          throw RPCError(error)
-        }
+      switch Self.route(method).handler {
+      case .inOrder(let answer): return try answer(self, request)
+      case .concurrent(let answer): return try await answer(self, request)
       }
     } catch {
       return .failure(error)
@@ -510,6 +464,29 @@ final class ServerConnection: Sendable {
     return ok(ApprovalResolveResult(id: params.id, decision: params.decision), request)
   }
 
+  private func approvalExtend(_ params: ApprovalExtendParams, _ request: Request) throws(RPCError) -> Outcome {
+    ok(try failing { () throws(SpacesError) in try runtime.extendApproval(params.id, by: params.seconds) }, request)
+  }
+
+  // MARK: - Changes
+
+  private func opChanges(_ params: ChangesParams, _ request: Request) throws(RPCError) -> Outcome {
+    try requireAccess(to: params.space)
+    let space = try failing { () throws(SpacesError) in try runtime.space(params.space) }
+    if let op = params.op { return ok(space.changes(of: op, diff: params.diff ?? true), request) }
+    return ok(space.changeList(limit: params.limit ?? 50), request)
+  }
+
+  /// `op.undo` (one operation) and `space.restore` (everything from `op` on).
+  private func undo(_ name: String, _ op: String, restore: Bool, _ request: Request) async throws(RPCError) -> Outcome {
+    let space = try failing { () throws(SpacesError) in try runtime.space(name) }
+    do {
+      return ok(try await space.undo(op, restore: restore), request)
+    } catch {
+      throw RPCError(error)
+    }
+  }
+
   // MARK: - Files
 
   private func fileList(_ params: FileListParams, _ request: Request) throws(RPCError) -> Outcome {
@@ -531,5 +508,104 @@ final class ServerConnection: Sendable {
     let outcome = ok(await runtime.submit(op, to: space, actor: .person, hold: hold), request)
     if request.hold == nil { hold.release() }
     return outcome
+  }
+}
+
+// MARK: - Routes
+
+/// How one method is answered: the params it reads and its handler.
+struct Route: Sendable {
+  /// Runs a request (its params are decoded inside), on the connection's task or its own.
+  enum Handler: Sendable {
+    /// Answered on the connection's task before the next line is read (so a request sent right
+    /// after `hello` already sees the role).
+    case inOrder(@Sendable (ServerConnection, ServerConnection.Request) throws(RPCError) -> ServerConnection.Outcome)
+    /// Answered in its own task, so many can be in flight.
+    case concurrent(
+      @Sendable (ServerConnection, ServerConnection.Request) async throws(RPCError) -> ServerConnection.Outcome)
+  }
+
+  /// Decodes a request's params for the method (-32602 naming the field); the fuzzer's way in.
+  let decode: @Sendable (ServerConnection.Request) throws(RPCError) -> any Sendable
+  /// Runs it.
+  let handler: Handler
+
+  /// A method answered in line order, reading params of type `P`.
+  static func inOrder<P: Decodable & Sendable>(
+    _ type: P.Type,
+    _ body: @escaping @Sendable (ServerConnection, P, ServerConnection.Request) -> ServerConnection.Outcome
+  ) -> Route {
+    Route(
+      decode: { request throws(RPCError) in try request.params(P.self) },
+      handler: .inOrder { connection, request throws(RPCError) in body(connection, try request.params(P.self), request)
+      })
+  }
+
+  /// A method answered in its own task, reading params of type `P`.
+  static func concurrent<P: Decodable & Sendable>(
+    _ type: P.Type,
+    _ body:
+      @escaping @Sendable (ServerConnection, P, ServerConnection.Request) async throws(RPCError) ->
+      ServerConnection.Outcome
+  ) -> Route {
+    Route(
+      decode: { request throws(RPCError) in try request.params(P.self) },
+      handler: .concurrent { connection, request throws(RPCError) in
+        try await body(connection, try request.params(P.self), request)
+      })
+  }
+
+  /// A method answered in its own task that reads no params.
+  static func concurrent(
+    _ body:
+      @escaping @Sendable (ServerConnection, ServerConnection.Request) throws(RPCError) ->
+      ServerConnection.Outcome
+  ) -> Route {
+    Route(
+      decode: { _ throws(RPCError) in EmptyObject() },
+      handler: .concurrent { connection, request throws(RPCError) in try body(connection, request) })
+  }
+}
+
+extension ServerConnection {
+  /// The route table: for each method, the params it reads and the handler that answers it
+  /// (`c` the connection, `p` the decoded params, `r` the request).
+  static func route(_ method: RPCMethod) -> Route {
+    switch method {
+    case .hello: .inOrder(HelloParams.self) { $0.hello($1, $2) }
+    case .requestCancel: .inOrder(CancelParams.self) { $0.cancel($1, $2) }
+    case .spaceCreate: .concurrent(SpaceCreateParams.self) { c, p, r throws(RPCError) in try c.spaceCreate(p, r) }
+    case .spaceList: .concurrent { c, r throws(RPCError) in c.spaceList(r) }
+    case .spaceGet: .concurrent(SpaceNameParams.self) { c, p, r throws(RPCError) in try c.spaceGet(p, r) }
+    case .spaceDelete: .concurrent(SpaceNameParams.self) { c, p, r throws(RPCError) in try c.spaceDelete(p, r) }
+    case .opSubmit: .concurrent(SubmitParams.self) { c, p, r throws(RPCError) in try await c.submit(p, r) }
+    case .eventsSubscribe: .concurrent(SubscribeParams.self) { c, p, r throws(RPCError) in try c.subscribe(p, r) }
+    case .eventsUnsubscribe: .concurrent(UnsubscribeParams.self) { c, p, r throws(RPCError) in try c.unsubscribe(p, r) }
+    case .approvalList: .concurrent(ApprovalListParams.self) { c, p, r throws(RPCError) in c.approvalList(p, r) }
+    case .approvalResolve:
+      .concurrent(ApprovalResolveParams.self) { c, p, r throws(RPCError) in try c.approvalResolve(p, r) }
+    case .approvalExtend:
+      .concurrent(ApprovalExtendParams.self) { c, p, r throws(RPCError) in try c.approvalExtend(p, r) }
+    case .policyCheck: .concurrent(SubmitParams.self) { c, p, r throws(RPCError) in try await c.policyCheck(p, r) }
+    case .fileList: .concurrent(FileListParams.self) { c, p, r throws(RPCError) in try c.fileList(p, r) }
+    case .fileRead:
+      .concurrent(FileReadParams.self) { c, p, r throws(RPCError) in await c.fileOp(p.space, .readFile(path: p.path), r)
+      }
+    case .fileWrite:
+      .concurrent(FileWriteParams.self) { c, p, r throws(RPCError) in
+        await c.fileOp(p.space, .createFile(path: p.path, content: p.content, encoding: p.encoding ?? .utf8), r)
+      }
+    case .fileDelete:
+      .concurrent(FileDeleteParams.self) { c, p, r throws(RPCError) in
+        await c.fileOp(p.space, .deleteFile(path: p.path, recursive: p.recursive ?? false), r)
+      }
+    case .opChanges: .concurrent(ChangesParams.self) { c, p, r throws(RPCError) in try c.opChanges(p, r) }
+    case .opUndo:
+      .concurrent(UndoParams.self) { c, p, r throws(RPCError) in try await c.undo(p.space, p.op, restore: false, r) }
+    case .spaceRestore:
+      .concurrent(RestoreParams.self) { c, p, r throws(RPCError) in
+        try await c.undo(p.space, p.before, restore: true, r)
+      }
+    }
   }
 }

@@ -140,7 +140,7 @@ struct CoreTests {
     #expect(!outcome.stdout.contains("never"))
     #expect(outcome.stderr.contains("timed out after 500 ms"))
     #expect(elapsed < .seconds(3))
-    #expect(outcome.limitError?.code == .timeout)
+    #expect(outcome.limitError(timeoutMs: 500)?.code == .timeout)
     #expect(processes(argv: marker).isEmpty)
   }
 
@@ -191,9 +191,9 @@ struct CoreTests {
     let big = try await backend.run(
       ShellRequest(command: "head -c 5000000 /dev/zero > big", workspace: ws.path, limits: limits),
       onOutput: { _, _ in })
-    #expect(big.limitHit == "fileSize")
+    #expect(big.limitHit == .fileSize)
     #expect(big.stderr.contains("file size limit"))
-    #expect(big.limitError?.code == .limitExceeded)
+    #expect(big.limitError(timeoutMs: 100)?.code == .limitExceeded)
 
     limits = ShellLimits()
     limits.cpuSeconds = 1
@@ -201,7 +201,7 @@ struct CoreTests {
     let spin = try await backend.run(
       ShellRequest(command: "while :; do :; done", workspace: ws.path, limits: limits),
       onOutput: { _, _ in })
-    #expect(spin.limitHit == "cpu")
+    #expect(spin.limitHit == .cpu)
     #expect(!spin.timedOut)
   }
 
@@ -221,7 +221,7 @@ struct CoreTests {
     #expect(!outcome.stdout.contains("survived"))
     #expect(outcome.exitCode != 0)
     if CgroupSupport.shared?.memoryParent != nil || backend is ContainerBackend {
-      #expect(outcome.limitHit == "memory")
+      #expect(outcome.limitHit == .memory)
     }
   }
 
@@ -242,9 +242,9 @@ struct CoreTests {
         command: "bomb(){ bomb | bomb & }; bomb; sleep 30", workspace: ws.path, limits: limits),
       onOutput: { _, _ in })
     #expect(ContinuousClock.now - start < .seconds(15))
-    #expect(outcome.limitHit == "processes" || outcome.timedOut)
+    #expect(outcome.limitHit == .processes || outcome.timedOut)
     if CgroupSupport.shared?.pidsParent != nil || backend is ContainerBackend {
-      #expect(outcome.limitHit == "processes")
+      #expect(outcome.limitHit == .processes)
       #expect(outcome.stderr.contains("process limit (64) reached"))
     }
     #expect(await eventually(within: 2000) { processes(where: isBomb).isEmpty })

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .types import DecidedBy, OperationResult
+from .types import DecidedBy, ErrorCode, OperationResult
 
 
 class SpacesError(Exception):
@@ -20,7 +20,7 @@ class SpacesError(Exception):
 class OperationError(SpacesError):
     """An operation or method ran and failed (``notFound``, ``editNoMatch``, ``spaceNotFound``, …)."""
 
-    def __init__(self, code: str, message: str, result: OperationResult | None = None) -> None:
+    def __init__(self, code: ErrorCode | str, message: str, result: OperationResult | None = None) -> None:
         super().__init__(message, code)
         #: The operation's result (status ``failed``), when an operation failed.
         self.result = result
@@ -42,12 +42,12 @@ class DeniedError(SpacesError):
 class RequestError(SpacesError):
     """The server refused the request itself: invalid params, unknown method, forbidden for this role."""
 
+    #: The JSON-RPC codes by name, as ``rpcErrors`` in ``schema/protocol.schema.json`` (-32000 is an OperationError).
     _names = {
         -32700: "parseError",
         -32600: "invalidRequest",
         -32601: "methodNotFound",
         -32602: "invalidParams",
-        -32603: "internalError",
         -32003: "forbidden",
     }
 

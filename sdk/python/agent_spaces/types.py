@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, Union
+from typing import Literal, TypedDict, Union
 
 Role = Literal["agent", "supervisor"]
 PolicyPreset = Literal["restrictive", "standard", "permissive"]
@@ -13,6 +13,14 @@ Verdict = Literal["allow", "ask", "deny"]
 ApprovalChoice = Literal["once", "session", "always", "deny"]
 DecidedBy = Literal["policy", "person", "timeout"]
 Status = Literal["completed", "failed", "denied"]
+Actor = Literal["agent", "person"]
+ErrorCode = Literal[
+    "pathOutsideWorkspace", "invalidPath", "notFound", "isDirectory", "notDirectory", "editNoMatch", "editAmbiguous",
+    "tooLarge", "timeout", "invalidRequest", "invalidEncoding", "invalidName", "spaceExists", "spaceNotFound",
+    "invalidConfig", "backendUnavailable", "limitExceeded", "journalError", "cancelled", "approvalClosed",
+    "disconnected", "undoRefused", "ioError", "busy",
+]
+"""The stable code of a failure: ``error.data.code`` of a -32000 error, ``error.code`` of a failed result."""
 EventType = Literal[
     "received", "decision", "approvalRequested", "approvalResolved", "approvalExtended", "queued", "started",
     "output", "completed", "failed", "denied", "message", "protectedRestored", "undone",
@@ -78,6 +86,41 @@ class HelloResult(TypedDict, total=False):
     space: str
 
 
+class Capabilities(TypedDict):
+    """What a space's commands may reach."""
+
+    network: bool
+
+
+class ShellLimits(TypedDict):
+    """The limits of one shell command."""
+
+    timeoutMs: int
+    outputCapBytes: int
+    maxProcesses: int
+    memoryBytes: int
+    fileSizeBytes: int
+    cpuSeconds: int
+    cpus: float
+
+
+class SpaceLimits(TypedDict):
+    """A space's limits."""
+
+    maxFileSizeBytes: int
+    shell: ShellLimits
+    maxRunning: int
+
+
+class UndoConfig(TypedDict):
+    """What a space's change records keep."""
+
+    keepOperations: int
+    maxBytes: int
+    largeFileBytes: int
+    enabled: bool
+
+
 class SpaceConfig(TypedDict, total=False):
     """A space's stored configuration."""
 
@@ -88,9 +131,11 @@ class SpaceConfig(TypedDict, total=False):
     policy: PolicyPreset
     backend: Backend
     image: str
-    capabilities: dict[str, Any]
-    limits: dict[str, Any]
+    engine: str
+    capabilities: Capabilities
+    limits: SpaceLimits
     environment: dict[str, str]
+    undo: UndoConfig
 
 
 class Decision(TypedDict):
@@ -104,8 +149,16 @@ class Decision(TypedDict):
 class ErrorInfo(TypedDict):
     """A failed operation's stable code and sentence."""
 
-    code: str
+    code: ErrorCode
     message: str
+
+
+class StreamedOutput(TypedDict):
+    """How many UTF-8 bytes at the start of ``stdout``/``stderr`` the ``output`` events (from ``fromSeq``) carry."""
+
+    fromSeq: int
+    stdout: int
+    stderr: int
 
 
 class OperationResult(TypedDict, total=False):
@@ -132,7 +185,7 @@ class OperationResult(TypedDict, total=False):
     # shell, in events and in answers to clients that stream output: how many UTF-8 bytes at the
     # start of stdout/stderr the operation's output events (from fromSeq) carry; the SDK's own
     # results are whole.
-    streamed: dict[str, int]
+    streamed: StreamedOutput
     # failed
     error: ErrorInfo
     # denied
@@ -174,14 +227,75 @@ class UndoOutcome(TypedDict, total=False):
     recovered: bool
 
 
+class _EntryStateBase(TypedDict):
+    kind: Literal["file", "folder", "symlink", "other"]
+    mode: int
+
+
+class EntryState(_EntryStateBase, total=False):
+    """How one path was (or is); ``stored`` false: only the hash was kept, so it can't be put back."""
+
+    size: int
+    sha256: str
+    stored: bool
+    target: str
+
+
+class _PathChangeBase(TypedDict):
+    path: str
+
+
+class PathChange(_PathChangeBase, total=False):
+    """One path an operation changed (``before`` absent: created; ``after`` absent: deleted)."""
+
+    before: EntryState
+    after: EntryState
+
+
+class _ChangeRecordBase(TypedDict):
+    opId: str
+    order: int
+    time: str
+    actor: Actor
+    what: str
+    changes: list[PathChange]
+
+
+class ChangeRecord(_ChangeRecordBase, total=False):
+    """An operation's change record."""
+
+    undid: list[str]
+
+
 class ChangesAnswer(TypedDict, total=False):
     """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
 
     op: str
     status: Literal["recorded", "none", "gone"]
-    record: dict[str, Any]
+    record: ChangeRecord
     diff: str
     message: str
+
+
+class _ChangesListItemBase(TypedDict):
+    op: str
+    time: str
+    actor: Actor
+    what: str
+    changes: ChangeSummary
+
+
+class ChangesListItem(_ChangesListItemBase, total=False):
+    """One record of ``op.changes`` without ``op``."""
+
+    undid: list[str]
+
+
+class ChangesList(TypedDict):
+    """``op.changes`` without ``op``: the newest records, newest first, and how many are kept."""
+
+    records: list[ChangesListItem]
+    kept: int
 
 
 class SpaceEvent(TypedDict, total=False):
@@ -192,7 +306,7 @@ class SpaceEvent(TypedDict, total=False):
     space: str
     opId: str
     type: EventType
-    actor: Literal["agent", "person"]
+    actor: Actor
     op: Op
     decision: Decision
     resolution: str
@@ -258,10 +372,10 @@ MAX_REASON_LENGTH = 500
 
 
 class WorkspaceEntry(TypedDict):
-    """One entry of ``file.list``."""
+    """One entry of ``file.list``; ``modified`` is in unix seconds."""
 
     name: str
     path: str
-    kind: str
+    kind: Literal["file", "directory", "symlink", "other"]
     size: int
-    modified: str
+    modified: float

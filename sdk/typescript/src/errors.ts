@@ -1,11 +1,20 @@
-import type { DecidedBy, OperationResult } from "./types.js";
+import type { DecidedBy, ErrorCode, OperationResult } from "./types.js";
+
+/** A JSON-RPC error's name, as `rpcErrors` in `schema/protocol.schema.json` (-32000 is an OperationError). */
+export type RpcErrorName = "parseError" | "invalidRequest" | "methodNotFound" | "invalidParams" | "forbidden";
+
+/**
+ * Every `code` an SDK error has: a failure's stable code (`failed` when the server gave none), a
+ * JSON-RPC error's name, `denied`, or `requestError` for a JSON-RPC code the schema does not name.
+ */
+export type SpacesErrorCode = ErrorCode | RpcErrorName | "denied" | "failed" | "requestError";
 
 /** The base of every error this SDK throws. `code` is a stable, machine-readable string. */
 export class SpacesError extends Error {
   constructor(
     message: string,
     /** A stable code: an operation's error code, a JSON-RPC error's name, or `disconnected`. */
-    readonly code: string,
+    readonly code: SpacesErrorCode,
   ) {
     super(message);
     this.name = new.target.name;
@@ -18,7 +27,8 @@ export class SpacesError extends Error {
  */
 export class OperationError extends SpacesError {
   constructor(
-    code: string,
+    /** The failure's stable code (`failed` when the server gave none). */
+    code: ErrorCode | "failed",
     message: string,
     /** The operation's result (status `failed`), when an operation failed. */
     readonly result?: OperationResult,
@@ -62,17 +72,17 @@ export class ConnectionLostError extends SpacesError {
   }
 }
 
-const rpcCodeNames: Record<number, string> = {
+/** The JSON-RPC codes by name (the schema's `rpcErrors`; -32000 is an OperationError). */
+export const rpcCodeNames: Record<number, RpcErrorName> = {
   [-32700]: "parseError",
   [-32600]: "invalidRequest",
   [-32601]: "methodNotFound",
   [-32602]: "invalidParams",
-  [-32603]: "internalError",
   [-32003]: "forbidden",
 };
 
 /** The error a JSON-RPC error object stands for. */
-export function errorFromRpc(error: { code: number; message: string; data?: { code?: string } }): SpacesError {
+export function errorFromRpc(error: { code: number; message: string; data?: { code?: ErrorCode } }): SpacesError {
   if (error.code === -32000) return new OperationError(error.data?.code ?? "failed", error.message);
   return new RequestError(error.code, error.message);
 }

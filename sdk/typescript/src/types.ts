@@ -16,6 +16,34 @@ export type Verdict = "allow" | "ask" | "deny";
 export type ApprovalChoice = "once" | "session" | "always" | "deny";
 /** Who denied an operation. */
 export type DecidedBy = "policy" | "person" | "timeout";
+/** Who sent an operation. */
+export type Actor = "agent" | "person";
+/** The stable code of a failure: `error.data.code` of a -32000 error, `error.code` of a failed result. */
+export type ErrorCode =
+  | "pathOutsideWorkspace"
+  | "invalidPath"
+  | "notFound"
+  | "isDirectory"
+  | "notDirectory"
+  | "editNoMatch"
+  | "editAmbiguous"
+  | "tooLarge"
+  | "timeout"
+  | "invalidRequest"
+  | "invalidEncoding"
+  | "invalidName"
+  | "spaceExists"
+  | "spaceNotFound"
+  | "invalidConfig"
+  | "backendUnavailable"
+  | "limitExceeded"
+  | "journalError"
+  | "cancelled"
+  | "approvalClosed"
+  | "disconnected"
+  | "undoRefused"
+  | "ioError"
+  | "busy";
 
 /** One operation: an agent's instruction. */
 export type Op =
@@ -52,6 +80,37 @@ export interface SpaceOptions {
   image?: string;
 }
 
+/** What a space's commands may reach. */
+export interface Capabilities {
+  network: boolean;
+}
+
+/** The limits of one shell command. */
+export interface ShellLimits {
+  timeoutMs: number;
+  outputCapBytes: number;
+  maxProcesses: number;
+  memoryBytes: number;
+  fileSizeBytes: number;
+  cpuSeconds: number;
+  cpus: number;
+}
+
+/** A space's limits. */
+export interface SpaceLimits {
+  maxFileSizeBytes: number;
+  shell: ShellLimits;
+  maxRunning: number;
+}
+
+/** What a space's change records keep. */
+export interface UndoConfig {
+  keepOperations: number;
+  maxBytes: number;
+  largeFileBytes: number;
+  enabled: boolean;
+}
+
 /** A space's stored configuration. */
 export interface SpaceConfig {
   name: string;
@@ -63,9 +122,12 @@ export interface SpaceConfig {
   policy: PolicyPreset;
   backend: Backend;
   image?: string;
-  capabilities: { network: boolean };
-  limits: { maxFileSizeBytes: number; shell: Record<string, unknown> };
+  /** The container engine (`podman` or `docker`), for the container backend. */
+  engine?: string;
+  capabilities: Capabilities;
+  limits: SpaceLimits;
   environment: Record<string, string>;
+  undo: UndoConfig;
 }
 
 /** A policy's verdict with the reasons and the rules that matched. */
@@ -87,6 +149,22 @@ export interface PolicyRule {
 
 /** How an operation ended. */
 export type Status = "completed" | "failed" | "denied";
+
+/** An error's stable code and sentence. */
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * How many UTF-8 bytes at the start of `stdout`/`stderr` the operation's `output` events (from
+ * `fromSeq`) carry.
+ */
+export interface StreamedOutput {
+  fromSeq: number;
+  stdout: number;
+  stderr: number;
+}
 
 /** What comes back for one operation. */
 export interface OperationResult {
@@ -113,7 +191,7 @@ export interface OperationResult {
    * start of `stdout`/`stderr` the operation's `output` events (from `fromSeq`) carry; `stdout`
    * and `stderr` then hold only the rest. The SDK's own results are whole.
    */
-  streamed?: { fromSeq: number; stdout: number; stderr: number };
+  streamed?: StreamedOutput;
   /** shell: protected paths the command changed without approval, which were put back. */
   restored?: string[];
   /**
@@ -122,7 +200,7 @@ export interface OperationResult {
    */
   cwd?: string;
   /** failed: the stable code and a sentence. */
-  error?: { code: string; message: string };
+  error?: ErrorInfo;
   /** denied: why, and who decided. */
   reason?: string;
   decidedBy?: DecidedBy;
@@ -180,7 +258,7 @@ export interface SpaceEvent {
   space: string;
   opId: string;
   type: EventType;
-  actor?: "agent" | "person";
+  actor?: Actor;
   op?: Op;
   decision?: Decision;
   /** approvalResolved: once, session, always, deny, timeout, or cancelled (the agent went away). */
@@ -240,7 +318,7 @@ export interface ChangeRecord {
   opId: string;
   order: number;
   time: string;
-  actor: "agent" | "person";
+  actor: Actor;
   what: string;
   undid?: string[];
   changes: PathChange[];
@@ -255,9 +333,19 @@ export interface ChangesAnswer {
   message?: string;
 }
 
+/** One record of `op.changes` without `op`. */
+export interface ChangesListItem {
+  op: string;
+  time: string;
+  actor: Actor;
+  what: string;
+  changes: ChangeSummary;
+  undid?: string[];
+}
+
 /** `op.changes` without `op`: the newest records. */
 export interface ChangesList {
-  records: { op: string; time: string; actor: "agent" | "person"; what: string; changes: ChangeSummary; undid?: string[] }[];
+  records: ChangesListItem[];
   kept: number;
 }
 
@@ -308,7 +396,8 @@ export const MAX_REASON_LENGTH = 500;
 export interface WorkspaceEntry {
   name: string;
   path: string;
-  kind: string;
+  kind: "file" | "directory" | "symlink" | "other";
   size: number;
-  modified: string;
+  /** The modification time in unix seconds. */
+  modified: number;
 }
