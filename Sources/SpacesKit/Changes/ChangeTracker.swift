@@ -10,15 +10,6 @@ public enum ChangeScope: Sendable, Equatable {
   case path(String)
 }
 
-/// Where a backend can say what a command changed, so the runtime need not look everywhere.
-///
-/// A backend that knows (an overlay's upper folder, fanotify) returns the paths that may have
-/// changed; nil means it can't tell, and the whole workspace is compared with its index.
-public protocol ChangeHints: Sendable {
-  /// The paths (relative to the workspace) a finished command may have changed, or nil.
-  func changedPaths() -> [String]?
-}
-
 /// Records what each operation changes in a workspace and puts it back on request.
 ///
 /// It keeps an index of every path of the workspace (kind, mode, size, times, inode; a file's
