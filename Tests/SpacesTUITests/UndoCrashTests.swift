@@ -184,3 +184,30 @@ private func snapshot(_ root: String) -> [String: String] {
     #expect(back == before, "\(Set(back.keys).symmetricDifference(before.keys)) \(back.keys.filter { back[$0] != before[$0] })")
   }
 }
+
+/// `spaces space show` says when recording for undo has to read the whole workspace for each
+/// command (no inotify watch), and stops saying it once the watch works again.
+@Suite struct RecordingSpeedTests {
+  @Test func spaceShowSaysWhenRecordingIsSlower() async throws {
+    let home = CLIHome()
+    #expect(try await home.run("space", "create", "w", "--backend", "host", "--policy", "permissive").status == 0)
+    var environment = home.environment
+    environment["SPACES_NO_INOTIFY"] = "1"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = ["op", "w", #"{"kind":"shell","command":"echo x > f"}"#]
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let slow = try await home.run("space", "show", "w")
+    #expect(slow.stdout.contains("recording:  SLOWER: SPACES_NO_INOTIFY is set"), "\(slow.stdout)")
+    let json = try await home.run("space", "show", "w", "--json")
+    #expect((json.json?["slowRecording"] as? String ?? "").contains("SPACES_NO_INOTIFY"), "\(json.stdout)")
+
+    #expect(try await home.run("op", "w", #"{"kind":"shell","command":"echo y > f"}"#).status == 0)
+    let watched = try await home.run("space", "show", "w")
+    #expect(!watched.stdout.contains("recording:"), "\(watched.stdout)")
+  }
+}

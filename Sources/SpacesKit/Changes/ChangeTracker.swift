@@ -46,6 +46,10 @@ public final class ChangeTracker: @unchecked Sendable {
   private var droppedSinceSweep = 0
   /// Where commands changed things (nil: scans look everywhere).
   private let watch: FolderWatch?
+  /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
+  /// where to look), as last written to `changes/recording`.
+  private var slowReason: String?
+  private var speedNoted = false
   /// Why the index saved on disk was not used, for the log (nil: it was, or there was none).
   public private(set) var indexIssue: String?
   /// Whether the index came from `changes/index` (so a crash's changes can be told from it).
@@ -125,6 +129,42 @@ public final class ChangeTracker: @unchecked Sendable {
   }
 
   deinit { close(rootFD) }
+
+  /// Why recording is slower than it can be, from `changes/recording` in the space `folder`
+  /// (written by the runtime that has the space open): nil when every folder is watched.
+  public static func slowRecording(folder: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: folder + "/recording"), data.count <= 4096 else {
+      return nil
+    }
+    let text = EventText.sanitize(String(decoding: data, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
+    return text.isEmpty ? nil : text
+  }
+
+  /// Writes (or removes) `changes/recording` when whether the watch covers the workspace changes.
+  private func noteSpeed() {
+    let reason: String?
+    if let watch {
+      reason = watch.failure.map { code in
+        "not every folder can be watched (\(String(cString: strerror(code)))"
+          + (code == ENOSPC ? ": raise fs.inotify.max_user_watches" : "")
+          + "), so each command's changes are found by reading the whole workspace: slower on a large one"
+      }
+    } else {
+      reason =
+        ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] != nil
+        ? "SPACES_NO_INOTIFY is set, so each command's changes are found by reading the whole workspace"
+        : "no inotify instance could be made (fs.inotify.max_user_instances), so each command's changes are "
+          + "found by reading the whole workspace: slower on a large one"
+    }
+    guard !speedNoted || reason != slowReason else { return }
+    speedNoted = true
+    slowReason = reason
+    if let reason {
+      try? Self.writeDurably(Data((reason + "\n").utf8), to: folder + "/recording", folder: folder)
+    } else {
+      unlink(folder + "/recording")
+    }
+  }
 
   // MARK: - Recording
 
@@ -296,6 +336,7 @@ public final class ChangeTracker: @unchecked Sendable {
       // What changed while the watches were set up is found by the next full look.
       if watch.drain() == nil { complete = false }
     }
+    noteSpeed()
     return changes
   }
 
