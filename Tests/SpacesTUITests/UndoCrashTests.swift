@@ -181,7 +181,9 @@ private func snapshot(_ root: String) -> [String: String] {
     let undone = try await home.run("undo", "c", op)
     #expect(undone.status == 0, "\(undone.stdout) \(undone.stderr)")
     let back = snapshot(workspace)
-    #expect(back == before, "\(Set(back.keys).symmetricDifference(before.keys)) \(back.keys.filter { back[$0] != before[$0] })")
+    #expect(
+      back == before,
+      "\(Set(back.keys).symmetricDifference(before.keys)) \(back.keys.filter { back[$0] != before[$0] })")
   }
 }
 

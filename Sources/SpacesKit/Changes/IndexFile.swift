@@ -202,7 +202,9 @@ enum IndexFile {
     /// A path as the tracker keys it: relative, no empty, `.` or `..` part.
     static func acceptable(_ path: String) -> Bool {
       !path.isEmpty && !path.hasPrefix("/")
-        && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." }
+        && !path.split(separator: "/", omittingEmptySubsequences: false).contains {
+          $0.isEmpty || $0 == "." || $0 == ".."
+        }
     }
   }
 }

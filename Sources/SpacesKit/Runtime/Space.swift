@@ -128,7 +128,9 @@ public final class Space: Sendable {
       do {
         summary = try changes.recordInterrupted(marker)
         recorded =
-          summary.map { "what it changed is recorded (\($0.text)) and can be undone (`spaces undo \(name) \(marker.op)`)" }
+          summary.map {
+            "what it changed is recorded (\($0.text)) and can be undone (`spaces undo \(name) \(marker.op)`)"
+          }
           ?? "it changed nothing (or what it changed is in the record of a command interrupted with it)"
       } catch {
         recorded = "what it changed could not be recorded: \(error.message); it is taken as the workspace's state"

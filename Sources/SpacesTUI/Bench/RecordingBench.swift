@@ -93,7 +93,8 @@ struct RecordingBench {
         if withIndex { saved.append(elapsed) } else { bare.append(elapsed) }
       }
     }
-    let reference = BenchRow("5,000 files: reopen + first shell `true`, no saved index (reads every file)", samples: bare)
+    let reference = BenchRow(
+      "5,000 files: reopen + first shell `true`, no saved index (reads every file)", samples: bare)
     let measured = BenchRow("5,000 files: reopen + first shell `true`, saved index", samples: saved)
     let ratio = reference.median > 0 ? measured.median / reference.median : 0
     return [

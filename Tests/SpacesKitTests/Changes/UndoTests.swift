@@ -350,7 +350,8 @@ struct SavedIndexTests {
         print: Fingerprint(mode: 0o100644, size: 3, mtime: 1, ctime: 2, ino: UInt64(index)), state: state)
     }
     entries["dir"] = ChangeTracker.Known(
-      print: Fingerprint(mode: 0o40755, size: 0, mtime: 1, ctime: 1, ino: 99), state: EntryState(kind: .folder, mode: 0o755))
+      print: Fingerprint(mode: 0o40755, size: 0, mtime: 1, ctime: 1, ino: 99),
+      state: EntryState(kind: .folder, mode: 0o755))
     let bytes = IndexFile.encode(entries, order: 42)
     let decoded = try IndexFile.decode(bytes)
     #expect(decoded.order == 42)
