@@ -317,7 +317,9 @@ struct SavedIndexTests {
   @Test func aDamagedIndexIsDiscardedWithAReason() async throws {
     for damage in ["flip", "truncate", "garbage", "version"] {
       let fixture = try UndoFixture(label: "undo-index-bad")
-      try await fixture.shell("mkdir -p d && echo a > d/a && echo b > d/b")
+      // More than 64 paths: the next command's start saves an index with entries in it.
+      try await fixture.shell(
+        "mkdir -p d && echo a > d/a && echo b > d/b && for i in $(seq 1 70); do echo $i > d/n$i; done")
       try await fixture.shell("echo c > d/c")
       let path = try #require(fixture.space.changes?.folder) + "/index"
       var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
