@@ -95,7 +95,8 @@ struct SpaceCommand: ParsableCommand {
         let config = try home.load(name)
         let session = ShellSessionStore(path: home.sessionPath(name)).load()
         if json {
-          CLI.print(SpacesJSON.pretty(ShownSpace(config: config, session: session)))
+          let slow = ChangeTracker.slowRecording(folder: home.spaceFolder(name) + "/changes")
+          CLI.print(SpacesJSON.pretty(ShownSpace(config: config, session: session, slowRecording: slow)))
           return
         }
         let journal = try Journal(path: home.journalPath(name))
@@ -112,6 +113,11 @@ struct SpaceCommand: ParsableCommand {
           journal:    \(home.journalPath(name)) (\(journal.lastSeq) events)
           shell:      in \(SpaceText.folder(session.cwd))\(SpaceText.variables(session))
           """)
+        if !config.undo.enabled {
+          CLI.print("recording:  off (undo.enabled is false)")
+        } else if let slow = ChangeTracker.slowRecording(folder: home.spaceFolder(name) + "/changes") {
+          CLI.print("recording:  SLOWER: \(slow)")
+        }
         for issue in journal.issues {
           CLI.writeError("spaces: \(issue)\n")
         }
@@ -202,8 +208,10 @@ enum SpaceText {
 struct ShownSpace: Encodable {
   let config: SpaceConfig
   let session: ShellSession
+  /// Why recording for undo reads the whole workspace for each command (nil: it doesn't).
+  let slowRecording: String?
 
-  private enum Keys: String, CodingKey { case session }
+  private enum Keys: String, CodingKey { case session, slowRecording }
   private struct Session: Encodable {
     /// The folder relative to the workspace (`.` the root).
     let cwd: String
@@ -216,5 +224,6 @@ struct ShownSpace: Encodable {
     var container = encoder.container(keyedBy: Keys.self)
     try container.encode(
       Session(cwd: session.cwd, variables: session.environment.keys.sorted()), forKey: .session)
+    try container.encodeIfPresent(slowRecording, forKey: .slowRecording)
   }
 }

@@ -119,4 +119,97 @@ private func snapshot(_ root: String) -> [String: String] {
         + "on reopen), \(outcomes.after) not started")
     #expect(outcomes.before > 0)
   }
+
+  /// SIGKILL of the runtime (`spaces op`) while its command runs: the next open records what
+  /// the command changed, closes it in the journal as failed (interrupted) with that record, and
+  /// undo gives back the tree from before, byte for byte.
+  @Test(.enabled(if: bwrap, "needs bwrap")) func killNineDuringACommandLeavesAnUndoableRecord() async throws {
+    let home = CLIHome()
+    #expect(try await home.run("space", "create", "c").status == 0)
+    let workspace = home.path + "/spaces/c/workspace"
+    let seed = try await home.run(
+      "op", "c",
+      #"{"kind":"shell","command":"mkdir -p keep/deep && echo one > keep/a && echo two > keep/deep/b && echo gone > doomed && printf '\\000\\377' > bin && ln -s keep/a link && chmod 640 keep/a"}"#
+    )
+    #expect(seed.status == 0, "\(seed.stderr)")
+    let before = snapshot(workspace)
+
+    // A command that changes things and then sleeps: killed, with its runtime, once it has.
+    let writer = Process()
+    writer.executableURL = URL(fileURLWithPath: Binary.path)
+    writer.arguments = [
+      "op", "c",
+      #"{"kind":"shell","command":"mkdir -p out && for i in $(seq 1 30); do echo $i > out/f$i; done; rm doomed link; echo more >> keep/deep/b; chmod 600 bin; mv keep/a keep/moved; echo done > out/last; sleep 60","timeoutMs":120000}"#,
+    ]
+    writer.environment = home.environment
+    writer.standardOutput = FileHandle.nullDevice
+    writer.standardError = FileHandle.nullDevice
+    try writer.run()
+    try await waitUntil("the command to write its files") {
+      FileManager.default.fileExists(atPath: workspace + "/out/last")
+    }
+    kill(writer.processIdentifier, SIGKILL)
+    writer.waitUntilExit()
+    #expect(writer.terminationReason == .uncaughtSignal)
+    let changed = snapshot(workspace)
+    #expect(changed != before)
+    let started = try await home.journal("c").filter { $0["type"] as? String == "started" }
+    let op = try #require(started.last?["opId"] as? String)
+
+    // The next open (any command that opens the space) closes it.
+    let shown = try await home.run("changes", "c", op, "--json")
+    #expect(shown.status == 0, "\(shown.stderr)")
+    #expect(shown.json?["status"] as? String == "recorded", "\(shown.stdout)")
+    let ends = try await home.journal("c").filter {
+      $0["opId"] as? String == op && ["completed", "failed", "denied"].contains($0["type"] as? String ?? "")
+    }
+    #expect(ends.count == 1, "the interrupted command is closed once: \(ends)")
+    let end = try #require(ends.first)
+    #expect(end["type"] as? String == "failed")
+    let error = (end["result"] as? [String: Any])?["error"] as? [String: Any]
+    #expect(error?["code"] as? String == "cancelled")
+    #expect((error?["message"] as? String ?? "").contains("interrupted"), "\(error ?? [:])")
+    let summary = try #require(end["changes"] as? [String: Any], "no change summary on the failed event")
+    #expect(summary["record"] as? String == op)
+    #expect((summary["added"] as? Int ?? 0) >= 31)
+    #expect(snapshot(workspace) == changed, "closing it changed nothing in the workspace")
+
+    // Opening again doesn't close it twice; undo gives the tree from before.
+    #expect(try await home.run("changes", "c").status == 0)
+    let again = try await home.journal("c").filter { $0["opId"] as? String == op && $0["type"] as? String == "failed" }
+    #expect(again.count == 1)
+    let undone = try await home.run("undo", "c", op)
+    #expect(undone.status == 0, "\(undone.stdout) \(undone.stderr)")
+    let back = snapshot(workspace)
+    #expect(
+      back == before,
+      "\(Set(back.keys).symmetricDifference(before.keys)) \(back.keys.filter { back[$0] != before[$0] })")
+  }
+}
+
+/// `spaces space show` says when recording for undo has to read the whole workspace for each
+/// command (no inotify watch), and stops saying it once the watch works again.
+@Suite struct RecordingSpeedTests {
+  @Test func spaceShowSaysWhenRecordingIsSlower() async throws {
+    let home = CLIHome()
+    #expect(try await home.run("space", "create", "w", "--backend", "host", "--policy", "permissive").status == 0)
+    var environment = home.environment
+    environment["SPACES_NO_INOTIFY"] = "1"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = ["op", "w", #"{"kind":"shell","command":"echo x > f"}"#]
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let slow = try await home.run("space", "show", "w")
+    #expect(slow.stdout.contains("recording:  SLOWER: SPACES_NO_INOTIFY is set"), "\(slow.stdout)")
+    let json = try await home.run("space", "show", "w", "--json")
+    #expect((json.json?["slowRecording"] as? String ?? "").contains("SPACES_NO_INOTIFY"), "\(json.stdout)")
+
+    #expect(try await home.run("op", "w", #"{"kind":"shell","command":"echo y > f"}"#).status == 0)
+    let watched = try await home.run("space", "show", "w")
+    #expect(!watched.stdout.contains("recording:"), "\(watched.stdout)")
+  }
 }

@@ -10,15 +10,6 @@ public enum ChangeScope: Sendable, Equatable {
   case path(String)
 }
 
-/// Where a backend can say what a command changed, so the runtime need not look everywhere.
-///
-/// A backend that knows (an overlay's upper folder, fanotify) returns the paths that may have
-/// changed; nil means it can't tell, and the whole workspace is compared with its index.
-public protocol ChangeHints: Sendable {
-  /// The paths (relative to the workspace) a finished command may have changed, or nil.
-  func changedPaths() -> [String]?
-}
-
 /// Records what each operation changes in a workspace and puts it back on request.
 ///
 /// It keeps an index of every path of the workspace (kind, mode, size, times, inode; a file's
@@ -55,6 +46,41 @@ public final class ChangeTracker: @unchecked Sendable {
   private var droppedSinceSweep = 0
   /// Where commands changed things (nil: scans look everywhere).
   private let watch: FolderWatch?
+  /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
+  /// where to look), as last written to `changes/recording`.
+  private var slowReason: String?
+  private var speedNoted = false
+  /// Why the index saved on disk was not used, for the log (nil: it was, or there was none).
+  public private(set) var indexIssue: String?
+  /// Whether the index came from `changes/index` (so a crash's changes can be told from it).
+  private var indexLoaded = false
+  /// Records written since the index was last saved (they are replayed onto it when it is
+  /// read), and the paths they changed (each read again after a reopen).
+  private var recordsSinceSave = 0
+  private var pathsSinceSave = 0
+  /// Files whose content was read (hashed), for the tests of the saved index.
+  private var reads = 0
+  /// Whether the index holds a state no record and no saved index has (what changed outside
+  /// any operation, the first look at the workspace).
+  private var unsavedState = true
+  /// Paths whose index entry came from disk and whose content was not read since: their hash is
+  /// not taken on trust where undo compares the workspace with what it expects.
+  private var unverified = Set<String>()
+  /// Whether the index is to be saved before the next command: it holds a state only it has, or
+  /// enough records were written since it was saved (at most 64, or half the records kept, so
+  /// retention never drops one the saved index needs; at most 64 paths to read again).
+  private var saveDue: Bool {
+    unsavedState || recordsSinceSave >= max(1, min(64, config.keepOperations / 2)) || pathsSinceSave >= 64
+  }
+
+  /// How many files' contents the tracker has read since it was opened.
+  var filesRead: Int { lock.withLock { reads } }
+
+  /// Counts a record written since the index was saved.
+  private func counted(_ record: ChangeRecord) {
+    recordsSinceSave += 1
+    pathsSinceSave += record.changes.count
+  }
 
   /// Opens (creating) the change records of the workspace `root` in `folder`.
   public init(root: String, folder: String, config: UndoConfig) throws(SpacesError) {
@@ -62,7 +88,7 @@ public final class ChangeTracker: @unchecked Sendable {
     self.folder = folder
     self.config = config
     store = BlobStore(folder: folder + "/blobs")
-    for sub in [folder, folder + "/blobs", folder + "/records"] {
+    for sub in [folder, folder + "/blobs", folder + "/records", folder + "/running"] {
       if mkdir(sub, 0o700) != 0 && errno != EEXIST {
         throw BlobStore.failure("create \(sub)", errno)
       }
@@ -70,21 +96,97 @@ public final class ChangeTracker: @unchecked Sendable {
     rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard rootFD >= 0 else { throw BlobStore.failure("open the workspace", errno) }
     watch = ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] == nil ? FolderWatch(root: root) : nil
+    let names = recordNames()
+    lastOrder = names.last.map(Self.order(ofRecord:)) ?? 0
+    switch IndexFile.load(folder + "/index") {
+    case nil:
+      break
+    case .failure(let error):
+      indexIssue =
+        "the saved index of the workspace (changes/index) was discarded: \(error.message); "
+        + "the workspace is read again in full"
+      unlink(folder + "/index")
+    case .success(let saved):
+      indexLoaded = true
+      index = saved.entries
+      unverified = Set(saved.entries.keys)
+      unsavedState = false
+      lastOrder = max(lastOrder, saved.order)
+      // What the records written after the save changed is in the workspace already.
+      for name in names where Self.order(ofRecord: name) > saved.order {
+        guard let record = readRecord(name) else { continue }
+        counted(record)
+        for change in record.changes {
+          if let after = change.after {
+            index[change.path] = Known(print: Fingerprint(unknown: after), state: after)
+            unverified.insert(change.path)
+          } else {
+            index[change.path] = nil
+          }
+        }
+      }
+    }
   }
 
   deinit { close(rootFD) }
+
+  /// Why recording is slower than it can be, from `changes/recording` in the space `folder`
+  /// (written by the runtime that has the space open): nil when every folder is watched.
+  public static func slowRecording(folder: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: folder + "/recording"), data.count <= 4096 else {
+      return nil
+    }
+    let text = EventText.sanitize(String(decoding: data, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
+    return text.isEmpty ? nil : text
+  }
+
+  /// Writes (or removes) `changes/recording` when whether the watch covers the workspace changes.
+  private func noteSpeed() {
+    let reason: String?
+    if let watch {
+      reason = watch.failure.map { code in
+        "not every folder can be watched (\(String(cString: strerror(code)))"
+          + (code == ENOSPC ? ": raise fs.inotify.max_user_watches" : "")
+          + "), so each command's changes are found by reading the whole workspace: slower on a large one"
+      }
+    } else {
+      reason =
+        ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] != nil
+        ? "SPACES_NO_INOTIFY is set, so each command's changes are found by reading the whole workspace"
+        : "no inotify instance could be made (fs.inotify.max_user_instances), so each command's changes are "
+          + "found by reading the whole workspace: slower on a large one"
+    }
+    guard !speedNoted || reason != slowReason else { return }
+    speedNoted = true
+    slowReason = reason
+    if let reason {
+      try? Self.writeDurably(Data((reason + "\n").utf8), to: folder + "/recording", folder: folder)
+    } else {
+      unlink(folder + "/recording")
+    }
+  }
 
   // MARK: - Recording
 
   /// An operation being recorded.
   public struct Pending: Sendable {
     let scope: String
+    /// The operation's marker in `changes/running` (a command's), held locked while it runs.
+    let marker: Int32
+    let opId: String
   }
 
   /// Call before an operation that can change `scope`: brings the index up to date (unless
   /// another recorded operation is running, whose changes must not be taken for the
   /// workspace's own state).
-  public func begin(_ scope: ChangeScope) throws(SpacesError) -> Pending {
+  ///
+  /// For a command (the whole workspace), the index is first saved when it holds anything the
+  /// records don't (``IndexFile``), and the operation gets a marker in `changes/running`, so
+  /// that if the runtime dies while it runs, the next open records what it changed
+  /// (``recordInterrupted(_:)``). Call ``settle(_:)`` once its end is journaled.
+  public func begin(_ scope: ChangeScope, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
+    -> Pending
+  {
     lock.lock()
     defer { lock.unlock() }
     let path: String
@@ -95,12 +197,116 @@ public final class ChangeTracker: @unchecked Sendable {
     if active == 0 || !complete {
       if path.isEmpty {
         _ = try refresh(record: false)
+        if saveDue { saveIndex() }
       } else {
         _ = try absorb(try scan(path), scope: path, record: false)
       }
     }
+    let marker = path.isEmpty ? mark(Interrupted(op: opId, actor: actor, what: what)) : -1
     active += 1
-    return Pending(scope: path)
+    return Pending(scope: path, marker: marker, opId: opId)
+  }
+
+  /// Saves the index (``IndexFile``), durably; a failure only costs a full read at the next open.
+  private func saveIndex() {
+    do {
+      try Self.writeDurably(Data(IndexFile.encode(index, order: lastOrder)), to: folder + "/index", folder: folder)
+      recordsSinceSave = 0
+      pathsSinceSave = 0
+      unsavedState = false
+    } catch {
+      unlink(folder + "/index")
+    }
+  }
+
+  /// Writes the marker of a running command, `changes/running/<op>`, and returns it open and
+  /// locked (-1 when it can't be written: the command then runs unmarked).
+  private func mark(_ running: Interrupted) -> Int32 {
+    guard Self.validID(running.op) else { return -1 }
+    let path = folder + "/running/" + running.op
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return -1 }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    guard flock(fd, LOCK_EX | LOCK_NB) == 0, let data = try? encoder.encode(running),
+      data.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == data.count
+    else {
+      unlink(path)
+      close(fd)
+      return -1
+    }
+    return fd
+  }
+
+  /// Removes the marker of `pending` once its end is journaled.
+  public func settle(_ pending: Pending) {
+    guard pending.marker >= 0 else { return }
+    unlink(folder + "/running/" + pending.opId)
+    close(pending.marker)
+  }
+
+  /// A command the runtime was running when it died: its marker in `changes/running`.
+  public struct Interrupted: Codable, Sendable {
+    /// The operation's id.
+    public var op: String
+    /// Who asked for it.
+    public var actor: Event.Actor
+    /// What it was (the journal's summary of it).
+    public var what: String
+  }
+
+  /// The commands whose runtime died while they ran, oldest first, each with its marker held
+  /// locked (a marker another process holds is of a command still running there).
+  public func interrupted() -> [(Interrupted, Int32)] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/running")) ?? []
+    var found: [(Interrupted, Int32, Int64)] = []
+    for name in names where Self.validID(name) {
+      let fd = open(folder + "/running/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+      guard fd >= 0 else { continue }
+      var info = stat()
+      guard flock(fd, LOCK_EX | LOCK_NB) == 0, fstat(fd, &info) == 0, info.st_size <= 4096,
+        let data = try? FileHandle(fileDescriptor: fd, closeOnDealloc: false).readToEnd(),
+        let marker = try? JSONDecoder().decode(Interrupted.self, from: data), marker.op == name
+      else {
+        // Unreadable (cut short by the crash): not a command that can be named.
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 { unlink(folder + "/running/" + name) }
+        close(fd)
+        continue
+      }
+      found.append((marker, fd, Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)))
+    }
+    return found.sorted { $0.2 < $1.2 }.map { ($0.0, $0.1) }
+  }
+
+  /// Records what the interrupted command `marker` changed: the workspace compared with the
+  /// index saved before it (and the records written since). Returns its summary, nil when
+  /// nothing changed (or an earlier interrupted command's record holds it all). Throws when
+  /// there is no saved index to compare with.
+  public func recordInterrupted(_ marker: Interrupted) throws(SpacesError) -> ChangeSummary? {
+    lock.lock()
+    defer { lock.unlock() }
+    if let done = record(of: marker.op) { return done.summary }
+    guard indexLoaded else {
+      throw SpacesError(
+        .ioError,
+        indexIssue.map { "the index from before it is unusable (\($0))" }
+          ?? "the index from before it was not saved")
+    }
+    let changes = try refresh(record: true)
+    guard !changes.isEmpty else { return nil }
+    let record = ChangeRecord(
+      opId: marker.op, order: nextOrder(), time: Event.timestamp(Date()), actor: marker.actor,
+      what: String((marker.what + " (interrupted)").prefix(200)), changes: changes)
+    try write(record)
+    counted(record)
+    enforceRetention()
+    return record.summary
+  }
+
+  /// Releases and removes an interrupted command's marker once its end is journaled.
+  public func settle(_ marker: Interrupted, _ fd: Int32) {
+    unlink(folder + "/running/" + marker.op)
+    close(fd)
   }
 
   /// Brings the whole index up to date: only the folders the watch says changed, or everything
@@ -130,6 +336,7 @@ public final class ChangeTracker: @unchecked Sendable {
       // What changed while the watches were set up is found by the next full look.
       if watch.drain() == nil { complete = false }
     }
+    noteSpeed()
     return changes
   }
 
@@ -156,6 +363,7 @@ public final class ChangeTracker: @unchecked Sendable {
     let record = ChangeRecord(
       opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
     try write(record)
+    counted(record)
     enforceRetention()
     return record.summary
   }
@@ -210,6 +418,8 @@ public final class ChangeTracker: @unchecked Sendable {
       }
       if record {
         changes.append(PathChange(path: path, before: known?.state, after: state))
+      } else {
+        unsavedState = true
       }
       index[path] = Known(print: print, state: state)
     }
@@ -225,6 +435,8 @@ public final class ChangeTracker: @unchecked Sendable {
     for path in scopeKeys where current[path] == nil {
       if record, let known = index[path] {
         changes.append(PathChange(path: path, before: known.state, after: nil))
+      } else {
+        unsavedState = true
       }
       index[path] = nil
     }
@@ -249,12 +461,14 @@ public final class ChangeTracker: @unchecked Sendable {
       let keep = stored && print.size <= Int64(config.largeFileBytes)
       // Only the mode changed (chmod): the content is what the index holds.
       if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
-        known.print.ino == print.ino, let hash = known.state.sha256,
+        known.print.ino == print.ino, let hash = known.state.sha256, !unverified.contains(path),
         !keep || known.state.stored != false
       {
         return EntryState(
           kind: .file, mode: print.permissions, size: print.size, sha256: hash, stored: known.state.stored)
       }
+      unverified.remove(path)
+      reads += 1
       let fd = openBeneath(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
       guard fd >= 0 else {
         // Unreadable (mode 000) or gone meanwhile: known by its size only.
@@ -277,6 +491,11 @@ public final class ChangeTracker: @unchecked Sendable {
   func recordNames() -> [String] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/records")) ?? []
     return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+  }
+
+  /// The order in a record's file name (its 19 leading digits).
+  static func order(ofRecord name: String) -> Int64 {
+    Int64(name.prefix { $0 != "-" }) ?? 0
   }
 
   /// The operation id in a record's file name.
@@ -404,6 +623,10 @@ public final class ChangeTracker: @unchecked Sendable {
       droppedSinceSweep = 0
       var needed = Set<String>()
       for known in index.values { if let hash = known.state.sha256 { needed.insert(hash) } }
+      // The saved index may be older than the one in memory: what it names stays too.
+      if case .success(let saved)? = IndexFile.load(folder + "/index") {
+        for known in saved.entries.values { if let hash = known.state.sha256 { needed.insert(hash) } }
+      }
       for name in names {
         for change in readRecord(name)?.changes ?? [] {
           if let hash = change.before?.sha256 { needed.insert(hash) }
@@ -604,8 +827,9 @@ public final class ChangeTracker: @unchecked Sendable {
   private func currentState(_ path: String) throws(SpacesError) -> EntryState? {
     guard let info = lstatBeneath(path) else { return nil }
     let print = Fingerprint(info)
-    if let known = index[path], known.print == print { return known.state }
+    if let known = index[path], known.print == print, !unverified.contains(path) { return known.state }
     let state = try stateOf(path, print, stored: true, known: index[path])
+    if let known = index[path], !known.state.same(as: state) { unsavedState = true }
     index[path] = Known(print: print, state: state)
     try store.sync(unsynced)
     unsynced.removeAll()
@@ -671,6 +895,7 @@ public final class ChangeTracker: @unchecked Sendable {
       opId: intent.id, order: intent.order, time: Event.timestamp(Date()), actor: .person, what: intent.what,
       undid: intent.undid, changes: steps.map { PathChange(path: $0.path, before: $0.from, after: $0.to) })
     try write(record)
+    counted(record)
     return record
   }
 

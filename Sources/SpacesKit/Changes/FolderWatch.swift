@@ -16,6 +16,8 @@ final class FolderWatch {
   private var watched: [String: Int32] = [:]
   /// Set when a watch could not be added (the user's inotify limits): answers "don't know".
   private var incomplete = false
+  /// Why the last watch that could not be added failed (`errno`; nil: every folder is watched).
+  private(set) var failure: Int32?
 
   private static let mask: UInt32 = {
     let changes: [Int32] = [
@@ -44,6 +46,7 @@ final class FolderWatch {
     paths = [:]
     watched = [:]
     incomplete = false
+    failure = nil
   }
 
   /// Watches the folder `path` ("" is the workspace) unless it is watched already.
@@ -52,7 +55,10 @@ final class FolderWatch {
     let full = path.isEmpty ? root : root + "/" + path
     let wd = inotify_add_watch(fd, full, Self.mask)
     guard wd >= 0 else {
-      if errno != ENOENT && errno != ENOTDIR { incomplete = true }
+      if errno != ENOENT && errno != ENOTDIR {
+        incomplete = true
+        failure = errno
+      }
       return
     }
     paths[wd] = path

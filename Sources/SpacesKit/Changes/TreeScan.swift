@@ -18,6 +18,13 @@ struct Fingerprint: Equatable, Sendable {
     self.ino = ino
   }
 
+  /// A fingerprint no entry on disk has, of the kind of `state`: the entry is read again when
+  /// it is next looked at.
+  init(unknown state: EntryState) {
+    let kinds: [EntryState.Kind: mode_t] = [.file: S_IFREG, .folder: S_IFDIR, .symlink: S_IFLNK, .other: S_IFIFO]
+    self.init(mode: UInt32(kinds[state.kind] ?? S_IFREG) | state.mode, size: -1, mtime: 0, ctime: 0, ino: 0)
+  }
+
   init(_ info: stat) {
     mode = UInt32(info.st_mode)
     size = Int64(info.st_size)
@@ -226,7 +233,7 @@ final class BlobStore: Sendable {
   /// Removes the content with `hash`.
   func remove(_ hash: String) { unlink(path(hash)) }
 
-  static func hex(_ digest: SHA256.Digest) -> String {
+  static func hex(_ digest: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
     hex.reserveCapacity(64)

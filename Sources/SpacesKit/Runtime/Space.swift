@@ -101,6 +101,7 @@ public final class Space: Sendable {
         logger.warning("\(config.name): operations are not recorded for undo: \(error.message)")
       }
     }
+    if let issue = tracker?.indexIssue { logger.warning("\(config.name): \(issue)") }
     changes = tracker
     hub = EventHub()
     policy = try PolicyStore(
@@ -108,6 +109,46 @@ public final class Space: Sendable {
     approvals = ApprovalQueue()
     running = Slots(limit: config.limits.maxRunning)
     recoverUndo()
+    recoverInterrupted()
+  }
+
+  /// Closes the commands the runtime was running when it died (their markers are in
+  /// `changes/running`): each gets the change record of what it changed (the workspace compared
+  /// with the index saved before it) and a `failed` event (`cancelled`, "interrupted") that
+  /// names it, so it can be undone like any other. One whose end is journaled already is left as
+  /// it is.
+  private func recoverInterrupted() {
+    guard let changes else { return }
+    for (marker, held) in changes.interrupted() {
+      defer { changes.settle(marker, held) }
+      if Self.journalTail(journal.path, has: marker.op, types: [.completed, .failed, .denied]) { continue }
+      var result = OperationResult(id: marker.op, space: name, kind: .shell, status: .failed)
+      var summary: ChangeSummary?
+      let recorded: String
+      do {
+        summary = try changes.recordInterrupted(marker)
+        recorded =
+          summary.map {
+            "what it changed is recorded (\($0.text)) and can be undone (`spaces undo \(name) \(marker.op)`)"
+          }
+          ?? "it changed nothing (or what it changed is in the record of a command interrupted with it)"
+      } catch {
+        recorded = "what it changed could not be recorded: \(error.message); it is taken as the workspace's state"
+      }
+      result.error = OperationResult.ErrorInfo(
+        SpacesError(
+          .cancelled, "interrupted: the runtime stopped (a crash or kill -9) while the command ran; " + recorded))
+      var closed = event(marker.op, .failed)
+      closed.actor = marker.actor
+      closed.result = result
+      closed.changes = summary
+      do {
+        try record([closed], sync: true)
+        logger.notice("\(name): closed \(marker.op), interrupted by the runtime's end: \(recorded)")
+      } catch {
+        logger.error("\(name): \(marker.op), interrupted by the runtime's end, could not be journaled: \(error)")
+      }
+    }
   }
 
   /// Finishes an undo a crash interrupted (its intent log is in `changes/intent.json`) and
@@ -120,7 +161,7 @@ public final class Space: Sendable {
         action: intent.action, target: intent.target, id: intent.id, undid: intent.undid, changes: recorded.summary,
         recovered: true)
       // Killed between journaling it and removing the intent: journaled already.
-      if !Self.journalTail(journal.path, has: intent.id) {
+      if !Self.journalTail(journal.path, has: intent.id, types: [.undone]) {
         var done = event(intent.id, .undone)
         done.actor = .person
         done.undo = outcome
@@ -134,8 +175,8 @@ public final class Space: Sendable {
     }
   }
 
-  /// Whether the last 256 KiB of the journal at `path` hold an `undone` event of `opId`.
-  static func journalTail(_ path: String, has opId: String) -> Bool {
+  /// Whether the last 256 KiB of the journal at `path` hold an event of `opId` of one of `types`.
+  static func journalTail(_ path: String, has opId: String, types: Set<Event.Kind>) -> Bool {
     guard let handle = FileHandle(forReadingAtPath: path) else { return false }
     defer { try? handle.close() }
     let size = (try? handle.seekToEnd()) ?? 0
@@ -143,7 +184,7 @@ public final class Space: Sendable {
     guard let data = try? handle.readToEnd() else { return false }
     let needle = Data(opId.utf8)
     for line in data.split(separator: UInt8(ascii: "\n")) where line.range(of: needle) != nil {
-      if let event = try? JSONDecoder().decode(Event.self, from: Data(line)), event.type == .undone,
+      if let event = try? JSONDecoder().decode(Event.self, from: Data(line)), types.contains(event.type),
         event.opId == opId
       {
         return true
@@ -336,7 +377,7 @@ public final class Space: Sendable {
       defer { contents?.release(held) }
 
       start = clock.now
-      let pending = await beginChanges(operation)
+      let pending = await beginChanges(operation, id: id, actor: actor)
       do {
         defer { for place in places { place.release() } }
         try await execute(
@@ -351,6 +392,8 @@ public final class Space: Sendable {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
       let changed = await endChanges(pending, id: id, actor: actor, operation: operation)
+      // Its end is journaled (or can't be): its marker for a crash goes.
+      defer { if let pending { changes?.settle(pending) } }
       return try await finish(result: result, elapsed: elapsed(), streamed: streamed, changes: changed)
     } catch {
       logger.error("\(name): journal write failed: \(error)")
@@ -543,8 +586,9 @@ public final class Space: Sendable {
   }
 
   /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is recorded).
-  private func beginChanges(_ operation: Op) async -> ChangeTracker.Pending? {
+  private func beginChanges(_ operation: Op, id: String, actor: Event.Actor) async -> ChangeTracker.Pending? {
     guard let changes, operation.kind.writes else { return nil }
+    let what = Self.recordedWhat(operation)
     let scope: ChangeScope =
       switch operation {
       case .shell: .workspace
@@ -552,9 +596,11 @@ public final class Space: Sendable {
       }
     let began: Result<ChangeTracker.Pending, SpacesError> =
       if scope == .workspace {
-        await Sys.offloaded { Result { () throws(SpacesError) in try changes.begin(scope) } }
+        await Sys.offloaded {
+          Result { () throws(SpacesError) in try changes.begin(scope, opId: id, actor: actor, what: what) }
+        }
       } else {
-        Result { () throws(SpacesError) in try changes.begin(scope) }
+        Result { () throws(SpacesError) in try changes.begin(scope, opId: id, actor: actor, what: what) }
       }
     switch began {
     case .success(let pending): return pending
@@ -564,12 +610,17 @@ public final class Space: Sendable {
     }
   }
 
+  /// What a change record says of `operation`.
+  private static func recordedWhat(_ operation: Op) -> String {
+    String(EventText.summary(operation).prefix(200))
+  }
+
   /// Ends recording: writes the change record when anything changed and returns its summary.
   private func endChanges(_ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op) async
     -> ChangeSummary?
   {
     guard let changes, let pending else { return nil }
-    let what = String(EventText.summary(operation).prefix(200))
+    let what = Self.recordedWhat(operation)
     let ended: Result<ChangeSummary?, SpacesError> =
       if case .shell = operation {
         await Sys.offloaded {

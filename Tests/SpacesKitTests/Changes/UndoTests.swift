@@ -245,3 +245,123 @@ struct UndoTests {
     #expect(fixture.tree == before, "\(fixture.tree.difference(from: before))")
   }
 }
+
+/// The container backend (real podman, the image `script/test-image` builds) gets the same
+/// records: a command deletes, renames and changes modes inside the container, and undo puts
+/// the tree back byte for byte.
+@Suite(.enabled(if: ContainerTestSupport.available, "podman or the test image is not available"))
+struct ContainerUndoTests {
+  @Test func containerCommandIsUndone() async throws {
+    let folder = TempDir("undo-container")
+    defer { folder.cleanup() }
+    let home = SpacesHome(path: folder.path)
+    var config = try home.create(
+      name: "box", policy: .permissive, backend: .container, image: ContainerTestSupport.image, engine: "podman")
+    config.limits.shell.timeoutMs = 60_000
+    try home.save(config)
+    defer { try? home.delete("box") }
+    let space = try SpacesRuntime(home: home, supervised: false).space("box")
+    func shell(_ command: String) async throws -> OperationResult {
+      let result = await space.submit(.shell(command: command, timeoutMs: nil))
+      try #require(result.status == .completed && result.exitCode == 0, "\(command): \(result)")
+      return result
+    }
+    _ = try await shell(
+      "mkdir -p src/lib docs && echo one > src/a.txt && echo two > src/lib/b.txt && printf '\\001\\002' > bin.dat "
+        + "&& echo keep > docs/readme && chmod 755 src/a.txt && ln -s src/a.txt link")
+    let before = Tree(config.workspace)
+    let ran = try await shell(
+      "rm bin.dat docs/readme && mv src/lib src/moved && mv src/a.txt renamed.txt && chmod 600 renamed.txt "
+        + "&& chmod 700 docs && echo new > src/moved/c.txt && rm link")
+    let after = Tree(config.workspace)
+    #expect(after != before)
+    let summary = try #require(space.changes(of: ran.id).record?.summary)
+    #expect(summary.total > 0)
+    _ = try await space.undo(ran.id)
+    #expect(Tree(config.workspace) == before, "\(Tree(config.workspace).difference(from: before))")
+  }
+}
+
+/// The index is saved in the space (`changes/index`): a space opened again reads only the files
+/// that changed since, and a damaged index is discarded, never trusted.
+@Suite(.enabled(if: UndoFixture.bwrapAvailable, "needs bwrap"))
+struct SavedIndexTests {
+  /// The space opened again by a new runtime (as `spaces serve` or the CLI does).
+  func reopen(_ fixture: UndoFixture) throws -> Space {
+    try SpacesRuntime(home: fixture.home, supervised: false).space("u")
+  }
+
+  @Test func reopeningReadsOnlyWhatChanged() async throws {
+    let fixture = try UndoFixture(label: "undo-index")
+    try await fixture.shell("mkdir -p m && for i in $(seq 1 200); do echo $i > m/f$i; done")
+    // A recorded operation after the save: replayed onto the saved index when it is read.
+    let edited = try await fixture.shell("echo changed > m/f7")
+    #expect(FileManager.default.fileExists(atPath: (fixture.space.changes?.folder ?? "") + "/index"))
+    // Changed while no runtime has the space open.
+    try Data("outside\n".utf8).write(to: URL(fileURLWithPath: fixture.workspace + "/m/f9"))
+
+    let space = try reopen(fixture)
+    let tracker = try #require(space.changes)
+    #expect(tracker.indexIssue == nil)
+    let noop = await space.submit(.shell(command: "true", timeoutMs: nil))
+    #expect(noop.status == .completed)
+    // f9 (changed outside) and f7 (replayed from its record, so its fingerprint is unknown) are
+    // read; the 198 others are not.
+    #expect(tracker.filesRead == 2, "files read after reopening: \(tracker.filesRead)")
+    // Nothing was taken for the no-op's change, and the earlier operation still undoes.
+    #expect(space.changes(of: noop.id).status == "none")
+    _ = try await space.undo(edited.id)
+    #expect(try String(contentsOfFile: fixture.workspace + "/m/f7", encoding: .utf8) == "7\n")
+  }
+
+  @Test func aDamagedIndexIsDiscardedWithAReason() async throws {
+    for damage in ["flip", "truncate", "garbage", "version"] {
+      let fixture = try UndoFixture(label: "undo-index-bad")
+      // More than 64 paths: the next command's start saves an index with entries in it.
+      try await fixture.shell(
+        "mkdir -p d && echo a > d/a && echo b > d/b && for i in $(seq 1 70); do echo $i > d/n$i; done")
+      try await fixture.shell("echo c > d/c")
+      let path = try #require(fixture.space.changes?.folder) + "/index"
+      var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+      switch damage {
+      case "flip": bytes[bytes.count / 2] ^= 0x01
+      case "truncate": bytes.removeLast(bytes.count / 3)
+      case "garbage": bytes = Array("{\"not\":\"an index\"}".utf8)
+      default: bytes[8] = 9
+      }
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      let space = try reopen(fixture)
+      let issue = try #require(space.changes?.indexIssue, "\(damage): the damaged index was used")
+      #expect(issue.contains("discarded"), "\(damage): \(issue)")
+      // Read again in full: recording and undo work as on a first open.
+      let before = Tree(fixture.workspace)
+      let ran = await space.submit(.shell(command: "rm d/a && echo z > d/b", timeoutMs: nil))
+      #expect(ran.status == .completed)
+      #expect(space.changes(of: ran.id).record?.summary.total == 2, "\(damage)")
+      _ = try await space.undo(ran.id)
+      #expect(Tree(fixture.workspace) == before, "\(damage)")
+    }
+  }
+
+  @Test func everyCutOfAnIndexIsRefusedCleanly() throws {
+    var entries: [String: ChangeTracker.Known] = [:]
+    for index in 0..<20 {
+      let state = EntryState(
+        kind: .file, mode: 0o644, size: 3, sha256: String(repeating: "ab", count: 32), stored: index % 2 == 0)
+      entries["dir/f\(index)"] = ChangeTracker.Known(
+        print: Fingerprint(mode: 0o100644, size: 3, mtime: 1, ctime: 2, ino: UInt64(index)), state: state)
+    }
+    entries["dir"] = ChangeTracker.Known(
+      print: Fingerprint(mode: 0o40755, size: 0, mtime: 1, ctime: 1, ino: 99),
+      state: EntryState(kind: .folder, mode: 0o755))
+    let bytes = IndexFile.encode(entries, order: 42)
+    let decoded = try IndexFile.decode(bytes)
+    #expect(decoded.order == 42)
+    #expect(decoded.entries.count == entries.count)
+    #expect(decoded.entries["dir/f3"]?.state == entries["dir/f3"]?.state)
+    #expect(decoded.entries["dir/f3"]?.print == entries["dir/f3"]?.print)
+    for cut in stride(from: 0, to: bytes.count, by: 7) {
+      #expect(throws: SpacesError.self) { try IndexFile.decode(Array(bytes[0..<cut])) }
+    }
+  }
+}
