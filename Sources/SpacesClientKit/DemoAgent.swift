@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// A scripted agent that performs a realistic session, so a newcomer sees every part work.
 ///
 /// It says hello, writes a small shell project, runs its build (which streams output), edits a

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import SpacesModel
 
 /// An async client for `spaces serve`: one connection, many requests in flight.
 ///
@@ -10,9 +11,9 @@ public final class SpacesClient: Sendable {
   private let router: ClientRouter
   private let channel: Channel
 
-  /// Connects to the server of `home` (its `spaces.sock`).
-  public static func connect(home: SpacesHome) async throws -> SpacesClient {
-    try await connect(unixPath: home.path + "/" + SpacesProtocol.socketName)
+  /// Connects to the server of the spaces home at `home` (its `spaces.sock`).
+  public static func connect(home: String) async throws -> SpacesClient {
+    try await connect(unixPath: home + "/" + SpacesProtocol.socketName)
   }
 
   /// Connects to a Unix socket.

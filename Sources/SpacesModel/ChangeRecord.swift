@@ -251,7 +251,7 @@ public enum ChangePath {
   }
 
   /// Whether `a` is `b`, or one of them lies inside the other.
-  static func overlaps(_ a: String, _ b: String) -> Bool {
+  static package func overlaps(_ a: String, _ b: String) -> Bool {
     a == b || a.hasPrefix(b + "/") || b.hasPrefix(a + "/")
   }
 }

@@ -1,9 +1,9 @@
 import Crypto
 
 /// Hashes of file contents, as results and events carry them.
-enum ContentHash {
+package enum ContentHash {
   /// The SHA-256 of `bytes` as 64 lowercase hex digits.
-  static func sha256(_ bytes: [UInt8]) -> String {
+  static package func sha256(_ bytes: [UInt8]) -> String {
     let digits = Array("0123456789abcdef".utf8)
     var hex: [UInt8] = []
     hex.reserveCapacity(64)

@@ -8,7 +8,7 @@ extension SpacesError {
   ///
   /// Running out of descriptors is named as such (`ioError`), never mistaken for a missing or
   /// unreadable file: it passes when fewer files are open, so the message says to try again.
-  static func system(_ code: Int32, _ action: String) -> SpacesError {
+  static package func system(_ code: Int32, _ action: String) -> SpacesError {
     let reason = String(cString: strerror(code))
     let message =
       switch code {
@@ -31,12 +31,12 @@ extension SpacesError {
 
 /// Small files the runtime reads whole (configs, policies, the token), with errors that say
 /// what went wrong instead of reading every failure as a missing file.
-enum SystemFile {
+package enum SystemFile {
   /// The bytes of the file at `path`, or nil when nothing is there (`ENOENT`).
   ///
   /// Any other failure throws ``SpacesError/system(_:_:)``: a descriptor limit, a permission,
   /// a folder where the file should be.
-  static func read(_ path: String, limit: Int = 64 << 20) throws(SpacesError) -> [UInt8]? {
+  static package func read(_ path: String, limit: Int = 64 << 20) throws(SpacesError) -> [UInt8]? {
     var fd: Int32
     repeat {
       fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
@@ -66,7 +66,7 @@ enum SystemFile {
 
   /// Whether something is at `path` (not following a final symlink): false only for
   /// `ENOENT`; any other failure throws.
-  static func exists(_ path: String) throws(SpacesError) -> Bool {
+  static package func exists(_ path: String) throws(SpacesError) -> Bool {
     var info = stat()
     if lstat(path, &info) == 0 { return true }
     let code = errno

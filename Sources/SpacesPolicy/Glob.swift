@@ -39,7 +39,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// Matches one component with `*` and `?` (iterative, linear backtracking).
-  static func component(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+  static package func component(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
     let pattern = Array(pattern)
     let text = Array(text)
     var p = 0

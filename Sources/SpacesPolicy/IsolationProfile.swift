@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// What an isolation backend guarantees about the commands it runs: the facts the policy
 /// judges with, so it asks only where the sandbox can't protect the person.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// Judges every operation before it runs: allow, ask or deny, with the rules that matched and
 /// reasons a person understands.
@@ -95,7 +96,7 @@ public struct PolicyEngine: Sendable {
       }
       return rules
     default:
-      guard let path = operation.path, let normalized = try? ConfinedWorkspace.normalize(path) else { return [] }
+      guard let path = operation.path, let normalized = try? RelativePath.normalize(path) else { return [] }
       return [
         PolicyRule(
           name: "allow \(operation.kind.rawValue) \(normalized)", kinds: [operation.kind], paths: [normalized],
@@ -127,7 +128,7 @@ public struct PolicyEngine: Sendable {
 
   private func evaluateFile(_ operation: Op, grants: SessionGrants) -> Decision {
     let kind = operation.kind
-    let path = operation.path.flatMap { try? ConfinedWorkspace.normalize($0) }
+    let path = operation.path.flatMap { try? RelativePath.normalize($0) }
     let matching = (file.rules + grants.rules).filter { rule in
       guard rule.kinds.isEmpty || rule.kinds.contains(kind), rule.command == nil else { return false }
       guard !rule.paths.isEmpty else { return true }

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// A space's policy file, re-read when it changes on disk, and the grants made this session.
 ///

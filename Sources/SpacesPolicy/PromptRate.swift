@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// Replays recorded agent operations through the policy and counts how many would ask: the
 /// prompt-rate benchmark (`spaces bench prompts`).

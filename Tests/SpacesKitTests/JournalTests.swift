@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 @Suite struct JournalTests {
   func events(_ count: Int, space: String = "s", op: String = "op_1") -> [Event] {

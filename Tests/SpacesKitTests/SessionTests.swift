@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
+@testable import SpacesSandbox
 
 /// The shell session of a space: the folder and exported variables carry from one shell
 /// operation to the next, in real sandboxes.

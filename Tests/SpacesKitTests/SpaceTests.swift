@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// The pipeline, end to end through a real space on disk.
 @Suite struct SpaceTests {

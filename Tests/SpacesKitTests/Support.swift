@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// A fresh folder for one test, removed when the value goes away.
 final class TempFolder: Sendable {

@@ -1,5 +1,7 @@
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 import Testing
 
 /// `spaces serve` as a child process: killed, restarted, and used by `spaces op` and `spaces approve`.
@@ -10,7 +12,7 @@ import Testing
   func startServer() async throws -> Process { try await home.serve() }
 
   func supervisor() async throws -> SpacesClient {
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     let token = try #require(SupervisorToken.read(in: SpacesHome(path: home.path)))
     try await client.hello(role: .supervisor, token: token)
     return client
@@ -19,7 +21,7 @@ import Testing
   @Test func aReadAnsweredBeforeItsFlushIsInTheJournalWhenTheServerIsKilledRightAfter() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     try await client.hello(space: "s")
     _ = try await client.submit(.createFile(path: "a.txt", content: "hello", encoding: .utf8), to: "s")
     var readIDs: [String] = []
@@ -42,7 +44,7 @@ import Testing
   @Test func aServerKilledMidRunRestartsWithItsJournalIntact() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     try await client.hello(space: "s")
     var acknowledged: [String] = []
     for index in 0..<5 {

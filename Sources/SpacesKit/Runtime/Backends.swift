@@ -1,3 +1,7 @@
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
+
 /// Chooses the backend a space's config names.
 public enum Backends {
   /// The backend for a space. Availability is checked when a command runs, so a space whose

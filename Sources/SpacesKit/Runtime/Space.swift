@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
 
 /// One open space: its config, workspace, journal, policy and backend, and the pipeline
 /// every operation goes through.

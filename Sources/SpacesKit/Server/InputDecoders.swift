@@ -1,5 +1,7 @@
 import Foundation
 import NIOCore
+import SpacesModel
+import SpacesPolicy
 
 /// The decoders of everything that comes from outside — operations, protocol lines and policy
 /// files — as pure functions of bytes, for fuzzing (`spaces bench fuzz`) and tests.

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// The protocol's methods: who may call each one and in which order it is answered.
 enum RPCMethod: String, CaseIterable, Sendable {

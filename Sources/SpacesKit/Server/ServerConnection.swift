@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SpacesModel
 
 /// One client connection: its role, its subscriptions, and the methods it calls.
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import SpacesModel
+import SpacesPolicy
 
 #if canImport(Glibc)
   import Glibc

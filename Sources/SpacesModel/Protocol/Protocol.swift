@@ -71,6 +71,11 @@ public struct RPCError: Error, Codable, Sendable, Equatable, CustomStringConvert
   public struct Details: Codable, Sendable, Equatable {
     /// The stable ``SpacesError/Code`` of a failure.
     public var code: String
+
+    /// Creates the value from its fields.
+    package init(code: String) {
+      self.code = code
+    }
   }
 
   /// The JSON-RPC code (see ``RPCErrorCode``).
@@ -134,6 +139,14 @@ public struct HelloResult: Codable, Sendable {
   public var role: ConnectionRole
   /// The space.
   public var space: String?
+
+  /// Creates the value from its fields.
+  package init(version: String, protocolVersion: Int, role: ConnectionRole, space: String? = nil) {
+    self.version = version
+    self.protocolVersion = protocolVersion
+    self.role = role
+    self.space = space
+  }
 }
 
 /// `space.create` params (the same options as `spaces space create`).
@@ -169,18 +182,33 @@ public struct SpaceCreateParams: Codable, Sendable {
 public struct SpaceNameParams: Codable, Sendable {
   /// The space's name.
   public var name: String
+
+  /// Creates the value from its fields.
+  package init(name: String) {
+    self.name = name
+  }
 }
 
 /// `space.list` result.
 public struct SpaceListResult: Codable, Sendable {
   /// The spaces.
   public var spaces: [SpaceConfig]
+
+  /// Creates the value from its fields.
+  package init(spaces: [SpaceConfig]) {
+    self.spaces = spaces
+  }
 }
 
 /// `space.delete` result.
 public struct SpaceDeleteResult: Codable, Sendable {
   /// The deleted space.
   public var deleted: String
+
+  /// Creates the value from its fields.
+  package init(deleted: String) {
+    self.deleted = deleted
+  }
 }
 
 /// `op.submit` and `policy.check` params.
@@ -238,12 +266,22 @@ extension SubmitParams {
 public struct CancelParams: Codable, Sendable {
   /// The request's id.
   public var id: RPCID
+
+  /// Creates the value from its fields.
+  package init(id: RPCID) {
+    self.id = id
+  }
 }
 
 /// `request.cancel` result.
 public struct CancelResult: Codable, Sendable {
   /// Whether a running request had that id.
   public var cancelled: Bool
+
+  /// Creates the value from its fields.
+  package init(cancelled: Bool) {
+    self.cancelled = cancelled
+  }
 }
 
 /// `events.subscribe` params.
@@ -252,6 +290,12 @@ public struct SubscribeParams: Codable, Sendable {
   public var space: String?
   /// Replay from this seq (inclusive).
   public var fromSeq: Int?
+
+  /// Creates the value from its fields.
+  package init(space: String? = nil, fromSeq: Int? = nil) {
+    self.space = space
+    self.fromSeq = fromSeq
+  }
 }
 
 extension SubscribeParams {
@@ -277,12 +321,23 @@ public struct SubscribeResult: Codable, Sendable {
   public var subscription: String
   /// The spaces.
   public var spaces: [String]
+
+  /// Creates the value from its fields.
+  package init(subscription: String, spaces: [String]) {
+    self.subscription = subscription
+    self.spaces = spaces
+  }
 }
 
 /// `events.unsubscribe` params.
 public struct UnsubscribeParams: Codable, Sendable {
   /// The subscription id.
   public var subscription: String
+
+  /// Creates the value from its fields.
+  package init(subscription: String) {
+    self.subscription = subscription
+  }
 }
 
 /// The params of an `event` notification.
@@ -299,12 +354,22 @@ public struct EventNotification: Codable, Sendable {
 public struct ApprovalListParams: Codable, Sendable {
   /// The space.
   public var space: String?
+
+  /// Creates the value from its fields.
+  package init(space: String? = nil) {
+    self.space = space
+  }
 }
 
 /// `approval.list` result.
 public struct ApprovalListResult: Codable, Sendable {
   /// The waiting requests, oldest first per space.
   public var approvals: [ApprovalRequest]
+
+  /// Creates the value from its fields.
+  package init(approvals: [ApprovalRequest]) {
+    self.approvals = approvals
+  }
 }
 
 /// `approval.resolve` params.
@@ -332,7 +397,7 @@ public struct ApprovalResolveParams: Codable, Sendable {
 public struct ApprovalExtendParams: Codable, Sendable {
   /// The approval request (operation) id.
   public var id: String
-  /// Seconds to add, 1 to ``ApprovalQueue/maxExtensionSeconds``; default the time the request
+  /// Seconds to add, 1 to ``ApprovalExtension/maxSeconds``; default the time the request
   /// was given first (the policy's `approvalTimeoutSeconds`).
   public var seconds: Int?
 
@@ -350,7 +415,7 @@ extension ApprovalExtendParams {
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     id = try container.decode(String.self, forKey: .id)
-    let range = 1...ApprovalQueue.maxExtensionSeconds
+    let range = 1...ApprovalExtension.maxSeconds
     let expected = "\"seconds\" must be a whole number from 1 to \(range.upperBound) (an hour)"
     do {
       seconds = try container.decodeIfPresent(Int.self, forKey: .seconds)
@@ -370,6 +435,12 @@ public struct ApprovalResolveResult: Codable, Sendable {
   public var id: String
   /// The answer.
   public var decision: ApprovalChoice
+
+  /// Creates the value from its fields.
+  package init(id: String, decision: ApprovalChoice) {
+    self.id = id
+    self.decision = decision
+  }
 }
 
 /// `file.list` params.
@@ -378,12 +449,23 @@ public struct FileListParams: Codable, Sendable {
   public var space: String
   /// The path in the workspace.
   public var path: String?
+
+  /// Creates the value from its fields.
+  package init(space: String, path: String? = nil) {
+    self.space = space
+    self.path = path
+  }
 }
 
 /// `file.list` result.
 public struct FileListResult: Codable, Sendable {
   /// The folder's entries.
   public var entries: [WorkspaceEntry]
+
+  /// Creates the value from its fields.
+  package init(entries: [WorkspaceEntry]) {
+    self.entries = entries
+  }
 }
 
 /// `file.read` params.
@@ -392,6 +474,12 @@ public struct FileReadParams: Codable, Sendable {
   public var space: String
   /// The path in the workspace.
   public var path: String
+
+  /// Creates the value from its fields.
+  package init(space: String, path: String) {
+    self.space = space
+    self.path = path
+  }
 }
 
 /// `file.write` params.
@@ -404,6 +492,14 @@ public struct FileWriteParams: Codable, Sendable {
   public var content: String
   /// utf8 (default) or base64.
   public var encoding: ContentEncoding?
+
+  /// Creates the value from its fields.
+  package init(space: String, path: String, content: String, encoding: ContentEncoding? = nil) {
+    self.space = space
+    self.path = path
+    self.content = content
+    self.encoding = encoding
+  }
 }
 
 /// `file.delete` params.
@@ -414,6 +510,13 @@ public struct FileDeleteParams: Codable, Sendable {
   public var path: String
   /// Whether a folder may be deleted with its content.
   public var recursive: Bool?
+
+  /// Creates the value from its fields.
+  package init(space: String, path: String, recursive: Bool? = nil) {
+    self.space = space
+    self.path = path
+    self.recursive = recursive
+  }
 }
 
 /// `op.changes` params: one operation's record, or (without `op`) the newest records.
@@ -451,11 +554,29 @@ public struct ChangesList: Codable, Sendable, Equatable {
     public var changes: ChangeSummary
     /// For an undo or restore: what it took back.
     public var undid: [String]?
+
+    /// Creates the value from its fields.
+    package init(
+      op: String, time: String, actor: Event.Actor, what: String, changes: ChangeSummary, undid: [String]? = nil
+    ) {
+      self.op = op
+      self.time = time
+      self.actor = actor
+      self.what = what
+      self.changes = changes
+      self.undid = undid
+    }
   }
   /// The records.
   public var records: [Item]
   /// How many records are kept in all.
   public var kept: Int
+
+  /// Creates the value from its fields.
+  package init(records: [Item], kept: Int) {
+    self.records = records
+    self.kept = kept
+  }
 }
 
 /// `op.undo` params.
@@ -488,4 +609,15 @@ public struct RestoreParams: Codable, Sendable {
 public struct EmptyObject: Codable, Sendable {
   /// Creates it.
   public init() {}
+}
+
+/// The params of the `disconnected` notification: why the server is closing the connection.
+public struct DisconnectedNotice: Codable, Sendable {
+  /// What the client did and what to do instead.
+  public var reason: String
+
+  /// Creates the value from its fields.
+  package init(reason: String) {
+    self.reason = reason
+  }
 }

@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 
 /// One inbound line, or the news that a line was over the limit (and is being skipped).
-enum InboundLine: Sendable {
+package enum InboundLine: Sendable {
   case line(ByteBuffer)
   case tooLong(limit: Int)
 }
@@ -11,18 +11,18 @@ enum InboundLine: Sendable {
 ///
 /// A line longer than the limit is reported once as ``InboundLine/tooLong(limit:)`` as soon as
 /// it passes the limit, and its bytes are dropped as they arrive up to the next newline.
-struct LineDecoder: ByteToMessageDecoder {
-  typealias InboundOut = InboundLine
+package struct LineDecoder: ByteToMessageDecoder {
+  package typealias InboundOut = InboundLine
 
   let maxLength: Int
   private var scanned = 0
   private var discarding = false
 
-  init(maxLength: Int) {
+  package init(maxLength: Int) {
     self.maxLength = maxLength
   }
 
-  mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+  mutating package func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
     let view = buffer.readableBytesView
     if let newline = view[(view.startIndex + scanned)...].firstIndex(of: 0x0A) {
       let length = newline - view.startIndex
@@ -50,7 +50,7 @@ struct LineDecoder: ByteToMessageDecoder {
     return .needMoreData
   }
 
-  mutating func decodeLast(
+  mutating package func decodeLast(
     context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool
   ) throws -> DecodingState {
     while try decode(context: context, buffer: &buffer) == .continue {}
@@ -58,81 +58,22 @@ struct LineDecoder: ByteToMessageDecoder {
   }
 }
 
-/// What one inbound line is, decided from its text alone, before roles, spaces or params.
-///
-/// The pure first step of ``ServerConnection/receive(_:)`` (and of `spaces bench fuzz`).
-enum InboundMessage: Sendable {
-  /// Nothing to do: a blank line or a stray response.
-  case ignored
-  /// Not a valid request: answered with `error` (to `id`) when `respond` is true.
-  case rejected(RPCError, id: RPCID?, respond: Bool)
-  /// A request; a notification (nothing is answered) when `respond` is false.
-  case request(ServerConnection.Request, respond: Bool)
-
-  /// Reads one line (without its newline).
-  init(line data: Data) {
-    if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
-      self = .ignored
-      return
-    }
-    let header: MessageHeader
-    do {
-      header = try SpacesJSON.decoder.decode(MessageHeader.self, from: data)
-    } catch {
-      if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
-        let batch = data.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "[")
-        let why = batch ? "batches are not supported; send one request per line" : "a request must be a JSON object"
-        self = .rejected(RPCError(RPCErrorCode.invalidRequest, why), id: nil, respond: true)
-      } else {
-        self = .rejected(RPCError(RPCErrorCode.parseError, "the line is not valid JSON"), id: nil, respond: true)
-      }
-      return
-    }
-    guard header.idIsValid else {
-      self = .rejected(
-        RPCError(RPCErrorCode.invalidRequest, "\"id\" must be a string or a whole number (at most \(Int.max))"),
-        id: nil, respond: true)
-      return
-    }
-    let id = header.id
-    let respond = header.hasID
-    guard header.jsonrpc == "2.0", let method = header.method else {
-      if header.jsonrpc == "2.0", header.hasResult || header.error != nil {
-        self = .ignored  // a stray response
-        return
-      }
-      let why = header.jsonrpc == "2.0" ? "the request has no \"method\" string" : "\"jsonrpc\" must be \"2.0\""
-      self = .rejected(
-        RPCError(RPCErrorCode.invalidRequest, why), id: id, respond: respond || header.method == nil)
-      return
-    }
-    guard header.paramsKind != .other else {
-      self = .rejected(
-        RPCError(RPCErrorCode.invalidParams, "\"params\" must be an object"), id: id, respond: respond)
-      return
-    }
-    self = .request(
-      ServerConnection.Request(id: id, method: method, data: header.paramsKind == .object ? data : nil),
-      respond: respond)
-  }
-}
-
 /// The fields of a JSON-RPC message that say what it is (params and result are decoded later).
-struct MessageHeader: Decodable {
-  var jsonrpc: String?
-  var id: RPCID?
-  var hasID: Bool
-  var idIsValid: Bool
-  var method: String?
-  var paramsKind: ParamsKind
-  var hasResult: Bool
-  var error: RPCError?
+package struct MessageHeader: Decodable {
+  package var jsonrpc: String?
+  package var id: RPCID?
+  package var hasID: Bool
+  package var idIsValid: Bool
+  package var method: String?
+  package var paramsKind: ParamsKind
+  package var hasResult: Bool
+  package var error: RPCError?
 
-  enum ParamsKind { case none, object, other }
+  package enum ParamsKind { case none, object, other }
 
   private enum Keys: String, CodingKey { case jsonrpc, id, method, params, result, error }
 
-  init(from decoder: any Decoder) throws {
+  package init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: Keys.self)
     jsonrpc = try? container.decodeIfPresent(String.self, forKey: .jsonrpc)
     hasID = container.contains(.id)
@@ -152,17 +93,17 @@ struct MessageHeader: Decodable {
 }
 
 /// Decodes the `params` member of a message.
-struct ParamsBox<P: Decodable>: Decodable {
-  var params: P
+package struct ParamsBox<P: Decodable>: Decodable {
+  package var params: P
 }
 
 /// Decodes the `result` member of a response.
-struct ResultBox<R: Decodable>: Decodable {
-  var result: R
+package struct ResultBox<R: Decodable>: Decodable {
+  package var result: R
 }
 
 /// Encodes JSON-RPC messages as lines.
-enum Wire {
+package enum Wire {
   /// A response: `result` or `error` beside `jsonrpc` and `id` (written even when null).
   private struct Response<Body: Encodable>: Encodable {
     var id: RPCID?
@@ -196,7 +137,7 @@ enum Wire {
     return buffer
   }
 
-  static func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
+  static package func result<R: Encodable>(_ result: R, id: RPCID?) -> ByteBuffer {
     if let result = result as? OperationResult { return self.result(result, id: id) }
     return encode(Response(id: id, body: result, member: .result))
   }
@@ -217,7 +158,7 @@ enum Wire {
 
   /// An `event` notification (an operation's events with `requestId`, a subscription's with
   /// `subscription`), by the hand-written encoder: output events are most of what is sent.
-  static func event(_ event: Event, requestId: RPCID? = nil, subscription: String? = nil) -> ByteBuffer {
+  static package func event(_ event: Event, requestId: RPCID? = nil, subscription: String? = nil) -> ByteBuffer {
     var writer = JSONWriter(capacity: 256 + (event.data?.utf8.count ?? 0))
     writer.beginObject()
     writer.member("jsonrpc", "2.0")
@@ -245,11 +186,11 @@ enum Wire {
     }
   }
 
-  static func error(_ error: RPCError, id: RPCID?) -> ByteBuffer {
+  static package func error(_ error: RPCError, id: RPCID?) -> ByteBuffer {
     encode(Response(id: id, body: error, member: .error))
   }
 
-  static func request<P: Encodable>(_ method: String, _ params: P, id: RPCID?) -> ByteBuffer {
+  static package func request<P: Encodable>(_ method: String, _ params: P, id: RPCID?) -> ByteBuffer {
     encode(Request(id: id, method: method, params: params))
   }
 

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// Judges whole command strings against command rules.
 public enum CommandJudge {
   /// The decision for a whole command string.

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// A rule for simple commands: a program, an argument prefix, and a verdict.
 ///
 /// Patterns: `program`, each `prefix` element and each `anywhere` element may use `*` (any

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// The commands `xargs` and `find -exec` run, so they are judged like any other command.
 ///
 /// Both stay hazards (`wrapper`, `findExec`): without a sandbox the analyzer can't know what

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// Argument checks for programs whose options can run code or write anywhere.
 enum ProgramChecks {
   /// Shells that run scripts.

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// What the shell analyzer found in one command string.
 ///
 /// `hazards` empty means every part of the string was understood; only then can the

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// Parses shell command strings into simple commands and the hazards that keep them from
 /// being auto-allowed.
 ///

@@ -1,3 +1,5 @@
+import SpacesModel
+
 extension CommandJudge {
   /// The `standard` preset's command rules: a curated allow-list plus `ask` rules for
   /// commands that reach the network, delete recursively or change permissions.

@@ -1,3 +1,5 @@
+import SpacesModel
+import SpacesPolicy
 import Subprocess
 import Synchronization
 import SystemPackage

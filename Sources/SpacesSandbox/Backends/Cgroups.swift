@@ -1,5 +1,6 @@
 import CSpacesSys
 import Dispatch
+import SpacesModel
 import Synchronization
 
 #if canImport(Glibc)

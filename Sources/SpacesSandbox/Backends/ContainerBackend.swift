@@ -1,5 +1,7 @@
 import CSpacesSys
 import Foundation
+import SpacesModel
+import SpacesPolicy
 import Subprocess
 import Synchronization
 import SystemPackage

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// The `/bin/sh` scripts the container backend runs inside a space's container.
 ///
 /// They use only shell builtins for the parts that must work when the container's process

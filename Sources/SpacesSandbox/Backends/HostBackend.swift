@@ -1,3 +1,5 @@
+import SpacesPolicy
+
 /// Runs commands directly on the host with `/bin/sh -c` in the workspace folder: no isolation.
 ///
 /// What it still does: a clean environment (PATH, HOME = the workspace, LANG, TERM plus the

@@ -1,5 +1,6 @@
 import CSpacesSys
 import Dispatch
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc
@@ -43,7 +44,7 @@ struct LaunchPlan: Sendable {
 
 /// The runner shared by all backends: spawns, streams, caps, enforces the timeout and limits,
 /// and makes sure nothing the command started is left when it returns.
-enum ShellRunner {
+package enum ShellRunner {
   /// Grace between SIGTERM and SIGKILL when the time limit or a cancellation stops a command.
   static let terminationGraceMs = 500
   /// How often the process-limit counter is checked while a command runs.
@@ -99,7 +100,7 @@ enum ShellRunner {
   }
 
   /// The clean environment every backend starts from, plus the request's variables.
-  static func cleanEnvironment(home: String, extra: [String: String]) -> [String: String] {
+  static package func cleanEnvironment(home: String, extra: [String: String]) -> [String: String] {
     var env = [
       "PATH": "/usr/local/bin:/usr/bin:/bin",
       "HOME": home,

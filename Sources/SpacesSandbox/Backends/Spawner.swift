@@ -1,5 +1,6 @@
 import CSpacesSys
 import Foundation
+import SpacesModel
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,8 +17,8 @@ import Synchronization
 /// started and moved into a fresh operation cgroup ahead of time — which the next command with
 /// the same limits execs at once. ``enableSpares()`` turns that on for long-lived runtimes (the
 /// server and the workbench); a one-shot CLI run doesn't need it.
-final class Spawner: @unchecked Sendable {
-  static let shared = Spawner()
+final package class Spawner: @unchecked Sendable {
+  static package let shared = Spawner()
 
   /// What a spare was made for: commands whose cgroup has the same limits.
   struct SpareKey: Hashable, Sendable {
@@ -58,7 +59,7 @@ final class Spawner: @unchecked Sendable {
   }
 
   /// Keeps a spare ready for each kind of command from now on.
-  func enableSpares() {
+  package func enableSpares() {
     sparesEnabled.store(true, ordering: .relaxed)
   }
 

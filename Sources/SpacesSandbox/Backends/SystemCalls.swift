@@ -10,10 +10,10 @@ import Foundation
 #endif
 
 /// Small wrappers over the system calls the runner needs.
-enum Sys {
+package enum Sys {
   /// Runs blocking work (waits on the kernel, sleeps between retries) on a dispatch thread, so
   /// it never holds one of the few threads every task in the process shares.
-  static func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+  static package func offloaded<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
       DispatchQueue.global().async { continuation.resume(returning: work()) }
     }
@@ -24,7 +24,7 @@ enum Sys {
   ///
   /// Dispatch's shared threads are few: commands that held them for their whole run once kept
   /// every other space's journal flush waiting behind a connection's `sleep`s.
-  static func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+  static package func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
       let thread = Thread { continuation.resume(returning: work()) }
       thread.stackSize = 512 << 10
@@ -61,7 +61,7 @@ enum Sys {
   }
 
   /// Whether a path exists and is a directory (following symlinks).
-  static func isDirectory(_ path: String) -> Bool {
+  static package func isDirectory(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
   }
@@ -138,7 +138,7 @@ enum Sys {
 
 extension Sys {
   /// The canonical absolute path (symlinks resolved), or the path itself when that fails.
-  static func realPath(_ path: String) -> String {
+  package static func realPath(_ path: String) -> String {
     guard let resolved = realpath(path, nil) else { return path }
     defer { free(resolved) }
     return String(cString: resolved)

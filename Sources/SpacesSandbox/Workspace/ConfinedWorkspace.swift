@@ -1,6 +1,8 @@
 import CSpacesSys
 import Foundation
 import Glibc
+import SpacesModel
+import SpacesPolicy
 
 /// A workspace folder that file operations can't escape.
 ///
@@ -80,7 +82,7 @@ public final class ConfinedWorkspace: Sendable {
 
   /// The size of what is at `path` now, as ``read(_:)`` would open it, without reading it.
   public func size(_ path: String) throws -> Int {
-    let components = try Self.components(path)
+    let components = try RelativePath.components(path)
     return try mapping(path, "read") {
       let fd = try openBeneath(components, O_RDONLY | O_NONBLOCK | O_NOCTTY)
       defer { close(fd) }
@@ -257,7 +259,7 @@ public final class ConfinedWorkspace: Sendable {
   /// Throws `invalidPath` for an empty path, NUL bytes or over-long names, and
   /// `pathOutsideWorkspace` for absolute paths and `..` that climbs out of the root.
   public static func normalize(_ path: String) throws -> String {
-    try components(path).joined(separator: "/")
+    try RelativePath.normalize(path)
   }
 
   // MARK: - Temporary files of writes
@@ -279,7 +281,7 @@ public final class ConfinedWorkspace: Sendable {
   }
 
   /// A new temporary file name for a write: `.spaces-` + 16 random hex digits + `.tmp`.
-  static func temporaryName() -> String {
+  static package func temporaryName() -> String {
     let digits = String(UInt64.random(in: .min ... .max), radix: 16)
     return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
   }
@@ -373,7 +375,7 @@ public final class ConfinedWorkspace: Sendable {
 
   /// ``components(_:)``, refusing a path with a name reserved for temporary files.
   private static func visibleComponents(_ path: String) throws -> [String] {
-    let components = try components(path)
+    let components = try RelativePath.components(path)
     if components.contains(where: { isTemporaryName(Array($0.utf8)) }) {
       throw SpacesError(
         .invalidPath,
@@ -381,45 +383,6 @@ public final class ConfinedWorkspace: Sendable {
       )
     }
     return components
-  }
-
-  /// The lexically normalized components of `path`, split on '/' bytes (not on Characters).
-  private static func components(_ path: String) throws -> [String] {
-    let bytes = Array(path.utf8)
-    guard !bytes.isEmpty else {
-      throw SpacesError(
-        .invalidPath,
-        "The path is empty; give a path relative to the workspace root, such as 'src/main.swift'")
-    }
-    guard !bytes.contains(0) else {
-      throw SpacesError(.invalidPath, "The path contains a NUL byte; remove it")
-    }
-    guard bytes.count < PATH_MAX else {
-      throw SpacesError(
-        .invalidPath,
-        "The path is \(bytes.count) bytes long, over the \(PATH_MAX - 1)-byte limit; shorten it")
-    }
-    guard bytes[0] != UInt8(ascii: "/") else {
-      throw SpacesError(
-        .pathOutsideWorkspace,
-        "'\(path)' is an absolute path; use a path relative to the workspace root")
-    }
-    var result: [String] = []
-    for part in bytes.split(separator: UInt8(ascii: "/")) {
-      if part.elementsEqual(".".utf8) { continue }
-      if part.elementsEqual("..".utf8) {
-        guard result.popLast() != nil else { throw outside(path) }
-        continue
-      }
-      guard part.count <= NAME_MAX else {
-        throw SpacesError(
-          .invalidPath,
-          "A name in '\(path.prefix(80))…' is \(part.count) bytes long, over the \(NAME_MAX)-byte limit; shorten it"
-        )
-      }
-      result.append(String(decoding: part, as: UTF8.self))
-    }
-    return result
   }
 
   // MARK: - Resolution beneath the root
@@ -611,7 +574,7 @@ public final class ConfinedWorkspace: Sendable {
   /// The `SpacesError` for errno `code` from trying to `action` `path`.
   private static func failure(_ code: Int32, _ path: String, _ action: String) -> SpacesError {
     switch code {
-    case EXDEV: outside(path, errno: code)
+    case EXDEV: RelativePath.outside(path, errno: code)
     case ELOOP:
       SpacesError(
         .pathOutsideWorkspace,
@@ -631,13 +594,6 @@ public final class ConfinedWorkspace: Sendable {
     case EMFILE, ENFILE, ENOMEM: SpacesError.system(code, "\(action) '\(path)'")
     default: SpacesError(.ioError, "Can't \(action) '\(path)': \(describe(code))", errno: code)
     }
-  }
-
-  private static func outside(_ path: String, errno code: Int32? = nil) -> SpacesError {
-    SpacesError(
-      .pathOutsideWorkspace,
-      "'\(path)' leads outside the workspace; use a path relative to the workspace root",
-      errno: code)
   }
 
   private static func describe(_ code: Int32) -> String {
@@ -664,44 +620,5 @@ public final class ConfinedWorkspace: Sendable {
       size >= 1 << 20 ? (Double(size) / 1_048_576, "MiB") : (Double(size) / 1024, "KiB")
     let rounded = (value * 10).rounded() / 10
     return rounded == rounded.rounded() ? "\(Int(rounded)) \(unit)" : "\(rounded) \(unit)"
-  }
-}
-
-/// One file, folder or symlink in a workspace, as `list` and `entry` report it.
-public struct WorkspaceEntry: Sendable, Equatable, Codable {
-  /// The last path component.
-  public var name: String
-  /// The normalized path relative to the workspace root.
-  public var path: String
-  /// What the entry is; a symlink is reported as such, not followed.
-  public var kind: Kind
-  /// The size in bytes (of the link itself for a symlink).
-  public var size: Int64
-  /// The modification time in unix seconds.
-  public var modified: Double
-
-  /// The kind of a workspace entry.
-  public enum Kind: String, Codable, Sendable {
-    /// A regular file.
-    case file
-    /// A folder.
-    case directory
-    /// A symbolic link.
-    case symlink
-    /// A FIFO, socket or device.
-    case other
-  }
-
-  fileprivate init(name: String, path: String, _ info: stat) {
-    self.name = name
-    self.path = path
-    switch info.st_mode & S_IFMT {
-    case S_IFREG: kind = .file
-    case S_IFDIR: kind = .directory
-    case S_IFLNK: kind = .symlink
-    default: kind = .other
-    }
-    size = Int64(info.st_size)
-    modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
   }
 }

@@ -1,6 +1,8 @@
 import CSpacesSys
 import Foundation
 import Glibc
+import SpacesModel
+import SpacesPolicy
 
 /// Where a workspace's protected paths can be: fixed locations derived from the globs of a
 /// ``ProtectedPaths`` value, never a walk of the whole tree.

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// Where each part of the workbench goes at a given size.
 public struct WorkbenchLayout: Equatable, Sendable {

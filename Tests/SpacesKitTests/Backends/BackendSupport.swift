@@ -2,6 +2,7 @@ import Synchronization
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

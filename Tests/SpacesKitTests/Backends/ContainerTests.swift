@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 /// What only the container backend does, against real Podman (skipped, visibly, only when
 /// podman is not installed).

@@ -2,6 +2,8 @@ import Synchronization
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

@@ -3,6 +3,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

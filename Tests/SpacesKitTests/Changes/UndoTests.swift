@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 /// Change records and undo with real sandboxed commands: each test changes a tree, undoes the
 /// operation and compares the tree byte for byte (contents, modes, links) with the one before.

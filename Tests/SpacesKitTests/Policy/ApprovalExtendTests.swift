@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// Moving an approval request's deadline (`+` in the workbench, `approval.extend`), and the
 /// agent's stated reason that travels with a request.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// Approval flows through a real space: an ask waits for a person (or the timeout).
 @Suite struct ApprovalTests {

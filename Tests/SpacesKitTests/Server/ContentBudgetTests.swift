@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// The runtime's budget for large contents (``ByteGate``) and the holds requests keep on it.
 @Suite struct ContentBudgetTests {

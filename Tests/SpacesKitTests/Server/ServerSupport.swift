@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
+@testable import SpacesClientKit
 @testable import SpacesKit
+@testable import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

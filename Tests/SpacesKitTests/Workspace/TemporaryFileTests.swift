@@ -3,6 +3,7 @@ import Glibc
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 /// The temporary files of atomic writes: cleaned up when a space opens, never shown to the agent.
 @Suite struct TemporaryFileTests {
