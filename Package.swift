@@ -100,14 +100,20 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // One temp-folder helper and one wait-with-a-deadline for the three test targets.
+    .target(name: "SpacesTestSupport", path: "Tests/SpacesTestSupport", swiftSettings: strict),
     .testTarget(
-      name: "SpacesKitTests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys"],
+      name: "SpacesKitTests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys",
+        "SpacesTestSupport",
+      ],
       swiftSettings: strict),
     .testTarget(
-      name: "SpacesTUITests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys"],
+      name: "SpacesTUITests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys",
+        "SpacesTestSupport",
+      ],
       swiftSettings: strict),
     .testTarget(
-      name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesModel", "SpacesKit"],
+      name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesModel", "SpacesKit", "SpacesTestSupport"],
       exclude: ["__Snapshots__"], swiftSettings: strict),
   ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
@@ -234,7 +235,7 @@ struct SessionTests {
 @Suite(.enabled(if: ContainerTestSupport.available, "podman or the test image is not available"))
 struct ContainerSessionTests {
   @Test func theFolderAndVariablesCarryInAContainer() async throws {
-    let folder = TempDir("container-session")
+    let folder = TempFolder("container-session")
     defer { folder.cleanup() }
     let home = SpacesHome(path: folder.path)
     _ = try home.create(

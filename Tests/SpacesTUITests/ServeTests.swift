@@ -2,6 +2,7 @@ import Foundation
 import SpacesClientKit
 import SpacesKit
 import SpacesModel
+import SpacesTestSupport
 import Testing
 
 /// `spaces serve` as a child process: killed, restarted, and used by `spaces op` and `spaces approve`.
@@ -58,7 +59,7 @@ import Testing
         if event.type == .output { started.withValue { $0 = true } }
       }
     }
-    try await waitUntil("the command to stream") { started.withValue { $0 } }
+    try await eventually("the command to stream") { started.withValue { $0 } }
     kill(server.processIdentifier, SIGKILL)
     server.waitUntilExit()
 
@@ -108,7 +109,7 @@ import Testing
     #expect(try await home.run("serve").status != 0)  // refuses to start over a live socket
     let op = Task { try await home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#) }
     var id = ""
-    try await waitUntil("the approval request") {
+    try await eventually("the approval request") {
       let listed = try await home.run("approvals", "--json")
       let requests = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]]
       id = requests?.first?["id"] as? String ?? ""

@@ -1,5 +1,6 @@
 import CSpacesSys
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit

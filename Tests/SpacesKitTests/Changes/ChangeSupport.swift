@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit

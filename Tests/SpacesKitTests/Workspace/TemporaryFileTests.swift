@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
