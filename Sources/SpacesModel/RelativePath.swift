@@ -7,12 +7,12 @@ package enum RelativePath {
   ///
   /// Throws `invalidPath` for an empty path, NUL bytes or over-long names, and
   /// `pathOutsideWorkspace` for absolute paths and `..` that climbs out of the root.
-  package static func normalize(_ path: String) throws -> String {
+  package static func normalize(_ path: String) throws(SpacesError) -> String {
     try components(path).joined(separator: "/")
   }
 
   /// The lexically normalized components of `path`, split on '/' bytes (not on Characters).
-  package static func components(_ path: String) throws -> [String] {
+  package static func components(_ path: String) throws(SpacesError) -> [String] {
     let bytes = Array(path.utf8)
     guard !bytes.isEmpty else {
       throw SpacesError(

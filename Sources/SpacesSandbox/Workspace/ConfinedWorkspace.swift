@@ -37,7 +37,7 @@ public final class ConfinedWorkspace: Sendable {
   /// identity (device and inode), whatever link leads to them.
   public init(
     root: String, maxFileSize: Int = 10 * 1024 * 1024, forceFallback: Bool = false, guarded: [String] = []
-  ) throws {
+  ) throws(SpacesError) {
     let fd = cspaces_openat(AT_FDCWD, root, CSPACES_O_PATH | O_DIRECTORY | O_CLOEXEC, 0)
     guard fd >= 0 else {
       let code = errno
@@ -81,7 +81,7 @@ public final class ConfinedWorkspace: Sendable {
   }
 
   /// The size of what is at `path` now, as ``read(_:)`` would open it, without reading it.
-  public func size(_ path: String) throws -> Int {
+  public func size(_ path: String) throws(SpacesError) -> Int {
     let components = try RelativePath.components(path)
     return try mapping(path, "read") {
       let fd = try openBeneath(components, O_RDONLY | O_NONBLOCK | O_NOCTTY)
@@ -94,7 +94,7 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// Throws `tooLarge` over `maxFileSize`, `isDirectory` for a folder, `invalidPath` for a FIFO,
   /// device or socket, and `notFound` if nothing is there.
-  public func read(_ path: String) throws -> [UInt8] {
+  public func read(_ path: String) throws(SpacesError) -> [UInt8] {
     let components = try Self.visibleComponents(path)
     return try mapping(path, "read") {
       let fd: Int32
@@ -141,7 +141,7 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// A symlink or hard link at the path is replaced, never written through. Throws `tooLarge`
   /// over `maxFileSize` and `isDirectory` if a folder stands at the path.
-  public func write(_ path: String, _ data: [UInt8]) throws {
+  public func write(_ path: String, _ data: [UInt8]) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
@@ -188,7 +188,7 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// The tree is removed without ever following a symlink. Throws `isDirectory` for a folder
   /// without `recursive` and `invalidPath` for the workspace root.
-  public func delete(_ path: String, recursive: Bool) throws {
+  public func delete(_ path: String, recursive: Bool) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
@@ -217,7 +217,7 @@ public final class ConfinedWorkspace: Sendable {
   /// The temporary files of writes (in progress, or left by a crash) are not listed.
   ///
   /// The folder itself may be reached through symlinks that stay inside the workspace.
-  public func list(_ path: String) throws -> [WorkspaceEntry] {
+  public func list(_ path: String) throws(SpacesError) -> [WorkspaceEntry] {
     let components = path.isEmpty ? [] : try Self.visibleComponents(path)
     let prefix = components.map { $0 + "/" }.joined()
     return try mapping(path, "list") {
@@ -235,7 +235,7 @@ public final class ConfinedWorkspace: Sendable {
   /// Stat of one path without following a final symlink; nil if it (or a folder on the way) doesn't exist.
   ///
   /// "." describes the root itself.
-  public func entry(_ path: String) throws -> WorkspaceEntry? {
+  public func entry(_ path: String) throws(SpacesError) -> WorkspaceEntry? {
     let components = try Self.visibleComponents(path)
     return try mapping(path, "inspect") {
       guard let name = components.last else {
@@ -258,7 +258,7 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// Throws `invalidPath` for an empty path, NUL bytes or over-long names, and
   /// `pathOutsideWorkspace` for absolute paths and `..` that climbs out of the root.
-  public static func normalize(_ path: String) throws -> String {
+  public static func normalize(_ path: String) throws(SpacesError) -> String {
     try RelativePath.normalize(path)
   }
 
@@ -374,7 +374,7 @@ public final class ConfinedWorkspace: Sendable {
   // MARK: - Paths
 
   /// ``components(_:)``, refusing a path with a name reserved for temporary files.
-  private static func visibleComponents(_ path: String) throws -> [String] {
+  private static func visibleComponents(_ path: String) throws(SpacesError) -> [String] {
     let components = try RelativePath.components(path)
     if components.contains(where: { isTemporaryName(Array($0.utf8)) }) {
       throw SpacesError(
@@ -563,11 +563,15 @@ public final class ConfinedWorkspace: Sendable {
   // MARK: - Errors
 
   /// Runs `body`, turning a `SysError` into a `SpacesError` that names `path`.
-  private func mapping<T>(_ path: String, _ action: String, _ body: () throws -> T) throws -> T {
+  private func mapping<T>(_ path: String, _ action: String, _ body: () throws -> T) throws(SpacesError) -> T {
     do {
       return try body()
     } catch let error as SysError {
       throw Self.failure(error.code, path, action)
+    } catch let error as SpacesError {
+      throw error
+    } catch {
+      throw SpacesError(.ioError, "Can't \(action) '\(path)': \(error)")
     }
   }
 
