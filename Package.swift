@@ -10,6 +10,8 @@ let package = Package(
     .executable(name: "spaces", targets: ["SpacesTUI"]),
     .executable(name: "spaces-spare", targets: ["SpacesSpare"]),
     .library(name: "SpacesKit", targets: ["SpacesKit"]),
+    .library(name: "SpacesClientKit", targets: ["SpacesClientKit"]),
+    .library(name: "SpacesModel", targets: ["SpacesModel"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,14 +32,48 @@ let package = Package(
     .target(name: "CSpacesSys"),
     // The small process a shell command is exec'd from (see Spawner); beside `spaces`.
     .executableTarget(name: "SpacesSpare", dependencies: ["CSpacesSys"]),
+    // The layers, lowest first (docs/architecture.md; script/check-layers keeps them honest).
+    // The vocabulary: operations, events, results, configs, errors, JSON and the wire.
+    .target(
+      name: "SpacesModel",
+      dependencies: [
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strict
+    ),
+    // What is allowed: the policy engine, policy files, the shell analyzer. Pure decisions.
+    .target(
+      name: "SpacesPolicy",
+      dependencies: ["SpacesModel", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict
+    ),
+    // What enforces it: the backends, the spawner, cgroups, the confined workspace.
+    .target(
+      name: "SpacesSandbox",
+      dependencies: [
+        "SpacesModel", "SpacesPolicy", "CSpacesSys",
+        .product(name: "Subprocess", package: "swift-subprocess"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ],
+      swiftSettings: strict
+    ),
+    // A client of `spaces serve` (and the demo agent): the vocabulary only, never the runtime.
+    .target(
+      name: "SpacesClientKit",
+      dependencies: [
+        "SpacesModel",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+      ],
+      swiftSettings: strict
+    ),
+    // The runtime: spaces, the journal, approvals, the store, changes and the server.
     .target(
       name: "SpacesKit",
       dependencies: [
-        "CSpacesSys",
+        "SpacesModel", "SpacesPolicy", "SpacesSandbox", "CSpacesSys",
         .product(name: "Logging", package: "swift-log"),
-        .product(name: "Subprocess", package: "swift-subprocess"),
-        .product(name: "SystemPackage", package: "swift-system"),
-        .product(name: "Yams", package: "Yams"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -47,13 +83,13 @@ let package = Package(
     .target(name: "CWorkbench"),
     .target(
       name: "SpacesWorkbench",
-      dependencies: ["SpacesKit", "CWorkbench"],
+      dependencies: ["SpacesModel", "CWorkbench"],
       swiftSettings: strict
     ),
     .executableTarget(
       name: "SpacesTUI",
       dependencies: [
-        "SpacesKit",
+        "SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit",
         "SpacesWorkbench",
         "CCurses",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,10 +100,20 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
-    .testTarget(name: "SpacesKitTests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
-    .testTarget(name: "SpacesTUITests", dependencies: ["SpacesKit", "CSpacesSys"], swiftSettings: strict),
+    // One temp-folder helper and one wait-with-a-deadline for the three test targets.
+    .target(name: "SpacesTestSupport", path: "Tests/SpacesTestSupport", swiftSettings: strict),
     .testTarget(
-      name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesKit"],
+      name: "SpacesKitTests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys",
+        "SpacesTestSupport",
+      ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SpacesTUITests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys",
+        "SpacesTestSupport",
+      ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "SpacesWorkbenchTests", dependencies: ["SpacesWorkbench", "SpacesModel", "SpacesKit", "SpacesTestSupport"],
       exclude: ["__Snapshots__"], swiftSettings: strict),
   ]
 )

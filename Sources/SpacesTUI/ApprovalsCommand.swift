@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 /// Connects to the running server as a supervisor, with the token from SPACES_HOME.
 enum SupervisorConnection {
@@ -18,7 +20,7 @@ enum SupervisorConnection {
         SpacesError(.notFound, "no supervisor token at \(SupervisorToken.path(in: home)); is `spaces serve` running?"))
     }
     do {
-      let client = try await SpacesClient.connect(home: home)
+      let client = try await SpacesClient.connect(home: home.path)
       try await client.hello(role: .supervisor, token: token, client: "spaces-cli")
       return client
     } catch let error as SpacesError {

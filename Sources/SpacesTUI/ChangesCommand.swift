@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 /// Runs `body` on the running server as a supervisor when one answers, else on a space opened
 /// in this process.

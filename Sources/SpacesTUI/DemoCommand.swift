@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 struct DemoCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

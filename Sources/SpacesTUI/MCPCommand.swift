@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import MCP
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 struct MCPCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -56,7 +58,7 @@ enum Gateway: Sendable {
 
   static func open(home: SpacesHome, space: String, runtime: SpacesRuntime) async throws -> Gateway {
     if SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) {
-      let client = try await SpacesClient.connect(home: home)
+      let client = try await SpacesClient.connect(home: home.path)
       _ = try await client.hello(role: .agent, space: space, client: "spaces-mcp")
       return .server(client)
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 struct OpCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -53,7 +55,7 @@ struct OpCommand: AsyncParsableCommand {
       return await options.runtime().submit(op, to: space, reason: reason)
     }
     do {
-      let client = try await SpacesClient.connect(home: home)
+      let client = try await SpacesClient.connect(home: home.path)
       try await client.hello(role: .agent, client: "spaces-op")
       let result = try await client.submit(op, to: space, reason: reason)
       await client.close()

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
 
 struct PolicyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

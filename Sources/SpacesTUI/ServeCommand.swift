@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
 
 struct ServeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(

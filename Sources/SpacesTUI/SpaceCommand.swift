@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
 
 extension PolicyPreset: ExpressibleByArgument {}
 extension BackendKind: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SpacesKit
+import SpacesModel
 
 /// The `spaces` command: the workbench (with no subcommand) and the scripting CLI.
 struct Spaces: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 @Suite struct EventTextTests {
   /// A command is shown in the order it runs: characters that reorder text (a right-to-left

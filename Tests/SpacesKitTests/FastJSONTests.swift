@@ -3,6 +3,7 @@ import NIOCore
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// A random string mixing every control character, quotes, backslashes, slashes, ASCII,
 /// two- and three-byte characters, U+2028/2029, U+FFFD and characters beyond the BMP.

@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// A write that fails (a full disk) leaves no gap in the sequence numbers and no damage.
 @Suite struct JournalFailureTests {

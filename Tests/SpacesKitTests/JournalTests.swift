@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 @Suite struct JournalTests {
   func events(_ count: Int, space: String = "s", op: String = "op_1") -> [Event] {

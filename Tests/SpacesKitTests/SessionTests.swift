@@ -1,7 +1,11 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
+@testable import SpacesSandbox
 
 /// The shell session of a space: the folder and exported variables carry from one shell
 /// operation to the next, in real sandboxes.
@@ -231,7 +235,7 @@ struct SessionTests {
 @Suite(.enabled(if: ContainerTestSupport.available, "podman or the test image is not available"))
 struct ContainerSessionTests {
   @Test func theFolderAndVariablesCarryInAContainer() async throws {
-    let folder = TempDir("container-session")
+    let folder = TempFolder("container-session")
     defer { folder.cleanup() }
     let home = SpacesHome(path: folder.path)
     _ = try home.create(

@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// The pipeline, end to end through a real space on disk.
 @Suite struct SpaceTests {

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit

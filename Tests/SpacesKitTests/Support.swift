@@ -2,32 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
-
-/// A fresh folder for one test, removed when the value goes away.
-final class TempFolder: Sendable {
-  let path: String
-
-  init(_ label: String = "t") {
-    let base = FileManager.default.temporaryDirectory.path
-    path = base + "/spaces-test-\(label)-\(UUID().uuidString.prefix(8))"
-    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-  }
-
-  deinit { try? FileManager.default.removeItem(atPath: path) }
-
-  func file(_ name: String) -> String { path + "/" + name }
-
-  func write(_ name: String, _ text: String) throws {
-    let target = file(name)
-    try FileManager.default.createDirectory(
-      atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(text.utf8).write(to: URL(fileURLWithPath: target))
-  }
-
-  func read(_ name: String) -> String? {
-    FileManager.default.contents(atPath: file(name)).map { String(decoding: $0, as: UTF8.self) }
-  }
-}
+@testable import SpacesModel
 
 /// Expects `body` to throw a ``SpacesError`` with `code`, and returns it.
 @discardableResult

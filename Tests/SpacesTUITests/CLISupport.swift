@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesTestSupport
 import Testing
 
 /// The built `spaces` binary, next to the test bundle (or `SPACES_BIN`).
@@ -55,7 +56,7 @@ final class CLIHome: Sendable {
     process.standardError = FileHandle.nullDevice
     try process.run()
     let socket = path + "/spaces.sock"
-    try await waitUntil("the server's socket") { SocketProbe.isLive(socket) }
+    try await eventually("the server's socket") { SocketProbe.isLive(socket) }
     return process
   }
 
@@ -116,21 +117,4 @@ final class Collected: @unchecked Sendable {
   private var data = Data()
   func set(err: Data) { lock.withLock { data = err } }
   var err: Data { lock.withLock { data } }
-}
-
-/// Waits until `condition` holds, checking every 20 ms, or fails after `deadline`.
-func waitUntil(
-  _ what: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
-  _ condition: () async throws -> Bool
-) async throws {
-  let clock = ContinuousClock()
-  let end = clock.now + deadline
-  while clock.now < end {
-    if try await condition() { return }
-    try await Task.sleep(for: .milliseconds(20))
-  }
-  // Once more: the deadline may have passed while this task waited for a thread.
-  if try await condition() { return }
-  Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-  throw CancellationError()
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 /// The scripting CLI, run as the built binary.
@@ -153,7 +154,7 @@ import Testing
       seen.set(err: seen.err + data)
     }
     #expect(try await home.run("op", "s", #"{"kind":"message","text":"live"}"#).status == 0)
-    try await waitUntil("the followed log to show the message") {
+    try await eventually("the followed log to show the message") {
       String(decoding: seen.err, as: UTF8.self).contains(#""text":"live""#)
     }
     out.fileHandleForReading.readabilityHandler = nil

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 /// The journal survives a writer killed with SIGKILL in the middle of a stream.
@@ -24,7 +25,7 @@ import Testing
     writer.standardOutput = FileHandle.nullDevice
     writer.standardError = FileHandle.nullDevice
     try writer.run()
-    try await waitUntil("the journal to grow while the command streams") {
+    try await eventually("the journal to grow while the command streams") {
       let size = try FileManager.default.attributesOfItem(atPath: journalPath)[.size] as? Int ?? 0
       return size > sizeBefore + 200_000
     }

@@ -1,5 +1,8 @@
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
+import SpacesTestSupport
 import Testing
 
 /// `spaces serve` as a child process: killed, restarted, and used by `spaces op` and `spaces approve`.
@@ -10,7 +13,7 @@ import Testing
   func startServer() async throws -> Process { try await home.serve() }
 
   func supervisor() async throws -> SpacesClient {
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     let token = try #require(SupervisorToken.read(in: SpacesHome(path: home.path)))
     try await client.hello(role: .supervisor, token: token)
     return client
@@ -19,7 +22,7 @@ import Testing
   @Test func aReadAnsweredBeforeItsFlushIsInTheJournalWhenTheServerIsKilledRightAfter() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     try await client.hello(space: "s")
     _ = try await client.submit(.createFile(path: "a.txt", content: "hello", encoding: .utf8), to: "s")
     var readIDs: [String] = []
@@ -42,7 +45,7 @@ import Testing
   @Test func aServerKilledMidRunRestartsWithItsJournalIntact() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()
-    let client = try await SpacesClient.connect(home: SpacesHome(path: home.path))
+    let client = try await SpacesClient.connect(home: home.path)
     try await client.hello(space: "s")
     var acknowledged: [String] = []
     for index in 0..<5 {
@@ -56,7 +59,7 @@ import Testing
         if event.type == .output { started.withValue { $0 = true } }
       }
     }
-    try await waitUntil("the command to stream") { started.withValue { $0 } }
+    try await eventually("the command to stream") { started.withValue { $0 } }
     kill(server.processIdentifier, SIGKILL)
     server.waitUntilExit()
 
@@ -106,7 +109,7 @@ import Testing
     #expect(try await home.run("serve").status != 0)  // refuses to start over a live socket
     let op = Task { try await home.run("op", "s", #"{"kind":"shell","command":"rm -rf nothing"}"#) }
     var id = ""
-    try await waitUntil("the approval request") {
+    try await eventually("the approval request") {
       let listed = try await home.run("approvals", "--json")
       let requests = (try? JSONSerialization.jsonObject(with: Data(listed.stdout.utf8))) as? [[String: Any]]
       id = requests?.first?["id"] as? String ?? ""

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -145,7 +146,7 @@ private func snapshot(_ root: String) -> [String: String] {
     writer.standardOutput = FileHandle.nullDevice
     writer.standardError = FileHandle.nullDevice
     try writer.run()
-    try await waitUntil("the command to write its files") {
+    try await eventually("the command to write its files") {
       FileManager.default.fileExists(atPath: workspace + "/out/last")
     }
     kill(writer.processIdentifier, SIGKILL)

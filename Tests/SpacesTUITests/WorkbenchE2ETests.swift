@@ -1,5 +1,6 @@
 import CSpacesSys
 import Foundation
+import SpacesTestSupport
 import Testing
 
 /// One tmux server (a private socket) running a shell in a window of a given size.
@@ -158,7 +159,7 @@ final class Tmux: @unchecked Sendable {
     let listing = tmux.home.path + "/agent-fds.txt"
     try tmux.start(
       "--space work --agent 'ls -l /proc/self/fd > \(listing).tmp; mv \(listing).tmp \(listing); sleep 30'")
-    try await waitUntil("the agent's listing") { FileManager.default.fileExists(atPath: listing) }
+    try await eventually("the agent's listing") { FileManager.default.fileExists(atPath: listing) }
     let text = try String(contentsOfFile: listing, encoding: .utf8)
     let open = text.split(separator: "\n").compactMap { line -> String? in
       guard let arrow = line.range(of: " -> ") else { return nil }
@@ -219,7 +220,7 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("3 deleted")
     try tmux.send("y")
     try await tmux.waitFor("undid op_")
-    try await waitUntil("the files back") {
+    try await eventually("the files back") {
       FileManager.default.contents(atPath: workspace + "/keep/b.txt") == Data("two\n".utf8)
     }
     #expect(FileManager.default.contents(atPath: workspace + "/keep/a.txt") == Data("one\n".utf8))

@@ -1,5 +1,7 @@
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesWorkbench
@@ -125,11 +127,10 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     controller.start(now: 0)
     source.continuation.yield(Fixture.event("op_1", .received) { $0.op = .shell(command: "ls", timeoutMs: nil) })
     source.continuation.yield(Fixture.event("op_1", .started))
-    let deadline = ContinuousClock.now + .seconds(60)  // generous: CI runs the suites in parallel
-    while controller.state.operations.count < 1 || controller.state.operation("op_1")?.state != .running {
+    // Generous: CI runs the suites in parallel.
+    try await eventually("op_1 running", deadline: .seconds(60)) {
       _ = controller.drain(now: 1)
-      try await Task.sleep(for: .milliseconds(5))
-      if ContinuousClock.now > deadline { break }
+      return controller.state.operations.count >= 1 && controller.state.operation("op_1")?.state == .running
     }
     #expect(controller.state.operation("op_1")?.state == .running)
     #expect(woken.withValue { $0 } >= 1)

@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesModel
 import Testing
 
 @testable import SpacesWorkbench

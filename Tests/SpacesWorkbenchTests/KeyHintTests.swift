@@ -1,5 +1,5 @@
 import Foundation
-import SpacesKit
+import SpacesModel
 import Testing
 
 @testable import SpacesWorkbench

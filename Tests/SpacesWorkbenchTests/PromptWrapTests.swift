@@ -1,4 +1,5 @@
 import SpacesKit
+import SpacesModel
 import Testing
 
 @testable import SpacesWorkbench

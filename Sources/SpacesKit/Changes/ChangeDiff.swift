@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// A change record as a person reads it: one block per path, text files as a line diff.
 public enum ChangeDiff {

@@ -1,5 +1,7 @@
 import CSpacesSys
 import Foundation
+import SpacesModel
+import SpacesSandbox
 
 /// Which part of the workspace an operation can change.
 public enum ChangeScope: Sendable, Equatable {

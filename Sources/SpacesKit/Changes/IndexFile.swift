@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SpacesModel
 
 /// The change tracker's index on disk (`changes/index`): a space opened again compares the
 /// workspace with it and reads only the files whose size, times, inode or mode changed,

@@ -1,6 +1,8 @@
 import CSpacesSys
 import Crypto
 import Foundation
+import SpacesModel
+import SpacesSandbox
 
 /// What a scan learns of one entry without reading it: enough to tell whether it changed.
 struct Fingerprint: Equatable, Sendable {

@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// A budget of bytes for large file contents held in memory at once; takers beyond it wait in line.
 ///
 /// A `readFile` of a large file holds its content from the read until its result has been

@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 /// Hands events to live subscribers without ever blocking the sender.
 ///
@@ -51,21 +52,5 @@ public final class EventHub: Sendable {
     for handler in handlers {
       for event in events { handler(event) }
     }
-  }
-}
-
-/// A value guarded by a lock.
-public final class LockedValue<Value>: @unchecked Sendable {
-  private let lock = NSLock()
-  private var value: Value
-
-  /// Wraps `value`.
-  public init(_ value: Value) { self.value = value }
-
-  /// Runs `body` with exclusive access to the value.
-  public func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-    lock.lock()
-    defer { lock.unlock() }
-    return try body(&value)
   }
 }

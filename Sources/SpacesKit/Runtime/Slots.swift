@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// A fixed number of places for running operations; operations beyond them wait in line.
 ///
 /// Used per space and per connection so that no agent can keep another space's operations

@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
 
 /// One open space: its config, workspace, journal, policy and backend, and the pipeline
 /// every operation goes through.
@@ -66,12 +69,10 @@ public final class Space: Sendable {
     do {
       workspace = try ConfinedWorkspace(
         root: config.workspace, maxFileSize: config.limits.maxFileSizeBytes, guarded: guardedFiles)
-    } catch let error as SpacesError {
+    } catch {
       throw SpacesError(
         error.code,
         "the workspace of \"\(config.name)\" can't be opened: \(error.message)", errno: error.errno)
-    } catch {
-      throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened: \(error)")
     }
     guard let protection = ProtectedGuard(root: config.workspace) else {
       throw SpacesError(.ioError, "the workspace of \"\(config.name)\" can't be opened for its protected paths")

@@ -1,6 +1,8 @@
 import CSpacesSys
 import Foundation
 import Logging
+import SpacesModel
+import SpacesSandbox
 
 /// The runtime: every space under one ``SpacesHome``, opened on demand and kept open.
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SpacesModel
 
 /// One space's part of an `events.subscribe` subscription: a cursor over the space's journal
 /// that takes live events as a fast path.

@@ -1,4 +1,5 @@
 import NIOCore
+import SpacesModel
 
 /// A connection's bounded outgoing buffer: lines go straight to the channel, and the bytes not
 /// yet written to the socket are counted, here and in the server's ``ReplyBudget``.
@@ -149,10 +150,4 @@ final class Outbox: Sendable {
     for waiter in waiters { waiter.resume(returning: true) }
     for reader in readers { reader.resume() }
   }
-}
-
-/// The params of the `disconnected` notification: why the server is closing the connection.
-public struct DisconnectedNotice: Codable, Sendable {
-  /// What the client did and what to do instead.
-  public var reason: String
 }

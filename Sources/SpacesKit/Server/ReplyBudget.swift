@@ -1,4 +1,5 @@
 import NIOCore
+import SpacesModel
 
 /// The server-wide budget for lines written to clients but not yet taken by them.
 ///

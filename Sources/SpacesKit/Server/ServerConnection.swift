@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SpacesModel
 
 /// One client connection: its role, its subscriptions, and the methods it calls.
 ///
@@ -491,14 +492,7 @@ final class ServerConnection: Sendable {
 
   private func fileList(_ params: FileListParams, _ request: Request) throws(RPCError) -> Outcome {
     let entries = try failing { () throws(SpacesError) in
-      let space = try runtime.space(params.space)
-      do {
-        return try space.workspace.list(params.path ?? "")
-      } catch let error as SpacesError {
-        throw error
-      } catch {
-        throw SpacesError(.ioError, "\(error)")
-      }
+      try runtime.space(params.space).workspace.list(params.path ?? "")
     }
     return ok(FileListResult(entries: entries), request)
   }

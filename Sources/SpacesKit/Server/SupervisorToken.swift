@@ -1,4 +1,5 @@
 import Foundation
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

@@ -1,4 +1,6 @@
 import Foundation
+import SpacesModel
+import SpacesPolicy
 
 #if canImport(Glibc)
   import Glibc
@@ -21,12 +23,7 @@ public struct SpacesHome: Sendable {
 
   /// The folder the environment names (see the type's summary).
   public static func fromEnvironment(_ environment: [String: String]) -> SpacesHome {
-    if let home = environment["SPACES_HOME"], !home.isEmpty { return SpacesHome(path: home) }
-    if let data = environment["XDG_DATA_HOME"], data.hasPrefix("/") {
-      return SpacesHome(path: data + "/agent-spaces")
-    }
-    let user = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
-    return SpacesHome(path: user + "/.local/share/agent-spaces")
+    SpacesHome(path: SpacesProtocol.home(in: environment))
   }
 
   /// The folder of the space called `name`.

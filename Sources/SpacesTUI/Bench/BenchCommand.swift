@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesSandbox
 import Subprocess
 import SystemPackage
 

@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
 
 /// `spaces bench fuzz`: mutated inputs through the decoders of operations, protocol lines and
 /// policy files, in this process; a trap ends the run, so a finished run is the proof.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesPolicy
 
 /// `spaces bench prompts`: the share of recorded agent operations the standard preset would
 /// ask about, per backend.

@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesModel
 
 /// What recording changes for undo costs: the same operations on two 5,000-file workspaces, one
 /// with `undo.enabled` false (the bare reference) and one recording, interleaved.

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
+import SpacesSandbox
 
 /// Round trips over the `spaces serve` socket, against the same operations embedded.
 ///
@@ -14,7 +17,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   _ = try home.create(name: "host", policy: .permissive, backend: .host)
   let runtime = SpacesRuntime(home: home, logger: CLI.logger)
   let server = try await SpacesServer.start(runtime: runtime, logger: CLI.logger)
-  let client = try await SpacesClient.connect(home: home)
+  let client = try await SpacesClient.connect(home: home.path)
   try await client.hello(space: nil)
   let kib = String(repeating: "x", count: 1024)
   _ = try await client.submit(.createFile(path: "one-kib", content: kib, encoding: .utf8), to: "host")
@@ -172,7 +175,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     config.limits.shell.outputCapBytes = 4 << 20
     try home.save(config)
     // An agent is bound to one space: the sandboxed space gets a connection of its own.
-    let sandboxClient = try await SpacesClient.connect(home: home)
+    let sandboxClient = try await SpacesClient.connect(home: home.path)
     defer { Task { await sandboxClient.close() } }
     try await sandboxClient.hello(space: "bwrap")
     let probe = try await sandboxClient.submit(.shell(command: "true", timeoutMs: nil), to: "bwrap")
@@ -270,7 +273,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   // Throughput: 8 clients, each submitting createFile 1 KiB back to back.
   var clients: [SpacesClient] = []
   for _ in 0..<8 {
-    let extra = try await SpacesClient.connect(home: home)
+    let extra = try await SpacesClient.connect(home: home.path)
     try await extra.hello()
     clients.append(extra)
   }

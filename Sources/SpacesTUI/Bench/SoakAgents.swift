@@ -1,5 +1,7 @@
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 /// What one well-behaved agent did: each operation's latency, the ids the server acknowledged,
 /// and what went wrong.
@@ -23,7 +25,7 @@ struct WellBehavedAgents {
     try await withThrowingTaskGroup(of: (Int, SpacesClient).self) { group in
       for index in 0..<count {
         group.addTask {
-          let client = try await SpacesClient.connect(home: home)
+          let client = try await SpacesClient.connect(home: home.path)
           try await client.hello(space: spaces[index % spaces.count], client: "soak-agent-\(index)")
           return (index, client)
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 /// `spaces bench soak`: the soak benchmark of issue 11.
 struct SoakCommand: AsyncParsableCommand {
@@ -154,7 +156,7 @@ struct SoakBench {
     let home = SpacesHome(path: folder + "/home")
     say("\(run.name): starting spaces serve on \(home.path)")
     let server = try await SoakServer.start(home: home, log: folder + "/serve.log")
-    let supervisor = try await SpacesClient.connect(home: home)
+    let supervisor = try await SpacesClient.connect(home: home.path)
     let token = try server.token
     try await supervisor.hello(role: .supervisor, token: token, client: "soak")
 

@@ -1,5 +1,7 @@
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc
@@ -121,7 +123,7 @@ enum Misbehavers {
   /// (permissive) space that writes to the host and reads the token: the policy lets it run (the
   /// analyzer can't see into a script file), so only the sandbox stands in its way.
   static func unsandboxedShell(_ targets: SoakTargets, _ tally: Misbehaver) async {
-    guard let client = try? await SpacesClient.connect(home: targets.home) else {
+    guard let client = try? await SpacesClient.connect(home: targets.home.path) else {
       tally.breach("couldn't connect")
       return
     }
@@ -175,7 +177,7 @@ enum Misbehavers {
   /// workspace is `/` or SPACES_HOME's parent, the token read as a file and by a command, and
   /// the supervisor's methods.
   static func becomeSupervisor(_ targets: SoakTargets, _ tally: Misbehaver) async {
-    guard let client = try? await SpacesClient.connect(home: targets.home) else {
+    guard let client = try? await SpacesClient.connect(home: targets.home.path) else {
       tally.breach("couldn't connect")
       return
     }
@@ -346,7 +348,7 @@ enum Misbehavers {
   /// Kind 4a: one connection keeping `count` `sleep` commands in flight (allowed by the policy;
   /// the connection's and the space's running limits queue them).
   static func sleepers(_ targets: SoakTargets, _ tally: Misbehaver) async {
-    guard let client = try? await SpacesClient.connect(home: targets.home) else {
+    guard let client = try? await SpacesClient.connect(home: targets.home.path) else {
       tally.breach("couldn't connect")
       return
     }
@@ -378,7 +380,7 @@ enum Misbehavers {
   /// swaps a region back and forth) and one made to be slow for a naive search (the file is
   /// mostly one letter, the text that letter then another).
   static func longEdits(_ targets: SoakTargets, _ tally: Misbehaver) async {
-    guard let client = try? await SpacesClient.connect(home: targets.home) else {
+    guard let client = try? await SpacesClient.connect(home: targets.home.path) else {
       tally.breach("couldn't connect")
       return
     }

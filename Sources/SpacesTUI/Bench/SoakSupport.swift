@@ -1,5 +1,7 @@
 import Foundation
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc
@@ -33,7 +35,7 @@ final class SoakServer: Sendable {
       guard process.isRunning else {
         throw SpacesError(.ioError, "spaces serve exited at start (status \(process.terminationStatus)); see \(log)")
       }
-      if let client = try? await SpacesClient.connect(home: home) {
+      if let client = try? await SpacesClient.connect(home: home.path) {
         await client.close()
         if FileManager.default.fileExists(atPath: home.path + "/supervisor.token") { return server }
       }

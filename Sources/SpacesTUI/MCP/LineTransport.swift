@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MCP
 import SpacesKit
+import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

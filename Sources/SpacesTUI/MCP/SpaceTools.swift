@@ -1,6 +1,7 @@
 import Foundation
 import MCP
 import SpacesKit
+import SpacesModel
 
 /// The six operations as MCP tools: their schemas, and how a call becomes an operation.
 enum SpaceTools {

@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesModel
 import SpacesWorkbench
 
 /// The workbench's source when the runtime runs inside the workbench's own process.

@@ -1,5 +1,7 @@
 import Foundation
 import SpacesKit
+import SpacesModel
+import SpacesPolicy
 import SpacesWorkbench
 
 /// Reads the end of a space's journal for the workbench to catch up on, and remembers how far

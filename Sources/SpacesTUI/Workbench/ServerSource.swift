@@ -1,7 +1,11 @@
 import Dispatch
 import Foundation
 import Logging
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
+import SpacesPolicy
+import SpacesSandbox
 import SpacesWorkbench
 
 /// The workbench's source when it attaches to a running `spaces serve`.
@@ -36,9 +40,9 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     guard let token = SupervisorToken.read(in: home) else {
       throw SpacesError(.invalidConfig, "no supervisor token in \(SupervisorToken.path(in: home))")
     }
-    let supervisor = try await SpacesClient.connect(home: home)
+    let supervisor = try await SpacesClient.connect(home: home.path)
     try await supervisor.hello(role: .supervisor, token: token, client: "workbench")
-    let agent = try await SpacesClient.connect(home: home)
+    let agent = try await SpacesClient.connect(home: home.path)
     try await agent.hello(role: .agent, client: "workbench-demo")
     let source = ServerSource(supervisor: supervisor, agent: agent, home: home, logger: logger)
     await source.refreshApprovals()

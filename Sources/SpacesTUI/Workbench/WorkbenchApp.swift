@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import SpacesClientKit
 import SpacesKit
+import SpacesModel
 import SpacesWorkbench
 
 /// What `spaces` (the workbench) was asked to do.

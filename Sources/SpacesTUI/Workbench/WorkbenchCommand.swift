@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SpacesKit
+import SpacesModel
 import SpacesWorkbench
 
 /// Opens the workbench for `spaces` with no subcommand.

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// A yes/no question in the middle of the screen.
 public enum ConfirmView {

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// Every answer and denial (who, when, why), this session's grants and the policy file's rules;
 /// `x` takes back the selected grant or rule.

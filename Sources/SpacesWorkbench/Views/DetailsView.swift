@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// One operation's details and full output.
 public enum DetailsView {

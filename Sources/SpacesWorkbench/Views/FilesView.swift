@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The workspace tree.
 public enum FilesView {

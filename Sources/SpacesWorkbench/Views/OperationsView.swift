@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The operation queue.
 public enum OperationsView {

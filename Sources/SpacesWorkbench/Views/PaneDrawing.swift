@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The drawing helpers the views share: a pane's inside and title, the placeholder of an empty
 /// pane, the selection look, search highlights, scrolling a list to its selection, and wrapping

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The approval prompt, docked at the bottom.
 ///

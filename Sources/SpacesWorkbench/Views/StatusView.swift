@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The status line: space, backend, policy, connection, counts and key hints (or the input
 /// field of a filter or search).

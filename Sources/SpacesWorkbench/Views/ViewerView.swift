@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The read-only file viewer.
 public enum ViewerView {

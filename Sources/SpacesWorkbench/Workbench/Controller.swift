@@ -1,5 +1,5 @@
 import Foundation
-import SpacesKit
+import SpacesModel
 
 /// A thread-safe queue from the runtime's threads to the UI thread.
 ///
@@ -262,7 +262,7 @@ public final class WorkbenchController {
         do {
           let extended = try source.extend(id, by: nil)
           let added = WorkbenchState.duration(extended.seconds * 1000)
-          let limit = ApprovalQueue.maxExtensionSeconds
+          let limit = ApprovalExtension.maxSeconds
           let note = extended.totalSeconds >= limit ? " (that is all: \(limit / 60) min more at most)" : ""
           state.notify("more time: +\(added) for \(id)\(note)", now: now, seconds: 3)
         } catch {

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// The workspace tree: listings of the folders seen, which are expanded, and what changed
 /// since the session began.

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// What the workbench asks the outside world to do; views and key handling emit these and
 /// never call the runtime themselves.

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// One operation as the queue shows it.
 public struct OperationRecord: Equatable, Sendable {

@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// What the status line says about a space.
 public struct SpaceSummary: Equatable, Sendable {

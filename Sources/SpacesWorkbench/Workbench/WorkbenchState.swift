@@ -1,4 +1,4 @@
-import SpacesKit
+import SpacesModel
 
 /// Everything the workbench shows, and the key handling that changes it.
 ///

@@ -1,34 +1,13 @@
+import SpacesTestSupport
 import Synchronization
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc
 #endif
-
-/// A fresh temporary folder, removed by `cleanup()`.
-struct TempDir {
-  let path: String
-  init(_ prefix: String = "runner-test") {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { buffer -> String? in
-      guard let base = buffer.baseAddress, let result = mkdtemp(base) else { return nil }
-      return String(cString: result)
-    }
-    path = made ?? "/tmp/\(prefix)-failed"
-  }
-  func cleanup() {
-    _ = system("rm -rf '\(path)'")
-  }
-  func write(_ name: String, _ text: String) {
-    let fd = open(path + "/" + name, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { return }
-    _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-    close(fd)
-  }
-  func read(_ name: String) -> String? { Sys.readFile(path + "/" + name) }
-}
 
 /// Records what `onOutput` was given.
 final class Recorder: Sendable {
@@ -72,16 +51,6 @@ func processes(argv: [String]) -> [pid_t] { processes { $0 == argv } }
 /// Kills processes matching a predicate (cleanup that runs whatever happened).
 func killAll(where matches: ([String]) -> Bool) {
   for pid in processes(where: matches) { kill(pid, SIGKILL) }
-}
-
-/// Waits until `condition` holds or the deadline passes; returns whether it held.
-func eventually(within ms: Int = 2000, _ condition: () -> Bool) async -> Bool {
-  let end = ContinuousClock.now.advanced(by: .milliseconds(ms))
-  while ContinuousClock.now < end {
-    if condition() { return true }
-    try? await Task.sleep(for: .milliseconds(10))
-  }
-  return condition()
 }
 
 /// A TCP listener on 127.0.0.1 with a random port (connections queue in the backlog).

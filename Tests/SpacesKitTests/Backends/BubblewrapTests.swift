@@ -1,6 +1,9 @@
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc
@@ -12,7 +15,7 @@ struct BubblewrapTests {
   let backend = BubblewrapBackend()
 
   @Test func networkIsOffUnlessGranted() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let listener = try #require(Listener())
     defer { listener.close() }
@@ -31,15 +34,15 @@ struct BubblewrapTests {
   }
 
   @Test func systemIsReadOnlyAndSecretsAreHidden() async throws {
-    let ws = TempDir()
-    let hidden = TempDir("runner-hidden")
+    let ws = TempFolder()
+    let hidden = TempFolder("runner-hidden")
     defer {
       ws.cleanup()
       hidden.cleanup()
     }
-    hidden.write("secret", "s3cret")
+    try hidden.write("secret", "s3cret")
     _ = mkdir(ws.path + "/private", 0o755)
-    ws.write("private/key", "k3y")
+    try ws.write("private/key", "k3y")
     let backend = BubblewrapBackend(hiddenPaths: [hidden.path, ws.path + "/private"])
     let command = """
       for p in /usr/x /etc/x /x /bin/x; do touch $p 2>/dev/null && echo "wrote $p"; done
@@ -67,7 +70,7 @@ struct BubblewrapTests {
   }
 
   @Test func workspaceIsWritableAndEnvironmentIsClean() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     setenv("SPACES_RUNNER_TEST_MARKER", "leak", 1)
     defer { unsetenv("SPACES_RUNNER_TEST_MARKER") }
@@ -91,7 +94,7 @@ struct BubblewrapTests {
   }
 
   @Test func signalsInsideAreReportedAsShellExitCodes() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let outcome = try await backend.run(
       ShellRequest(command: "kill -9 $$", workspace: ws.path), onOutput: { _, _ in })
@@ -99,7 +102,7 @@ struct BubblewrapTests {
   }
 
   @Test func missingBwrapIsReported() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let missing = BubblewrapBackend(bwrapPath: "/nonexistent/bwrap")
     do {
@@ -114,7 +117,7 @@ struct BubblewrapTests {
   }
 
   @Test func requestsAreValidated() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     await #expect(throws: SpacesError.self) {
       try await backend.run(
@@ -129,7 +132,7 @@ struct BubblewrapTests {
 
   @Test func hostSetsidEscapeeIsCaughtByTheCgroup() async throws {
     try #require(CgroupSupport.shared?.pidsParent != nil)
-    let ws = TempDir()
+    let ws = TempFolder()
     let marker = ["sleep", "1004"]
     defer {
       killAll { $0 == marker }

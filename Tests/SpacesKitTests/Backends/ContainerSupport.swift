@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 /// Podman for the container backend's tests: the containers.conf and the busybox image that
 /// `script/test-image` prepares (run here when `CONTAINERS_CONF` is not set).

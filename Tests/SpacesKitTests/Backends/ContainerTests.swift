@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 /// What only the container backend does, against real Podman (skipped, visibly, only when
 /// podman is not installed).
@@ -11,8 +14,8 @@ import Testing
 struct ContainerTests {
   /// A backend with a space and SPACES_HOME of its own; `done` removes its container.
   struct Subject {
-    let ws = TempDir("container-ws")
-    let home = TempDir("container-home")
+    let ws = TempFolder("container-ws")
+    let home = TempFolder("container-home")
     let backend: ContainerBackend
     init(_ space: String) {
       backend = ContainerTestSupport.backend(space: space, home: home.path)
@@ -109,7 +112,7 @@ struct ContainerTests {
   }
 
   @Test func missingEngineIsReported() async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let backend = ContainerBackend(space: "x", home: "/tmp", engine: "/nonexistent/podman")
     do {
@@ -122,8 +125,8 @@ struct ContainerTests {
   }
 
   @Test func missingImageIsReported() async throws {
-    let ws = TempDir()
-    let home = TempDir()
+    let ws = TempFolder()
+    let home = TempFolder()
     defer {
       ws.cleanup()
       home.cleanup()
@@ -141,7 +144,7 @@ struct ContainerTests {
   }
 
   @Test func spaceThroughTheRuntimeAndRemoval() async throws {
-    let folder = TempDir("container-space")
+    let folder = TempFolder("container-space")
     defer { folder.cleanup() }
     let home = SpacesHome(path: folder.path)
     var config = try home.create(
@@ -170,7 +173,7 @@ struct ContainerTests {
   }
 
   @Test func deletingWorksWithoutAnEngine() throws {
-    let folder = TempDir("container-space")
+    let folder = TempFolder("container-space")
     defer { folder.cleanup() }
     let home = SpacesHome(path: folder.path)
     _ = try home.create(name: "noengine", backend: .container, engine: "/nonexistent/podman")

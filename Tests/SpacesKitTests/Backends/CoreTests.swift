@@ -1,7 +1,10 @@
+import SpacesTestSupport
 import Synchronization
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc
@@ -16,7 +19,7 @@ let allBackends: [any IsolationBackend] =
 struct CoreTests {
   @Test(arguments: allBackends)
   func exitCodesAndStreamsApart(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let recorder = Recorder()
     let outcome = try await backend.run(
@@ -37,7 +40,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func streamsAsProduced(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let recorder = Recorder()
     // A container exec takes a few hundred milliseconds to start on a busy machine.
@@ -57,7 +60,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func multibyteNeverSplit(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let recorder = Recorder()
     // "é" = C3 A9 and "€" = E2 82 AC, written in pieces with pauses between.
@@ -74,7 +77,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func outputCappedWithBoundedMemory(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let rssBefore = Sys.residentBytes()
     let streamed = StreamCounter()
@@ -103,7 +106,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func yesIsCutAtTheCap(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     let rssBefore = Sys.residentBytes()
     var limits = ShellLimits()
@@ -120,7 +123,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func timeoutKillsProcessesThatIgnoreTerm(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     let marker = ["sleep", "101"]
     defer {
       killAll { $0 == marker }
@@ -146,7 +149,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func backgroundProcessesDoNotSurvive(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     let marker = ["sleep", "1000"]
     defer {
       killAll { $0 == marker }
@@ -163,7 +166,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func cancellationKillsTheTree(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     let marker = ["sleep", "1003"]
     defer {
       killAll { $0 == marker }
@@ -175,7 +178,7 @@ struct CoreTests {
         ShellRequest(command: "sleep 1003 & echo go; sleep 1003", workspace: ws.path),
         onOutput: recorder.onOutput)
     }
-    #expect(await eventually(within: 5000) { recorder.text(.stdout) == "go\n" })
+    try await eventually("the first output", deadline: .seconds(5)) { recorder.text(.stdout) == "go\n" }
     task.cancel()
     let result = await task.result
     #expect(throws: CancellationError.self) { try result.get() }
@@ -184,7 +187,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func fileSizeAndCpuLimits(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     var limits = ShellLimits()
     limits.fileSizeBytes = 1 << 20
@@ -207,7 +210,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func memoryLimit(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     defer { ws.cleanup() }
     var limits = ShellLimits()
     limits.memoryBytes = 64 << 20
@@ -227,7 +230,7 @@ struct CoreTests {
 
   @Test(arguments: allBackends)
   func forkBombIsStopped(backend: any IsolationBackend) async throws {
-    let ws = TempDir()
+    let ws = TempFolder()
     let isBomb: ([String]) -> Bool = { argv in argv.contains { $0.contains("bomb(){") } }
     defer {
       killAll(where: isBomb)
@@ -247,7 +250,7 @@ struct CoreTests {
       #expect(outcome.limitHit == .processes)
       #expect(outcome.stderr.contains("process limit (64) reached"))
     }
-    #expect(await eventually(within: 2000) { processes(where: isBomb).isEmpty })
+    try await eventually("the fork bomb gone", deadline: .seconds(2)) { processes(where: isBomb).isEmpty }
   }
 }
 

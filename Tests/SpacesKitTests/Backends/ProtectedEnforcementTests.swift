@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

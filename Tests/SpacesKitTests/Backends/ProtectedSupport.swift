@@ -1,7 +1,11 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

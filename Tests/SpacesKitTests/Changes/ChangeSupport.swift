@@ -1,8 +1,11 @@
 import Crypto
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc

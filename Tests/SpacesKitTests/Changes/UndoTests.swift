@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 /// Change records and undo with real sandboxed commands: each test changes a tree, undoes the
 /// operation and compares the tree byte for byte (contents, modes, links) with the one before.
@@ -252,7 +255,7 @@ struct UndoTests {
 @Suite(.enabled(if: ContainerTestSupport.available, "podman or the test image is not available"))
 struct ContainerUndoTests {
   @Test func containerCommandIsUndone() async throws {
-    let folder = TempDir("undo-container")
+    let folder = TempFolder("undo-container")
     defer { folder.cleanup() }
     let home = SpacesHome(path: folder.path)
     var config = try home.create(

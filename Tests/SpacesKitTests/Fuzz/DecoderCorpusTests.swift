@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
 
 /// The fuzzing corpus (`Tests/Fuzz/corpus`) through the decoders: every seed decodes without
 /// breaking a property, and every regression input gets the outcome it was added for.

@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// Moving an approval request's deadline (`+` in the workbench, `approval.extend`), and the
 /// agent's stated reason that travels with a request.

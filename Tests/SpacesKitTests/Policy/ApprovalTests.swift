@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// Approval flows through a real space: an ask waits for a person (or the timeout).
 @Suite struct ApprovalTests {

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
 
 @Suite struct PolicyEngineTests {
   static let fileOperations: [Op] = [

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
 
 @Suite struct PolicyFileTests {
   @Test func parsesTheDocumentedExample() throws {

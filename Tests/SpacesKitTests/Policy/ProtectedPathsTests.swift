@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesPolicy
 
 /// What the runtime protects in a workspace (issue 12): one list, and the git config keys that
 /// run programs.

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
+@testable import SpacesSandbox
 
 /// The decision for `command` under `preset` with `profile`: what the runtime and
 /// `spaces policy check` compute.

@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// `approval.extend` and `op.submit`'s `reason` on a real socket: the server enforces the role
 /// and checks every number before anything moves.

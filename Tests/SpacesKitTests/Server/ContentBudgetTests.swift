@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// The runtime's budget for large contents (``ByteGate``) and the holds requests keep on it.
 @Suite struct ContentBudgetTests {

@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
+@testable import SpacesClientKit
 @testable import SpacesKit
+@testable import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

@@ -1,7 +1,9 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// Output once: a command's output is journaled once (in its `output` events) and sent to a
 /// client once; every reader puts it back together.

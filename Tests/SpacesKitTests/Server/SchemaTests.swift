@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
+@testable import SpacesClientKit
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 /// The Swift wire types against `schema/protocol.schema.json`: representative values of every
 /// type and every event kind are encoded and validated, every field the schema names is one the

@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
+@testable import SpacesClientKit
 @testable import SpacesKit
+@testable import SpacesModel
 
 #if canImport(Glibc)
   import Glibc
@@ -147,23 +150,6 @@ func expectRPCError(
   } catch {
     Issue.record("expected error \(code), got \(error)", sourceLocation: sourceLocation)
   }
-}
-
-/// Waits until `condition` holds, checking every 10 ms, or fails after `deadline`.
-func eventually(
-  _ what: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
-  _ condition: () async throws -> Bool
-) async throws {
-  let clock = ContinuousClock()
-  let end = clock.now + deadline
-  while clock.now < end {
-    if try await condition() { return }
-    try await Task.sleep(for: .milliseconds(10))
-  }
-  // Once more: the deadline may have passed while this task waited for a thread.
-  if try await condition() { return }
-  Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-  throw CancellationError()
 }
 
 /// Collects `count` events from a stream, failing after `deadline`.

@@ -1,7 +1,10 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
+@testable import SpacesClientKit
 @testable import SpacesKit
+@testable import SpacesModel
 
 #if canImport(Glibc)
   import Glibc
@@ -310,7 +313,7 @@ import Testing
 
     let server = try await SpacesServer.start(runtime: SpacesRuntime(home: first.home))
     defer { Task { await server.shutdown() } }
-    let again = try await SpacesClient.connect(home: first.home)
+    let again = try await SpacesClient.connect(home: first.home.path)
     try await again.hello(role: .supervisor, token: server.token)
     _ = try await again.submit(.message(text: "after restart"), to: "s")
     let resumed = try await again.subscribe(space: "s", fromSeq: (before.last?.seq ?? 0) + 1)
@@ -349,7 +352,7 @@ import Testing
     close(fd)
     #expect(FileManager.default.fileExists(atPath: server.socketPath))
     let replaced = try await SpacesServer.start(runtime: SpacesRuntime(home: server.home))
-    let client = try await SpacesClient.connect(home: server.home)
+    let client = try await SpacesClient.connect(home: server.home.path)
     #expect(try await client.hello().role == .agent)
     var info = stat()
     #expect(stat(server.socketPath, &info) == 0 && info.st_mode & 0o777 == 0o600)

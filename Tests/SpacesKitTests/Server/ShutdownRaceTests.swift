@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 #if canImport(Glibc)
   import Glibc

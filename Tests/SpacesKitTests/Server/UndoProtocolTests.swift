@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// `op.changes`, `op.undo` and `space.restore` over the real socket: roles enforced by the server.
 @Suite struct UndoProtocolTests {

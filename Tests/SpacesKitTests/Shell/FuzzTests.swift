@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesPolicy
 
 /// A small deterministic random number generator (SplitMix64).
 struct SeededRandom: RandomNumberGenerator {

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesPolicy
 
 /// Judges `command` under the standard preset.
 func standard(_ command: String) -> Decision {

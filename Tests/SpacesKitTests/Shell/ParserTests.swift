@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesPolicy
 
 /// One parser case: the words of each simple command and the exact set of hazard kinds.
 struct ParseCase: Sendable, CustomTestStringConvertible {

@@ -3,6 +3,8 @@ import Glibc
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
 
 private let longName = String(repeating: "n", count: 255)
 

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 
 /// One row of the symlink table: links to create, an operation, and what must happen.
 struct LinkCase: Sendable, CustomTestStringConvertible {

@@ -1,8 +1,10 @@
 import Foundation
 import Glibc
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 /// The temporary files of atomic writes: cleaned up when a space opens, never shown to the agent.
 @Suite struct TemporaryFileTests {

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesSandbox
 
 /// A temp folder with a workspace `ws/` and a sibling `outside/` holding `secret.txt`.
 struct Sandbox: Sendable {

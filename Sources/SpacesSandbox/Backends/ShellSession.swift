@@ -1,0 +1,154 @@
+import CSpacesSys
+import Foundation
+import SpacesModel
+
+/// Reads and writes a space's `session.json`.
+public struct ShellSessionStore: Sendable {
+  /// The file's path.
+  public let path: String
+
+  /// A store for the file at `path`.
+  public init(path: String) { self.path = path }
+
+  /// The saved session; a fresh one when there is none or the file can't be read (a person
+  /// may have edited it: what it holds is checked again before it is used).
+  public func load() -> ShellSession {
+    guard let bytes = ShellSessionScript.read(path),
+      let session = try? JSONDecoder().decode(ShellSession.self, from: Data(bytes))
+    else { return .fresh }
+    return session
+  }
+
+  /// Saves `session` atomically (a temporary file renamed over the old one).
+  public func save(_ session: ShellSession) throws(SpacesError) {
+    do {
+      let data = try SpacesJSON.encoder.encode(session)
+      try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw SpacesError(.ioError, "the shell session could not be saved to \(path): \(error)")
+    }
+  }
+}
+
+/// The part of a shell operation's script that puts it in the session and records where it
+/// ended, and the reading of that record.
+package enum ShellSessionScript {
+  /// The prelude that goes on the command's first line, before the command: go to the
+  /// session's folder (`root` is the workspace as the command sees it), export the carried
+  /// variables, and on exit write `pwd -P`, a NUL and `env -0` to `stateFile` (as the command
+  /// sees it) while keeping the command's exit status. Nothing of it writes to stdout or stderr
+  /// unless the folder can't be entered, when the command doesn't run.
+  static func prelude(_ session: ShellSessionRun, stateFile: String) -> String {
+    let folder = session.cwd.isEmpty ? session.root : session.root + "/" + session.cwd
+    let shown = session.cwd.isEmpty ? "." : session.cwd
+    let gone =
+      "[spaces] the session's folder \(shown) is gone, so the command did not run; "
+      + "the next one starts in the workspace root"
+    var parts = [
+      "cd -P -- \(ContainerScripts.quote(folder)) 2>/dev/null || { printf '%s\\n' \(ContainerScripts.quote(gone)) >&2; exit 1; }"
+    ]
+    if !session.environment.isEmpty {
+      parts.append(
+        "export "
+          + session.environment.keys.sorted().map { "\($0)=\(ContainerScripts.quote(session.environment[$0] ?? ""))" }
+          .joined(separator: " "))
+    }
+    let record =
+      "spaces_status=$?; { pwd -P; printf '\\0'; command -p env -0; } >\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
+      + "exit \"$spaces_status\""
+    parts.append("trap \(ContainerScripts.quote(record)) EXIT")
+    return parts.joined(separator: "; ")
+  }
+
+  /// Reads a state file (or `session.json`) without following a symlink or waiting on a FIFO, at most
+  /// `ShellSession.maxStateBytes`; nil when it is missing, not a regular file, or larger.
+  static package func read(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= ShellSession.maxStateBytes
+    else { return nil }
+    // As large as the file said plus one byte: a file that grows while it is read is refused.
+    let size = Int(info.st_size)
+    var bytes = [UInt8](repeating: 0, count: size + 1)
+    var count = 0
+    while count < bytes.count {
+      let got = bytes.withUnsafeMutableBytes { buffer in
+        Foundation.read(fd, buffer.baseAddress.map { $0 + count }, buffer.count - count)
+      }
+      if got < 0, errno == EINTR { continue }
+      guard got > 0 else { break }
+      count += got
+    }
+    guard count <= size else { return nil }
+    return Array(bytes[..<count])
+  }
+
+  /// What a state file says: the folder the command ended in (as the command saw it) and its
+  /// exported variables; nil when it holds no record (the command replaced the shell, was
+  /// killed, or removed the trap).
+  static package func parse(_ bytes: [UInt8]) -> (folder: [UInt8], exported: [String: String])? {
+    guard let separator = bytes.firstIndex(of: 0) else { return nil }
+    var folder = Array(bytes[..<separator])
+    if folder.last == UInt8(ascii: "\n") { folder.removeLast() }
+    var exported: [String: String] = [:]
+    for entry in bytes[(separator + 1)...].split(separator: 0) {
+      guard let equals = entry.firstIndex(of: UInt8(ascii: "=")),
+        let name = String(validating: entry[..<equals], as: UTF8.self),
+        let value = String(validating: entry[(equals + 1)...], as: UTF8.self)
+      else { continue }
+      exported[name] = value
+    }
+    return (folder, exported)
+  }
+
+  /// The workspace-relative folder for `folder` (an absolute path as the command saw it, with
+  /// the workspace at `root`): nil when it is outside the workspace or not valid.
+  static package func relative(_ folder: [UInt8], root: String) -> String? {
+    guard folder.count <= ShellSession.maxFolderBytes, !folder.contains(0),
+      let text = String(validating: folder, as: UTF8.self)
+    else { return nil }
+    if text == root { return "" }
+    let prefix = root == "/" ? "/" : root + "/"
+    guard text.hasPrefix(prefix) else { return nil }
+    let rest = String(text.dropFirst(prefix.count))
+    // `pwd -P` prints a path without `.`, `..` or empty components; anything else is not from it.
+    let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+    guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else { return nil }
+    return rest
+  }
+}
+
+/// What a backend needs to run a command in its space's shell session.
+public struct ShellSessionRun: Sendable, Equatable {
+  /// The workspace as the command sees it (`/workspace` in a sandbox, its real path on the host).
+  public var root: String
+  /// The folder to start in, relative to the workspace (`""` is the root).
+  public var cwd: String
+  /// The variables to export before the command.
+  public var environment: [String: String]
+  /// The host path of the file the command's shell writes its state to when it exits: made by
+  /// the runtime, private to the operation.
+  public var stateFile: String
+
+  /// Creates the run of a session.
+  public init(root: String, cwd: String, environment: [String: String], stateFile: String) {
+    self.root = root
+    self.cwd = cwd
+    self.environment = environment
+    self.stateFile = stateFile
+  }
+}
+
+extension ConfinedWorkspace {
+  /// Whether `path` (workspace-relative, `""` the root) is a folder of the workspace reached
+  /// without following any symlink.
+  public func isRealFolder(_ path: String) -> Bool {
+    guard !path.isEmpty else { return true }
+    guard path.utf8.count <= ShellSession.maxFolderBytes, !path.utf8.contains(0), !path.hasPrefix("/") else {
+      return false
+    }
+    return walkFolders(path.split(separator: "/", omittingEmptySubsequences: false).map(String.init))
+  }
+}
