@@ -144,7 +144,9 @@ enum ShellRunner {
       spare = Spawner.shared.takeSpare(key)
     }
     defer {
-      if let sandbox { sandbox.refill(key, limits: request.limits) } else {
+      if let sandbox {
+        sandbox.refill(key, limits: request.limits)
+      } else {
         Spawner.shared.refill(key, limits: request.limits)
       }
     }
