@@ -378,6 +378,16 @@ static void zygote_report(int sock, int status) {
   (void)send(sock, &message, sizeof message, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+// A message of one byte (`byte`) with room for ancillary data in `control`.
+static void one_byte_message(struct msghdr *header, struct iovec *part, char *byte, void *control, size_t length) {
+  memset(header, 0, sizeof *header);
+  *part = (struct iovec){byte, 1};
+  header->msg_iov = part;
+  header->msg_iovlen = 1;
+  header->msg_control = control;
+  header->msg_controllen = length;
+}
+
 int cspaces_zygote_serve(int control) {
   (void)fcntl(control, F_SETFD, FD_CLOEXEC);
   // Nothing in the sandbox may read this process's memory or take its descriptors
@@ -420,16 +430,13 @@ int cspaces_zygote_serve(int control) {
     if (waits[0].revents == 0) continue;
     // A request for a spare: one byte, its socket and the cgroup files it must join.
     char kind = 0;
-    struct iovec part = {&kind, 1};
+    struct iovec part;
     union {
       char bytes[CMSG_SPACE(sizeof(int) * (1 + ZYGOTE_MAX_JOINS))];
       struct cmsghdr align;
     } space;
-    struct msghdr header = {0};
-    header.msg_iov = &part;
-    header.msg_iovlen = 1;
-    header.msg_control = space.bytes;
-    header.msg_controllen = sizeof space.bytes;
+    struct msghdr header;
+    one_byte_message(&header, &part, &kind, space.bytes, sizeof space.bytes);
     ssize_t got = recvmsg(control, &header, MSG_CMSG_CLOEXEC);
     if (got < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
@@ -467,12 +474,9 @@ int cspaces_zygote_serve(int control) {
         struct cmsghdr align;
       } creds;
       char ready = 'R';
-      struct iovec readyPart = {&ready, 1};
-      struct msghdr readyHeader = {0};
-      readyHeader.msg_iov = &readyPart;
-      readyHeader.msg_iovlen = 1;
-      readyHeader.msg_control = creds.bytes;
-      readyHeader.msg_controllen = sizeof creds.bytes;
+      struct iovec readyPart;
+      struct msghdr readyHeader;
+      one_byte_message(&readyHeader, &readyPart, &ready, creds.bytes, sizeof creds.bytes);
       struct cmsghdr *c = CMSG_FIRSTHDR(&readyHeader);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_CREDENTIALS;
@@ -524,17 +528,14 @@ int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int t
   fds[0] = pair[1];
   for (int i = 0; i < join_count; i++) fds[1 + i] = join_fds[i];
   char kind = 'S';
-  struct iovec part = {&kind, 1};
+  struct iovec part;
   union {
     char bytes[CMSG_SPACE(sizeof(int) * (1 + ZYGOTE_MAX_JOINS))];
     struct cmsghdr align;
   } space;
   memset(&space, 0, sizeof space);
-  struct msghdr header = {0};
-  header.msg_iov = &part;
-  header.msg_iovlen = 1;
-  header.msg_control = space.bytes;
-  header.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)(1 + join_count));
+  struct msghdr header;
+  one_byte_message(&header, &part, &kind, space.bytes, CMSG_SPACE(sizeof(int) * (size_t)(1 + join_count)));
   struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
@@ -561,16 +562,13 @@ int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int t
     return ready == 0 ? ETIMEDOUT : errno;
   }
   char byte = 0;
-  struct iovec readyPart = {&byte, 1};
+  struct iovec readyPart;
   union {
     char bytes[CMSG_SPACE(sizeof(struct ucred))];
     struct cmsghdr align;
   } creds;
-  struct msghdr readyHeader = {0};
-  readyHeader.msg_iov = &readyPart;
-  readyHeader.msg_iovlen = 1;
-  readyHeader.msg_control = creds.bytes;
-  readyHeader.msg_controllen = sizeof creds.bytes;
+  struct msghdr readyHeader;
+  one_byte_message(&readyHeader, &readyPart, &byte, creds.bytes, sizeof creds.bytes);
   ssize_t got;
   do {
     got = recvmsg(pair[0], &readyHeader, MSG_CMSG_CLOEXEC);

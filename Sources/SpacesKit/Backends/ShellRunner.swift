@@ -219,7 +219,7 @@ enum ShellRunner {
       if inSandbox, let spare {
         // The spare's socket then brings the command's status from the zygote.
         let launched = await Sys.onOwnThread { () -> RunBody? in
-          guard launchInSandbox(spare, plan, pipes, stateFile: stateFile) == 0 else {
+          guard launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile) == 0 else {
             close(spare.control_fd)
             return nil
           }
@@ -284,25 +284,12 @@ enum ShellRunner {
     var pidfd: Int32
   }
 
-  /// Makes a spare exec the plan; 0 or an errno value (E2BIG: too large for a spare).
-  private static func launch(_ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet) -> Int32 {
-    var process = spare
-    let argv = CStringArray([plan.executable] + plan.arguments)
-    let envp = CStringArray(plan.environmentStrings)
-    defer {
-      argv.free()
-      envp.free()
-    }
-    return withOptionalCString(plan.workingDirectory) { cwd in
-      cspaces_spare_launch(
-        &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
-    }
-  }
-
-  /// Makes a persistent sandbox's spare exec the plan, with the session's state file (opened
-  /// here, never following a symlink) as its descriptor 3; 0 or an errno value.
-  private static func launchInSandbox(
-    _ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet, stateFile: String?
+  /// Makes a spare exec the plan; 0 or an errno value (E2BIG: too large for a spare). A
+  /// persistent sandbox's spare (`inSandbox`) also gets the session's state file (opened here,
+  /// never following a symlink) as its descriptor 3, and the exec is not waited for: the
+  /// zygote's status report tells how it went.
+  private static func launch(
+    _ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet, inSandbox: Bool = false, stateFile: String? = nil
   ) -> Int32 {
     var process = spare
     var stateFD: Int32 = -1
@@ -318,8 +305,11 @@ enum ShellRunner {
       envp.free()
     }
     return withOptionalCString(plan.workingDirectory) { cwd in
-      cspaces_zygote_launch(
-        &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite, stateFD)
+      inSandbox
+        ? cspaces_zygote_launch(
+          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite, stateFD)
+        : cspaces_spare_launch(
+          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
     }
   }
 
