@@ -30,8 +30,12 @@ let package = Package(
       providers: [.apt(["libncursesw5-dev"])]
     ),
     .target(name: "CSpacesSys"),
-    // The small process a shell command is exec'd from (see Spawner); beside `spaces`.
-    .executableTarget(name: "SpacesSpare", dependencies: ["CSpacesSys"]),
+    // The small process a shell command is exec'd from (see Spawner); beside `spaces`. It also
+    // runs inside the sandbox (a persistent sandbox's zygote), where the toolchain's Swift
+    // runtime libraries are not: the runtime the toolchain links in anyway is linked statically.
+    .executableTarget(
+      name: "SpacesSpare", dependencies: ["CSpacesSys"],
+      linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
     // The layers, lowest first (docs/architecture.md; script/check-layers keeps them honest).
     // The vocabulary: operations, events, results, configs, errors, JSON and the wire.
     .target(

@@ -167,7 +167,9 @@ int cspaces_spawn(const char *path, char *const argv[], char *const envp[], cons
 }
 
 // A spare's command travels as one message: a header, then NUL-terminated strings (path, the
-// arguments, the environment, the folder), with the two output pipes as SCM_RIGHTS.
+// arguments, the environment, the folder), with the two output pipes as SCM_RIGHTS, and for a
+// spare inside a persistent sandbox a third descriptor (the shell session's state file), which
+// the command gets as descriptor 3.
 #define SPARE_BUFFER (1 << 20)
 #define SPARE_MAX_STRINGS 8192
 
@@ -183,7 +185,7 @@ struct spare_message {
   struct iovec parts[2];
   struct msghdr header;
   union {
-    char bytes[CMSG_SPACE(sizeof(int) * 2)];
+    char bytes[CMSG_SPACE(sizeof(int) * 3)];
     struct cmsghdr align;
   } control;
 };
@@ -207,7 +209,7 @@ int cspaces_spare_serve(int control) {
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int err = (buffer == MAP_FAILED || strings == MAP_FAILED) ? ENOMEM : 0;
   struct spare_header header;
-  int fds[2] = {-1, -1};
+  int fds[3] = {-1, -1, -1};
   if (!err) {
     struct spare_message message;
     spare_message_init(&message, &header, buffer, SPARE_BUFFER);
@@ -218,8 +220,8 @@ int cspaces_spare_serve(int control) {
     if (got <= 0) _exit(0);  // the runtime closed the socket: nothing to run
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message.header);
     if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-        cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 2)) {
-      memcpy(fds, CMSG_DATA(cmsg), sizeof fds);
+        (cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 2) || cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 3))) {
+      memcpy(fds, CMSG_DATA(cmsg), cmsg->cmsg_len - CMSG_LEN(0));
     }
     uint32_t count = header.argc + header.envc + 1 + header.has_cwd;
     if ((size_t)got < sizeof header || fds[0] < 0 || fds[1] < 0 || header.length > SPARE_BUFFER ||
@@ -252,7 +254,7 @@ int cspaces_spare_serve(int control) {
     if (!err) {
       argv[header.argc] = NULL;
       envp[header.envc] = NULL;
-      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], -1);
+      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], fds[2]);
     }
   }
   ssize_t ignored = write(control, &err, sizeof err);
@@ -285,23 +287,18 @@ void cspaces_spare_discard(cspaces_spare *spare) {
   spare->pidfd = -1;
 }
 
-int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
-                         const char *cwd, int stdout_fd, int stderr_fd) {
+// Sends a command to a spare (see spare_serve's message); 0 or an errno value (E2BIG: too large).
+static int spare_send(int control_fd, const char *path, char *const argv[], char *const envp[], const char *cwd,
+                      const int *fds, int fd_count) {
   struct spare_header header = {0, 0, cwd != NULL, 0};
   size_t length = strlen(path) + 1;
   for (; argv[header.argc] != NULL; header.argc++) length += strlen(argv[header.argc]) + 1;
   for (; envp[header.envc] != NULL; header.envc++) length += strlen(envp[header.envc]) + 1;
   if (cwd != NULL) length += strlen(cwd) + 1;
-  if (length > SPARE_BUFFER || header.argc + header.envc + 2 > SPARE_MAX_STRINGS || header.argc == 0) {
-    cspaces_spare_discard(spare);
-    return E2BIG;
-  }
+  if (length > SPARE_BUFFER || header.argc + header.envc + 2 > SPARE_MAX_STRINGS || header.argc == 0) return E2BIG;
   header.length = (uint32_t)length;
   char *body = malloc(length);
-  if (body == NULL) {
-    cspaces_spare_discard(spare);
-    return ENOMEM;
-  }
+  if (body == NULL) return ENOMEM;
   char *cursor = body;
   size_t part = strlen(path) + 1;
   memcpy(cursor, path, part);
@@ -319,21 +316,29 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
   if (cwd != NULL) memcpy(cursor, cwd, strlen(cwd) + 1);
   struct spare_message message;
   spare_message_init(&message, &header, body, length);
+  message.header.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)fd_count);
   struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message.header);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * 2);
-  int fds[2] = {stdout_fd, stderr_fd};
-  memcpy(CMSG_DATA(cmsg), fds, sizeof fds);
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)fd_count);
+  memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)fd_count);
   ssize_t sent;
   do {
-    sent = sendmsg(spare->control_fd, &message.header, MSG_NOSIGNAL);
+    sent = sendmsg(control_fd, &message.header, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
   int saved = errno;
   free(body);
-  if (sent < 0) {
+  if (sent < 0) return saved == EMSGSIZE ? E2BIG : saved;
+  return 0;
+}
+
+int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
+                         const char *cwd, int stdout_fd, int stderr_fd) {
+  int fds[2] = {stdout_fd, stderr_fd};
+  int sent = spare_send(spare->control_fd, path, argv, envp, cwd, fds, 2);
+  if (sent != 0) {
     cspaces_spare_discard(spare);
-    return saved == EMSGSIZE ? E2BIG : saved;
+    return sent;
   }
   // The socket closes on exec (nothing comes back), or carries the errno value of a failure.
   int err = 0;
@@ -348,6 +353,272 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
   close(spare->control_fd);
   spare->control_fd = -1;
   return 0;
+}
+
+// MARK: - The persistent sandbox's zygote
+
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+
+// What the zygote sends on a spare's socket once the spare (then the command it became) has
+// ended: the magic and the wait status. Eight bytes, so it can't be taken for the four-byte
+// errno value a spare sends when exec fails.
+#define ZYGOTE_STATUS_MAGIC 0x53544154u
+#define ZYGOTE_MAX_CHILDREN 4096
+#define ZYGOTE_MAX_JOINS 8
+
+struct zygote_status {
+  uint32_t magic;
+  int32_t status;
+};
+
+static void zygote_report(int sock, int status) {
+  struct zygote_status message = {ZYGOTE_STATUS_MAGIC, status};
+  (void)send(sock, &message, sizeof message, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+// A message of one byte (`byte`) with room for ancillary data in `control`.
+static void one_byte_message(struct msghdr *header, struct iovec *part, char *byte, void *control, size_t length) {
+  memset(header, 0, sizeof *header);
+  *part = (struct iovec){byte, 1};
+  header->msg_iov = part;
+  header->msg_iovlen = 1;
+  header->msg_control = control;
+  header->msg_controllen = length;
+}
+
+int cspaces_zygote_serve(int control) {
+  (void)fcntl(control, F_SETFD, FD_CLOEXEC);
+  // Nothing in the sandbox may read this process's memory or take its descriptors
+  // (ptrace, pidfd_getfd, /proc/PID/fd): the commands run as the same user.
+  (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sigset_t children;
+  sigemptyset(&children);
+  sigaddset(&children, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &children, NULL);
+  int signals = signalfd(-1, &children, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signals < 0) return 1;
+  static int pids[ZYGOTE_MAX_CHILDREN];
+  static int socks[ZYGOTE_MAX_CHILDREN];
+  int count = 0;
+  int open_control = 1;
+  while (open_control || count > 0) {
+    struct pollfd waits[2] = {{open_control ? control : -1, POLLIN, 0}, {signals, POLLIN, 0}};
+    if (poll(waits, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (waits[1].revents != 0) {
+      struct signalfd_siginfo info;
+      while (read(signals, &info, sizeof info) > 0) {
+      }
+      int status = 0;
+      pid_t pid;
+      while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < count; i++) {
+          if (pids[i] != pid) continue;
+          zygote_report(socks[i], status);
+          close(socks[i]);
+          count--;
+          pids[i] = pids[count];
+          socks[i] = socks[count];
+          break;
+        }
+      }
+    }
+    if (waits[0].revents == 0) continue;
+    // A request for a spare: one byte, its socket and the cgroup files it must join.
+    char kind = 0;
+    struct iovec part;
+    union {
+      char bytes[CMSG_SPACE(sizeof(int) * (1 + ZYGOTE_MAX_JOINS))];
+      struct cmsghdr align;
+    } space;
+    struct msghdr header;
+    one_byte_message(&header, &part, &kind, space.bytes, sizeof space.bytes);
+    ssize_t got = recvmsg(control, &header, MSG_CMSG_CLOEXEC);
+    if (got < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      open_control = 0;
+      continue;
+    }
+    if (got == 0) {
+      open_control = 0;  // the runtime ended this sandbox: finish what runs, then exit
+      continue;
+    }
+    int fds[1 + ZYGOTE_MAX_JOINS];
+    int fd_count = 0;
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+    if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+      fd_count = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * (size_t)fd_count);
+    }
+    if (kind != 'S' || fd_count < 1 || (header.msg_flags & MSG_CTRUNC) || count >= ZYGOTE_MAX_CHILDREN) {
+      for (int i = 0; i < fd_count; i++) close(fds[i]);
+      continue;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(control);
+      close(signals);
+      for (int i = 0; i < count; i++) close(socks[i]);
+      int err = child_prepare(fds + 1, fd_count - 1);
+      for (int i = 1; i < fd_count; i++) close(fds[i]);
+      if (err != 0) _exit(126);
+      // Ready: one byte with this process's credentials, which the kernel translates into the
+      // runtime's PID namespace.
+      struct ucred me = {getpid(), getuid(), getgid()};
+      union {
+        char bytes[CMSG_SPACE(sizeof me)];
+        struct cmsghdr align;
+      } creds;
+      char ready = 'R';
+      struct iovec readyPart;
+      struct msghdr readyHeader;
+      one_byte_message(&readyHeader, &readyPart, &ready, creds.bytes, sizeof creds.bytes);
+      struct cmsghdr *c = CMSG_FIRSTHDR(&readyHeader);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_CREDENTIALS;
+      c->cmsg_len = CMSG_LEN(sizeof me);
+      memcpy(CMSG_DATA(c), &me, sizeof me);
+      if (sendmsg(fds[0], &readyHeader, MSG_NOSIGNAL) != 1) _exit(126);
+      cspaces_spare_serve(fds[0]);
+      _exit(127);
+    }
+    for (int i = 1; i < fd_count; i++) close(fds[i]);
+    if (pid < 0) {
+      close(fds[0]);
+      continue;
+    }
+    pids[count] = pid;
+    socks[count] = fds[0];
+    count++;
+  }
+  return 0;
+}
+
+int cspaces_zygote_start(const char *bwrap, char *const argv[], char *const envp[], int *pid, int *pidfd,
+                         int *control) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
+  struct spawn_request request = {bwrap, argv, envp, "/", NULL, 0, -1, -1, pair[1], 0};
+  int err = spawn_request(&request, pid, pidfd);
+  close(pair[1]);
+  if (err != 0) {
+    close(pair[0]);
+    return err;
+  }
+  *control = pair[0];
+  return 0;
+}
+
+int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int timeout_ms, cspaces_spare *spare) {
+  if (join_count > ZYGOTE_MAX_JOINS) return E2BIG;
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return errno;
+  int on = 1;
+  if (setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+    int saved = errno;
+    close(pair[0]);
+    close(pair[1]);
+    return saved;
+  }
+  int fds[1 + ZYGOTE_MAX_JOINS];
+  fds[0] = pair[1];
+  for (int i = 0; i < join_count; i++) fds[1 + i] = join_fds[i];
+  char kind = 'S';
+  struct iovec part;
+  union {
+    char bytes[CMSG_SPACE(sizeof(int) * (1 + ZYGOTE_MAX_JOINS))];
+    struct cmsghdr align;
+  } space;
+  memset(&space, 0, sizeof space);
+  struct msghdr header;
+  one_byte_message(&header, &part, &kind, space.bytes, CMSG_SPACE(sizeof(int) * (size_t)(1 + join_count)));
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)(1 + join_count));
+  memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)(1 + join_count));
+  ssize_t sent;
+  do {
+    sent = sendmsg(control, &header, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  int saved = errno;
+  close(pair[1]);
+  if (sent < 0) {
+    close(pair[0]);
+    return saved;
+  }
+  // Wait for the spare's "ready" and its pid, as this process's PID namespace sees it.
+  struct pollfd wait = {pair[0], POLLIN, 0};
+  int ready;
+  do {
+    ready = poll(&wait, 1, timeout_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) {
+    close(pair[0]);
+    return ready == 0 ? ETIMEDOUT : errno;
+  }
+  char byte = 0;
+  struct iovec readyPart;
+  union {
+    char bytes[CMSG_SPACE(sizeof(struct ucred))];
+    struct cmsghdr align;
+  } creds;
+  struct msghdr readyHeader;
+  one_byte_message(&readyHeader, &readyPart, &byte, creds.bytes, sizeof creds.bytes);
+  ssize_t got;
+  do {
+    got = recvmsg(pair[0], &readyHeader, MSG_CMSG_CLOEXEC);
+  } while (got < 0 && errno == EINTR);
+  struct cmsghdr *c = CMSG_FIRSTHDR(&readyHeader);
+  struct ucred who = {0, 0, 0};
+  if (got == 1 && byte == 'R' && c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+      c->cmsg_len == CMSG_LEN(sizeof who)) {
+    memcpy(&who, CMSG_DATA(c), sizeof who);
+  }
+  if (who.pid <= 0) {
+    close(pair[0]);
+    return EPROTO;
+  }
+  spare->pid = who.pid;
+  spare->pidfd = -1;
+  spare->control_fd = pair[0];
+  return 0;
+}
+
+int cspaces_zygote_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
+                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd) {
+  int fds[3] = {stdout_fd, stderr_fd, state_fd};
+  return spare_send(spare->control_fd, path, argv, envp, cwd, fds, state_fd >= 0 ? 3 : 2);
+}
+
+int cspaces_zygote_status(int sock, int *exec_error) {
+  *exec_error = 0;
+  for (;;) {
+    union {
+      struct zygote_status status;
+      int err;
+    } message;
+    ssize_t got;
+    do {
+      got = recv(sock, &message, sizeof message, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got == (ssize_t)sizeof message.status && message.status.magic == ZYGOTE_STATUS_MAGIC) {
+      int status = message.status.status;
+      // As bwrap's init reports it: a command killed by signal N exits with 128 + N.
+      if (WIFSIGNALED(status)) return (128 + WTERMSIG(status)) << 8;
+      return status;
+    }
+    if (got == (ssize_t)sizeof message.err) {
+      *exec_error = message.err;
+      continue;
+    }
+    // The sandbox is gone (its zygote killed): so is the command.
+    return (128 + SIGKILL) << 8;
+  }
 }
 
 int cspaces_reap(int pid) {

@@ -64,6 +64,35 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
 /// Ends a spare that will not be used: closes its socket, kills and reaps it.
 void cspaces_spare_discard(cspaces_spare *spare);
 
+/// The zygote of a persistent sandbox (`spaces-spare --zygote`, inside bwrap): takes requests for
+/// spares on `control` (a SOCK_SEQPACKET socket whose other end only the runtime holds), forks
+/// each spare, which joins the operation cgroups it was sent, reports its pid with
+/// SCM_CREDENTIALS and waits for its command like cspaces_spare_serve; reaps them and sends each
+/// one's wait status on its socket. Exits once `control` is closed and its children are gone.
+int cspaces_zygote_serve(int control);
+
+/// Starts `bwrap` (argv ending with the zygote's command line) with the control socket as its
+/// descriptor 3; 0 with `*pid`, `*pidfd` and `*control` set, or an errno value.
+int cspaces_zygote_start(const char *bwrap, char *const argv[], char *const envp[], int *pid, int *pidfd,
+                         int *control);
+
+/// Asks the zygote behind `control` for a spare that joins the `join_count` open `cgroup.procs`
+/// files first, and waits up to `timeout_ms` for it. 0 with `spare->pid` (in this process's PID
+/// namespace) and `spare->control_fd` set (`pidfd` is -1: the zygote is its parent), or an errno
+/// value.
+int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int timeout_ms, cspaces_spare *spare);
+
+/// Makes a zygote's spare exec `path`, with the output pipes and `state_fd` (>= 0: descriptor 3
+/// of the command). Doesn't wait for the exec; cspaces_zygote_status tells how it went. 0 or an
+/// errno value (E2BIG: too large).
+int cspaces_zygote_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
+                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd);
+
+/// Waits for the wait status the zygote sends on a spare's socket (a command killed by signal N
+/// reported as exit code 128 + N, as bwrap does); `*exec_error` is the errno value when exec
+/// failed, else 0. A sandbox that died reports SIGKILL.
+int cspaces_zygote_status(int sock, int *exec_error);
+
 /// pipe2(O_CLOEXEC); with `size` > 0 the pipe's buffer is set to it where allowed. 0 or an errno value.
 int cspaces_pipe(int fds[2], int size);
 

@@ -17,8 +17,12 @@ public enum Backends {
   }
 
   /// Releases what a backend keeps for a space outside its folder (the container backend's
-  /// container); called when the space is deleted. Best effort: never fails.
+  /// container, the bubblewrap backend's persistent sandbox); called when the space is deleted. Best effort: never fails.
   public static func cleanUp(space: String, config: SpaceConfig?, home: SpacesHome) {
+    if let config, config.backend == .bubblewrap {
+      BubblewrapBackend.endSandbox(workspace: config.workspace)
+      return
+    }
     guard config == nil || config?.backend == .container else { return }
     ContainerBackend.removeContainer(space: space, home: home.path, engine: config?.engine)
   }

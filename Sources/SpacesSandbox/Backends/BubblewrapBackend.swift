@@ -62,6 +62,9 @@ public struct BubblewrapBackend: IsolationBackend {
   ) async throws -> ShellOutcome {
     try ShellRunner.validate(request)
     let (bwrap, userNamespace) = try await availability()
+    if let outcome = try await runPersistent(request, bwrap: bwrap, userNamespace: userNamespace, onOutput: onOutput) {
+      return outcome
+    }
     return try await ShellRunner.run(request, onOutput: onOutput) { cgroup in
       let script = ShellRunner.script(
         command: request.command, limits: request.limits,
@@ -88,10 +91,88 @@ public struct BubblewrapBackend: IsolationBackend {
     ]
   }
 
+  // MARK: - The persistent sandbox
+
+  /// Where the `spaces-spare` helper is bound inside a persistent sandbox, to run as its zygote.
+  static let zygotePath = "/run/spaces/zygote"
+  /// Where a persistent sandbox's command finds the session's state file: its descriptor 3.
+  static let sessionStateDescriptor = "/dev/fd/3"
+
+  /// Runs the request in its workspace's persistent sandbox (see ``PersistentSandbox``); nil
+  /// when it must run in a sandbox of its own: a command a person approved (it runs without the
+  /// protected binds), no `spaces-spare` helper, or no operation cgroup to hold and kill its
+  /// tree (the PID namespace no longer does). A sandbox that died is rebuilt once.
+  private func runPersistent(
+    _ request: ShellRequest, bwrap: String, userNamespace: Bool,
+    onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
+  ) async throws -> ShellOutcome? {
+    guard !request.protectedWritable, let helper = Spawner.helper, let cgroups = CgroupSupport.shared else {
+      return nil
+    }
+    let limits = request.limits
+    // The process limit must be the cgroup's: rlimits would count every op of the sandbox.
+    guard limits.maxProcesses > 0 ? cgroups.pidsParent != nil : (limits.memoryBytes > 0 && cgroups.memoryParent != nil)
+    else { return nil }
+    let workspace = Self.normalize(Sys.realPath(request.workspace))
+    let signature = sandboxArguments(for: request, userNamespace: userNamespace)
+    let arguments =
+      signature + [
+        "--ro-bind", helper, Self.zygotePath, "--remount-ro", "/", "--chdir", "/workspace", "--clearenv",
+        Self.zygotePath, "--zygote",
+      ]
+    for _ in 0..<2 {
+      guard
+        let sandbox = await SandboxPool.sandbox(
+          workspace: workspace, signature: signature, bwrap: bwrap, arguments: arguments)
+      else { return nil }
+      do {
+        return try await ShellRunner.run(request, sandbox: sandbox, onOutput: onOutput) { cgroup in
+          let script = ShellRunner.script(
+            command: request.command, limits: request.limits,
+            memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: userNamespace && cgroup?.pidsDir == nil,
+            session: request.session.map { ShellSessionScript.prelude($0, stateFile: Self.sessionStateDescriptor) })
+          return LaunchPlan(
+            executable: "/bin/sh", arguments: ["-c", script],
+            environment: ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment),
+            workingDirectory: "/workspace", treeKind: .cgroup)
+        }
+      } catch is PersistentSandbox.Unavailable {
+        // A spare or the sandbox died before the command ran: a new one, then one of its own.
+        if sandbox.isDead { sandbox.end(now: true) }
+        continue
+      }
+    }
+    return nil
+  }
+
+  /// Ends the persistent sandbox of `workspace` and everything running in it (its space was
+  /// deleted).
+  public static func endSandbox(workspace: String) {
+    SandboxPool.end(workspace: normalize(Sys.realPath(workspace)))
+  }
+
   // MARK: - Arguments
 
   /// The bwrap flags for a request, up to (not including) the command.
   func arguments(for request: ShellRequest, userNamespace: Bool) -> [String] {
+    var args = sandboxArguments(for: request, userNamespace: userNamespace)
+    if let session = request.session {
+      // The file the command's shell records the session in: made by the runtime, bound on
+      // its own (it can be written, not replaced), outside the workspace.
+      args += ["--bind", session.stateFile, Self.sessionStateFile]
+    }
+    args += ["--remount-ro", "/", "--chdir", "/workspace", "--clearenv"]
+    let env = ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment)
+    for key in env.keys.sorted() {
+      args += ["--setenv", key, env[key] ?? ""]
+    }
+    return args
+  }
+
+  /// The flags that make the sandbox itself (namespaces, the file system, the protected binds),
+  /// the same for every command of a space until its protected paths, network or hidden paths
+  /// change: what a persistent sandbox is built with and compared by.
+  func sandboxArguments(for request: ShellRequest, userNamespace: Bool) -> [String] {
     var args = Self.namespaceArguments(network: request.network, userNamespace: userNamespace)
     let hidden = hiddenPaths.map { Self.normalize(Sys.realPath($0)) }.filter { $0 != "/" }
     func isHidden(_ path: String) -> Bool {
@@ -115,16 +196,6 @@ public struct BubblewrapBackend: IsolationBackend {
           args += ["--ro-bind", "/dev/null", target]
         }
       }
-    }
-    if let session = request.session {
-      // The file the command's shell records the session in: made by the runtime, bound on
-      // its own (it can be written, not replaced), outside the workspace.
-      args += ["--bind", session.stateFile, Self.sessionStateFile]
-    }
-    args += ["--remount-ro", "/", "--chdir", "/workspace", "--clearenv"]
-    let env = ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment)
-    for key in env.keys.sorted() {
-      args += ["--setenv", key, env[key] ?? ""]
     }
     return args
   }

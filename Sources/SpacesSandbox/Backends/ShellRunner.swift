@@ -23,6 +23,10 @@ struct LaunchPlan: Sendable {
     /// Killing the launched process tears down everything (bwrap: its PID namespace dies
     /// with it), so signals go to the processes inside first and to it last.
     case sandbox
+    /// The launched process runs in a persistent sandbox and is not our child (the zygote
+    /// reaps it and reports its status): the operation cgroup holds the whole tree and is
+    /// what is signalled.
+    case cgroup
   }
 
   /// Absolute path of the program to start.
@@ -119,9 +123,13 @@ package enum ShellRunner {
   ///     command, and the container's own cgroup holds the limits).
   ///   - makePlan: builds the launch; it is told whether an operation cgroup holds the process
   ///     and memory limits (else the plan's script should set rlimits instead).
+  ///   - sandbox: the persistent sandbox to run the command in (one of its spares, already in
+  ///     its operation cgroup, execs the plan); throws ``PersistentSandbox/Unavailable`` when
+  ///     that fails before the command ran.
   static func run(
     _ request: ShellRequest,
     useCgroup: Bool = true,
+    sandbox: PersistentSandbox? = nil,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
     makePlan: (OperationCgroup?) throws -> LaunchPlan
   ) async throws -> ShellOutcome {
@@ -129,8 +137,20 @@ package enum ShellRunner {
     let clock = ContinuousClock()
     let started = clock.now
     let key = Spawner.SpareKey(cgroup: useCgroup && CgroupSupport.shared != nil, limits: request.limits)
-    let spare = Spawner.shared.takeSpare(key)
-    defer { Spawner.shared.refill(key, limits: request.limits) }
+    let spare: Spawner.Spare?
+    if let sandbox {
+      guard let taken = await sandbox.spare(key, limits: request.limits) else { throw PersistentSandbox.Unavailable() }
+      spare = taken
+    } else {
+      spare = Spawner.shared.takeSpare(key)
+    }
+    defer {
+      if let sandbox {
+        sandbox.refill(key, limits: request.limits)
+      } else {
+        Spawner.shared.refill(key, limits: request.limits)
+      }
+    }
     let cgroup: OperationCgroup? =
       if let spare { spare.cgroup } else {
         useCgroup ? CgroupSupport.shared?.makeOperationGroup(limits: request.limits) : nil
@@ -138,7 +158,8 @@ package enum ShellRunner {
     do {
       // The pump leaves nothing in the cgroup and has it removed once the result is back.
       var outcome = try await run(
-        request, cgroup: cgroup, spare: spare?.process, started: started, onOutput: onOutput, makePlan: makePlan)
+        request, cgroup: cgroup, spare: spare?.process, inSandbox: sandbox != nil, started: started,
+        onOutput: onOutput, makePlan: makePlan)
       if let note = note(for: outcome, limits: request.limits) {
         outcome.stderr +=
           (outcome.stderr.isEmpty || outcome.stderr.hasSuffix("\n") ? "" : "\n") + note
@@ -162,6 +183,7 @@ package enum ShellRunner {
     _ request: ShellRequest,
     cgroup: OperationCgroup?,
     spare: cspaces_spare?,
+    inSandbox: Bool,
     started: ContinuousClock.Instant,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
     makePlan: (OperationCgroup?) throws -> LaunchPlan
@@ -172,7 +194,11 @@ package enum ShellRunner {
       plan = try makePlan(cgroup)
       pipes = try PipeSet()
     } catch {
-      if var spare { cspaces_spare_discard(&spare) }
+      if inSandbox, let spare {
+        close(spare.control_fd)
+      } else if var spare {
+        cspaces_spare_discard(&spare)
+      }
       throw error
     }
     defer { pipes.closeAll() }
@@ -189,7 +215,20 @@ package enum ShellRunner {
       ).run()
     }
     let wakeWrite = pipes.wakeWrite
+    let stateFile = request.session?.stateFile
     let body = try await withTaskCancellationHandler {
+      if inSandbox, let spare {
+        // The spare's socket then brings the command's status from the zygote.
+        let launched = await Sys.onOwnThread { () -> RunBody? in
+          guard launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile) == 0 else {
+            close(spare.control_fd)
+            return nil
+          }
+          return pump(Child(pid: spare.pid, pidfd: spare.control_fd))
+        }
+        guard let launched else { throw PersistentSandbox.Unavailable() }
+        return launched
+      }
       // With a spare, launching and pumping happen on one thread, without a hop between.
       if let spare {
         let launched = await Sys.onOwnThread { () -> Result<RunBody, SpareFailure> in
@@ -246,9 +285,20 @@ package enum ShellRunner {
     var pidfd: Int32
   }
 
-  /// Makes a spare exec the plan; 0 or an errno value (E2BIG: too large for a spare).
-  private static func launch(_ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet) -> Int32 {
+  /// Makes a spare exec the plan; 0 or an errno value (E2BIG: too large for a spare). A
+  /// persistent sandbox's spare (`inSandbox`) also gets the session's state file (opened here,
+  /// never following a symlink) as its descriptor 3, and the exec is not waited for: the
+  /// zygote's status report tells how it went.
+  private static func launch(
+    _ spare: cspaces_spare, _ plan: LaunchPlan, _ pipes: PipeSet, inSandbox: Bool = false, stateFile: String? = nil
+  ) -> Int32 {
     var process = spare
+    var stateFD: Int32 = -1
+    if let stateFile {
+      stateFD = open(stateFile, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+      guard stateFD >= 0 else { return errno }
+    }
+    defer { if stateFD >= 0 { close(stateFD) } }
     let argv = CStringArray([plan.executable] + plan.arguments)
     let envp = CStringArray(plan.environmentStrings)
     defer {
@@ -256,8 +306,11 @@ package enum ShellRunner {
       envp.free()
     }
     return withOptionalCString(plan.workingDirectory) { cwd in
-      cspaces_spare_launch(
-        &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
+      inSandbox
+        ? cspaces_zygote_launch(
+          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite, stateFD)
+        : cspaces_spare_launch(
+          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
     }
   }
 
@@ -493,7 +546,8 @@ struct Pump: @unchecked Sendable {
     }
     if let rest = stdout.finish() { onOutput(.stdout, rest) }
     if let rest = stderr.finish() { onOutput(.stderr, rest) }
-    let status = cspaces_reap(pid)
+    var execError: Int32 = 0
+    let status = treeKind == .cgroup ? cspaces_zygote_status(pidfd, &execError) : cspaces_reap(pid)
     // Nothing is left in the operation cgroup (see killLeftovers); the empty folders go after
     // the result is back.
     var cgroupLimit: ShellLimit?
@@ -511,9 +565,13 @@ struct Pump: @unchecked Sendable {
   /// A sandbox needs nothing more: when bwrap has exited, the init of its PID namespace has
   /// exited before it, and the kernel ends every process of a namespace whose init ends.
   private func killLeftovers() {
-    guard treeKind == .processGroup else { return }
-    if let cgroup { cgroup.killAll(ignoring: pid) }
-    Sys.signalGroup(pid, SIGKILL)
+    switch treeKind {
+    case .sandbox: return
+    case .cgroup: cgroup?.killAll(ignoring: pid)
+    case .processGroup:
+      if let cgroup { cgroup.killAll(ignoring: pid) }
+      Sys.signalGroup(pid, SIGKILL)
+    }
   }
 
   /// SIGTERM to the tree, a grace period, then SIGKILL to all, then wait for the launched process.
@@ -523,6 +581,7 @@ struct Pump: @unchecked Sendable {
       switch treeKind {
       case .processGroup: Sys.signalGroup(pid, SIGTERM)
       case .sandbox: if cgroup == nil { Sys.signal(pid, SIGTERM) }
+      case .cgroup: break
       }
       if waitForExit(ms: ShellRunner.terminationGraceMs) {
         killLeftovers()
@@ -531,7 +590,9 @@ struct Pump: @unchecked Sendable {
     }
     if let cgroup { cgroup.killAll() }
     if treeKind == .processGroup { Sys.signalGroup(pid, SIGKILL) }
-    Sys.signal(pid, SIGKILL)
+    // A persistent sandbox's command is not our child: once its zygote reaped it, its pid
+    // may be another process's; the cgroup above has it.
+    if treeKind != .cgroup { Sys.signal(pid, SIGKILL) }
     _ = waitForExit(ms: 5000)
     killLeftovers()
   }

@@ -63,6 +63,9 @@ final package class Spawner: @unchecked Sendable {
     sparesEnabled.store(true, ordering: .relaxed)
   }
 
+  /// Whether spares are kept (a long-lived runtime).
+  var sparesOn: Bool { sparesEnabled.load(ordering: .relaxed) }
+
   /// Runs `work` on the spawner thread and returns its result.
   func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in

@@ -1,0 +1,190 @@
+import Foundation
+import SpacesTestSupport
+import Testing
+
+@testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The persistent sandbox of a workspace (real bwrap): one set of namespaces for every command
+/// of a space, a fork/exec per command in its own operation cgroup.
+@Suite(
+  .serialized, .timeLimit(.minutes(2)),
+  .enabled(if: CgroupSupport.shared?.pidsParent != nil && Spawner.helper != nil, "needs cgroups and spaces-spare"))
+struct PersistentSandboxTests {
+  let backend = BubblewrapBackend()
+
+  func run(
+    _ command: String, in ws: TempFolder, limits: ShellLimits = ShellLimits(), protectedWritable: Bool = false
+  ) async throws -> ShellOutcome {
+    try await backend.run(
+      ShellRequest(command: command, workspace: ws.path, limits: limits, protectedWritable: protectedWritable),
+      onOutput: { _, _ in })
+  }
+
+  /// The sandbox of a workspace, as the pool holds it.
+  func sandbox(_ ws: TempFolder) -> PersistentSandbox? {
+    SandboxPool.current(BubblewrapBackend.normalize(Sys.realPath(ws.path)))
+  }
+
+  /// The zygote's pid (bwrap → its init → the zygote), in this process's namespace.
+  func zygote(of sandbox: PersistentSandbox) -> pid_t? {
+    func children(_ pid: pid_t) -> [pid_t] {
+      (Sys.readFile("/proc/\(pid)/task/\(pid)/children") ?? "").split(separator: " ").compactMap {
+        pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines))
+      }
+    }
+    return children(sandbox.processID).first.flatMap { children($0).first }
+  }
+
+  @Test func commandsOfAWorkspaceShareOneSandboxAndItsTmp() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    let first = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; echo kept > /tmp/note", in: ws)
+    #expect(first.exitCode == 0)
+    let bwrap = try #require(sandbox(ws)).processID
+    let second = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; cat /tmp/note", in: ws)
+    #expect(second.exitCode == 0)
+    #expect(second.stdout == first.stdout + "kept\n")
+    #expect(sandbox(ws)?.processID == bwrap)
+    // Each command still has an operation cgroup of its own.
+    let groups = try await run("cat /proc/self/cgroup", in: ws).stdout
+    let again = try await run("cat /proc/self/cgroup", in: ws).stdout
+    #expect(groups.contains("spaces-") && groups != again)
+  }
+
+  @Test func commandsOfOneSpaceRunAtOnce() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    _ = try await run("true", in: ws)
+    // Four commands that each wait for the others' files: they only finish if they run at once.
+    let outcomes = try await withThrowingTaskGroup(of: ShellOutcome.self) { group in
+      for index in 0..<4 {
+        group.addTask {
+          try await run(
+            "touch started-\(index); n=0; while [ $(ls started-* | wc -l) -lt 4 ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done; ls started-* | wc -l; readlink /proc/self/ns/pid",
+            in: ws)
+        }
+      }
+      var all: [ShellOutcome] = []
+      for try await outcome in group { all.append(outcome) }
+      return all
+    }
+    #expect(outcomes.count == 4)
+    #expect(outcomes.allSatisfy { $0.exitCode == 0 && $0.stdout.hasPrefix("4\n") })
+    #expect(Set(outcomes.map(\.stdout)).count == 1)
+  }
+
+  @Test func aKilledZygoteIsRebuiltAndTheCommandRuns() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    let before = try await run("readlink /proc/self/ns/pid", in: ws).stdout
+    let old = try #require(sandbox(ws))
+    let zygotePID = try #require(zygote(of: old))
+    #expect(kill(zygotePID, SIGKILL) == 0)
+    try await eventually("the old sandbox to end", deadline: .seconds(5)) { old.isDead }
+    let after = try await run("readlink /proc/self/ns/pid; echo ran", in: ws)
+    #expect(after.exitCode == 0)
+    #expect(after.stdout.hasSuffix("ran\n"))
+    #expect(!after.stdout.hasPrefix(before))
+    #expect(sandbox(ws)?.processID != old.processID)
+  }
+
+  @Test func nothingACommandStartedSurvivesIt() async throws {
+    let ws = TempFolder()
+    let escapee = ["sleep", "1011"]
+    let background = ["sleep", "1012"]
+    let timedOut = ["sleep", "1013"]
+    defer {
+      for argv in [escapee, background, timedOut] { killAll { $0 == argv } }
+      ws.cleanup()
+    }
+    let done = try await run(
+      "setsid sleep 1011 >/dev/null 2>&1 </dev/null & sleep 1012 >/dev/null 2>&1 & echo ok", in: ws)
+    #expect(done.stdout == "ok\n")
+    try await eventually("the escapee and the background process to be gone", deadline: .seconds(2)) {
+      processes(argv: escapee).isEmpty && processes(argv: background).isEmpty
+    }
+    var limits = ShellLimits()
+    limits.timeoutMs = 300
+    let stopped = try await run("setsid sleep 1013 >/dev/null 2>&1 </dev/null & sleep 1014", in: ws, limits: limits)
+    #expect(stopped.timedOut)
+    #expect(stopped.limitError(timeoutMs: 300)?.code == .timeout)
+    try await eventually("the timed-out command's processes to be gone", deadline: .seconds(2)) {
+      processes(argv: timedOut).isEmpty
+    }
+    // The sandbox itself stays for the next command.
+    #expect(try await run("echo next", in: ws).stdout == "next\n")
+  }
+
+  @Test func limitsStillHold() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    var limits = ShellLimits()
+    limits.maxProcesses = 8
+    limits.timeoutMs = 20_000
+    let many = try await run("for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & done; wait", in: ws, limits: limits)
+    #expect(many.limitHit == .processes)
+    limits = ShellLimits()
+    limits.fileSizeBytes = 4096
+    let big = try await run("head -c 100000 /dev/zero > big", in: ws, limits: limits)
+    #expect(big.limitHit == .fileSize)
+    // A signal inside is reported as a shell would, as with a sandbox per command.
+    #expect(try await run("kill -9 $$", in: ws).exitCode == 137)
+  }
+
+  @Test func protectedPathsThatAppearAreReadOnlyAndAnApprovedCommandRunsApart() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    let first = try await run("readlink /proc/self/ns/pid; mkdir -p .git/hooks", in: ws)
+    #expect(first.exitCode == 0)
+    let old = try #require(sandbox(ws)).processID
+    // .git/hooks exists now: the sandbox is rebuilt with it bound read-only.
+    let blocked = try await run("touch .git/hooks/pre-commit 2>/dev/null && echo wrote || echo refused", in: ws)
+    #expect(blocked.stdout == "refused\n")
+    #expect(sandbox(ws)?.processID != old)
+    // A command a person approved runs in a sandbox of its own, without the binds, and sees
+    // nothing of the persistent one (its /tmp).
+    _ = try await run("echo left > /tmp/left", in: ws)
+    let approved = try await run(
+      "touch .git/hooks/pre-commit && echo wrote; cat /tmp/left 2>/dev/null || echo fresh-tmp; readlink /proc/self/ns/pid",
+      in: ws, protectedWritable: true)
+    #expect(approved.stdout.hasPrefix("wrote\nfresh-tmp\n"))
+    #expect(!approved.stdout.hasSuffix(first.stdout))
+  }
+
+  @Test func commandsCantReachTheZygote() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    // The zygote is pid 2 inside (bwrap's init is 1): its descriptors (the control socket is
+    // its 3) and memory are closed to the commands, which run as the same user.
+    let takeFD =
+      "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+      + "print('taken' if libc.syscall(438, os.pidfd_open(2), 3, 0) >= 0 else 'refused')"
+    let probe = try await run(
+      "cat /proc/2/cmdline | tr '\\0' ' '; echo; readlink /proc/2/fd/3 2>/dev/null && echo fd-visible; "
+        + "cat /proc/2/environ 2>/dev/null && echo env-visible; "
+        + "if command -v python3 >/dev/null; then python3 -c \"\(takeFD)\"; else echo refused; fi; "
+        + "echo $(ls /proc/self/fd)",
+      in: ws)
+    #expect(probe.stdout.hasPrefix("/run/spaces/zygote --zygote \nrefused\n"))
+    #expect(!probe.stdout.contains("visible"))
+    // The command holds its output, stdin and nothing else (ls's own directory descriptor aside).
+    let fds = probe.stdout.split(separator: "\n").last.map { $0.split(separator: " ") } ?? []
+    #expect(fds.count <= 4, "fds: \(fds)")
+  }
+
+  @Test func removingTheSpaceEndsItsSandbox() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    _ = try await run("true", in: ws)
+    let made = try #require(sandbox(ws))
+    BubblewrapBackend.endSandbox(workspace: ws.path)
+    try await eventually("the sandbox to end", deadline: .seconds(5)) { made.isDead }
+    #expect(sandbox(ws) == nil)
+  }
+}
