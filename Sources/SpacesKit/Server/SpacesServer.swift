@@ -29,7 +29,7 @@ public struct SpacesServerOptions: Sendable {
   public var replyBudgetBytes = 256 << 20
   /// The server-wide budget for request lines of 1 MiB or more while they are read and wait to
   /// be handled (see ``InboundAccount``); it counts against the reply budget too.
-  public var inboundBudgetBytes = 32 << 20
+  public var inboundBudgetBytes = 64 << 20
   /// The most requests one connection may have running at once.
   public var maxInFlight = 1024
   /// The most shell commands one connection may have running at once; more wait as `queued`.

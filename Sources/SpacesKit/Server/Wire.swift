@@ -117,6 +117,12 @@ final class InboundAccount: Sendable {
   /// The line ended: what it took goes with it. The next large line waits for
   /// ``lineTaken()``, so one connection holds at most one large line read ahead.
   func lineEnded() -> ContentHold? {
+    nextLine(handedOn: true)
+  }
+
+  /// Starts over for the next line; what the last one took is returned, and marks the
+  /// connection as having a large line read ahead when it is handed on.
+  private func nextLine(handedOn: Bool) -> ContentHold? {
     state.withValue { state in
       defer {
         state.partial = 0
@@ -124,7 +130,7 @@ final class InboundAccount: Sendable {
         state.generation += 1
         state.hold = nil
       }
-      if state.hold != nil { state.ahead = true }
+      if handedOn, state.hold != nil { state.ahead = true }
       return state.hold
     }
   }
@@ -137,7 +143,7 @@ final class InboundAccount: Sendable {
 
   /// The line was over the limit and is being dropped: what it took is given back.
   func lineDropped() {
-    lineEnded()?.release()
+    nextLine(handedOn: false)?.release()
   }
 
   /// The connection proved the supervisor token: its large lines may be read.

@@ -123,6 +123,11 @@ import Testing
     #expect(gate.taken > 0)
     account.lineDropped()
     #expect(gate.taken == 0)
+    // A dropped line leaves nothing read ahead: the next large line is read without waiting.
+    account.reading(2 << 20)
+    try await eventually("a line after a dropped one is granted") { account.mayRead }
+    account.lineDropped()
+    #expect(gate.taken == 0)
     // A closed connection abandons its wait and gives back what it took.
     let other = InboundAccount(gate: gate, trusted: true) {}
     let first = try #require(await gate.acquire(8 << 20))
