@@ -465,7 +465,8 @@ public final class ChangeTracker: @unchecked Sendable {
       // mtime back after rewriting it at the same size, but not its ctime): the content is what
       // the index holds. A chmod changes the ctime, so the file is read again (correct, slower).
       if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
-        known.print.ctime == print.ctime, known.print.ino == print.ino, let hash = known.state.sha256, !unverified.contains(path),
+        known.print.ctime == print.ctime, known.print.ino == print.ino, let hash = known.state.sha256,
+        !unverified.contains(path),
         !keep || known.state.stored != false
       {
         return EntryState(
