@@ -125,7 +125,8 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     let inbox = WorkbenchInbox { woken.withValue { $0 += 1 } }
     let controller = WorkbenchController(source: source, space: "demo", inbox: inbox)
     controller.start(now: 0)
-    source.continuation.yield(Fixture.event("op_1", .received(actor: .agent, op: .shell(command: "ls", timeoutMs: nil))))
+    source.continuation.yield(
+      Fixture.event("op_1", .received(actor: .agent, op: .shell(command: "ls", timeoutMs: nil))))
     source.continuation.yield(Fixture.event("op_1", .started))
     // Generous: CI runs the suites in parallel.
     try await eventually("op_1 running", deadline: .seconds(60)) {
@@ -165,7 +166,9 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     }
     #expect(seen == (0..<next).map { "\($0)" })
     // Everything was given back: a full inbox's worth fits again.
-    for _ in 0..<WorkbenchInbox.capacity { inbox.push(.event(Fixture.event("op", .output(stream: .stdout, data: "x")))) }
+    for _ in 0..<WorkbenchInbox.capacity {
+      inbox.push(.event(Fixture.event("op", .output(stream: .stdout, data: "x"))))
+    }
     #expect(inbox.drain().dropped == 0)
   }
 }
@@ -254,7 +257,8 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(
       !state.setApprovals([request, other], now: 102).contains(
         .desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
-    _ = state.apply(Fixture.event("op_f", .received(actor: .agent, op: .shell(command: "pytest", timeoutMs: nil))), now: 103)
+    _ = state.apply(
+      Fixture.event("op_f", .received(actor: .agent, op: .shell(command: "pytest", timeoutMs: nil))), now: 103)
     var result = Fixture.result("op_f", .shell, .completed, ms: 2000)
     result.exitCode = 1
     let failed = state.apply(Fixture.event("op_f", .completed(result: result)), now: 104)
@@ -331,7 +335,8 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
     controller.state = Fixture.state()
     _ = controller.state.apply(
-      Fixture.event("op_rm", .approvalResolved(resolution: .timeout)) { $0.time = "2026-12-06T10:42:03.000Z" }, now: 100)
+      Fixture.event("op_rm", .approvalResolved(resolution: .timeout)) { $0.time = "2026-12-06T10:42:03.000Z" }, now: 100
+    )
     _ = controller.handle(.char("D"), now: 100)
     #expect(controller.state.detail == .decisions)
     let canvas = WorkbenchView.render(controller.state, width: 120, height: 40, now: 100)

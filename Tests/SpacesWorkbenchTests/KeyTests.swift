@@ -246,7 +246,8 @@ import Testing
   @Test func aNonZeroExitLooksFailed() {
     var state = Fixture.state()
     _ = state.apply(
-      Fixture.event("op_pip", .received(actor: .agent, op: .shell(command: "pip install requests", timeoutMs: nil))), now: 99)
+      Fixture.event("op_pip", .received(actor: .agent, op: .shell(command: "pip install requests", timeoutMs: nil))),
+      now: 99)
     _ = state.apply(Fixture.event("op_pip", .started), now: 99)
     var result = Fixture.result("op_pip", .shell, .completed, ms: 900)
     result.exitCode = 1

@@ -213,7 +213,9 @@ import Testing
       now: 99)
     _ = state.apply(
       Fixture.event("op_r", .decision(Decision(.ask, reasons: ["the policy's own"]))), now: 99)
-    _ = state.apply(Fixture.event("op_r", .approvalExtended(actor: .person, deadline: "2026-01-01T00:10:00.000Z", seconds: 300)), now: 99)
+    _ = state.apply(
+      Fixture.event("op_r", .approvalExtended(actor: .person, deadline: "2026-01-01T00:10:00.000Z", seconds: 300)),
+      now: 99)
     let record = state.operation("op_r")
     let rows = record.map { DetailsView.lines($0, now: 100) } ?? []
     #expect(rows.contains { $0.0 == "agent says" && $0.1 == "“to build why: fake ^[[31m”" && $0.2 == .message })
@@ -230,7 +232,8 @@ import Testing
 
   @Test func longLogLinesWrap() {
     var state = Fixture.state()
-    _ = state.apply(Fixture.event("op_w", .received(actor: .agent, op: .shell(command: "echo", timeoutMs: nil))), now: 99)
+    _ = state.apply(
+      Fixture.event("op_w", .received(actor: .agent, op: .shell(command: "echo", timeoutMs: nil))), now: 99)
     _ = state.apply(
       Fixture.event("op_w", .output(stream: .stdout, data: String(repeating: "abcdefghij", count: 20) + "END\n")),
       now: 99)

@@ -72,8 +72,11 @@ import Testing
       return
     }
     let extensions = events.compactMap { event -> (actor: Event.Actor, deadline: String, seconds: Int)? in
-      if case .approvalExtended(let actor, let deadline, let seconds, _) = event.payload { (actor, deadline, seconds) }
-      else { nil }
+      if case .approvalExtended(let actor, let deadline, let seconds, _) = event.payload {
+        (actor, deadline, seconds)
+      } else {
+        nil
+      }
     }
     #expect(extensions.map(\.seconds) == [120, 300])
     #expect(extensions.last?.deadline == byDefault.deadline)
