@@ -81,9 +81,9 @@ public final class SpacesClient: Sendable {
     let result: OperationResult = try await call(
       .opSubmit, SubmitParams(space: space, op: op, streamsOutput: true, reason: reason),
       onEvent: { event in
-        if event.type == .output, let data = event.data {
+        if let (stream, data) = event.output {
           output.withValue { text in
-            if event.stream == "stderr" { text.stderr += data } else { text.stdout += data }
+            if stream == .stderr { text.stderr += data } else { text.stdout += data }
           }
         }
         onEvent(event)

@@ -9,47 +9,41 @@ public enum EventText {
 
   /// The part of the line after the sequence number, time and operation id.
   public static func body(_ event: Event) -> String {
-    switch event.type {
-    case .received:
-      let who = event.actor.map { " by \($0.rawValue)" } ?? ""
-      let said = event.reason.map { " — agent says: \"" + StatedReason.display($0) + "\"" } ?? ""
-      return "received\(who): " + (event.op.map(summary) ?? "?") + said
-    case .decision:
-      let decision = event.decision
-      let rules = decision.map { $0.rules.joined(separator: ", ") } ?? ""
-      return "policy: \(decision?.decision.rawValue ?? "?") (\(rules))"
-    case .approvalRequested:
-      return "waiting for approval: " + (event.decision?.reasons.joined(separator: "; ") ?? "")
-    case .approvalResolved:
-      let reason = event.reason.map { ": \($0)" } ?? ""
-      if event.decidedBy == .timeout { return "approval: no decision\(reason)" }
-      return "approval: \(event.resolution ?? "?") by \(event.decidedBy?.rawValue ?? "?")\(reason)"
-    case .approvalExtended:
-      return "approval: more time, deadline now \(event.deadline ?? "?")" + (event.reason.map { ": \($0)" } ?? "")
-    case .queued:
-      return "queued" + (event.reason.map { ": \($0)" } ?? "")
+    switch event.payload {
+    case .received(let actor, let op, let reason):
+      let said = reason.map { " — agent says: \"" + StatedReason.display($0) + "\"" } ?? ""
+      return "received by \(actor.rawValue): " + summary(op) + said
+    case .decision(let decision):
+      return "policy: \(decision.decision.rawValue) (\(decision.rules.joined(separator: ", ")))"
+    case .approvalRequested(let decision):
+      return "waiting for approval: " + decision.reasons.joined(separator: "; ")
+    case .approvalResolved(let resolution, let decidedBy, let reason):
+      let reason = reason.map { ": \($0)" } ?? ""
+      if decidedBy == .timeout { return "approval: no decision\(reason)" }
+      return "approval: \(resolution.rawValue) by \(decidedBy?.rawValue ?? "?")\(reason)"
+    case .approvalExtended(_, let deadline, _, let reason):
+      return "approval: more time, deadline now \(deadline)" + (reason.map { ": \($0)" } ?? "")
+    case .queued(let reason):
+      return "queued: \(reason)"
     case .started:
       return "started"
-    case .output:
-      let data = event.data ?? ""
+    case .output(let stream, let data):
       let trimmed = data.hasSuffix("\n") ? String(data.dropLast()) : data
-      let prefix = event.stream == "stderr" ? "stderr| " : "stdout| "
+      let prefix = stream == .stderr ? "stderr| " : "stdout| "
       return prefix + sanitize(trimmed).replacingOccurrences(of: "\n", with: "\n" + prefix)
-    case .completed:
-      return "completed" + (event.result.map(outcome) ?? "") + changed(event)
-    case .failed:
-      let error = event.result?.error
-      return "failed: \(error?.code ?? "?"): \(error?.message ?? "")"
-        + (event.result.map(outcome) ?? "") + changed(event)
-    case .denied:
-      return "denied by \(event.result?.decidedBy?.rawValue ?? "?"): \(event.result?.reason ?? "")"
-    case .message:
-      return "message: " + sanitize(event.text ?? "")
-    case .protectedRestored:
-      let changes = (event.restored ?? []).map { sanitize($0.summary).replacingOccurrences(of: "\n", with: "^J") }
+    case .completed(let result, let changes):
+      return "completed" + outcome(result) + changed(changes)
+    case .failed(let result, let changes, _):
+      let error = result.error
+      return "failed: \(error?.code ?? "?"): \(error?.message ?? "")" + outcome(result) + changed(changes)
+    case .denied(let result):
+      return "denied by \(result.decidedBy?.rawValue ?? "?"): \(result.reason ?? "")"
+    case .message(let text):
+      return "message: " + sanitize(text)
+    case .protectedRestored(let restored, _):
+      let changes = restored.map { sanitize($0.summary).replacingOccurrences(of: "\n", with: "^J") }
       return "protected paths put back: " + changes.joined(separator: "; ")
-    case .undone:
-      guard let undo = event.undo else { return "undone" }
+    case .undone(_, let undo, _):
       let what = undo.action == "restore" ? "restored to before \(undo.target)" : "undid \(undo.target)"
       return "\(what) by the person: \(undo.changes.text)"
         + (undo.undid.count > 1 ? " (took back \(undo.undid.count) operations)" : "")
@@ -58,8 +52,8 @@ public enum EventText {
   }
 
   /// ` — 3 changed, 1 added (record op_…)` for an event with a change summary.
-  private static func changed(_ event: Event) -> String {
-    guard let changes = event.changes else { return "" }
+  private static func changed(_ changes: ChangeSummary?) -> String {
+    guard let changes else { return "" }
     return " — \(changes.text)"
   }
 

@@ -323,60 +323,112 @@ extension OperationResult {
 extension Event {
   /// The stored properties ``write(to:)`` writes; when the type has others (a field added
   /// without teaching the writer), events are written by Foundation instead, so nothing is lost.
-  static let fastFields: Set<String> = [
-    "seq", "time", "space", "opId", "type", "actor", "op", "decision", "resolution", "reason", "decidedBy",
-    "stream", "data", "text", "result", "restored", "deadline", "seconds", "changes", "undo",
-  ]
+  /// (The payload's fields need no such check: its cases are matched whole, so a field added
+  /// to one doesn't compile until the writer writes it.)
+  static let fastFields: Set<String> = ["seq", "time", "space", "opId", "payload"]
 
   /// Whether ``write(to:)`` knows every stored property of the type.
   static let fastWriterCoversType: Bool = {
-    let labels = Set(Mirror(reflecting: Event(space: "", opId: "", type: .started)).children.compactMap(\.label))
+    let labels = Set(Mirror(reflecting: Event(space: "", opId: "", .started)).children.compactMap(\.label))
     return labels == fastFields
   }()
 
   /// Writes the event as ``SpacesJSON/encoder`` would: the journal's line and the `event` of
-  /// the wire's notifications.
+  /// the wire's notifications (keys in sorted order, the common ones among the payload's).
   public func write(to writer: inout JSONWriter) {
     guard Self.fastWriterCoversType else {
       writer.encoded(self)
       return
     }
     writer.beginObject()
-    writer.member("actor", actor?.rawValue)
-    writer.member("changes", encoded: changes)
-    writer.member("data", data)
-    writer.member("deadline", deadline)
-    writer.member("decidedBy", decidedBy?.rawValue)
-    if let decision {
-      writer.key("decision")
-      decision.write(to: &writer)
-    }
-    if let op {
+    switch payload {
+    case .received(let actor, let op, let reason):
+      writer.member("actor", actor.rawValue)
       writer.key("op")
       op.write(to: &writer)
+      writer.member("opId", opId)
+      writer.member("reason", reason)
+      writeSeqSpace(to: &writer)
+    case .decision(let decision), .approvalRequested(let decision):
+      writer.key("decision")
+      decision.write(to: &writer)
+      writer.member("opId", opId)
+      writeSeqSpace(to: &writer)
+    case .approvalResolved(let resolution, let decidedBy, let reason):
+      writer.member("decidedBy", decidedBy?.rawValue)
+      writer.member("opId", opId)
+      writer.member("reason", reason)
+      writer.member("resolution", resolution.rawValue)
+      writeSeqSpace(to: &writer)
+    case .approvalExtended(let actor, let deadline, let seconds, let reason):
+      writer.member("actor", actor.rawValue)
+      writer.member("deadline", deadline)
+      writer.member("opId", opId)
+      writer.member("reason", reason)
+      writer.member("seconds", seconds)
+      writeSeqSpace(to: &writer)
+    case .queued(let reason):
+      writer.member("opId", opId)
+      writer.member("reason", reason)
+      writeSeqSpace(to: &writer)
+    case .started:
+      writer.member("opId", opId)
+      writeSeqSpace(to: &writer)
+    case .output(let stream, let data):
+      writer.member("data", data)
+      writer.member("opId", opId)
+      writeSeqSpace(to: &writer)
+      writer.member("stream", stream.rawValue)
+    case .completed(let result, let changes):
+      writer.member("changes", encoded: changes)
+      writeResult(result, to: &writer)
+    case .failed(let result, let changes, let actor):
+      writer.member("actor", actor?.rawValue)
+      writer.member("changes", encoded: changes)
+      writeResult(result, to: &writer)
+    case .denied(let result):
+      writeResult(result, to: &writer)
+    case .message(let text):
+      writer.member("opId", opId)
+      writeSeqSpace(to: &writer)
+      writer.member("text", text)
+    case .protectedRestored(let restored, let reason):
+      writer.member("opId", opId)
+      writer.member("reason", reason)
+      writer.member("restored", encoded: restored)
+      writeSeqSpace(to: &writer)
+    case .undone(let actor, let undo, let changes):
+      writer.member("actor", actor.rawValue)
+      writer.member("changes", encoded: changes)
+      writer.member("opId", opId)
+      writeSeqSpace(to: &writer)
+      writer.member("time", time)
+      writer.member("type", type.rawValue)
+      writer.member("undo", encoded: undo)
+      writer.endObject()
+      return
     }
-    writer.member("opId", opId)
-    writer.member("reason", reason)
-    writer.member("resolution", resolution)
-    writer.member("restored", encoded: restored)
-    if let result {
-      writer.key("result")
-      result.write(to: &writer)
-    }
-    writer.member("seconds", seconds)
-    writer.member("seq", seq)
-    writer.member("space", space)
-    writer.member("stream", stream)
-    writer.member("text", text)
     writer.member("time", time)
     writer.member("type", type.rawValue)
-    writer.member("undo", encoded: undo)
     writer.endObject()
+  }
+
+  /// `opId`, `result`, `seq`, `space`: the members of a final event from `opId` to `space`.
+  private func writeResult(_ result: OperationResult, to writer: inout JSONWriter) {
+    writer.member("opId", opId)
+    writer.key("result")
+    result.write(to: &writer)
+    writeSeqSpace(to: &writer)
+  }
+
+  private func writeSeqSpace(to writer: inout JSONWriter) {
+    writer.member("seq", seq)
+    writer.member("space", space)
   }
 
   /// The event as one line of JSON (no newline), written by ``write(to:)``.
   public var jsonBytes: [UInt8] {
-    var writer = JSONWriter(capacity: 192 + (data?.utf8.count ?? 0))
+    var writer = JSONWriter(capacity: 192 + (output?.data.utf8.count ?? 0))
     write(to: &writer)
     return writer.bytes
   }

@@ -70,8 +70,8 @@ final class LogPrinter {
     for event in batch.events where event.seq > after {
       if json {
         out += String(decoding: whole(event).jsonBytes, as: UTF8.self) + "\n"
-      } else if event.type == .output {
-        out += output(event)
+      } else if let (stream, data) = event.output {
+        out += output(event, stream: stream, data: data)
       } else {
         if [.completed, .failed, .denied].contains(event.type) {
           out += flush(opId: event.opId)
@@ -94,9 +94,7 @@ final class LogPrinter {
       let text = try? Journal.streamedOutput(
         path: journalPath, of: event.opId, from: streamed.fromSeq, through: event.seq)
     else { return event }
-    var copy = event
-    copy.result = result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
-    return copy
+    return event.replacingResult(result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr))
   }
 
   /// The output a result holds beyond its `output` events (the tail the output cap kept, the
@@ -104,32 +102,31 @@ final class LogPrinter {
   private func rest(_ event: Event) -> String {
     guard let result = event.result, result.streamed != nil else { return "" }
     var out = ""
-    for (stream, text) in [("stdout", result.stdout ?? ""), ("stderr", result.stderr ?? "")] where !text.isEmpty {
+    for (stream, text) in [(Event.Stream.stdout, result.stdout ?? ""), (.stderr, result.stderr ?? "")]
+    where !text.isEmpty {
       var line = event
-      line.type = .output
-      line.stream = stream
-      line.data = text
-      line.result = nil
+      line.payload = .output(stream: stream, data: text)
       out += EventText.line(line) + "\n"
     }
     return out
   }
 
   /// The whole lines an output chunk completes; keeps its unfinished end.
-  private func output(_ event: Event) -> String {
-    let key = event.opId + "/" + (event.stream ?? "")
+  private func output(_ event: Event, stream: Event.Stream, data chunk: String) -> String {
+    let key = event.opId + "/" + stream.rawValue
     var joined = partial.removeValue(forKey: key) ?? event
-    if joined.seq != event.seq { joined.data = (joined.data ?? "") + (event.data ?? "") }
-    let data = joined.data ?? ""
+    let held = joined.output?.data ?? ""
+    let data = joined.seq != event.seq ? held + chunk : held
     guard let lastNewline = data.lastIndex(of: "\n") else {
+      joined.payload = .output(stream: stream, data: data)
       partial[key] = joined
       return ""
     }
     let rest = String(data[data.index(after: lastNewline)...])
-    joined.data = String(data[...lastNewline])
+    joined.payload = .output(stream: stream, data: String(data[...lastNewline]))
     if !rest.isEmpty {
       var tail = event
-      tail.data = rest
+      tail.payload = .output(stream: stream, data: rest)
       partial[key] = tail
     }
     return EventText.line(joined) + "\n"

@@ -62,32 +62,38 @@ private func everyOp(_ rng: inout SeededRandom) -> [Op] {
 private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
   var events: [Event] = []
   for op in everyOp(&rng) {
-    var event = Event(space: randomString(&rng), opId: randomString(&rng), type: .received)
+    var event = Event(space: randomString(&rng), opId: randomString(&rng), .received(actor: .person, op: op))
     event.seq = Int.random(in: 1...Int.max, using: &rng)
-    event.actor = .person
-    event.op = op
     events.append(event)
   }
-  var output = Event(space: "s", opId: "op_1", type: .output)
-  output.seq = 3
-  output.stream = "stderr"
-  output.data = randomString(&rng, maxLength: 500)
-  events.append(output)
-  var decided = Event(space: "s", opId: "op_1", type: .approvalResolved)
-  decided.decision = Decision(.ask, reasons: [randomString(&rng)], rules: [randomString(&rng), "r"])
-  decided.resolution = "once"
-  decided.reason = randomString(&rng)
-  decided.decidedBy = .timeout
-  events.append(decided)
-  var completed = Event(space: "s", opId: "op_1", type: .completed)
-  completed.result = fullResult(&rng)
-  events.append(completed)
-  var restored = Event(space: "s", opId: "op_1", type: .protectedRestored)
-  restored.restored = [
-    ProtectedChange(path: randomString(&rng), change: .modified, action: .restored, rule: ".git/hooks/**")
+  let decision = Decision(.ask, reasons: [randomString(&rng)], rules: [randomString(&rng), "r"])
+  let payloads: [Event.Payload] = [
+    .received(actor: .agent, op: .shell(command: randomString(&rng), timeoutMs: nil), reason: randomString(&rng)),
+    .decision(decision),
+    .approvalRequested(decision),
+    .approvalResolved(resolution: .once, decidedBy: .timeout, reason: randomString(&rng)),
+    .approvalResolved(resolution: .cancelled),
+    .approvalExtended(actor: .person, deadline: randomString(&rng), seconds: 60, reason: randomString(&rng)),
+    .queued(reason: randomString(&rng)),
+    .started,
+    .output(stream: .stderr, data: randomString(&rng, maxLength: 500)),
+    .completed(result: fullResult(&rng)),
+    .completed(
+      result: fullResult(&rng), changes: ChangeSummary(record: randomString(&rng), changes: [])),
+    .failed(result: fullResult(&rng), changes: nil, actor: .agent),
+    .denied(result: fullResult(&rng)),
+    .message(text: randomString(&rng)),
+    .protectedRestored(
+      restored: [
+        ProtectedChange(path: randomString(&rng), change: .modified, action: .restored, rule: ".git/hooks/**")
+      ],
+      reason: randomString(&rng)),
   ]
-  restored.text = randomString(&rng)
-  events.append(restored)
+  for payload in payloads {
+    var event = Event(space: "s", opId: "op_1", payload)
+    event.seq = 3
+    events.append(event)
+  }
   return events
 }
 
@@ -116,10 +122,9 @@ private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
     // Output is decoded with String(decoding:as:) before it is encoded: the writer sees valid
     // UTF-8 only, and writes U+FFFD as Foundation does.
     let text = String(decoding: [0x61, 0xFF, 0xC3, 0x28, 0xED, 0xA0, 0x80, 0x62] as [UInt8], as: UTF8.self)
-    var event = Event(space: "s", opId: "o", type: .output)
-    event.data = text
+    let event = Event(space: "s", opId: "o", .output(stream: .stdout, data: text))
     #expect(String(decoding: event.jsonBytes, as: UTF8.self) == (try foundation(event)))
-    #expect(try JSONDecoder().decode(Event.self, from: Data(event.jsonBytes)).data == text)
+    #expect(try JSONDecoder().decode(Event.self, from: Data(event.jsonBytes)).output?.data == text)
   }
 
   @Test func eventsAndResultsAreWrittenByteForByteAsFoundationWritesThem() throws {

@@ -9,9 +9,7 @@ import Testing
 @Suite struct JournalFailureTests {
   func messages(_ count: Int, _ label: String) -> [Event] {
     (0..<count).map { index in
-      var event = Event(space: "s", opId: "op_\(label)", type: .message)
-      event.text = "\(label) \(index)"
-      return event
+      Event(space: "s", opId: "op_\(label)", .message(text: "\(label) \(index)"))
     }
   }
 
@@ -45,7 +43,7 @@ import Testing
     let read = try Journal.read(path: path)
     #expect(read.issues.isEmpty)
     #expect(read.events.map(\.seq) == [1, 2, 3, 4, 5])
-    #expect(read.events.compactMap(\.text) == ["before 0", "before 1", "before 2", "after 0", "after 1"])
+    #expect(read.events.compactMap(\.messageText) == ["before 0", "before 1", "before 2", "after 0", "after 1"])
     // A new writer (another process, or after a restart) agrees.
     #expect(try Journal(path: path).lastSeq == 5)
   }
@@ -70,7 +68,14 @@ import Testing
     let read = try Journal.read(path: home.journalPath("s"))
     #expect(read.issues.isEmpty)
     #expect(read.events.map(\.seq) == Array(1...read.events.count))
-    #expect(read.events.compactMap(\.text) == ["one", "two"])
+    #expect(read.events.compactMap(\.messageText) == ["one", "two"])
     #expect(!read.events.contains { $0.opId == failed.id })
+  }
+}
+
+extension Event {
+  /// The text of a `message` event.
+  fileprivate var messageText: String? {
+    if case .message(let text) = payload { text } else { nil }
   }
 }

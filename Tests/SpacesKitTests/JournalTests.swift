@@ -9,9 +9,7 @@ import Testing
 @Suite struct JournalTests {
   func events(_ count: Int, space: String = "s", op: String = "op_1") -> [Event] {
     (0..<count).map { index in
-      var event = Event(space: space, opId: op, type: .message)
-      event.text = "message \(index)"
-      return event
+      Event(space: space, opId: op, .message(text: "message \(index)"))
     }
   }
 
@@ -26,7 +24,7 @@ import Testing
     let read = try Journal.read(path: path)
     #expect(read.issues.isEmpty)
     #expect(read.events.map(\.seq) == [1, 2, 3, 4, 5])
-    #expect(read.events.first?.text == "message 0")
+    #expect(read.events.first?.payload == .message(text: "message 0"))
     // Every line is one JSON object.
     let lines = try #require(folder.read("journal.jsonl")).split(separator: "\n")
     #expect(lines.count == 5)
@@ -67,7 +65,8 @@ import Testing
       var batch = events(100)
       for index in batch.indices {
         let long = round % 20 == 0 && index == 50
-        batch[index].text = String(repeating: "x", count: long ? 300_000 : (round * 7 + index * 13) % 500)
+        batch[index].payload = .message(
+          text: String(repeating: "x", count: long ? 300_000 : (round * 7 + index * 13) % 500))
       }
       try journal.append(batch, sync: false)
     }

@@ -109,7 +109,7 @@ import Testing
     #expect(read.events.map(\.seq) == Array(1...9))
     #expect(read.events.allSatisfy { $0.space == "s" && !$0.time.isEmpty })
     #expect(read.events[0].opId == message.id)
-    #expect(read.events[3].text == "hello, person")
+    #expect(read.events[3].payload == .message(text: "hello, person"))
     #expect(read.events[8].opId == failed.id)
     #expect(read.events[8].result?.error?.code == "notFound")
     // Subscribers saw the same events.

@@ -125,7 +125,8 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     let inbox = WorkbenchInbox { woken.withValue { $0 += 1 } }
     let controller = WorkbenchController(source: source, space: "demo", inbox: inbox)
     controller.start(now: 0)
-    source.continuation.yield(Fixture.event("op_1", .received) { $0.op = .shell(command: "ls", timeoutMs: nil) })
+    source.continuation.yield(
+      Fixture.event("op_1", .received(actor: .agent, op: .shell(command: "ls", timeoutMs: nil))))
     source.continuation.yield(Fixture.event("op_1", .started))
     // Generous: CI runs the suites in parallel.
     try await eventually("op_1 running", deadline: .seconds(60)) {
@@ -140,7 +141,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   @Test func inboxIsBounded() {
     let inbox = WorkbenchInbox()
     for _ in 0..<(WorkbenchInbox.capacity + 10) {
-      inbox.push(.event(Fixture.event("op", .output) { $0.data = "x\n" }))
+      inbox.push(.event(Fixture.event("op", .output(stream: .stdout, data: "x\n"))))
     }
     let (items, dropped) = inbox.drain()
     #expect(items.count == WorkbenchInbox.capacity)
@@ -155,17 +156,19 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     var seen: [String] = []
     for round in 0..<3000 {
       for _ in 0..<(round % 3 == 0 ? 5 : 1) {
-        inbox.push(.event(Fixture.event("op", .output) { $0.data = "\(next)" }))
+        inbox.push(.event(Fixture.event("op", .output(stream: .stdout, data: "\(next)"))))
         next += 1
       }
-      for case .event(let event) in inbox.drain(limit: 2).items { seen.append(event.data ?? "") }
+      for case .event(let event) in inbox.drain(limit: 2).items { seen.append(event.output?.data ?? "") }
     }
     while !inbox.isEmpty {
-      for case .event(let event) in inbox.drain(limit: 3).items { seen.append(event.data ?? "") }
+      for case .event(let event) in inbox.drain(limit: 3).items { seen.append(event.output?.data ?? "") }
     }
     #expect(seen == (0..<next).map { "\($0)" })
     // Everything was given back: a full inbox's worth fits again.
-    for _ in 0..<WorkbenchInbox.capacity { inbox.push(.event(Fixture.event("op", .output) { $0.data = "x" })) }
+    for _ in 0..<WorkbenchInbox.capacity {
+      inbox.push(.event(Fixture.event("op", .output(stream: .stdout, data: "x"))))
+    }
     #expect(inbox.drain().dropped == 0)
   }
 }
@@ -232,7 +235,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     _ = state.handle(.char("q"), now: 100)
     var result = Fixture.result("op_watch", .shell, .completed, ms: 5)
     result.exitCode = 0
-    _ = state.apply(Fixture.event("op_watch", .completed) { $0.result = result }, now: 101)
+    _ = state.apply(Fixture.event("op_watch", .completed(result: result)), now: 101)
     let canvas = WorkbenchView.render(state, width: 80, height: 24, now: 101)
     #expect(canvas.text.contains("Nothing is running"))
     #expect(!canvas.text.contains("still going"))
@@ -254,10 +257,11 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     #expect(
       !state.setApprovals([request, other], now: 102).contains(
         .desktopNotify(title: "Approval needed in other", body: "$ make deploy")))
-    _ = state.apply(Fixture.event("op_f", .received) { $0.op = .shell(command: "pytest", timeoutMs: nil) }, now: 103)
+    _ = state.apply(
+      Fixture.event("op_f", .received(actor: .agent, op: .shell(command: "pytest", timeoutMs: nil))), now: 103)
     var result = Fixture.result("op_f", .shell, .completed, ms: 2000)
     result.exitCode = 1
-    let failed = state.apply(Fixture.event("op_f", .completed) { $0.result = result }, now: 104)
+    let failed = state.apply(Fixture.event("op_f", .completed(result: result)), now: 104)
     #expect(failed.contains(.desktopNotify(title: "Failed in demo", body: "$ pytest · ✘ failed · exit 1 · 2.0s")))
     let canvas = WorkbenchView.render(state, width: 120, height: 40, now: 104)
     #expect(canvas.text.contains("│ away "))
@@ -311,7 +315,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   @Test func leavingASpaceRecordsTheNewestEventShown() {
     let source = FakeSource()
     let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
-    var event = Fixture.event("op_1", .received) { $0.op = .message(text: "hi") }
+    var event = Fixture.event("op_1", .received(actor: .agent, op: .message(text: "hi")))
     event.seq = 41
     _ = controller.state.apply(event, now: 1)
     controller.markSeen()
@@ -331,10 +335,8 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     let controller = WorkbenchController(source: source, space: "demo", inbox: WorkbenchInbox())
     controller.state = Fixture.state()
     _ = controller.state.apply(
-      Fixture.event("op_rm", .approvalResolved) {
-        $0.resolution = "timeout"
-        $0.time = "2026-12-06T10:42:03.000Z"
-      }, now: 100)
+      Fixture.event("op_rm", .approvalResolved(resolution: .timeout)) { $0.time = "2026-12-06T10:42:03.000Z" }, now: 100
+    )
     _ = controller.handle(.char("D"), now: 100)
     #expect(controller.state.detail == .decisions)
     let canvas = WorkbenchView.render(controller.state, width: 120, height: 40, now: 100)

@@ -37,11 +37,11 @@ enum Fixture {
   }
 
   static func event(
-    _ id: String, _ type: Event.Kind, space: String = "demo", _ change: (inout Event) -> Void = { _ in }
+    _ id: String, _ payload: Event.Payload, space: String = "demo", _ change: (inout Event) -> Void = { _ in }
   )
     -> Event
   {
-    var event = Event(space: space, opId: id, type: type, time: Date(timeIntervalSince1970: 0))
+    var event = Event(space: space, opId: id, payload, time: Date(timeIntervalSince1970: 0))
     change(&event)
     return event
   }
@@ -68,12 +68,9 @@ enum Fixture {
     state.tree.setListing("src", [entry("src/main.swift"), entry("src/世界.txt")])
     func run(_ id: String, _ op: Op, actor: Event.Actor = .agent) {
       _ = state.apply(
-        event(id, .received) {
-          $0.op = op
-          $0.actor = actor
-        }, now: now - 20)
+        event(id, .received(actor: actor, op: op)), now: now - 20)
       _ = state.apply(
-        event(id, .decision) { $0.decision = Decision.allow("fine", rule: "preset:standard") }, now: now - 20)
+        event(id, .decision(Decision.allow("fine", rule: "preset:standard"))), now: now - 20)
     }
     func finish(
       _ id: String, _ kind: Op.Kind, _ status: OperationResult.Status, ms: Int,
@@ -81,34 +78,33 @@ enum Fixture {
     ) {
       var result = result(id, kind, status, ms: ms)
       change(&result)
-      let type: Event.Kind = status == .completed ? .completed : status == .failed ? .failed : .denied
-      _ = state.apply(event(id, type) { $0.result = result }, now: now - 10)
+      let payload: Event.Payload =
+        switch status {
+        case .completed: .completed(result: result)
+        case .failed: .failed(result: result)
+        case .denied: .denied(result: result)
+        }
+      _ = state.apply(event(id, payload), now: now - 10)
     }
     run("op_msg", .message(text: "Hi! I'll build a greeting tool 👋"))
-    _ = state.apply(event("op_msg", .message) { $0.text = "Hi! I'll build a greeting tool 👋" }, now: now - 20)
+    _ = state.apply(event("op_msg", .message(text: "Hi! I'll build a greeting tool 👋")), now: now - 20)
     finish("op_msg", .message, .completed, ms: 0)
     run("op_create", .createFile(path: "greet.sh", content: greet, encoding: .utf8))
     finish("op_create", .createFile, .completed, ms: 2)
     run("op_build", .shell(command: "sh build.sh", timeoutMs: nil))
     _ = state.apply(event("op_build", .started), now: now - 19)
-    for (stream, data) in [
-      ("stdout", "building greet…\n  [lint] ok\n  [te"), ("stdout", "st] ok\n"), ("stderr", "warning: no license\n"),
-      ("stdout", "Hello, 世界! 👋\n\u{1B}[31mred\u{1B}[0m done\n"),
+    for (stream, data): (Event.Stream, String) in [
+      (.stdout, "building greet…\n  [lint] ok\n  [te"), (.stdout, "st] ok\n"), (.stderr, "warning: no license\n"),
+      (.stdout, "Hello, 世界! 👋\n\u{1B}[31mred\u{1B}[0m done\n"),
     ] {
       _ = state.apply(
-        event("op_build", .output) {
-          $0.stream = stream
-          $0.data = data
-        }, now: now - 19)
+        event("op_build", .output(stream: stream, data: data)), now: now - 19)
     }
     finish("op_build", .shell, .completed, ms: 1234) { $0.exitCode = 0 }
     run("op_test", .shell(command: "sh test.sh", timeoutMs: nil))
     _ = state.apply(event("op_test", .started), now: now - 12)
     _ = state.apply(
-      event("op_test", .output) {
-        $0.stream = "stderr"
-        $0.data = "1 test failed\n"
-      }, now: now - 12)
+      event("op_test", .output(stream: .stderr, data: "1 test failed\n")), now: now - 12)
     finish("op_test", .shell, .failed, ms: 80) { $0.exitCode = 1 }
     run("op_rm", .shell(command: "rm -rf /", timeoutMs: nil))
     finish("op_rm", .shell, .denied, ms: 1) {
@@ -120,10 +116,7 @@ enum Fixture {
     run("op_watch", .shell(command: "sh watch.sh --long-running", timeoutMs: 60_000))
     _ = state.apply(event("op_watch", .started), now: now - 3.5)
     _ = state.apply(
-      event("op_watch", .output) {
-        $0.stream = "stdout"
-        $0.data = "watching…\n"
-      }, now: now - 3)
+      event("op_watch", .output(stream: .stdout, data: "watching…\n")), now: now - 3)
     return state
   }
 
@@ -145,8 +138,8 @@ enum Fixture {
   static func prompting(_ requests: [ApprovalRequest], now: Double = 100, shownAt: Double = 90) -> WorkbenchState {
     var state = state(now: now)
     for request in requests {
-      _ = state.apply(event(request.id, .received) { $0.op = request.op }, now: shownAt)
-      _ = state.apply(event(request.id, .approvalRequested) { $0.decision = request.decision }, now: shownAt)
+      _ = state.apply(event(request.id, .received(actor: .agent, op: request.op)), now: shownAt)
+      _ = state.apply(event(request.id, .approvalRequested(request.decision)), now: shownAt)
       state.promptDetails[request.id] = PromptDetail.make(for: request.op, current: greet)
     }
     _ = state.setApprovals(

@@ -46,15 +46,12 @@ import Testing
   @Test func aFootersLookIsCarriedWithIt() {
     var state = WorkbenchState(space: Fixture.space, connection: "embedded")
     for (id, status, code) in [("op_1", OperationResult.Status.completed, Int32(0)), ("op_2", .completed, 3)] {
-      _ = state.apply(Fixture.event(id, .received) { $0.op = .shell(command: "make", timeoutMs: nil) }, now: 1)
+      _ = state.apply(Fixture.event(id, .received(actor: .agent, op: .shell(command: "make", timeoutMs: nil))), now: 1)
       _ = state.apply(Fixture.event(id, .started), now: 1)
-      _ = state.apply(Fixture.event(id, .output) { $0.data = "out\n" }, now: 1)
-      _ = state.apply(
-        Fixture.event(id, .completed) {
-          var result = Fixture.result(id, .shell, status, ms: 5)
-          result.exitCode = code
-          $0.result = result
-        }, now: 2)
+      _ = state.apply(Fixture.event(id, .output(stream: .stdout, data: "out\n")), now: 1)
+      var result = Fixture.result(id, .shell, status, ms: 5)
+      result.exitCode = code
+      _ = state.apply(Fixture.event(id, .completed(result: result)), now: 2)
     }
     let footers = (0..<state.log.count).map { state.log[$0] }.filter { $0.kind == .footer }
     #expect(footers.map(\.ending) == [.ok, .failed])

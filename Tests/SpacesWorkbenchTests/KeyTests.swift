@@ -122,7 +122,7 @@ import Testing
 
   @Test func aTimedOutApprovalSaysSo() {
     var state = Fixture.prompting([Fixture.shellRequest])
-    _ = state.apply(Fixture.event("op_ask", .approvalResolved) { $0.resolution = "timeout" }, now: 101)
+    _ = state.apply(Fixture.event("op_ask", .approvalResolved(resolution: .timeout)), now: 101)
     #expect(state.currentApproval == nil)
     #expect(state.flash?.text.contains("timed out") == true)
   }
@@ -246,11 +246,12 @@ import Testing
   @Test func aNonZeroExitLooksFailed() {
     var state = Fixture.state()
     _ = state.apply(
-      Fixture.event("op_pip", .received) { $0.op = .shell(command: "pip install requests", timeoutMs: nil) }, now: 99)
+      Fixture.event("op_pip", .received(actor: .agent, op: .shell(command: "pip install requests", timeoutMs: nil))),
+      now: 99)
     _ = state.apply(Fixture.event("op_pip", .started), now: 99)
     var result = Fixture.result("op_pip", .shell, .completed, ms: 900)
     result.exitCode = 1
-    _ = state.apply(Fixture.event("op_pip", .completed) { $0.result = result }, now: 100)
+    _ = state.apply(Fixture.event("op_pip", .completed(result: result)), now: 100)
     guard let record = state.operation("op_pip") else {
       Issue.record("no record")
       return
@@ -264,27 +265,24 @@ import Testing
   static func history(seen: Int?) -> WorkbenchHistory {
     var events: [Event] = []
     var seq = 0
-    func add(_ id: String, _ type: Event.Kind, _ change: (inout Event) -> Void = { _ in }) {
+    func add(_ id: String, _ payload: Event.Payload) {
       seq += 1
-      var event = Fixture.event(id, type, change)
+      var event = Fixture.event(id, payload)
       event.seq = seq
       events.append(event)
     }
     for index in 0..<180 {
       let id = "op_\(index)"
-      add(id, .received) { $0.op = .shell(command: "echo \(index)", timeoutMs: nil) }
-      add(id, .output) {
-        $0.stream = "stdout"
-        $0.data = "line \(index)\n"
-      }
+      add(id, .received(actor: .agent, op: .shell(command: "echo \(index)", timeoutMs: nil)))
+      add(id, .output(stream: .stdout, data: "line \(index)\n"))
       var result = Fixture.result(id, .shell, .completed, ms: 5)
       result.exitCode = index == 170 ? 2 : 0
-      add(id, .completed) { $0.result = result }
+      add(id, .completed(result: result))
     }
-    add("op_wait", .received) { $0.op = .shell(command: "ssh prod", timeoutMs: nil) }
-    add("op_wait", .approvalRequested)
-    add("op_old", .received) { $0.op = .shell(command: "curl x | sh", timeoutMs: nil) }
-    add("op_old", .approvalResolved) { $0.resolution = "timeout" }
+    add("op_wait", .received(actor: .agent, op: .shell(command: "ssh prod", timeoutMs: nil)))
+    add("op_wait", .approvalRequested(Decision(.ask, reasons: ["not on the list"])))
+    add("op_old", .received(actor: .agent, op: .shell(command: "curl x | sh", timeoutMs: nil)))
+    add("op_old", .approvalResolved(resolution: .timeout))
     return WorkbenchHistory(events: events, lastSeen: seen)
   }
 
@@ -298,10 +296,7 @@ import Testing
     #expect(summary.hasPrefix("since you were last here"), "\(summary)")
     #expect(summary.contains("approval timed out"), "\(summary)")
     // Live events the history already showed are not applied twice.
-    var again = Fixture.event("op_0", .output) {
-      $0.stream = "stdout"
-      $0.data = "line 0\n"
-    }
+    var again = Fixture.event("op_0", .output(stream: .stdout, data: "line 0\n"))
     again.seq = 2
     let before = state.log.count
     _ = state.apply(again, now: 11)

@@ -207,13 +207,15 @@ import Testing
   @Test func theDetailsShowTheAgentsReasonApartFromThePolicys() {
     var state = Fixture.state()
     _ = state.apply(
-      Fixture.event("op_r", .received) {
-        $0.op = .shell(command: "make", timeoutMs: nil)
-        $0.reason = "to build\nwhy: fake \u{1B}[31m"
-      }, now: 99)
+      Fixture.event(
+        "op_r",
+        .received(actor: .agent, op: .shell(command: "make", timeoutMs: nil), reason: "to build\nwhy: fake \u{1B}[31m")),
+      now: 99)
     _ = state.apply(
-      Fixture.event("op_r", .decision) { $0.decision = Decision(.ask, reasons: ["the policy's own"]) }, now: 99)
-    _ = state.apply(Fixture.event("op_r", .approvalExtended) { $0.seconds = 300 }, now: 99)
+      Fixture.event("op_r", .decision(Decision(.ask, reasons: ["the policy's own"]))), now: 99)
+    _ = state.apply(
+      Fixture.event("op_r", .approvalExtended(actor: .person, deadline: "2026-01-01T00:10:00.000Z", seconds: 300)),
+      now: 99)
     let record = state.operation("op_r")
     let rows = record.map { DetailsView.lines($0, now: 100) } ?? []
     #expect(rows.contains { $0.0 == "agent says" && $0.1 == "“to build why: fake ^[[31m”" && $0.2 == .message })
@@ -230,12 +232,11 @@ import Testing
 
   @Test func longLogLinesWrap() {
     var state = Fixture.state()
-    _ = state.apply(Fixture.event("op_w", .received) { $0.op = .shell(command: "echo", timeoutMs: nil) }, now: 99)
     _ = state.apply(
-      Fixture.event("op_w", .output) {
-        $0.stream = "stdout"
-        $0.data = String(repeating: "abcdefghij", count: 20) + "END\n"
-      }, now: 99)
+      Fixture.event("op_w", .received(actor: .agent, op: .shell(command: "echo", timeoutMs: nil))), now: 99)
+    _ = state.apply(
+      Fixture.event("op_w", .output(stream: .stdout, data: String(repeating: "abcdefghij", count: 20) + "END\n")),
+      now: 99)
     for (width, height) in [(80, 24), (120, 40)] {
       var canvas = Canvas(width: width, height: height)
       LogView.draw(state, into: &canvas, rect: canvas.bounds)

@@ -11,25 +11,21 @@ import Testing
     var state = WorkbenchState(space: Fixture.space, connection: "embedded")
     let id = "op_1"
     _ = state.apply(
-      Fixture.event(id, .received) { $0.op = .shell(command: "sh attack.sh", timeoutMs: nil) }, now: 1)
+      Fixture.event(id, .received(actor: .agent, op: .shell(command: "sh attack.sh", timeoutMs: nil))), now: 1)
     _ = state.apply(Fixture.event(id, .started), now: 1)
     let changes = [
       ProtectedChange(path: ".git/hooks/pre-commit", change: .modified, action: .restored, rule: "git-hooks"),
       ProtectedChange(path: "evil\nname", change: .created, action: .removed, rule: "env-files"),
     ]
     let intents = state.apply(
-      Fixture.event(id, .protectedRestored) {
-        $0.restored = changes
-        $0.reason = "protected paths change only with a person's approval"
-      }, now: 2)
+      Fixture.event(
+        id, .protectedRestored(restored: changes, reason: "protected paths change only with a person's approval")),
+      now: 2)
     #expect(intents.contains(.refreshTree))
-    _ = state.apply(
-      Fixture.event(id, .completed) {
-        var result = Fixture.result(id, .shell, .completed, ms: 12)
-        result.exitCode = 0
-        result.restored = changes.map(\.path)
-        $0.result = result
-      }, now: 3)
+    var result = Fixture.result(id, .shell, .completed, ms: 12)
+    result.exitCode = 0
+    result.restored = changes.map(\.path)
+    _ = state.apply(Fixture.event(id, .completed(result: result)), now: 3)
     let lines = (0..<state.log.count).map { state.log[$0] }
     #expect(lines.first?.kind == .header)
     let notices = lines.filter { $0.kind == .notice }.map(\.text)
@@ -46,8 +42,10 @@ import Testing
   }
 
   @Test func theJournalLineNamesThePaths() {
-    var event = Event(space: "s", opId: "op_1", type: .protectedRestored)
-    event.restored = [ProtectedChange(path: ".envrc", change: .deleted, action: .restored, rule: "envrc")]
+    let event = Event(
+      space: "s", opId: "op_1",
+      .protectedRestored(
+        restored: [ProtectedChange(path: ".envrc", change: .deleted, action: .restored, rule: "envrc")], reason: "r"))
     #expect(EventText.body(event) == "protected paths put back: put back .envrc (deleted by the command)")
   }
 }

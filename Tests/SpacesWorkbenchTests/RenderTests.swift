@@ -34,12 +34,9 @@ import Testing
 
   @Test func controlCharactersNeverReachTheScreen() {
     var state = WorkbenchState(space: Fixture.space, connection: "embedded")
-    _ = state.apply(Fixture.event("op", .received) { $0.op = .shell(command: "x", timeoutMs: nil) }, now: 0)
+    _ = state.apply(Fixture.event("op", .received(actor: .agent, op: .shell(command: "x", timeoutMs: nil))), now: 0)
     _ = state.apply(
-      Fixture.event("op", .output) {
-        $0.stream = "stdout"
-        $0.data = "\u{1B}]0;title\u{07}\u{1B}[2Jok\r\n"
-      }, now: 0)
+      Fixture.event("op", .output(stream: .stdout, data: "\u{1B}]0;title\u{07}\u{1B}[2Jok\r\n")), now: 0)
     let text = WorkbenchView.render(state, width: 80, height: 24, now: 0).text
     #expect(!text.contains("\u{1B}"))
     #expect(text.contains("^[[2Jok"))
@@ -47,14 +44,11 @@ import Testing
 
   @Test func logIsBounded() {
     var state = WorkbenchState(space: Fixture.space, connection: "embedded")
-    _ = state.apply(Fixture.event("op", .received) { $0.op = .shell(command: "yes", timeoutMs: nil) }, now: 0)
+    _ = state.apply(Fixture.event("op", .received(actor: .agent, op: .shell(command: "yes", timeoutMs: nil))), now: 0)
     let chunk = String(repeating: "y\n", count: 1000)
     for _ in 0..<30 {
       _ = state.apply(
-        Fixture.event("op", .output) {
-          $0.stream = "stdout"
-          $0.data = chunk
-        }, now: 0)
+        Fixture.event("op", .output(stream: .stdout, data: chunk)), now: 0)
     }
     #expect(state.log.count == WorkbenchState.logCapacity)
     #expect(state.log.dropped == 30_001 - WorkbenchState.logCapacity)

@@ -16,17 +16,17 @@ import Testing
     #expect(!statusLine(state, width: 120).contains("./"))
     var result = Fixture.result("op_cd", .shell, .completed, ms: 3)
     result.cwd = "src/lib"
-    _ = state.apply(Fixture.event("op_cd", .completed) { $0.result = result }, now: 100)
+    _ = state.apply(Fixture.event("op_cd", .completed(result: result)), now: 100)
     #expect(state.shellFolder == "src/lib")
     #expect(statusLine(state, width: 120).contains("│ ./src/lib "))
     #expect(statusLine(state, width: 60).contains("./src/lib"))
     // A file operation's result says nothing about the shell.
     _ = state.apply(
-      Fixture.event("op_read", .completed) { $0.result = Fixture.result("op_read", .readFile, .completed, ms: 1) },
+      Fixture.event("op_read", .completed(result: Fixture.result("op_read", .readFile, .completed, ms: 1))),
       now: 100)
     #expect(state.shellFolder == "src/lib")
     result.cwd = "."
-    _ = state.apply(Fixture.event("op_back", .completed) { $0.result = result }, now: 100)
+    _ = state.apply(Fixture.event("op_back", .completed(result: result)), now: 100)
     #expect(!statusLine(state, width: 120).contains("./src"))
   }
 }

@@ -186,9 +186,10 @@ public final class Journal: @unchecked Sendable {
     while true {
       let batch = try reader.readAvailable(final: true, limit: 512, byteLimit: 1 << 20)
       if batch.events.isEmpty && batch.issues.isEmpty { break }
-      for event in batch.events where event.seq >= fromSeq && event.opId == opId && event.type == .output {
+      for event in batch.events where event.seq >= fromSeq && event.opId == opId {
         if event.seq > lastSeq { break }
-        if event.stream == "stderr" { stderr += event.data ?? "" } else { stdout += event.data ?? "" }
+        guard let (stream, data) = event.output else { continue }
+        if stream == .stderr { stderr += data } else { stdout += data }
       }
       if let last = batch.events.last, last.seq >= lastSeq { break }
     }
@@ -202,9 +203,7 @@ public final class Journal: @unchecked Sendable {
     guard let result = event.result, let streamed = result.streamed,
       let text = try? streamedOutput(of: event.opId, from: streamed.fromSeq, through: event.seq)
     else { return event }
-    var whole = event
-    whole.result = result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr)
-    return whole
+    return event.replacingResult(result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr))
   }
 
   /// Flushes everything appended so far to disk.

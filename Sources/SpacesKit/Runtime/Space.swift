@@ -139,10 +139,7 @@ public final class Space: Sendable {
       result.error = OperationResult.ErrorInfo(
         SpacesError(
           .cancelled, "interrupted: the runtime stopped (a crash or kill -9) while the command ran; " + recorded))
-      var closed = event(marker.op, .failed)
-      closed.actor = marker.actor
-      closed.result = result
-      closed.changes = summary
+      let closed = event(marker.op, .failed(result: result, changes: summary, actor: marker.actor))
       do {
         try record([closed], sync: true)
         logger.notice("\(name): closed \(marker.op), interrupted by the runtime's end: \(recorded)")
@@ -163,10 +160,7 @@ public final class Space: Sendable {
         recovered: true)
       // Killed between journaling it and removing the intent: journaled already.
       if !Self.journalTail(journal.path, has: intent.id, types: [.undone]) {
-        var done = event(intent.id, .undone)
-        done.actor = .person
-        done.undo = outcome
-        done.changes = recorded.summary
+        let done = event(intent.id, .undone(actor: .person, undo: outcome, changes: recorded.summary))
         try record([done], sync: true)
       }
       changes.finish(intent)
@@ -212,10 +206,7 @@ public final class Space: Sendable {
     for step in intent.steps { protection.accept(step.path) }
     let outcome = UndoOutcome(
       action: intent.action, target: target, id: id, undid: intent.undid, changes: record.summary)
-    var done = event(id, .undone)
-    done.actor = .person
-    done.undo = outcome
-    done.changes = record.summary
+    let done = event(id, .undone(actor: .person, undo: outcome, changes: record.summary))
     try self.record([done], sync: false)
     try await flush()
     changes.finish(intent)
@@ -296,10 +287,7 @@ public final class Space: Sendable {
     let streamed = StreamedText()
 
     do {
-      var received = event(id, .received)
-      received.actor = actor
-      received.op = operation
-      received.reason = statedReason
+      let received = event(id, .received(actor: actor, op: operation, reason: statedReason))
       let engine: PolicyEngine
       do {
         engine = try policy.current()
@@ -315,8 +303,7 @@ public final class Space: Sendable {
         actor == .person
         ? Decision.allow("done by the person supervising the space", rule: "person")
         : await Self.judge(operation, engine: engine, grants: policy.grants, session: session?.session)
-      var decided = event(id, .decision)
-      decided.decision = verdict
+      let decided = event(id, .decision(verdict))
 
       let places: [Slots]?
       // A person who approves an operation asked about because of the network grants the
@@ -456,11 +443,12 @@ public final class Space: Sendable {
       try record(first + [event(id, .started)], sync: false)
       return held
     }
-    var queued = event(id, .queued)
-    queued.reason =
-      waitingFor.contains { $0 === running }
-      ? "\(running.limit) commands already run in this space (limits.maxRunning); it starts when one ends"
-      : "its connection already runs \(admission?.limit ?? 0) commands; it starts when one of them ends"
+    let queued = event(
+      id,
+      .queued(
+        reason: waitingFor.contains { $0 === running }
+          ? "\(running.limit) commands already run in this space (limits.maxRunning); it starts when one ends"
+          : "its connection already runs \(admission?.limit ?? 0) commands; it starts when one of them ends"))
     do {
       try record(first + [queued], sync: false)
     } catch {
@@ -506,8 +494,7 @@ public final class Space: Sendable {
       deadline: Event.timestamp(now.addingTimeInterval(Double(timeout))),
       suggestedRules: engine.suggestedRules(for: operation, decision: verdict), cwd: folder.isEmpty ? nil : folder,
       reason: reason)
-    var asked = event(id, .approvalRequested)
-    asked.decision = verdict
+    let asked = event(id, .approvalRequested(verdict))
     try record([asked], sync: true)
 
     let resolution: ApprovalResolution
@@ -516,16 +503,21 @@ public final class Space: Sendable {
     } else {
       resolution = await approvals.wait(for: request, timeout: .seconds(timeout))
     }
-    var resolved = event(id, .approvalResolved)
-    resolved.resolution = resolution.choice?.rawValue ?? (resolution.cancelled ? "cancelled" : "timeout")
-    resolved.decidedBy = resolution.choice != nil ? .person : resolution.cancelled ? nil : .timeout
-    defer { approvalRecords.withLock { _ = try? record([resolved], sync: true) } }
+    // What the person (or nobody) answered, journaled as `approvalResolved` once `reason` is known.
+    let resolved = resolution.choice.map(Event.Resolution.init) ?? (resolution.cancelled ? .cancelled : .timeout)
+    let decidedBy: OperationResult.DecidedBy? =
+      resolution.choice != nil ? .person : resolution.cancelled ? nil : .timeout
+    var resolvedReason: String?
+    defer {
+      let note = event(id, .approvalResolved(resolution: resolved, decidedBy: decidedBy, reason: resolvedReason))
+      approvalRecords.withLock { _ = try? record([note], sync: true) }
+    }
 
     switch resolution.choice {
     case nil where resolution.cancelled:
       let reason =
         "cancelled before anyone decided: the agent disconnected or cancelled the request, so it was not run"
-      resolved.reason = reason
+      resolvedReason = reason
       return .cancelled(reason)
     case nil:
       let reason =
@@ -540,11 +532,11 @@ public final class Space: Sendable {
         } else {
           "nobody approved it within \(timeout) s"
         }
-      resolved.reason = reason
+      resolvedReason = reason
       return .denied(reason: reason, by: .timeout)
     case .deny:
       let feedback = resolution.feedback.flatMap { $0.isEmpty ? nil : $0 } ?? "denied by the person supervising"
-      resolved.reason = feedback
+      resolvedReason = feedback
       return .denied(reason: feedback, by: .person)
     case .once:
       return .run
@@ -559,11 +551,11 @@ public final class Space: Sendable {
       let rules = resolution.rules.isEmpty ? request.suggestedRules : resolution.rules
       do {
         try policy.append(rules)
-        resolved.reason = "saved to the policy: " + rules.map(\.name).joined(separator: ", ")
+        resolvedReason = "saved to the policy: " + rules.map(\.name).joined(separator: ", ")
       } catch {
         // The person approved it: run it, grant it for the session, and say why nothing was saved.
         policy.grant(rules: rules)
-        resolved.reason = "approved, but not saved: \(error.message)"
+        resolvedReason = "approved, but not saved: \(error.message)"
       }
       return .run
     }
@@ -575,13 +567,12 @@ public final class Space: Sendable {
     approvalRecords.lock()
     defer { approvalRecords.unlock() }
     let extended = try approvals.extend(id, by: seconds)
-    var note = event(id, .approvalExtended)
-    note.actor = .person
-    note.deadline = extended.deadline
-    note.seconds = extended.seconds
-    note.reason =
-      "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
-      + "\(ApprovalQueue.maxExtensionSeconds) s at most)"
+    let note = event(
+      id,
+      .approvalExtended(
+        actor: .person, deadline: extended.deadline, seconds: extended.seconds,
+        reason: "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
+          + "\(ApprovalQueue.maxExtensionSeconds) s at most)"))
     try record([note], sync: false)
     return extended
   }
@@ -643,21 +634,19 @@ public final class Space: Sendable {
   ) async throws(SpacesError) -> OperationResult {
     var result = result
     result.durationMs = elapsed
-    let type: Event.Kind =
-      switch result.status {
-      case .completed: .completed
-      case .failed: .failed
-      case .denied: .denied
-      }
-    var finished = event(result.id, type)
-    finished.result = result.forEvents
+    var journaled = result.forEvents
     if let streamed {
       // The journal keeps a command's output once: in its `output` events.
       let text = streamed.text
-      finished.result = result.forEvents.referencingOutput(
+      journaled = journaled.referencingOutput(
         fromSeq: text.fromSeq, streamedStdout: text.stdout, streamedStderr: text.stderr)
     }
-    finished.changes = changes
+    let finished =
+      switch result.status {
+      case .completed: event(result.id, .completed(result: journaled, changes: changes))
+      case .failed: event(result.id, .failed(result: journaled, changes: changes))
+      case .denied: event(result.id, .denied(result: journaled))
+      }
     try record([finished], sync: false)
     if result.kind.writes {
       try await flush()
@@ -745,9 +734,7 @@ public final class Space: Sendable {
       try workspace.delete(path, recursive: recursive)
 
     case .message(let text):
-      var message = event(id, .message)
-      message.text = text
-      try record([message], sync: false)
+      try record([event(id, .message(text: text))], sync: false)
 
     case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
@@ -788,9 +775,7 @@ public final class Space: Sendable {
     do {
       ran = .success(
         try await backend.run(request) { stream, chunk in
-          var output = Event(space: space, opId: id, type: .output)
-          output.stream = stream.rawValue
-          output.data = chunk
+          let output = Event(space: space, opId: id, .output(stream: stream, data: chunk))
           ordering.lock()
           defer { ordering.unlock() }
           do {
@@ -807,9 +792,7 @@ public final class Space: Sendable {
     // Whatever became of the command, what it changed among the protected paths is put back.
     let restored = protection.end(writable: protectedWritable)
     if !restored.isEmpty {
-      var notice = event(id, .protectedRestored)
-      notice.restored = restored
-      notice.reason = Self.protectedNote
+      let notice = event(id, .protectedRestored(restored: restored, reason: Self.protectedNote))
       try record([notice], sync: false)
       result.restored = restored.map(\.path)
     }
@@ -935,8 +918,8 @@ public final class Space: Sendable {
 
   // MARK: - Helpers
 
-  private func event(_ id: String, _ type: Event.Kind) -> Event {
-    Event(space: name, opId: id, type: type)
+  private func event(_ id: String, _ payload: Event.Payload) -> Event {
+    Event(space: name, opId: id, payload)
   }
 
   /// Appends and publishes `events`; with `sync`, returns once they are on disk.

@@ -185,7 +185,7 @@ package enum Wire {
   /// An `event` notification (an operation's events with `requestId`, a subscription's with
   /// `subscription`), by the hand-written encoder: output events are most of what is sent.
   static package func event(_ event: Event, requestId: RPCID? = nil, subscription: String? = nil) -> ByteBuffer {
-    var writer = JSONWriter(capacity: 256 + (event.data?.utf8.count ?? 0))
+    var writer = JSONWriter(capacity: 256 + (event.output?.data.utf8.count ?? 0))
     writer.beginObject()
     writer.member("jsonrpc", "2.0")
     writer.member("method", "event")

@@ -1,3 +1,4 @@
+import SpacesModel
 import SpacesPolicy
 
 /// Runs commands directly on the host with `/bin/sh -c` in the workspace folder: no isolation.

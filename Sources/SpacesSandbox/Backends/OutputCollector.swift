@@ -1,3 +1,5 @@
+import SpacesModel
+
 /// Collects one output stream: streams it as UTF-8 chunks up to the cap and keeps a bounded
 /// head and tail for the outcome.
 ///

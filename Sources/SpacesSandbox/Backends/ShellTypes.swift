@@ -1,14 +1,6 @@
 import SpacesModel
 import SpacesPolicy
 
-/// Which output stream of a command a chunk came from.
-public enum OutputStreamKind: String, Codable, Sendable {
-  /// Standard output.
-  case stdout
-  /// Standard error.
-  case stderr
-}
-
 /// One shell command to run in a space's isolation backend.
 public struct ShellRequest: Sendable {
   /// The command line, run by `/bin/sh -c`.

@@ -42,16 +42,15 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
 
   // The encoders: an output event of 64 KiB of `seq` output and a readFile's `completed`, by
   // Foundation's JSONEncoder (the previous encoder, here the reference) and by hand.
-  var chunk = Event(space: "host", opId: "op_0123456789abcdef", type: .output)
+  var chunk = Event(
+    space: "host", opId: "op_0123456789abcdef",
+    .output(stream: .stdout, data: String((1...20_000).map { "\($0)\n" }.joined().prefix(65_536))))
   chunk.seq = 123_456
-  chunk.stream = "stdout"
-  chunk.data = String((1...20_000).map { "\($0)\n" }.joined().prefix(65_536))
-  var completed = Event(space: "host", opId: "op_0123456789abcdef", type: .completed)
   var readResult = OperationResult(id: "op_0123456789abcdef", space: "host", kind: .readFile, status: .completed)
   readResult.size = 1024
   readResult.encoding = .utf8
   readResult.sha256 = String(repeating: "a", count: 64)
-  completed.result = readResult
+  let completed = Event(space: "host", opId: "op_0123456789abcdef", .completed(result: readResult))
   for (name, event) in [("output event 64 KiB", chunk), ("readFile completed event", completed)] {
     let slow = BenchRow(
       "encode \(name): Foundation JSONEncoder", unit: "µs",

@@ -45,8 +45,8 @@ public final class WorkbenchInbox: Sendable {
   public func push(_ item: Item) {
     let wasEmpty = queue.withValue { state -> Bool in
       let empty = state.count == 0
-      if case .event(let event) = item, event.type == .output {
-        let size = event.data?.utf8.count ?? 0
+      if case .event(let event) = item, let output = event.output {
+        let size = output.data.utf8.count
         let full = bytes.withValue { total -> Bool in
           if total + size > Self.byteCapacity || state.count >= Self.capacity { return true }
           total += size
@@ -80,7 +80,7 @@ public final class WorkbenchInbox: Sendable {
         state.head = 0
       }
       let size = taken.reduce(0) { total, item in
-        if case .event(let event) = item, event.type == .output { return total + (event.data?.utf8.count ?? 0) }
+        if case .event(let event) = item, let output = event.output { return total + output.data.utf8.count }
         return total
       }
       bytes.withValue { $0 = max(0, $0 - size) }
@@ -170,11 +170,11 @@ public final class WorkbenchController {
       switch item {
       case .event(let event):
         intents += state.apply(event, now: now)
-        switch event.type {
+        switch event.payload {
         case .approvalRequested, .approvalResolved, .approvalExtended, .completed, .failed, .denied:
           approvalsChanged = true
-        case .protectedRestored:
-          let count = event.restored?.count ?? 0
+        case .protectedRestored(let restored, _):
+          let count = restored.count
           state.notify(
             "⚠ a command changed \(count) protected path\(count == 1 ? "" : "s") without your approval: put back",
             now: now)

@@ -231,27 +231,27 @@ public struct WorkbenchState: Sendable {
       // Joined mid-operation: make a record for it.
       insert(OperationRecord(id: event.opId, space: event.space, receivedAt: now))
     }
-    switch event.type {
-    case .received:
-      var record = OperationRecord(id: event.opId, space: event.space, op: event.op, receivedAt: now)
-      record.actor = event.actor ?? .agent
-      record.agentReason = event.reason
+    switch event.payload {
+    case .received(let actor, let op, let reason):
+      var record = OperationRecord(id: event.opId, space: event.space, op: op, receivedAt: now)
+      record.actor = actor
+      record.agentReason = reason
       insert(record)
-    case .decision:
-      update(event.opId) { $0.policy = event.decision }
-    case .approvalRequested:
+    case .decision(let decision):
+      update(event.opId) { $0.policy = decision }
+    case .approvalRequested(let decision):
       update(event.opId) {
         $0.state = .awaitingApproval
-        if $0.policy == nil { $0.policy = event.decision }
+        if $0.policy == nil { $0.policy = decision }
       }
-    case .approvalResolved:
+    case .approvalResolved(let resolution, _, let reason):
       update(event.opId) {
-        $0.resolution = event.resolution
+        $0.resolution = resolution.rawValue
         $0.decidedAt = event.time
         if $0.state == .awaitingApproval { $0.state = .queued }
-        if let reason = event.reason { $0.reason = reason }
+        if let reason { $0.reason = reason }
       }
-      if event.resolution == "timeout", let record = operation(event.opId) {
+      if resolution == .timeout, let record = operation(event.opId) {
         let text = "approval timed out (nobody answered in time): " + record.summary
         if !replaying { flash = (text, now + 6) }
         logNotice(text)
@@ -259,12 +259,12 @@ public struct WorkbenchState: Sendable {
       approvals.removeAll { $0.id == event.opId }
       allApprovals.removeAll { $0.id == event.opId }
       refreshPromptClock(now: now)
-    case .approvalExtended:
-      update(event.opId) { $0.extendedSeconds += event.seconds ?? 0 }
-    case .queued:
+    case .approvalExtended(_, _, let seconds, _):
+      update(event.opId) { $0.extendedSeconds += seconds }
+    case .queued(let reason):
       update(event.opId) {
         $0.state = .queued
-        $0.queuedBecause = event.reason
+        $0.queuedBecause = reason
       }
     case .started:
       update(event.opId) {
@@ -272,11 +272,10 @@ public struct WorkbenchState: Sendable {
         $0.state = .running
         $0.startedAt = now
       }
-    case .output:
-      appendOutput(opId: event.opId, stderr: event.stream == "stderr", chunk: event.data ?? "")
-    case .completed, .failed, .denied:
-      let result = event.result
-      if result?.kind == .shell, let cwd = result?.cwd { shellFolder = cwd }
+    case .output(let stream, let data):
+      appendOutput(opId: event.opId, stderr: stream == .stderr, chunk: data)
+    case .completed(let result, _), .failed(let result, _, _), .denied(let result):
+      if result.kind == .shell, let cwd = result.cwd { shellFolder = cwd }
       update(event.opId) { record in
         record.state =
           switch event.type {
@@ -284,15 +283,15 @@ public struct WorkbenchState: Sendable {
           case .failed: .failed
           default: .denied
           }
-        record.durationMs = result?.durationMs
-        record.exitCode = result?.exitCode
-        record.signal = result?.signal
-        if let error = result?.error { record.error = "\(error.code): \(error.message)" }
-        if let reason = result?.reason { record.reason = reason }
-        record.decidedBy = result?.decidedBy?.rawValue
+        record.durationMs = result.durationMs
+        record.exitCode = result.exitCode
+        record.signal = result.signal
+        if let error = result.error { record.error = "\(error.code): \(error.message)" }
+        if let reason = result.reason { record.reason = reason }
+        record.decidedBy = result.decidedBy?.rawValue
         record.changes = event.changes
         if event.type == .denied, record.decidedAt == nil { record.decidedAt = event.time }
-        if record.output.isEmpty, let result {
+        if record.output.isEmpty {
           for (text, stderr) in [(result.stdout, false), (result.stderr, true)] {
             guard let text, !text.isEmpty else { continue }
             for line in LineDiff.lines(OutputLines.clean(text)) {
@@ -323,8 +322,7 @@ public struct WorkbenchState: Sendable {
         }
         if record.op?.kind.writes == true || record.op == nil { intents.append(.refreshTree) }
       }
-    case .protectedRestored:
-      let changes = event.restored ?? []
+    case .protectedRestored(let changes, _):
       update(event.opId) { $0.restored += changes }
       closeOpenLines(event.opId)
       if lastHeaderOp != event.opId {
@@ -338,18 +336,18 @@ public struct WorkbenchState: Sendable {
           LogLine(kind: .notice, opId: event.opId, text: "⚠ \(shown.summary): only with your approval"))
       }
       intents.append(.refreshTree)
-    case .undone:
+    case .undone(let actor, let undo, let changes):
       var record = OperationRecord(id: event.opId, space: event.space, op: nil, receivedAt: now)
-      record.actor = .person
+      record.actor = actor
       record.state = .completed
-      record.changes = event.changes
-      record.undo = event.undo
+      record.changes = changes
+      record.undo = undo
       insert(record)
       lastHeaderOp = nil
       log.append(LogLine(kind: .notice, opId: event.opId, text: "↶ " + EventText.body(event)))
       intents.append(.refreshTree)
-    case .message:
-      let text = OutputLines.clean(event.text ?? "")
+    case .message(let text):
+      let text = OutputLines.clean(text)
       lastHeaderOp = nil
       for (index, line) in LineDiff.lines(text).enumerated() {
         log.append(LogLine(kind: .message, opId: event.opId, text: (index == 0 ? "agent: " : "       ") + line))
@@ -384,12 +382,12 @@ public struct WorkbenchState: Sendable {
     var denied = 0
     var timedOut = 0
     for event in new {
-      switch event.type {
+      switch event.payload {
       case .received: operations += 1
       case .failed: failed += 1
-      case .completed where (event.result?.exitCode ?? 0) != 0: failed += 1
+      case .completed(let result, _) where (result.exitCode ?? 0) != 0: failed += 1
       case .denied: denied += 1
-      case .approvalResolved where event.resolution == "timeout": timedOut += 1
+      case .approvalResolved(.timeout, _, _): timedOut += 1
       default: break
       }
     }

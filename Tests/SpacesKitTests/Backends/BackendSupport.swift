@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import SpacesKit
+@testable import SpacesModel
 @testable import SpacesSandbox
 
 #if canImport(Glibc)

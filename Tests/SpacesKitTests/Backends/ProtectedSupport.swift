@@ -101,7 +101,9 @@ final class ProtectedFixture: Sendable {
 
   /// The paths the journal says were put back for an operation.
   func journaledRestores(_ opId: String) throws -> [ProtectedChange] {
-    try events(opId).filter { $0.type == .protectedRestored }.flatMap { $0.restored ?? [] }
+    try events(opId).flatMap { event -> [ProtectedChange] in
+      if case .protectedRestored(let restored, _) = event.payload { restored } else { [] }
+    }
   }
 
   /// The risky keys of `.git/config` now.

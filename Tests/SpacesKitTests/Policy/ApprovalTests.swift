@@ -55,8 +55,7 @@ import Testing
     #expect(result.durationMs < 1000)
     let events = try Journal.read(path: home.journalPath("s")).events
     #expect(events.map(\.type) == [.received, .decision, .approvalRequested, .approvalResolved, .started, .completed])
-    #expect(events[3].resolution == "once")
-    #expect(events[3].decidedBy == .person)
+    #expect(events[3].payload == .approvalResolved(resolution: .once, decidedBy: .person))
     // Once means once: the next read asks again.
     let again = Task { await space.submit(.readFile(path: ".env")) }
     let second = try #require(try await pending(space).first)
@@ -75,7 +74,7 @@ import Testing
     #expect(await task.value.status == .completed)
     let events = try Journal.read(path: home.journalPath("s")).events
     let received = try #require(events.first { $0.type == .received })
-    #expect(received.reason == said)
+    #expect(received.payload == .received(actor: .agent, op: .readFile(path: ".env"), reason: said))
     #expect(EventText.body(received).hasSuffix(" — agent says: \"\(said)\""))
     // None, and one too long: that operation fails before anything is journaled.
     #expect(await space.submit(.message(text: "hi")).status == .completed)
@@ -84,7 +83,7 @@ import Testing
     #expect(long.error?.code == "invalidRequest")
     let after = try Journal.read(path: home.journalPath("s")).events.filter { $0.type == .received }
     #expect(after.count == 2)
-    #expect(after.last?.reason == nil)
+    #expect(after.last?.payload == .received(actor: .agent, op: .message(text: "hi")))
   }
 
   @Test func aPersonExtendsTheDeadlineAndItIsJournaled() async throws {
@@ -102,9 +101,11 @@ import Testing
     #expect(
       events.map(\.type) == [.received, .decision, .approvalRequested, .approvalExtended, .approvalResolved, .denied])
     let note = events[3]
-    #expect(note.actor == .person)
-    #expect(note.deadline == extended.deadline)
-    #expect(note.seconds == 1)
+    guard case .approvalExtended(.person, let deadline, 1, _) = note.payload else {
+      Issue.record("not a person's extension by 1 s: \(note)")
+      return
+    }
+    #expect(deadline == extended.deadline)
     #expect(EventText.body(note).hasPrefix("approval: more time, deadline now \(extended.deadline)"))
     do {
       _ = try runtime.extendApproval(request.id, by: 1)
@@ -125,7 +126,9 @@ import Testing
     #expect(result.decidedBy == .person)
     #expect(result.reason == "use the test credentials instead")
     let resolved = try Journal.read(path: home.journalPath("s")).events.first { $0.type == .approvalResolved }
-    #expect(resolved?.reason == "use the test credentials instead")
+    #expect(
+      resolved?.payload
+        == .approvalResolved(resolution: .deny, decidedBy: .person, reason: "use the test credentials instead"))
   }
 
   @Test func theFirstResolutionWinsAndLateOnesAreRefused() async throws {

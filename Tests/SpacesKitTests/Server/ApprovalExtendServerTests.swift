@@ -66,8 +66,18 @@ import Testing
     await expectRPCError(RPCErrorCode.failed) { try await supervisor.extendApproval(request.id, seconds: 5) }
 
     let events = try Journal.read(path: server.home.journalPath("s")).events.filter { $0.opId == request.id }
-    #expect(events.first { $0.type == .received }?.reason == said)
-    let extensions = events.filter { $0.type == .approvalExtended }
+    let received = events.first { $0.type == .received }
+    guard case .received(_, _, said) = received?.payload else {
+      Issue.record("the agent's reason is not journaled: \(String(describing: received))")
+      return
+    }
+    let extensions = events.compactMap { event -> (actor: Event.Actor, deadline: String, seconds: Int)? in
+      if case .approvalExtended(let actor, let deadline, let seconds, _) = event.payload {
+        (actor, deadline, seconds)
+      } else {
+        nil
+      }
+    }
     #expect(extensions.map(\.seconds) == [120, 300])
     #expect(extensions.last?.deadline == byDefault.deadline)
     #expect(extensions.allSatisfy { $0.actor == .person })

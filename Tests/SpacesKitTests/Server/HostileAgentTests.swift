@@ -201,7 +201,11 @@ import Testing
       }
     }
     let queued = try Journal.read(path: server.home.journalPath("h0")).events.first { $0.type == .queued }
-    #expect(queued?.reason?.contains("already run in this space") == true)
+    guard case .queued(let reason) = queued?.payload else {
+      Issue.record("no queued event")
+      return
+    }
+    #expect(reason.contains("already run in this space"))
     let other = try await server.agent(space: "other")
     let clock = ContinuousClock()
     let started = clock.now
@@ -235,7 +239,11 @@ import Testing
       return events.filter { $0.type == .started }.count == 2 && events.filter { $0.type == .queued }.count == 3
     }
     let queued = try Journal.read(path: server.home.journalPath("s")).events.first { $0.type == .queued }
-    #expect(queued?.reason?.contains("its connection already runs 2") == true)
+    guard case .queued(let reason) = queued?.payload else {
+      Issue.record("no queued event")
+      return
+    }
+    #expect(reason.contains("its connection already runs 2"))
     // Disconnecting ends the running ones and the queued ones, each journaled once.
     await agent.close()
     sleeps.cancel()

@@ -78,14 +78,20 @@ import Testing
 
     #expect(events.map(\.type) == [.received, .decision, .approvalRequested, .approvalResolved, .failed])
     let resolved = try #require(events.first { $0.type == .approvalResolved })
-    #expect(resolved.resolution == "cancelled")
-    #expect(resolved.decidedBy == nil)
-    #expect(resolved.reason?.contains("agent disconnected or cancelled the request") == true)
+    guard case .approvalResolved(.cancelled, nil, let reason?) = resolved.payload else {
+      Issue.record("not cancelled with a reason: \(resolved)")
+      return
+    }
+    #expect(reason.contains("agent disconnected or cancelled the request"))
     let result = try #require(events.last?.result)
     #expect(result.status == .failed)
     #expect(result.error?.code == "cancelled")
     #expect(result.decidedBy == nil)
-    #expect(!events.contains { $0.type == .denied || $0.decidedBy == .timeout })
+    #expect(
+      !events.contains {
+        if case .approvalResolved(_, .timeout, _) = $0.payload { return true }
+        return $0.type == .denied
+      })
 
     // Out of the queue; a late answer is refused as closed, not run.
     #expect(try await supervisor.approvals().isEmpty)
@@ -152,7 +158,11 @@ import Testing
       #expect(completed.size == size)
       #expect(completed.sha256 == digest)
     }
-    #expect(events.first { $0.opId == personal.id && $0.type == .received }?.actor == .person)
+    let byPerson = events.first { $0.opId == personal.id && $0.type == .received }
+    guard case .received(.person, _, _) = byPerson?.payload else {
+      Issue.record("the person's operation is not journaled as theirs: \(String(describing: byPerson))")
+      return
+    }
   }
 }
 

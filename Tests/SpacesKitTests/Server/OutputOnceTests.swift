@@ -156,7 +156,7 @@ import Testing
     let folder = TempFolder("soon")
     let journal = try Journal(path: folder.path + "/j.jsonl")
     let before = journal.flushCount
-    try journal.append([Event(space: "s", opId: "o", type: .message)], sync: false)
+    try journal.append([Event(space: "s", opId: "o", .message(text: "m"))], sync: false)
     #expect(!journal.isSynced)
     journal.flushSoon()
     let clock = ContinuousClock()

@@ -289,46 +289,34 @@ import Testing
 
   /// A representative event of each kind, with the fields the runtime gives it.
   static func event(_ kind: Event.Kind) -> Event {
-    var event = Event(space: "s", opId: "op_1", type: kind)
+    let decision = Decision(.ask, reasons: ["r"], rules: ["x"])
+    let payload: Event.Payload =
+      switch kind {
+      case .received: .received(actor: .agent, op: .shell(command: "ls", timeoutMs: nil), reason: "to look")
+      case .decision: .decision(decision)
+      case .approvalRequested: .approvalRequested(decision)
+      case .approvalResolved: .approvalResolved(resolution: .deny, decidedBy: .person, reason: "not now")
+      case .approvalExtended: .approvalExtended(actor: .person, deadline: "t", seconds: 60, reason: "more time")
+      case .queued: .queued(reason: "8 commands run")
+      case .started: .started
+      case .output: .output(stream: .stdout, data: "hi\n")
+      case .completed: .completed(result: fullResult(), changes: summary)
+      // As the runtime closes a command it was killed during: with the command's sender.
+      case .failed: .failed(result: fullResult(), changes: summary, actor: .agent)
+      case .denied: .denied(result: fullResult())
+      case .message: .message(text: "done")
+      case .protectedRestored:
+        .protectedRestored(
+          restored: [ProtectedChange(path: ".env", change: .created, action: .removed, rule: "env-files")],
+          reason: "put back")
+      case .undone:
+        .undone(
+          actor: .person,
+          undo: UndoOutcome(action: "undo", target: "op_0", id: "op_1", undid: ["op_0"], changes: summary),
+          changes: summary)
+      }
+    var event = Event(space: "s", opId: "op_1", payload)
     event.seq = 5
-    switch kind {
-    case .received:
-      event.actor = .agent
-      event.op = .shell(command: "ls", timeoutMs: nil)
-      event.reason = "to look"
-    case .decision, .approvalRequested:
-      event.decision = Decision(.ask, reasons: ["r"], rules: ["x"])
-    case .approvalResolved:
-      event.resolution = "deny"
-      event.decidedBy = .person
-      event.reason = "not now"
-    case .approvalExtended:
-      event.actor = .person
-      event.deadline = "t"
-      event.seconds = 60
-      event.reason = "more time"
-    case .queued:
-      event.reason = "8 commands run"
-    case .started:
-      break
-    case .output:
-      event.stream = "stdout"
-      event.data = "hi\n"
-    case .completed, .failed:
-      event.result = fullResult()
-      event.changes = summary
-    case .denied:
-      event.result = fullResult()
-    case .message:
-      event.text = "done"
-    case .protectedRestored:
-      event.restored = [ProtectedChange(path: ".env", change: .created, action: .removed, rule: "env-files")]
-      event.reason = "put back"
-    case .undone:
-      event.actor = .person
-      event.undo = UndoOutcome(action: "undo", target: "op_0", id: "op_1", undid: ["op_0"], changes: summary)
-      event.changes = summary
-    }
     return event
   }
 

@@ -145,7 +145,11 @@ import Testing
     #expect(try await supervisor.listFiles(in: "s", path: "notes").map(\.name) == ["a.txt"])
     #expect(try await supervisor.deleteFile("notes/a.txt", in: "s").status == .completed)
     let events = try Journal.read(path: server.home.journalPath("s")).events
-    #expect(events.filter { $0.type == .received }.allSatisfy { $0.actor == .person })
+    #expect(
+      events.allSatisfy {
+        if case .received(let actor, _, _) = $0.payload { return actor == .person }
+        return true
+      })
     #expect(events.filter { $0.type == .completed }.count == 3)
     #expect(
       try await supervisor.checkPolicy(.createFile(path: "b", content: "", encoding: .utf8), in: "s").decision == .deny)
@@ -319,7 +323,7 @@ import Testing
     let resumed = try await again.subscribe(space: "s", fromSeq: (before.last?.seq ?? 0) + 1)
     let after = try await collect(resumed, count: 4)
     #expect((before + after).map(\.seq) == Array(1...(total + 4)))
-    #expect(after.contains { $0.text == "after restart" })
+    #expect(after.contains { $0.payload == .message(text: "after restart") })
   }
 
   func expectDisconnected(_ body: () async throws -> Void) async {
