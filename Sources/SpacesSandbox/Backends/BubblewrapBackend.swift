@@ -1,7 +1,6 @@
 import SpacesModel
 import SpacesPolicy
 import Subprocess
-import Synchronization
 import SystemPackage
 
 /// Runs commands inside a bubblewrap (`bwrap`) sandbox: the default backend on Linux.
@@ -247,7 +246,7 @@ public struct BubblewrapBackend: IsolationBackend {
 
   // MARK: - Availability
 
-  private static let probes = Mutex<[String: Availability]>([:])
+  private static let probes = LockedValue<[String: Availability]>([:])
 
   enum Availability: Sendable {
     case available(bwrap: String, userNamespace: Bool)
@@ -260,13 +259,13 @@ public struct BubblewrapBackend: IsolationBackend {
   /// The bwrap path and whether it can make a user namespace; throws when it can't run.
   func availability() async throws -> (String, Bool) {
     let key = bwrapPath ?? ""
-    let cached = Self.probes.withLock { $0[key] }
+    let cached = Self.probes.withValue { $0[key] }
     let result: Availability
     if let cached {
       result = cached
     } else {
       result = await probe()
-      Self.probes.withLock { $0[key] = result }
+      Self.probes.withValue { $0[key] = result }
     }
     switch result {
     case .available(let bwrap, let userNamespace): return (bwrap, userNamespace)

@@ -3,7 +3,6 @@ import Foundation
 import SpacesModel
 import SpacesPolicy
 import Subprocess
-import Synchronization
 import SystemPackage
 
 /// Runs commands in one long-running Docker or Podman container per space, through the
@@ -457,12 +456,12 @@ struct Engine: Sendable {
 /// Containers known to run with given settings in this process, so an operation costs one
 /// `exec` (a vanished container is noticed by the failing exec and made again).
 enum ContainerCache {
-  private static let state = Mutex<[String: String]>([:])
+  private static let state = LockedValue<[String: String]>([:])
   private static let locks = AsyncLocks()
 
-  static func ready(_ name: String) -> String? { state.withLock { $0[name] } }
-  static func set(_ name: String, _ fingerprint: String) { state.withLock { $0[name] = fingerprint } }
-  static func forget(_ name: String) { _ = state.withLock { $0.removeValue(forKey: name) } }
+  static func ready(_ name: String) -> String? { state.withValue { $0[name] } }
+  static func set(_ name: String, _ fingerprint: String) { state.withValue { $0[name] = fingerprint } }
+  static func forget(_ name: String) { _ = state.withValue { $0.removeValue(forKey: name) } }
 
   /// Runs `body` with no other `serialized` call for `name` running at the same time.
   static func serialized(_ name: String, _ body: @Sendable () async throws -> Void) async throws {
