@@ -39,7 +39,7 @@ public final class Space: Sendable {
   /// runtime (nil: unbounded).
   let contents: ByteGate?
   /// Held while events are appended and published, so observers see them in `seq` order.
-  private let ordering = NSLock()
+  private let ordering = LockedValue()
   /// The shell session (folder and carried variables) shell operations continue from.
   public let sessions: ShellSessionStore
   /// Where each shell operation's state file is made (private to the runtime; bound into the
@@ -47,7 +47,7 @@ public final class Space: Sendable {
   private let sessionFolder: String
   /// Held while an extension or the end of an approval wait is journaled, so an
   /// `approvalExtended` event never follows its request's `approvalResolved`.
-  private let approvalRecords = NSLock()
+  private let approvalRecords = LockedValue()
 
   /// The space's name.
   public var name: String { config.name }
@@ -572,18 +572,18 @@ public final class Space: Sendable {
   /// Gives the approval request `id` more time (``ApprovalQueue/extend(_:by:)``: `seconds`, or
   /// the time it was given first) and journals it as `approvalExtended` by the person.
   public func extendApproval(_ id: String, by seconds: Int? = nil) throws(SpacesError) -> ApprovalExtension {
-    approvalRecords.lock()
-    defer { approvalRecords.unlock() }
-    let extended = try approvals.extend(id, by: seconds)
-    var note = event(id, .approvalExtended)
-    note.actor = .person
-    note.deadline = extended.deadline
-    note.seconds = extended.seconds
-    note.reason =
-      "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
-      + "\(ApprovalQueue.maxExtensionSeconds) s at most)"
-    try record([note], sync: false)
-    return extended
+    try approvalRecords.withLock { () throws(SpacesError) -> ApprovalExtension in
+      let extended = try approvals.extend(id, by: seconds)
+      var note = event(id, .approvalExtended)
+      note.actor = .person
+      note.deadline = extended.deadline
+      note.seconds = extended.seconds
+      note.reason =
+        "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
+        + "\(ApprovalQueue.maxExtensionSeconds) s at most)"
+      try record([note], sync: false)
+      return extended
+    }
   }
 
   /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is recorded).
@@ -791,14 +791,14 @@ public final class Space: Sendable {
           var output = Event(space: space, opId: id, type: .output)
           output.stream = stream.rawValue
           output.data = chunk
-          ordering.lock()
-          defer { ordering.unlock() }
-          do {
-            let written = try journal.append([output], sync: false)
-            streamed.add(stream, chunk, seq: written.first?.seq)
-            hub.publish(written)
-          } catch {
-            logger.error("\(space): journal write failed: \(error)")
+          ordering.withLock {
+            do {
+              let written = try journal.append([output], sync: false)
+              streamed.add(stream, chunk, seq: written.first?.seq)
+              hub.publish(written)
+            } catch {
+              logger.error("\(space): journal write failed: \(error)")
+            }
           }
         })
     } catch {
@@ -944,11 +944,7 @@ public final class Space: Sendable {
   /// The flush happens outside the ordering lock, so operations of other clients can append
   /// meanwhile and share it (the journal's group commit).
   private func record(_ events: [Event], sync: Bool) throws(SpacesError) {
-    do {
-      ordering.lock()
-      defer { ordering.unlock() }
-      hub.publish(try journal.append(events, sync: false))
-    }
+    try ordering.withLock { () throws(SpacesError) in hub.publish(try journal.append(events, sync: false)) }
     if sync { try journal.sync() }
   }
 
@@ -962,10 +958,8 @@ public final class Space: Sendable {
 
   /// Runs `body` while no event is between the journal and the hub: every event the journal
   /// holds (`journal.lastSeq`) has been published, and none is published until `body` returns.
-  public func quiesced<T>(_ body: () throws -> T) rethrows -> T {
-    ordering.lock()
-    defer { ordering.unlock() }
-    return try body()
+  public func quiesced<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    try ordering.withLock { () throws(E) -> T in try body() }
   }
 
   /// The text of one operation's `output` events, as they are journaled.
