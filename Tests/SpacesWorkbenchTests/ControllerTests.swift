@@ -8,7 +8,7 @@ import Testing
 
 /// A source that records what the workbench asked of it.
 final class FakeSource: WorkbenchSource, @unchecked Sendable {
-  let lock = NSLock()
+  let lock = LockedValue()
   var pending: [ApprovalRequest] = []
   var resolutions: [(String, ApprovalResolution)] = []
   var extensions: [(String, Int?)] = []

@@ -1,5 +1,4 @@
 import SpacesTestSupport
-import Synchronization
 import Testing
 
 @testable import SpacesKit
@@ -256,9 +255,9 @@ struct CoreTests {
 
 /// Counts streamed bytes without keeping them.
 final class StreamCounter: Sendable {
-  private let counts = Mutex<[OutputStreamKind: Int]>([:])
+  private let counts = LockedValue<[OutputStreamKind: Int]>([:])
   var onOutput: @Sendable (OutputStreamKind, String) -> Void {
-    { [self] kind, text in counts.withLock { $0[kind, default: 0] += text.utf8.count } }
+    { [self] kind, text in counts.withValue { $0[kind, default: 0] += text.utf8.count } }
   }
-  func bytes(_ kind: OutputStreamKind) -> Int { counts.withLock { $0[kind, default: 0] } }
+  func bytes(_ kind: OutputStreamKind) -> Int { counts.withValue { $0[kind, default: 0] } }
 }
