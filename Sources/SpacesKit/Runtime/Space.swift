@@ -387,8 +387,7 @@ public final class Space: Sendable {
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
-        result = failed(
-          result, SpacesError(.cancelled, "the operation was cancelled and everything it started was stopped"))
+        result = failed(result, .runCancelled)
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
@@ -778,14 +777,14 @@ public final class Space: Sendable {
       environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable,
       session: ShellSessionRun(
         root: root, cwd: start.session.folder, environment: start.session.environment, stateFile: stateFile))
-    guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw CancellationError() }
+    guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw SpacesError.runCancelled }
     let space = name
     let journal = journal
     let hub = hub
     let logger = logger
     let ordering = ordering
-    let ran: Result<ShellOutcome, any Error>
-    do {
+    let ran: Result<ShellOutcome, SpacesError>
+    do throws(SpacesError) {
       ran = .success(
         try await backend.run(request) { stream, chunk in
           var output = Event(space: space, opId: id, type: .output)
@@ -816,13 +815,7 @@ public final class Space: Sendable {
     // Where the session goes next: what the command's shell recorded, checked.
     let (next, sessionNotes) = endSession(start, stateFile: stateFile, root: root, request: request)
     result.cwd = next.cwd
-    let outcome: ShellOutcome
-    switch ran {
-    case .success(let value): outcome = value
-    case .failure(let error as SpacesError): throw error
-    case .failure(let error as CancellationError): throw error
-    case .failure(let error): throw SpacesError(.ioError, "the command could not be run: \(error)")
-    }
+    let outcome = try ran.get()
     result.exitCode = outcome.exitCode
     result.signal = outcome.signal
     result.stdout = outcome.stdout

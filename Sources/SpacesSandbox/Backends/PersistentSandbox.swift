@@ -40,8 +40,10 @@ final class PersistentSandbox: Sendable {
   static let spareTimeoutMs: Int32 = 10_000
 
   /// The request could not run in a persistent sandbox (it died, or a spare failed): the
-  /// backend tries a new one, then a sandbox of its own for the command.
-  struct Unavailable: Error {}
+  /// backend tries a new one, then a sandbox of its own for the command. Its code is the
+  /// sandbox's own and never leaves ``BubblewrapBackend`` (which catches it).
+  static let unavailable = SpacesError(
+    SpacesError.Code(rawValue: "sandboxUnavailable"), "the persistent sandbox could not take the command")
 
   private init(signature: [String], processID: Int32, pidfd: Int32, control: Int32) {
     self.signature = signature

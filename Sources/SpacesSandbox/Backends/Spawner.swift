@@ -199,7 +199,7 @@ struct CgroupJoin {
   /// `cgroup.procs` of each folder, for a child to write itself into.
   var files: [Int32] = []
 
-  init(_ cgroup: OperationCgroup?) throws {
+  init(_ cgroup: OperationCgroup?) throws(SpacesError) {
     guard let cgroup else { return }
     for dir in cgroup.directories {
       let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
