@@ -1,5 +1,5 @@
-import SpacesPolicy
 import SpacesModel
+import SpacesPolicy
 
 /// Runs commands directly on the host with `/bin/sh -c` in the workspace folder: no isolation.
 ///
