@@ -135,7 +135,7 @@ public struct BubblewrapBackend: IsolationBackend {
             environment: ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment),
             workingDirectory: "/workspace", treeKind: .cgroup)
         }
-      } catch  where error.code == PersistentSandbox.unavailable.code {
+      } catch let error where error.code == PersistentSandbox.unavailable.code {
         // A spare or the sandbox died before the command ran: a new one, then one of its own.
         if sandbox.isDead { sandbox.end(now: true) }
         continue

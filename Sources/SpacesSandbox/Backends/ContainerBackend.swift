@@ -119,7 +119,7 @@ public struct ContainerBackend: IsolationBackend {
           executable: cli.path, arguments: arguments, environment: hostEnvironment,
           workingDirectory: Self.clientFolder(), treeKind: .processGroup)
       }
-    } catch  where error.code == .cancelled {
+    } catch let error where error.code == .cancelled {
       // The engine's client is gone, but not what it started inside: sweep, uncancelled.
       let name = containerName
       _ = await Task.detached { await Self.sweep(operation: operation, container: name, cli: cli) }
