@@ -369,7 +369,7 @@ final class ClientLineHandler: ChannelInboundHandler {
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    if case .line(let buffer) = unwrapInboundIn(data) {
+    if case .line(let buffer, _) = unwrapInboundIn(data) {
       router.handle(Data(buffer.readableBytesView))
     }
   }

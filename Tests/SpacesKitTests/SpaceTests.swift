@@ -168,9 +168,7 @@ import Testing
     let planting = Task {
       await space.submit(.shell(command: "ln -s /etc etc-link && ln -s /etc/passwd pw", timeoutMs: nil))
     }
-    let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
-    while space.approvals.pending.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+    try await eventually("the approval request", deadline: .seconds(90)) { !space.approvals.pending.isEmpty }
     let request = try #require(space.approvals.pending.first)
     try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .once))
     let planted = await planting.value

@@ -462,9 +462,12 @@ public final class ChangeTracker: @unchecked Sendable {
       return EntryState(kind: .other, mode: print.permissions)
     case .file:
       let keep = stored && print.size <= Int64(config.largeFileBytes)
-      // Only the mode changed (chmod): the content is what the index holds.
+      // The same file, untouched since it was read (its ctime too: a command can set a file's
+      // mtime back after rewriting it at the same size, but not its ctime): the content is what
+      // the index holds. A chmod changes the ctime, so the file is read again (correct, slower).
       if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
-        known.print.ino == print.ino, let hash = known.state.sha256, !unverified.contains(path),
+        known.print.ctime == print.ctime, known.print.ino == print.ino, let hash = known.state.sha256,
+        !unverified.contains(path),
         !keep || known.state.stored != false
       {
         return EntryState(

@@ -35,6 +35,15 @@ public final class SpacesRuntime: Sendable {
     _ = cspaces_fix_mmap_threshold(1 << 20)
   }
 
+  /// Gives the free pages inside malloc's heaps back to the system.
+  ///
+  /// Many connections coming and going leave freed blocks under 1 MiB scattered through the
+  /// heaps of malloc's arenas, where they stay resident (only the top of a heap is returned on
+  /// its own): tens of MiB in `spaces bench soak`. The server calls this once a second.
+  public static func releaseFreeMemory() {
+    _ = cspaces_release_free_memory()
+  }
+
   /// Creates a runtime over the spaces in `home`; `logger` receives warnings (never stdout).
   public init(home: SpacesHome, supervised: Bool = true, logger: Logger = Logger(label: "agent-spaces")) {
     self.home = home

@@ -9,8 +9,9 @@ import SpacesModel
 /// disconnects the connection holding the most unread bytes, with a last line that says why.
 /// So however many clients stop reading, what waits for them stays under the budget.
 ///
-/// Large contents on their way to or from an answer (the runtime's ``ByteGate``) count against
-/// the same budget: while a 10 MiB read is being encoded, 30 MiB fewer of answers may wait.
+/// Large contents on their way to or from an answer (the runtime's ``ByteGate``) and large
+/// request lines being read (the server's inbound ``ByteGate``) count against the same budget:
+/// while a 10 MiB read is being encoded, 50 MiB fewer of answers may wait.
 final class ReplyBudget: Sendable {
   private struct State {
     var used = 0
@@ -22,15 +23,15 @@ final class ReplyBudget: Sendable {
   /// The most bytes every connection's unwritten lines may take together.
   let limit: Int
   private let state = LockedValue(State())
-  private let contents: ByteGate?
+  private let contents: [ByteGate]
 
-  init(limit: Int, contents: ByteGate? = nil) {
+  init(limit: Int, contents: [ByteGate] = []) {
     self.limit = max(1 << 20, limit)
     self.contents = contents
   }
 
   /// Bytes of large contents held for requests now.
-  private var inFlight: Int { contents?.taken ?? 0 }
+  private var inFlight: Int { contents.reduce(0) { $0 + $1.taken } }
 
   /// Bytes in use now.
   var used: Int { state.withValue { $0.used } }

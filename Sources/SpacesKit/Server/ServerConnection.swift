@@ -31,20 +31,23 @@ final class ServerConnection: Sendable {
   private let running: Slots
   /// The connection's large contents take their turn in the runtime's budget one at a time.
   let largeTurn = Slots(limit: 1)
+  /// What the connection's lines take of the server's inbound budget as they are read.
+  private let inbound: InboundAccount?
   private var runtime: SpacesRuntime { server.runtime }
 
-  init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int) {
+  init(server: SpacesServer, outbox: Outbox, tcp: Bool, number: Int, inbound: InboundAccount? = nil) {
     self.server = server
     self.outbox = outbox
     self.tcp = tcp
     self.number = number
+    self.inbound = inbound
     running = Slots(limit: server.options.maxRunningPerConnection)
   }
 
   /// Handles one inbound line; returns the work to run concurrently, if any. `hold` keeps the
   /// bytes a large line took from the runtime's budget until its request is answered.
   func receive(_ message: InboundLine, hold: ContentHold? = nil) -> (@Sendable () async -> Void)? {
-    guard case .line(let buffer) = message else {
+    guard case .line(let buffer, _) = message else {
       reply(
         nil,
         .failure(
@@ -247,6 +250,8 @@ final class ServerConnection: Sendable {
       return nil
     }
     if let refusal { return .failure(RPCError(RPCErrorCode.forbidden, refusal)) }
+    // Over TCP, large lines are read only from a client that proved the token.
+    if tokenValid { inbound?.trust() }
     let bound = session.withValue { $0.boundSpace }
     let result = HelloResult(
       version: server.options.version, protocolVersion: SpacesProtocol.version, role: role,

@@ -28,6 +28,9 @@ public struct SpacesServerOptions: Sendable {
   /// ``ReplyBudget``): events give way at half of it; past it, the connection holding the most
   /// is disconnected.
   public var replyBudgetBytes = 256 << 20
+  /// The server-wide budget for request lines of 1 MiB or more while they are read and wait to
+  /// be handled (see ``InboundAccount``); it counts against the reply budget too.
+  public var inboundBudgetBytes = 64 << 20
   /// The most requests one connection may have running at once.
   public var maxInFlight = 1024
   /// The most shell commands one connection may have running at once; more wait as `queued`.
@@ -58,9 +61,13 @@ public final class SpacesServer: Sendable {
   private let channels: [Channel]
   private let registry: ConnectionRegistry
   private let accepting: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+  /// Gives malloc's free pages back once a second while the server runs.
+  private let trimming: LockedValue<Task<Void, Never>?> = LockedValue(nil)
   private let connectionCounter = LockedValue(0)
   /// What every connection's unread lines may take together.
   let budget: ReplyBudget
+  /// What large request lines may take while they are read (see ``InboundAccount``).
+  let inbound: ByteGate
 
   /// Binds the socket (and the TCP port) and starts accepting connections.
   ///
@@ -82,27 +89,38 @@ public final class SpacesServer: Sendable {
     }
     let maxMessage = options.maxMessageBytes
     let registry = ConnectionRegistry()
+    let inbound = ByteGate(limit: options.inboundBudgetBytes)
     // A connection's outbound writer is unused (replies go through its Outbox) and finished at once,
     // so a connection accepted while the server stops can be dropped without tripping NIO's
     // unfinished-writer check; the registry closes such orphans.
-    let initializer: @Sendable (Channel) -> EventLoopFuture<Connection> = { channel in
-      channel.eventLoop.makeCompletedFuture {
-        guard registry.admit(channel) else {
-          channel.close(promise: nil)
-          throw ChannelError.ioOnClosedChannel
+    let initializer = { (tcp: Bool) -> @Sendable (Channel) -> EventLoopFuture<Accepted> in
+      { channel in
+        channel.eventLoop.makeCompletedFuture {
+          guard registry.admit(channel) else {
+            channel.close(promise: nil)
+            throw ChannelError.ioOnClosedChannel
+          }
+          let account = InboundAccount(gate: inbound, trusted: !tcp) { channel.read() }
+          let handlers = channel.pipeline.syncOperations
+          try handlers.addHandler(InboundPause(account: account))
+          try handlers.addHandler(ByteToMessageHandler(LineDecoder(maxLength: maxMessage, account: account)))
+          // Lines under 1 MiB are not counted: few of them wait unread.
+          let connection = try Connection(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
+          return Accepted(connection: connection, account: account)
         }
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineDecoder(maxLength: maxMessage)))
-        return try Connection(wrappingChannelSynchronously: channel)
       }
     }
     let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
       .serverChannelOption(.backlog, value: 4096)
       .childChannelOption(.allowRemoteHalfClosure, value: false)
-    let unix = try await bindPrivately(bootstrap, path: path, initializer: initializer)
+    let unix = try await bindPrivately(bootstrap, path: path, initializer: initializer(false))
     var listeners = [(unix, false)]
     if let port = options.tcpPort {
       do {
-        let tcp = try await bootstrap.bind(host: options.tcpHost, port: port, childChannelInitializer: initializer)
+        let tcp = try await bootstrap.bind(
+          host: options.tcpHost, port: port, childChannelInitializer: initializer(true))
         listeners.append((tcp, true))
       } catch {
         try? await unix.channel.close()
@@ -112,8 +130,16 @@ public final class SpacesServer: Sendable {
     let server = SpacesServer(
       runtime: runtime, options: options, socketPath: path,
       tcpPort: listeners.count > 1 ? listeners[1].0.channel.localAddress?.port : nil, token: token,
-      logger: logger, channels: listeners.map(\.0.channel), registry: registry)
+      logger: logger, channels: listeners.map(\.0.channel), registry: registry, inbound: inbound)
     let bound = listeners
+    server.trimming.withValue {
+      $0 = Task.detached {
+        while !Task.isCancelled {
+          try? await Task.sleep(for: .seconds(1))
+          SpacesRuntime.releaseFreeMemory()
+        }
+      }
+    }
     server.accepting.withValue {
       $0 = Task {
         await withDiscardingTaskGroup { group in
@@ -128,7 +154,7 @@ public final class SpacesServer: Sendable {
 
   private init(
     runtime: SpacesRuntime, options: SpacesServerOptions, socketPath: String, tcpPort: Int?, token: String,
-    logger: Logger, channels: [Channel], registry: ConnectionRegistry
+    logger: Logger, channels: [Channel], registry: ConnectionRegistry, inbound: ByteGate
   ) {
     self.runtime = runtime
     self.options = options
@@ -138,7 +164,8 @@ public final class SpacesServer: Sendable {
     self.logger = logger
     self.channels = channels
     self.registry = registry
-    self.budget = ReplyBudget(limit: options.replyBudgetBytes, contents: runtime.contents)
+    self.inbound = inbound
+    self.budget = ReplyBudget(limit: options.replyBudgetBytes, contents: [runtime.contents, inbound])
   }
 
   /// Waits until the server stops (after ``shutdown()``).
@@ -154,16 +181,17 @@ public final class SpacesServer: Sendable {
     // Connections accepted as the listeners closed may never reach an accept loop: close them too.
     for channel in registry.closeAll() { channel.close(promise: nil) }
     await accepting.withValue { $0 }?.value
+    trimming.withValue { $0 }?.cancel()
     unlink(socketPath)
   }
 
-  private func accept(_ listener: NIOAsyncChannel<Connection, Never>, tcp: Bool) async {
+  private func accept(_ listener: NIOAsyncChannel<Accepted, Never>, tcp: Bool) async {
     do {
       try await listener.executeThenClose { inbound in
         await withDiscardingTaskGroup { group in
           do {
-            for try await connection in inbound {
-              group.addTask { await self.serve(connection, tcp: tcp) }
+            for try await accepted in inbound {
+              group.addTask { await self.serve(accepted, tcp: tcp) }
             }
           } catch {
             logger.error("stopped accepting connections: \(error)")
@@ -179,7 +207,8 @@ public final class SpacesServer: Sendable {
     }
   }
 
-  private func serve(_ channel: Connection, tcp: Bool) async {
+  private func serve(_ accepted: Accepted, tcp: Bool) async {
+    let channel = accepted.connection
     let number = connectionCounter.withValue {
       $0 += 1
       return $0
@@ -187,7 +216,8 @@ public final class SpacesServer: Sendable {
     let outbox = Outbox(
       channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes,
       pauseLimit: options.pauseReadingBytes, budget: budget)
-    let connection = ServerConnection(server: self, outbox: outbox, tcp: tcp, number: number)
+    let connection = ServerConnection(
+      server: self, outbox: outbox, tcp: tcp, number: number, inbound: accepted.account)
     do {
       try await channel.executeThenClose { inbound in
         await withDiscardingTaskGroup { group in
@@ -198,14 +228,19 @@ public final class SpacesServer: Sendable {
               await outbox.waitToRead()
               // A large line is held (as text, decoded and journaled) until its request is
               // answered: it takes its turn in the runtime's budget for large contents first,
-              // and this connection's reading waits with it.
+              // and this connection's reading waits with it; then it gives back what it took
+              // of the inbound budget while it was read.
               var hold: ContentHold?
-              if case .line(let buffer) = message, buffer.readableBytes >= ByteGate.largeFile {
-                let taken = ContentHold(turn: connection.largeTurn)
-                guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
-                  break
+              if case .line(let buffer, let read) = message, let read {
+                if buffer.readableBytes >= ByteGate.largeFile {
+                  let taken = ContentHold(turn: connection.largeTurn)
+                  guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
+                    break
+                  }
+                  hold = taken
                 }
-                hold = taken
+                read.release()
+                accepted.account.lineTaken()
               }
               if let work = connection.receive(message, hold: hold) {
                 group.addTask { await work() }
@@ -228,8 +263,8 @@ public final class SpacesServer: Sendable {
   /// chmod-ing afterwards would leave it open to the umask for an instant).
   private static func bindPrivately(
     _ bootstrap: ServerBootstrap, path: String,
-    initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Connection>
-  ) async throws -> NIOAsyncChannel<Connection, Never> {
+    initializer: @escaping @Sendable (Channel) -> EventLoopFuture<Accepted>
+  ) async throws -> NIOAsyncChannel<Accepted, Never> {
     let parent = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
     let folder = parent + "/.spaces-bind-\(getpid())"
     let staged = folder + "/s"
@@ -240,7 +275,7 @@ public final class SpacesServer: Sendable {
       return unix
     }
     defer { rmdir(folder) }
-    let unix: NIOAsyncChannel<Connection, Never>
+    let unix: NIOAsyncChannel<Accepted, Never>
     do {
       unix = try await bootstrap.bind(unixDomainSocketPath: staged, childChannelInitializer: initializer)
     } catch {
@@ -275,6 +310,12 @@ public final class SpacesServer: Sendable {
 
 /// One client's channel: lines in; replies are written by its ``Outbox``, not an async writer.
 typealias Connection = NIOAsyncChannel<InboundLine, Never>
+
+/// An accepted connection and the account of what its lines take of the inbound budget.
+struct Accepted: Sendable {
+  var connection: Connection
+  var account: InboundAccount
+}
 
 /// The server's open connections, so that shutting down closes every one of them, including a
 /// connection accepted in the instant the listener closed that no accept loop will ever serve.

@@ -3,23 +3,46 @@ import NIOCore
 
 /// One inbound line, or the news that a line was over the limit (and is being skipped).
 package enum InboundLine: Sendable {
-  case line(ByteBuffer)
+  /// A line; `held` keeps what a large line took of a budget while it was read (the server's
+  /// inbound budget, see ``LineAccount``), to be released once the line is taken.
+  case line(ByteBuffer, held: (any LineShare)? = nil)
   case tooLong(limit: Int)
+}
+
+/// What a line being read takes of a budget while it is read: the server counts large request
+/// lines (see `InboundAccount` in the runtime); a client reads without one.
+package protocol LineAccount: Sendable {
+  /// The line being read has `partial` bytes so far.
+  func reading(_ partial: Int)
+  /// The line ended: what it took goes with it.
+  func lineEnded() -> (any LineShare)?
+  /// The line was over the limit and is being dropped: what it took is given back.
+  func lineDropped()
+}
+
+/// A share of a budget that a line holds until it is released.
+package protocol LineShare: AnyObject, Sendable {
+  /// Gives the share back.
+  func release()
 }
 
 /// Splits a byte stream at newlines without ever holding more than `maxLength` bytes of one line.
 ///
 /// A line longer than the limit is reported once as ``InboundLine/tooLong(limit:)`` as soon as
-/// it passes the limit, and its bytes are dropped as they arrive up to the next newline.
+/// it passes the limit, and its bytes are dropped as they arrive up to the next newline. With an
+/// ``LineAccount``, a line being read takes its share of the server's inbound budget as it
+/// grows large, and hands it on with the line.
 package struct LineDecoder: ByteToMessageDecoder {
   package typealias InboundOut = InboundLine
 
   let maxLength: Int
+  let account: (any LineAccount)?
   private var scanned = 0
   private var discarding = false
 
-  package init(maxLength: Int) {
+  package init(maxLength: Int, account: (any LineAccount)? = nil) {
     self.maxLength = maxLength
+    self.account = account
   }
 
   mutating package func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
@@ -31,12 +54,13 @@ package struct LineDecoder: ByteToMessageDecoder {
         buffer.moveReaderIndex(forwardBy: length + 1)
         if !discarding { context.fireChannelRead(wrapInboundOut(.tooLong(limit: maxLength))) }
         discarding = false
+        account?.lineDropped()
         return .continue
       }
       guard var line = buffer.readSlice(length: length) else { return .needMoreData }
       buffer.moveReaderIndex(forwardBy: 1)
       if line.readableBytesView.last == 0x0D { line.moveWriterIndex(to: line.writerIndex - 1) }
-      context.fireChannelRead(wrapInboundOut(.line(line)))
+      context.fireChannelRead(wrapInboundOut(.line(line, held: account?.lineEnded())))
       return .continue
     }
     if discarding || view.count > maxLength {
@@ -44,9 +68,11 @@ package struct LineDecoder: ByteToMessageDecoder {
       discarding = true
       scanned = 0
       buffer.moveReaderIndex(forwardBy: view.count)
+      account?.lineDropped()
       return .needMoreData
     }
     scanned = view.count
+    account?.reading(view.count)
     return .needMoreData
   }
 

@@ -44,13 +44,18 @@ struct PersistentSandboxTests {
   @Test func commandsOfAWorkspaceShareOneSandboxAndItsTmp() async throws {
     let ws = TempFolder()
     defer { ws.cleanup() }
-    let first = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; echo kept > /tmp/note", in: ws)
-    #expect(first.exitCode == 0)
-    let bwrap = try #require(sandbox(ws)).processID
-    let second = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; cat /tmp/note", in: ws)
-    #expect(second.exitCode == 0)
-    #expect(second.stdout == first.stdout + "kept\n")
-    #expect(sandbox(ws)?.processID == bwrap)
+    // The same namespaces and the same /tmp: one sandbox. A full parallel test run uses more
+    // workspaces than the pool keeps, so the sandbox may be ended (least recently used) between
+    // two commands; the pair is tried up to three times, and one must share the sandbox.
+    var shared = false
+    for attempt in 1...3 where !shared {
+      let first = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; echo kept\(attempt) > /tmp/note", in: ws)
+      #expect(first.exitCode == 0)
+      let second = try await run("readlink /proc/self/ns/pid /proc/self/ns/mnt; cat /tmp/note", in: ws)
+      #expect(second.exitCode == 0)
+      shared = second.stdout == first.stdout + "kept\(attempt)\n"
+    }
+    #expect(shared, "no two commands in a row shared a sandbox")
     // Each command still has an operation cgroup of its own.
     let groups = try await run("cat /proc/self/cgroup", in: ws).stdout
     let again = try await run("cat /proc/self/cgroup", in: ws).stdout

@@ -77,6 +77,14 @@ struct UndoTests {
     try await roundTrip(fixture, "ln -sfn other old && rm outside && ln -s real dirlink && rm -r real && ln -s x real")
   }
 
+  /// A command that rewrites a file at the same size and sets its mtime back (and changes its
+  /// mode, so the path is looked at) can't hide the rewrite: the ctime says it changed.
+  @Test func aRewriteWithItsMtimeSetBackIsRecorded() async throws {
+    let fixture = try UndoFixture()
+    try await fixture.shell("echo original > f && touch -d @1000000000 f")
+    try await roundTrip(fixture, "echo replaced > f && touch -d @1000000000 f && chmod 600 f")
+  }
+
   @Test func binaryFiles() async throws {
     let fixture = try UndoFixture()
     try await fixture.shell("head -c 300000 /dev/urandom > data.bin && printf '\\000\\001\\002' > small.bin")
