@@ -180,7 +180,8 @@ struct CoreTests {
     try await eventually("the first output", deadline: .seconds(5)) { recorder.text(.stdout) == "go\n" }
     task.cancel()
     let result = await task.result
-    #expect(throws: CancellationError.self) { try result.get() }
+    let error = #expect(throws: SpacesError.self) { try result.get() }
+    #expect(error?.code == .cancelled)
     #expect(processes(argv: marker).isEmpty)
   }
 
