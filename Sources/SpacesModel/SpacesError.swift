@@ -82,4 +82,9 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "\(code): \(message)" }
+
+  /// An operation cancelled while it ran: what it started was stopped (the backends throw it,
+  /// and the runtime reports a cancelled task the same way).
+  public static let runCancelled = SpacesError(
+    .cancelled, "the operation was cancelled and everything it started was stopped")
 }

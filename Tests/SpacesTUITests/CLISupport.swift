@@ -1,5 +1,6 @@
 import Foundation
 import SpacesKit
+import SpacesModel
 import SpacesTestSupport
 import Testing
 
@@ -112,9 +113,8 @@ final class CLIHome: Sendable {
   }
 }
 
-final class Collected: @unchecked Sendable {
-  private let lock = NSLock()
-  private var data = Data()
-  func set(err: Data) { lock.withLock { data = err } }
-  var err: Data { lock.withLock { data } }
+final class Collected: Sendable {
+  private let data = LockedValue(Data())
+  func set(err: Data) { data.withValue { $0 = err } }
+  var err: Data { data.withValue { $0 } }
 }

@@ -8,7 +8,7 @@ import Testing
 
 /// A source that records what the workbench asked of it.
 final class FakeSource: WorkbenchSource, @unchecked Sendable {
-  let lock = NSLock()
+  let lock = LockedValue()
   var pending: [ApprovalRequest] = []
   var resolutions: [(String, ApprovalResolution)] = []
   var extensions: [(String, Int?)] = []
@@ -63,10 +63,10 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
     OperationResult(id: "op_person", space: space, kind: operation.kind, status: .completed)
   }
-  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+  func list(_ path: String, in space: String) throws(SpacesError) -> [WorkspaceEntry] {
     path.isEmpty ? files.keys.sorted().map { Fixture.entry($0) } : []
   }
-  func read(_ path: String, in space: String) throws -> [UInt8] {
+  func read(_ path: String, in space: String) throws(SpacesError) -> [UInt8] {
     guard let text = files[path] else { throw SpacesError(.notFound, "no \(path)") }
     return Array(text.utf8)
   }

@@ -38,7 +38,8 @@ public final class ChangeTracker: @unchecked Sendable {
   public let config: UndoConfig
   let store: BlobStore
   private let rootFD: Int32
-  private let lock = NSLock()
+  /// Held by every public entry point: the index and everything below are guarded by it.
+  private let lock = LockedValue()
   private var index: [String: Known] = [:]
   private var complete = false
   private var active = 0
@@ -189,24 +190,24 @@ public final class ChangeTracker: @unchecked Sendable {
   public func begin(_ scope: ChangeScope, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
     -> Pending
   {
-    lock.lock()
-    defer { lock.unlock() }
-    let path: String
-    switch scope {
-    case .workspace: path = ""
-    case .path(let given): path = firstMissing(given)
-    }
-    if active == 0 || !complete {
-      if path.isEmpty {
-        _ = try refresh(record: false)
-        if saveDue { saveIndex() }
-      } else {
-        _ = try absorb(try scan(path), scope: path, record: false)
+    try lock.withLock { () throws(SpacesError) -> Pending in
+      let path: String
+      switch scope {
+      case .workspace: path = ""
+      case .path(let given): path = firstMissing(given)
       }
+      if active == 0 || !complete {
+        if path.isEmpty {
+          _ = try refresh(record: false)
+          if saveDue { saveIndex() }
+        } else {
+          _ = try absorb(try scan(path), scope: path, record: false)
+        }
+      }
+      let marker = path.isEmpty ? mark(Interrupted(op: opId, actor: actor, what: what)) : -1
+      active += 1
+      return Pending(scope: path, marker: marker, opId: opId)
     }
-    let marker = path.isEmpty ? mark(Interrupted(op: opId, actor: actor, what: what)) : -1
-    active += 1
-    return Pending(scope: path, marker: marker, opId: opId)
   }
 
   /// Saves the index (``IndexFile``), durably; a failure only costs a full read at the next open.
@@ -285,24 +286,24 @@ public final class ChangeTracker: @unchecked Sendable {
   /// nothing changed (or an earlier interrupted command's record holds it all). Throws when
   /// there is no saved index to compare with.
   public func recordInterrupted(_ marker: Interrupted) throws(SpacesError) -> ChangeSummary? {
-    lock.lock()
-    defer { lock.unlock() }
-    if let done = record(of: marker.op) { return done.summary }
-    guard indexLoaded else {
-      throw SpacesError(
-        .ioError,
-        indexIssue.map { "the index from before it is unusable (\($0))" }
-          ?? "the index from before it was not saved")
+    try lock.withLock { () throws(SpacesError) -> ChangeSummary? in
+      if let done = record(of: marker.op) { return done.summary }
+      guard indexLoaded else {
+        throw SpacesError(
+          .ioError,
+          indexIssue.map { "the index from before it is unusable (\($0))" }
+            ?? "the index from before it was not saved")
+      }
+      let changes = try refresh(record: true)
+      guard !changes.isEmpty else { return nil }
+      let record = ChangeRecord(
+        opId: marker.op, order: nextOrder(), time: Event.timestamp(Date()), actor: marker.actor,
+        what: String((marker.what + " (interrupted)").prefix(200)), changes: changes)
+      try write(record)
+      counted(record)
+      enforceRetention()
+      return record.summary
     }
-    let changes = try refresh(record: true)
-    guard !changes.isEmpty else { return nil }
-    let record = ChangeRecord(
-      opId: marker.op, order: nextOrder(), time: Event.timestamp(Date()), actor: marker.actor,
-      what: String((marker.what + " (interrupted)").prefix(200)), changes: changes)
-    try write(record)
-    counted(record)
-    enforceRetention()
-    return record.summary
   }
 
   /// Releases and removes an interrupted command's marker once its end is journaled.
@@ -347,27 +348,27 @@ public final class ChangeTracker: @unchecked Sendable {
   public func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
     -> ChangeSummary?
   {
-    lock.lock()
-    defer { lock.unlock() }
-    active -= 1
-    var changes: [PathChange]
-    if pending.scope.isEmpty {
-      changes = try refresh(record: true)
-    } else {
-      changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
-      // Its own changes are in the index now; what else the watch saw (a command running
-      // meanwhile) is recorded here too.
-      if complete, watch != nil {
-        changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
+    try lock.withLock { () throws(SpacesError) -> ChangeSummary? in
+      active -= 1
+      var changes: [PathChange]
+      if pending.scope.isEmpty {
+        changes = try refresh(record: true)
+      } else {
+        changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
+        // Its own changes are in the index now; what else the watch saw (a command running
+        // meanwhile) is recorded here too.
+        if complete, watch != nil {
+          changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
+        }
       }
+      guard !changes.isEmpty else { return nil }
+      let record = ChangeRecord(
+        opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
+      try write(record)
+      counted(record)
+      enforceRetention()
+      return record.summary
     }
-    guard !changes.isEmpty else { return nil }
-    let record = ChangeRecord(
-      opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
-    try write(record)
-    counted(record)
-    enforceRetention()
-    return record.summary
   }
 
   /// Whether `path` of the index lies in `scope` ("" is everything).
@@ -844,23 +845,23 @@ public final class ChangeTracker: @unchecked Sendable {
   /// Undoes `target` (or restores to before it): plans, writes the intent, applies it and
   /// writes the undo's own record. The caller journals it and then calls ``finish(_:)``.
   func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
-    lock.lock()
-    defer { lock.unlock() }
-    let held = try exclusive()
-    defer { release(held) }
-    var intent = try plan(target: target, restore: restore, id: id)
-    intent.order = nextOrder()
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let data: Data
-    do { data = try encoder.encode(intent) } catch {
-      throw SpacesError(.ioError, "the undo could not be planned: \(error)")
+    try lock.withLock { () throws(SpacesError) -> (Intent, ChangeRecord) in
+      let held = try exclusive()
+      defer { release(held) }
+      var intent = try plan(target: target, restore: restore, id: id)
+      intent.order = nextOrder()
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      let data: Data
+      do { data = try encoder.encode(intent) } catch {
+        throw SpacesError(.ioError, "the undo could not be planned: \(error)")
+      }
+      try Self.writeDurably(data, to: folder + "/intent.json", folder: folder)
+      Self.testPause()
+      let record = try apply(intent)
+      enforceRetention()
+      return (intent, record)
     }
-    try Self.writeDurably(data, to: folder + "/intent.json", folder: folder)
-    Self.testPause()
-    let record = try apply(intent)
-    enforceRetention()
-    return (intent, record)
   }
 
   /// Applies `intent` (again: every step puts a path in its final state, whatever it is now)
@@ -990,19 +991,19 @@ public final class ChangeTracker: @unchecked Sendable {
   /// An undo a crash interrupted: finishes it (every step again, then its record) and returns
   /// it for the journal; nil when there is none, or another process is undoing right now.
   func recover() throws(SpacesError) -> (Intent, ChangeRecord)? {
-    lock.lock()
-    defer { lock.unlock() }
-    guard let data = FileManager.default.contents(atPath: folder + "/intent.json") else { return nil }
-    guard let held = try? exclusive(wait: false) else { return nil }
-    defer { release(held) }
-    // Read again under the lock: the undo that held it may have finished meanwhile.
-    guard let again = FileManager.default.contents(atPath: folder + "/intent.json"), again == data,
-      let intent = try? JSONDecoder().decode(Intent.self, from: data)
-    else {
-      if FileManager.default.fileExists(atPath: folder + "/intent.json") { unlink(folder + "/intent.json") }
-      return nil
+    try lock.withLock { () throws(SpacesError) -> (Intent, ChangeRecord)? in
+      guard let data = FileManager.default.contents(atPath: folder + "/intent.json") else { return nil }
+      guard let held = try? exclusive(wait: false) else { return nil }
+      defer { release(held) }
+      // Read again under the lock: the undo that held it may have finished meanwhile.
+      guard let again = FileManager.default.contents(atPath: folder + "/intent.json"), again == data,
+        let intent = try? JSONDecoder().decode(Intent.self, from: data)
+      else {
+        if FileManager.default.fileExists(atPath: folder + "/intent.json") { unlink(folder + "/intent.json") }
+        return nil
+      }
+      return (intent, try apply(intent))
     }
-    return (intent, try apply(intent))
   }
 
   /// Takes the space's undo lock (`changes/lock`, flock), so one process undoes at a time.

@@ -22,27 +22,33 @@ public struct JournalIssue: Sendable, Equatable, CustomStringConvertible {
 
 /// A space's append-only record of events: JSON Lines, one event per line.
 ///
-/// Appends from several threads or processes are serialized with a lock and `flock`, and
+/// Appends from several threads or processes are serialized with a ``LockedValue`` and `flock`, and
 /// sequence numbers stay increasing across them. ``append(_:sync:)`` with `sync: true` returns
 /// only after the data is on disk (`fsync`). A torn last line (a crash mid-write) is found on
 /// open, reported in ``issues``, closed off with a newline so later records stay intact, and
 /// skipped by readers; nothing before it is lost.
-public final class Journal: @unchecked Sendable {
+public final class Journal: Sendable {
   /// The journal file's path.
   public let path: String
   /// Problems found when the journal was opened.
-  public private(set) var issues: [JournalIssue] = []
+  public var issues: [JournalIssue] { tail.withValue { $0.issues } }
 
-  private let lock = NSLock()
-  /// Held while flushing; guards `syncedEnd` and `flushes`.
-  private let syncLock = NSLock()
-  private var syncedEnd = 0
-  private var flushes = 0
+  /// The end of the file as this process knows it; held while appending.
+  private struct Tail {
+    var knownEnd = 0
+    var seq = 0
+    /// A write failure to simulate (``Journal/failNextWrite(afterBytes:)``).
+    var injectedFault: Int?
+    var issues: [JournalIssue] = []
+  }
+  private let tail = LockedValue(Tail())
+  /// What is on disk; held while flushing (taken before `tail`, never inside it).
+  private struct Flushed {
+    var syncedEnd = 0
+    var flushes = 0
+  }
+  private let flushed = LockedValue(Flushed())
   private let fd: Int32
-  private var knownEnd: Int = 0
-  private var seq: Int = 0
-  /// A write failure to simulate (``failNextWrite(afterBytes:)``); guarded by `lock`.
-  private var injectedFault: Int?
 
   /// Opens (creating if needed) the journal at `path`.
   public init(path: String) throws(SpacesError) {
@@ -56,7 +62,9 @@ public final class Journal: @unchecked Sendable {
     }
     self.fd = fd
     do {
-      try withFileLock { () throws(SpacesError) in try catchUp() }
+      try withFileLock { () throws(SpacesError) in
+        try tail.withValue { tail throws(SpacesError) in try catchUp(&tail) }
+      }
     } catch {
       close(fd)
       throw error
@@ -67,7 +75,7 @@ public final class Journal: @unchecked Sendable {
 
   /// The highest sequence number written so far.
   public var lastSeq: Int {
-    lock.withLock { seq }
+    tail.withValue { $0.seq }
   }
 
   /// Assigns sequence numbers to `events`, appends them, and returns them as written.
@@ -75,18 +83,15 @@ public final class Journal: @unchecked Sendable {
   /// With `sync`, the data (and everything appended before) is on disk when this returns.
   @discardableResult
   public func append(_ events: [Event], sync: Bool) throws(SpacesError) -> [Event] {
-    lock.lock()
-    let written: [Event]
-    do {
-      defer { lock.unlock() }
-      written = try withFileLock { () throws(SpacesError) -> [Event] in
-        try catchUp()
-        let before = seq
+    let written = try tail.withValue { tail throws(SpacesError) -> [Event] in
+      try withFileLock { () throws(SpacesError) -> [Event] in
+        try catchUp(&tail)
+        let before = tail.seq
         var written: [Event] = []
         var writer = JSONWriter(capacity: 512)
         for var event in events {
-          seq += 1
-          event.seq = seq
+          tail.seq += 1
+          event.seq = tail.seq
           // The same hand-written encoder as the wire's: the journal's line is the event's JSON.
           event.write(to: &writer)
           writer.bytes.append(0x0A)
@@ -94,16 +99,16 @@ public final class Journal: @unchecked Sendable {
         }
         let bytes = writer.bytes
         do throws(SpacesError) {
-          try writeAll(bytes)
+          try writeAll(bytes, &tail)
         } catch {
           // Nothing of a failed append stays: not its sequence numbers (the next append takes
           // them, so there is no gap) and not the part of it that reached the file (a full
           // disk can take half a record), so the file ends with the last whole record again.
-          seq = before
-          _ = ftruncate(fd, off_t(knownEnd))
+          tail.seq = before
+          _ = ftruncate(fd, off_t(tail.knownEnd))
           throw error
         }
-        knownEnd += bytes.count
+        tail.knownEnd += bytes.count
         return written
       }
     }
@@ -117,7 +122,7 @@ public final class Journal: @unchecked Sendable {
   /// A binary search over the file (sequence numbers grow with the offset), so a subscriber
   /// that resumes from an old `seq` doesn't read a long journal from its start.
   public func startOffset(forSeq target: Int) -> Int {
-    let end = lock.withLock { knownEnd }
+    let end = tail.withValue { $0.knownEnd }
     var low = 0
     var high = end
     while high - low > 256 * 1024 {
@@ -212,15 +217,15 @@ public final class Journal: @unchecked Sendable {
   /// covers all of them, so many clients appending at once share the disk's flushes instead
   /// of queueing one each.
   public func sync() throws(SpacesError) {
-    let wanted = lock.withLock { knownEnd }
-    syncLock.lock()
-    defer { syncLock.unlock() }
-    if syncedEnd >= wanted { return }
-    // Everything written before this point is covered by the fsync below.
-    let covered = lock.withLock { knownEnd }
-    if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
-    syncedEnd = covered
-    flushes += 1
+    let wanted = tail.withValue { $0.knownEnd }
+    try flushed.withValue { flushed throws(SpacesError) in
+      if flushed.syncedEnd >= wanted { return }
+      // Everything written before this point is covered by the fsync below.
+      let covered = tail.withValue { $0.knownEnd }
+      if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
+      flushed.syncedEnd = covered
+      flushed.flushes += 1
+    }
   }
 
   /// Has everything appended so far flushed to disk by the next group commit, soon (within
@@ -232,12 +237,12 @@ public final class Journal: @unchecked Sendable {
 
   /// Whether everything appended so far is on disk (for tests).
   var isSynced: Bool {
-    let wanted = lock.withLock { knownEnd }
-    return syncLock.withLock { syncedEnd >= wanted }
+    let wanted = tail.withValue { $0.knownEnd }
+    return flushed.withValue { $0.syncedEnd >= wanted }
   }
 
   /// How many times the journal was flushed to disk (for tests).
-  var flushCount: Int { syncLock.withLock { flushes } }
+  var flushCount: Int { flushed.withValue { $0.flushes } }
 
   /// Reads every event in the journal at `path`, with the problems found on the way.
   public static func read(path: String) throws(SpacesError) -> (
@@ -247,35 +252,35 @@ public final class Journal: @unchecked Sendable {
     return try reader.readAvailable(final: true)
   }
 
-  // MARK: - Internals (called with both locks held)
+  // MARK: - Internals (called holding `tail` and the file lock)
 
   /// Brings `seq` and `knownEnd` up to date with what other writers appended, and closes off a
   /// torn last line.
-  private func catchUp() throws(SpacesError) {
+  private func catchUp(_ tail: inout Tail) throws(SpacesError) {
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw failure("can't inspect the journal") }
     let size = Int(info.st_size)
-    if size == knownEnd { return }
+    if size == tail.knownEnd { return }
     if size > 0 {
       var last: UInt8 = 0
       if pread(fd, &last, 1, off_t(size - 1)) != 1 { throw failure("can't read the journal") }
       if last != 0x0A {
         let start = try lineStart(before: size)
-        issues.append(
+        tail.issues.append(
           JournalIssue(
             line: nil, offset: start,
             message:
               "the last record (\(size - start) bytes) was cut off mid-write, probably by a crash; it is kept in the file but skipped"
           ))
-        try writeAll([0x0A])
+        try writeAll([0x0A], &tail)
         if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
-        knownEnd = size + 1
-        seq = max(seq, try lastSequence(endingAt: start))
+        tail.knownEnd = size + 1
+        tail.seq = max(tail.seq, try lastSequence(endingAt: start))
         return
       }
     }
-    knownEnd = size
-    seq = max(seq, try lastSequence(endingAt: size))
+    tail.knownEnd = size
+    tail.seq = max(tail.seq, try lastSequence(endingAt: size))
   }
 
   /// The sequence number of the last well-formed line that ends at or before `end`.
@@ -317,9 +322,9 @@ public final class Journal: @unchecked Sendable {
     return buffer
   }
 
-  private func writeAll(_ bytes: [UInt8]) throws(SpacesError) {
-    let fault = injectedFault
-    injectedFault = nil
+  private func writeAll(_ bytes: [UInt8], _ tail: inout Tail) throws(SpacesError) {
+    let fault = tail.injectedFault
+    tail.injectedFault = nil
     let end = min(fault ?? bytes.count, bytes.count)
     var done = 0
     while done < end {
@@ -339,7 +344,7 @@ public final class Journal: @unchecked Sendable {
   /// For tests: the next write to the file stores only its first `bytes` bytes and then fails
   /// with ENOSPC, as on a disk that fills up in the middle of a record.
   func failNextWrite(afterBytes bytes: Int) {
-    lock.withLock { injectedFault = bytes }
+    tail.withValue { $0.injectedFault = bytes }
   }
 
   private func withFileLock<T>(_ body: () throws(SpacesError) -> T) throws(SpacesError) -> T {
@@ -367,6 +372,8 @@ final class JournalFlusher: @unchecked Sendable {
   /// The one flusher of the process.
   static let shared = JournalFlusher()
 
+  /// The flusher thread sleeps on this until a journal has records to flush: a thread really
+  /// waits here, so a condition variable rather than a ``LockedValue``.
   private let condition = NSCondition()
   /// Journals with records to flush (guarded by `condition`).
   private var pending: [ObjectIdentifier: Journal] = [:]

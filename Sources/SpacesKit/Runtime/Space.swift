@@ -39,7 +39,7 @@ public final class Space: Sendable {
   /// runtime (nil: unbounded).
   let contents: ByteGate?
   /// Held while events are appended and published, so observers see them in `seq` order.
-  private let ordering = NSLock()
+  private let ordering = LockedValue()
   /// The shell session (folder and carried variables) shell operations continue from.
   public let sessions: ShellSessionStore
   /// Where each shell operation's state file is made (private to the runtime; bound into the
@@ -47,7 +47,7 @@ public final class Space: Sendable {
   private let sessionFolder: String
   /// Held while an extension or the end of an approval wait is journaled, so an
   /// `approvalExtended` event never follows its request's `approvalResolved`.
-  private let approvalRecords = NSLock()
+  private let approvalRecords = LockedValue()
 
   /// The space's name.
   public var name: String { config.name }
@@ -374,8 +374,7 @@ public final class Space: Sendable {
       } catch let error as SpacesError {
         result = failed(result, error)
       } catch is CancellationError {
-        result = failed(
-          result, SpacesError(.cancelled, "the operation was cancelled and everything it started was stopped"))
+        result = failed(result, .runCancelled)
       } catch {
         result = failed(result, SpacesError(.ioError, "\(error)"))
       }
@@ -564,17 +563,17 @@ public final class Space: Sendable {
   /// Gives the approval request `id` more time (``ApprovalQueue/extend(_:by:)``: `seconds`, or
   /// the time it was given first) and journals it as `approvalExtended` by the person.
   public func extendApproval(_ id: String, by seconds: Int? = nil) throws(SpacesError) -> ApprovalExtension {
-    approvalRecords.lock()
-    defer { approvalRecords.unlock() }
-    let extended = try approvals.extend(id, by: seconds)
-    let note = event(
-      id,
-      .approvalExtended(
-        actor: .person, deadline: extended.deadline, seconds: extended.seconds,
-        reason: "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
-          + "\(ApprovalQueue.maxExtensionSeconds) s at most)"))
-    try record([note], sync: false)
-    return extended
+    try approvalRecords.withLock { () throws(SpacesError) -> ApprovalExtension in
+      let extended = try approvals.extend(id, by: seconds)
+      let note = event(
+        id,
+        .approvalExtended(
+          actor: .person, deadline: extended.deadline, seconds: extended.seconds,
+          reason: "the person supervising gave it \(extended.seconds) s more (\(extended.totalSeconds) s in all, "
+            + "\(ApprovalQueue.maxExtensionSeconds) s at most)"))
+      try record([note], sync: false)
+      return extended
+    }
   }
 
   /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is recorded).
@@ -765,25 +764,25 @@ public final class Space: Sendable {
       environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable,
       session: ShellSessionRun(
         root: root, cwd: start.session.folder, environment: start.session.environment, stateFile: stateFile))
-    guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw CancellationError() }
+    guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw SpacesError.runCancelled }
     let space = name
     let journal = journal
     let hub = hub
     let logger = logger
     let ordering = ordering
-    let ran: Result<ShellOutcome, any Error>
-    do {
+    let ran: Result<ShellOutcome, SpacesError>
+    do throws(SpacesError) {
       ran = .success(
         try await backend.run(request) { stream, chunk in
           let output = Event(space: space, opId: id, .output(stream: stream, data: chunk))
-          ordering.lock()
-          defer { ordering.unlock() }
-          do {
-            let written = try journal.append([output], sync: false)
-            streamed.add(stream, chunk, seq: written.first?.seq)
-            hub.publish(written)
-          } catch {
-            logger.error("\(space): journal write failed: \(error)")
+          ordering.withLock {
+            do {
+              let written = try journal.append([output], sync: false)
+              streamed.add(stream, chunk, seq: written.first?.seq)
+              hub.publish(written)
+            } catch {
+              logger.error("\(space): journal write failed: \(error)")
+            }
           }
         })
     } catch {
@@ -799,13 +798,7 @@ public final class Space: Sendable {
     // Where the session goes next: what the command's shell recorded, checked.
     let (next, sessionNotes) = endSession(start, stateFile: stateFile, root: root, request: request)
     result.cwd = next.cwd
-    let outcome: ShellOutcome
-    switch ran {
-    case .success(let value): outcome = value
-    case .failure(let error as SpacesError): throw error
-    case .failure(let error as CancellationError): throw error
-    case .failure(let error): throw SpacesError(.ioError, "the command could not be run: \(error)")
-    }
+    let outcome = try ran.get()
     result.exitCode = outcome.exitCode
     result.signal = outcome.signal
     result.stdout = outcome.stdout
@@ -927,11 +920,7 @@ public final class Space: Sendable {
   /// The flush happens outside the ordering lock, so operations of other clients can append
   /// meanwhile and share it (the journal's group commit).
   private func record(_ events: [Event], sync: Bool) throws(SpacesError) {
-    do {
-      ordering.lock()
-      defer { ordering.unlock() }
-      hub.publish(try journal.append(events, sync: false))
-    }
+    try ordering.withLock { () throws(SpacesError) in hub.publish(try journal.append(events, sync: false)) }
     if sync { try journal.sync() }
   }
 
@@ -945,10 +934,8 @@ public final class Space: Sendable {
 
   /// Runs `body` while no event is between the journal and the hub: every event the journal
   /// holds (`journal.lastSeq`) has been published, and none is published until `body` returns.
-  public func quiesced<T>(_ body: () throws -> T) rethrows -> T {
-    ordering.lock()
-    defer { ordering.unlock() }
-    return try body()
+  public func quiesced<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    try ordering.withLock { () throws(E) -> T in try body() }
   }
 
   /// The text of one operation's `output` events, as they are journaled.

@@ -144,17 +144,17 @@ public struct SpacesHome: Sendable {
         .spaceNotFound,
         "no space called \"\(name)\"; see `spaces space list`, or create it with `spaces space create \(name)`")
     }
+    let config: SpaceConfig
     do {
-      let config = try SpacesJSON.decoder.decode(SpaceConfig.self, from: Data(bytes))
-      guard config.name == name else {
-        throw SpacesError(.invalidConfig, "\(file) names the space \"\(config.name)\", not \"\(name)\"")
-      }
-      return config
-    } catch let error as SpacesError {
-      throw error
+      config = try SpacesJSON.decoder.decode(SpaceConfig.self, from: Data(bytes))
     } catch {
+      // The decoder's errors are untyped; this is where they become the config's.
       throw SpacesError(.invalidConfig, "can't read \(file): \(SpacesJSON.describe(error)); fix or restore the file")
     }
+    guard config.name == name else {
+      throw SpacesError(.invalidConfig, "\(file) names the space \"\(config.name)\", not \"\(name)\"")
+    }
+    return config
   }
 
   /// The names of every space, sorted.

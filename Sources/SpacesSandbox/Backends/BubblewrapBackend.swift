@@ -1,7 +1,6 @@
 import SpacesModel
 import SpacesPolicy
 import Subprocess
-import Synchronization
 import SystemPackage
 
 /// Runs commands inside a bubblewrap (`bwrap`) sandbox: the default backend on Linux.
@@ -59,7 +58,7 @@ public struct BubblewrapBackend: IsolationBackend {
   public func run(
     _ request: ShellRequest,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome {
+  ) async throws(SpacesError) -> ShellOutcome {
     try ShellRunner.validate(request)
     let (bwrap, userNamespace) = try await availability()
     if let outcome = try await runPersistent(request, bwrap: bwrap, userNamespace: userNamespace, onOutput: onOutput) {
@@ -84,7 +83,7 @@ public struct BubblewrapBackend: IsolationBackend {
   /// The full command line `run` would start for a request (bwrap first, then its flags and
   /// `/bin/sh -c`), without the rlimit prefix; for diagnostics and
   /// benchmarks.
-  public func commandLine(for request: ShellRequest) async throws -> [String] {
+  public func commandLine(for request: ShellRequest) async throws(SpacesError) -> [String] {
     let (bwrap, userNamespace) = try await availability()
     return [bwrap] + arguments(for: request, userNamespace: userNamespace) + [
       "/bin/sh", "-c", request.command,
@@ -105,7 +104,7 @@ public struct BubblewrapBackend: IsolationBackend {
   private func runPersistent(
     _ request: ShellRequest, bwrap: String, userNamespace: Bool,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome? {
+  ) async throws(SpacesError) -> ShellOutcome? {
     guard !request.protectedWritable, let helper = Spawner.helper, let cgroups = CgroupSupport.shared else {
       return nil
     }
@@ -136,7 +135,7 @@ public struct BubblewrapBackend: IsolationBackend {
             environment: ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment),
             workingDirectory: "/workspace", treeKind: .cgroup)
         }
-      } catch is PersistentSandbox.Unavailable {
+      } catch let error where error.code == PersistentSandbox.unavailable.code {
         // A spare or the sandbox died before the command ran: a new one, then one of its own.
         if sandbox.isDead { sandbox.end(now: true) }
         continue
@@ -247,7 +246,7 @@ public struct BubblewrapBackend: IsolationBackend {
 
   // MARK: - Availability
 
-  private static let probes = Mutex<[String: Availability]>([:])
+  private static let probes = LockedValue<[String: Availability]>([:])
 
   enum Availability: Sendable {
     case available(bwrap: String, userNamespace: Bool)
@@ -258,15 +257,15 @@ public struct BubblewrapBackend: IsolationBackend {
     "install bubblewrap: apt-get install bubblewrap, or choose another backend with --backend"
 
   /// The bwrap path and whether it can make a user namespace; throws when it can't run.
-  func availability() async throws -> (String, Bool) {
+  func availability() async throws(SpacesError) -> (String, Bool) {
     let key = bwrapPath ?? ""
-    let cached = Self.probes.withLock { $0[key] }
+    let cached = Self.probes.withValue { $0[key] }
     let result: Availability
     if let cached {
       result = cached
     } else {
       result = await probe()
-      Self.probes.withLock { $0[key] = result }
+      Self.probes.withValue { $0[key] = result }
     }
     switch result {
     case .available(let bwrap, let userNamespace): return (bwrap, userNamespace)

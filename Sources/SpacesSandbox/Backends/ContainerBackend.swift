@@ -3,7 +3,6 @@ import Foundation
 import SpacesModel
 import SpacesPolicy
 import Subprocess
-import Synchronization
 import SystemPackage
 
 /// Runs commands in one long-running Docker or Podman container per space, through the
@@ -74,7 +73,7 @@ public struct ContainerBackend: IsolationBackend {
   public func run(
     _ request: ShellRequest,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome {
+  ) async throws(SpacesError) -> ShellOutcome {
     try ShellRunner.validate(request)
     let cli = try resolveEngine()
     let settings = createArguments(for: request)
@@ -94,7 +93,7 @@ public struct ContainerBackend: IsolationBackend {
   private func execute(
     _ request: ShellRequest, cli: Engine,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome {
+  ) async throws(SpacesError) -> ShellOutcome {
     let operation = Self.newOperationID()
     // The session's state file is in the space's `shell` folder, bound into the container.
     let session = request.session.map {
@@ -120,12 +119,12 @@ public struct ContainerBackend: IsolationBackend {
           executable: cli.path, arguments: arguments, environment: hostEnvironment,
           workingDirectory: Self.clientFolder(), treeKind: .processGroup)
       }
-    } catch is CancellationError {
+    } catch let error where error.code == .cancelled {
       // The engine's client is gone, but not what it started inside: sweep, uncancelled.
       let name = containerName
       _ = await Task.detached { await Self.sweep(operation: operation, container: name, cli: cli) }
         .value
-      throw CancellationError()
+      throw error
     }
     if outcome.timedOut {
       // The engine's client took the signal; inside, the sweep kills with SIGKILL.
@@ -248,11 +247,11 @@ public struct ContainerBackend: IsolationBackend {
 
   /// Makes sure the container runs with these settings: starts a stopped one, makes a missing
   /// one, replaces one made with other settings.
-  private func ensureContainer(cli: Engine, settings: [String], trustCache: Bool) async throws {
+  private func ensureContainer(cli: Engine, settings: [String], trustCache: Bool) async throws(SpacesError) {
     let name = containerName
     let fingerprint = String(Self.stableHash(settings.joined(separator: "\u{0}")))
     if trustCache, ContainerCache.ready(name) == fingerprint { return }
-    try await ContainerCache.serialized(name) {
+    try await ContainerCache.serialized(name) { () async throws(SpacesError) in
       if trustCache, ContainerCache.ready(name) == fingerprint { return }
       ContainerCache.forget(name)
       try await prepare(cli: cli, name: name, fingerprint: fingerprint, settings: settings)
@@ -261,7 +260,7 @@ public struct ContainerBackend: IsolationBackend {
   }
 
   private func prepare(cli: Engine, name: String, fingerprint: String, settings: [String])
-    async throws
+    async throws(SpacesError)
   {
     let inspect = await cli.run([
       "container", "inspect", "--format",
@@ -306,7 +305,7 @@ public struct ContainerBackend: IsolationBackend {
     }
   }
 
-  private func ensureImage(cli: Engine) async throws {
+  private func ensureImage(cli: Engine) async throws(SpacesError) {
     if await cli.run(["image", "inspect", "--format", "{{.Id}}", image]).status == 0 { return }
     let pulled = await cli.run(["pull", image], timeout: .seconds(600))
     if pulled.status == 0 { return }
@@ -376,7 +375,7 @@ public struct ContainerBackend: IsolationBackend {
     return status == 0 && printed > 0
   }
 
-  private func resolveEngine() throws -> Engine {
+  private func resolveEngine() throws(SpacesError) -> Engine {
     try Engine.resolve(configured: engine)
   }
 }
@@ -392,7 +391,7 @@ struct Engine: Sendable {
     "install Podman (apt-get install podman) or Docker, or choose another backend with --backend"
 
   /// The configured engine, else `SPACES_CONTAINER_ENGINE`, else podman or docker in `PATH`.
-  static func resolve(configured: String?) throws -> Engine {
+  static func resolve(configured: String?) throws(SpacesError) -> Engine {
     let wanted =
       configured
       ?? Sys.environment("SPACES_CONTAINER_ENGINE").flatMap {
@@ -457,17 +456,19 @@ struct Engine: Sendable {
 /// Containers known to run with given settings in this process, so an operation costs one
 /// `exec` (a vanished container is noticed by the failing exec and made again).
 enum ContainerCache {
-  private static let state = Mutex<[String: String]>([:])
+  private static let state = LockedValue<[String: String]>([:])
   private static let locks = AsyncLocks()
 
-  static func ready(_ name: String) -> String? { state.withLock { $0[name] } }
-  static func set(_ name: String, _ fingerprint: String) { state.withLock { $0[name] = fingerprint } }
-  static func forget(_ name: String) { _ = state.withLock { $0.removeValue(forKey: name) } }
+  static func ready(_ name: String) -> String? { state.withValue { $0[name] } }
+  static func set(_ name: String, _ fingerprint: String) { state.withValue { $0[name] = fingerprint } }
+  static func forget(_ name: String) { _ = state.withValue { $0.removeValue(forKey: name) } }
 
   /// Runs `body` with no other `serialized` call for `name` running at the same time.
-  static func serialized(_ name: String, _ body: @Sendable () async throws -> Void) async throws {
+  static func serialized(_ name: String, _ body: @Sendable () async throws(SpacesError) -> Void)
+    async throws(SpacesError)
+  {
     await locks.acquire(name)
-    do {
+    do throws(SpacesError) {
       try await body()
     } catch {
       await locks.release(name)

@@ -30,7 +30,7 @@ public struct HostBackend: IsolationBackend {
   public func run(
     _ request: ShellRequest,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome {
+  ) async throws(SpacesError) -> ShellOutcome {
     try ShellRunner.validate(request)
     return try await ShellRunner.run(request, onOutput: onOutput) { cgroup in
       let script = ShellRunner.script(

@@ -18,18 +18,21 @@ import Synchronization
 /// reaps it and sends its wait status back on the spare's socket. The operation cgroup is what
 /// kills a command's whole tree (the PID namespace outlives the command now), so a sandbox is
 /// only used where operation cgroups can be made (see ``BubblewrapBackend``).
-final class PersistentSandbox: @unchecked Sendable {
+final class PersistentSandbox: Sendable {
   /// The bwrap arguments the sandbox was built with: a request that needs others gets a new one.
   let signature: [String]
   /// The `bwrap` process (its pid in the runtime's namespace).
   let processID: Int32
   private let pidfd: Int32
   private let control: Int32
-  private let lock = NSLock()
-  private var spares: [Spawner.SpareKey: [Spawner.Spare]] = [:]
-  private var refilling: [Spawner.SpareKey: Int] = [:]
-  private var lastKey: Spawner.SpareKey?
-  private var ended = false
+  /// The spares ready and on their way, for the kind of command run last.
+  private struct State {
+    var spares: [Spawner.SpareKey: [Spawner.Spare]] = [:]
+    var refilling: [Spawner.SpareKey: Int] = [:]
+    var lastKey: Spawner.SpareKey?
+    var ended = false
+  }
+  private let state = LockedValue(State())
   private let exited = Atomic(false)
   /// Spares kept per sandbox, for the kind of command it ran last.
   private let sparesKept = 2
@@ -37,8 +40,10 @@ final class PersistentSandbox: @unchecked Sendable {
   static let spareTimeoutMs: Int32 = 10_000
 
   /// The request could not run in a persistent sandbox (it died, or a spare failed): the
-  /// backend tries a new one, then a sandbox of its own for the command.
-  struct Unavailable: Error {}
+  /// backend tries a new one, then a sandbox of its own for the command. Its code is the
+  /// sandbox's own and never leaves ``BubblewrapBackend`` (which catches it).
+  static let unavailable = SpacesError(
+    SpacesError.Code(rawValue: "sandboxUnavailable"), "the persistent sandbox could not take the command")
 
   private init(signature: [String], processID: Int32, pidfd: Int32, control: Int32) {
     self.signature = signature
@@ -87,10 +92,10 @@ final class PersistentSandbox: @unchecked Sendable {
   /// A spare for a command of kind `key`: a ready one, or one made now (paying the cgroup
   /// move); nil when the sandbox can't make one.
   func spare(_ key: Spawner.SpareKey, limits: ShellLimits) async -> Spawner.Spare? {
-    let ready: Spawner.Spare? = lock.withLock {
-      guard var list = spares[key], !list.isEmpty else { return nil }
+    let ready: Spawner.Spare? = state.withValue { state in
+      guard var list = state.spares[key], !list.isEmpty else { return nil }
       let spare = list.removeFirst()
-      spares[key] = list
+      state.spares[key] = list
       return spare
     }
     if let ready { return ready }
@@ -101,30 +106,29 @@ final class PersistentSandbox: @unchecked Sendable {
   /// those of another kind are ended.
   func refill(_ key: Spawner.SpareKey, limits: ShellLimits) {
     guard Spawner.shared.sparesOn else { return }
-    lock.lock()
-    guard !ended else {
-      lock.unlock()
-      return
+    let planned: (stale: [Spawner.Spare], needed: Int)? = state.withValue { state in
+      guard !state.ended else { return nil }
+      var stale: [Spawner.Spare] = []
+      if state.lastKey != key {
+        for (other, list) in state.spares where other != key { stale += list }
+        state.spares = state.spares.filter { $0.key == key }
+        state.lastKey = key
+      }
+      let needed = sparesKept - (state.spares[key]?.count ?? 0) - (state.refilling[key] ?? 0)
+      if needed > 0 { state.refilling[key, default: 0] += needed }
+      return (stale, needed)
     }
-    var stale: [Spawner.Spare] = []
-    if lastKey != key {
-      for (other, list) in spares where other != key { stale += list }
-      spares = spares.filter { $0.key == key }
-      lastKey = key
-    }
-    let needed = sparesKept - (spares[key]?.count ?? 0) - (refilling[key] ?? 0)
-    if needed > 0 { refilling[key, default: 0] += needed }
-    lock.unlock()
-    let ending = stale
+    guard let (ending, needed) = planned else { return }
     Self.queue.async { Self.discard(ending) }
     for _ in 0..<max(0, needed) {
       Self.queue.async { [self] in
         let made = makeSpare(limits: limits)
-        lock.lock()
-        refilling[key, default: 1] -= 1
-        let keep = !ended && lastKey == key
-        if let made, keep { spares[key, default: []].append(made) }
-        lock.unlock()
+        let keep = state.withValue { state in
+          state.refilling[key, default: 1] -= 1
+          let keep = !state.ended && state.lastKey == key
+          if let made, keep { state.spares[key, default: []].append(made) }
+          return keep
+        }
         if let made, !keep { Self.discard([made]) }
       }
     }
@@ -133,10 +137,10 @@ final class PersistentSandbox: @unchecked Sendable {
   /// Ends the sandbox: no more spares; with `now`, bwrap is killed (and everything inside),
   /// else the zygote exits once the commands running in it have ended.
   func end(now: Bool) {
-    lock.lock()
-    let first = !ended
-    ended = true
-    lock.unlock()
+    let first = state.withValue { state in
+      defer { state.ended = true }
+      return !state.ended
+    }
     guard first else { return }
     shutdown(control, Int32(SHUT_WR))
     discardSpares()
@@ -148,16 +152,14 @@ final class PersistentSandbox: @unchecked Sendable {
 
   /// The process ids of the spares waiting now (for tests).
   var spareProcessIDs: [Int32] {
-    lock.lock()
-    defer { lock.unlock() }
-    return spares.values.flatMap { $0.map(\.process.pid) }
+    state.withValue { state in state.spares.values.flatMap { $0.map(\.process.pid) } }
   }
 
   private func discardSpares() {
-    lock.lock()
-    let all = spares.values.flatMap { $0 }
-    spares = [:]
-    lock.unlock()
+    let all = state.withValue { state in
+      defer { state.spares = [:] }
+      return state.spares.values.flatMap { $0 }
+    }
     Self.queue.async { Self.discard(all) }
   }
 
@@ -198,7 +200,7 @@ enum SandboxPool {
     var lastUse: Int
   }
 
-  private static let entries = Mutex<(sandboxes: [String: Entry], uses: Int)>(([:], 0))
+  private static let entries = LockedValue<(sandboxes: [String: Entry], uses: Int)>(([:], 0))
   /// The most sandboxes kept at once; the one used least recently is ended beyond.
   static let maxKept = 16
 
@@ -217,7 +219,7 @@ enum SandboxPool {
         return (found, [])
       }
       let made = PersistentSandbox.start(bwrap: bwrap, arguments: arguments, signature: signature)
-      let retired = entries.withLock { state -> [PersistentSandbox] in
+      let retired = entries.withValue { state -> [PersistentSandbox] in
         var retired: [PersistentSandbox] = []
         if let old = state.sandboxes.removeValue(forKey: workspace) { retired.append(old.sandbox) }
         guard let made else { return retired }
@@ -238,7 +240,7 @@ enum SandboxPool {
 
   /// The sandbox of `workspace` now, if there is one (marked as used).
   static func current(_ workspace: String) -> PersistentSandbox? {
-    entries.withLock { state in
+    entries.withValue { state in
       guard var entry = state.sandboxes[workspace] else { return nil }
       state.uses += 1
       entry.lastUse = state.uses
@@ -249,7 +251,7 @@ enum SandboxPool {
 
   /// Ends the sandbox of `workspace` and everything in it (its space was deleted).
   static func end(workspace: String) {
-    let entry = entries.withLock { $0.sandboxes.removeValue(forKey: workspace) }
+    let entry = entries.withValue { $0.sandboxes.removeValue(forKey: workspace) }
     entry?.sandbox.end(now: true)
   }
 }

@@ -57,7 +57,7 @@ package enum ShellRunner {
   static let drainAfterExitMs = 2000
 
   /// Checks the parts of a request every backend relies on.
-  static func validate(_ request: ShellRequest) throws {
+  static func validate(_ request: ShellRequest) throws(SpacesError) {
     if request.command.utf8.contains(0) {
       throw SpacesError(.invalidRequest, "The command contains a NUL byte.")
     }
@@ -124,22 +124,22 @@ package enum ShellRunner {
   ///   - makePlan: builds the launch; it is told whether an operation cgroup holds the process
   ///     and memory limits (else the plan's script should set rlimits instead).
   ///   - sandbox: the persistent sandbox to run the command in (one of its spares, already in
-  ///     its operation cgroup, execs the plan); throws ``PersistentSandbox/Unavailable`` when
+  ///     its operation cgroup, execs the plan); throws ``PersistentSandbox/unavailable`` when
   ///     that fails before the command ran.
   static func run(
     _ request: ShellRequest,
     useCgroup: Bool = true,
     sandbox: PersistentSandbox? = nil,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
-    makePlan: (OperationCgroup?) throws -> LaunchPlan
-  ) async throws -> ShellOutcome {
-    try Task.checkCancellation()
+    makePlan: (OperationCgroup?) throws(SpacesError) -> LaunchPlan
+  ) async throws(SpacesError) -> ShellOutcome {
+    if Task.isCancelled { throw .runCancelled }
     let clock = ContinuousClock()
     let started = clock.now
     let key = Spawner.SpareKey(cgroup: useCgroup && CgroupSupport.shared != nil, limits: request.limits)
     let spare: Spawner.Spare?
     if let sandbox {
-      guard let taken = await sandbox.spare(key, limits: request.limits) else { throw PersistentSandbox.Unavailable() }
+      guard let taken = await sandbox.spare(key, limits: request.limits) else { throw PersistentSandbox.unavailable }
       spare = taken
     } else {
       spare = Spawner.shared.takeSpare(key)
@@ -186,8 +186,8 @@ package enum ShellRunner {
     inSandbox: Bool,
     started: ContinuousClock.Instant,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
-    makePlan: (OperationCgroup?) throws -> LaunchPlan
-  ) async throws -> ShellOutcome {
+    makePlan: (OperationCgroup?) throws(SpacesError) -> LaunchPlan
+  ) async throws(SpacesError) -> ShellOutcome {
     let plan: LaunchPlan
     let pipes: PipeSet
     do {
@@ -216,7 +216,14 @@ package enum ShellRunner {
     }
     let wakeWrite = pipes.wakeWrite
     let stateFile = request.session?.stateFile
-    let body = try await withTaskCancellationHandler {
+    // The handler's operation throws untyped, so the run comes back as a typed `Result`.
+    let body = try await withTaskCancellationHandler { () async -> Result<RunBody, SpacesError> in
+      do throws(SpacesError) { return .success(try await launchAndPump()) } catch { return .failure(error) }
+    } onCancel: {
+      var byte: UInt8 = 1
+      _ = write(wakeWrite, &byte, 1)
+    }.get()
+    func launchAndPump() async throws(SpacesError) -> RunBody {
       if inSandbox, let spare {
         // The spare's socket then brings the command's status from the zygote.
         let launched = await Sys.onOwnThread { () -> RunBody? in
@@ -226,7 +233,7 @@ package enum ShellRunner {
           }
           return pump(Child(pid: spare.pid, pidfd: spare.control_fd))
         }
-        guard let launched else { throw PersistentSandbox.Unavailable() }
+        guard let launched else { throw PersistentSandbox.unavailable }
         return launched
       }
       // With a spare, launching and pumping happen on one thread, without a hop between.
@@ -248,12 +255,11 @@ package enum ShellRunner {
           break
         }
       }
-      let result = await Spawner.shared.run { Result { try spawn(plan, cgroup: cgroup, pipes: pipes) } }
+      let result = await Spawner.shared.run {
+        Result { () throws(SpacesError) in try spawn(plan, cgroup: cgroup, pipes: pipes) }
+      }
       let child = try result.get()
       return await Sys.onOwnThread { pump(child) }
-    } onCancel: {
-      var byte: UInt8 = 1
-      _ = write(wakeWrite, &byte, 1)
     }
 
     var outcome = ShellOutcome(
@@ -268,7 +274,7 @@ package enum ShellRunner {
       outcome.signal = status & 0x7f
     }
     if body.ending == .cancelled || Task.isCancelled {
-      throw CancellationError()
+      throw .runCancelled
     }
     outcome.limitHit = body.ending == .processLimit ? .processes : body.cgroupLimit ?? limitHit(outcome)
     if body.outputLeftOpen {
@@ -317,7 +323,7 @@ package enum ShellRunner {
   /// Starts the plan's process inside the operation cgroup before it runs a single instruction
   /// of its own (the child moves itself there before exec). Call it on the spawner thread (see
   /// ``Spawner``).
-  static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws -> Child {
+  static func spawn(_ plan: LaunchPlan, cgroup: OperationCgroup?, pipes: PipeSet) throws(SpacesError) -> Child {
     let joins = try CgroupJoin(cgroup)
     defer { joins.close() }
     let executable = plan.executable
@@ -378,7 +384,7 @@ final class PipeSet: Sendable {
   let wakeWrite: Int32
   private let childEndsClosed = LockedValue(false)
 
-  init() throws {
+  init() throws(SpacesError) {
     var fds: [Int32] = []
     for _ in 0..<3 {
       var pair: [Int32] = [-1, -1]

@@ -138,9 +138,10 @@ public protocol IsolationBackend: Sendable {
   func isolationProfile(network: Bool) -> IsolationProfile
   /// Runs one command; calls `onOutput` for each chunk as it is produced (stdout and stderr
   /// apart, chunks are valid UTF-8 strings — never split a multibyte sequence across chunks);
-  /// returns when the command and everything it started are gone.
+  /// returns when the command and everything it started are gone. A cancelled task stops the
+  /// command and throws ``SpacesError/runCancelled``.
   func run(
     _ request: ShellRequest,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void
-  ) async throws -> ShellOutcome
+  ) async throws(SpacesError) -> ShellOutcome
 }

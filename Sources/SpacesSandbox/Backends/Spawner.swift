@@ -39,17 +39,23 @@ final package class Spawner: @unchecked Sendable {
     var cgroup: OperationCgroup?
   }
 
+  /// The spawner thread sleeps on this until there is work: the one place here a thread
+  /// waits, so the one condition variable; it guards `queue` only.
   private let condition = NSCondition()
   private var queue: [@Sendable () -> Void] = []
-  private var spares: [SpareKey: [Spare]] = [:]
-  private var refilling: [SpareKey: Int] = [:]
+  /// The spares ready and on their way, and which kinds of command were used last.
+  private struct SpareState {
+    var spares: [SpareKey: [Spare]] = [:]
+    var refilling: [SpareKey: Int] = [:]
+    var lastUsed: [SpareKey: Int] = [:]
+    var useCount = 0
+  }
+  private let state = LockedValue(SpareState())
   /// How many spares are kept per kind of command: two, so a command that follows another at
   /// once still finds one while the first is being replaced.
   private let sparesPerKey = 2
   /// How many kinds of command keep spares.
   private let kindsKept = 4
-  private var lastUsed: [SpareKey: Int] = [:]
-  private var useCount = 0
   private let sparesEnabled = Atomic(false)
 
   private init() {
@@ -93,12 +99,12 @@ final package class Spawner: @unchecked Sendable {
   /// Takes the spare made for `key`, if one is ready.
   func takeSpare(_ key: SpareKey) -> Spare? {
     guard sparesEnabled.load(ordering: .relaxed) else { return nil }
-    condition.lock()
-    defer { condition.unlock() }
-    guard var ready = spares[key], !ready.isEmpty else { return nil }
-    let spare = ready.removeFirst()
-    spares[key] = ready
-    return spare
+    return state.withValue { state in
+      guard var ready = state.spares[key], !ready.isEmpty else { return nil }
+      let spare = ready.removeFirst()
+      state.spares[key] = ready
+      return spare
+    }
   }
 
   /// Starts making a spare for `key` unless one is ready or on its way. Called once a command
@@ -107,20 +113,21 @@ final package class Spawner: @unchecked Sendable {
   /// are ended.
   func refill(_ key: SpareKey, limits: ShellLimits) {
     guard sparesEnabled.load(ordering: .relaxed) else { return }
-    condition.lock()
-    useCount += 1
-    lastUsed[key] = useCount
-    var stale: [Spare] = []
-    if lastUsed.count > kindsKept,
-      let oldest = lastUsed.filter({ $0.key != key && refilling[$0.key, default: 0] == 0 })
-        .min(by: { $0.value < $1.value })?.key
-    {
-      lastUsed[oldest] = nil
-      stale = spares.removeValue(forKey: oldest) ?? []
+    let (stale, needed) = state.withValue { state in
+      state.useCount += 1
+      state.lastUsed[key] = state.useCount
+      var stale: [Spare] = []
+      if state.lastUsed.count > kindsKept,
+        let oldest = state.lastUsed.filter({ $0.key != key && state.refilling[$0.key, default: 0] == 0 })
+          .min(by: { $0.value < $1.value })?.key
+      {
+        state.lastUsed[oldest] = nil
+        stale = state.spares.removeValue(forKey: oldest) ?? []
+      }
+      let needed = sparesPerKey - (state.spares[key]?.count ?? 0) - (state.refilling[key] ?? 0)
+      if needed > 0 { state.refilling[key, default: 0] += needed }
+      return (stale, needed)
     }
-    let needed = sparesPerKey - (spares[key]?.count ?? 0) - (refilling[key] ?? 0)
-    if needed > 0 { refilling[key, default: 0] += needed }
-    condition.unlock()
     if !stale.isEmpty {
       let ending = stale
       submit {
@@ -134,20 +141,20 @@ final package class Spawner: @unchecked Sendable {
     for _ in 0..<max(0, needed) {
       submit { [self] in
         let made = Self.makeSpare(key, limits: limits)
-        condition.lock()
-        refilling[key, default: 1] -= 1
-        if let made { spares[key, default: []].append(made) }
-        condition.unlock()
+        state.withValue { state in
+          state.refilling[key, default: 1] -= 1
+          if let made { state.spares[key, default: []].append(made) }
+        }
       }
     }
   }
 
   /// The process ids of the spares waiting now, of one kind or all (for tests).
   func spareProcessIDs(_ key: SpareKey? = nil) -> [Int32] {
-    condition.lock()
-    defer { condition.unlock() }
-    if let key { return (spares[key] ?? []).map(\.process.pid) }
-    return spares.values.flatMap { $0.map(\.process.pid) }
+    state.withValue { state in
+      if let key { return (state.spares[key] ?? []).map(\.process.pid) }
+      return state.spares.values.flatMap { $0.map(\.process.pid) }
+    }
   }
 
   /// The `spaces-spare` helper beside the running executable (or `SPACES_SPARE_HELPER`); nil
@@ -192,7 +199,7 @@ struct CgroupJoin {
   /// `cgroup.procs` of each folder, for a child to write itself into.
   var files: [Int32] = []
 
-  init(_ cgroup: OperationCgroup?) throws {
+  init(_ cgroup: OperationCgroup?) throws(SpacesError) {
     guard let cgroup else { return }
     for dir in cgroup.directories {
       let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)

@@ -51,11 +51,11 @@ struct EmbeddedSource: WorkbenchSource {
     try await runtime.space(space).undo(op, restore: restore)
   }
 
-  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+  func list(_ path: String, in space: String) throws(SpacesError) -> [WorkspaceEntry] {
     try runtime.space(space).workspace.list(path)
   }
 
-  func read(_ path: String, in space: String) throws -> [UInt8] {
+  func read(_ path: String, in space: String) throws(SpacesError) -> [UInt8] {
     try runtime.space(space).workspace.read(path)
   }
 

@@ -153,12 +153,8 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome {
     do {
       return restore ? try await supervisor.restore(space, before: op) : try await supervisor.undo(op, in: space)
-    } catch let error as SpacesError {
-      throw error
-    } catch let error as RPCError {
-      throw SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message)
     } catch {
-      throw SpacesError(.ioError, "\(error)")
+      throw Self.spacesError(error)
     }
   }
 
@@ -167,11 +163,11 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     await Self.result(of: operation, in: space) { [agent] in try await agent.submit(operation, to: space) }
   }
 
-  func list(_ path: String, in space: String) throws -> [WorkspaceEntry] {
+  func list(_ path: String, in space: String) throws(SpacesError) -> [WorkspaceEntry] {
     try workspace(space).list(path)
   }
 
-  func read(_ path: String, in space: String) throws -> [UInt8] {
+  func read(_ path: String, in space: String) throws(SpacesError) -> [UInt8] {
     try workspace(space).read(path)
   }
 
@@ -205,7 +201,7 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     approvals.withValue { $0 = pending }
   }
 
-  private func workspace(_ space: String) throws -> ConfinedWorkspace {
+  private func workspace(_ space: String) throws(SpacesError) -> ConfinedWorkspace {
     if let open = workspaces.withValue({ $0[space] }) { return open }
     let config = try home.load(space)
     let opened = try ConfinedWorkspace(root: config.workspace, maxFileSize: config.limits.maxFileSizeBytes)

@@ -270,7 +270,7 @@ public final class WorkbenchController {
         }
         pollApprovals(now: now)
       case .openFile(let path):
-        do {
+        do throws(SpacesError) {
           let bytes = try source.read(path, in: space)
           if let text = String(validating: bytes, as: UTF8.self) {
             state.showFile(WorkbenchState.FileView(path: path, text: text))
@@ -280,7 +280,7 @@ public final class WorkbenchController {
           }
         } catch {
           state.showFile(
-            WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(Self.describe(error))"))
+            WorkbenchState.FileView(path: path, text: nil, error: "can't read it: \(error.message)"))
         }
       case .saveFile(let path, let content):
         submit(.createFile(path: path, content: content, encoding: .utf8), what: "saved \(path)")
@@ -344,14 +344,14 @@ public final class WorkbenchController {
 
   /// The text of a file to edit, or why it can't be edited.
   public func textForEditing(_ path: String) -> Result<String, SpacesError> {
-    do {
+    do throws(SpacesError) {
       let bytes = try source.read(path, in: state.space.name)
       guard let text = String(validating: bytes, as: UTF8.self) else {
         return .failure(SpacesError(.invalidEncoding, "\(path) is not UTF-8 text"))
       }
       return .success(text)
     } catch {
-      return .failure(SpacesError(.ioError, Self.describe(error)))
+      return .failure(error)
     }
   }
 
@@ -458,9 +458,5 @@ public final class WorkbenchController {
     }
     knownDeadlines = known
     return known.mapValues(\.at)
-  }
-
-  static func describe(_ error: any Error) -> String {
-    (error as? SpacesError)?.message ?? "\(error)"
   }
 }

@@ -47,9 +47,9 @@ public protocol WorkbenchSource: Sendable {
   /// Runs an operation in a space as the person at the workbench.
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult
   /// Lists a workspace folder ("" is the root).
-  func list(_ path: String, in space: String) throws -> [WorkspaceEntry]
+  func list(_ path: String, in space: String) throws(SpacesError) -> [WorkspaceEntry]
   /// Reads a workspace file.
-  func read(_ path: String, in space: String) throws -> [UInt8]
+  func read(_ path: String, in space: String) throws(SpacesError) -> [UInt8]
   /// The last `events` events of a space's journal, to catch up on when the workbench opens it.
   func history(of space: String, events: Int) -> WorkbenchHistory
   /// Records that the person has seen a space's journal up to `seq` (for the next catch-up's

@@ -1,5 +1,5 @@
+import SpacesModel
 import SpacesTestSupport
-import Synchronization
 import Testing
 
 @testable import SpacesKit
@@ -17,13 +17,13 @@ final class Recorder: Sendable {
     var text: String
     var at: ContinuousClock.Instant
   }
-  private let store = Mutex<[Chunk]>([])
+  private let store = LockedValue<[Chunk]>([])
 
   var onOutput: @Sendable (OutputStreamKind, String) -> Void {
-    { [self] kind, text in store.withLock { $0.append(Chunk(kind: kind, text: text, at: .now)) } }
+    { [self] kind, text in store.withValue { $0.append(Chunk(kind: kind, text: text, at: .now)) } }
   }
 
-  var all: [Chunk] { store.withLock { $0 } }
+  var all: [Chunk] { store.withValue { $0 } }
   func text(_ kind: OutputStreamKind) -> String {
     all.filter { $0.kind == kind }.map(\.text).joined()
   }

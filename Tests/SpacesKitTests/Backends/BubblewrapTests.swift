@@ -105,11 +105,11 @@ struct BubblewrapTests {
     let ws = TempFolder()
     defer { ws.cleanup() }
     let missing = BubblewrapBackend(bwrapPath: "/nonexistent/bwrap")
-    do {
+    do throws(SpacesError) {
       _ = try await missing.run(
         ShellRequest(command: "true", workspace: ws.path), onOutput: { _, _ in })
       Issue.record("expected backendUnavailable")
-    } catch let error as SpacesError {
+    } catch {
       #expect(error.code == .backendUnavailable)
       #expect(error.message.contains("apt-get install bubblewrap"))
       #expect(error.message.contains("--backend"))

@@ -115,10 +115,10 @@ struct ContainerTests {
     let ws = TempFolder()
     defer { ws.cleanup() }
     let backend = ContainerBackend(space: "x", home: "/tmp", engine: "/nonexistent/podman")
-    do {
+    do throws(SpacesError) {
       _ = try await backend.run(ShellRequest(command: "true", workspace: ws.path), onOutput: { _, _ in })
       Issue.record("expected backendUnavailable")
-    } catch let error as SpacesError {
+    } catch {
       #expect(error.code == .backendUnavailable)
       #expect(error.message.contains("apt-get install podman"))
     }
@@ -133,10 +133,10 @@ struct ContainerTests {
     }
     let backend = ContainerBackend(
       space: "img", home: home.path, image: "localhost/spaces-no-such-image:1", engine: "podman")
-    do {
+    do throws(SpacesError) {
       _ = try await backend.run(ShellRequest(command: "true", workspace: ws.path), onOutput: { _, _ in })
       Issue.record("expected backendUnavailable")
-    } catch let error as SpacesError {
+    } catch {
       #expect(error.code == .backendUnavailable)
       #expect(error.message.contains("podman pull localhost/spaces-no-such-image:1"))
       #expect(error.message.contains("--image"))

@@ -1,5 +1,4 @@
 import SpacesTestSupport
-import Synchronization
 import Testing
 
 @testable import SpacesKit
@@ -181,7 +180,8 @@ struct CoreTests {
     try await eventually("the first output", deadline: .seconds(5)) { recorder.text(.stdout) == "go\n" }
     task.cancel()
     let result = await task.result
-    #expect(throws: CancellationError.self) { try result.get() }
+    let error = #expect(throws: SpacesError.self) { try result.get() }
+    #expect(error?.code == .cancelled)
     #expect(processes(argv: marker).isEmpty)
   }
 
@@ -256,9 +256,9 @@ struct CoreTests {
 
 /// Counts streamed bytes without keeping them.
 final class StreamCounter: Sendable {
-  private let counts = Mutex<[OutputStreamKind: Int]>([:])
+  private let counts = LockedValue<[OutputStreamKind: Int]>([:])
   var onOutput: @Sendable (OutputStreamKind, String) -> Void {
-    { [self] kind, text in counts.withLock { $0[kind, default: 0] += text.utf8.count } }
+    { [self] kind, text in counts.withValue { $0[kind, default: 0] += text.utf8.count } }
   }
-  func bytes(_ kind: OutputStreamKind) -> Int { counts.withLock { $0[kind, default: 0] } }
+  func bytes(_ kind: OutputStreamKind) -> Int { counts.withValue { $0[kind, default: 0] } }
 }

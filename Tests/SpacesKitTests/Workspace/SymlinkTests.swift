@@ -241,13 +241,12 @@ func concurrentSwapRace(fallback: Bool) throws {
 }
 
 /// A thread-safe counter.
-final class Counter: @unchecked Sendable {
-  private let lock = NSLock()
-  private var count = 0
+final class Counter: Sendable {
+  private let count = LockedValue(0)
 
-  var value: Int { lock.withLock { count } }
+  var value: Int { count.withValue { $0 } }
 
-  func increment() { lock.withLock { count += 1 } }
+  func increment() { count.withValue { $0 += 1 } }
 }
 
 @Test(arguments: [false, true])
