@@ -61,8 +61,15 @@ public final class SpacesServer: Sendable {
   private let channels: [Channel]
   private let registry: ConnectionRegistry
   private let accepting: LockedValue<Task<Void, Never>?> = LockedValue(nil)
-  /// Gives malloc's free pages back once a second while the server runs.
-  private let trimming: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+  /// Gives malloc's free pages back once a second (``SpacesRuntime/releaseFreeMemory()``): one
+  /// task for the whole process however many servers it runs (the tests run many at once, and
+  /// `malloc_trim` walks every arena under its lock). Started by the first server.
+  private static let trimming = Task.detached {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: .seconds(1))
+      SpacesRuntime.releaseFreeMemory()
+    }
+  }
   private let connectionCounter = LockedValue(0)
   /// What every connection's unread lines may take together.
   let budget: ReplyBudget
@@ -132,14 +139,7 @@ public final class SpacesServer: Sendable {
       tcpPort: listeners.count > 1 ? listeners[1].0.channel.localAddress?.port : nil, token: token,
       logger: logger, channels: listeners.map(\.0.channel), registry: registry, inbound: inbound)
     let bound = listeners
-    server.trimming.withValue {
-      $0 = Task.detached {
-        while !Task.isCancelled {
-          try? await Task.sleep(for: .seconds(1))
-          SpacesRuntime.releaseFreeMemory()
-        }
-      }
-    }
+    _ = Self.trimming
     server.accepting.withValue {
       $0 = Task {
         await withDiscardingTaskGroup { group in
@@ -181,7 +181,6 @@ public final class SpacesServer: Sendable {
     // Connections accepted as the listeners closed may never reach an accept loop: close them too.
     for channel in registry.closeAll() { channel.close(promise: nil) }
     await accepting.withValue { $0 }?.value
-    trimming.withValue { $0 }?.cancel()
     unlink(socketPath)
   }
 
