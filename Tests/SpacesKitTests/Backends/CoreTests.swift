@@ -123,7 +123,10 @@ struct CoreTests {
   @Test(arguments: allBackends)
   func timeoutKillsProcessesThatIgnoreTerm(backend: any IsolationBackend) async throws {
     let ws = TempFolder()
-    let marker = ["sleep", "101"]
+    // A marker of its own: the backends' cases run at once, and one's leftovers check must not
+    // see (or its clean-up kill) another's sleep.
+    let seconds = String(Int.random(in: 100_000...999_999))
+    let marker = ["sleep", seconds]
     defer {
       killAll { $0 == marker }
       ws.cleanup()
@@ -133,7 +136,7 @@ struct CoreTests {
     let start = ContinuousClock.now
     let outcome = try await backend.run(
       ShellRequest(
-        command: "trap '' TERM; sleep 101 & sleep 101; echo never", workspace: ws.path,
+        command: "trap '' TERM; sleep \(seconds) & sleep \(seconds); echo never", workspace: ws.path,
         limits: limits),
       onOutput: { _, _ in })
     let elapsed = ContinuousClock.now - start
@@ -149,14 +152,17 @@ struct CoreTests {
   @Test(arguments: allBackends)
   func backgroundProcessesDoNotSurvive(backend: any IsolationBackend) async throws {
     let ws = TempFolder()
-    let marker = ["sleep", "1000"]
+    // A marker of its own: the backends' cases run at once, and one's leftovers check must not
+    // see (or its clean-up kill) another's sleep.
+    let seconds = String(Int.random(in: 100_000...999_999))
+    let marker = ["sleep", seconds]
     defer {
       killAll { $0 == marker }
       ws.cleanup()
     }
     let start = ContinuousClock.now
     let outcome = try await backend.run(
-      ShellRequest(command: "sleep 1000 & echo started", workspace: ws.path), onOutput: { _, _ in })
+      ShellRequest(command: "sleep \(seconds) & echo started", workspace: ws.path), onOutput: { _, _ in })
     #expect(outcome.exitCode == 0)
     #expect(outcome.stdout == "started\n")
     #expect(ContinuousClock.now - start < .seconds(5))
@@ -166,7 +172,10 @@ struct CoreTests {
   @Test(arguments: allBackends)
   func cancellationKillsTheTree(backend: any IsolationBackend) async throws {
     let ws = TempFolder()
-    let marker = ["sleep", "1003"]
+    // A marker of its own: the backends' cases run at once, and one's leftovers check must not
+    // see (or its clean-up kill) another's sleep.
+    let seconds = String(Int.random(in: 100_000...999_999))
+    let marker = ["sleep", seconds]
     defer {
       killAll { $0 == marker }
       ws.cleanup()
@@ -174,7 +183,7 @@ struct CoreTests {
     let recorder = Recorder()
     let task = Task {
       try await backend.run(
-        ShellRequest(command: "sleep 1003 & echo go; sleep 1003", workspace: ws.path),
+        ShellRequest(command: "sleep \(seconds) & echo go; sleep \(seconds)", workspace: ws.path),
         onOutput: recorder.onOutput)
     }
     try await eventually("the first output", deadline: .seconds(5)) { recorder.text(.stdout) == "go\n" }
