@@ -105,7 +105,9 @@ let package = Package(
       swiftSettings: strict
     ),
     // One temp-folder helper and one wait-with-a-deadline for the three test targets.
-    .target(name: "SpacesTestSupport", path: "Tests/SpacesTestSupport", swiftSettings: strict),
+    .target(
+      name: "SpacesTestSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+      path: "Tests/SpacesTestSupport", swiftSettings: strict),
     .testTarget(
       name: "SpacesKitTests", dependencies: ["SpacesModel", "SpacesPolicy", "SpacesSandbox", "SpacesClientKit", "SpacesKit", "CSpacesSys",
         "SpacesTestSupport",

@@ -6,40 +6,6 @@ import Testing
   import Glibc
 #endif
 
-/// A workspace tree for comparison: per path its kind, mode and content or link target.
-private func snapshot(_ root: String) -> [String: String] {
-  var entries: [String: String] = [:]
-  func walk(_ prefix: String) {
-    guard let dir = opendir(root + (prefix.isEmpty ? "" : "/" + prefix)) else { return }
-    defer { closedir(dir) }
-    while let entry = readdir(dir) {
-      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-        String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-      }
-      if name == "." || name == ".." { continue }
-      let path = prefix.isEmpty ? name : prefix + "/" + name
-      var info = stat()
-      guard lstat(root + "/" + path, &info) == 0 else { continue }
-      let mode = String(info.st_mode & 0o7777, radix: 8)
-      switch info.st_mode & S_IFMT {
-      case S_IFDIR:
-        entries[path] = "dir \(mode)"
-        walk(path)
-      case S_IFLNK:
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink(root + "/" + path, &buffer, 4095)
-        entries[path] =
-          "link " + String(decoding: buffer.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      default:
-        let data = FileManager.default.contents(atPath: root + "/" + path) ?? Data()
-        entries[path] = "file \(mode) " + data.base64EncodedString()
-      }
-    }
-  }
-  walk("")
-  return entries
-}
-
 /// SIGKILL of `spaces undo` at random points: on reopen, the tree is exactly as before the undo
 /// or as after it, and the journal says so.
 @Suite(.serialized) struct UndoCrashTests {
@@ -54,7 +20,7 @@ private func snapshot(_ root: String) -> [String: String] {
       #"{"kind":"shell","command":"for i in $(seq 1 80); do echo base $i > f$i; done; mkdir -p d/e && echo x > d/e/g && chmod 750 d"}"#
     )
     #expect(seed.status == 0, "\(seed.stderr)")
-    let start = snapshot(workspace)
+    let start = Tree(workspace)
     let change =
       #"{"kind":"shell","command":"for i in $(seq 1 80); do echo more >> f$i; done; mkdir -p n/m && echo y > n/m/y && rm -r d && ln -s f1 l && chmod 600 f2"}"#
     // How long a whole undo takes here (process start included), to spread the kills over it.
@@ -72,7 +38,7 @@ private func snapshot(_ root: String) -> [String: String] {
     whole.waitUntilExit()
     let span = clock.now - began
     #expect(whole.terminationStatus == 0)
-    #expect(snapshot(workspace) == start)
+    #expect(Tree(workspace) == start)
     let spanMicros = Int(span.components.seconds) * 1_000_000 + Int(span.components.attoseconds / 1_000_000_000_000)
 
     var outcomes = (before: 0, after: 0)
@@ -80,7 +46,7 @@ private func snapshot(_ root: String) -> [String: String] {
     for round in 1...50 {
       let ran = try await home.run("op", "u", change)
       let op = try #require(ran.json?["id"] as? String, "round \(round): \(ran.stdout) \(ran.stderr)")
-      let changed = snapshot(workspace)
+      let changed = Tree(workspace)
       #expect(changed != start)
 
       // Undo in a process of its own, slowed between steps, and kill it at a random moment.
@@ -97,7 +63,7 @@ private func snapshot(_ root: String) -> [String: String] {
 
       // Opening the space again finishes an interrupted undo.
       #expect(try await home.run("changes", "u").status == 0)
-      let after = snapshot(workspace)
+      let after = Tree(workspace)
       if after == start {
         outcomes.before += 1
         let journal = try await home.journal("u")
@@ -111,7 +77,7 @@ private func snapshot(_ root: String) -> [String: String] {
         guard after == changed else { return }
         outcomes.after += 1
         #expect(try await home.run("undo", "u", op).status == 0)
-        #expect(snapshot(workspace) == start)
+        #expect(Tree(workspace) == start)
       }
     }
     // Both kinds of outcome happen across the rounds (the kill lands before and after the intent).
@@ -133,7 +99,7 @@ private func snapshot(_ root: String) -> [String: String] {
       #"{"kind":"shell","command":"mkdir -p keep/deep && echo one > keep/a && echo two > keep/deep/b && echo gone > doomed && printf '\\000\\377' > bin && ln -s keep/a link && chmod 640 keep/a"}"#
     )
     #expect(seed.status == 0, "\(seed.stderr)")
-    let before = snapshot(workspace)
+    let before = Tree(workspace)
 
     // A command that changes things and then sleeps: killed, with its runtime, once it has.
     let writer = Process()
@@ -152,7 +118,7 @@ private func snapshot(_ root: String) -> [String: String] {
     kill(writer.processIdentifier, SIGKILL)
     writer.waitUntilExit()
     #expect(writer.terminationReason == .uncaughtSignal)
-    let changed = snapshot(workspace)
+    let changed = Tree(workspace)
     #expect(changed != before)
     let started = try await home.journal("c").filter { $0["type"] as? String == "started" }
     let op = try #require(started.last?["opId"] as? String)
@@ -173,7 +139,7 @@ private func snapshot(_ root: String) -> [String: String] {
     let summary = try #require(end["changes"] as? [String: Any], "no change summary on the failed event")
     #expect(summary["record"] as? String == op)
     #expect((summary["added"] as? Int ?? 0) >= 31)
-    #expect(snapshot(workspace) == changed, "closing it changed nothing in the workspace")
+    #expect(Tree(workspace) == changed, "closing it changed nothing in the workspace")
 
     // Opening again doesn't close it twice; undo gives the tree from before.
     #expect(try await home.run("changes", "c").status == 0)
@@ -181,10 +147,10 @@ private func snapshot(_ root: String) -> [String: String] {
     #expect(again.count == 1)
     let undone = try await home.run("undo", "c", op)
     #expect(undone.status == 0, "\(undone.stdout) \(undone.stderr)")
-    let back = snapshot(workspace)
+    let back = Tree(workspace)
     #expect(
       back == before,
-      "\(Set(back.keys).symmetricDifference(before.keys)) \(back.keys.filter { back[$0] != before[$0] })")
+      "\(back.difference(from: before))")
   }
 }
 

@@ -120,19 +120,9 @@ final class BlobStore: Sendable {
       }
     }
     var size: Int64 = 0
-    let chunk = 1 << 20
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-    defer { buffer.deallocate() }
-    while true {
-      let count = Glibc.read(fd, buffer.baseAddress, chunk)
-      if count < 0 {
-        if errno == EINTR { continue }
-        throw Self.failure("read a changed file", errno)
-      }
-      if count == 0 { break }
-      let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+    try Self.forEachChunk(of: fd, doing: "read a changed file") { (bytes) throws(SpacesError) in
       hasher.update(bufferPointer: bytes)
-      size += Int64(count)
+      size += Int64(bytes.count)
       if let temporary { try Self.writeAll(temporary.fd, bytes, doing: "write to the store") }
     }
     let hash = Self.hex(hasher.finalize())
@@ -153,6 +143,15 @@ final class BlobStore: Sendable {
       throw SpacesError(.undoRefused, "the stored content \(hash.prefix(12))… is missing from the space's store")
     }
     defer { close(fd) }
+    try Self.forEachChunk(of: fd, doing: "read the store") { (bytes) throws(SpacesError) in
+      try Self.writeAll(out, bytes, doing: "write a restored file")
+    }
+  }
+
+  /// Reads `fd` to its end in chunks of 1 MiB, handing each to `body`.
+  private static func forEachChunk(
+    of fd: Int32, doing what: String, _ body: (UnsafeRawBufferPointer) throws(SpacesError) -> Void
+  ) throws(SpacesError) {
     let chunk = 1 << 20
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
     defer { buffer.deallocate() }
@@ -160,10 +159,10 @@ final class BlobStore: Sendable {
       let count = Glibc.read(fd, buffer.baseAddress, chunk)
       if count < 0 {
         if errno == EINTR { continue }
-        throw Self.failure("read the store", errno)
+        throw failure(what, errno)
       }
       if count == 0 { return }
-      try Self.writeAll(out, UnsafeRawBufferPointer(rebasing: buffer[0..<count]), doing: "write a restored file")
+      try body(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
     }
   }
 
