@@ -115,6 +115,15 @@ import Testing
     }
   }
 
+  /// Help's last page: the questions', the fields', help's own and the banner's keys.
+  @Test func helpEnd() {
+    each("help-end") { width, height in
+      var canvas = Canvas(width: width, height: height)
+      HelpView.draw(into: &canvas, scroll: HelpView.maxScroll(height: height))
+      return canvas
+    }
+  }
+
   @Test func confirmQuit() {
     var state = Fixture.state()
     _ = state.handle(.char("q"), now: Self.now)

@@ -16,7 +16,7 @@ public enum ConfirmView {
       case .overwrite(let path, _):
         (
           "Changed meanwhile",
-          "\(EventText.sanitize(path)) changed while you edited it (the agent wrote a newer version). Save yours over it? (n keeps theirs; your text is lost)",
+          "\(EventText.sanitize(path)) changed while you edited it (the agent wrote a newer version). Save yours over it? (\(KeyHint.key(.decline, in: .confirm)) keeps theirs; your text is lost)",
           "save mine", "keep theirs"
         )
       case .revoke(let item):
@@ -56,10 +56,11 @@ public enum ConfirmView {
     }
     var x = rect.x + 2
     let y = rect.maxY - 2
-    x += canvas.put("[y]", x: x, y: y, Style(.key, bold: true), limit: rect.maxX - x - 1)
-    x += canvas.put(" \(yes)   ", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
-    x += canvas.put("[n]", x: x, y: y, Style(.key, bold: true), limit: rect.maxX - x - 1)
-    canvas.put(" \(no)", x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
+    for (index, hint) in [KeyHint(yes, .confirm), KeyHint(no, .decline)].enumerated() {
+      let key = "[" + hint.keys(in: .confirm) + "]"
+      x += canvas.put(key, x: x, y: y, Style(.key, bold: true), limit: rect.maxX - x - 1)
+      x += canvas.put(" " + hint.label + (index == 0 ? "   " : ""), x: x, y: y, Style(.text), limit: rect.maxX - x - 1)
+    }
   }
 
   /// What quitting does to the operations still running (counted as the dialog is drawn).

@@ -17,10 +17,21 @@ struct KeyHint: Sendable {
     actions.map { Self.key($0, in: context) }.joined(separator: "/")
   }
 
-  /// The first key that does `action` in `context`, as a hint shows it; "" when none does
-  /// (the key tests check that every hint has one).
+  /// The hint as a phrase: its keys, then its label (`⏎ ok`).
+  func text(in context: KeyContext) -> String { keys(in: context) + " " + label }
+
+  /// Hints as one line, joined with ` · ` (`⏎ ok · esc cancel`).
+  static func line(_ hints: [KeyHint], in context: KeyContext) -> String {
+    hints.map { $0.text(in: context) }.joined(separator: " · ")
+  }
+
+  /// The first key that does `action` in `context`, as a hint shows it (or the class of keys
+  /// that does it, `any other key`); "" when none does (the key tests check that every hint has
+  /// one).
   static func key(_ action: Action, in context: KeyContext) -> String {
-    Keymap.keys(for: action, in: context).first?.hintName ?? ""
+    if let key = Keymap.keys(for: action, in: context).first { return key.hintName }
+    return Keymap.bindings.first { $0.context == context && $0.action == action && $0.others != nil }?.others?.name
+      ?? ""
   }
 }
 

@@ -195,14 +195,20 @@ public enum PromptView {
     }
   }
 
+  /// The hints beside the deny field.
+  static let denyHints = [KeyHint("deny", .accept), KeyHint("back", .cancel)]
+  /// The hints beside the rule field.
+  static let ruleHints = [KeyHint("save & run", .accept), KeyHint("back", .cancel)]
+
   /// The choices row, or the field of a deny or a rule being written.
   static func drawChoices(
     _ state: WorkbenchState, request: ApprovalRequest, into canvas: inout Canvas, content: Rect, y: Int, now: Double
   ) {
     var field: (label: String, text: String, hint: String)?
     switch state.overlay {
-    case .input(.denyFeedback, let text): field = ("feedback for the agent: ", text, "  enter deny · esc back")
-    case .input(.rule, let text): field = ("always allow: ", text, "  enter save & run · esc back")
+    case .input(.denyFeedback, let text):
+      field = ("feedback for the agent: ", text, "  " + KeyHint.line(denyHints, in: .input))
+    case .input(.rule, let text): field = ("always allow: ", text, "  " + KeyHint.line(ruleHints, in: .input))
     default: break
     }
     var x = content.x

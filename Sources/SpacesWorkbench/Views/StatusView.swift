@@ -19,7 +19,7 @@ public enum StatusView {
       if !label.isEmpty {
         x += canvas.put(label, x: x, y: rect.y, Style(.statusKey, bold: true), limit: rect.width)
         x += canvas.put(text + "█", x: x, y: rect.y, Style(.input), limit: rect.maxX - x)
-        let hint = "  enter ok · esc cancel"
+        let hint = "  " + KeyHint.line(fieldHints, in: .input)
         canvas.put(hint, x: x, y: rect.y, Style(.status), limit: rect.maxX - x)
         return
       }
@@ -80,6 +80,9 @@ public enum StatusView {
     }
   }
 
+  /// The hints beside a filter, search or new file's field.
+  static let fieldHints = [KeyHint("ok", .accept), KeyHint("cancel", .cancel)]
+
   /// The hints where no pane has its own.
   static let hints = [KeyHint("help", .help), KeyHint("quit", .quit)]
 
@@ -95,7 +98,7 @@ public enum StatusView {
     case .viewer: ViewerView.hints
     case .details: DetailsView.hints
     case .decisions: DecisionsView.hints
-    case .global, .prompt: hints
+    case .global, .prompt, .confirm, .input, .help, .banner: hints
     }
   }
 

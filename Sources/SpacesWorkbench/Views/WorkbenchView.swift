@@ -1,5 +1,8 @@
 /// Draws the whole workbench into a canvas: the panes, the prompt, overlays and status line.
 public enum WorkbenchView {
+  /// The hint at the banner's end.
+  static let bannerHint = KeyHint("hides", .close)
+
   /// Renders `state` at `width` × `height` at time `now`.
   public static func render(_ state: WorkbenchState, width: Int, height: Int, now: Double) -> Canvas {
     var canvas = Canvas(width: width, height: height)
@@ -15,7 +18,9 @@ public enum WorkbenchView {
     if let prompt = layout.prompt { PromptView.draw(state, into: &canvas, rect: prompt, now: now) }
     if let banner = layout.banner, let text = state.banner {
       canvas.fill(banner, Style(.notice))
-      canvas.put(" " + text + "  (esc hides)", x: banner.x, y: banner.y, Style(.notice), limit: banner.width)
+      canvas.put(
+        " " + text + "  (" + bannerHint.text(in: .banner) + ")", x: banner.x, y: banner.y, Style(.notice),
+        limit: banner.width)
     }
     StatusView.draw(state, into: &canvas, rect: layout.status, now: now)
     switch state.overlay {

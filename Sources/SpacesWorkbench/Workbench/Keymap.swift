@@ -56,6 +56,24 @@ public enum Pane: Int, CaseIterable, Sendable {
 /// Where a binding applies.
 public enum KeyContext: String, CaseIterable, Sendable {
   case global, files, log, operations, spaces, viewer, details, decisions, prompt
+  /// A yes/no question (quit, delete, take back, overwrite, undo, restore).
+  case confirm
+  /// A one-line text field (filter, search, new file, feedback, rule).
+  case input
+  /// The help screen.
+  case help
+  /// The banner above the status line.
+  case banner
+
+  /// Whether keys this context doesn't bind fall back to the global bindings: the panes'
+  /// contexts do; the prompt and the banner take their own keys first and leave the rest to the
+  /// focused pane; a question, a text field and help take every key themselves.
+  public var fallsBackToGlobal: Bool {
+    switch self {
+    case .global, .files, .log, .operations, .spaces, .viewer, .details, .decisions: true
+    case .prompt, .confirm, .input, .help, .banner: false
+    }
+  }
 
   /// The heading in help.
   public var title: String {
@@ -69,6 +87,10 @@ public enum KeyContext: String, CaseIterable, Sendable {
     case .details: "Operation details"
     case .decisions: "Decisions"
     case .prompt: "Approval prompt"
+    case .confirm: "Yes/no questions"
+    case .input: "Text fields"
+    case .help: "Help"
+    case .banner: "Banner"
     }
   }
 }
@@ -84,6 +106,47 @@ public enum Action: Hashable, Sendable {
   case approveOnce, approveSession, approveAlways, deny, extendDeadline
   case nextRequest, previousRequest, clearFilter, away, decisions, revoke
   case undo, restore
+  /// Say yes to a question.
+  case confirm
+  /// Say no to a question.
+  case decline
+  /// Accept a text field.
+  case accept
+  /// Leave a text field without using it.
+  case cancel
+  /// Type the character pressed into a text field.
+  case type
+  /// Delete a text field's last character.
+  case deleteBackward
+  /// Empty a text field.
+  case clearField
+}
+
+/// Keys a binding takes beyond the ones it lists, when nothing else in its context binds them.
+public enum KeyClass: Sendable {
+  /// Any printable character.
+  case characters
+  /// Any key at all (the mouse included).
+  case anyOther
+
+  /// Whether `key` belongs to the class.
+  public func contains(_ key: Key) -> Bool {
+    switch self {
+    case .characters:
+      if case .char = key { return true }
+      return false
+    case .anyOther:
+      return true
+    }
+  }
+
+  /// The class as help and the README show it.
+  public var name: String {
+    switch self {
+    case .characters: "any character"
+    case .anyOther: "any other key"
+    }
+  }
 }
 
 /// One row of the keymap: keys, where they apply, what they do, and the help text.
@@ -96,9 +159,20 @@ public struct KeyBinding: Sendable {
   public var action: Action
   /// Help text.
   public var help: String
+  /// Keys it takes beyond `keys` when its context binds them to nothing else.
+  public var others: KeyClass?
 
-  /// The keys as help shows them (`j/↓`).
-  public var keyLabel: String { keys.map(\.name).joined(separator: "/") }
+  /// Creates a binding.
+  public init(keys: [Key], others: KeyClass? = nil, context: KeyContext, action: Action, help: String) {
+    self.keys = keys
+    self.others = others
+    self.context = context
+    self.action = action
+    self.help = help
+  }
+
+  /// The keys as help shows them (`j/↓`, `any character`).
+  public var keyLabel: String { (keys.map(\.name) + [others?.name].compactMap { $0 }).joined(separator: "/") }
 }
 
 /// The workbench's keymap: the one table key handling, help and the key hints all use.
@@ -176,15 +250,37 @@ public enum Keymap {
     KeyBinding(keys: [.char("J")], context: .prompt, action: .down, help: "scroll the request down"),
     KeyBinding(keys: [.char("K")], context: .prompt, action: .up, help: "scroll the request up"),
     KeyBinding(keys: [.char("?")], context: .prompt, action: .help, help: "this help, at these keys"),
+    KeyBinding(
+      keys: [.char("y"), .char("Y"), .enter], context: .confirm, action: .confirm, help: "yes: do what it asks"),
+    KeyBinding(keys: [.char("n"), .escape], context: .confirm, action: .decline, help: "no: leave things as they are"),
+    KeyBinding(keys: [], others: .anyOther, context: .confirm, action: .decline, help: "no, too"),
+    KeyBinding(
+      keys: [.enter], context: .input, action: .accept, help: "done: filter, search, create, deny, save the rule"),
+    KeyBinding(keys: [.escape], context: .input, action: .cancel, help: "cancel (a filter is cleared)"),
+    KeyBinding(
+      keys: [.backspace, .delete], context: .input, action: .deleteBackward, help: "delete the last character"),
+    KeyBinding(keys: [.ctrl("u")], context: .input, action: .clearField, help: "clear the field"),
+    KeyBinding(keys: [], others: .characters, context: .input, action: .type, help: "type it"),
+    KeyBinding(keys: [.char("j"), .down], context: .help, action: .down, help: "scroll down"),
+    KeyBinding(keys: [.char("k"), .up], context: .help, action: .up, help: "scroll up"),
+    KeyBinding(keys: [.pageDown, .char(" ")], context: .help, action: .pageDown, help: "page down"),
+    KeyBinding(keys: [.pageUp], context: .help, action: .pageUp, help: "page up"),
+    KeyBinding(keys: [.char("g"), .home], context: .help, action: .top, help: "go to the top"),
+    KeyBinding(keys: [.char("G"), .end], context: .help, action: .bottom, help: "go to the bottom"),
+    KeyBinding(keys: [], others: .anyOther, context: .help, action: .close, help: "close help"),
+    KeyBinding(keys: [.escape], context: .banner, action: .close, help: "hide the notice above the status line"),
   ]
 
-  /// The action `key` has in `context`, falling back to the global bindings (except in the
-  /// prompt: its keys are looked up first, and the others go to the focused pane).
+  /// The action `key` has in `context`: a binding that lists the key, else one whose class
+  /// takes it (`any character`), else (where ``KeyContext/fallsBackToGlobal``) the global one.
   public static func action(for key: Key, in context: KeyContext) -> Action? {
-    if let binding = bindings.first(where: { $0.context == context && $0.keys.contains(key) }) {
+    let own = bindings.filter { $0.context == context }
+    if let binding = own.first(where: { $0.keys.contains(key) })
+      ?? own.first(where: { $0.others?.contains(key) == true })
+    {
       return binding.action
     }
-    guard context != .prompt else { return nil }
+    guard context.fallsBackToGlobal else { return nil }
     return bindings.first(where: { $0.context == .global && $0.keys.contains(key) })?.action
   }
 
@@ -224,7 +320,9 @@ public enum Keymap {
   public static func markdownTable() -> String {
     var text = "| Where | Keys | Does |\n|---|---|---|\n"
     for binding in bindings {
-      let keys = binding.keys.map { "`\($0.name == "|" ? "\\|" : $0.name)`" }.joined(separator: " ")
+      let keys =
+        (binding.keys.map { "`\($0.name == "|" ? "\\|" : $0.name)`" } + [binding.others?.name].compactMap { $0 })
+        .joined(separator: " ")
       text += "| \(binding.context.title) | \(keys) | \(binding.help) |\n"
     }
     return text

@@ -620,10 +620,12 @@ public struct WorkbenchState: Sendable {
     if let flash, flash.until < now { self.flash = nil }
     switch overlay {
     case .input(let purpose, let text):
-      return handleInput(key, purpose: purpose, text: text, now: now)
+      guard let action = Keymap.action(for: key, in: .input) else { return [] }
+      return handleInput(action, key: key, purpose: purpose, text: text, now: now)
     case .confirm(let confirmation):
+      guard let action = Keymap.action(for: key, in: .confirm) else { return [] }
       overlay = .none
-      guard key == .char("y") || key == .char("Y") || key == .enter else { return [] }
+      guard action == .confirm else { return [] }
       switch confirmation {
       case .quit: return [.quit]
       case .delete(let path, let folder): return [.deleteFile(path, recursive: folder)]
@@ -632,22 +634,16 @@ public struct WorkbenchState: Sendable {
       case .undo(let id, _, _, _): return [.undo(id)]
       case .restore(let id, _, _): return [.restore(before: id)]
       }
-    case .help(let scroll):
-      switch key {
-      case .char("j"), .down: overlay = .help(scroll: scroll + 1)
-      case .char("k"), .up: overlay = .help(scroll: max(0, scroll - 1))
-      case .pageDown, .char(" "): overlay = .help(scroll: scroll + pageRows)
-      case .pageUp: overlay = .help(scroll: max(0, scroll - pageRows))
-      default: overlay = .none
-      }
+    case .help:
+      guard let action = Keymap.action(for: key, in: .help) else { return [] }
+      if action == .close { overlay = .none } else { move(action, context: .help) }
       return []
     case .none:
       break
     }
-    if key == .ctrl("l") { return [] }
     if case .click(let x, let y) = key { return mouse(x: x, y: y, wheel: nil, now: now) }
     if case .wheel(let x, let y, let up) = key { return mouse(x: x, y: y, wheel: up, now: now) }
-    if key == .escape, banner != nil {
+    if banner != nil, Keymap.action(for: key, in: .banner) == .close {
       banner = nil
       return []
     }
@@ -661,7 +657,7 @@ public struct WorkbenchState: Sendable {
     }
     let context = self.context
     guard let action = Keymap.action(for: key, in: context) else {
-      if currentApproval == nil, [Key.char("y"), .char("a"), .char("p")].contains(key),
+      if currentApproval == nil, Keymap.action(for: key, in: .prompt).map(Self.answers) == true,
         operations.contains(where: { $0.state == .awaitingApproval })
       {
         flash = ("\(key.name) held: the request is still on its way; press it again when the prompt shows", now + 3)
@@ -757,13 +753,15 @@ public struct WorkbenchState: Sendable {
     return []
   }
 
-  private mutating func handleInput(_ key: Key, purpose: InputPurpose, text: String, now: Double) -> [Intent] {
-    switch key {
-    case .escape:
+  private mutating func handleInput(_ action: Action, key: Key, purpose: InputPurpose, text: String, now: Double)
+    -> [Intent]
+  {
+    switch action {
+    case .cancel:
       overlay = .none
       if case .filter(let pane) = purpose { setFilter(pane, "") }
       return []
-    case .enter:
+    case .accept:
       overlay = .none
       switch purpose {
       case .filter(let pane):
@@ -787,18 +785,17 @@ public struct WorkbenchState: Sendable {
             id: id, ApprovalResolution(choice: .always, rules: Self.rules(request.suggestedRules, editedTo: text)))
         ]
       }
-    case .backspace, .delete:
-      let shorter = String(text.dropLast())
-      overlay = .input(purpose, text: shorter)
-      if case .filter(let pane) = purpose { setFilter(pane, shorter) }
-      if case .search = purpose { search(shorter, forward: true, from: nil) }
-    case .ctrl("u"):
+    case .deleteBackward, .type:
+      var edited = String(text.dropLast())
+      if action == .type {
+        guard case .char(let character) = key else { return [] }
+        edited = text + String(character)
+      }
+      overlay = .input(purpose, text: edited)
+      if case .filter(let pane) = purpose { setFilter(pane, edited) }
+      if case .search = purpose { search(edited, forward: true, from: nil) }
+    case .clearField:
       overlay = .input(purpose, text: "")
-    case .char(let character):
-      let longer = text + String(character)
-      overlay = .input(purpose, text: longer)
-      if case .filter(let pane) = purpose { setFilter(pane, longer) }
-      if case .search = purpose { search(longer, forward: true, from: nil) }
     default:
       break
     }
@@ -863,7 +860,7 @@ public struct WorkbenchState: Sendable {
       case .files: overlay = .input(.filter(.files), text: treeFilter)
       case .operations: overlay = .input(.filter(.operations), text: operationFilter)
       case .log, .viewer, .details: overlay = .input(.search, text: "")
-      case .spaces, .global, .prompt, .decisions: break
+      case .spaces, .global, .prompt, .decisions, .confirm, .input, .help, .banner: break
       }
     case .nextMatch, .previousMatch:
       let query = context == .viewer ? viewerSearch : logSearch
@@ -970,6 +967,8 @@ public struct WorkbenchState: Sendable {
       overlay = .input(.denyFeedback(request.id), text: "")
     case .undo, .restore:
       return askUndo(restore: action == .restore, now: now)
+    case .confirm, .decline, .accept, .cancel, .type, .deleteBackward, .clearField:
+      break  // a question's and a field's own, handled with their overlay in handle(_:now:)
     }
     return []
   }
@@ -1093,7 +1092,11 @@ public struct WorkbenchState: Sendable {
       else { return }
       let limit = PromptView.maxScroll(self, request: request, rect: rect)
       promptScroll = moved(min(promptScroll, limit), count: limit + 1)
-    case .global:
+    case .help:
+      if case .help(let scroll) = overlay {
+        overlay = .help(scroll: moved(scroll, count: HelpView.maxScroll(height: screen.height) + 1))
+      }
+    case .global, .confirm, .input, .banner:
       break
     }
   }
