@@ -115,6 +115,16 @@ import Testing
     }
   }
 
+  @Test func clearingAFilterFieldClearsTheFilter() {
+    var state = Fixture.state()
+    _ = state.handle(.char("/"), now: Self.now)
+    for character in "zzz" { _ = state.handle(.char(character), now: Self.now) }
+    #expect(state.treeFilter == "zzz")
+    _ = state.handle(.ctrl("u"), now: Self.now)
+    #expect(state.overlay == .input(.filter(.files), text: ""))
+    #expect(state.treeFilter == "")
+  }
+
   @Test func onlyTheBannersKeyHidesIt() {
     for key in Self.allKeys {
       var state = Fixture.state()

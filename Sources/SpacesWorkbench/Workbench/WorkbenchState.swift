@@ -785,17 +785,16 @@ public struct WorkbenchState: Sendable {
             id: id, ApprovalResolution(choice: .always, rules: Self.rules(request.suggestedRules, editedTo: text)))
         ]
       }
-    case .deleteBackward, .type:
-      var edited = String(text.dropLast())
+    case .deleteBackward, .type, .clearField:
+      var edited = action == .clearField ? "" : String(text.dropLast())
       if action == .type {
         guard case .char(let character) = key else { return [] }
         edited = text + String(character)
       }
       overlay = .input(purpose, text: edited)
+      // A filter or search follows the field as it is edited.
       if case .filter(let pane) = purpose { setFilter(pane, edited) }
       if case .search = purpose { search(edited, forward: true, from: nil) }
-    case .clearField:
-      overlay = .input(purpose, text: "")
     default:
       break
     }
