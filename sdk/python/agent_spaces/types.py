@@ -298,31 +298,149 @@ class ChangesList(TypedDict):
     kept: int
 
 
-class SpaceEvent(TypedDict, total=False):
-    """One journal record: ``seq``, ``time``, ``space``, ``opId``, ``type`` and the fields of its type."""
-
+class _EventBase(TypedDict):
+    #: Per space, from 1, only grows.
     seq: int
+    #: ISO 8601, UTC.
     time: str
     space: str
     opId: str
-    type: EventType
+
+
+class _ReceivedBase(_EventBase):
+    type: Literal["received"]
     actor: Actor
     op: Op
-    decision: Decision
-    resolution: str
-    #: ``received``: the agent's own stated reason, if it gave one; other types: the runtime's why.
+
+
+class ReceivedEvent(_ReceivedBase, total=False):
+    """An operation arrived; ``reason`` is the agent's own stated reason, if it gave one."""
+
     reason: str
+
+
+class DecisionEvent(_EventBase):
+    """The policy's verdict on the operation."""
+
+    type: Literal["decision"]
+    decision: Decision
+
+
+class ApprovalRequestedEvent(_EventBase):
+    """The operation waits for a person."""
+
+    type: Literal["approvalRequested"]
+    decision: Decision
+
+
+class _ApprovalResolvedBase(_EventBase):
+    type: Literal["approvalResolved"]
+    #: ``cancelled``: the agent went away.
+    resolution: Literal["once", "session", "always", "deny", "timeout", "cancelled"]
+
+
+class ApprovalResolvedEvent(_ApprovalResolvedBase, total=False):
+    """A person (or the deadline) answered the approval request."""
+
     decidedBy: DecidedBy
-    stream: Literal["stdout", "stderr"]
-    data: str
-    text: str
-    result: OperationResult
-    restored: list[ProtectedChange]
-    #: ``approvalExtended``: the request's new deadline (ISO 8601) and the seconds added.
+    reason: str
+
+
+class _ApprovalExtendedBase(_EventBase):
+    type: Literal["approvalExtended"]
+    actor: Actor
+    #: The request's new deadline (ISO 8601) and the seconds added.
     deadline: str
     seconds: int
+
+
+class ApprovalExtendedEvent(_ApprovalExtendedBase, total=False):
+    """A person gave the approval request more time."""
+
+    reason: str
+
+
+class QueuedEvent(_EventBase):
+    """The operation waits for a free slot; ``reason`` says why."""
+
+    type: Literal["queued"]
+    reason: str
+
+
+class StartedEvent(_EventBase):
+    """The operation started running."""
+
+    type: Literal["started"]
+
+
+class OutputEvent(_EventBase):
+    """A chunk of a command's output."""
+
+    type: Literal["output"]
+    stream: Literal["stdout", "stderr"]
+    data: str
+
+
+class _CompletedBase(_EventBase):
+    type: Literal["completed"]
+    result: OperationResult
+
+
+class CompletedEvent(_CompletedBase, total=False):
+    """The operation completed: its result and its change record (``record`` is its id)."""
+
     changes: ChangeSummary
+
+
+class _FailedBase(_EventBase):
+    type: Literal["failed"]
+    result: OperationResult
+
+
+class FailedEvent(_FailedBase, total=False):
+    """The operation failed; ``actor``: who sent a command that was killed with the server."""
+
+    changes: ChangeSummary
+    actor: Actor
+
+
+class DeniedEvent(_EventBase):
+    """The operation was denied."""
+
+    type: Literal["denied"]
+    result: OperationResult
+
+
+class MessageEvent(_EventBase):
+    """The agent's message to the person."""
+
+    type: Literal["message"]
+    text: str
+
+
+class ProtectedRestoredEvent(_EventBase):
+    """Protected paths a command changed without approval were put back (before its completed or failed)."""
+
+    type: Literal["protectedRestored"]
+    restored: list[ProtectedChange]
+    reason: str
+
+
+class UndoneEvent(_EventBase):
+    """A person's undo or restore took operations back."""
+
+    type: Literal["undone"]
+    actor: Actor
     undo: UndoOutcome
+    changes: ChangeSummary
+
+
+SpaceEvent = Union[
+    ReceivedEvent, DecisionEvent, ApprovalRequestedEvent, ApprovalResolvedEvent, ApprovalExtendedEvent, QueuedEvent,
+    StartedEvent, OutputEvent, CompletedEvent, FailedEvent, DeniedEvent, MessageEvent, ProtectedRestoredEvent,
+    UndoneEvent,
+]
+"""One journal record (a plain dict): the common fields and its kind's own, told apart by ``event["type"]``."""
 
 
 class PolicyRule(TypedDict, total=False):
@@ -379,3 +497,191 @@ class WorkspaceEntry(TypedDict):
     kind: Literal["file", "directory", "symlink", "other"]
     size: int
     modified: float
+
+
+RequestId = Union[int, str]
+"""A JSON-RPC request id."""
+
+
+class HelloParams(TypedDict, total=False):
+    """The params of ``hello``."""
+
+    role: Role
+    token: str
+    space: str
+    client: str
+
+
+class CancelParams(TypedDict):
+    """The params of ``request.cancel``: the id of a running request of the same connection."""
+
+    id: RequestId
+
+
+class _SpaceCreateBase(TypedDict):
+    name: str
+
+
+class SpaceCreateParams(_SpaceCreateBase, total=False):
+    """The params of ``space.create``."""
+
+    policy: PolicyPreset
+    backend: Backend
+    workspace: str
+    network: bool
+    image: str
+
+
+class SpaceNameParams(TypedDict):
+    """The params of ``space.get`` and ``space.delete``."""
+
+    name: str
+
+
+class _SubmitBase(TypedDict):
+    space: str
+    op: Op
+
+
+class SubmitParams(_SubmitBase, total=False):
+    """The params of ``op.submit`` and ``policy.check``."""
+
+    events: bool
+    streamsOutput: bool
+    reason: str
+
+
+class SubscribeParams(TypedDict, total=False):
+    """The params of ``events.subscribe``."""
+
+    space: str
+    fromSeq: int
+
+
+class UnsubscribeParams(TypedDict):
+    """The params of ``events.unsubscribe``."""
+
+    subscription: str
+
+
+class ApprovalListParams(TypedDict, total=False):
+    """The params of ``approval.list``."""
+
+    space: str
+
+
+class _ApprovalResolveBase(TypedDict):
+    id: str
+    decision: ApprovalChoice
+
+
+class ApprovalResolveParams(_ApprovalResolveBase, total=False):
+    """The params of ``approval.resolve``."""
+
+    feedback: str
+    rules: list[PolicyRule]
+
+
+class _ApprovalExtendBase(TypedDict):
+    id: str
+
+
+class ApprovalExtendParams(_ApprovalExtendBase, total=False):
+    """The params of ``approval.extend``."""
+
+    seconds: int
+
+
+class _FileListBase(TypedDict):
+    space: str
+
+
+class FileListParams(_FileListBase, total=False):
+    """The params of ``file.list``."""
+
+    path: str
+
+
+class FileReadParams(TypedDict):
+    """The params of ``file.read``."""
+
+    space: str
+    path: str
+
+
+class _FileWriteBase(TypedDict):
+    space: str
+    path: str
+    content: str
+
+
+class FileWriteParams(_FileWriteBase, total=False):
+    """The params of ``file.write``."""
+
+    encoding: ContentEncoding
+
+
+class _FileDeleteBase(TypedDict):
+    space: str
+    path: str
+
+
+class FileDeleteParams(_FileDeleteBase, total=False):
+    """The params of ``file.delete``."""
+
+    recursive: bool
+
+
+class _ChangesBase(TypedDict):
+    space: str
+
+
+class ChangesParams(_ChangesBase, total=False):
+    """The params of ``op.changes``: one operation's record (``op``), or the newest ``limit`` records."""
+
+    op: str
+    diff: bool
+    limit: int
+
+
+class UndoParams(TypedDict):
+    """The params of ``op.undo``."""
+
+    space: str
+    op: str
+
+
+class RestoreParams(TypedDict):
+    """The params of ``space.restore``."""
+
+    space: str
+    before: str
+
+
+class Empty(TypedDict):
+    """The params of a method that takes none."""
+
+
+METHOD_PARAMS: dict[str, type] = {
+    "hello": HelloParams,
+    "request.cancel": CancelParams,
+    "space.create": SpaceCreateParams,
+    "space.list": Empty,
+    "space.get": SpaceNameParams,
+    "space.delete": SpaceNameParams,
+    "op.submit": SubmitParams,
+    "events.subscribe": SubscribeParams,
+    "events.unsubscribe": UnsubscribeParams,
+    "approval.list": ApprovalListParams,
+    "approval.resolve": ApprovalResolveParams,
+    "approval.extend": ApprovalExtendParams,
+    "policy.check": SubmitParams,
+    "file.list": FileListParams,
+    "file.read": FileReadParams,
+    "file.write": FileWriteParams,
+    "file.delete": FileDeleteParams,
+    "op.changes": ChangesParams,
+    "op.undo": UndoParams,
+    "space.restore": RestoreParams,
+}
+"""Each method's params type: what the client sends (checked against the schema's ``methods``)."""
