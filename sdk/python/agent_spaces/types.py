@@ -592,26 +592,25 @@ class ApprovalExtendParams(_ApprovalExtendBase, total=False):
     seconds: int
 
 
-class _FileListBase(TypedDict):
+class _InSpace(TypedDict):
     space: str
 
 
-class FileListParams(_FileListBase, total=False):
+class _SpacePath(_InSpace):
+    path: str
+
+
+class FileListParams(_InSpace, total=False):
     """The params of ``file.list``."""
 
     path: str
 
 
-class FileReadParams(TypedDict):
+class FileReadParams(_SpacePath):
     """The params of ``file.read``."""
 
-    space: str
-    path: str
 
-
-class _FileWriteBase(TypedDict):
-    space: str
-    path: str
+class _FileWriteBase(_SpacePath):
     content: str
 
 
@@ -621,22 +620,13 @@ class FileWriteParams(_FileWriteBase, total=False):
     encoding: ContentEncoding
 
 
-class _FileDeleteBase(TypedDict):
-    space: str
-    path: str
-
-
-class FileDeleteParams(_FileDeleteBase, total=False):
+class FileDeleteParams(_SpacePath, total=False):
     """The params of ``file.delete``."""
 
     recursive: bool
 
 
-class _ChangesBase(TypedDict):
-    space: str
-
-
-class ChangesParams(_ChangesBase, total=False):
+class ChangesParams(_InSpace, total=False):
     """The params of ``op.changes``: one operation's record (``op``), or the newest ``limit`` records."""
 
     op: str
@@ -644,17 +634,15 @@ class ChangesParams(_ChangesBase, total=False):
     limit: int
 
 
-class UndoParams(TypedDict):
+class UndoParams(_InSpace):
     """The params of ``op.undo``."""
 
-    space: str
     op: str
 
 
-class RestoreParams(TypedDict):
+class RestoreParams(_InSpace):
     """The params of ``space.restore``."""
 
-    space: str
     before: str
 
 

@@ -121,7 +121,10 @@ describe("the params the client sends", () => {
     for (const { method, params } of sent) {
       const entry = schema.methods[method];
       if (entry?.params === undefined) found.push(`${method}: not in the schema`);
-      else found.push(...validate(schema, params, entry.params as Record<string, unknown>, method).map((line) => `${line}: ${JSON.stringify(params)}`));
+      else {
+        const problems = validate(schema, params, entry.params as Record<string, unknown>, method);
+        found.push(...problems.map((line) => `${line}: ${JSON.stringify(params)}`));
+      }
     }
     assert.deepEqual(found, []);
     assert.deepEqual([...new Set(sent.map((message) => message.method))].sort(), Object.keys(schema.methods).sort());
