@@ -77,12 +77,15 @@ Op = Union[CreateFileOp, ReadFileOp, EditFileOp, DeleteFileOp, ShellOp, MessageO
 """One of the six operations, e.g. ``{"kind": "readFile", "path": "a.txt"}``."""
 
 
-class HelloResult(TypedDict, total=False):
-    """The answer to ``hello``."""
-
+class _HelloResultBase(TypedDict):
     version: str
     protocolVersion: int
     role: Role
+
+
+class HelloResult(_HelloResultBase, total=False):
+    """The answer to ``hello``."""
+
     space: str
 
 
@@ -121,21 +124,24 @@ class UndoConfig(TypedDict):
     enabled: bool
 
 
-class SpaceConfig(TypedDict, total=False):
-    """A space's stored configuration."""
-
+class _SpaceConfigBase(TypedDict):
     name: str
     created: str
     workspace: str
     ownsWorkspace: bool
     policy: PolicyPreset
     backend: Backend
-    image: str
-    engine: str
     capabilities: Capabilities
     limits: SpaceLimits
     environment: dict[str, str]
     undo: UndoConfig
+
+
+class SpaceConfig(_SpaceConfigBase, total=False):
+    """A space's stored configuration."""
+
+    image: str
+    engine: str
 
 
 class Decision(TypedDict):
@@ -161,14 +167,17 @@ class StreamedOutput(TypedDict):
     stderr: int
 
 
-class OperationResult(TypedDict, total=False):
-    """What comes back for one operation; the fields beyond the first five depend on kind and status."""
-
+class _OperationResultBase(TypedDict):
     id: str
     space: str
     kind: OpKind
     status: Status
     durationMs: int
+
+
+class OperationResult(_OperationResultBase, total=False):
+    """What comes back for one operation; the fields beyond the first five depend on kind and status."""
+
     # readFile (events carry no content: size and sha256 say what was read)
     content: str
     encoding: ContentEncoding
@@ -206,24 +215,30 @@ class ProtectedChange(_ProtectedChangeBase, total=False):
     error: str
 
 
-class ChangeSummary(TypedDict, total=False):
-    """What one operation changed (``record`` is its id): ``3 changed, 1 added, 2 deleted``."""
-
+class _ChangeSummaryBase(TypedDict):
     record: str
     changed: int
     added: int
     deleted: int
+
+
+class ChangeSummary(_ChangeSummaryBase, total=False):
+    """What one operation changed (``record`` is its id): ``3 changed, 1 added, 2 deleted``."""
+
     unrestorable: int
 
 
-class UndoOutcome(TypedDict, total=False):
-    """What ``op.undo`` / ``space.restore`` did; ``id`` is the undo's own (undoable) operation."""
-
+class _UndoOutcomeBase(TypedDict):
     action: Literal["undo", "restore"]
     target: str
     id: str
     undid: list[str]
     changes: ChangeSummary
+
+
+class UndoOutcome(_UndoOutcomeBase, total=False):
+    """What ``op.undo`` / ``space.restore`` did; ``id`` is the undo's own (undoable) operation."""
+
     recovered: bool
 
 
@@ -267,11 +282,14 @@ class ChangeRecord(_ChangeRecordBase, total=False):
     undid: list[str]
 
 
-class ChangesAnswer(TypedDict, total=False):
-    """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
-
+class _ChangesAnswerBase(TypedDict):
     op: str
     status: Literal["recorded", "none", "gone"]
+
+
+class ChangesAnswer(_ChangesAnswerBase, total=False):
+    """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
+
     record: ChangeRecord
     diff: str
     message: str
@@ -443,15 +461,18 @@ SpaceEvent = Union[
 """One journal record (a plain dict): the common fields and its kind's own, told apart by ``event["type"]``."""
 
 
-class PolicyRule(TypedDict, total=False):
-    """A policy rule (what an ``always`` approval saves)."""
-
+class _PolicyRuleBase(TypedDict):
     name: str
     kinds: list[OpKind]
     paths: list[str]
-    command: list[str] | None
     decision: Verdict
     reason: str
+
+
+class PolicyRule(_PolicyRuleBase, total=False):
+    """A policy rule (what an ``always`` approval saves)."""
+
+    command: list[str] | None
 
 
 class _ApprovalRequestBase(TypedDict):

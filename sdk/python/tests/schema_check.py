@@ -59,6 +59,8 @@ def _expected(schema: dict[str, Any], prop: dict[str, Any]) -> Any:
         return Literal[prop["const"]]
     if "enum" in prop:
         return Literal[tuple(prop["enum"])]
+    if isinstance(prop.get("additionalProperties"), dict):
+        return dict[str, _expected(schema, prop["additionalProperties"])]
     scalars = {"string": str, "integer": int, "number": float, "boolean": bool, "null": type(None)}
     kinds = prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")]
     found = [list[_expected(schema, prop.get("items", {}))] if kind == "array" else scalars.get(kind, kind) for kind in kinds]
@@ -67,7 +69,7 @@ def _expected(schema: dict[str, Any], prop: dict[str, Any]) -> Any:
 
 def _compare(what: str, cls: Any, properties: dict[str, Any], required: set[str], schema: dict[str, Any]) -> list[str]:
     """The differences between TypedDict ``cls`` and a schema object's fields, requirements and types."""
-    fields = _fields(cls)
+    fields = _fields(cls) if typing.is_typeddict(cls) else set()
     if fields != set(properties):
         return [f"{what}: {sorted(fields ^ set(properties))} differ"]
     found = []
@@ -75,7 +77,9 @@ def _compare(what: str, cls: Any, properties: dict[str, Any], required: set[str]
     for field, prop in properties.items():
         if (field in cls.__required_keys__) != (field in required):
             found.append(f"{what}: {field} is {'required' if field in required else 'optional'} in the schema, not in the SDK")
-        if hints[field] != _expected(schema, prop):
+        if "properties" in prop:  # An inline object: its TypedDict, field by field.
+            found += _compare(f"{what}.{field}", hints[field], prop["properties"], set(prop.get("required", [])), schema)
+        elif hints[field] != _expected(schema, prop):
             found.append(f"{what}: {field} is {_expected(schema, prop)} in the schema, {hints[field]} in the SDK")
     return found
 
@@ -146,8 +150,7 @@ def mismatches(schema: dict[str, Any]) -> list[str]:
                 elif _fields(cls) != set(variant["properties"]):
                     found.append(f"Op {kind}: {sorted(_fields(cls) ^ set(variant['properties']))} differ")
         elif "properties" in definition:
-            if _fields(declared) != set(definition["properties"]):
-                found.append(f"{name}: {sorted(_fields(declared) ^ set(definition['properties']))} differ")
+            found += _compare(name, declared, definition["properties"], set(definition.get("required", [])), schema)
     found += params_mismatches(schema) + event_mismatches(schema)
     client = (SDK / "agent_spaces" / "client.py").read_text()
     called = set(METHOD_CALL.findall(client))

@@ -77,6 +77,16 @@ def test_an_event_kind_added_a_field_of_no_kind_or_a_field_made_required_fails()
     assert found(problems, "Event kind paused"), problems
 
 
+def test_a_result_field_made_optional_or_a_field_added_to_an_inline_object_fails() -> None:
+    def change(schema: dict[str, Any]) -> None:
+        schema["$defs"]["OperationResult"]["required"].remove("id")
+        schema["$defs"]["SpaceConfig"]["properties"]["capabilities"]["properties"]["gpu"] = {"type": "boolean"}
+
+    problems = scratch(change)
+    assert found(problems, "OperationResult", "id is optional"), problems
+    assert found(problems, "SpaceConfig.capabilities", "gpu"), problems
+
+
 def test_a_method_added_to_the_schema_fails() -> None:
     problems = scratch(lambda schema: schema["methods"].update({"space.rename": {"access": "supervisor", "params": {}}}))
     assert found(problems, "method space.rename"), problems

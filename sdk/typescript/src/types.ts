@@ -140,8 +140,10 @@ export interface Decision {
 /** A policy rule (what an `always` approval saves). */
 export interface PolicyRule {
   name: string;
-  kinds?: OpKind[];
-  paths?: string[];
+  /** The operation kinds it applies to; empty means every kind. */
+  kinds: OpKind[];
+  /** Path globs it applies to; empty means every path. */
+  paths: string[];
   command?: string[] | null;
   decision: Verdict;
   reason: string;

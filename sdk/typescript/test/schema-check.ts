@@ -33,6 +33,9 @@ export interface Property {
   enum?: string[];
   const?: string;
   items?: Property;
+  required?: string[];
+  properties?: Record<string, Property>;
+  additionalProperties?: boolean | Property;
 }
 
 /** The SDK's source files the check reads. */
@@ -125,11 +128,6 @@ function interfaceMembers(source: string, name: string): Map<string, Member> | u
   return members;
 }
 
-function interfaceFields(source: string, name: string): Set<string> | undefined {
-  const members = interfaceMembers(source, name);
-  return members === undefined ? undefined : new Set(members.keys());
-}
-
 /** The TypeScript type a schema property stands for, as its sorted union members. */
 function expectedType(property: Property): string[] {
   if (property.$ref !== undefined) {
@@ -138,6 +136,9 @@ function expectedType(property: Property): string[] {
   }
   if (property.const !== undefined) return [JSON.stringify(property.const)];
   if (property.enum !== undefined) return property.enum.map((value) => JSON.stringify(value)).sort();
+  if (typeof property.additionalProperties === "object") {
+    return [`Record<string, ${expectedType(property.additionalProperties).join(" | ")}>`];
+  }
   const types = Array.isArray(property.type) ? property.type : [property.type ?? "unknown"];
   const scalar: Record<string, string> = { string: "string", integer: "number", number: "number", boolean: "boolean", null: "null" };
   return types
@@ -152,6 +153,7 @@ function declaredType(text: string): string[] {
 
 /** The differences between declared `members` and a schema object's fields, requirements and types. */
 function compareMembers(
+  types: string,
   what: string,
   members: Map<string, Member>,
   properties: Record<string, Property>,
@@ -163,6 +165,13 @@ function compareMembers(
     if (member === undefined) continue;
     if (member.optional === required.has(field)) {
       found.push(`${what}: ${field} is ${required.has(field) ? "required" : "optional"} in the schema, not in the SDK`);
+    }
+    if (property.properties !== undefined) {
+      // An inline object: the interface the SDK names for it, field by field.
+      const inline = interfaceMembers(types, member.type);
+      if (inline === undefined) found.push(`${what}: ${field} is an object in the schema, ${member.type} in the SDK`);
+      else found.push(...compareMembers(types, `${what}.${field}`, inline, property.properties, new Set(property.required ?? [])));
+      continue;
     }
     const expected = expectedType(property);
     const declared = declaredType(member.type);
@@ -189,7 +198,7 @@ function paramsMismatches(schema: Schema, types: string): string[] {
     }
     const members = interfaceMembers(types, name);
     if (members === undefined) found.push(`${name}: no interface in types.ts`);
-    else found.push(...compareMembers(name, members, definition.properties ?? {}, new Set(definition.required ?? [])));
+    else found.push(...compareMembers(types, name, members, definition.properties ?? {}, new Set(definition.required ?? [])));
   }
   return found;
 }
@@ -222,7 +231,7 @@ function eventMismatches(schema: Schema, types: string): string[] {
       properties[field] = field === "type" ? { const: kind } : event.properties?.[field] ?? {};
     }
     const required = new Set([...(event.required ?? []), ...(variant.required ?? [])]);
-    found.push(...compareMembers(`Event ${kind}`, members, properties, required));
+    found.push(...compareMembers(types, `Event ${kind}`, members, properties, required));
   }
   return found;
 }
@@ -261,9 +270,9 @@ export function schemaMismatches(schema: Schema, sources: Sources): string[] {
         else found.push(...differ(`Op ${kind}`, fieldsOf(`{\n${member.slice(1, -1).split(";").join(";\n")}\n}`), new Set(Object.keys(variant.properties))));
       }
     } else if (definition.properties) {
-      const fields = interfaceFields(sources.types, sdkName);
-      if (fields === undefined) found.push(`${name}: no interface in types.ts`);
-      else found.push(...differ(name, fields, new Set(Object.keys(definition.properties))));
+      const members = interfaceMembers(sources.types, sdkName);
+      if (members === undefined) found.push(`${name}: no interface in types.ts`);
+      else found.push(...compareMembers(sources.types, name, members, definition.properties, new Set(definition.required ?? [])));
     }
   }
   found.push(...paramsMismatches(schema, sources.types), ...eventMismatches(schema, sources.types));

@@ -75,6 +75,16 @@ describe("the SDK's types against schema/protocol.schema.json", () => {
     assertFound(found, "Event (kinds)", "paused");
   });
 
+  test("a result field made optional, or a field added to an inline object, fails", () => {
+    const found = withScratchSchema((schema) => {
+      schema.$defs.OperationResult.required = (schema.$defs.OperationResult.required ?? []).filter((f) => f !== "id");
+      const capabilities = schema.$defs.SpaceConfig.properties?.capabilities;
+      if (capabilities?.properties) capabilities.properties.gpu = { type: "boolean" };
+    });
+    assertFound(found, "OperationResult", "id is optional");
+    assertFound(found, "SpaceConfig.capabilities", "gpu");
+  });
+
   test("a method added to the schema fails", () => {
     const found = withScratchSchema((schema) => {
       schema.methods["space.rename"] = { access: "supervisor" };
