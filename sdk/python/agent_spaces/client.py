@@ -14,18 +14,36 @@ from .types import (
     UndoOutcome,
     ApprovalChoice,
     ApprovalExtension,
+    ApprovalExtendParams,
+    ApprovalListParams,
     ApprovalRequest,
+    ApprovalResolveParams,
     Backend,
+    CancelParams,
+    ChangesParams,
     ContentEncoding,
     Decision,
+    Empty,
+    FileDeleteParams,
+    FileListParams,
+    FileReadParams,
+    FileWriteParams,
+    HelloParams,
     HelloResult,
     Op,
     OperationResult,
     PolicyPreset,
     PolicyRule,
+    RestoreParams,
     Role,
     SpaceConfig,
+    SpaceCreateParams,
     SpaceEvent,
+    SpaceNameParams,
+    SubmitParams,
+    SubscribeParams,
+    UndoParams,
+    UnsubscribeParams,
     WorkspaceEntry,
 )
 
@@ -33,6 +51,7 @@ EventHandler = Callable[[SpaceEvent], None]
 """Receives an operation's events as they happen."""
 
 R = TypeVar("R", bound=Mapping[str, Any])
+P = TypeVar("P", bound=Mapping[str, Any])
 
 
 def default_home(env: Mapping[str, str] | None = None) -> str:
@@ -143,7 +162,7 @@ class SpacesClient:
         client: str | None = None,
     ) -> HelloResult:
         """Says who this connection is; send again to change role."""
-        params = _drop_none(role=role, token=token, space=space, client=client)
+        params = _params(HelloParams, role=role, token=token, space=space, client=client)
         self.info = await self.call("hello", params)
         return self.info
 
@@ -152,21 +171,21 @@ class SpacesClient:
         workspace: str | None = None, network: bool | None = None, image: str | None = None,
     ) -> SpaceConfig:
         """Creates a space (policy ``standard`` and backend ``bubblewrap`` unless given)."""
-        params = _drop_none(
-            name=name, policy=policy, backend=backend, workspace=workspace, network=network, image=image)
+        params = _params(
+            SpaceCreateParams, name=name, policy=policy, backend=backend, workspace=workspace, network=network, image=image)
         return await self.call("space.create", params)
 
     async def list_spaces(self) -> list[SpaceConfig]:
         """Every space's configuration."""
-        return (await self.call("space.list"))["spaces"]
+        return (await self.call("space.list", Empty()))["spaces"]
 
     async def get_space(self, name: str) -> SpaceConfig:
         """One space's configuration; ``OperationError`` with code ``spaceNotFound`` if there is none."""
-        return await self.call("space.get", {"name": name})
+        return await self.call("space.get", SpaceNameParams(name=name))
 
     async def delete_space(self, name: str) -> None:
         """Deletes a space (supervisors only)."""
-        await self.call("space.delete", {"name": name})
+        await self.call("space.delete", SpaceNameParams(name=name))
 
     def space(self, name: str) -> Space:
         """A handle for running operations in a space (no request is made)."""
@@ -184,11 +203,11 @@ class SpacesClient:
 
     async def check_policy(self, space: str, op: Op) -> Decision:
         """What the space's policy says about an operation, without running it."""
-        return await self.call("policy.check", {"space": space, "op": op})
+        return await self.call("policy.check", SubmitParams(space=space, op=op))
 
     async def approvals(self, space: str | None = None) -> list[ApprovalRequest]:
         """The approval requests waiting (in one space, or every one this connection may see)."""
-        return (await self.call("approval.list", _drop_none(space=space)))["approvals"]
+        return (await self.call("approval.list", _params(ApprovalListParams, space=space)))["approvals"]
 
     async def resolve_approval(
         self, id: str, decision: ApprovalChoice, *, feedback: str | None = None,
@@ -199,7 +218,9 @@ class SpacesClient:
         With ``deny``, ``feedback`` goes back to the agent as the reason; with ``always``,
         ``rules`` (default: the suggested ones) are saved to the space's policy.
         """
-        await self.call("approval.resolve", _drop_none(id=id, decision=decision, feedback=feedback, rules=rules))
+        await self.call(
+            "approval.resolve",
+            _params(ApprovalResolveParams, id=id, decision=decision, feedback=feedback, rules=rules))
 
     async def extend_approval(self, id: str, seconds: int | None = None) -> ApprovalExtension:
         """Gives an approval request more time (supervisors only).
@@ -207,7 +228,7 @@ class SpacesClient:
         ``seconds`` (1 to 3600), or by default the time it was first given. Over a request's life
         its deadline moves an hour at most.
         """
-        return await self.call("approval.extend", _drop_none(id=id, seconds=seconds))
+        return await self.call("approval.extend", _params(ApprovalExtendParams, id=id, seconds=seconds))
 
     async def subscribe(self, space: str | None = None, from_seq: int | None = None) -> Subscription:
         """Follows a space's journal (every space, for a supervisor, without ``space``).
@@ -221,43 +242,44 @@ class SpacesClient:
             created.append(Subscription(self._connection, result["subscription"], result["spaces"]))
 
         await self._connection.request(
-            "events.subscribe", _drop_none(space=space, fromSeq=from_seq), on_answer=on_answer)
+            "events.subscribe", _params(SubscribeParams, space=space, fromSeq=from_seq), on_answer=on_answer)
         return created[0]
 
     async def list_files(self, space: str, path: str = "") -> list[WorkspaceEntry]:
         """Lists a workspace folder (supervisors only)."""
-        return (await self.call("file.list", {"space": space, "path": path}))["entries"]
+        return (await self.call("file.list", FileListParams(space=space, path=path)))["entries"]
 
     async def read_file(self, space: str, path: str) -> OperationResult:
         """Reads a file as the person (supervisors only; not subject to the policy)."""
-        return _checked(await self.call("file.read", {"space": space, "path": path}))
+        return _checked(await self.call("file.read", FileReadParams(space=space, path=path)))
 
     async def write_file(
         self, space: str, path: str, content: str, *, encoding: ContentEncoding | None = None,
     ) -> OperationResult:
         """Writes a file as the person (supervisors only; not subject to the policy)."""
-        params = _drop_none(space=space, path=path, content=content, encoding=encoding)
+        params = _params(FileWriteParams, space=space, path=path, content=content, encoding=encoding)
         return _checked(await self.call("file.write", params))
 
     async def delete_file(self, space: str, path: str, *, recursive: bool = False) -> OperationResult:
         """Deletes a file as the person (supervisors only; not subject to the policy)."""
-        return _checked(await self.call("file.delete", {"space": space, "path": path, "recursive": recursive}))
+        return _checked(await self.call(
+            "file.delete", FileDeleteParams(space=space, path=path, recursive=recursive)))
 
     async def changes(self, space: str, op: str, *, diff: bool = True) -> ChangesAnswer:
         """What an operation changed: its change record and a readable diff (``op.changes``)."""
-        return cast(ChangesAnswer, await self.call("op.changes", {"space": space, "op": op, "diff": diff}))
+        return cast(ChangesAnswer, await self.call("op.changes", ChangesParams(space=space, op=op, diff=diff)))
 
     async def change_list(self, space: str, *, limit: int = 50) -> dict[str, Any]:
         """The newest change records of a space, newest first (``op.changes`` without ``op``)."""
-        return cast(dict[str, Any], await self.call("op.changes", {"space": space, "limit": limit}))
+        return cast(dict[str, Any], await self.call("op.changes", ChangesParams(space=space, limit=limit)))
 
     async def undo(self, space: str, op: str) -> UndoOutcome:
         """Undoes one operation as the person (``op.undo``, supervisors only)."""
-        return cast(UndoOutcome, await self.call("op.undo", {"space": space, "op": op}))
+        return cast(UndoOutcome, await self.call("op.undo", UndoParams(space=space, op=op)))
 
     async def restore(self, space: str, before: str) -> UndoOutcome:
         """Restores a workspace to before an operation (``space.restore``, supervisors only)."""
-        return cast(UndoOutcome, await self.call("space.restore", {"space": space, "before": before}))
+        return cast(UndoOutcome, await self.call("space.restore", RestoreParams(space=space, before=before)))
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         """Calls any method; raises the error a JSON-RPC error stands for."""
@@ -406,8 +428,7 @@ class Operation(Generic[R]):
                 on_event(event)
 
         self._connection = connection
-        params = _drop_none(space=space, op=op, reason=reason)
-        params["streamsOutput"] = True
+        params = _params(SubmitParams, space=space, op=op, streamsOutput=True, reason=reason)
         self._id, self._future = connection.send("op.submit", params, on_event=handle)
         self._future.add_done_callback(self._finish)
 
@@ -416,7 +437,7 @@ class Operation(Generic[R]):
         it started, an approval wait ends. Awaiting it then raises :class:`OperationError` with
         code ``cancelled`` (or gives the result, if it ended first)."""
         if self._id is not None and not self._future.done():
-            self._connection.notify("request.cancel", {"id": self._id})
+            self._connection.notify("request.cancel", CancelParams(id=self._id))
 
     def _finish(self, future: asyncio.Future[Any]) -> None:
         error = None if future.cancelled() else future.exception()
@@ -451,7 +472,7 @@ class Subscription:
         """Unsubscribes and ends the iteration."""
         self._connection.close_stream(self.id)
         if not self._connection.lost:
-            await self._connection.request("events.unsubscribe", {"subscription": self.id})
+            await self._connection.request("events.unsubscribe", UnsubscribeParams(subscription=self.id))
 
     async def __aenter__(self) -> Subscription:
         return self
@@ -641,8 +662,9 @@ class _EventStream:
         return cast(SpaceEvent, event)
 
 
-def _drop_none(**params: Any) -> dict[str, Any]:
-    return {key: value for key, value in params.items() if value is not None}
+def _params(kind: Callable[..., P], **fields: Any) -> P:
+    """The params ``kind`` (one of the declared params types) with the fields that are not None."""
+    return kind(**{key: value for key, value in fields.items() if value is not None})
 
 
 def _checked(result: OperationResult) -> OperationResult:

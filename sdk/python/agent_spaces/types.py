@@ -77,12 +77,15 @@ Op = Union[CreateFileOp, ReadFileOp, EditFileOp, DeleteFileOp, ShellOp, MessageO
 """One of the six operations, e.g. ``{"kind": "readFile", "path": "a.txt"}``."""
 
 
-class HelloResult(TypedDict, total=False):
-    """The answer to ``hello``."""
-
+class _HelloResultBase(TypedDict):
     version: str
     protocolVersion: int
     role: Role
+
+
+class HelloResult(_HelloResultBase, total=False):
+    """The answer to ``hello``."""
+
     space: str
 
 
@@ -121,21 +124,24 @@ class UndoConfig(TypedDict):
     enabled: bool
 
 
-class SpaceConfig(TypedDict, total=False):
-    """A space's stored configuration."""
-
+class _SpaceConfigBase(TypedDict):
     name: str
     created: str
     workspace: str
     ownsWorkspace: bool
     policy: PolicyPreset
     backend: Backend
-    image: str
-    engine: str
     capabilities: Capabilities
     limits: SpaceLimits
     environment: dict[str, str]
     undo: UndoConfig
+
+
+class SpaceConfig(_SpaceConfigBase, total=False):
+    """A space's stored configuration."""
+
+    image: str
+    engine: str
 
 
 class Decision(TypedDict):
@@ -161,14 +167,17 @@ class StreamedOutput(TypedDict):
     stderr: int
 
 
-class OperationResult(TypedDict, total=False):
-    """What comes back for one operation; the fields beyond the first five depend on kind and status."""
-
+class _OperationResultBase(TypedDict):
     id: str
     space: str
     kind: OpKind
     status: Status
     durationMs: int
+
+
+class OperationResult(_OperationResultBase, total=False):
+    """What comes back for one operation; the fields beyond the first five depend on kind and status."""
+
     # readFile (events carry no content: size and sha256 say what was read)
     content: str
     encoding: ContentEncoding
@@ -206,24 +215,30 @@ class ProtectedChange(_ProtectedChangeBase, total=False):
     error: str
 
 
-class ChangeSummary(TypedDict, total=False):
-    """What one operation changed (``record`` is its id): ``3 changed, 1 added, 2 deleted``."""
-
+class _ChangeSummaryBase(TypedDict):
     record: str
     changed: int
     added: int
     deleted: int
+
+
+class ChangeSummary(_ChangeSummaryBase, total=False):
+    """What one operation changed (``record`` is its id): ``3 changed, 1 added, 2 deleted``."""
+
     unrestorable: int
 
 
-class UndoOutcome(TypedDict, total=False):
-    """What ``op.undo`` / ``space.restore`` did; ``id`` is the undo's own (undoable) operation."""
-
+class _UndoOutcomeBase(TypedDict):
     action: Literal["undo", "restore"]
     target: str
     id: str
     undid: list[str]
     changes: ChangeSummary
+
+
+class UndoOutcome(_UndoOutcomeBase, total=False):
+    """What ``op.undo`` / ``space.restore`` did; ``id`` is the undo's own (undoable) operation."""
+
     recovered: bool
 
 
@@ -267,11 +282,14 @@ class ChangeRecord(_ChangeRecordBase, total=False):
     undid: list[str]
 
 
-class ChangesAnswer(TypedDict, total=False):
-    """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
-
+class _ChangesAnswerBase(TypedDict):
     op: str
     status: Literal["recorded", "none", "gone"]
+
+
+class ChangesAnswer(_ChangesAnswerBase, total=False):
+    """``op.changes`` for one operation: ``status`` is ``recorded``, ``none`` or ``gone``."""
+
     record: ChangeRecord
     diff: str
     message: str
@@ -298,42 +316,163 @@ class ChangesList(TypedDict):
     kept: int
 
 
-class SpaceEvent(TypedDict, total=False):
-    """One journal record: ``seq``, ``time``, ``space``, ``opId``, ``type`` and the fields of its type."""
-
+class _EventBase(TypedDict):
+    #: Per space, from 1, only grows.
     seq: int
+    #: ISO 8601, UTC.
     time: str
     space: str
     opId: str
-    type: EventType
+
+
+class _ReceivedBase(_EventBase):
+    type: Literal["received"]
     actor: Actor
     op: Op
-    decision: Decision
-    resolution: str
-    #: ``received``: the agent's own stated reason, if it gave one; other types: the runtime's why.
+
+
+class ReceivedEvent(_ReceivedBase, total=False):
+    """An operation arrived; ``reason`` is the agent's own stated reason, if it gave one."""
+
     reason: str
+
+
+class DecisionEvent(_EventBase):
+    """The policy's verdict on the operation."""
+
+    type: Literal["decision"]
+    decision: Decision
+
+
+class ApprovalRequestedEvent(_EventBase):
+    """The operation waits for a person."""
+
+    type: Literal["approvalRequested"]
+    decision: Decision
+
+
+class _ApprovalResolvedBase(_EventBase):
+    type: Literal["approvalResolved"]
+    #: ``cancelled``: the agent went away.
+    resolution: Literal["once", "session", "always", "deny", "timeout", "cancelled"]
+
+
+class ApprovalResolvedEvent(_ApprovalResolvedBase, total=False):
+    """A person (or the deadline) answered the approval request."""
+
     decidedBy: DecidedBy
-    stream: Literal["stdout", "stderr"]
-    data: str
-    text: str
-    result: OperationResult
-    restored: list[ProtectedChange]
-    #: ``approvalExtended``: the request's new deadline (ISO 8601) and the seconds added.
+    reason: str
+
+
+class _ApprovalExtendedBase(_EventBase):
+    type: Literal["approvalExtended"]
+    actor: Actor
+    #: The request's new deadline (ISO 8601) and the seconds added.
     deadline: str
     seconds: int
+
+
+class ApprovalExtendedEvent(_ApprovalExtendedBase, total=False):
+    """A person gave the approval request more time."""
+
+    reason: str
+
+
+class QueuedEvent(_EventBase):
+    """The operation waits for a free slot; ``reason`` says why."""
+
+    type: Literal["queued"]
+    reason: str
+
+
+class StartedEvent(_EventBase):
+    """The operation started running."""
+
+    type: Literal["started"]
+
+
+class OutputEvent(_EventBase):
+    """A chunk of a command's output."""
+
+    type: Literal["output"]
+    stream: Literal["stdout", "stderr"]
+    data: str
+
+
+class _CompletedBase(_EventBase):
+    type: Literal["completed"]
+    result: OperationResult
+
+
+class CompletedEvent(_CompletedBase, total=False):
+    """The operation completed: its result and its change record (``record`` is its id)."""
+
     changes: ChangeSummary
+
+
+class _FailedBase(_EventBase):
+    type: Literal["failed"]
+    result: OperationResult
+
+
+class FailedEvent(_FailedBase, total=False):
+    """The operation failed; ``actor``: who sent a command that was killed with the server."""
+
+    changes: ChangeSummary
+    actor: Actor
+
+
+class DeniedEvent(_EventBase):
+    """The operation was denied."""
+
+    type: Literal["denied"]
+    result: OperationResult
+
+
+class MessageEvent(_EventBase):
+    """The agent's message to the person."""
+
+    type: Literal["message"]
+    text: str
+
+
+class ProtectedRestoredEvent(_EventBase):
+    """Protected paths a command changed without approval were put back (before its completed or failed)."""
+
+    type: Literal["protectedRestored"]
+    restored: list[ProtectedChange]
+    reason: str
+
+
+class UndoneEvent(_EventBase):
+    """A person's undo or restore took operations back."""
+
+    type: Literal["undone"]
+    actor: Actor
     undo: UndoOutcome
+    changes: ChangeSummary
 
 
-class PolicyRule(TypedDict, total=False):
-    """A policy rule (what an ``always`` approval saves)."""
+SpaceEvent = Union[
+    ReceivedEvent, DecisionEvent, ApprovalRequestedEvent, ApprovalResolvedEvent, ApprovalExtendedEvent, QueuedEvent,
+    StartedEvent, OutputEvent, CompletedEvent, FailedEvent, DeniedEvent, MessageEvent, ProtectedRestoredEvent,
+    UndoneEvent,
+]
+"""One journal record (a plain dict): the common fields and its kind's own, told apart by ``event["type"]``."""
 
+
+class _PolicyRuleBase(TypedDict):
     name: str
     kinds: list[OpKind]
     paths: list[str]
-    command: list[str] | None
     decision: Verdict
     reason: str
+
+
+class PolicyRule(_PolicyRuleBase, total=False):
+    """A policy rule (what an ``always`` approval saves)."""
+
+    command: list[str] | None
 
 
 class _ApprovalRequestBase(TypedDict):
@@ -379,3 +518,179 @@ class WorkspaceEntry(TypedDict):
     kind: Literal["file", "directory", "symlink", "other"]
     size: int
     modified: float
+
+
+RequestId = Union[int, str]
+"""A JSON-RPC request id."""
+
+
+class HelloParams(TypedDict, total=False):
+    """The params of ``hello``."""
+
+    role: Role
+    token: str
+    space: str
+    client: str
+
+
+class CancelParams(TypedDict):
+    """The params of ``request.cancel``: the id of a running request of the same connection."""
+
+    id: RequestId
+
+
+class _SpaceCreateBase(TypedDict):
+    name: str
+
+
+class SpaceCreateParams(_SpaceCreateBase, total=False):
+    """The params of ``space.create``."""
+
+    policy: PolicyPreset
+    backend: Backend
+    workspace: str
+    network: bool
+    image: str
+
+
+class SpaceNameParams(TypedDict):
+    """The params of ``space.get`` and ``space.delete``."""
+
+    name: str
+
+
+class _SubmitBase(TypedDict):
+    space: str
+    op: Op
+
+
+class SubmitParams(_SubmitBase, total=False):
+    """The params of ``op.submit`` and ``policy.check``."""
+
+    events: bool
+    streamsOutput: bool
+    reason: str
+
+
+class SubscribeParams(TypedDict, total=False):
+    """The params of ``events.subscribe``."""
+
+    space: str
+    fromSeq: int
+
+
+class UnsubscribeParams(TypedDict):
+    """The params of ``events.unsubscribe``."""
+
+    subscription: str
+
+
+class ApprovalListParams(TypedDict, total=False):
+    """The params of ``approval.list``."""
+
+    space: str
+
+
+class _ApprovalResolveBase(TypedDict):
+    id: str
+    decision: ApprovalChoice
+
+
+class ApprovalResolveParams(_ApprovalResolveBase, total=False):
+    """The params of ``approval.resolve``."""
+
+    feedback: str
+    rules: list[PolicyRule]
+
+
+class _ApprovalExtendBase(TypedDict):
+    id: str
+
+
+class ApprovalExtendParams(_ApprovalExtendBase, total=False):
+    """The params of ``approval.extend``."""
+
+    seconds: int
+
+
+class _InSpace(TypedDict):
+    space: str
+
+
+class _SpacePath(_InSpace):
+    path: str
+
+
+class FileListParams(_InSpace, total=False):
+    """The params of ``file.list``."""
+
+    path: str
+
+
+class FileReadParams(_SpacePath):
+    """The params of ``file.read``."""
+
+
+class _FileWriteBase(_SpacePath):
+    content: str
+
+
+class FileWriteParams(_FileWriteBase, total=False):
+    """The params of ``file.write``."""
+
+    encoding: ContentEncoding
+
+
+class FileDeleteParams(_SpacePath, total=False):
+    """The params of ``file.delete``."""
+
+    recursive: bool
+
+
+class ChangesParams(_InSpace, total=False):
+    """The params of ``op.changes``: one operation's record (``op``), or the newest ``limit`` records."""
+
+    op: str
+    diff: bool
+    limit: int
+
+
+class UndoParams(_InSpace):
+    """The params of ``op.undo``."""
+
+    op: str
+
+
+class RestoreParams(_InSpace):
+    """The params of ``space.restore``."""
+
+    before: str
+
+
+class Empty(TypedDict):
+    """The params of a method that takes none."""
+
+
+METHOD_PARAMS: dict[str, type] = {
+    "hello": HelloParams,
+    "request.cancel": CancelParams,
+    "space.create": SpaceCreateParams,
+    "space.list": Empty,
+    "space.get": SpaceNameParams,
+    "space.delete": SpaceNameParams,
+    "op.submit": SubmitParams,
+    "events.subscribe": SubscribeParams,
+    "events.unsubscribe": UnsubscribeParams,
+    "approval.list": ApprovalListParams,
+    "approval.resolve": ApprovalResolveParams,
+    "approval.extend": ApprovalExtendParams,
+    "policy.check": SubmitParams,
+    "file.list": FileListParams,
+    "file.read": FileReadParams,
+    "file.write": FileWriteParams,
+    "file.delete": FileDeleteParams,
+    "op.changes": ChangesParams,
+    "op.undo": UndoParams,
+    "space.restore": RestoreParams,
+}
+"""Each method's params type: what the client sends (checked against the schema's ``methods``)."""

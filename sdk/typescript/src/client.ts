@@ -12,7 +12,10 @@ import type {
   ApprovalRequest,
   ContentEncoding,
   Decision,
+  HelloParams,
   HelloResult,
+  Method,
+  MethodParams,
   Op,
   OperationResult,
   PolicyRule,
@@ -22,6 +25,8 @@ import type {
   SpaceConfig,
   SpaceEvent,
   SpaceOptions,
+  SubmitParams,
+  SubscribeParams,
   WorkspaceEntry,
 } from "./types.js";
 
@@ -132,29 +137,29 @@ export class SpacesClient {
   constructor(private readonly connection: Connection) {}
 
   /** Says who this connection is; send again to change role. */
-  async hello(params: { role?: Role; token?: string; space?: string; client?: string } = {}): Promise<HelloResult> {
-    this.info = await this.call<HelloResult>("hello", params);
+  async hello(params: HelloParams = {}): Promise<HelloResult> {
+    this.info = await this.send<HelloResult, "hello">("hello", params);
     return this.info;
   }
 
   /** Creates a space (policy `standard` and backend `bubblewrap` unless given). */
   createSpace(name: string, options: SpaceOptions = {}): Promise<SpaceConfig> {
-    return this.call("space.create", { name, ...options });
+    return this.send("space.create", { name, ...options });
   }
 
   /** Every space's configuration. */
   async listSpaces(): Promise<SpaceConfig[]> {
-    return (await this.call<{ spaces: SpaceConfig[] }>("space.list")).spaces;
+    return (await this.send<{ spaces: SpaceConfig[] }, "space.list">("space.list", {})).spaces;
   }
 
   /** One space's configuration; `OperationError` with code `spaceNotFound` if there is none. */
   getSpace(name: string): Promise<SpaceConfig> {
-    return this.call("space.get", { name });
+    return this.send("space.get", { name });
   }
 
   /** Deletes a space (supervisors only). */
   async deleteSpace(name: string): Promise<void> {
-    await this.call("space.delete", { name });
+    await this.send("space.delete", { name });
   }
 
   /** A handle for running operations in a space (no request is made). */
@@ -172,12 +177,12 @@ export class SpacesClient {
 
   /** What the space's policy says about an operation, without running it. */
   checkPolicy(space: string, op: Op): Promise<Decision> {
-    return this.call("policy.check", { space, op });
+    return this.send("policy.check", { space, op });
   }
 
   /** The approval requests waiting (in one space, or every one this connection may see). */
   async approvals(space?: string): Promise<ApprovalRequest[]> {
-    return (await this.call<{ approvals: ApprovalRequest[] }>("approval.list", { space })).approvals;
+    return (await this.send<{ approvals: ApprovalRequest[] }, "approval.list">("approval.list", { space })).approvals;
   }
 
   /**
@@ -189,7 +194,7 @@ export class SpacesClient {
     decision: ApprovalChoice,
     options: { feedback?: string; rules?: PolicyRule[] } = {},
   ): Promise<void> {
-    await this.call("approval.resolve", { id, decision, ...options });
+    await this.send("approval.resolve", { id, decision, ...options });
   }
 
   /**
@@ -197,14 +202,14 @@ export class SpacesClient {
    * the time it was first given. Over a request's life its deadline moves an hour at most.
    */
   extendApproval(id: string, seconds?: number): Promise<ApprovalExtension> {
-    return this.call("approval.extend", seconds === undefined ? { id } : { id, seconds });
+    return this.send("approval.extend", seconds === undefined ? { id } : { id, seconds });
   }
 
   /**
    * Follows a space's journal (every space, for a supervisor, without `space`), replaying
    * from `fromSeq` (inclusive) when given. Iterate the subscription; `close()` it to stop.
    */
-  async subscribe(options: { space?: string; fromSeq?: number } = {}): Promise<Subscription> {
+  async subscribe(options: SubscribeParams = {}): Promise<Subscription> {
     let subscription!: Subscription;
     // Registered as the answer is read, before the line with the first event.
     await this.connection.request("events.subscribe", options, {
@@ -218,7 +223,7 @@ export class SpacesClient {
 
   /** Lists a workspace folder (supervisors only). */
   async listFiles(space: string, path = ""): Promise<WorkspaceEntry[]> {
-    return (await this.call<{ entries: WorkspaceEntry[] }>("file.list", { space, path })).entries;
+    return (await this.send<{ entries: WorkspaceEntry[] }, "file.list">("file.list", { space, path })).entries;
   }
 
   /** Reads a file as the person (supervisors only; not subject to the policy). */
@@ -238,27 +243,27 @@ export class SpacesClient {
 
   /** What an operation changed: its change record and a readable diff (`op.changes`). */
   changes(space: string, op: string, options: { diff?: boolean } = {}): Promise<ChangesAnswer> {
-    return this.call("op.changes", { space, op, ...options });
+    return this.send("op.changes", { space, op, ...options });
   }
 
   /** The newest change records of a space, newest first (`op.changes` without `op`). */
   changeList(space: string, options: { limit?: number } = {}): Promise<ChangesList> {
-    return this.call("op.changes", { space, ...options });
+    return this.send("op.changes", { space, ...options });
   }
 
   /** Undoes one operation as the person (`op.undo`, supervisors only); refused with code `undoRefused`. */
   undo(space: string, op: string): Promise<UndoOutcome> {
-    return this.call("op.undo", { space, op });
+    return this.send("op.undo", { space, op });
   }
 
   /** Restores a workspace to before an operation (`space.restore`, supervisors only). */
   restore(space: string, before: string): Promise<UndoOutcome> {
-    return this.call("space.restore", { space, before });
+    return this.send("space.restore", { space, before });
   }
 
   /** Calls any method; rejects with the error the JSON-RPC error stands for. */
   call<T = unknown>(method: string, params: object = {}): Promise<T> {
-    return this.connection.request(method, params) as Promise<T>;
+    return this.connection.request(method as Method, params as MethodParams[Method]) as Promise<T>;
   }
 
   /** Closes the connection (the server cancels this connection's running operations). */
@@ -266,8 +271,16 @@ export class SpacesClient {
     this.connection.close();
   }
 
-  private async personEdit<R extends OperationResult>(method: string, params: object): Promise<R> {
-    const result = await this.call<R>(method, params);
+  /** Sends one of the protocol's methods with its declared params. */
+  private send<T, M extends Method = Method>(method: M, params: MethodParams[M]): Promise<T> {
+    return this.connection.request(method, params) as Promise<T>;
+  }
+
+  private async personEdit<R extends OperationResult, M extends "file.read" | "file.write" | "file.delete">(
+    method: M,
+    params: MethodParams[M],
+  ): Promise<R> {
+    const result = await this.send<R, M>(method, params);
     const error = errorFromResult(result);
     if (error) throw error;
     return result;
@@ -314,7 +327,7 @@ export class Space {
     return this.submit<ShellResult>(op, {
       reason,
       onEvent: (event) => {
-        if (event.type === "output" && event.data !== undefined) {
+        if (event.type === "output") {
           (event.stream === "stderr" ? onStderr : onStdout)?.(event.data);
         }
         onEvent?.(event);
@@ -387,10 +400,11 @@ export class Operation<R extends OperationResult = OperationResult> implements P
     // Output once: the answer refers to the output events for what they carry
     // (`streamsOutput`); their text is kept here to put stdout and stderr back together.
     const output = { stdout: [] as string[], stderr: [] as string[] };
-    const params = reason === undefined ? { space, op, streamsOutput: true } : { space, op, streamsOutput: true, reason };
+    const params: SubmitParams =
+      reason === undefined ? { space, op, streamsOutput: true } : { space, op, streamsOutput: true, reason };
     const request = connection.request("op.submit", params, {
       onEvent: (event) => {
-        if (event.type === "output") output[event.stream === "stderr" ? "stderr" : "stdout"].push(event.data ?? "");
+        if (event.type === "output") output[event.stream === "stderr" ? "stderr" : "stdout"].push(event.data);
         this.events.push(event);
         onEvent?.(event);
       },
@@ -500,7 +514,11 @@ class Connection {
     );
   }
 
-  request(method: string, params: object, hooks: Omit<Pending, "resolve" | "reject"> = {}): Promise<unknown> {
+  request<M extends Method>(
+    method: M,
+    params: MethodParams[M],
+    hooks: Omit<Pending, "resolve" | "reject"> = {},
+  ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(this.lost);
       const id = ++this.nextId;
@@ -511,7 +529,7 @@ class Connection {
   }
 
   /** Sends a notification (no answer comes). */
-  notify(method: string, params: object): void {
+  notify<M extends Method>(method: M, params: MethodParams[M]): void {
     if (!this.lost) this.socket.write(JSON.stringify({ jsonrpc: "2.0", method, params }) + "\n");
   }
 

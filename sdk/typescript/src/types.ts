@@ -140,8 +140,10 @@ export interface Decision {
 /** A policy rule (what an `always` approval saves). */
 export interface PolicyRule {
   name: string;
-  kinds?: OpKind[];
-  paths?: string[];
+  /** The operation kinds it applies to; empty means every kind. */
+  kinds: OpKind[];
+  /** Path globs it applies to; empty means every path. */
+  paths: string[];
   command?: string[] | null;
   decision: Verdict;
   reason: string;
@@ -249,40 +251,136 @@ export interface ProtectedChange {
   error?: string;
 }
 
-/** One journal record; the fields after `type` depend on the type. */
-export interface SpaceEvent {
+/** The fields every event has. */
+export interface EventBase {
   /** Per space, from 1, only grows. */
   seq: number;
   /** ISO 8601, UTC. */
   time: string;
   space: string;
   opId: string;
-  type: EventType;
-  actor?: Actor;
-  op?: Op;
-  decision?: Decision;
-  /** approvalResolved: once, session, always, deny, timeout, or cancelled (the agent went away). */
-  resolution?: string;
-  /** received: the agent's own stated reason, if it gave one; other types: the runtime's why. */
-  reason?: string;
-  decidedBy?: DecidedBy;
-  /** output: `stdout` or `stderr`, and the chunk. */
-  stream?: "stdout" | "stderr";
-  data?: string;
-  /** message: the agent's text. */
-  text?: string;
-  /** completed, failed, denied: the result. */
-  result?: OperationResult;
-  /** protectedRestored: what was put back (before the command's completed or failed). */
-  restored?: ProtectedChange[];
-  /** approvalExtended: the request's new deadline (ISO 8601) and the seconds added. */
-  deadline?: string;
-  seconds?: number;
-  /** completed, failed, undone: the operation's change record (`record` is its id) and what it changed. */
-  changes?: ChangeSummary;
-  /** undone: what a person's undo or restore took back. */
-  undo?: UndoOutcome;
 }
+
+/** An operation arrived (`reason`: the agent's own stated reason, if it gave one). */
+export interface ReceivedEvent extends EventBase {
+  type: "received";
+  actor: Actor;
+  op: Op;
+  reason?: string;
+}
+
+/** The policy's verdict on the operation. */
+export interface DecisionEvent extends EventBase {
+  type: "decision";
+  decision: Decision;
+}
+
+/** The operation waits for a person. */
+export interface ApprovalRequestedEvent extends EventBase {
+  type: "approvalRequested";
+  decision: Decision;
+}
+
+/** A person (or the deadline) answered the approval request. */
+export interface ApprovalResolvedEvent extends EventBase {
+  type: "approvalResolved";
+  /** once, session, always, deny, timeout, or cancelled (the agent went away). */
+  resolution: "once" | "session" | "always" | "deny" | "timeout" | "cancelled";
+  decidedBy?: DecidedBy;
+  reason?: string;
+}
+
+/** A person gave the approval request more time. */
+export interface ApprovalExtendedEvent extends EventBase {
+  type: "approvalExtended";
+  actor: Actor;
+  /** The request's new deadline (ISO 8601). */
+  deadline: string;
+  /** The seconds added. */
+  seconds: number;
+  reason?: string;
+}
+
+/** The operation waits for a free slot (`reason` says why). */
+export interface QueuedEvent extends EventBase {
+  type: "queued";
+  reason: string;
+}
+
+/** The operation started running. */
+export interface StartedEvent extends EventBase {
+  type: "started";
+}
+
+/** A chunk of a command's output. */
+export interface OutputEvent extends EventBase {
+  type: "output";
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+/** The operation completed, with its result and what it changed. */
+export interface CompletedEvent extends EventBase {
+  type: "completed";
+  result: OperationResult;
+  /** The operation's change record (`record` is its id) and what it changed. */
+  changes?: ChangeSummary;
+}
+
+/** The operation failed (`actor`: who sent a command that was killed with the server). */
+export interface FailedEvent extends EventBase {
+  type: "failed";
+  result: OperationResult;
+  changes?: ChangeSummary;
+  actor?: Actor;
+}
+
+/** The operation was denied. */
+export interface DeniedEvent extends EventBase {
+  type: "denied";
+  result: OperationResult;
+}
+
+/** The agent's message to the person. */
+export interface MessageEvent extends EventBase {
+  type: "message";
+  text: string;
+}
+
+/** Protected paths a command changed without approval were put back (before its completed or failed). */
+export interface ProtectedRestoredEvent extends EventBase {
+  type: "protectedRestored";
+  restored: ProtectedChange[];
+  reason: string;
+}
+
+/** A person's undo or restore took operations back. */
+export interface UndoneEvent extends EventBase {
+  type: "undone";
+  actor: Actor;
+  undo: UndoOutcome;
+  changes: ChangeSummary;
+}
+
+/**
+ * One journal record: the common fields and its kind's own, discriminated by `type`
+ * (`if (event.type === "output") event.data` is a string).
+ */
+export type SpaceEvent =
+  | ReceivedEvent
+  | DecisionEvent
+  | ApprovalRequestedEvent
+  | ApprovalResolvedEvent
+  | ApprovalExtendedEvent
+  | QueuedEvent
+  | StartedEvent
+  | OutputEvent
+  | CompletedEvent
+  | FailedEvent
+  | DeniedEvent
+  | MessageEvent
+  | ProtectedRestoredEvent
+  | UndoneEvent;
 
 /** What one operation changed in the workspace (`3 changed, 1 added, 2 deleted`). */
 export interface ChangeSummary {
@@ -401,3 +499,147 @@ export interface WorkspaceEntry {
   /** The modification time in unix seconds. */
   modified: number;
 }
+
+/** The params of `hello`. */
+export interface HelloParams {
+  role?: Role;
+  token?: string;
+  space?: string;
+  client?: string;
+}
+
+/** A JSON-RPC request id. */
+export type RequestId = number | string;
+
+/** The params of `request.cancel`: the id of a running request of the same connection. */
+export interface CancelParams {
+  id: RequestId;
+}
+
+/** The params of `space.create`. */
+export interface SpaceCreateParams extends SpaceOptions {
+  name: string;
+}
+
+/** The params of `space.get` and `space.delete`. */
+export interface SpaceNameParams {
+  name: string;
+}
+
+/** The params of `op.submit` and `policy.check`. */
+export interface SubmitParams {
+  space: string;
+  op: Op;
+  /** Events of the operation as notifications with this request's id. */
+  events?: boolean;
+  /** The answer refers to the output events for what they carried (see `OperationResult.streamed`). */
+  streamsOutput?: boolean;
+  reason?: string;
+}
+
+/** The params of `events.subscribe`. */
+export interface SubscribeParams {
+  space?: string;
+  fromSeq?: number;
+}
+
+/** The params of `events.unsubscribe`. */
+export interface UnsubscribeParams {
+  subscription: string;
+}
+
+/** The params of `approval.list`. */
+export interface ApprovalListParams {
+  space?: string;
+}
+
+/** The params of `approval.resolve`. */
+export interface ApprovalResolveParams {
+  id: string;
+  decision: ApprovalChoice;
+  feedback?: string;
+  rules?: PolicyRule[];
+}
+
+/** The params of `approval.extend`. */
+export interface ApprovalExtendParams {
+  id: string;
+  seconds?: number;
+}
+
+/** The params of `file.list`. */
+export interface FileListParams {
+  space: string;
+  path?: string;
+}
+
+/** The params of `file.read`. */
+export interface FileReadParams {
+  space: string;
+  path: string;
+}
+
+/** The params of `file.write`. */
+export interface FileWriteParams {
+  space: string;
+  path: string;
+  content: string;
+  encoding?: ContentEncoding;
+}
+
+/** The params of `file.delete`. */
+export interface FileDeleteParams {
+  space: string;
+  path: string;
+  recursive?: boolean;
+}
+
+/** The params of `op.changes`: one operation's record (`op`), or the newest `limit` records. */
+export interface ChangesParams {
+  space: string;
+  op?: string;
+  diff?: boolean;
+  limit?: number;
+}
+
+/** The params of `op.undo`. */
+export interface UndoParams {
+  space: string;
+  op: string;
+}
+
+/** The params of `space.restore`. */
+export interface RestoreParams {
+  space: string;
+  before: string;
+}
+
+/** The params of a method that takes none. */
+export interface Empty {}
+
+/** Each method's params: what the client sends (checked against the schema's `methods`). */
+export interface MethodParams {
+  hello: HelloParams;
+  "request.cancel": CancelParams;
+  "space.create": SpaceCreateParams;
+  "space.list": Empty;
+  "space.get": SpaceNameParams;
+  "space.delete": SpaceNameParams;
+  "op.submit": SubmitParams;
+  "events.subscribe": SubscribeParams;
+  "events.unsubscribe": UnsubscribeParams;
+  "approval.list": ApprovalListParams;
+  "approval.resolve": ApprovalResolveParams;
+  "approval.extend": ApprovalExtendParams;
+  "policy.check": SubmitParams;
+  "file.list": FileListParams;
+  "file.read": FileReadParams;
+  "file.write": FileWriteParams;
+  "file.delete": FileDeleteParams;
+  "op.changes": ChangesParams;
+  "op.undo": UndoParams;
+  "space.restore": RestoreParams;
+}
+
+/** A method of the protocol. */
+export type Method = keyof MethodParams;

@@ -6,6 +6,8 @@ import {
   DeniedError,
   OperationError,
   RequestError,
+  type ApprovalExtendedEvent,
+  type ReceivedEvent,
   type SpaceEvent,
   type SpacesClient,
 } from "../src/index.js";
@@ -136,7 +138,9 @@ describe("agent-spaces SDK against spaces serve", () => {
     const result = await operation;
     assert.equal(result.stdout, expected);
     assert.equal(result.streamed, undefined);
-    const completed = events[events.length - 1].result;
+    const last = events[events.length - 1];
+    assert.equal(last.type, "completed");
+    const completed = last.type === "completed" ? last.result : undefined;
     assert.equal(completed?.streamed?.stdout, new TextEncoder().encode(expected).length);
     assert.equal(completed?.stdout, "");
   });
@@ -258,8 +262,8 @@ describe("agent-spaces SDK against spaces serve", () => {
     }
     subscription.close();
     const mine = events.filter((event) => event.opId === result.id);
-    assert.equal(mine.find((event) => event.type === "received")?.reason, reason);
-    const more = mine.find((event) => event.type === "approvalExtended");
+    assert.equal(mine.find((event): event is ReceivedEvent => event.type === "received")?.reason, reason);
+    const more = mine.find((event): event is ApprovalExtendedEvent => event.type === "approvalExtended");
     assert.equal(more?.deadline, extended.deadline);
     assert.equal(more?.seconds, 60);
     assert.equal(more?.actor, "person");

@@ -15,6 +15,11 @@ declare module "node:net" {
     off(event: "error", listener: (error: Error) => void): this;
   }
   function createConnection(options: { path: string } | { host: string; port: number }): Socket;
+  interface Server {
+    listen(path: string, listener: () => void): this;
+    close(): this;
+  }
+  function createServer(listener: (socket: Socket) => void): Server;
 }
 
 declare module "node:fs" {
