@@ -73,6 +73,9 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
   public var message: String
   /// The underlying `errno`, when a system call failed.
   public var errno: Int32?
+  /// The JSON-RPC error code the server answered with, when this is a server's answer to a
+  /// request (``RPCErrorCode``); nil for an error raised on this side of the connection.
+  public var rpcCode: Int?
 
   /// Creates an error with a code and a message.
   public init(_ code: Code, _ message: String, errno: Int32? = nil) {
