@@ -86,6 +86,13 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
 
   public var description: String { "\(code): \(message)" }
 
+  /// The error for a Foundation file call that failed (`FileManager`, `Data.write`: they throw
+  /// untyped): `ioError`, saying what could not be done and Foundation's reason. The one mapping
+  /// of those errors.
+  public static func fileCall(_ what: String, _ error: any Error) -> SpacesError {
+    SpacesError(.ioError, "\(what): \(error.localizedDescription)")
+  }
+
   /// An operation cancelled while it ran: what it started was stopped (the backends throw it,
   /// and the runtime reports a cancelled task the same way).
   public static let runCancelled = SpacesError(
