@@ -12,21 +12,23 @@ public final class SpacesClient: Sendable {
   private let channel: Channel
 
   /// Connects to the server of the spaces home at `home` (its `spaces.sock`).
-  public static func connect(home: String) async throws -> SpacesClient {
+  public static func connect(home: String) async throws(SpacesError) -> SpacesClient {
     try await connect(unixPath: home + "/" + SpacesProtocol.socketName)
   }
 
   /// Connects to a Unix socket.
-  public static func connect(unixPath: String) async throws -> SpacesClient {
+  public static func connect(unixPath: String) async throws(SpacesError) -> SpacesClient {
     try await connect { try await $0.connect(unixDomainSocketPath: unixPath).get() }
   }
 
   /// Connects over TCP (the server listens on loopback only; say hello with the token first).
-  public static func connect(host: String, port: Int) async throws -> SpacesClient {
+  public static func connect(host: String, port: Int) async throws(SpacesError) -> SpacesClient {
     try await connect { try await $0.connect(host: host, port: port).get() }
   }
 
-  private static func connect(_ open: (ClientBootstrap) async throws -> Channel) async throws -> SpacesClient {
+  private static func connect(_ open: (ClientBootstrap) async throws -> Channel) async throws(SpacesError)
+    -> SpacesClient
+  {
     let router = ClientRouter()
     let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).channelInitializer { channel in
       channel.eventLoop.makeCompletedFuture {
@@ -60,7 +62,7 @@ public final class SpacesClient: Sendable {
   @discardableResult
   public func hello(
     role: ConnectionRole = .agent, token: String? = nil, space: String? = nil, client: String? = nil
-  ) async throws -> HelloResult {
+  ) async throws(SpacesError) -> HelloResult {
     try await call(.hello, HelloParams(role: role, token: token, space: space, client: client))
   }
 
@@ -73,7 +75,7 @@ public final class SpacesClient: Sendable {
   /// `stderr` back together from them and the answer.
   public func submit(
     _ op: Op, to space: String, reason: String? = nil, onEvent: (@Sendable (Event) -> Void)? = nil
-  ) async throws -> OperationResult {
+  ) async throws(SpacesError) -> OperationResult {
     guard let onEvent else {
       return try await call(.opSubmit, SubmitParams(space: space, op: op, events: false, reason: reason))
     }
@@ -96,7 +98,7 @@ public final class SpacesClient: Sendable {
   /// from `fromSeq` (inclusive) when given.
   ///
   /// The stream buffers what arrives without limit: keep reading it, or let it go to stop.
-  public func subscribe(space: String?, fromSeq: Int? = nil) async throws -> AsyncStream<Event> {
+  public func subscribe(space: String?, fromSeq: Int? = nil) async throws(SpacesError) -> AsyncStream<Event> {
     let (stream, continuation) = AsyncStream.makeStream(of: Event.self)
     let _: SubscribeResult = try await call(
       .eventsSubscribe, SubscribeParams(space: space, fromSeq: fromSeq), stream: continuation)
@@ -104,7 +106,7 @@ public final class SpacesClient: Sendable {
   }
 
   /// The approval requests waiting (in one space, or all this connection may see).
-  public func approvals(space: String? = nil) async throws -> [ApprovalRequest] {
+  public func approvals(space: String? = nil) async throws(SpacesError) -> [ApprovalRequest] {
     let result: ApprovalListResult = try await call(.approvalList, ApprovalListParams(space: space))
     return result.approvals
   }
@@ -112,7 +114,7 @@ public final class SpacesClient: Sendable {
   /// Answers an approval request (supervisors only).
   public func resolveApproval(
     _ id: String, _ decision: ApprovalChoice, feedback: String? = nil, rules: [PolicyRule]? = nil
-  ) async throws {
+  ) async throws(SpacesError) {
     let _: ApprovalResolveResult = try await call(
       .approvalResolve, ApprovalResolveParams(id: id, decision: decision, feedback: feedback, rules: rules))
   }
@@ -120,102 +122,105 @@ public final class SpacesClient: Sendable {
   /// Gives an approval request more time (supervisors only): `seconds` (1 to
   /// ``ApprovalQueue/maxExtensionSeconds``), or the time it was given first when `nil`.
   @discardableResult
-  public func extendApproval(_ id: String, seconds: Int? = nil) async throws -> ApprovalExtension {
+  public func extendApproval(_ id: String, seconds: Int? = nil) async throws(SpacesError) -> ApprovalExtension {
     try await call(.approvalExtend, ApprovalExtendParams(id: id, seconds: seconds))
   }
 
   /// What the space's policy says about an operation, without running it.
-  public func checkPolicy(_ op: Op, in space: String) async throws -> Decision {
+  public func checkPolicy(_ op: Op, in space: String) async throws(SpacesError) -> Decision {
     try await call(.policyCheck, SubmitParams(space: space, op: op, events: nil))
   }
 
   /// Creates a space.
-  public func createSpace(_ params: SpaceCreateParams) async throws -> SpaceConfig {
+  public func createSpace(_ params: SpaceCreateParams) async throws(SpacesError) -> SpaceConfig {
     try await call(.spaceCreate, params)
   }
 
   /// Lists the spaces.
-  public func spaces() async throws -> [SpaceConfig] {
+  public func spaces() async throws(SpacesError) -> [SpaceConfig] {
     let result: SpaceListResult = try await call(.spaceList, EmptyObject())
     return result.spaces
   }
 
   /// One space's config.
-  public func space(_ name: String) async throws -> SpaceConfig {
+  public func space(_ name: String) async throws(SpacesError) -> SpaceConfig {
     try await call(.spaceGet, SpaceNameParams(name: name))
   }
 
   /// Deletes a space (supervisors only).
-  public func deleteSpace(_ name: String) async throws {
+  public func deleteSpace(_ name: String) async throws(SpacesError) {
     let _: SpaceDeleteResult = try await call(.spaceDelete, SpaceNameParams(name: name))
   }
 
   /// Lists a workspace folder (supervisors only).
-  public func listFiles(in space: String, path: String = "") async throws -> [WorkspaceEntry] {
+  public func listFiles(in space: String, path: String = "") async throws(SpacesError) -> [WorkspaceEntry] {
     let result: FileListResult = try await call(.fileList, FileListParams(space: space, path: path))
     return result.entries
   }
 
   /// Reads a file as the person (supervisors only).
-  public func readFile(_ path: String, in space: String) async throws -> OperationResult {
+  public func readFile(_ path: String, in space: String) async throws(SpacesError) -> OperationResult {
     try await call(.fileRead, FileReadParams(space: space, path: path))
   }
 
   /// Writes a file as the person (supervisors only).
   public func writeFile(
     _ path: String, content: String, encoding: ContentEncoding = .utf8, in space: String
-  ) async throws -> OperationResult {
+  ) async throws(SpacesError) -> OperationResult {
     try await call(.fileWrite, FileWriteParams(space: space, path: path, content: content, encoding: encoding))
   }
 
   /// Deletes a file as the person (supervisors only).
-  public func deleteFile(_ path: String, recursive: Bool = false, in space: String) async throws -> OperationResult {
+  public func deleteFile(_ path: String, recursive: Bool = false, in space: String) async throws(SpacesError)
+    -> OperationResult
+  {
     try await call(.fileDelete, FileDeleteParams(space: space, path: path, recursive: recursive))
   }
 
   /// What an operation changed (`op.changes`): its record, or why there is none.
-  public func changes(of op: String, in space: String, diff: Bool = true) async throws -> ChangesAnswer {
+  public func changes(of op: String, in space: String, diff: Bool = true) async throws(SpacesError) -> ChangesAnswer {
     try await call(.opChanges, ChangesParams(space: space, op: op, diff: diff))
   }
 
   /// The newest change records of a space, newest first (`op.changes` without `op`).
-  public func changeList(in space: String, limit: Int = 50) async throws -> ChangesList {
+  public func changeList(in space: String, limit: Int = 50) async throws(SpacesError) -> ChangesList {
     try await call(.opChanges, ChangesParams(space: space, limit: limit))
   }
 
   /// Undoes one operation as the person (`op.undo`, supervisors only).
-  public func undo(_ op: String, in space: String) async throws -> UndoOutcome {
+  public func undo(_ op: String, in space: String) async throws(SpacesError) -> UndoOutcome {
     try await call(.opUndo, UndoParams(space: space, op: op))
   }
 
   /// Restores a workspace to before an operation (`space.restore`, supervisors only).
-  public func restore(_ space: String, before op: String) async throws -> UndoOutcome {
+  public func restore(_ space: String, before op: String) async throws(SpacesError) -> UndoOutcome {
     try await call(.spaceRestore, RestoreParams(space: space, before: op))
   }
 
-  /// Calls any method and decodes its result; throws ``RPCError`` for an error response.
+  /// Calls any method and decodes its result; throws the ``SpacesError`` an error response
+  /// stands for (``SpacesError/init(_:)``).
   public func call<P: Encodable & Sendable, R: Decodable>(
     _ method: RPCMethod, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil
-  ) async throws -> R {
+  ) async throws(SpacesError) -> R {
     try await call(method, params, onEvent: onEvent, stream: nil)
   }
 
   private func call<P: Encodable & Sendable, R: Decodable>(
     _ method: RPCMethod, _ params: P, onEvent: (@Sendable (Event) -> Void)? = nil,
     stream: AsyncStream<Event>.Continuation?
-  ) async throws -> R {
+  ) async throws(SpacesError) -> R {
     let id = router.nextID()
     let channel = channel
     let router = router
-    let line = try await withTaskCancellationHandler {
-      try await withCheckedThrowingContinuation { continuation in
+    let answer = await withTaskCancellationHandler {
+      await withCheckedContinuation { continuation in
         guard router.register(id, continuation, onEvent: onEvent, stream: stream) else {
-          continuation.resume(throwing: ClientRouter.disconnected)
+          continuation.resume(returning: .failure(ClientRouter.disconnected))
           return
         }
         // Cancelled before it was registered: nothing was sent, nothing to wait for.
         if Task.isCancelled {
-          router.finish(id, with: .failure(CancellationError()))
+          router.finish(id, with: .failure(ClientRouter.cancelled))
           return
         }
         channel.writeAndFlush(Wire.request(method.rawValue, params, id: .number(id))).whenFailure { _ in
@@ -225,12 +230,13 @@ public final class SpacesClient: Sendable {
     } onCancel: {
       // The caller stops waiting at once; the server stops the request (a running command is
       // killed) when the notification arrives.
-      if router.finish(id, with: .failure(CancellationError())) {
+      if router.finish(id, with: .failure(ClientRouter.cancelled)) {
         channel.writeAndFlush(
           Wire.request(RPCMethod.requestCancel.rawValue, CancelParams(id: .number(id)), id: nil), promise: nil)
       }
     }
-    // The router has read the header already: an error response was thrown above.
+    // The router has read the header already: an error response is the failure here.
+    let line = try answer.get()
     do {
       return try SpacesJSON.decoder.decode(ResultBox<R>.self, from: line).result
     } catch {
@@ -244,7 +250,7 @@ public final class SpacesClient: Sendable {
 /// handlers and streams.
 final class ClientRouter: Sendable {
   private struct Pending {
-    var continuation: CheckedContinuation<Data, any Error>
+    var continuation: CheckedContinuation<Result<Data, SpacesError>, Never>
     var onEvent: (@Sendable (Event) -> Void)?
     var stream: AsyncStream<Event>.Continuation?
   }
@@ -262,6 +268,11 @@ final class ClientRouter: Sendable {
     SpacesError(.disconnected, "the connection to the spaces server closed; reconnect when it is running again")
   }
 
+  /// A call whose task was cancelled: it stops waiting, and the server is asked to stop it.
+  static var cancelled: SpacesError {
+    SpacesError(.cancelled, "the call was cancelled; the server was asked to stop it")
+  }
+
   func nextID() -> Int {
     state.withValue {
       $0.nextID += 1
@@ -271,7 +282,8 @@ final class ClientRouter: Sendable {
 
   /// Registers a call; false when the connection is already closed.
   func register(
-    _ id: Int, _ continuation: CheckedContinuation<Data, any Error>, onEvent: (@Sendable (Event) -> Void)?,
+    _ id: Int, _ continuation: CheckedContinuation<Result<Data, SpacesError>, Never>,
+    onEvent: (@Sendable (Event) -> Void)?,
     stream: AsyncStream<Event>.Continuation?
   ) -> Bool {
     state.withValue { state in
@@ -293,7 +305,7 @@ final class ClientRouter: Sendable {
     }
     let error =
       reason.map { SpacesError(.disconnected, "the spaces server closed the connection: \($0)") } ?? Self.disconnected
-    for entry in pending.values { entry.continuation.resume(throwing: error) }
+    for entry in pending.values { entry.continuation.resume(returning: .failure(error)) }
     for stream in streams.values { stream.finish() }
   }
 
@@ -317,7 +329,7 @@ final class ClientRouter: Sendable {
       return
     }
     guard case .number(let id) = header.id else { return }
-    finish(id, with: header.error.map { .failure($0) } ?? .success(line))
+    finish(id, with: header.error.map { .failure(SpacesError($0)) } ?? .success(line))
   }
 
   /// Hands an `event` notification to its subscription's stream or its call's handler.
@@ -333,7 +345,7 @@ final class ClientRouter: Sendable {
 
   /// Ends the call `id` with `outcome`; false when it had ended already.
   @discardableResult
-  func finish(_ id: Int, with outcome: Result<Data, any Error>) -> Bool {
+  func finish(_ id: Int, with outcome: Result<Data, SpacesError>) -> Bool {
     let entry = state.withValue { state -> Pending? in
       guard let entry = state.pending.removeValue(forKey: id) else { return nil }
       // A subscription's stream is registered before its first event is read.
@@ -348,12 +360,8 @@ final class ClientRouter: Sendable {
       return entry
     }
     guard let entry else { return false }
-    switch outcome {
-    case .success(let line): entry.continuation.resume(returning: line)
-    case .failure(let error):
-      entry.stream?.finish()
-      entry.continuation.resume(throwing: error)
-    }
+    if case .failure = outcome { entry.stream?.finish() }
+    entry.continuation.resume(returning: outcome)
     return true
   }
 }
@@ -387,11 +395,9 @@ final class ClientLineHandler: ChannelInboundHandler {
 extension OperationResult {
   /// A failed result for an operation whose call itself failed (the server refused it, or the
   /// connection was lost), carrying the stable code and the message.
-  public static func callFailed(_ operation: Op, in space: String, error: any Error) -> OperationResult {
+  public static func callFailed(_ operation: Op, in space: String, error: SpacesError) -> OperationResult {
     var result = OperationResult(id: "", space: space, kind: operation.kind, status: .failed)
-    let code = (error as? RPCError)?.data?.code ?? (error as? SpacesError)?.code.rawValue ?? "disconnected"
-    let message = (error as? RPCError)?.message ?? (error as? SpacesError)?.message ?? "\(error)"
-    result.error = ErrorInfo(code: code, message: message)
+    result.error = ErrorInfo(error)
     return result
   }
 }

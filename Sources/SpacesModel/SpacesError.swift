@@ -73,6 +73,9 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
   public var message: String
   /// The underlying `errno`, when a system call failed.
   public var errno: Int32?
+  /// The JSON-RPC error code the server answered with, when this is a server's answer to a
+  /// request (``RPCErrorCode``); nil for an error raised on this side of the connection.
+  public var rpcCode: Int?
 
   /// Creates an error with a code and a message.
   public init(_ code: Code, _ message: String, errno: Int32? = nil) {
@@ -82,6 +85,13 @@ public struct SpacesError: Error, Equatable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { "\(code): \(message)" }
+
+  /// The error for a Foundation file call that failed (`FileManager`, `Data.write`: they throw
+  /// untyped): `ioError`, saying what could not be done and Foundation's reason. The one mapping
+  /// of those errors.
+  public static func fileCall(_ what: String, _ error: any Error) -> SpacesError {
+    SpacesError(.ioError, "\(what): \(error.localizedDescription)")
+  }
 
   /// An operation cancelled while it ran: what it started was stopped (the backends throw it,
   /// and the runtime reports a cancelled task the same way).

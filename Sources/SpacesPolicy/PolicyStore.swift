@@ -96,7 +96,7 @@ public final class PolicyStore: Sendable {
     do {
       try Data(edited.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-      throw SpacesError(.ioError, "can't write \(path): \(error.localizedDescription)")
+      throw SpacesError.fileCall("can't write \(path)", error)
     }
   }
 
@@ -125,7 +125,7 @@ public final class PolicyStore: Sendable {
     do {
       try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     } catch {
-      throw SpacesError(.ioError, "can't write \(path): \(error.localizedDescription)")
+      throw SpacesError.fileCall("can't write \(path)", error)
     }
   }
 }

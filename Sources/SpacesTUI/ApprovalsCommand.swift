@@ -19,15 +19,13 @@ enum SupervisorConnection {
       throw CLI.fail(
         SpacesError(.notFound, "no supervisor token at \(SupervisorToken.path(in: home)); is `spaces serve` running?"))
     }
-    do {
+    do throws(SpacesError) {
       let client = try await SpacesClient.connect(home: home.path)
       try await client.hello(role: .supervisor, token: token, client: "spaces-cli")
       return client
-    } catch let error as SpacesError {
+    } catch {
       throw CLI.fail(
         SpacesError(error.code, "\(error.message) (is `spaces serve` running for \(home.path)?)"))
-    } catch let error as RPCError {
-      throw CLI.fail(SpacesError(.ioError, error.message))
     }
   }
 }
@@ -115,7 +113,7 @@ struct ApproveCommand: AsyncParsableCommand {
     let client = try await SupervisorConnection.open(options.spacesHome)
     defer { Task { await client.close() } }
     let decision = decision ?? .once
-    do {
+    do throws(SpacesError) {
       if extend {
         let extended = try await client.extendApproval(id, seconds: seconds)
         CLI.print(
@@ -124,8 +122,8 @@ struct ApproveCommand: AsyncParsableCommand {
         return
       }
       try await client.resolveApproval(id, decision, feedback: feedback)
-    } catch let error as RPCError {
-      throw CLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message))
+    } catch {
+      throw CLI.fail(error)
     }
     CLI.print("\(id): \(decision.rawValue)")
   }

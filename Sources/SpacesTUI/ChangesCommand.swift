@@ -7,28 +7,25 @@ import SpacesModel
 /// Runs `body` on the running server as a supervisor when one answers, else on a space opened
 /// in this process.
 private func withSpace<T: Sendable>(
-  _ name: String, _ options: HomeOptions, server: (SpacesClient) async throws -> T,
-  local: (Space) async throws -> T
+  _ name: String, _ options: HomeOptions, server: (SpacesClient) async throws(SpacesError) -> T,
+  local: (Space) async throws(SpacesError) -> T
 ) async throws -> T {
   let home = options.spacesHome
   if SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) {
     let client = try await SupervisorConnection.open(home)
-    do {
+    do throws(SpacesError) {
       let value = try await server(client)
       await client.close()
       return value
-    } catch let error as RPCError {
-      await client.close()
-      throw ChangesCLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "ioError"), error.message))
-    } catch let error as SpacesError {
+    } catch {
       await client.close()
       throw ChangesCLI.fail(error)
     }
   }
-  do {
+  do throws(SpacesError) {
     let space = try options.runtime().space(name)
     return try await local(space)
-  } catch let error as SpacesError {
+  } catch {
     throw ChangesCLI.fail(error)
   }
 }
@@ -71,7 +68,8 @@ struct ChangesCommand: AsyncParsableCommand {
     let name = space
     if let op {
       let answer = try await withSpace(
-        name, options, server: { try await $0.changes(of: op, in: name) }, local: { $0.changes(of: op) })
+        name, options, server: { client throws(SpacesError) in try await client.changes(of: op, in: name) },
+        local: { $0.changes(of: op) })
       if json {
         CLI.print(SpacesJSON.line(answer))
       } else if let record = answer.record {
@@ -86,7 +84,7 @@ struct ChangesCommand: AsyncParsableCommand {
     }
     let limit = limit
     let list = try await withSpace(
-      name, options, server: { try await $0.changeList(in: name, limit: limit) },
+      name, options, server: { client throws(SpacesError) in try await client.changeList(in: name, limit: limit) },
       local: { $0.changeList(limit: limit) })
     if json {
       CLI.print(SpacesJSON.line(list))
@@ -119,7 +117,8 @@ struct UndoCommand: AsyncParsableCommand {
   func run() async throws {
     let (name, op) = (space, op)
     let outcome = try await withSpace(
-      name, options, server: { try await $0.undo(op, in: name) }, local: { try await $0.undo(op) })
+      name, options, server: { client throws(SpacesError) in try await client.undo(op, in: name) },
+      local: { space throws(SpacesError) in try await space.undo(op) })
     CLI.print(json ? SpacesJSON.line(outcome) : ChangesCLI.describe(outcome))
   }
 }
@@ -137,8 +136,8 @@ struct RestoreCommand: AsyncParsableCommand {
   func run() async throws {
     let (name, op) = (space, before)
     let outcome = try await withSpace(
-      name, options, server: { try await $0.restore(name, before: op) },
-      local: { try await $0.undo(op, restore: true) })
+      name, options, server: { client throws(SpacesError) in try await client.restore(name, before: op) },
+      local: { space throws(SpacesError) in try await space.undo(op, restore: true) })
     CLI.print(json ? SpacesJSON.line(outcome) : ChangesCLI.describe(outcome))
   }
 }

@@ -24,9 +24,9 @@ struct MCPCommand: AsyncParsableCommand {
     var logger = Logger(label: "spaces-mcp") { StreamLogHandler.standardError(label: $0) }
     logger.logLevel = .warning
     let gateway: Gateway
-    do {
+    do throws(SpacesError) {
       gateway = try await Gateway.open(home: options.spacesHome, space: space, runtime: options.runtime())
-    } catch let error as SpacesError {
+    } catch {
       throw CLI.fail(error)
     }
     let server = Server(
@@ -37,10 +37,10 @@ struct MCPCommand: AsyncParsableCommand {
     await server.withMethodHandler(ListTools.self) { _ in .init(tools: SpaceTools.all) }
     await server.withMethodHandler(CallTool.self) { params in
       let call: (op: Op, reason: String?)
-      do {
+      do throws(SpacesError) {
         call = try SpaceTools.operation(name: params.name, arguments: params.arguments)
       } catch {
-        return .init(content: [.text(text: SpacesJSON.describe(error), annotations: nil, _meta: nil)], isError: true)
+        return .init(content: [.text(text: error.message, annotations: nil, _meta: nil)], isError: true)
       }
       return SpaceTools.result(await gateway.submit(call.op, to: name, reason: call.reason))
     }
@@ -56,7 +56,7 @@ enum Gateway: Sendable {
   case server(SpacesClient)
   case embedded(SpacesRuntime)
 
-  static func open(home: SpacesHome, space: String, runtime: SpacesRuntime) async throws -> Gateway {
+  static func open(home: SpacesHome, space: String, runtime: SpacesRuntime) async throws(SpacesError) -> Gateway {
     if SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) {
       let client = try await SpacesClient.connect(home: home.path)
       _ = try await client.hello(role: .agent, space: space, client: "spaces-mcp")
@@ -72,7 +72,7 @@ enum Gateway: Sendable {
     case .embedded(let runtime):
       return await runtime.submit(operation, to: space, reason: reason)
     case .server(let client):
-      do {
+      do throws(SpacesError) {
         return try await client.submit(operation, to: space, reason: reason)
       } catch {
         return .callFailed(operation, in: space, error: error)

@@ -54,16 +54,14 @@ struct OpCommand: AsyncParsableCommand {
     guard SocketProbe.isLive(home.path + "/" + SpacesProtocol.socketName) else {
       return await options.runtime().submit(op, to: space, reason: reason)
     }
-    do {
+    do throws(SpacesError) {
       let client = try await SpacesClient.connect(home: home.path)
       try await client.hello(role: .agent, client: "spaces-op")
       let result = try await client.submit(op, to: space, reason: reason)
       await client.close()
       return result
-    } catch let error as SpacesError {
+    } catch {
       throw CLI.fail(error)
-    } catch let error as RPCError {
-      throw CLI.fail(SpacesError(.init(rawValue: error.data?.code ?? "invalidRequest"), error.message))
     }
   }
 }

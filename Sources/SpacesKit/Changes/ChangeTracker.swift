@@ -21,9 +21,9 @@ public enum ChangeScope: Sendable, Equatable {
 /// the operation's change record. A file's content is read only when its size, times, mode or
 /// inode differ from the index.
 ///
-/// Thread-safe: one lock around the index; records of operations running at once are told
+/// Thread-safe: the index is held in one lock's value (``State``); records of operations running at once are told
 /// apart by when they end (a change belongs to the first operation that ends after it).
-public final class ChangeTracker: @unchecked Sendable {
+public final class ChangeTracker: ChangeFolder, Sendable {
   /// One path as the index knows it.
   struct Known {
     var print: Fingerprint
@@ -38,52 +38,14 @@ public final class ChangeTracker: @unchecked Sendable {
   public let config: UndoConfig
   let store: BlobStore
   private let rootFD: Int32
-  /// Held by every public entry point: the index and everything below are guarded by it.
-  private let lock = LockedValue()
-  private var index: [String: Known] = [:]
-  private var complete = false
-  private var active = 0
-  private var lastOrder: Int64 = 0
-  private var unsynced: [String] = []
-  private var storeBytes: Int64?
-  private var droppedSinceSweep = 0
-  /// Where commands changed things (nil: scans look everywhere).
-  private let watch: FolderWatch?
-  /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
-  /// where to look), as last written to `changes/recording`.
-  private var slowReason: String?
-  private var speedNoted = false
   /// Why the index saved on disk was not used, for the log (nil: it was, or there was none).
-  public private(set) var indexIssue: String?
-  /// Whether the index came from `changes/index` (so a crash's changes can be told from it).
-  private var indexLoaded = false
-  /// Records written since the index was last saved (they are replayed onto it when it is
-  /// read), and the paths they changed (each read again after a reopen).
-  private var recordsSinceSave = 0
-  private var pathsSinceSave = 0
-  /// Files whose content was read (hashed), for the tests of the saved index.
-  private var reads = 0
-  /// Whether the index holds a state no record and no saved index has (what changed outside
-  /// any operation, the first look at the workspace).
-  private var unsavedState = true
-  /// Paths whose index entry came from disk and whose content was not read since: their hash is
-  /// not taken on trust where undo compares the workspace with what it expects.
-  private var unverified = Set<String>()
-  /// Whether the index is to be saved before the next command: it holds a state only it has, or
-  /// enough records were written since it was saved (at most 64, or half the records kept, so
-  /// retention never drops one the saved index needs; at most 64 paths to read again).
-  private var saveDue: Bool {
-    unsavedState || recordsSinceSave >= max(1, min(64, config.keepOperations / 2)) || pathsSinceSave >= 64
-  }
+  public let indexIssue: String?
+  /// The index and what goes with it, held by the lock: every entry point that reads or
+  /// changes them runs under it (what it reads and writes on disk too, as one critical section).
+  private let state: LockedValue<State>
 
   /// How many files' contents the tracker has read since it was opened.
-  var filesRead: Int { lock.withLock { reads } }
-
-  /// Counts a record written since the index was saved.
-  private func counted(_ record: ChangeRecord) {
-    recordsSinceSave += 1
-    pathsSinceSave += record.changes.count
-  }
+  var filesRead: Int { state.withValue { $0.reads } }
 
   /// Opens (creating) the change records of the workspace `root` in `folder`.
   public init(root: String, folder: String, config: UndoConfig) throws(SpacesError) {
@@ -98,37 +60,9 @@ public final class ChangeTracker: @unchecked Sendable {
     }
     rootFD = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard rootFD >= 0 else { throw BlobStore.failure("open the workspace", errno) }
-    watch = ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] == nil ? FolderWatch(root: root) : nil
-    let names = recordNames()
-    lastOrder = names.last.map(Self.order(ofRecord:)) ?? 0
-    switch IndexFile.load(folder + "/index") {
-    case nil:
-      break
-    case .failure(let error):
-      indexIssue =
-        "the saved index of the workspace (changes/index) was discarded: \(error.message); "
-        + "the workspace is read again in full"
-      unlink(folder + "/index")
-    case .success(let saved):
-      indexLoaded = true
-      index = saved.entries
-      unverified = Set(saved.entries.keys)
-      unsavedState = false
-      lastOrder = max(lastOrder, saved.order)
-      // What the records written after the save changed is in the workspace already.
-      for name in names where Self.order(ofRecord: name) > saved.order {
-        guard let record = readRecord(name) else { continue }
-        counted(record)
-        for change in record.changes {
-          if let after = change.after {
-            index[change.path] = Known(print: Fingerprint(unknown: after), state: after)
-            unverified.insert(change.path)
-          } else {
-            index[change.path] = nil
-          }
-        }
-      }
-    }
+    let opened = State(root: root, folder: folder, config: config, store: store, rootFD: rootFD)
+    indexIssue = opened.indexIssue
+    state = LockedValue(opened)
   }
 
   deinit { close(rootFD) }
@@ -141,32 +75,6 @@ public final class ChangeTracker: @unchecked Sendable {
     }
     let text = EventText.sanitize(String(decoding: data, as: UTF8.self)).trimmingCharacters(in: .whitespacesAndNewlines)
     return text.isEmpty ? nil : text
-  }
-
-  /// Writes (or removes) `changes/recording` when whether the watch covers the workspace changes.
-  private func noteSpeed() {
-    let reason: String?
-    if let watch {
-      reason = watch.failure.map { code in
-        "not every folder can be watched (\(String(cString: strerror(code)))"
-          + (code == ENOSPC ? ": raise fs.inotify.max_user_watches" : "")
-          + "), so each command's changes are found by reading the whole workspace: slower on a large one"
-      }
-    } else {
-      reason =
-        ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] != nil
-        ? "SPACES_NO_INOTIFY is set, so each command's changes are found by reading the whole workspace"
-        : "no inotify instance could be made (fs.inotify.max_user_instances), so each command's changes are "
-          + "found by reading the whole workspace: slower on a large one"
-    }
-    guard !speedNoted || reason != slowReason else { return }
-    speedNoted = true
-    slowReason = reason
-    if let reason {
-      try? Self.writeDurably(Data((reason + "\n").utf8), to: folder + "/recording", folder: folder)
-    } else {
-      unlink(folder + "/recording")
-    }
   }
 
   // MARK: - Recording
@@ -190,55 +98,9 @@ public final class ChangeTracker: @unchecked Sendable {
   public func begin(_ scope: ChangeScope, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
     -> Pending
   {
-    try lock.withLock { () throws(SpacesError) -> Pending in
-      let path: String
-      switch scope {
-      case .workspace: path = ""
-      case .path(let given): path = firstMissing(given)
-      }
-      if active == 0 || !complete {
-        if path.isEmpty {
-          _ = try refresh(record: false)
-          if saveDue { saveIndex() }
-        } else {
-          _ = try absorb(try scan(path), scope: path, record: false)
-        }
-      }
-      let marker = path.isEmpty ? mark(Interrupted(op: opId, actor: actor, what: what)) : -1
-      active += 1
-      return Pending(scope: path, marker: marker, opId: opId)
+    try state.withValue { state throws(SpacesError) -> Pending in
+      try state.begin(scope, opId: opId, actor: actor, what: what)
     }
-  }
-
-  /// Saves the index (``IndexFile``), durably; a failure only costs a full read at the next open.
-  private func saveIndex() {
-    do {
-      try Self.writeDurably(Data(IndexFile.encode(index, order: lastOrder)), to: folder + "/index", folder: folder)
-      recordsSinceSave = 0
-      pathsSinceSave = 0
-      unsavedState = false
-    } catch {
-      unlink(folder + "/index")
-    }
-  }
-
-  /// Writes the marker of a running command, `changes/running/<op>`, and returns it open and
-  /// locked (-1 when it can't be written: the command then runs unmarked).
-  private func mark(_ running: Interrupted) -> Int32 {
-    guard Self.validID(running.op) else { return -1 }
-    let path = folder + "/running/" + running.op
-    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return -1 }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0, let data = try? encoder.encode(running),
-      data.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == data.count
-    else {
-      unlink(path)
-      close(fd)
-      return -1
-    }
-    return fd
   }
 
   /// Removes the marker of `pending` once its end is journaled.
@@ -286,24 +148,7 @@ public final class ChangeTracker: @unchecked Sendable {
   /// nothing changed (or an earlier interrupted command's record holds it all). Throws when
   /// there is no saved index to compare with.
   public func recordInterrupted(_ marker: Interrupted) throws(SpacesError) -> ChangeSummary? {
-    try lock.withLock { () throws(SpacesError) -> ChangeSummary? in
-      if let done = record(of: marker.op) { return done.summary }
-      guard indexLoaded else {
-        throw SpacesError(
-          .ioError,
-          indexIssue.map { "the index from before it is unusable (\($0))" }
-            ?? "the index from before it was not saved")
-      }
-      let changes = try refresh(record: true)
-      guard !changes.isEmpty else { return nil }
-      let record = ChangeRecord(
-        opId: marker.op, order: nextOrder(), time: Event.timestamp(Date()), actor: marker.actor,
-        what: String((marker.what + " (interrupted)").prefix(200)), changes: changes)
-      try write(record)
-      counted(record)
-      enforceRetention()
-      return record.summary
-    }
+    try state.withValue { state throws(SpacesError) -> ChangeSummary? in try state.recordInterrupted(marker) }
   }
 
   /// Releases and removes an interrupted command's marker once its end is journaled.
@@ -312,62 +157,13 @@ public final class ChangeTracker: @unchecked Sendable {
     close(fd)
   }
 
-  /// Brings the whole index up to date: only the folders the watch says changed, or everything
-  /// when it can't say. With `record`, returns what differs.
-  private func refresh(record: Bool) throws(SpacesError) -> [PathChange] {
-    if complete, let watch, let dirty = watch.drain() {
-      var scopes: [String] = []
-      for path in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
-      where !scopes.contains(where: { Self.inScope(path, $0) }) {
-        scopes.append(path)
-      }
-      var changes: [PathChange] = []
-      for scope in scopes {
-        changes += try absorb(try scan(scope), scope: scope, record: record)
-        // New folders in it are watched from now on.
-        for (path, known) in index where known.state.kind == .folder && Self.inScope(path, scope) {
-          watch.watch(path)
-        }
-      }
-      return changes.sorted { $0.path < $1.path }
-    }
-    let changes = try absorb(try scan(""), scope: "", record: record)
-    if let watch {
-      watch.reset()
-      watch.watch("")
-      for (path, known) in index where known.state.kind == .folder { watch.watch(path) }
-      // What changed while the watches were set up is found by the next full look.
-      if watch.drain() == nil { complete = false }
-    }
-    noteSpeed()
-    return changes
-  }
-
   /// Call after the operation (whatever its outcome): compares its scope with the index, and
   /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
   public func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
     -> ChangeSummary?
   {
-    try lock.withLock { () throws(SpacesError) -> ChangeSummary? in
-      active -= 1
-      var changes: [PathChange]
-      if pending.scope.isEmpty {
-        changes = try refresh(record: true)
-      } else {
-        changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
-        // Its own changes are in the index now; what else the watch saw (a command running
-        // meanwhile) is recorded here too.
-        if complete, watch != nil {
-          changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
-        }
-      }
-      guard !changes.isEmpty else { return nil }
-      let record = ChangeRecord(
-        opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
-      try write(record)
-      counted(record)
-      enforceRetention()
-      return record.summary
+    try state.withValue { state throws(SpacesError) -> ChangeSummary? in
+      try state.end(pending, opId: opId, actor: actor, what: what)
     }
   }
 
@@ -376,128 +172,7 @@ public final class ChangeTracker: @unchecked Sendable {
     scope.isEmpty || path == scope || path.hasPrefix(scope + "/")
   }
 
-  /// The part of `path` from which an operation on it can change things: the path itself, or
-  /// its first folder that does not exist yet (which the operation would create).
-  private func firstMissing(_ path: String) -> String {
-    let parts = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }
-    if parts.contains("..") { return "" }
-    var prefix = ""
-    for part in parts {
-      prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-      guard let info = lstatBeneath(prefix) else { return prefix }
-      if Fingerprint(info).kind != .folder { return prefix }
-    }
-    return prefix
-  }
-
-  /// Scans `scope` ("" is the whole workspace): the entry itself and everything beneath it.
-  private func scan(_ scope: String) throws(SpacesError) -> [String: Fingerprint] {
-    if scope.isEmpty { return try TreeScan.scan(rootFD, prefix: "") }
-    guard let info = lstatBeneath(scope) else { return [:] }
-    let print = Fingerprint(info)
-    var found: [String: Fingerprint] = [:]
-    if print.kind == .folder {
-      let fd = openBeneath(scope, O_RDONLY | O_DIRECTORY)
-      guard fd >= 0 else { return [scope: print] }
-      defer { close(fd) }
-      found = try TreeScan.scan(fd, prefix: scope)
-    }
-    found[scope] = print
-    return found
-  }
-
-  /// Brings the index's `scope` to `current`; with `record`, returns what differs, sorted.
-  private func absorb(_ current: [String: Fingerprint], scope: String, record: Bool) throws(SpacesError)
-    -> [PathChange]
-  {
-    var changes: [PathChange] = []
-    for (path, print) in current {
-      let known = index[path]
-      if let known, known.print == print { continue }
-      let state = try stateOf(path, print, stored: true, known: known)
-      if let known, known.state.same(as: state) {
-        index[path] = Known(print: print, state: state)
-        continue
-      }
-      if record {
-        changes.append(PathChange(path: path, before: known?.state, after: state))
-      } else {
-        unsavedState = true
-      }
-      index[path] = Known(print: print, state: state)
-    }
-    let scopeKeys: [String]
-    if scope.isEmpty {
-      scopeKeys = Array(index.keys)
-    } else if index[scope]?.state.kind != .folder && current[scope]?.kind != .folder {
-      // A file, link or nothing, before and after: nothing lies beneath it.
-      scopeKeys = index[scope] == nil ? [] : [scope]
-    } else {
-      scopeKeys = index.keys.filter { Self.inScope($0, scope) }
-    }
-    for path in scopeKeys where current[path] == nil {
-      if record, let known = index[path] {
-        changes.append(PathChange(path: path, before: known.state, after: nil))
-      } else {
-        unsavedState = true
-      }
-      index[path] = nil
-    }
-    if scope.isEmpty { complete = true }
-    try store.sync(unsynced)
-    unsynced.removeAll()
-    return changes.sorted { $0.path < $1.path }
-  }
-
-  /// The state of `path` as it is now (a file's content hashed and, unless large, stored).
-  private func stateOf(_ path: String, _ print: Fingerprint, stored: Bool, known: Known?) throws(SpacesError)
-    -> EntryState
-  {
-    switch print.kind {
-    case .folder:
-      return EntryState(kind: .folder, mode: print.permissions)
-    case .symlink:
-      return EntryState(kind: .symlink, mode: print.permissions, target: readLink(path))
-    case .other:
-      return EntryState(kind: .other, mode: print.permissions)
-    case .file:
-      let keep = stored && print.size <= Int64(config.largeFileBytes)
-      // The same file, untouched since it was read (its ctime too: a command can set a file's
-      // mtime back after rewriting it at the same size, but not its ctime): the content is what
-      // the index holds. A chmod changes the ctime, so the file is read again (correct, slower).
-      if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
-        known.print.ctime == print.ctime, known.print.ino == print.ino, let hash = known.state.sha256,
-        !unverified.contains(path),
-        !keep || known.state.stored != false
-      {
-        return EntryState(
-          kind: .file, mode: print.permissions, size: print.size, sha256: hash, stored: known.state.stored)
-      }
-      unverified.remove(path)
-      reads += 1
-      let fd = openBeneath(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
-      guard fd >= 0 else {
-        // Unreadable (mode 000) or gone meanwhile: known by its size only.
-        return EntryState(kind: .file, mode: print.permissions, size: print.size, stored: false)
-      }
-      defer { close(fd) }
-      let put = try store.put(from: fd, keep: keep)
-      if put.added > 0 {
-        unsynced.append(put.hash)
-        storeBytes = storeBytes.map { $0 + put.added }
-      }
-      return EntryState(
-        kind: .file, mode: print.permissions, size: put.size, sha256: put.hash, stored: keep ? nil : false)
-    }
-  }
-
   // MARK: - Records
-
-  /// Every kept record's file name, oldest first.
-  func recordNames() -> [String] {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/records")) ?? []
-    return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
-  }
 
   /// The order in a record's file name (its 19 leading digits).
   static func order(ofRecord name: String) -> Int64 {
@@ -510,58 +185,15 @@ public final class ChangeTracker: @unchecked Sendable {
     return String(name[name.index(after: dash)...].dropLast(5))
   }
 
-  /// Reads a record by file name.
-  func readRecord(_ name: String) -> ChangeRecord? {
-    guard let data = FileManager.default.contents(atPath: folder + "/records/" + name) else { return nil }
-    return try? JSONDecoder().decode(ChangeRecord.self, from: data)
-  }
-
-  /// Every kept record, oldest first.
-  public func records() -> [ChangeRecord] {
-    recordNames().compactMap(readRecord)
-  }
-
-  /// The record of `opId`, or why there is none.
-  public func record(of opId: String) -> ChangeRecord? {
-    guard Self.validID(opId) else { return nil }
-    guard let name = recordNames().first(where: { Self.opId(ofRecord: $0) == opId }) else { return nil }
-    return readRecord(name)
-  }
-
-  /// Whether the record of `opId` was dropped (retention).
-  public func wasDropped(_ opId: String) -> Bool {
-    guard let text = try? String(contentsOfFile: folder + "/dropped", encoding: .utf8) else { return false }
-    return text.split(separator: "\n").contains { $0 == opId }
-  }
-
   /// Whether `id` looks like an operation id (so it can name a file): `[A-Za-z0-9_-]`, 1–64.
   static func validID(_ id: String) -> Bool {
     !id.isEmpty && id.utf8.count <= 64
       && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
   }
 
-  private func nextOrder() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    let value = max(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec), lastOrder + 1)
-    lastOrder = value
-    return value
-  }
-
   private static func fileName(_ record: ChangeRecord) -> String {
     let order = String(record.order)
     return String(repeating: "0", count: max(0, 19 - order.count)) + order + "-" + record.opId + ".json"
-  }
-
-  /// Writes `record` durably (temporary file, flush, rename, flush of the folder).
-  private func write(_ record: ChangeRecord) throws(SpacesError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let data: Data
-    do { data = try encoder.encode(record) } catch {
-      throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
-    }
-    try Self.writeDurably(data, to: folder + "/records/" + Self.fileName(record), folder: folder + "/records")
   }
 
   static func writeDurably(_ data: Data, to path: String, folder: String) throws(SpacesError) {
@@ -594,115 +226,10 @@ public final class ChangeTracker: @unchecked Sendable {
     }
   }
 
-  /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
-  /// removes contents no kept record or the index needs.
-  private func enforceRetention() {
-    var names = recordNames()
-    var dropped: [String] = []
-    while names.count > config.keepOperations {
-      dropped.append(names.removeFirst())
-    }
-    if storeBytes == nil { storeBytes = store.all().reduce(0) { $0 + $1.size } }
-    var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= 32
-    if let bytes = storeBytes, bytes > Int64(config.maxBytes) { sweep = true }
-    guard sweep || !dropped.isEmpty else { return }
-    func drop(_ names: [String]) {
-      guard !names.isEmpty else { return }
-      let ids = names.map(Self.opId(ofRecord:)).joined(separator: "\n") + "\n"
-      if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
-        ?? {
-          FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
-          return FileHandle(forWritingAtPath: folder + "/dropped")
-        }()
-      {
-        handle.seekToEndOfFile()
-        handle.write(Data(ids.utf8))
-        try? handle.close()
-      }
-      for name in names { unlink(folder + "/records/" + name) }
-    }
-    drop(dropped)
-    droppedSinceSweep += dropped.count
-    guard sweep else { return }
-    // Mark and sweep; while the store is over its bytes, drop the oldest record and sweep again.
-    while true {
-      droppedSinceSweep = 0
-      var needed = Set<String>()
-      for known in index.values { if let hash = known.state.sha256 { needed.insert(hash) } }
-      // The saved index may be older than the one in memory: what it names stays too.
-      if case .success(let saved)? = IndexFile.load(folder + "/index") {
-        for known in saved.entries.values { if let hash = known.state.sha256 { needed.insert(hash) } }
-      }
-      for name in names {
-        for change in readRecord(name)?.changes ?? [] {
-          if let hash = change.before?.sha256 { needed.insert(hash) }
-          if let hash = change.after?.sha256 { needed.insert(hash) }
-        }
-      }
-      var total: Int64 = 0
-      for blob in store.all() {
-        if needed.contains(blob.hash) { total += blob.size } else { store.remove(blob.hash) }
-      }
-      storeBytes = total
-      guard total > Int64(config.maxBytes), !names.isEmpty else { return }
-      let oldest = Array(names.prefix(max(1, names.count / 10)))
-      names.removeFirst(oldest.count)
-      drop(oldest)
-    }
-  }
-
   // MARK: - Paths beneath the workspace
-
-  /// Opens `path` beneath the workspace, following no symlink on the way.
-  func openBeneath(_ path: String, _ flags: Int32) -> Int32 {
-    let bytes = ChangePath.bytes(path) + [0]
-    return bytes.withUnsafeBufferPointer { buffer in
-      buffer.withMemoryRebound(to: CChar.self) {
-        cspaces_openat2(rootFD, $0.baseAddress, flags | O_CLOEXEC, 0, Self.resolve)
-      }
-    }
-  }
 
   /// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS.
   static let resolve: UInt64 = UInt64(CSPACES_RESOLVE_BENEATH) | 0x04 | UInt64(CSPACES_RESOLVE_NO_MAGICLINKS)
-
-  /// The parent folder of `path`, opened beneath the workspace, and the last name.
-  func openParent(_ path: String) -> (fd: Int32, name: [CChar])? {
-    var bytes = ChangePath.bytes(path)
-    var name: [UInt8]
-    let fd: Int32
-    if let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
-      name = Array(bytes[(slash + 1)...])
-      bytes = Array(bytes[..<slash])
-      fd = openBeneath(ChangePath.key(bytes), O_RDONLY | O_DIRECTORY)
-    } else {
-      name = bytes
-      fd = dup(rootFD)
-    }
-    guard fd >= 0, !name.isEmpty else {
-      if fd >= 0 { close(fd) }
-      return nil
-    }
-    name.append(0)
-    return (fd, name.map { CChar(bitPattern: $0) })
-  }
-
-  /// lstat of `path` beneath the workspace (nil: not there, or a symlink on the way).
-  func lstatBeneath(_ path: String) -> stat? {
-    guard let (fd, name) = openParent(path) else { return nil }
-    defer { close(fd) }
-    var info = stat()
-    return fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info : nil
-  }
-
-  /// A symlink's target.
-  private func readLink(_ path: String) -> String {
-    guard let (fd, name) = openParent(path) else { return "" }
-    defer { close(fd) }
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let count = readlinkat(fd, name, &buffer, 4096)
-    return count > 0 ? ChangePath.key(buffer[0..<count].map { UInt8(bitPattern: $0) }) : ""
-  }
 
   // MARK: - Undo and restore
 
@@ -724,197 +251,11 @@ public final class ChangeTracker: @unchecked Sendable {
     var steps: [Step]
   }
 
-  /// Plans an undo of `target` (or, with `restore`, of everything from `target` on), checks
-  /// that it can be done, and returns the intent (nothing is changed yet).
-  func plan(target: String, restore: Bool, id: String) throws(SpacesError) -> Intent {
-    guard Self.validID(target) else {
-      throw SpacesError(.invalidRequest, "\(EventText.quoted(target)) is not an operation id (op_… from `spaces log`)")
-    }
-    let names = recordNames()
-    guard let at = names.firstIndex(where: { Self.opId(ofRecord: $0) == target }), let record = readRecord(names[at])
-    else {
-      if wasDropped(target) {
-        throw SpacesError(
-          .undoRefused,
-          "the change record of \(target) is gone: only the newest \(config.keepOperations) operations' records "
-            + "(and at most undo.maxBytes of content) are kept; raise `undo` in space.json to keep more")
-      }
-      throw SpacesError(
-        .undoRefused,
-        "\(target) has no change record: it changed nothing in the workspace, or is not an operation of this space")
-    }
-    let later = names[(at + 1)...].compactMap(readRecord)
-    // Later operations that were undone since cancel out with their undo.
-    var active: [ChangeRecord] = []
-    for other in later {
-      guard let undid = other.undid, !undid.isEmpty else {
-        active.append(other)
-        continue
-      }
-      let cancelled = Set(undid).intersection(active.map(\.opId))
-      active.removeAll { cancelled.contains($0.opId) }
-      if cancelled.count < undid.count { active.append(other) }
-    }
-    let taken: [ChangeRecord]
-    if restore {
-      taken = [record] + later
-    } else {
-      let touched = Set(record.changes.map(\.path))
-      let blocking = active.filter { other in
-        other.changes.contains { change in touched.contains { ChangePath.overlaps($0, change.path) } }
-      }
-      if !blocking.isEmpty {
-        let listed = blocking.reversed().map { "\($0.opId) (\($0.what))" }.joined(separator: ", ")
-        throw SpacesError(
-          .undoRefused,
-          "\(target) can't be undone alone: later operations changed the same paths: \(listed). "
-            + "Undo those first, or restore to before \(target) (`spaces restore SPACE --before \(target)`)")
-      }
-      taken = [record]
-    }
-    // The state each path must have now (what the newest record left) and the one to put back
-    // (what the oldest record found).
-    var expected: [String: EntryState?] = [:]
-    var wanted: [String: EntryState?] = [:]
-    for taking in taken.reversed() {
-      for change in taking.changes {
-        if expected[change.path] == nil { expected[change.path] = .some(change.after) }
-        wanted[change.path] = .some(change.before)
-      }
-    }
-    var steps: [Step] = []
-    var lost: [String] = []
-    var differs: [String] = []
-    for path in wanted.keys.sorted() {
-      let now = try currentState(path)
-      let expect = expected[path] ?? nil
-      let matches =
-        switch (now, expect) {
-        case (nil, nil): true
-        case (let a?, let b?): a.same(as: b)
-        default: false
-        }
-      if !matches { differs.append(path) }
-      let to = wanted[path] ?? nil
-      if let to, !to.restorable || (to.kind == .file && !(to.sha256.map(store.contains) ?? false)) {
-        lost.append(path)
-      }
-      steps.append(Step(path: path, from: now, to: to))
-    }
-    if !differs.isEmpty {
-      let listed = differs.prefix(5).map(ChangePath.shown).joined(separator: ", ")
-      throw SpacesError(
-        .undoRefused,
-        "the workspace no longer has what \(restore ? "the operations" : target) left at \(listed)"
-          + (differs.count > 5 ? " and \(differs.count - 5) more" : "")
-          + ": changed since outside any recorded operation; nothing was changed")
-    }
-    if !lost.isEmpty {
-      let listed = lost.prefix(5).map(ChangePath.shown).joined(separator: ", ")
-      throw SpacesError(
-        .undoRefused,
-        "the earlier content of \(listed)\(lost.count > 5 ? " and \(lost.count - 5) more" : "") was not kept "
-          + "(larger than undo.largeFileBytes, or unreadable), so it can't be put back; nothing was changed")
-    }
-    let what = restore ? "restore to before \(target)" : "undo \(target) (\(record.what))"
-    return Intent(
-      id: id, action: restore ? "restore" : "undo", target: target, undid: taken.reversed().map(\.opId), what: what,
-      order: 0,
-      steps: steps.filter { step in
-        switch (step.from, step.to) {
-        case (nil, nil): false
-        case (let a?, let b?): !a.same(as: b)
-        default: true
-        }
-      })
-  }
-
-  /// The state of `path` now, using the index for a file whose fingerprint it knows.
-  private func currentState(_ path: String) throws(SpacesError) -> EntryState? {
-    guard let info = lstatBeneath(path) else { return nil }
-    let print = Fingerprint(info)
-    if let known = index[path], known.print == print, !unverified.contains(path) { return known.state }
-    let state = try stateOf(path, print, stored: true, known: index[path])
-    if let known = index[path], !known.state.same(as: state) { unsavedState = true }
-    index[path] = Known(print: print, state: state)
-    try store.sync(unsynced)
-    unsynced.removeAll()
-    return state
-  }
-
   /// Undoes `target` (or restores to before it): plans, writes the intent, applies it and
   /// writes the undo's own record. The caller journals it and then calls ``finish(_:)``.
   func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
-    try lock.withLock { () throws(SpacesError) -> (Intent, ChangeRecord) in
-      let held = try exclusive()
-      defer { release(held) }
-      var intent = try plan(target: target, restore: restore, id: id)
-      intent.order = nextOrder()
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      let data: Data
-      do { data = try encoder.encode(intent) } catch {
-        throw SpacesError(.ioError, "the undo could not be planned: \(error)")
-      }
-      try Self.writeDurably(data, to: folder + "/intent.json", folder: folder)
-      Self.testPause()
-      let record = try apply(intent)
-      enforceRetention()
-      return (intent, record)
-    }
-  }
-
-  /// Applies `intent` (again: every step puts a path in its final state, whatever it is now)
-  /// and writes its record.
-  private func apply(_ intent: Intent) throws(SpacesError) -> ChangeRecord {
-    let steps = intent.steps
-    // Remove what must go or change kind, deepest first.
-    for step in steps.sorted(by: { $0.path > $1.path }) {
-      guard let info = lstatBeneath(step.path) else { continue }
-      let kind = Fingerprint(info).kind
-      if let to = step.to, to.kind == kind, kind != .symlink { continue }
-      if let to = step.to, to.kind == .file, kind == .file { continue }
-      try remove(step.path, folder: kind == .folder)
-      Self.testPause()
-    }
-    // Create folders, files and links, shallowest first.
-    for step in steps.sorted(by: { $0.path < $1.path }) {
-      guard let to = step.to else { continue }
-      try put(step.path, to, temporary: Self.temporaryName(intent.id, step.path))
-      Self.testPause()
-    }
-    // Folder modes last, deepest first (a read-only folder must not stop what goes in it).
-    for step in steps.sorted(by: { $0.path > $1.path }) {
-      guard let to = step.to, to.kind == .folder, let (fd, name) = openParent(step.path) else { continue }
-      _ = fchmodat(fd, name, mode_t(to.mode), 0)
-      close(fd)
-    }
-    // The index follows.
-    for step in steps {
-      if let to = step.to, let info = lstatBeneath(step.path) {
-        index[step.path] = Known(print: Fingerprint(info), state: to)
-      } else {
-        index[step.path] = nil
-      }
-    }
-    let record = ChangeRecord(
-      opId: intent.id, order: intent.order, time: Event.timestamp(Date()), actor: .person, what: intent.what,
-      undid: intent.undid, changes: steps.map { PathChange(path: $0.path, before: $0.from, after: $0.to) })
-    try write(record)
-    counted(record)
-    return record
-  }
-
-  private func remove(_ path: String, folder: Bool) throws(SpacesError) {
-    guard let (fd, name) = openParent(path) else { return }
-    defer { close(fd) }
-    if unlinkat(fd, name, folder ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT {
-      let code = errno
-      throw SpacesError(
-        .ioError,
-        "undo could not remove \(ChangePath.shown(path)): \(String(cString: strerror(code))); "
-          + "it is finished when the space is opened again",
-        errno: code)
+    try state.withValue { state throws(SpacesError) -> (Intent, ChangeRecord) in
+      try state.undo(target: target, restore: restore, id: id)
     }
   }
 
@@ -927,55 +268,6 @@ public final class ChangeTracker: @unchecked Sendable {
     }
     let digits = String(hash, radix: 16)
     return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
-  }
-
-  private func put(_ path: String, _ state: EntryState, temporary: String) throws(SpacesError) {
-    guard let (fd, name) = openParent(path) else {
-      throw SpacesError(
-        .ioError,
-        "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
-    }
-    defer { close(fd) }
-    func failure(_ action: String) -> SpacesError {
-      let code = errno
-      return SpacesError(
-        .ioError, "undo could not \(action) \(ChangePath.shown(path)): \(String(cString: strerror(code)))",
-        errno: code)
-    }
-    switch state.kind {
-    case .folder:
-      if mkdirat(fd, name, 0o700) != 0 && errno != EEXIST { throw failure("create the folder") }
-    case .file:
-      guard let hash = state.sha256 else { throw failure("find the content of") }
-      unlinkat(fd, temporary, 0)
-      let out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-      guard out >= 0 else { throw failure("create a file beside") }
-      do throws(SpacesError) {
-        try store.copy(hash, to: out)
-        guard fchmod(out, mode_t(state.mode)) == 0 else { throw failure("set the mode of") }
-      } catch {
-        close(out)
-        unlinkat(fd, temporary, 0)
-        throw error
-      }
-      close(out)
-      guard renameat(fd, temporary, fd, name) == 0 else {
-        let error = failure("put back")
-        unlinkat(fd, temporary, 0)
-        throw error
-      }
-    case .symlink:
-      unlinkat(fd, temporary, 0)
-      let target = (ChangePath.bytes(state.target ?? "") + [0]).map { CChar(bitPattern: $0) }
-      guard symlinkat(target, fd, temporary) == 0 else { throw failure("create the link") }
-      guard renameat(fd, temporary, fd, name) == 0 else {
-        let error = failure("put back the link")
-        unlinkat(fd, temporary, 0)
-        throw error
-      }
-    case .other:
-      break
-    }
   }
 
   /// Removes the intent once the undo is journaled.
@@ -991,7 +283,769 @@ public final class ChangeTracker: @unchecked Sendable {
   /// An undo a crash interrupted: finishes it (every step again, then its record) and returns
   /// it for the journal; nil when there is none, or another process is undoing right now.
   func recover() throws(SpacesError) -> (Intent, ChangeRecord)? {
-    try lock.withLock { () throws(SpacesError) -> (Intent, ChangeRecord)? in
+    try state.withValue { state throws(SpacesError) -> (Intent, ChangeRecord)? in try state.recover() }
+  }
+
+  /// For the crash tests: `SPACES_TEST_UNDO_PAUSE_US` microseconds between steps of an undo.
+  private static let pause: UInt32 = {
+    guard let text = ProcessInfo.processInfo.environment["SPACES_TEST_UNDO_PAUSE_US"], let value = UInt32(text)
+    else { return 0 }
+    return min(value, 1_000_000)
+  }()
+
+  private static func testPause() {
+    if pause > 0 { usleep(pause) }
+  }
+}
+
+extension ChangeTracker {
+  /// The tracker's index and everything that goes with it, held in the tracker's lock: one
+  /// value, so the tracker is plainly `Sendable`. Its methods run under the lock (the tracker's
+  /// entry points call them inside `withValue`), reading and writing the workspace, the store
+  /// and the records as one critical section; none of them takes the lock again.
+  struct State: ChangeFolder {
+    // The tracker's own, copied here so the methods below read them beside the index.
+    let root: String
+    let folder: String
+    let config: UndoConfig
+    let store: BlobStore
+    let rootFD: Int32
+    /// Where commands changed things (nil: scans look everywhere).
+    let watch: FolderWatch?
+    private var index: [String: Known] = [:]
+    private var complete = false
+    private var active = 0
+    private var lastOrder: Int64 = 0
+    private var unsynced: [String] = []
+    private var storeBytes: Int64?
+    private var droppedSinceSweep = 0
+    /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
+    /// where to look), as last written to `changes/recording`.
+    private var slowReason: String?
+    private var speedNoted = false
+    /// Why the index saved on disk was not used, for the log (nil: it was, or there was none).
+    var indexIssue: String?
+    /// Whether the index came from `changes/index` (so a crash's changes can be told from it).
+    private var indexLoaded = false
+    /// Records written since the index was last saved (they are replayed onto it when it is
+    /// read), and the paths they changed (each read again after a reopen).
+    private var recordsSinceSave = 0
+    private var pathsSinceSave = 0
+    /// Files whose content was read (hashed), for the tests of the saved index.
+    var reads = 0
+    /// Whether the index holds a state no record and no saved index has (what changed outside
+    /// any operation, the first look at the workspace).
+    private var unsavedState = true
+    /// Paths whose index entry came from disk and whose content was not read since: their hash is
+    /// not taken on trust where undo compares the workspace with what it expects.
+    private var unverified = Set<String>()
+    /// Whether the index is to be saved before the next command: it holds a state only it has, or
+    /// enough records were written since it was saved (at most 64, or half the records kept, so
+    /// retention never drops one the saved index needs; at most 64 paths to read again).
+    var saveDue: Bool {
+      unsavedState || recordsSinceSave >= max(1, min(64, config.keepOperations / 2)) || pathsSinceSave >= 64
+    }
+
+    /// Opens the index: the one saved in `changes/index` with the records written since
+    /// replayed onto it, or an empty one (the first look reads the whole workspace).
+    init(root: String, folder: String, config: UndoConfig, store: BlobStore, rootFD: Int32) {
+      self.root = root
+      self.folder = folder
+      self.config = config
+      self.store = store
+      self.rootFD = rootFD
+      watch = ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] == nil ? FolderWatch(root: root) : nil
+      let names = recordNames()
+      lastOrder = names.last.map(ChangeTracker.order(ofRecord:)) ?? 0
+      switch IndexFile.load(folder + "/index") {
+      case nil:
+        break
+      case .failure(let error):
+        indexIssue =
+          "the saved index of the workspace (changes/index) was discarded: \(error.message); "
+          + "the workspace is read again in full"
+        unlink(folder + "/index")
+      case .success(let saved):
+        indexLoaded = true
+        index = saved.entries
+        unverified = Set(saved.entries.keys)
+        unsavedState = false
+        lastOrder = max(lastOrder, saved.order)
+        // What the records written after the save changed is in the workspace already.
+        for name in names where ChangeTracker.order(ofRecord: name) > saved.order {
+          guard let record = readRecord(name) else { continue }
+          counted(record)
+          for change in record.changes {
+            if let after = change.after {
+              index[change.path] = Known(print: Fingerprint(unknown: after), state: after)
+              unverified.insert(change.path)
+            } else {
+              index[change.path] = nil
+            }
+          }
+        }
+      }
+    }
+
+    /// Counts a record written since the index was saved.
+    private mutating func counted(_ record: ChangeRecord) {
+      recordsSinceSave += 1
+      pathsSinceSave += record.changes.count
+    }
+
+    /// Writes (or removes) `changes/recording` when whether the watch covers the workspace changes.
+    private mutating func noteSpeed() {
+      let reason: String?
+      if let watch {
+        reason = watch.failure.map { code in
+          "not every folder can be watched (\(String(cString: strerror(code)))"
+            + (code == ENOSPC ? ": raise fs.inotify.max_user_watches" : "")
+            + "), so each command's changes are found by reading the whole workspace: slower on a large one"
+        }
+      } else {
+        reason =
+          ProcessInfo.processInfo.environment["SPACES_NO_INOTIFY"] != nil
+          ? "SPACES_NO_INOTIFY is set, so each command's changes are found by reading the whole workspace"
+          : "no inotify instance could be made (fs.inotify.max_user_instances), so each command's changes are "
+            + "found by reading the whole workspace: slower on a large one"
+      }
+      guard !speedNoted || reason != slowReason else { return }
+      speedNoted = true
+      slowReason = reason
+      if let reason {
+        try? ChangeTracker.writeDurably(Data((reason + "\n").utf8), to: folder + "/recording", folder: folder)
+      } else {
+        unlink(folder + "/recording")
+      }
+    }
+
+    /// Call before an operation that can change `scope`: brings the index up to date (unless
+    /// another recorded operation is running, whose changes must not be taken for the
+    /// workspace's own state).
+    ///
+    /// For a command (the whole workspace), the index is first saved when it holds anything the
+    /// records don't (``IndexFile``), and the operation gets a marker in `changes/running`, so
+    /// that if the runtime dies while it runs, the next open records what it changed
+    /// (``recordInterrupted(_:)``). Call ``settle(_:)`` once its end is journaled.
+    mutating func begin(_ scope: ChangeScope, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
+      -> Pending
+    {
+      let path: String
+      switch scope {
+      case .workspace: path = ""
+      case .path(let given): path = firstMissing(given)
+      }
+      if active == 0 || !complete {
+        if path.isEmpty {
+          _ = try refresh(record: false)
+          if saveDue { saveIndex() }
+        } else {
+          _ = try absorb(try scan(path), scope: path, record: false)
+        }
+      }
+      let marker = path.isEmpty ? mark(Interrupted(op: opId, actor: actor, what: what)) : -1
+      active += 1
+      return Pending(scope: path, marker: marker, opId: opId)
+    }
+
+    /// Saves the index (``IndexFile``), durably; a failure only costs a full read at the next open.
+    private mutating func saveIndex() {
+      do {
+        try ChangeTracker.writeDurably(
+          Data(IndexFile.encode(index, order: lastOrder)), to: folder + "/index", folder: folder)
+        recordsSinceSave = 0
+        pathsSinceSave = 0
+        unsavedState = false
+      } catch {
+        unlink(folder + "/index")
+      }
+    }
+
+    /// Writes the marker of a running command, `changes/running/<op>`, and returns it open and
+    /// locked (-1 when it can't be written: the command then runs unmarked).
+    private mutating func mark(_ running: Interrupted) -> Int32 {
+      guard ChangeTracker.validID(running.op) else { return -1 }
+      let path = folder + "/running/" + running.op
+      let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+      guard fd >= 0 else { return -1 }
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      guard flock(fd, LOCK_EX | LOCK_NB) == 0, let data = try? encoder.encode(running),
+        data.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == data.count
+      else {
+        unlink(path)
+        close(fd)
+        return -1
+      }
+      return fd
+    }
+
+    /// Records what the interrupted command `marker` changed: the workspace compared with the
+    /// index saved before it (and the records written since). Returns its summary, nil when
+    /// nothing changed (or an earlier interrupted command's record holds it all). Throws when
+    /// there is no saved index to compare with.
+    mutating func recordInterrupted(_ marker: Interrupted) throws(SpacesError) -> ChangeSummary? {
+      if let done = self.record(of: marker.op) { return done.summary }
+      guard indexLoaded else {
+        throw SpacesError(
+          .ioError,
+          indexIssue.map { "the index from before it is unusable (\($0))" }
+            ?? "the index from before it was not saved")
+      }
+      let changes = try refresh(record: true)
+      guard !changes.isEmpty else { return nil }
+      let record = ChangeRecord(
+        opId: marker.op, order: nextOrder(), time: Event.timestamp(Date()), actor: marker.actor,
+        what: String((marker.what + " (interrupted)").prefix(200)), changes: changes)
+      try write(record)
+      counted(record)
+      enforceRetention()
+      return record.summary
+    }
+
+    /// Brings the whole index up to date: only the folders the watch says changed, or everything
+    /// when it can't say. With `record`, returns what differs.
+    private mutating func refresh(record: Bool) throws(SpacesError) -> [PathChange] {
+      if complete, let watch, let dirty = watch.drain() {
+        var scopes: [String] = []
+        for path in dirty.sorted(by: { $0.utf8.count < $1.utf8.count })
+        where !scopes.contains(where: { ChangeTracker.inScope(path, $0) }) {
+          scopes.append(path)
+        }
+        var changes: [PathChange] = []
+        for scope in scopes {
+          changes += try absorb(try scan(scope), scope: scope, record: record)
+          // New folders in it are watched from now on.
+          for (path, known) in index where known.state.kind == .folder && ChangeTracker.inScope(path, scope) {
+            watch.watch(path)
+          }
+        }
+        return changes.sorted { $0.path < $1.path }
+      }
+      let changes = try absorb(try scan(""), scope: "", record: record)
+      if let watch {
+        watch.reset()
+        watch.watch("")
+        for (path, known) in index where known.state.kind == .folder { watch.watch(path) }
+        // What changed while the watches were set up is found by the next full look.
+        if watch.drain() == nil { complete = false }
+      }
+      noteSpeed()
+      return changes
+    }
+
+    /// Call after the operation (whatever its outcome): compares its scope with the index, and
+    /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
+    mutating func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
+      -> ChangeSummary?
+    {
+      active -= 1
+      var changes: [PathChange]
+      if pending.scope.isEmpty {
+        changes = try refresh(record: true)
+      } else {
+        changes = try absorb(try scan(pending.scope), scope: pending.scope, record: true)
+        // Its own changes are in the index now; what else the watch saw (a command running
+        // meanwhile) is recorded here too.
+        if complete, watch != nil {
+          changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
+        }
+      }
+      guard !changes.isEmpty else { return nil }
+      let record = ChangeRecord(
+        opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
+      try write(record)
+      counted(record)
+      enforceRetention()
+      return record.summary
+    }
+
+    /// The part of `path` from which an operation on it can change things: the path itself, or
+    /// its first folder that does not exist yet (which the operation would create).
+    private func firstMissing(_ path: String) -> String {
+      let parts = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }
+      if parts.contains("..") { return "" }
+      var prefix = ""
+      for part in parts {
+        prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+        guard let info = lstatBeneath(prefix) else { return prefix }
+        if Fingerprint(info).kind != .folder { return prefix }
+      }
+      return prefix
+    }
+
+    /// Scans `scope` ("" is the whole workspace): the entry itself and everything beneath it.
+    private func scan(_ scope: String) throws(SpacesError) -> [String: Fingerprint] {
+      if scope.isEmpty { return try TreeScan.scan(rootFD, prefix: "") }
+      guard let info = lstatBeneath(scope) else { return [:] }
+      let print = Fingerprint(info)
+      var found: [String: Fingerprint] = [:]
+      if print.kind == .folder {
+        let fd = openBeneath(scope, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return [scope: print] }
+        defer { close(fd) }
+        found = try TreeScan.scan(fd, prefix: scope)
+      }
+      found[scope] = print
+      return found
+    }
+
+    /// Brings the index's `scope` to `current`; with `record`, returns what differs, sorted.
+    private mutating func absorb(_ current: [String: Fingerprint], scope: String, record: Bool) throws(SpacesError)
+      -> [PathChange]
+    {
+      var changes: [PathChange] = []
+      for (path, print) in current {
+        let known = index[path]
+        if let known, known.print == print { continue }
+        let state = try stateOf(path, print, stored: true, known: known)
+        if let known, known.state.same(as: state) {
+          index[path] = Known(print: print, state: state)
+          continue
+        }
+        if record {
+          changes.append(PathChange(path: path, before: known?.state, after: state))
+        } else {
+          unsavedState = true
+        }
+        index[path] = Known(print: print, state: state)
+      }
+      let scopeKeys: [String]
+      if scope.isEmpty {
+        scopeKeys = Array(index.keys)
+      } else if index[scope]?.state.kind != .folder && current[scope]?.kind != .folder {
+        // A file, link or nothing, before and after: nothing lies beneath it.
+        scopeKeys = index[scope] == nil ? [] : [scope]
+      } else {
+        scopeKeys = index.keys.filter { ChangeTracker.inScope($0, scope) }
+      }
+      for path in scopeKeys where current[path] == nil {
+        if record, let known = index[path] {
+          changes.append(PathChange(path: path, before: known.state, after: nil))
+        } else {
+          unsavedState = true
+        }
+        index[path] = nil
+      }
+      if scope.isEmpty { complete = true }
+      try store.sync(unsynced)
+      unsynced.removeAll()
+      return changes.sorted { $0.path < $1.path }
+    }
+
+    /// The state of `path` as it is now (a file's content hashed and, unless large, stored).
+    private mutating func stateOf(_ path: String, _ print: Fingerprint, stored: Bool, known: Known?) throws(SpacesError)
+      -> EntryState
+    {
+      switch print.kind {
+      case .folder:
+        return EntryState(kind: .folder, mode: print.permissions)
+      case .symlink:
+        return EntryState(kind: .symlink, mode: print.permissions, target: readLink(path))
+      case .other:
+        return EntryState(kind: .other, mode: print.permissions)
+      case .file:
+        let keep = stored && print.size <= Int64(config.largeFileBytes)
+        // The same file, untouched since it was read (its ctime too: a command can set a file's
+        // mtime back after rewriting it at the same size, but not its ctime): the content is what
+        // the index holds. A chmod changes the ctime, so the file is read again (correct, slower).
+        if let known, known.state.kind == .file, known.print.size == print.size, known.print.mtime == print.mtime,
+          known.print.ctime == print.ctime, known.print.ino == print.ino, let hash = known.state.sha256,
+          !unverified.contains(path),
+          !keep || known.state.stored != false
+        {
+          return EntryState(
+            kind: .file, mode: print.permissions, size: print.size, sha256: hash, stored: known.state.stored)
+        }
+        unverified.remove(path)
+        reads += 1
+        let fd = openBeneath(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else {
+          // Unreadable (mode 000) or gone meanwhile: known by its size only.
+          return EntryState(kind: .file, mode: print.permissions, size: print.size, stored: false)
+        }
+        defer { close(fd) }
+        let put = try store.put(from: fd, keep: keep)
+        if put.added > 0 {
+          unsynced.append(put.hash)
+          storeBytes = storeBytes.map { $0 + put.added }
+        }
+        return EntryState(
+          kind: .file, mode: print.permissions, size: put.size, sha256: put.hash, stored: keep ? nil : false)
+      }
+    }
+
+    private mutating func nextOrder() -> Int64 {
+      var now = timespec()
+      clock_gettime(CLOCK_REALTIME, &now)
+      let value = max(Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec), lastOrder + 1)
+      lastOrder = value
+      return value
+    }
+
+    /// Writes `record` durably (temporary file, flush, rename, flush of the folder).
+    private mutating func write(_ record: ChangeRecord) throws(SpacesError) {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      let data: Data
+      do { data = try encoder.encode(record) } catch {
+        throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
+      }
+      try ChangeTracker.writeDurably(
+        data, to: folder + "/records/" + ChangeTracker.fileName(record), folder: folder + "/records")
+    }
+
+    /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
+    /// removes contents no kept record or the index needs.
+    private mutating func enforceRetention() {
+      var names = recordNames()
+      var dropped: [String] = []
+      while names.count > config.keepOperations {
+        dropped.append(names.removeFirst())
+      }
+      if storeBytes == nil { storeBytes = store.all().reduce(0) { $0 + $1.size } }
+      var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= 32
+      if let bytes = storeBytes, bytes > Int64(config.maxBytes) { sweep = true }
+      guard sweep || !dropped.isEmpty else { return }
+      func drop(_ names: [String]) {
+        guard !names.isEmpty else { return }
+        let ids = names.map(ChangeTracker.opId(ofRecord:)).joined(separator: "\n") + "\n"
+        if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
+          ?? {
+            FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
+            return FileHandle(forWritingAtPath: folder + "/dropped")
+          }()
+        {
+          handle.seekToEndOfFile()
+          handle.write(Data(ids.utf8))
+          try? handle.close()
+        }
+        for name in names { unlink(folder + "/records/" + name) }
+      }
+      drop(dropped)
+      droppedSinceSweep += dropped.count
+      guard sweep else { return }
+      // Mark and sweep; while the store is over its bytes, drop the oldest record and sweep again.
+      while true {
+        droppedSinceSweep = 0
+        var needed = Set<String>()
+        for known in index.values { if let hash = known.state.sha256 { needed.insert(hash) } }
+        // The saved index may be older than the one in memory: what it names stays too.
+        if case .success(let saved)? = IndexFile.load(folder + "/index") {
+          for known in saved.entries.values { if let hash = known.state.sha256 { needed.insert(hash) } }
+        }
+        for name in names {
+          for change in readRecord(name)?.changes ?? [] {
+            if let hash = change.before?.sha256 { needed.insert(hash) }
+            if let hash = change.after?.sha256 { needed.insert(hash) }
+          }
+        }
+        var total: Int64 = 0
+        for blob in store.all() {
+          if needed.contains(blob.hash) { total += blob.size } else { store.remove(blob.hash) }
+        }
+        storeBytes = total
+        guard total > Int64(config.maxBytes), !names.isEmpty else { return }
+        let oldest = Array(names.prefix(max(1, names.count / 10)))
+        names.removeFirst(oldest.count)
+        drop(oldest)
+      }
+    }
+
+    /// Opens `path` beneath the workspace, following no symlink on the way.
+    func openBeneath(_ path: String, _ flags: Int32) -> Int32 {
+      let bytes = ChangePath.bytes(path) + [0]
+      return bytes.withUnsafeBufferPointer { buffer in
+        buffer.withMemoryRebound(to: CChar.self) {
+          cspaces_openat2(rootFD, $0.baseAddress, flags | O_CLOEXEC, 0, ChangeTracker.resolve)
+        }
+      }
+    }
+
+    /// The parent folder of `path`, opened beneath the workspace, and the last name.
+    func openParent(_ path: String) -> (fd: Int32, name: [CChar])? {
+      var bytes = ChangePath.bytes(path)
+      var name: [UInt8]
+      let fd: Int32
+      if let slash = bytes.lastIndex(of: UInt8(ascii: "/")) {
+        name = Array(bytes[(slash + 1)...])
+        bytes = Array(bytes[..<slash])
+        fd = openBeneath(ChangePath.key(bytes), O_RDONLY | O_DIRECTORY)
+      } else {
+        name = bytes
+        fd = dup(rootFD)
+      }
+      guard fd >= 0, !name.isEmpty else {
+        if fd >= 0 { close(fd) }
+        return nil
+      }
+      name.append(0)
+      return (fd, name.map { CChar(bitPattern: $0) })
+    }
+
+    /// lstat of `path` beneath the workspace (nil: not there, or a symlink on the way).
+    func lstatBeneath(_ path: String) -> stat? {
+      guard let (fd, name) = openParent(path) else { return nil }
+      defer { close(fd) }
+      var info = stat()
+      return fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info : nil
+    }
+
+    /// A symlink's target.
+    private func readLink(_ path: String) -> String {
+      guard let (fd, name) = openParent(path) else { return "" }
+      defer { close(fd) }
+      var buffer = [CChar](repeating: 0, count: 4096)
+      let count = readlinkat(fd, name, &buffer, 4096)
+      return count > 0 ? ChangePath.key(buffer[0..<count].map { UInt8(bitPattern: $0) }) : ""
+    }
+
+    /// Plans an undo of `target` (or, with `restore`, of everything from `target` on), checks
+    /// that it can be done, and returns the intent (nothing is changed yet).
+    mutating func plan(target: String, restore: Bool, id: String) throws(SpacesError) -> Intent {
+      guard ChangeTracker.validID(target) else {
+        throw SpacesError(
+          .invalidRequest, "\(EventText.quoted(target)) is not an operation id (op_… from `spaces log`)")
+      }
+      let names = recordNames()
+      guard let at = names.firstIndex(where: { ChangeTracker.opId(ofRecord: $0) == target }),
+        let record = readRecord(names[at])
+      else {
+        if wasDropped(target) {
+          throw SpacesError(
+            .undoRefused,
+            "the change record of \(target) is gone: only the newest \(config.keepOperations) operations' records "
+              + "(and at most undo.maxBytes of content) are kept; raise `undo` in space.json to keep more")
+        }
+        throw SpacesError(
+          .undoRefused,
+          "\(target) has no change record: it changed nothing in the workspace, or is not an operation of this space")
+      }
+      let later = names[(at + 1)...].compactMap(readRecord)
+      // Later operations that were undone since cancel out with their undo.
+      var active: [ChangeRecord] = []
+      for other in later {
+        guard let undid = other.undid, !undid.isEmpty else {
+          active.append(other)
+          continue
+        }
+        let cancelled = Set(undid).intersection(active.map(\.opId))
+        active.removeAll { cancelled.contains($0.opId) }
+        if cancelled.count < undid.count { active.append(other) }
+      }
+      let taken: [ChangeRecord]
+      if restore {
+        taken = [record] + later
+      } else {
+        let touched = Set(record.changes.map(\.path))
+        let blocking = active.filter { other in
+          other.changes.contains { change in touched.contains { ChangePath.overlaps($0, change.path) } }
+        }
+        if !blocking.isEmpty {
+          let listed = blocking.reversed().map { "\($0.opId) (\($0.what))" }.joined(separator: ", ")
+          throw SpacesError(
+            .undoRefused,
+            "\(target) can't be undone alone: later operations changed the same paths: \(listed). "
+              + "Undo those first, or restore to before \(target) (`spaces restore SPACE --before \(target)`)")
+        }
+        taken = [record]
+      }
+      // The state each path must have now (what the newest record left) and the one to put back
+      // (what the oldest record found).
+      var expected: [String: EntryState?] = [:]
+      var wanted: [String: EntryState?] = [:]
+      for taking in taken.reversed() {
+        for change in taking.changes {
+          if expected[change.path] == nil { expected[change.path] = .some(change.after) }
+          wanted[change.path] = .some(change.before)
+        }
+      }
+      var steps: [Step] = []
+      var lost: [String] = []
+      var differs: [String] = []
+      for path in wanted.keys.sorted() {
+        let now = try currentState(path)
+        let expect = expected[path] ?? nil
+        let matches =
+          switch (now, expect) {
+          case (nil, nil): true
+          case (let a?, let b?): a.same(as: b)
+          default: false
+          }
+        if !matches { differs.append(path) }
+        let to = wanted[path] ?? nil
+        if let to, !to.restorable || (to.kind == .file && !(to.sha256.map(store.contains) ?? false)) {
+          lost.append(path)
+        }
+        steps.append(Step(path: path, from: now, to: to))
+      }
+      if !differs.isEmpty {
+        let listed = differs.prefix(5).map(ChangePath.shown).joined(separator: ", ")
+        throw SpacesError(
+          .undoRefused,
+          "the workspace no longer has what \(restore ? "the operations" : target) left at \(listed)"
+            + (differs.count > 5 ? " and \(differs.count - 5) more" : "")
+            + ": changed since outside any recorded operation; nothing was changed")
+      }
+      if !lost.isEmpty {
+        let listed = lost.prefix(5).map(ChangePath.shown).joined(separator: ", ")
+        throw SpacesError(
+          .undoRefused,
+          "the earlier content of \(listed)\(lost.count > 5 ? " and \(lost.count - 5) more" : "") was not kept "
+            + "(larger than undo.largeFileBytes, or unreadable), so it can't be put back; nothing was changed")
+      }
+      let what = restore ? "restore to before \(target)" : "undo \(target) (\(record.what))"
+      return Intent(
+        id: id, action: restore ? "restore" : "undo", target: target, undid: taken.reversed().map(\.opId), what: what,
+        order: 0,
+        steps: steps.filter { step in
+          switch (step.from, step.to) {
+          case (nil, nil): false
+          case (let a?, let b?): !a.same(as: b)
+          default: true
+          }
+        })
+    }
+
+    /// The state of `path` now, using the index for a file whose fingerprint it knows.
+    private mutating func currentState(_ path: String) throws(SpacesError) -> EntryState? {
+      guard let info = lstatBeneath(path) else { return nil }
+      let print = Fingerprint(info)
+      if let known = index[path], known.print == print, !unverified.contains(path) { return known.state }
+      let state = try stateOf(path, print, stored: true, known: index[path])
+      if let known = index[path], !known.state.same(as: state) { unsavedState = true }
+      index[path] = Known(print: print, state: state)
+      try store.sync(unsynced)
+      unsynced.removeAll()
+      return state
+    }
+
+    /// Undoes `target` (or restores to before it): plans, writes the intent, applies it and
+    /// writes the undo's own record. The caller journals it and then calls ``finish(_:)``.
+    mutating func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
+      let held = try exclusive()
+      defer { release(held) }
+      var intent = try plan(target: target, restore: restore, id: id)
+      intent.order = nextOrder()
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      let data: Data
+      do { data = try encoder.encode(intent) } catch {
+        throw SpacesError(.ioError, "the undo could not be planned: \(error)")
+      }
+      try ChangeTracker.writeDurably(data, to: folder + "/intent.json", folder: folder)
+      ChangeTracker.testPause()
+      let record = try apply(intent)
+      enforceRetention()
+      return (intent, record)
+    }
+
+    /// Applies `intent` (again: every step puts a path in its final state, whatever it is now)
+    /// and writes its record.
+    private mutating func apply(_ intent: Intent) throws(SpacesError) -> ChangeRecord {
+      let steps = intent.steps
+      // Remove what must go or change kind, deepest first.
+      for step in steps.sorted(by: { $0.path > $1.path }) {
+        guard let info = lstatBeneath(step.path) else { continue }
+        let kind = Fingerprint(info).kind
+        if let to = step.to, to.kind == kind, kind != .symlink { continue }
+        if let to = step.to, to.kind == .file, kind == .file { continue }
+        try remove(step.path, folder: kind == .folder)
+        ChangeTracker.testPause()
+      }
+      // Create folders, files and links, shallowest first.
+      for step in steps.sorted(by: { $0.path < $1.path }) {
+        guard let to = step.to else { continue }
+        try put(step.path, to, temporary: ChangeTracker.temporaryName(intent.id, step.path))
+        ChangeTracker.testPause()
+      }
+      // Folder modes last, deepest first (a read-only folder must not stop what goes in it).
+      for step in steps.sorted(by: { $0.path > $1.path }) {
+        guard let to = step.to, to.kind == .folder, let (fd, name) = openParent(step.path) else { continue }
+        _ = fchmodat(fd, name, mode_t(to.mode), 0)
+        close(fd)
+      }
+      // The index follows.
+      for step in steps {
+        if let to = step.to, let info = lstatBeneath(step.path) {
+          index[step.path] = Known(print: Fingerprint(info), state: to)
+        } else {
+          index[step.path] = nil
+        }
+      }
+      let record = ChangeRecord(
+        opId: intent.id, order: intent.order, time: Event.timestamp(Date()), actor: .person, what: intent.what,
+        undid: intent.undid, changes: steps.map { PathChange(path: $0.path, before: $0.from, after: $0.to) })
+      try write(record)
+      counted(record)
+      return record
+    }
+
+    private mutating func remove(_ path: String, folder: Bool) throws(SpacesError) {
+      guard let (fd, name) = openParent(path) else { return }
+      defer { close(fd) }
+      if unlinkat(fd, name, folder ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT {
+        let code = errno
+        throw SpacesError(
+          .ioError,
+          "undo could not remove \(ChangePath.shown(path)): \(String(cString: strerror(code))); "
+            + "it is finished when the space is opened again",
+          errno: code)
+      }
+    }
+
+    private mutating func put(_ path: String, _ state: EntryState, temporary: String) throws(SpacesError) {
+      guard let (fd, name) = openParent(path) else {
+        throw SpacesError(
+          .ioError,
+          "undo could not reach the folder of \(ChangePath.shown(path)); it is finished when the space is opened again")
+      }
+      defer { close(fd) }
+      func failure(_ action: String) -> SpacesError {
+        let code = errno
+        return SpacesError(
+          .ioError, "undo could not \(action) \(ChangePath.shown(path)): \(String(cString: strerror(code)))",
+          errno: code)
+      }
+      switch state.kind {
+      case .folder:
+        if mkdirat(fd, name, 0o700) != 0 && errno != EEXIST { throw failure("create the folder") }
+      case .file:
+        guard let hash = state.sha256 else { throw failure("find the content of") }
+        unlinkat(fd, temporary, 0)
+        let out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard out >= 0 else { throw failure("create a file beside") }
+        do throws(SpacesError) {
+          try store.copy(hash, to: out)
+          guard fchmod(out, mode_t(state.mode)) == 0 else { throw failure("set the mode of") }
+        } catch {
+          close(out)
+          unlinkat(fd, temporary, 0)
+          throw error
+        }
+        close(out)
+        guard renameat(fd, temporary, fd, name) == 0 else {
+          let error = failure("put back")
+          unlinkat(fd, temporary, 0)
+          throw error
+        }
+      case .symlink:
+        unlinkat(fd, temporary, 0)
+        let target = (ChangePath.bytes(state.target ?? "") + [0]).map { CChar(bitPattern: $0) }
+        guard symlinkat(target, fd, temporary) == 0 else { throw failure("create the link") }
+        guard renameat(fd, temporary, fd, name) == 0 else {
+          let error = failure("put back the link")
+          unlinkat(fd, temporary, 0)
+          throw error
+        }
+      case .other:
+        break
+      }
+    }
+
+    /// An undo a crash interrupted: finishes it (every step again, then its record) and returns
+    /// it for the journal; nil when there is none, or another process is undoing right now.
+    mutating func recover() throws(SpacesError) -> (Intent, ChangeRecord)? {
       guard let data = FileManager.default.contents(atPath: folder + "/intent.json") else { return nil }
       guard let held = try? exclusive(wait: false) else { return nil }
       defer { release(held) }
@@ -1004,32 +1058,60 @@ public final class ChangeTracker: @unchecked Sendable {
       }
       return (intent, try apply(intent))
     }
-  }
 
-  /// Takes the space's undo lock (`changes/lock`, flock), so one process undoes at a time.
-  private func exclusive(wait: Bool = true) throws(SpacesError) -> Int32 {
-    let fd = open(folder + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw BlobStore.failure("open the undo lock", errno) }
-    if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
-      close(fd)
-      throw SpacesError(.undoRefused, "another undo of this space is running")
+    /// Takes the space's undo lock (`changes/lock`, flock), so one process undoes at a time.
+    private func exclusive(wait: Bool = true) throws(SpacesError) -> Int32 {
+      let fd = open(folder + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+      guard fd >= 0 else { throw BlobStore.failure("open the undo lock", errno) }
+      if flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+        close(fd)
+        throw SpacesError(.undoRefused, "another undo of this space is running")
+      }
+      return fd
     }
-    return fd
+
+    private func release(_ fd: Int32) {
+      flock(fd, LOCK_UN)
+      close(fd)
+    }
+  }
+}
+
+/// The kept records of a tracker's folder: read without the lock (a record is written whole,
+/// by rename) by the tracker and by its state alike.
+protocol ChangeFolder {
+  /// The folder of records (`SPACE/changes`).
+  var folder: String { get }
+}
+
+extension ChangeFolder {
+  /// Every kept record's file name, oldest first.
+  func recordNames() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/records")) ?? []
+    return names.filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
   }
 
-  private func release(_ fd: Int32) {
-    flock(fd, LOCK_UN)
-    close(fd)
+  /// Reads a record by file name.
+  func readRecord(_ name: String) -> ChangeRecord? {
+    guard let data = FileManager.default.contents(atPath: folder + "/records/" + name) else { return nil }
+    return try? JSONDecoder().decode(ChangeRecord.self, from: data)
   }
 
-  /// For the crash tests: `SPACES_TEST_UNDO_PAUSE_US` microseconds between steps of an undo.
-  private static let pause: UInt32 = {
-    guard let text = ProcessInfo.processInfo.environment["SPACES_TEST_UNDO_PAUSE_US"], let value = UInt32(text)
-    else { return 0 }
-    return min(value, 1_000_000)
-  }()
+  /// Every kept record, oldest first.
+  func records() -> [ChangeRecord] {
+    recordNames().compactMap(readRecord)
+  }
 
-  private static func testPause() {
-    if pause > 0 { usleep(pause) }
+  /// The record of `opId`, or why there is none.
+  func record(of opId: String) -> ChangeRecord? {
+    guard ChangeTracker.validID(opId) else { return nil }
+    guard let name = recordNames().first(where: { ChangeTracker.opId(ofRecord: $0) == opId }) else { return nil }
+    return readRecord(name)
+  }
+
+  /// Whether the record of `opId` was dropped (retention).
+  func wasDropped(_ opId: String) -> Bool {
+    guard let text = try? String(contentsOfFile: folder + "/dropped", encoding: .utf8) else { return false }
+    return text.split(separator: "\n").contains { $0 == opId }
   }
 }

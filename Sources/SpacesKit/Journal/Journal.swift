@@ -369,6 +369,7 @@ public final class Journal: Sendable {
 /// before it began; the next one covers the rest), so such a record is on disk within about
 /// one `fsync` of being written.
 final class JournalFlusher: @unchecked Sendable {
+  // @unchecked: `pending` and `started` are guarded by `condition` (a thread sleeps on it).
   /// The one flusher of the process.
   static let shared = JournalFlusher()
 

@@ -4,7 +4,7 @@ actor SerialGate {
   private var waiters: [CheckedContinuation<Void, Never>] = []
 
   /// Runs `body` when no other task is inside the gate.
-  func run<T: Sendable>(_ body: @Sendable () async throws -> T) async rethrows -> T {
+  func run<T: Sendable, E: Error>(_ body: @Sendable () async throws(E) -> T) async throws(E) -> T {
     await enter()
     defer { leave() }
     return try await body()

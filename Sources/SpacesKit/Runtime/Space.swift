@@ -366,17 +366,13 @@ public final class Space: Sendable {
 
       start = clock.now
       let pending = await beginChanges(operation, id: id, actor: actor)
-      do {
+      do throws(SpacesError) {
         defer { for place in places { place.release() } }
         try await execute(
           operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
           large: largeSize != nil, session: session, streamed: streamed, into: &result)
-      } catch let error as SpacesError {
-        result = failed(result, error)
-      } catch is CancellationError {
-        result = failed(result, .runCancelled)
       } catch {
-        result = failed(result, SpacesError(.ioError, "\(error)"))
+        result = failed(result, error)
       }
       let changed = await endChanges(pending, id: id, actor: actor, operation: operation)
       // Its end is journaled (or can't be): its marker for a crash goes.
@@ -685,7 +681,7 @@ public final class Space: Sendable {
     _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
     session: SessionStart? = nil, streamed: StreamedText, into result: inout OperationResult
   )
-    async throws
+    async throws(SpacesError)
   {
     // A file operation was judged by its path: a command running meanwhile keeps what it did.
     defer { if operation.kind.writes, operation.kind != .shell, let path = operation.path { protection.accept(path) } }
@@ -706,7 +702,7 @@ public final class Space: Sendable {
     case .readFile(let path):
       let workspace = workspace
       let read = {
-        @Sendable () throws -> (content: String, encoding: ContentEncoding, size: Int, sha256: String) in
+        @Sendable () throws(SpacesError) -> (content: String, encoding: ContentEncoding, size: Int, sha256: String) in
         let bytes = try workspace.read(path)
         let hash = ContentHash.sha256(bytes)
         if let text = String(validating: bytes, as: UTF8.self) { return (text, .utf8, bytes.count, hash) }
@@ -714,7 +710,8 @@ public final class Space: Sendable {
       }
       // A large file is read and decoded off the threads that answer requests, and off
       // dispatch's few shared threads, where the journals' flushes run.
-      let file = large ? try await Sys.onOwnThread { Result { try read() } }.get() : try read()
+      let file =
+        large ? try await Sys.onOwnThread { Result { () throws(SpacesError) in try read() } }.get() : try read()
       result.content = file.content
       result.encoding = file.encoding
       result.size = file.size
@@ -723,9 +720,9 @@ public final class Space: Sendable {
     case .editFile(let path, let oldText, let newText):
       let workspace = workspace
       // Reading, searching and writing a large file is off the threads that answer requests.
-      result.size = try await edits.run {
+      result.size = try await edits.run { () async throws(SpacesError) -> Int in
         try await Sys.offloaded {
-          Result { try Self.edit(workspace, path: path, oldText: oldText, newText: newText) }
+          Result { () throws(SpacesError) in try Self.edit(workspace, path: path, oldText: oldText, newText: newText) }
         }.get()
       }
 
@@ -745,7 +742,7 @@ public final class Space: Sendable {
   private func runShell(
     _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, protectedWritable: Bool,
     session start: SessionStart, streamed: StreamedText, into result: inout OperationResult
-  ) async throws {
+  ) async throws(SpacesError) {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
     // The engine's profile holds the network the space and its policy give; a person's
@@ -926,7 +923,9 @@ public final class Space: Sendable {
 
   /// Replaces the one occurrence of `oldText` in the file at `path` (``EditPlan``); returns
   /// the new size.
-  static func edit(_ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String) throws -> Int {
+  static func edit(_ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String)
+    throws(SpacesError) -> Int
+  {
     let edited = try EditPlan.apply(oldText: oldText, newText: newText, to: try workspace.read(path), path: path)
     try workspace.write(path, edited)
     return edited.count

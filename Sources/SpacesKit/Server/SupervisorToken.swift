@@ -33,7 +33,7 @@ public enum SupervisorToken {
       try FileManager.default.createDirectory(
         atPath: home.path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     } catch {
-      throw SpacesError(.ioError, "can't create \(home.path): \(error.localizedDescription)")
+      throw SpacesError.fileCall("can't create \(home.path)", error)
     }
     var bytes = [UInt8](repeating: 0, count: 32)
     var generator = SystemRandomNumberGenerator()

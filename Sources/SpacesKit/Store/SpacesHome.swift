@@ -123,7 +123,7 @@ public struct SpacesHome: Sendable {
       let data = try SpacesJSON.prettyEncoder.encode(config)
       try data.write(to: URL(fileURLWithPath: target), options: .atomic)
     } catch {
-      throw SpacesError(.ioError, "can't write \(target): \(error.localizedDescription)")
+      throw SpacesError.fileCall("can't write \(target)", error)
     }
   }
 
@@ -181,8 +181,7 @@ public struct SpacesHome: Sendable {
     do {
       try FileManager.default.removeItem(atPath: trash)
     } catch {
-      throw SpacesError(
-        .ioError, "the space is gone, but \(trash) could not be removed completely: \(error.localizedDescription)")
+      throw SpacesError.fileCall("the space is gone, but \(trash) could not be removed completely", error)
     }
   }
 
@@ -192,7 +191,7 @@ public struct SpacesHome: Sendable {
         atPath: folder, withIntermediateDirectories: !exclusive,
         attributes: [.posixPermissions: mode])
     } catch {
-      throw SpacesError(.ioError, "can't create \(folder): \(error.localizedDescription)")
+      throw SpacesError.fileCall("can't create \(folder)", error)
     }
   }
 }

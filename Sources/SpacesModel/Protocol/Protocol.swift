@@ -31,6 +31,12 @@ public enum RPCErrorCode {
     /// The connection's role may not do this (or, over TCP, `hello` with the token is missing).
     case forbidden
 
+    /// The name of the JSON-RPC number `code`; nil for a number the protocol doesn't use.
+    public init?(code: Int) {
+      guard let name = Self.allCases.first(where: { $0.code == code }) else { return nil }
+      self = name
+    }
+
     /// The JSON-RPC number.
     public var code: Int {
       switch self {
@@ -118,9 +124,11 @@ public struct RPCError: Error, Codable, Sendable, Equatable, CustomStringConvert
     self.data = data
   }
 
-  /// The error for a failed method.
+  /// The error for a failed method; an error a server answered with (``SpacesError/rpcCode``)
+  /// goes back as it came (the inverse of ``SpacesError/init(_:)``).
   public init(_ error: SpacesError) {
-    self.init(RPCErrorCode.failed, error.message, data: Details(code: error.code.rawValue))
+    let code = error.rpcCode ?? RPCErrorCode.failed
+    self.init(code, error.message, data: code == RPCErrorCode.failed ? Details(code: error.code.rawValue) : nil)
   }
 
   /// The message and the code.
@@ -645,5 +653,24 @@ public struct DisconnectedNotice: Codable, Sendable {
   /// Creates the value from its fields.
   package init(reason: String) {
     self.reason = reason
+  }
+}
+
+extension SpacesError {
+  /// The error an error response stands for: the one way a client reads the wire's errors.
+  ///
+  /// A failed method (-32000) keeps its stable code (`data.code`); a refused request keeps the
+  /// JSON-RPC error's name as its code (`forbidden`, `invalidParams`, …, as the schema's
+  /// `rpcErrors` and the SDKs name them; `requestError` for a number the protocol doesn't use).
+  /// ``rpcCode`` keeps the number, so ``RPCError/init(_:)`` gives the response back.
+  public init(_ rpc: RPCError) {
+    let code: String
+    if rpc.code == RPCErrorCode.failed {
+      code = rpc.data?.code ?? RPCErrorCode.Name.failed.rawValue
+    } else {
+      code = RPCErrorCode.Name(code: rpc.code)?.rawValue ?? "requestError"
+    }
+    self.init(Code(rawValue: code), rpc.message)
+    rpcCode = rpc.code
   }
 }

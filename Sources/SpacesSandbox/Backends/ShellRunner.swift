@@ -465,7 +465,7 @@ struct RunBody: Sendable {
 /// Runs a command to its end on a thread of its own: reads its stdout and stderr as they come,
 /// watches its exit, the deadline, the process limit and cancellation, and stops the tree
 /// when one of them calls for it.
-struct Pump: @unchecked Sendable {
+struct Pump: Sendable {
   /// Why watching ended.
   enum Ending: Sendable, Equatable {
     case exited, timedOut, cancelled, processLimit

@@ -18,6 +18,7 @@ import Synchronization
 /// the same limits execs at once. ``enableSpares()`` turns that on for long-lived runtimes (the
 /// server and the workbench); a one-shot CLI run doesn't need it.
 final package class Spawner: @unchecked Sendable {
+  // @unchecked: its mutable state is guarded by `condition` (its thread sleeps on it) or is a LockedValue.
   static package let shared = Spawner()
 
   /// What a spare was made for: commands whose cgroup has the same limits.

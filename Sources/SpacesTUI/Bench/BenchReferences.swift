@@ -102,7 +102,7 @@ enum BenchReference {
 ///
 /// The reference for the socket benchmarks: what one round trip over the same kind of socket
 /// costs with no work at all behind it (one thread per connection, blocking reads and writes).
-final class LineEchoServer: @unchecked Sendable {
+final class LineEchoServer: Sendable {
   /// The socket's path.
   let path: String
   private let listener: Int32

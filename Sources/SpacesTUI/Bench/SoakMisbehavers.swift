@@ -106,12 +106,15 @@ enum Misbehavers {
 
   /// Calls `body`, which must be refused with -32003 (forbidden); anything else that isn't an
   /// error is a breach.
-  static func expectForbidden(_ tally: Misbehaver, _ what: String, _ body: () async throws -> Void) async {
-    do {
+  static func expectForbidden(_ tally: Misbehaver, _ what: String, _ body: () async throws(SpacesError) -> Void)
+    async
+  {
+    do throws(SpacesError) {
       try await body()
       tally.attempt(refused: false, "\(what) was allowed")
-    } catch let error as RPCError {
-      tally.attempt(refused: error.code == RPCErrorCode.forbidden, "\(what): \(error.code) \(error.message)")
+    } catch  where error.rpcCode != nil {
+      tally.attempt(
+        refused: error.rpcCode == RPCErrorCode.forbidden, "\(what): \(error.rpcCode ?? 0) \(error.message)")
     } catch {
       tally.count("call errors")
       tally.attempt(refused: true, "")
@@ -143,17 +146,17 @@ enum Misbehavers {
     var round = 0
     while !targets.stop.isSet, round < 1_000_000 {
       round += 1
-      await expectForbidden(tally, "space.create with the host backend") {
+      await expectForbidden(tally, "space.create with the host backend") { () throws(SpacesError) in
         _ = try await client.createSpace(
           SpaceCreateParams(name: "esc-\(round)", policy: .permissive, backend: .host))
       }
-      await expectForbidden(tally, "space.create of a workspace of its choosing") {
+      await expectForbidden(tally, "space.create of a workspace of its choosing") { () throws(SpacesError) in
         _ = try await client.createSpace(SpaceCreateParams(name: "esc-w\(round)", workspace: targets.runFolder))
       }
-      await expectForbidden(tally, "hello rebinding to the host space") {
+      await expectForbidden(tally, "hello rebinding to the host space") { () throws(SpacesError) in
         try await client.hello(space: SoakSpace.host)
       }
-      await expectForbidden(tally, "a command in the host space") {
+      await expectForbidden(tally, "a command in the host space") { () throws(SpacesError) in
         _ = try await client.submit(.shell(command: "echo escaped > \(markers[0])", timeoutMs: nil), to: SoakSpace.host)
       }
       for command in ["sh escape.sh", "echo escaped > \(markers[1])"] {
@@ -200,16 +203,16 @@ enum Misbehavers {
     var round = 0
     while !targets.stop.isSet, round < 1_000_000 {
       round += 1
-      await expectForbidden(tally, "hello as supervisor with a made-up token") {
+      await expectForbidden(tally, "hello as supervisor with a made-up token") { () throws(SpacesError) in
         try await client.hello(role: .supervisor, token: String(repeating: "0", count: 64))
       }
-      await expectForbidden(tally, "hello as supervisor without a token") {
+      await expectForbidden(tally, "hello as supervisor without a token") { () throws(SpacesError) in
         try await client.hello(role: .supervisor)
       }
-      await expectForbidden(tally, "space.create with workspace /") {
+      await expectForbidden(tally, "space.create with workspace /") { () throws(SpacesError) in
         _ = try await client.createSpace(SpaceCreateParams(name: "root-\(round)", workspace: "/"))
       }
-      await expectForbidden(tally, "space.create with SPACES_HOME's parent") {
+      await expectForbidden(tally, "space.create with SPACES_HOME's parent") { () throws(SpacesError) in
         _ = try await client.createSpace(SpaceCreateParams(name: "parent-\(round)", workspace: parent))
       }
       for path in [targets.tokenPath, relative] {
@@ -227,15 +230,21 @@ enum Misbehavers {
       } catch {
         tally.count("call errors")
       }
-      await expectForbidden(tally, "approval.resolve") {
+      await expectForbidden(tally, "approval.resolve") { () throws(SpacesError) in
         try await client.resolveApproval("op_0000000000000000", .once)
       }
-      await expectForbidden(tally, "approval.extend") {
+      await expectForbidden(tally, "approval.extend") { () throws(SpacesError) in
         try await client.extendApproval("op_0000000000000000", seconds: 3600)
       }
-      await expectForbidden(tally, "file.read") { _ = try await client.readFile("x", in: SoakSpace.supervisor) }
-      await expectForbidden(tally, "events.subscribe to every space") { _ = try await client.subscribe(space: nil) }
-      await expectForbidden(tally, "space.delete") { try await client.deleteSpace(SoakSpace.big) }
+      await expectForbidden(tally, "file.read") { () throws(SpacesError) in
+        _ = try await client.readFile("x", in: SoakSpace.supervisor)
+      }
+      await expectForbidden(tally, "events.subscribe to every space") { () throws(SpacesError) in
+        _ = try await client.subscribe(space: nil)
+      }
+      await expectForbidden(tally, "space.delete") { () throws(SpacesError) in
+        try await client.deleteSpace(SoakSpace.big)
+      }
       tally.engage()
     }
   }

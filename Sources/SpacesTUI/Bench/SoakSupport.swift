@@ -160,6 +160,7 @@ func ownCPUSeconds() -> Double {
 /// A blocking Unix-socket client speaking raw lines, for the misbehaving agents that send what
 /// `SpacesClient` never would, or never read. Used by one thread at a time.
 final class SoakSocket: @unchecked Sendable {
+  // @unchecked: its socket and read buffer are used by one thread at a time (a blocking test client).
   private var fd: Int32
   private var pending: [UInt8] = []
 

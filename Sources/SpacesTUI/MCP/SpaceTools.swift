@@ -73,7 +73,7 @@ enum SpaceTools {
   /// Turns a tool call into an operation and the agent's stated reason, through the same JSON
   /// decoding as every client: `reason` is taken out of the arguments first (it goes beside the
   /// operation, as in `op.submit`; the operation itself has no such field).
-  static func operation(name: String, arguments: [String: Value]?) throws -> (op: Op, reason: String?) {
+  static func operation(name: String, arguments: [String: Value]?) throws(SpacesError) -> (op: Op, reason: String?) {
     var object: [String: Value] = arguments ?? [:]
     var reason: String?
     switch object.removeValue(forKey: "reason") {
@@ -82,8 +82,7 @@ enum SpaceTools {
     case _?: throw SpacesError(.invalidRequest, "\"reason\" must be a string (why you need this)")
     }
     object["kind"] = .string(name)
-    let data = try JSONEncoder().encode(Value.object(object))
-    return (try Op.parse(String(decoding: data, as: UTF8.self)), reason)
+    return (try Op.parse(SpacesJSON.line(Value.object(object))), reason)
   }
 
   /// The tool result for an operation's result: denials and failures are tool errors carrying

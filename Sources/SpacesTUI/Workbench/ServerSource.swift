@@ -13,15 +13,15 @@ import SpacesWorkbench
 /// It connects as a supervisor (with the token in SPACES_HOME): events, approvals and the
 /// person's edits go through the server. Spaces, configs and file contents are read from disk
 /// beneath the workspace, as the embedded source does — the socket means the same machine.
-final class ServerSource: WorkbenchSource, @unchecked Sendable {
-  // @unchecked: the only mutable state is in `LockedValue`s.
+final class ServerSource: WorkbenchSource, Sendable {
   private let supervisor: SpacesClient
   private let agent: SpacesClient
   private let home: SpacesHome
   private let logger: Logger
   private let approvals = LockedValue<[ApprovalRequest]>([])
   private let workspaces = LockedValue<[String: ConfinedWorkspace]>([:])
-  private var poller: Task<Void, Never>?
+  /// Polls the approvals of every space; set once, when attached.
+  private let poller = LockedValue<Task<Void, Never>?>(nil)
 
   let connection = "attached to spaces serve"
   let operationsOutliveQuit = true
@@ -33,10 +33,10 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     self.logger = logger
   }
 
-  deinit { poller?.cancel() }
+  deinit { poller.withValue { $0?.cancel() } }
 
   /// Connects to the server of `home` as a supervisor (and once more as an agent, for the demo).
-  static func attach(home: SpacesHome, logger: Logger) async throws -> ServerSource {
+  static func attach(home: SpacesHome, logger: Logger) async throws(SpacesError) -> ServerSource {
     guard let token = SupervisorToken.read(in: home) else {
       throw SpacesError(.invalidConfig, "no supervisor token in \(SupervisorToken.path(in: home))")
     }
@@ -47,12 +47,13 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
     let source = ServerSource(supervisor: supervisor, agent: agent, home: home, logger: logger)
     await source.refreshApprovals()
     // Approvals of every space, also those this workbench doesn't watch.
-    source.poller = Task { [weak source] in
+    let poller = Task { [weak source] in
       while !Task.isCancelled {
         try? await Task.sleep(for: .milliseconds(250))
         await source?.refreshApprovals()
       }
     }
+    source.poller.withValue { $0 = poller }
     return source
   }
 
@@ -97,17 +98,19 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
       throw SpacesError(.invalidRequest, "a resolution needs a choice: once, session, always or deny")
     }
     let supervisor = supervisor
-    let outcome = Self.blocking {
+    let outcome = Self.blocking { () throws(SpacesError) in
       try await supervisor.resolveApproval(
         id, choice, feedback: resolution.feedback, rules: resolution.rules.isEmpty ? nil : resolution.rules)
     }
     approvals.withValue { $0.removeAll { $0.id == id } }
-    if case .failure(let error) = outcome { throw Self.spacesError(error) }
+    if case .failure(let error) = outcome { throw error }
   }
 
   func extend(_ id: String, by seconds: Int?) throws(SpacesError) -> ApprovalExtension {
     let supervisor = supervisor
-    let outcome = Self.blocking { try await supervisor.extendApproval(id, seconds: seconds) }
+    let outcome = Self.blocking { () throws(SpacesError) in
+      try await supervisor.extendApproval(id, seconds: seconds)
+    }
     switch outcome {
     case .success(let extended):
       // The countdown moves at once, not at the next poll.
@@ -116,19 +119,12 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
       }
       return extended
     case .failure(let error):
-      throw Self.spacesError(error)
+      throw error
     }
   }
 
-  /// A client's error as a `SpacesError` with the server's stable code.
-  private static func spacesError(_ error: any Error) -> SpacesError {
-    if let error = error as? SpacesError { return error }
-    let code = (error as? RPCError)?.data?.code ?? SpacesError.Code.ioError.rawValue
-    return SpacesError(.init(rawValue: code), (error as? RPCError)?.message ?? "\(error)")
-  }
-
   func submitAsPerson(_ operation: Op, to space: String) async -> OperationResult {
-    await Self.result(of: operation, in: space) { [supervisor] in
+    await Self.result(of: operation, in: space) { [supervisor] () throws(SpacesError) in
       switch operation {
       case .createFile(let path, let content, let encoding):
         return try await supervisor.writeFile(path, content: content, encoding: encoding, in: space)
@@ -143,24 +139,22 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   }
 
   func changes(of op: String, in space: String) async -> ChangesAnswer {
-    do {
+    do throws(SpacesError) {
       return try await supervisor.changes(of: op, in: space)
     } catch {
-      return ChangesAnswer(op: op, status: "none", message: (error as? RPCError)?.message ?? "\(error)")
+      return ChangesAnswer(op: op, status: "none", message: error.message)
     }
   }
 
   func undo(_ op: String, in space: String, restore: Bool) async throws(SpacesError) -> UndoOutcome {
-    do {
-      return restore ? try await supervisor.restore(space, before: op) : try await supervisor.undo(op, in: space)
-    } catch {
-      throw Self.spacesError(error)
-    }
+    restore ? try await supervisor.restore(space, before: op) : try await supervisor.undo(op, in: space)
   }
 
   /// Runs an operation as the agent the demo plays.
   func submitAsAgent(_ operation: Op, to space: String) async -> OperationResult {
-    await Self.result(of: operation, in: space) { [agent] in try await agent.submit(operation, to: space) }
+    await Self.result(of: operation, in: space) { [agent] () throws(SpacesError) in
+      try await agent.submit(operation, to: space)
+    }
   }
 
   func list(_ path: String, in space: String) throws(SpacesError) -> [WorkspaceEntry] {
@@ -210,9 +204,9 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   }
 
   private static func result(
-    of operation: Op, in space: String, _ body: () async throws -> OperationResult
+    of operation: Op, in space: String, _ body: () async throws(SpacesError) -> OperationResult
   ) async -> OperationResult {
-    do {
+    do throws(SpacesError) {
       return try await body()
     } catch {
       return .callFailed(operation, in: space, error: error)
@@ -220,11 +214,13 @@ final class ServerSource: WorkbenchSource, @unchecked Sendable {
   }
 
   /// Waits on this thread for an async call (a short round trip on the local socket).
-  private static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+  private static func blocking<T: Sendable>(
+    _ body: @escaping @Sendable () async throws(SpacesError) -> T
+  ) -> Result<T, SpacesError> {
     let done = DispatchSemaphore(value: 0)
-    let outcome = LockedValue<Result<T, any Error>?>(nil)
+    let outcome = LockedValue<Result<T, SpacesError>?>(nil)
     Task.detached {
-      do {
+      do throws(SpacesError) {
         let value = try await body()
         outcome.withValue { $0 = .success(value) }
       } catch {

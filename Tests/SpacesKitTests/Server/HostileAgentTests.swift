@@ -48,11 +48,11 @@ import Testing
       (SpaceCreateParams(name: "d", policy: .permissive), "wider than"),
     ]
     for (params, fragment) in refused {
-      do {
+      do throws(SpacesError) {
         _ = try await agent.createSpace(params)
         Issue.record("\(params.name) was created")
-      } catch let error as RPCError {
-        #expect(error.code == RPCErrorCode.forbidden)
+      } catch {
+        #expect(error.rpcCode == RPCErrorCode.forbidden)
         #expect(error.message.contains(fragment), "\(error.message)")
       }
     }
@@ -78,18 +78,18 @@ import Testing
     defer { unlink(link) }
     let parent = (server.folder.path as NSString).deletingLastPathComponent
     for (index, workspace) in ["/", parent, server.folder.path, link, "/etc", "/usr/bin", "/tmp"].enumerated() {
-      do {
+      do throws(SpacesError) {
         _ = try await supervisor.createSpace(SpaceCreateParams(name: "w\(index)", workspace: workspace))
         Issue.record("\(workspace) was accepted")
-      } catch let error as RPCError {
-        #expect(error.data?.code == "invalidPath", "\(workspace): \(error.message)")
+      } catch {
+        #expect(error.code == .invalidPath, "\(workspace): \(error.message)")
         #expect(error.message.contains("can't be a workspace"), "\(error.message)")
       }
     }
-    do {
+    do throws(SpacesError) {
       _ = try await supervisor.createSpace(SpaceCreateParams(name: "f", workspace: "/etc/passwd"))
       Issue.record("a file was accepted")
-    } catch let error as RPCError {
+    } catch {
       #expect(error.message.contains("is a file, not a folder"), "\(error.message)")
     }
   }

@@ -65,7 +65,8 @@ import Testing
       if let raw { shutdown(raw.fd, Int32(SHUT_RDWR)) }
     case .cancel:
       running?.cancel()
-      await #expect(throws: CancellationError.self) { try await running?.value }
+      let error = await #expect(throws: SpacesError.self) { try await running?.value }
+      #expect(error?.code == .cancelled)
     }
 
     var events: [Event] = []
@@ -95,11 +96,11 @@ import Testing
 
     // Out of the queue; a late answer is refused as closed, not run.
     #expect(try await supervisor.approvals().isEmpty)
-    do {
+    do throws(SpacesError) {
       try await supervisor.resolveApproval(id, .once)
       Issue.record("a cancelled request was resolved")
-    } catch let error as RPCError {
-      #expect(error.data?.code == "approvalClosed", "\(error.message)")
+    } catch {
+      #expect(error.code == .approvalClosed, "\(error.message)")
     }
 
     if stop == .cancel, let agent {

@@ -137,15 +137,15 @@ func childProcesses(of pid: Int32) -> [Int32] {
   return text.split(separator: " ").compactMap { Int32($0) }
 }
 
-/// Expects `body` to throw an ``RPCError`` with `code`.
+/// Expects `body` to throw the ``SpacesError`` of an error response with the JSON-RPC `code`.
 func expectRPCError(
   _ code: Int, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
 ) async {
   do {
     try await body()
     Issue.record("expected error \(code), but it succeeded", sourceLocation: sourceLocation)
-  } catch let error as RPCError {
-    #expect(error.code == code, "\(error.message)", sourceLocation: sourceLocation)
+  } catch let error as SpacesError {
+    #expect(error.rpcCode == code, "\(error.message)", sourceLocation: sourceLocation)
     #expect(!error.message.isEmpty, sourceLocation: sourceLocation)
   } catch {
     Issue.record("expected error \(code), got \(error)", sourceLocation: sourceLocation)

@@ -252,7 +252,8 @@ import Testing
       await #expect(throws: SpacesError.self) { try await running.value }
     case .cancel:
       running.cancel()
-      await #expect(throws: CancellationError.self) { try await running.value }
+      let error = await #expect(throws: SpacesError.self) { try await running.value }
+      #expect(error?.code == .cancelled)
     }
     try await eventually("the shell and its children to be killed", deadline: .seconds(10)) {
       tree.allSatisfy { kill($0, 0) != 0 }

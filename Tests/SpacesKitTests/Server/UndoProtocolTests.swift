@@ -28,11 +28,11 @@ import Testing
     #expect(undone.undid == [created.id])
     #expect(!FileManager.default.fileExists(atPath: server.home.ownWorkspace("s") + "/a.txt"))
     // Undoing it again is refused, naming the undo.
-    do {
+    do throws(SpacesError) {
       _ = try await supervisor.undo(created.id, in: "s")
       Issue.record("a second undo should be refused")
-    } catch let error as RPCError {
-      #expect(error.data?.code == "undoRefused" && error.message.contains(undone.id), "\(error.message)")
+    } catch {
+      #expect(error.code == .undoRefused && error.message.contains(undone.id), "\(error.message)")
     }
     let restored = try await supervisor.restore("s", before: undone.id)
     #expect(restored.undid == [undone.id])
