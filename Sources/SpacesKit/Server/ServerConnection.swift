@@ -159,13 +159,21 @@ final class ServerConnection: Sendable {
     var id: RPCID?
     var method: String
     var data: Data?
+    /// Where the params object lies in `data`, when ``HeaderScan`` found it.
+    var paramsRange: Range<Int>?
     /// The budget a large line took, kept until the request is answered.
     var hold: ContentHold?
 
     /// Decodes the params; a missing `params` reads as `{}`.
+    ///
+    /// Only the params object is decoded when its place is known; when that fails, the whole
+    /// line is, so the error names the field as it always did (`params.op.kind`).
     func params<P: Decodable>(_ type: P.Type) throws(RPCError) -> P {
       do {
         guard let data else { return try SpacesJSON.decoder.decode(P.self, from: Data("{}".utf8)) }
+        if let paramsRange, let params = try? SpacesJSON.decoder.decode(P.self, from: data[paramsRange]) {
+          return params
+        }
         return try SpacesJSON.decoder.decode(ParamsBox<P>.self, from: data).params
       } catch {
         throw RPCError(RPCErrorCode.invalidParams, "invalid params for \(method): \(SpacesJSON.describe(error))")
