@@ -105,21 +105,35 @@ final class BlobStore: Sendable {
   /// Returns the hash, the size read and how many bytes were added to the store (0 when the
   /// content was there already or not kept).
   func put(from fd: Int32, keep: Bool) throws(SpacesError) -> (hash: String, size: Int64, added: Int64) {
+    // A file of up to 64 KiB is read whole first and hashed: it is written to the store only
+    // when its content is new (writing the same content again creates no file here).
+    let head = try Self.readHead(of: fd, limit: 64 << 10)
     var hasher = SHA256()
-    var temporary: (fd: Int32, path: String)?
-    if keep {
-      let name = folder + "/" + ConfinedWorkspace.temporaryName()
-      let out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-      guard out >= 0 else { throw Self.failure("create a file in the store", errno) }
-      temporary = (out, name)
+    hasher.update(data: head.bytes)
+    var size = Int64(head.bytes.count)
+    if head.whole {
+      let hash = Self.hex(hasher.finalize())
+      guard keep, !contains(hash) else { return (hash, size, 0) }
+      let (out, name) = try createTemporary()
+      defer { close(out) }
+      do throws(SpacesError) {
+        try Self.writeAll(out, head.bytes, doing: "write to the store")
+        try place(name, as: hash)
+      } catch {
+        unlink(name)
+        throw error
+      }
+      return (hash, size, size)
     }
+    var temporary: (fd: Int32, path: String)?
+    if keep { temporary = try createTemporary() }
     defer {
       if let temporary {
         close(temporary.fd)
         unlink(temporary.path)
       }
     }
-    var size: Int64 = 0
+    if let temporary { try Self.writeAll(temporary.fd, head.bytes, doing: "write to the store") }
     try Self.forEachChunk(of: fd, doing: "read a changed file") { (bytes) throws(SpacesError) in
       hasher.update(bufferPointer: bytes)
       size += Int64(bytes.count)
@@ -127,13 +141,44 @@ final class BlobStore: Sendable {
     }
     let hash = Self.hex(hasher.finalize())
     guard let open = temporary else { return (hash, size, 0) }
-    let target = path(hash)
     if contains(hash) { return (hash, size, 0) }
-    mkdir(folder + "/" + hash.prefix(2), 0o700)
-    guard rename(open.path, target) == 0 else { throw Self.failure("store a content", errno) }
+    try place(open.path, as: hash)
     temporary = nil
     close(open.fd)
     return (hash, size, size)
+  }
+
+  /// A new temporary file in the store, open for writing.
+  private func createTemporary() throws(SpacesError) -> (fd: Int32, path: String) {
+    let name = folder + "/" + ConfinedWorkspace.temporaryName()
+    let out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard out >= 0 else { throw Self.failure("create a file in the store", errno) }
+    return (out, name)
+  }
+
+  /// Moves the temporary file `name`, which holds the content with `hash`, to its place.
+  private func place(_ name: String, as hash: String) throws(SpacesError) {
+    mkdir(folder + "/" + hash.prefix(2), 0o700)
+    guard rename(name, path(hash)) == 0 else { throw Self.failure("store a content", errno) }
+  }
+
+  /// Reads up to `limit` bytes of `fd`; `whole` when that was all of it (the end was reached).
+  private static func readHead(of fd: Int32, limit: Int) throws(SpacesError) -> (bytes: [UInt8], whole: Bool) {
+    var bytes = [UInt8](repeating: 0, count: limit)
+    var count = 0
+    while count < limit {
+      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress.map { $0 + count }, limit - count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw failure("read a changed file", errno)
+      }
+      if n == 0 {
+        bytes.removeSubrange(count...)
+        return (bytes, true)
+      }
+      count += n
+    }
+    return (bytes, false)
   }
 
   /// Copies the content with `hash` into the open file `out`.
@@ -174,6 +219,19 @@ final class BlobStore: Sendable {
       let data = FileManager.default.contents(atPath: path(hash)), data.count <= limit
     else { return nil }
     return Array(data)
+  }
+
+  /// Writes all of `bytes` to `fd`.
+  private static func writeAll(_ fd: Int32, _ bytes: [UInt8], doing action: String) throws(SpacesError) {
+    let failed = bytes.withUnsafeBytes { raw -> SpacesError? in
+      do throws(SpacesError) {
+        try writeAll(fd, raw, doing: action)
+        return nil
+      } catch {
+        return error
+      }
+    }
+    if let failed { throw failed }
   }
 
   /// Writes all of `bytes` to `fd`, again after a short write or an interrupt.

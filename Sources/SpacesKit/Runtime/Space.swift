@@ -958,6 +958,6 @@ public final class Space: Sendable {
 
   /// A new, unique operation id.
   public static func newOperationID() -> String {
-    "op_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+    "op_" + randomHex16()
   }
 }

@@ -18,9 +18,11 @@ enum InboundMessage: Sendable {
       self = .ignored
       return
     }
+    // An ordinary request is read in one pass (``HeaderScan``); any other line by Foundation.
+    let scanned = data.withUnsafeBytes { HeaderScan.scan($0) }
     let header: MessageHeader
     do {
-      header = try SpacesJSON.decoder.decode(MessageHeader.self, from: data)
+      header = try scanned?.header ?? SpacesJSON.decoder.decode(MessageHeader.self, from: data)
     } catch {
       if (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) != nil {
         let batch = data.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "[")
@@ -55,7 +57,9 @@ enum InboundMessage: Sendable {
       return
     }
     self = .request(
-      ServerConnection.Request(id: id, method: method, data: header.paramsKind == .object ? data : nil),
+      ServerConnection.Request(
+        id: id, method: method, data: header.paramsKind == .object ? data : nil,
+        paramsRange: scanned?.params.map { (data.startIndex + $0.lowerBound)..<(data.startIndex + $0.upperBound) }),
       respond: respond)
   }
 }

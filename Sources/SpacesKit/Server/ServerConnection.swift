@@ -25,8 +25,14 @@ final class ServerConnection: Sendable {
   private let tcp: Bool
   private let number: Int
   private let session = LockedValue(Session())
-  /// The requests running now, by id, for `request.cancel`.
-  private let requests = LockedValue<[RPCID: Task<Void, Never>]>([:])
+  /// The requests running now: each by a number of its own (a disconnect cancels them all and
+  /// waits for them), and by id for `request.cancel`.
+  private struct Running {
+    var next = 0
+    var all: [Int: Task<Void, Never>] = [:]
+    var byID: [RPCID: Int] = [:]
+  }
+  private let requests = LockedValue(Running())
   /// The connection's places for running commands (`maxRunningPerConnection`).
   private let running: Slots
   /// The connection's large contents take their turn in the runtime's budget one at a time.
@@ -44,9 +50,10 @@ final class ServerConnection: Sendable {
     running = Slots(limit: server.options.maxRunningPerConnection)
   }
 
-  /// Handles one inbound line; returns the work to run concurrently, if any. `hold` keeps the
-  /// bytes a large line took from the runtime's budget until its request is answered.
-  func receive(_ message: InboundLine, hold: ContentHold? = nil) -> (@Sendable () async -> Void)? {
+  /// Handles one inbound line: answers it at once, or starts a task of its own that answers it.
+  /// `hold` keeps the bytes a large line took from the runtime's budget until its request is
+  /// answered.
+  func receive(_ message: InboundLine, hold: ContentHold? = nil) {
     guard case .line(let buffer, _) = message else {
       reply(
         nil,
@@ -54,17 +61,17 @@ final class ServerConnection: Sendable {
           RPCError(
             RPCErrorCode.invalidRequest,
             "the message is over the \(server.options.maxMessageBytes)-byte limit; it was skipped")))
-      return nil
+      return
     }
     let data = Data(buffer.readableBytesView)
     let request: Request
     let respond: Bool
     switch InboundMessage(line: data) {
     case .ignored:
-      return nil
+      return
     case .rejected(let error, let id, let answered):
       if answered { reply(id, .failure(error)) }
-      return nil
+      return
     case .request(var inbound, let isRequest):
       inbound.hold = hold
       (request, respond) = (inbound, isRequest)
@@ -78,13 +85,13 @@ final class ServerConnection: Sendable {
         outcome = .failure(error)
       }
       if respond { reply(id, outcome) }
-      return nil
+      return
     }
     if tcp, !session.withValue({ $0.greeted }) {
       if respond {
         reply(id, .failure(RPCError(RPCErrorCode.forbidden, "over TCP, send hello with the supervisor token first")))
       }
-      return nil
+      return
     }
     // Requests in flight hold their text: bound both their number and their bytes.
     let size = data.count
@@ -108,29 +115,28 @@ final class ServerConnection: Sendable {
                 "too many requests in flight on this connection (at most \(server.options.maxInFlight), "
                   + "and \(byteLimit) bytes of them); wait for some to finish"))))
       }
-      return nil
+      return
     }
-    // Its own task, registered before the next line is read, so `request.cancel` finds it.
-    let task = Task {
-      let outcome = await self.dispatch(request)
-      self.session.withValue {
-        $0.inFlight -= 1
-        $0.inFlightBytes -= size
+    // Its own task, registered before the next line is read, so `request.cancel` finds it (and
+    // before the task can end: it takes the same lock to leave). Nothing else waits for it: a
+    // disconnect cancels it and waits for it through ``cancelRequests()``.
+    requests.withValue { running in
+      running.next += 1
+      let number = running.next
+      running.all[number] = Task {
+        let outcome = await self.dispatch(request)
+        self.session.withValue {
+          $0.inFlight -= 1
+          $0.inFlightBytes -= size
+        }
+        if respond { self.reply(id, outcome) }
+        hold?.release()
+        self.requests.withValue { running in
+          running.all[number] = nil
+          if let id, running.byID[id] == number { running.byID[id] = nil }
+        }
       }
-      if respond { self.reply(id, outcome) }
-      hold?.release()
-    }
-    if respond, let id { requests.withValue { $0[id] = task } }
-    return {
-      await withTaskCancellationHandler {
-        await task.value
-      } onCancel: {
-        task.cancel()
-      }
-      // Only now: the task may end before it was registered above.
-      if respond, let id {
-        self.requests.withValue { if $0[id] == task { $0[id] = nil } }
-      }
+      if respond, let id { running.byID[id] = number }
     }
   }
 
@@ -138,12 +144,20 @@ final class ServerConnection: Sendable {
   /// operation is stopped as if its connection had closed: a command is killed, an approval
   /// wait ends). It answers with whether one was found, when it has an id itself.
   private func cancel(_ params: CancelParams, _ request: Request) -> Outcome {
-    let task = requests.withValue { $0[params.id] }
+    let task = requests.withValue { running in running.byID[params.id].flatMap { running.all[$0] } }
     task?.cancel()
     return ok(CancelResult(cancelled: task != nil), request)
   }
 
-  /// Ends the connection's subscriptions and output (its requests are cancelled by the caller).
+  /// Cancels the connection's requests that still run, and waits until they have ended.
+  func cancelRequests() async {
+    let tasks = requests.withValue { Array($0.all.values) }
+    for task in tasks { task.cancel() }
+    for task in tasks { await task.value }
+  }
+
+  /// Ends the connection's subscriptions and output (its requests are cancelled by
+  /// ``cancelRequests()``).
   func disconnected() {
     let cursors = session.withValue { session in
       defer { session.cursors = [:] }
@@ -159,13 +173,21 @@ final class ServerConnection: Sendable {
     var id: RPCID?
     var method: String
     var data: Data?
+    /// Where the params object lies in `data`, when ``HeaderScan`` found it.
+    var paramsRange: Range<Int>?
     /// The budget a large line took, kept until the request is answered.
     var hold: ContentHold?
 
     /// Decodes the params; a missing `params` reads as `{}`.
+    ///
+    /// Only the params object is decoded when its place is known; when that fails, the whole
+    /// line is, so the error names the field as it always did (`params.op.kind`).
     func params<P: Decodable>(_ type: P.Type) throws(RPCError) -> P {
       do {
         guard let data else { return try SpacesJSON.decoder.decode(P.self, from: Data("{}".utf8)) }
+        if let paramsRange, let params = try? SpacesJSON.decoder.decode(P.self, from: data[paramsRange]) {
+          return params
+        }
         return try SpacesJSON.decoder.decode(ParamsBox<P>.self, from: data).params
       } catch {
         throw RPCError(RPCErrorCode.invalidParams, "invalid params for \(method): \(SpacesJSON.describe(error))")

@@ -219,38 +219,34 @@ public final class SpacesServer: Sendable {
       server: self, outbox: outbox, tcp: tcp, number: number, inbound: accepted.account)
     do {
       try await channel.executeThenClose { inbound in
-        await withDiscardingTaskGroup { group in
-          do {
-            for try await message in inbound {
-              // A client that doesn't read its answers gets no new ones: reading pauses, and
-              // the socket's own back-pressure then slows its writes.
-              await outbox.waitToRead()
-              // A large line is held (as text, decoded and journaled) until its request is
-              // answered: it takes its turn in the runtime's budget for large contents first,
-              // and this connection's reading waits with it; then it gives back what it took
-              // of the inbound budget while it was read.
-              var hold: ContentHold?
-              if case .line(let buffer, let read) = message, let read {
-                if buffer.readableBytes >= ByteGate.largeFile {
-                  let taken = ContentHold(turn: connection.largeTurn)
-                  guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
-                    break
-                  }
-                  hold = taken
+        do {
+          for try await message in inbound {
+            // A client that doesn't read its answers gets no new ones: reading pauses, and
+            // the socket's own back-pressure then slows its writes.
+            await outbox.waitToRead()
+            // A large line is held (as text, decoded and journaled) until its request is
+            // answered: it takes its turn in the runtime's budget for large contents first,
+            // and this connection's reading waits with it; then it gives back what it took
+            // of the inbound budget while it was read.
+            var hold: ContentHold?
+            if case .line(let buffer, let read) = message, let read {
+              if buffer.readableBytes >= ByteGate.largeFile {
+                let taken = ContentHold(turn: connection.largeTurn)
+                guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
+                  break
                 }
-                read.release()
-                accepted.account.lineTaken()
+                hold = taken
               }
-              if let work = connection.receive(message, hold: hold) {
-                group.addTask { await work() }
-              }
+              read.release()
+              accepted.account.lineTaken()
             }
-          } catch {
-            logger.debug("connection \(number) read failed: \(error)")
+            connection.receive(message, hold: hold)
           }
-          connection.disconnected()
-          group.cancelAll()
+        } catch {
+          logger.debug("connection \(number) read failed: \(error)")
         }
+        connection.disconnected()
+        await connection.cancelRequests()
       }
     } catch {
       logger.debug("connection \(number) closed: \(error)")

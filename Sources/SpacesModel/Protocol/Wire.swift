@@ -99,6 +99,20 @@ package struct MessageHeader: Decodable {
 
   private enum Keys: String, CodingKey { case jsonrpc, id, method, params, result, error }
 
+  package init(
+    jsonrpc: String?, id: RPCID?, hasID: Bool, idIsValid: Bool, method: String?, paramsKind: ParamsKind,
+    hasResult: Bool, error: RPCError?
+  ) {
+    self.jsonrpc = jsonrpc
+    self.id = id
+    self.hasID = hasID
+    self.idIsValid = idIsValid
+    self.method = method
+    self.paramsKind = paramsKind
+    self.hasResult = hasResult
+    self.error = error
+  }
+
   package init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: Keys.self)
     jsonrpc = try? container.decodeIfPresent(String.self, forKey: .jsonrpc)

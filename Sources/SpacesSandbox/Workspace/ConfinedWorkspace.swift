@@ -282,8 +282,7 @@ public final class ConfinedWorkspace: Sendable {
 
   /// A new temporary file name for a write: `.spaces-` + 16 random hex digits + `.tmp`.
   static package func temporaryName() -> String {
-    let digits = String(UInt64.random(in: .min ... .max), radix: 16)
-    return ".spaces-" + String(repeating: "0", count: 16 - digits.count) + digits + ".tmp"
+    ".spaces-" + randomHex16() + ".tmp"
   }
 
   /// Creates a new temporary file in `dir` and locks it (`flock`), so that a start-up
