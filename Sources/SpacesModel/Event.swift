@@ -4,6 +4,16 @@ import Foundation
 ///
 /// Every event carries the space, the operation id, a per-space sequence number that only
 /// grows, and a timestamp; ``payload`` holds the fields of its `type`.
+/// JSON bytes kept beside the value they encode. Not part of that value: any two are equal.
+package struct WrittenJSON: Sendable, Equatable {
+  /// The bytes, when they are kept.
+  package var bytes: ArraySlice<UInt8>?
+
+  package init(_ bytes: ArraySlice<UInt8>? = nil) { self.bytes = bytes }
+
+  package static func == (_: WrittenJSON, _: WrittenJSON) -> Bool { true }
+}
+
 public struct Event: Codable, Sendable, Equatable {
   /// What happened.
   public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -135,15 +145,18 @@ public struct Event: Codable, Sendable, Equatable {
   }
 
   /// The per-space sequence number; starts at 1 and only grows.
-  public var seq: Int
+  public var seq: Int { didSet { written.bytes = nil } }
   /// When the event happened (ISO 8601, UTC, milliseconds).
-  public var time: String
+  public var time: String { didSet { written.bytes = nil } }
   /// The space's name.
-  public var space: String
+  public var space: String { didSet { written.bytes = nil } }
   /// The operation the event belongs to.
-  public var opId: String
+  public var opId: String { didSet { written.bytes = nil } }
   /// What happened, with the fields of its kind.
-  public var payload: Payload
+  public var payload: Payload { didSet { written.bytes = nil } }
+  /// The event's JSON as the journal wrote it, so the wire sends those bytes instead of
+  /// encoding the event again (output is encoded once); any change to the event drops it.
+  package var written = WrittenJSON()
 
   /// What happened.
   public var type: Kind { payload.kind }

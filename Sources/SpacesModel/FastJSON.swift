@@ -109,6 +109,12 @@ public struct JSONWriter: Sendable {
   /// Writes `null`.
   public mutating func null() { raw("null") }
 
+  /// Writes a value that is already JSON.
+  package mutating func json(_ value: ArraySlice<UInt8>) {
+    bytes.append(contentsOf: value)
+    needsComma = true
+  }
+
   /// Writes text that is already JSON.
   public mutating func raw(_ text: StaticString) {
     text.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -170,9 +176,14 @@ public struct JSONWriter: Sendable {
           index += 1
           continue
         }
-        if runStart < index {
-          (out).update(from: source + runStart, count: index - runStart)
-          out += index - runStart
+        let run = index - runStart
+        if run > 32 {
+          out.update(from: source + runStart, count: run)
+          out += run
+        } else {
+          // Output is mostly short lines: a call to copy each would cost more than the bytes.
+          for offset in 0..<run { out[offset] = source[runStart + offset] }
+          out += run
         }
         out[0] = UInt8(ascii: "\\")
         switch byte {
@@ -325,7 +336,8 @@ extension Event {
   /// without teaching the writer), events are written by Foundation instead, so nothing is lost.
   /// (The payload's fields need no such check: its cases are matched whole, so a field added
   /// to one doesn't compile until the writer writes it.)
-  static let fastFields: Set<String> = ["seq", "time", "space", "opId", "payload"]
+  /// (`written` is not the event's: it is the JSON these write, kept.)
+  static let fastFields: Set<String> = ["seq", "time", "space", "opId", "payload", "written"]
 
   /// Whether ``write(to:)`` knows every stored property of the type.
   static let fastWriterCoversType: Bool = {
@@ -336,6 +348,10 @@ extension Event {
   /// Writes the event as ``SpacesJSON/encoder`` would: the journal's line and the `event` of
   /// the wire's notifications (keys in sorted order, the common ones among the payload's).
   public func write(to writer: inout JSONWriter) {
+    if let bytes = written.bytes {
+      writer.json(bytes)
+      return
+    }
     guard Self.fastWriterCoversType else {
       writer.encoded(self)
       return

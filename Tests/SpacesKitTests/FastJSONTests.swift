@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
@@ -145,6 +146,41 @@ private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
       let bare = OperationResult(id: "op", space: "s", kind: .readFile, status: .completed)
       #expect(String(decoding: bare.jsonBytes, as: UTF8.self) == (try foundation(bare)))
     }
+  }
+
+  @Test func theWireSendsTheJournalsBytesAndAChangedEventIsWrittenAnew() async throws {
+    let folder = TempFolder("written")
+    let journal = try Journal(path: folder.file("journal.jsonl"))
+    var rng = SeededRandom(state: 11)
+    let events = randomEvents(&rng)
+    let written = try journal.append(events, sync: false)
+    let lines = try String(contentsOfFile: folder.file("journal.jsonl"), encoding: .utf8).split(separator: "\n")
+    for (event, line) in zip(written, lines) {
+      // The kept bytes are the journal's line, and what the wire sends is what encoding anew sends.
+      #expect(event.written.bytes.map { String(decoding: $0, as: UTF8.self) } == String(line))
+      var fresh = event
+      fresh.written.bytes = nil
+      #expect(
+        String(buffer: Wire.event(event, requestId: .number(3)))
+          == String(buffer: Wire.event(fresh, requestId: .number(3))))
+      // Any change drops them: the change is what is sent.
+      var changed = event
+      changed.opId = "op_changed"
+      #expect(changed.written.bytes == nil)
+      #expect(String(decoding: changed.jsonBytes, as: UTF8.self).contains("op_changed"))
+      #expect(event == fresh)
+    }
+    // Subscribers (whose buffers hold events a while) get events without them.
+    let hub = EventHub()
+    let stream = hub.subscribe()
+    hub.publish(written)
+    var iterator = stream.makeAsyncIterator()
+    for _ in written { #expect(await iterator.next()?.written.bytes == nil) }
+    let seen = LockedValue<[Bool]>([])
+    let token = hub.observe { event in seen.withValue { $0.append(event.written.bytes != nil) } }
+    hub.publish(written)
+    hub.removeObserver(token)
+    #expect(seen.withValue { $0 } == Array(repeating: true, count: written.count))
   }
 
   @Test func envelopesMatchFoundation() throws {

@@ -43,6 +43,31 @@ struct SessionTests {
     #expect(ShellSessionStore(path: home.sessionPath("s")).load().cwd == "src/lib")
   }
 
+  @Test func valuesWithQuotesAndNewlinesCarryExactly() async throws {
+    let (_, space) = try makeSpace()
+    let set = await shell(space, #"export Q="it's \"quoted\"" NL='a"# + "\n" + #"b' D='$HOME `x` \'"#)
+    #expect(set.status == .completed)
+    let shown = await shell(space, #"printf '%s|%s|%s' "$Q" "$NL" "$D""#)
+    #expect(shown.stdout == "it's \"quoted\"|a\nb|$HOME `x` \\")
+  }
+
+  @Test func stateFilesGoAndOnlyOldLeftoversAreSwept() async throws {
+    let (_, space) = try makeSpace()
+    let shellFolder = folder.file("spaces/s/shell")
+    try FileManager.default.createDirectory(atPath: shellFolder, withIntermediateDirectories: true)
+    // One left by a process that ended two days ago, one by a command another runtime runs now.
+    try folder.write("spaces/s/shell/op_old", "")
+    try folder.write("spaces/s/shell/op_recent", "")
+    try FileManager.default.setAttributes(
+      [.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: shellFolder + "/op_old")
+    #expect(await shell(space, "true").status == .completed)
+    #expect(await shell(space, "true").status == .completed)
+    // The operations' own files are removed once they are answered.
+    try await eventually("only the recent leftover stays") {
+      (try? FileManager.default.contentsOfDirectory(atPath: shellFolder)) == ["op_recent"]
+    }
+  }
+
   @Test func exportedVariablesCarry() async throws {
     let (_, space) = try makeSpace()
     #expect(await shell(space, "export FOO=1 'BAR=two words'; QUIET=1").status == .completed)
@@ -156,13 +181,29 @@ struct SessionTests {
     #expect(ShellSessionScript.read(fifo) == nil)
     try dir.write("big", String(repeating: "x", count: ShellSession.maxStateBytes + 1))
     #expect(ShellSessionScript.read(dir.file("big")) == nil)
-    try dir.write("ok", "/workspace/a\n\0FOO=1\0")
+    try dir.write("ok", "/workspace/a\n\0export FOO='1'\n")
     try FileManager.default.createSymbolicLink(atPath: dir.file("link"), withDestinationPath: dir.file("ok"))
     #expect(ShellSessionScript.read(dir.file("link")) == nil)
     let bytes = try #require(ShellSessionScript.read(dir.file("ok")))
     let parsed = try #require(ShellSessionScript.parse(bytes))
     #expect(ShellSessionScript.relative(parsed.folder, root: "/workspace") == "a")
     #expect(parsed.exported == ["FOO": "1"])
+    // `export -p` as dash, busybox and bash print it; a name without a value is not exported.
+    let shells = """
+      export A='x'"'"'y'
+      export B='two
+      lines'
+      export C="bash \\"q\\" \\$HOME \\\\ end"
+      declare -x D="declared"
+      export E
+      export F=''
+      export G=plain\\ word
+      export H='unterminated
+      """
+    #expect(
+      ShellSessionScript.exports(ArraySlice(shells.utf8)) == [
+        "A": "x'y", "B": "two\nlines", "C": #"bash "q" $HOME \ end"#, "D": "declared", "F": "", "G": "plain word",
+      ])
     for outside in ["/", "/workspacex", "/workspace/../etc", "/workspace//a", "/workspace/./a", "relative"] {
       #expect(ShellSessionScript.relative(Array(outside.utf8), root: "/workspace") == nil, "\(outside)")
     }

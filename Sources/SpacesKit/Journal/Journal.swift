@@ -88,16 +88,23 @@ public final class Journal: Sendable {
         try catchUp(&tail)
         let before = tail.seq
         var written: [Event] = []
-        var writer = JSONWriter(capacity: 512)
+        var writer = JSONWriter(capacity: 512 + (events.first?.output?.data.utf8.count ?? 0))
+        var ends: [(start: Int, end: Int)] = []
         for var event in events {
           tail.seq += 1
           event.seq = tail.seq
           // The same hand-written encoder as the wire's: the journal's line is the event's JSON.
+          let start = writer.bytes.count
           event.write(to: &writer)
+          ends.append((start, writer.bytes.count))
           writer.bytes.append(0x0A)
           written.append(event)
         }
         let bytes = writer.bytes
+        // The wire sends these same bytes (see `Event.written`).
+        for index in written.indices {
+          written[index].written = WrittenJSON(bytes[ends[index].start..<ends[index].end])
+        }
         do throws(SpacesError) {
           try writeAll(bytes, &tail)
         } catch {

@@ -43,10 +43,20 @@ public final class EventHub: Sendable {
   }
 
   /// Sends events to every subscriber and observer.
+  ///
+  /// Observers (called now) get the JSON the journal wrote with each event, to send it as it
+  /// is; subscribers (whose buffers may hold events a while) get the events without it.
   public func publish(_ events: [Event]) {
     let targets = subscribers.withValue { Array($0.values) }
-    for continuation in targets {
-      for event in events { continuation.yield(event) }
+    if !targets.isEmpty {
+      let bare = events.map { event in
+        var event = event
+        event.written.bytes = nil
+        return event
+      }
+      for continuation in targets {
+        for event in bare { continuation.yield(event) }
+      }
     }
     let handlers = observers.withValue { Array($0.values) }
     for handler in handlers {

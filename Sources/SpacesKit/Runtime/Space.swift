@@ -45,6 +45,8 @@ public final class Space: Sendable {
   /// Where each shell operation's state file is made (private to the runtime; bound into the
   /// sandbox one file at a time).
   private let sessionFolder: String
+  /// Whether this runtime has looked for state files left behind (once, at its first command).
+  private let stateFilesSwept = LockedValue(false)
   /// Held while an extension or the end of an approval wait is journaled, so an
   /// `approvalExtended` event never follows its request's `approvalResolved`.
   private let approvalRecords = LockedValue()
@@ -754,7 +756,7 @@ public final class Space: Sendable {
     }
     let protectedPaths = engine.protected
     let stateFile = try makeStateFile(id)
-    defer { unlink(stateFile) }
+    defer { Self.removeStateFile(stateFile) }
     let root = backend.isolated ? "/workspace" : Sys.realPath(config.workspace)
     let request = ShellRequest(
       command: command, workspace: config.workspace, limits: limits, network: network,
@@ -836,6 +838,11 @@ public final class Space: Sendable {
   private func makeStateFile(_ id: String) throws(SpacesError) -> String {
     if !Sys.isDirectory(sessionFolder) {
       mkdir(sessionFolder, 0o700)
+    } else if stateFilesSwept.withValue({ swept in
+      defer { swept = true }
+      return !swept
+    }) {
+      Self.sweepStateFiles(sessionFolder)
     }
     let path = sessionFolder + "/" + id
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -845,6 +852,29 @@ public final class Space: Sendable {
     }
     close(fd)
     return path
+  }
+
+  /// Removes an operation's state file once its answer is on its way: the unlink of a file the
+  /// sandbox just wrote took a quarter of a millisecond, on the path of every command.
+  private static func removeStateFile(_ path: String) {
+    stateFileRemoval.async { unlink(path) }
+  }
+
+  private static let stateFileRemoval = DispatchQueue(label: "spaces-state-files", qos: .utility)
+
+  /// Removes the state files a process left behind when it ended before removing them (a
+  /// one-shot `spaces op`, a crash): those older than any command may run (`timeoutMs` is at
+  /// most a day), so none that another runtime's command still uses.
+  private static func sweepStateFiles(_ folder: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+    let oldest = Date().timeIntervalSince1970 - 25 * 3600
+    for name in names where name.hasPrefix("op_") {
+      var info = stat()
+      let path = folder + "/" + name
+      guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Double(info.st_mtim.tv_sec) < oldest
+      else { continue }
+      unlink(path)
+    }
   }
 
   /// Reads what the command's shell recorded, checks it, saves the session that follows and

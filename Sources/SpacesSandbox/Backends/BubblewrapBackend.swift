@@ -218,24 +218,52 @@ public struct BubblewrapBackend: IsolationBackend {
   ) -> [String] {
     var args = ["--ro-bind", "/usr", "/usr"]
     binds.append(("/usr", "/usr"))
-    for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
-      let path = "/" + name
-      if let target = Sys.symlinkTarget(path) {
+    let layout = HostLayout.current()
+    for (path, target) in layout.topLevel {
+      if let target {
         args += ["--symlink", target, path]
-      } else if Sys.isDirectory(path) && !isHidden(path) {
+      } else if !isHidden(path) {
         args += ["--ro-bind", path, path]
         binds.append((path, path))
       }
     }
     args += ["--perms", "0755", "--dir", "/etc"]
-    for name in etcAllowList {
-      let path = "/etc/" + name
-      guard Sys.exists(path), !isHidden(path) else { continue }
+    for path in layout.etc where !isHidden(path) {
       args += ["--ro-bind", path, path]
       binds.append((path, path))
     }
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     return args
+  }
+
+  /// Which of the host's top-level system folders are symlinks or folders, and which of the
+  /// allowed `/etc` files exist: what every sandbox binds. Looked at again when the last look
+  /// is over a second old (every command's arguments are built from it; a few dozen `stat`s
+  /// each time were a tenth of a `true`'s cost).
+  struct HostLayout: Sendable {
+    /// `/bin`, `/lib`, …: a symlink's target, or nil for a folder (neither: not listed).
+    var topLevel: [(path: String, target: String?)]
+    /// The allowed `/etc` files that exist.
+    var etc: [String]
+
+    private static let cache = LockedValue<(at: ContinuousClock.Instant, layout: HostLayout)?>(nil)
+
+    static func current() -> HostLayout {
+      let now = ContinuousClock.now
+      if let cached = cache.withValue({ $0 }), now - cached.at < .seconds(1) { return cached.layout }
+      var layout = HostLayout(topLevel: [], etc: [])
+      for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+        let path = "/" + name
+        if let target = Sys.symlinkTarget(path) {
+          layout.topLevel.append((path, target))
+        } else if Sys.isDirectory(path) {
+          layout.topLevel.append((path, nil))
+        }
+      }
+      layout.etc = etcAllowList.map { "/etc/" + $0 }.filter { Sys.exists($0) }
+      cache.withValue { $0 = (now, layout) }
+      return layout
+    }
   }
 
   static func normalize(_ path: String) -> String {

@@ -35,8 +35,9 @@ public struct ShellSessionStore: Sendable {
 package enum ShellSessionScript {
   /// The prelude that goes on the command's first line, before the command: go to the
   /// session's folder (`root` is the workspace as the command sees it), export the carried
-  /// variables, and on exit write `pwd -P`, a NUL and `env -0` to `stateFile` (as the command
-  /// sees it) while keeping the command's exit status. Nothing of it writes to stdout or stderr
+  /// variables, and on exit write `pwd -P`, a NUL and `export -p` to `stateFile` (as the command
+  /// sees it) while keeping the command's exit status. Both are the shell's own builtins: a
+  /// command that ends starts no other process (an `env` there cost a fork and an exec). Nothing of it writes to stdout or stderr
   /// unless the folder can't be entered, when the command doesn't run.
   static func prelude(_ session: ShellSessionRun, stateFile: String) -> String {
     let folder = session.cwd.isEmpty ? session.root : session.root + "/" + session.cwd
@@ -54,7 +55,7 @@ package enum ShellSessionScript {
           .joined(separator: " "))
     }
     let record =
-      "spaces_status=$?; { pwd -P; printf '\\0'; command -p env -0; } >\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
+      "spaces_status=$?; { pwd -P; printf '\\0'; export -p; } >\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
       + "exit \"$spaces_status\""
     parts.append("trap \(ContainerScripts.quote(record)) EXIT")
     return parts.joined(separator: "; ")
@@ -88,19 +89,103 @@ package enum ShellSessionScript {
   /// What a state file says: the folder the command ended in (as the command saw it) and its
   /// exported variables; nil when it holds no record (the command replaced the shell, was
   /// killed, or removed the trap).
+  /// The variables are what `export -p` printed (see ``exports(_:)``).
   static package func parse(_ bytes: [UInt8]) -> (folder: [UInt8], exported: [String: String])? {
     guard let separator = bytes.firstIndex(of: 0) else { return nil }
     var folder = Array(bytes[..<separator])
     if folder.last == UInt8(ascii: "\n") { folder.removeLast() }
+    return (folder, exports(bytes[(separator + 1)...]))
+  }
+
+  /// The variables in the output of `export -p`: lines `export NAME='value'` (dash, busybox)
+  /// or `export NAME="value"` / `declare -x NAME="value"` (bash), the value one shell word
+  /// made of single-quoted, double-quoted and backslash-escaped parts. A name exported without
+  /// a value is not in the environment and is skipped; what can't be read ends the list (the
+  /// file is written inside the sandbox: the caller checks every name and value it gets).
+  static package func exports(_ text: ArraySlice<UInt8>) -> [String: String] {
+    let quote = UInt8(ascii: "'")
+    let double = UInt8(ascii: "\"")
+    let backslash = UInt8(ascii: "\\")
+    let newline = UInt8(ascii: "\n")
     var exported: [String: String] = [:]
-    for entry in bytes[(separator + 1)...].split(separator: 0) {
-      guard let equals = entry.firstIndex(of: UInt8(ascii: "=")),
-        let name = String(validating: entry[..<equals], as: UTF8.self),
-        let value = String(validating: entry[(equals + 1)...], as: UTF8.self)
+    var index = text.startIndex
+    func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+    while index < text.endIndex {
+      if text[index] == newline || isBlank(text[index]) {
+        index += 1
+        continue
+      }
+      let line = text[index...]
+      if line.starts(with: "export ".utf8) {
+        index += 7
+      } else if line.starts(with: "declare -x ".utf8) {
+        index += 11
+      } else {
+        break
+      }
+      let nameStart = index
+      while index < text.endIndex, text[index] != UInt8(ascii: "="), text[index] != newline, !isBlank(text[index]) {
+        index += 1
+      }
+      let name = text[nameStart..<index]
+      guard index < text.endIndex, text[index] == UInt8(ascii: "=") else { continue }
+      index += 1
+      var value: [UInt8] = []
+      var complete = true
+      word: while index < text.endIndex {
+        let byte = text[index]
+        switch byte {
+        case quote:
+          guard let end = text[(index + 1)...].firstIndex(of: quote) else {
+            complete = false
+            break word
+          }
+          value += text[(index + 1)..<end]
+          index = end + 1
+        case double:
+          index += 1
+          var closed = false
+          while index < text.endIndex {
+            let inner = text[index]
+            if inner == double {
+              closed = true
+              index += 1
+              break
+            }
+            if inner == backslash, index + 1 < text.endIndex,
+              [UInt8(ascii: "$"), UInt8(ascii: "`"), double, backslash, newline].contains(text[index + 1])
+            {
+              if text[index + 1] != newline { value.append(text[index + 1]) }
+              index += 2
+              continue
+            }
+            value.append(inner)
+            index += 1
+          }
+          guard closed else {
+            complete = false
+            break word
+          }
+        case backslash:
+          guard index + 1 < text.endIndex else {
+            complete = false
+            break word
+          }
+          if text[index + 1] != newline { value.append(text[index + 1]) }
+          index += 2
+        case newline, UInt8(ascii: " "), UInt8(ascii: "\t"):
+          break word
+        default:
+          value.append(byte)
+          index += 1
+        }
+      }
+      guard complete else { break }
+      guard let key = String(validating: name, as: UTF8.self), let text = String(validating: value, as: UTF8.self)
       else { continue }
-      exported[name] = value
+      exported[key] = text
     }
-    return (folder, exported)
+    return exported
   }
 
   /// The workspace-relative folder for `folder` (an absolute path as the command saw it, with

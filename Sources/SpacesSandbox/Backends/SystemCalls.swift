@@ -19,17 +19,14 @@ package enum Sys {
     }
   }
 
-  /// Runs long blocking `work` (a command's whole life) on a thread of its own and returns
-  /// its value.
+  /// Runs long blocking `work` (a command's whole life) on a thread of its own (one of
+  /// ``WorkerThreads``, which keeps it for the next command) and returns its value.
   ///
   /// Dispatch's shared threads are few: commands that held them for their whole run once kept
   /// every other space's journal flush waiting behind a connection's `sleep`s.
   static package func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
-      let thread = Thread { continuation.resume(returning: work()) }
-      thread.stackSize = 512 << 10
-      thread.name = "spaces-command"
-      thread.start()
+      WorkerThreads.shared.run { continuation.resume(returning: work()) }
     }
   }
 
