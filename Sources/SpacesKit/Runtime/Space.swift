@@ -783,6 +783,9 @@ public final class Space: Sendable {
               logger.error("\(space): journal write failed: \(error)")
             }
           }
+          // Output reaches the disk while the command runs, so the flush its answer waits for
+          // has only the last of it to write (a megabyte of output took milliseconds at the end).
+          journal.flushSoon()
         })
     } catch {
       ran = .failure(error)

@@ -6,9 +6,10 @@ import Testing
 @testable import SpacesSandbox
 
 /// The threads commands' pumps run on: kept between pieces of work, never queued behind one.
+/// (Idle threads wait 600 s where a test counts them: a starved test run can't see them end.)
 struct WorkerThreadsTests {
   @Test func aThreadIsKeptForTheNextPieceOfWork() async throws {
-    let threads = WorkerThreads(name: "test-worker", maxIdle: 2, idleSeconds: 30)
+    let threads = WorkerThreads(name: "test-worker", maxIdle: 2, idleSeconds: 600)
     let first = await withCheckedContinuation { continuation in
       threads.run { continuation.resume(returning: pthread_self()) }
     }
@@ -20,7 +21,7 @@ struct WorkerThreadsTests {
   }
 
   @Test func workIsNeverQueuedBehindWorkThatBlocks() async throws {
-    let threads = WorkerThreads(name: "test-worker", maxIdle: 1, idleSeconds: 30)
+    let threads = WorkerThreads(name: "test-worker", maxIdle: 1, idleSeconds: 600)
     let release = DispatchSemaphore(value: 0)
     let done = Atomic<Int>(0)
     // Three pieces of work that block until released: each needs a thread of its own.
