@@ -7,7 +7,7 @@ import Foundation
 /// never queued behind other work. At most `maxIdle` threads wait for work, each for at most
 /// `idleSeconds`.
 final class WorkerThreads: @unchecked Sendable {
-  // `condition` guards `work` and `idle`; it is where an idle thread sleeps until work comes.
+  // @unchecked: `condition` guards `work` and `idle`; it is where an idle thread sleeps until work comes.
   private let condition = NSCondition()
   private var work: [@Sendable () -> Void] = []
   private var idle = 0
