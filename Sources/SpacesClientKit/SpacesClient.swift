@@ -334,7 +334,9 @@ final class ClientRouter: Sendable {
 
   /// Hands an `event` notification to its subscription's stream or its call's handler.
   private func deliver(_ line: Data) {
-    guard let note = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params
+    guard
+      let note = OutputEventDecoder.decode(line)
+        ?? (try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: line).params)
     else { return }
     if let subscription = note.subscription {
       _ = state.withValue { $0.streams[subscription] }?.yield(note.event)

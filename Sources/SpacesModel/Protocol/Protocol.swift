@@ -382,6 +382,12 @@ public struct EventNotification: Codable, Sendable {
   public var subscription: String?
   /// Set for the events of an operation submitted with this request id.
   public var requestId: RPCID?
+
+  package init(event: Event, subscription: String? = nil, requestId: RPCID? = nil) {
+    self.event = event
+    self.subscription = subscription
+    self.requestId = requestId
+  }
 }
 
 /// `approval.list` params.

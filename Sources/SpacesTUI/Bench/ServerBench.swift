@@ -60,6 +60,18 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     rows.append(slow)
     rows.append(fast.against(slow))
   }
+  // The Swift client's reading of the same output event, as it arrives.
+  let chunkLine = Data(String(buffer: Wire.event(chunk, requestId: .number(7))).utf8.dropLast())
+  let slowRead = BenchRow(
+    "decode output event 64 KiB (client): Foundation JSONDecoder", unit: "µs",
+    samples: BenchReference.samples(iterations) {
+      _ = try? SpacesJSON.decoder.decode(ParamsBox<EventNotification>.self, from: chunkLine)
+    })
+  let fastRead = BenchRow(
+    "decode output event 64 KiB (client): one pass", unit: "µs",
+    samples: BenchReference.samples(iterations) { _ = OutputEventDecoder.decode(chunkLine) })
+  rows.append(slowRead)
+  rows.append(fastRead.against(slowRead))
 
   try await measure("socket hello (bare round trip)", iterations) {
     try await client.hello()
