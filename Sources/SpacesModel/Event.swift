@@ -4,16 +4,6 @@ import Foundation
 ///
 /// Every event carries the space, the operation id, a per-space sequence number that only
 /// grows, and a timestamp; ``payload`` holds the fields of its `type`.
-/// JSON bytes kept beside the value they encode. Not part of that value: any two are equal.
-package struct WrittenJSON: Sendable, Equatable {
-  /// The bytes, when they are kept.
-  package var bytes: ArraySlice<UInt8>?
-
-  package init(_ bytes: ArraySlice<UInt8>? = nil) { self.bytes = bytes }
-
-  package static func == (_: WrittenJSON, _: WrittenJSON) -> Bool { true }
-}
-
 public struct Event: Codable, Sendable, Equatable {
   /// What happened.
   public enum Kind: String, Codable, Sendable, CaseIterable {
@@ -354,4 +344,14 @@ public struct Event: Codable, Sendable, Equatable {
     bytes.append(UInt8(ascii: "Z"))
     return String(decoding: bytes, as: UTF8.self)
   }
+}
+
+/// JSON bytes kept beside the value they encode. Not part of that value: any two are equal.
+package struct WrittenJSON: Sendable, Equatable {
+  /// The bytes, when they are kept.
+  package var bytes: ArraySlice<UInt8>?
+
+  package init(_ bytes: ArraySlice<UInt8>? = nil) { self.bytes = bytes }
+
+  package static func == (_: WrittenJSON, _: WrittenJSON) -> Bool { true }
 }

@@ -845,7 +845,8 @@ public final class Space: Sendable {
       defer { swept = true }
       return !swept
     }) {
-      Self.sweepStateFiles(sessionFolder)
+      let folder = sessionFolder
+      Self.stateFileRemoval.async { Self.sweepStateFiles(folder) }
     }
     let path = sessionFolder + "/" + id
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -867,7 +868,8 @@ public final class Space: Sendable {
 
   /// Removes the state files a process left behind when it ended before removing them (a
   /// one-shot `spaces op`, a crash): those older than any command may run (`timeoutMs` is at
-  /// most a day), so none that another runtime's command still uses.
+  /// most a day), so none that another runtime's command still uses. Runs beside the removals,
+  /// off the command's path.
   private static func sweepStateFiles(_ folder: String) {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
     let oldest = Date().timeIntervalSince1970 - 25 * 3600

@@ -37,8 +37,9 @@ package enum ShellSessionScript {
   /// session's folder (`root` is the workspace as the command sees it), export the carried
   /// variables, and on exit write `pwd -P`, a NUL and `export -p` to `stateFile` (as the command
   /// sees it) while keeping the command's exit status. Both are the shell's own builtins: a
-  /// command that ends starts no other process (an `env` there cost a fork and an exec). Nothing of it writes to stdout or stderr
-  /// unless the folder can't be entered, when the command doesn't run.
+  /// command that ends starts no other process (an `env` there cost a fork and an exec).
+  /// Nothing of it writes to stdout or stderr unless the folder can't be entered, when the
+  /// command doesn't run.
   static func prelude(_ session: ShellSessionRun, stateFile: String) -> String {
     let folder = session.cwd.isEmpty ? session.root : session.root + "/" + session.cwd
     let shown = session.cwd.isEmpty ? "." : session.cwd
@@ -88,8 +89,8 @@ package enum ShellSessionScript {
 
   /// What a state file says: the folder the command ended in (as the command saw it) and its
   /// exported variables; nil when it holds no record (the command replaced the shell, was
-  /// killed, or removed the trap).
-  /// The variables are what `export -p` printed (see ``exports(_:)``).
+  /// killed, or removed the trap). The variables are what `export -p` printed (see
+  /// ``exports(_:)``).
   static package func parse(_ bytes: [UInt8]) -> (folder: [UInt8], exported: [String: String])? {
     guard let separator = bytes.firstIndex(of: 0) else { return nil }
     var folder = Array(bytes[..<separator])
@@ -107,6 +108,8 @@ package enum ShellSessionScript {
     let double = UInt8(ascii: "\"")
     let backslash = UInt8(ascii: "\\")
     let newline = UInt8(ascii: "\n")
+    // What a backslash escapes inside double quotes (elsewhere there it is itself).
+    let escapedInDoubleQuotes: Set<UInt8> = [UInt8(ascii: "$"), UInt8(ascii: "`"), double, backslash, newline]
     var exported: [String: String] = [:]
     var index = text.startIndex
     func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
@@ -152,9 +155,7 @@ package enum ShellSessionScript {
               index += 1
               break
             }
-            if inner == backslash, index + 1 < text.endIndex,
-              [UInt8(ascii: "$"), UInt8(ascii: "`"), double, backslash, newline].contains(text[index + 1])
-            {
+            if inner == backslash, index + 1 < text.endIndex, escapedInDoubleQuotes.contains(text[index + 1]) {
               if text[index + 1] != newline { value.append(text[index + 1]) }
               index += 2
               continue
@@ -181,9 +182,9 @@ package enum ShellSessionScript {
         }
       }
       guard complete else { break }
-      guard let key = String(validating: name, as: UTF8.self), let text = String(validating: value, as: UTF8.self)
+      guard let key = String(validating: name, as: UTF8.self), let string = String(validating: value, as: UTF8.self)
       else { continue }
-      exported[key] = text
+      exported[key] = string
     }
     return exported
   }
