@@ -270,14 +270,8 @@ public final class Space: Sendable {
     _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil,
     reason: String? = nil, hold: ContentHold? = nil
   ) async -> OperationResult {
-    let clock = ContinuousClock()
-    // How long it ran, once it starts (a wait for a person is not part of it; the journal's
-    // times show that); until then, how long it took to be decided.
-    var start = clock.now
-    func elapsed() -> Int {
-      let duration = clock.now - start
-      return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-    }
+    var watch = Stopwatch()
+    func elapsed() -> Int { watch.milliseconds }
     var result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
     let statedReason: String?
     do {
@@ -301,10 +295,12 @@ public final class Space: Sendable {
       // it is judged in the folder it will run in.
       let session: SessionStart? =
         if case .shell(_, _, let fresh) = operation { startSession(fresh: fresh) } else { nil }
-      let verdict =
-        actor == .person
-        ? Decision.allow("done by the person supervising the space", rule: "person")
-        : await Self.judge(operation, engine: engine, grants: policy.grants, session: session?.session)
+        let verdict: Decision
+      if let now = verdictNow(operation, actor: actor, engine: engine, session: session?.session) {
+        verdict = now
+      } else {
+        verdict = await Self.judge(operation, engine: engine, grants: policy.grants, session: session?.session)
+      }
       let decided = event(id, .decision(verdict))
 
       let places: [Slots]?
@@ -318,9 +314,7 @@ public final class Space: Sendable {
         // One write for the three records of an operation that may run at once.
         places = try await admit(operation, id: id, admission: admission, recordingFirst: [received, decided])
       case .deny:
-        try record([received, decided], sync: false)
-        return try await finish(
-          result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed())
+        return try await settle(refuse(result, verdict, recording: [received, decided], elapsed: elapsed()))
       case .ask:
         try record([received, decided], sync: false)
         switch try await askPerson(
@@ -366,7 +360,7 @@ public final class Space: Sendable {
       }
       defer { contents?.release(held) }
 
-      start = clock.now
+      watch.restart()
       let pending = await beginChanges(operation, id: id, actor: actor)
       do throws(SpacesError) {
         defer { for place in places { place.release() } }
@@ -381,12 +375,104 @@ public final class Space: Sendable {
       defer { if let pending { changes?.settle(pending) } }
       return try await finish(result: result, elapsed: elapsed(), streamed: streamed, changes: changed)
     } catch {
-      logger.error("\(name): journal write failed: \(error)")
-      result = failed(result, error)
-      result.content = nil
-      result.durationMs = elapsed()
-      return result
+      return journalFailed(result, error, elapsed: elapsed())
     }
+  }
+
+  /// Runs `operation` at once, on the caller's thread, when it can be answered without waiting
+  /// for anything: a `readFile` of a file under ``ByteGate/largeFile`` or a `message`, that the
+  /// policy allows or denies (a person's always runs). Returns nil, before anything is journaled,
+  /// when it doesn't qualify (the caller then uses ``submit(_:actor:id:admission:reason:hold:)``).
+  ///
+  /// It takes the same steps as `submit` (the same functions judge, journal, execute and finish)
+  /// and none of them waits: the policy is a cached engine (re-read only when its file's stamp
+  /// changed) evaluated in memory; the journal's records are written, never flushed here (the
+  /// group commit flushes them, as for every read and message); the file is under 1 MiB and
+  /// read through an open file descriptor, and no lock taken is held across a flush. The server
+  /// calls it on the event loop that read the request.
+  public func submitNow(
+    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), reason: String? = nil
+  ) -> OperationResult? {
+    switch operation {
+    case .message: break
+    // A stat of the file: a large one is read off the caller's thread (`submit`).
+    case .readFile where Self.largeContent(operation, workspace) == nil: break
+    default: return nil
+    }
+    guard let engine = try? policy.current(),
+      let verdict = verdictNow(operation, actor: actor, engine: engine, session: nil), verdict.decision != .ask
+    else { return nil }
+    var watch = Stopwatch()
+    var result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
+    let statedReason: String?
+    do {
+      statedReason = try StatedReason.validate(reason)
+    } catch {
+      return failed(result, error)
+    }
+    do throws(SpacesError) {
+      let received = event(id, .received(actor: actor, op: operation, reason: statedReason))
+      let decided = event(id, .decision(verdict))
+      guard verdict.decision == .allow else {
+        return try refuse(result, verdict, recording: [received, decided], elapsed: watch.milliseconds).result
+      }
+      try recordStarted(id, after: [received, decided])
+      watch.restart()
+      do throws(SpacesError) {
+        try executeNow(operation, id: id, into: &result)
+      } catch {
+        result = failed(result, error)
+      }
+      return try finishNow(result: result, elapsed: watch.milliseconds).result
+    } catch {
+      return journalFailed(result, error, elapsed: watch.milliseconds)
+    }
+  }
+
+  /// How long an operation ran, once it starts (a wait for a person is not part of it; the
+  /// journal's times show that); until then, how long it took to be decided.
+  private struct Stopwatch {
+    private let clock = ContinuousClock()
+    private var start: ContinuousClock.Instant
+
+    init() { start = clock.now }
+
+    /// Counts from now on.
+    mutating func restart() { start = clock.now }
+
+    /// Whole milliseconds since the start.
+    var milliseconds: Int {
+      let duration = clock.now - start
+      return Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+  }
+
+  /// The policy's decision when it is known without waiting (a person's operation is allowed:
+  /// the person is who the policy would ask); nil for a long command, analysed off the caller's
+  /// thread (``judge(_:engine:grants:session:)``).
+  private func verdictNow(_ operation: Op, actor: Event.Actor, engine: PolicyEngine, session: ShellSession?)
+    -> Decision?
+  {
+    if actor == .person { return Decision.allow("done by the person supervising the space", rule: "person") }
+    return Self.judgeNow(operation, engine: engine, grants: policy.grants, session: session)
+  }
+
+  /// Journals `recording` and the operation's denial by the policy.
+  private func refuse(_ result: OperationResult, _ verdict: Decision, recording: [Event], elapsed: Int)
+    throws(SpacesError) -> (result: OperationResult, flush: Bool)
+  {
+    try record(recording, sync: false)
+    return try finishNow(
+      result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed)
+  }
+
+  /// The result of an operation whose records could not be journaled.
+  private func journalFailed(_ result: OperationResult, _ error: SpacesError, elapsed: Int) -> OperationResult {
+    logger.error("\(name): journal write failed: \(error)")
+    var result = failed(result, error)
+    result.content = nil
+    result.durationMs = elapsed
+    return result
   }
 
   /// What `backend` guarantees for a space with `config`: the profile every decision about the
@@ -413,9 +499,16 @@ public final class Space: Sendable {
   static func judge(
     _ operation: Op, engine: PolicyEngine, grants: SessionGrants, session: ShellSession? = nil
   ) async -> Decision {
-    if case .shell(let command, _, _) = operation, command.utf8.count > 16 << 10 {
-      return await Sys.offloaded { engine.evaluate(operation, grants: grants, session: session) }
-    }
+    if let now = judgeNow(operation, engine: engine, grants: grants, session: session) { return now }
+    return await Sys.offloaded { engine.evaluate(operation, grants: grants, session: session) }
+  }
+
+  /// The policy's decision, evaluated in memory; nil for a command over 16 KiB, whose analysis
+  /// is not done on a thread that answers requests.
+  static func judgeNow(_ operation: Op, engine: PolicyEngine, grants: SessionGrants, session: ShellSession?)
+    -> Decision?
+  {
+    if case .shell(let command, _, _) = operation, command.utf8.count > 16 << 10 { return nil }
     return engine.evaluate(operation, grants: grants, session: session)
   }
 
@@ -427,7 +520,7 @@ public final class Space: Sendable {
     async throws(SpacesError) -> [Slots]?
   {
     guard operation.kind == .shell else {
-      try record(first + [event(id, .started)], sync: false)
+      try recordStarted(id, after: first)
       return []
     }
     let gates = [admission, running].compactMap { $0 }
@@ -437,7 +530,7 @@ public final class Space: Sendable {
       if gate.tryAcquire() { held.append(gate) } else { waitingFor.append(gate) }
     }
     if waitingFor.isEmpty {
-      try record(first + [event(id, .started)], sync: false)
+      try recordStarted(id, after: first)
       return held
     }
     let queued = event(
@@ -466,6 +559,11 @@ public final class Space: Sendable {
       throw error
     }
     return held
+  }
+
+  /// Journals `first` and the operation's `started`, in one write.
+  private func recordStarted(_ id: String, after first: [Event]) throws(SpacesError) {
+    try record(first + [event(id, .started)], sync: false)
   }
 
   /// How the wait for a person ended.
@@ -629,6 +727,23 @@ public final class Space: Sendable {
   private func finish(
     result: OperationResult, elapsed: Int, streamed: StreamedText? = nil, changes: ChangeSummary? = nil
   ) async throws(SpacesError) -> OperationResult {
+    try await settle(finishNow(result: result, elapsed: elapsed, streamed: streamed, changes: changes))
+  }
+
+  /// Waits for the flush a finished operation needs (a change's), and returns its result.
+  private func settle(_ finished: (result: OperationResult, flush: Bool)) async throws(SpacesError)
+    -> OperationResult
+  {
+    if finished.flush { try await flush() }
+    return finished.result
+  }
+
+  /// Journals an operation's end without waiting: returns its result, and whether it must wait
+  /// for a flush before it is answered (a change must; a read or a message is flushed by the
+  /// next group commit).
+  private func finishNow(
+    result: OperationResult, elapsed: Int, streamed: StreamedText? = nil, changes: ChangeSummary? = nil
+  ) throws(SpacesError) -> (result: OperationResult, flush: Bool) {
     var result = result
     result.durationMs = elapsed
     var journaled = result.forEvents
@@ -645,14 +760,11 @@ public final class Space: Sendable {
       case .denied: event(result.id, .denied(result: journaled))
       }
     try record([finished], sync: false)
-    if result.kind.writes {
-      try await flush()
-    } else {
-      // A read or a message changed nothing: its record is written (it survives the runtime
-      // being killed) and the next group commit flushes it, within milliseconds.
-      journal.flushSoon()
-    }
-    return result
+    if result.kind.writes { return (result, true) }
+    // A read or a message changed nothing: its record is written (it survives the runtime
+    // being killed) and the next group commit flushes it, within milliseconds.
+    journal.flushSoon()
+    return (result, false)
   }
 
   /// Flushes the journal on a dispatch thread: a task waiting for the disk holds none of the
@@ -701,23 +813,17 @@ public final class Space: Sendable {
       try workspace.write(path, bytes)
       result.size = bytes.count
 
-    case .readFile(let path):
+    case .readFile(let path) where large:
       let workspace = workspace
-      let read = {
-        @Sendable () throws(SpacesError) -> (content: String, encoding: ContentEncoding, size: Int, sha256: String) in
-        let bytes = try workspace.read(path)
-        let hash = ContentHash.sha256(bytes)
-        if let text = String(validating: bytes, as: UTF8.self) { return (text, .utf8, bytes.count, hash) }
-        return (Data(bytes).base64EncodedString(), .base64, bytes.count, hash)
-      }
       // A large file is read and decoded off the threads that answer requests, and off
       // dispatch's few shared threads, where the journals' flushes run.
-      let file =
-        large ? try await Sys.onOwnThread { Result { () throws(SpacesError) in try read() } }.get() : try read()
-      result.content = file.content
-      result.encoding = file.encoding
-      result.size = file.size
-      result.sha256 = file.sha256
+      let file = try await Sys.onOwnThread {
+        Result { () throws(SpacesError) in try Self.readContent(workspace, path) }
+      }.get()
+      Self.fill(&result, with: file)
+
+    case .readFile, .message:
+      try executeNow(operation, id: id, into: &result)
 
     case .editFile(let path, let oldText, let newText):
       let workspace = workspace
@@ -731,14 +837,40 @@ public final class Space: Sendable {
     case .deleteFile(let path, let recursive):
       try workspace.delete(path, recursive: recursive)
 
-    case .message(let text):
-      try record([event(id, .message(text: text))], sync: false)
-
     case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
         command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
         session: session ?? startSession(fresh: fresh), streamed: streamed, into: &result)
     }
+  }
+
+  /// Runs an operation that never waits: a `readFile` of a file under ``ByteGate/largeFile``
+  /// (its content is read through an open descriptor, at most `maxFileSize` bytes even if it
+  /// grows meanwhile) or a `message` (a record written, not flushed).
+  private func executeNow(_ operation: Op, id: String, into result: inout OperationResult) throws(SpacesError) {
+    switch operation {
+    case .readFile(let path): Self.fill(&result, with: try Self.readContent(workspace, path))
+    case .message(let text): try record([event(id, .message(text: text))], sync: false)
+    default: throw SpacesError(.invalidRequest, "\(operation.kind.rawValue) can't be run without waiting")
+    }
+  }
+
+  /// A file's content as a read's result carries it: UTF-8 text, or base64 for other bytes.
+  private typealias FileContent = (content: String, encoding: ContentEncoding, size: Int, sha256: String)
+
+  /// Reads the file at `path` as a `readFile` answers it.
+  private static func readContent(_ workspace: ConfinedWorkspace, _ path: String) throws(SpacesError) -> FileContent {
+    let bytes = try workspace.read(path)
+    let hash = ContentHash.sha256(bytes)
+    if let text = String(validating: bytes, as: UTF8.self) { return (text, .utf8, bytes.count, hash) }
+    return (Data(bytes).base64EncodedString(), .base64, bytes.count, hash)
+  }
+
+  private static func fill(_ result: inout OperationResult, with file: FileContent) {
+    result.content = file.content
+    result.encoding = file.encoding
+    result.size = file.size
+    result.sha256 = file.sha256
   }
 
   private func runShell(

@@ -53,7 +53,7 @@ public final class SpacesRuntime: Sendable {
 
   /// The open space called `name`, opening it on first use.
   public func space(_ name: String) throws(SpacesError) -> Space {
-    if let space = open.withValue({ $0[name] }) { return space }
+    if let space = openSpace(name) { return space }
     let config = try home.load(name)
     // space.json may have been edited by hand: the workspace is checked again on every open.
     do {
@@ -74,6 +74,11 @@ public final class SpacesRuntime: Sendable {
       spaces[name] = space
       return space
     }
+  }
+
+  /// The space called `name` if it is open already (nil: not opened yet, or no such space).
+  public func openSpace(_ name: String) -> Space? {
+    open.withValue { $0[name] }
   }
 
   /// Runs one operation in the space called `spaceName`.

@@ -93,11 +93,21 @@ final class Outbox: Sendable {
     state.withValue { !$0.closed && $0.bytes < eventLimit } && budgetHasRoomForEvents
   }
 
-  /// Waits until fewer than the pause limit's bytes wait for the client (or it closed).
+  /// Whether the connection may read its next request now: fewer than the pause limit's bytes
+  /// wait for the client (or it closed).
+  var mayRead: Bool {
+    state.withValue { Self.mayRead($0, pauseLimit) }
+  }
+
+  private static func mayRead(_ state: State, _ pauseLimit: Int) -> Bool {
+    state.closed || state.bytes < pauseLimit
+  }
+
+  /// Waits until ``mayRead``.
   func waitToRead() async {
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
       let ready = state.withValue { state -> Bool in
-        if state.closed || state.bytes < pauseLimit { return true }
+        if Self.mayRead(state, pauseLimit) { return true }
         state.readWaiters.append(continuation)
         return false
       }

@@ -4,9 +4,11 @@ import SpacesModel
 
 /// One client connection: its role, its subscriptions, and the methods it calls.
 ///
-/// Lines are parsed in order on the connection's task; `hello` runs there too, so a request
-/// sent right after it already sees the role. Every other request runs in its own task, so
-/// many can be in flight; cancelling them (on disconnect) stops their operations.
+/// Lines are parsed in order on the event loop that read them; `hello` runs there too, so a
+/// request sent right after it already sees the role. A request answered without waiting (a small
+/// `readFile` or a `message` the policy decides at once, see ``Space/submitNow(_:actor:id:reason:)``)
+/// is answered there as well; every other request runs in its own task, so many can be in
+/// flight; cancelling them (on disconnect) stops their operations.
 final class ServerConnection: Sendable {
   private struct Session {
     var greeted = false
@@ -54,7 +56,28 @@ final class ServerConnection: Sendable {
   /// `hold` keeps the bytes a large line took from the runtime's budget until its request is
   /// answered.
   func receive(_ message: InboundLine, hold: ContentHold? = nil) {
-    guard case .line(let buffer, _) = message else {
+    handle(Self.parse(message), hold: hold)
+  }
+
+  /// A line as ``handle(_:hold:)`` takes it.
+  enum Parsed: Sendable {
+    /// A line over the message limit (skipped).
+    case tooLong
+    /// A line of `bytes` bytes, read.
+    case message(InboundMessage, bytes: Int)
+  }
+
+  /// Reads one line: the pure step of ``receive(_:hold:)``, which the server runs off the event
+  /// loop for a large line.
+  static func parse(_ message: InboundLine) -> Parsed {
+    guard case .line(let buffer, _) = message else { return .tooLong }
+    let data = Data(buffer.readableBytesView)
+    return .message(InboundMessage(line: data), bytes: data.count)
+  }
+
+  /// Handles one parsed line, as ``receive(_:hold:)``.
+  func handle(_ parsed: Parsed, hold: ContentHold? = nil) {
+    guard case .message(let message, let size) = parsed else {
       reply(
         nil,
         .failure(
@@ -63,10 +86,9 @@ final class ServerConnection: Sendable {
             "the message is over the \(server.options.maxMessageBytes)-byte limit; it was skipped")))
       return
     }
-    let data = Data(buffer.readableBytesView)
     let request: Request
     let respond: Bool
-    switch InboundMessage(line: data) {
+    switch message {
     case .ignored:
       return
     case .rejected(let error, let id, let answered):
@@ -93,8 +115,17 @@ final class ServerConnection: Sendable {
       }
       return
     }
+    // Answered here, without a task, when it needs no waiting; else its decoded params go on.
+    var decoded: SubmitParams?
+    if request.method == RPCMethod.opSubmit.rawValue, hold == nil, size <= Self.answerNowBytes {
+      switch submitNow(request) {
+      case .answered(let outcome):
+        if respond { reply(id, outcome) }
+        return
+      case .later(let params): decoded = params
+      }
+    }
     // Requests in flight hold their text: bound both their number and their bytes.
-    let size = data.count
     let byteLimit = 4 * server.options.maxMessageBytes
     let admitted = session.withValue { session -> Bool in
       guard session.inFlight < server.options.maxInFlight,
@@ -123,8 +154,13 @@ final class ServerConnection: Sendable {
     requests.withValue { running in
       running.next += 1
       let number = running.next
-      running.all[number] = Task {
-        let outcome = await self.dispatch(request)
+      running.all[number] = Task { [decoded] in
+        let outcome =
+          if let decoded {
+            await Self.outcome { () async throws(RPCError) in try await self.submit(decoded, request) }
+          } else {
+            await self.dispatch(request)
+          }
         self.session.withValue {
           $0.inFlight -= 1
           $0.inFlightBytes -= size
@@ -198,7 +234,7 @@ final class ServerConnection: Sendable {
   typealias Outcome = Result<ByteBuffer, RPCError>
 
   private func dispatch(_ request: Request) async -> Outcome {
-    do throws(RPCError) {
+    await Self.outcome { () async throws(RPCError) in
       let method = try RPCMethod(named: request.method)
       // The role first: an agent learns nothing about the params of what it may not call.
       if let action = method.supervisorAction { try requireSupervisor(action) }
@@ -206,6 +242,13 @@ final class ServerConnection: Sendable {
       case .inOrder(let answer): return try answer(self, request)
       case .concurrent(let answer): return try await answer(self, request)
       }
+    }
+  }
+
+  /// What `body` answers, or its error.
+  private static func outcome(_ body: () async throws(RPCError) -> Outcome) async -> Outcome {
+    do {
+      return try await body()
     } catch {
       return .failure(error)
     }
@@ -378,45 +421,111 @@ final class ServerConnection: Sendable {
 
   // MARK: - Operations
 
+  /// The largest `op.submit` line tried on the event loop (a small read or message is far
+  /// smaller; a larger line is decoded in its own task, off the loop).
+  static let answerNowBytes = 64 << 10
+
+  /// How ``submitNow(_:)`` left a request.
+  private enum SubmitNow {
+    /// Answered (or refused) without waiting.
+    case answered(Outcome)
+    /// It waits for something: the params, decoded, go to ``submit(_:_:)`` in a task.
+    case later(SubmitParams)
+  }
+
+  /// `op.submit` answered on the event loop that read it, when it needs no waiting: a small
+  /// `readFile` or a `message` in a space that is open already (opening one reads its journal),
+  /// decided at once by the policy (``Space/submitNow(_:actor:id:reason:)``). Each step here
+  /// only decodes, checks a file's presence, or runs the space's non-waiting pipeline.
+  private func submitNow(_ request: Request) -> SubmitNow {
+    let params: SubmitParams
+    do {
+      params = try request.params(SubmitParams.self)
+    } catch {
+      return .answered(.failure(error))
+    }
+    switch params.op {
+    case .readFile, .message: break
+    default: return .later(params)
+    }
+    do {
+      try requireAccess(to: params.space)
+    } catch {
+      return .answered(.failure(error))
+    }
+    guard let space = runtime.openSpace(params.space) else { return .later(params) }
+    let id = Space.newOperationID()
+    let delivery = Delivery(space: space, id: id, request: request, outbox: outbox, events: params.events)
+    guard let result = space.submitNow(params.op, id: id, reason: params.reason) else {
+      delivery.stop()
+      return .later(params)
+    }
+    return .answered(ok(delivery.end(result, streamsOutput: params.streamsOutput), request))
+  }
+
   private func submit(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {
     try requireAccess(to: params.space)
     let id = Space.newOperationID()
-    let space = try? runtime.space(params.space)
-    let requestId = request.id
-    let outbox = outbox
-    // Whether every `output` event reached this client, and the result its final event carried.
-    let delivery = LockedValue<(allOutputSent: Bool, final: OperationResult?)>((true, nil))
-    let token =
-      params.events == false
-      ? nil
-      : space?.hub.observe { event in
+    let delivery = Delivery(
+      space: try? runtime.space(params.space), id: id, request: request, outbox: outbox, events: params.events)
+    let hold = request.hold ?? ContentHold(turn: largeTurn)
+    let result = await runtime.submit(
+      params.op, to: params.space, id: id, admission: running, reason: params.reason, hold: hold)
+    // A large content's share of the budget is given back once its answer is encoded (the
+    // answer is then counted by the reply budget).
+    let outcome = ok(delivery.end(result, streamsOutput: params.streamsOutput), request)
+    if request.hold == nil { hold.release() }
+    return outcome
+  }
+
+  /// How one submitted operation's events reach the client that submitted it (unless it asked
+  /// for none), and what its answer then repeats of them.
+  private final class Delivery: Sendable {
+    private let space: Space?
+    private let token: UUID?
+    /// Whether every `output` event reached this client, and the result its final event carried.
+    private let sent = LockedValue<(allOutputSent: Bool, final: OperationResult?)>((true, nil))
+
+    /// Sends `space`'s events of the operation `id` to `outbox`, as notifications of `request`.
+    init(space: Space?, id: String, request: Request, outbox: Outbox, events: Bool?) {
+      self.space = space
+      guard events != false, let space else {
+        token = nil
+        return
+      }
+      let (requestId, sent) = (request.id, sent)
+      token = space.hub.observe { event in
         guard event.opId == id else { return }
-        let sent = outbox.send(Wire.event(event, requestId: requestId), .event)
+        let delivered = outbox.send(Wire.event(event, requestId: requestId), .event)
         switch event.type {
-        case .output where !sent: delivery.withValue { $0.allOutputSent = false }
-        case .completed, .failed, .denied: delivery.withValue { $0.final = sent ? event.result : nil }
+        case .output where !delivered: sent.withValue { $0.allOutputSent = false }
+        case .completed, .failed, .denied: sent.withValue { $0.final = delivered ? event.result : nil }
         default: break
         }
       }
-    let hold = request.hold ?? ContentHold(turn: largeTurn)
-    var result = await runtime.submit(
-      params.op, to: params.space, id: id, admission: running, reason: params.reason, hold: hold)
-    if let token { space?.hub.removeObserver(token) }
-    // Output once: a client that streams output and got every output event gets a result that
-    // refers to them; any other client gets the whole output in the answer.
-    if params.streamsOutput == true, token != nil {
-      let (allSent, final) = delivery.withValue { $0 }
-      if allSent, let final, let streamed = final.streamed {
-        result.stdout = final.stdout
-        result.stderr = final.stderr
-        result.streamed = streamed
-      }
     }
-    // A large content's share of the budget is given back once its answer is encoded (the
-    // answer is then counted by the reply budget).
-    let outcome = ok(result, request)
-    if request.hold == nil { hold.release() }
-    return outcome
+
+    /// Stops sending events.
+    func stop() {
+      if let token { space?.hub.removeObserver(token) }
+    }
+
+    /// Stops sending events and returns the answer's result. Output once: a client that streams
+    /// output and got every output event gets a result that refers to them; any other client
+    /// gets the whole output in the answer.
+    func end(_ result: OperationResult, streamsOutput: Bool?) -> OperationResult {
+      stop()
+      var result = result
+      if streamsOutput == true, token != nil {
+        let (allSent, final) = sent.withValue { $0 }
+        if allSent, let final, let streamed = final.streamed {
+          result.stdout = final.stdout
+          result.stderr = final.stderr
+          result.streamed = streamed
+        }
+      }
+      return result
+    }
   }
 
   private func policyCheck(_ params: SubmitParams, _ request: Request) async throws(RPCError) -> Outcome {

@@ -97,9 +97,8 @@ public final class SpacesServer: Sendable {
     let maxMessage = options.maxMessageBytes
     let registry = ConnectionRegistry()
     let inbound = ByteGate(limit: options.inboundBudgetBytes)
-    // A connection's outbound writer is unused (replies go through its Outbox) and finished at once,
-    // so a connection accepted while the server stops can be dropped without tripping NIO's
-    // unfinished-writer check; the registry closes such orphans.
+    // A connection's lines go to its RequestReader, which hands them to the connection once the
+    // accept loop has made it; the registry closes connections accepted while the server stops.
     let initializer = { (tcp: Bool) -> @Sendable (Channel) -> EventLoopFuture<Accepted> in
       { channel in
         channel.eventLoop.makeCompletedFuture {
@@ -112,10 +111,10 @@ public final class SpacesServer: Sendable {
           try handlers.addHandler(InboundPause(account: account))
           try handlers.addHandler(ByteToMessageHandler(LineDecoder(maxLength: maxMessage, account: account)))
           // Lines under 1 MiB are not counted: few of them wait unread.
-          let connection = try Connection(
-            wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: 4)))
-          return Accepted(connection: connection, account: account)
+          let reader = RequestReader(account: account, logger: logger)
+          try handlers.addHandler(reader)
+          return Accepted(
+            channel: channel, reader: NIOLoopBound(reader, eventLoop: channel.eventLoop), account: account)
         }
       }
     }
@@ -207,50 +206,31 @@ public final class SpacesServer: Sendable {
   }
 
   private func serve(_ accepted: Accepted, tcp: Bool) async {
-    let channel = accepted.connection
+    let channel = accepted.channel
     let number = connectionCounter.withValue {
       $0 += 1
       return $0
     }
     let outbox = Outbox(
-      channel: channel.channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes,
+      channel: channel, eventLimit: options.eventBufferBytes, hardLimit: options.maxBufferedBytes,
       pauseLimit: options.pauseReadingBytes, budget: budget)
     let connection = ServerConnection(
       server: self, outbox: outbox, tcp: tcp, number: number, inbound: accepted.account)
-    do {
-      try await channel.executeThenClose { inbound in
-        do {
-          for try await message in inbound {
-            // A client that doesn't read its answers gets no new ones: reading pauses, and
-            // the socket's own back-pressure then slows its writes.
-            await outbox.waitToRead()
-            // A large line is held (as text, decoded and journaled) until its request is
-            // answered: it takes its turn in the runtime's budget for large contents first,
-            // and this connection's reading waits with it; then it gives back what it took
-            // of the inbound budget while it was read.
-            var hold: ContentHold?
-            if case .line(let buffer, let read) = message, let read {
-              if buffer.readableBytes >= ByteGate.largeFile {
-                let taken = ContentHold(turn: connection.largeTurn)
-                guard await taken.take(ByteGate.lineCopies * buffer.readableBytes, from: runtime.contents) else {
-                  break
-                }
-                hold = taken
-              }
-              read.release()
-              accepted.account.lineTaken()
-            }
-            connection.receive(message, hold: hold)
-          }
-        } catch {
-          logger.debug("connection \(number) read failed: \(error)")
-        }
-        connection.disconnected()
-        await connection.cancelRequests()
+    // From here on, lines are handled on the connection's event loop (``RequestReader``); this
+    // task only waits for the connection to close (or for the server to stop, which closes it).
+    let (reader, contents) = (accepted.reader, runtime.contents)
+    channel.eventLoop.execute { reader.value.attach(connection, outbox: outbox, contents: contents) }
+    await withTaskCancellationHandler {
+      do {
+        try await channel.closeFuture.get()
+      } catch {
+        logger.debug("connection \(number) closed: \(error)")
       }
-    } catch {
-      logger.debug("connection \(number) closed: \(error)")
+    } onCancel: {
+      channel.close(promise: nil)
     }
+    connection.disconnected()
+    await connection.cancelRequests()
   }
 
   /// Binds the Unix socket so that nobody else can connect at any moment: it is bound inside a
@@ -303,12 +283,11 @@ public final class SpacesServer: Sendable {
   }
 }
 
-/// One client's channel: lines in; replies are written by its ``Outbox``, not an async writer.
-typealias Connection = NIOAsyncChannel<InboundLine, Never>
-
-/// An accepted connection and the account of what its lines take of the inbound budget.
+/// An accepted connection: its channel, the handler that reads its lines, and the account of
+/// what its lines take of the inbound budget.
 struct Accepted: Sendable {
-  var connection: Connection
+  var channel: Channel
+  var reader: NIOLoopBound<RequestReader>
   var account: InboundAccount
 }
 
