@@ -272,18 +272,13 @@ public final class Space: Sendable {
   ) async -> OperationResult {
     var watch = Stopwatch()
     func elapsed() -> Int { watch.milliseconds }
-    var result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
-    let statedReason: String?
-    do {
-      statedReason = try StatedReason.validate(reason)
-    } catch {
-      return failed(result, error)
-    }
+    let (opened, receivedEvent, statedReason) = opening(operation, actor: actor, id: id, reason: reason)
+    guard let received = receivedEvent else { return opened }
+    var result = opened
     // What a shell command's `output` events carried, so its `completed` refers to them.
     let streamed = StreamedText()
 
     do {
-      let received = event(id, .received(actor: actor, op: operation, reason: statedReason))
       let engine: PolicyEngine
       do {
         engine = try policy.current()
@@ -295,7 +290,7 @@ public final class Space: Sendable {
       // it is judged in the folder it will run in.
       let session: SessionStart? =
         if case .shell(_, _, let fresh) = operation { startSession(fresh: fresh) } else { nil }
-        let verdict: Decision
+      let verdict: Decision
       if let now = verdictNow(operation, actor: actor, engine: engine, session: session?.session) {
         verdict = now
       } else {
@@ -403,15 +398,10 @@ public final class Space: Sendable {
       let verdict = verdictNow(operation, actor: actor, engine: engine, session: nil), verdict.decision != .ask
     else { return nil }
     var watch = Stopwatch()
-    var result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
-    let statedReason: String?
-    do {
-      statedReason = try StatedReason.validate(reason)
-    } catch {
-      return failed(result, error)
-    }
+    let (opened, receivedEvent, _) = opening(operation, actor: actor, id: id, reason: reason)
+    guard let received = receivedEvent else { return opened }
+    var result = opened
     do throws(SpacesError) {
-      let received = event(id, .received(actor: actor, op: operation, reason: statedReason))
       let decided = event(id, .decision(verdict))
       guard verdict.decision == .allow else {
         return try refuse(result, verdict, recording: [received, decided], elapsed: watch.milliseconds).result
@@ -426,6 +416,20 @@ public final class Space: Sendable {
       return try finishNow(result: result, elapsed: watch.milliseconds).result
     } catch {
       return journalFailed(result, error, elapsed: watch.milliseconds)
+    }
+  }
+
+  /// An operation's result to be, its `received` record and the agent's reason, checked; no
+  /// record, and a failed result, when the reason is refused (before anything is journaled).
+  private func opening(_ operation: Op, actor: Event.Actor, id: String, reason: String?) -> (
+    result: OperationResult, received: Event?, reason: String?
+  ) {
+    let result = OperationResult(id: id, space: name, kind: operation.kind, status: .completed)
+    do {
+      let statedReason = try StatedReason.validate(reason)
+      return (result, event(id, .received(actor: actor, op: operation, reason: statedReason)), statedReason)
+    } catch {
+      return (failed(result, error), nil, nil)
     }
   }
 

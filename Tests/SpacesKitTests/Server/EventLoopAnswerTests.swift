@@ -161,7 +161,8 @@ import Testing
     // The first answer fills the socket and the outbox past the limit: the second is not read
     // (its read would be journaled before its answer is queued).
     try await eventually("the first read to be answered") {
-      try Journal.read(path: journalPath).events.filter { $0.type == .completed && $0.result?.kind == .readFile }.count == 1
+      try Journal.read(path: journalPath).events.filter { $0.type == .completed && $0.result?.kind == .readFile }.count
+        == 1
     }
     // Another client's request, handled meanwhile, is answered as usual.
     _ = try await agent.submit(.message(text: "other"), to: "s")
