@@ -390,6 +390,9 @@ final class JournalFlusher: @unchecked Sendable {
   /// Has `journal` flushed by the next group commit.
   func schedule(_ journal: Journal) {
     condition.lock()
+    // Only the first journal of a round wakes the flusher: one already gathering needs no
+    // signal (each woke it for nothing, a thread wake-up per read).
+    let idle = pending.isEmpty
     pending[ObjectIdentifier(journal)] = journal
     if !started {
       started = true
@@ -398,7 +401,7 @@ final class JournalFlusher: @unchecked Sendable {
       thread.stackSize = 256 << 10
       thread.start()
     }
-    condition.signal()
+    if idle { condition.signal() }
     condition.unlock()
   }
 
