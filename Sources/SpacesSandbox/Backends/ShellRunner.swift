@@ -89,20 +89,22 @@ package enum ShellRunner {
   static func script(
     command: String, limits: ShellLimits, memoryByRlimit: Bool, processesByRlimit: Bool, session: String? = nil
   ) -> String {
-    var parts: [String] = []
+    var limitsSet: [String] = []
     if limits.cpuSeconds > 0 {
-      parts.append("ulimit -t \(limits.cpuSeconds + 1) 2>/dev/null")
-      parts.append("ulimit -S -t \(limits.cpuSeconds) 2>/dev/null")
+      limitsSet.append("ulimit -t \(limits.cpuSeconds + 1)")
+      limitsSet.append("ulimit -S -t \(limits.cpuSeconds)")
     }
     if limits.fileSizeBytes > 0 {
-      parts.append("ulimit -f \(max(1, limits.fileSizeBytes / 512)) 2>/dev/null")
+      limitsSet.append("ulimit -f \(max(1, limits.fileSizeBytes / 512))")
     }
     if memoryByRlimit && limits.memoryBytes > 0 {
-      parts.append("ulimit -v \(max(1, limits.memoryBytes / 1024)) 2>/dev/null")
+      limitsSet.append("ulimit -v \(max(1, limits.memoryBytes / 1024))")
     }
     if processesByRlimit && limits.maxProcesses > 0 {
-      parts.append("ulimit -p \(limits.maxProcesses) 2>/dev/null")
+      limitsSet.append("ulimit -p \(limits.maxProcesses)")
     }
+    // One redirection for them all (each of its own was an open and four descriptor moves).
+    var parts = limitsSet.isEmpty ? [] : ["{ " + limitsSet.map { $0 + "; " }.joined() + "} 2>/dev/null"]
     if let session { parts.append(session) }
     return parts.map { $0 + "; " }.joined() + command
   }
