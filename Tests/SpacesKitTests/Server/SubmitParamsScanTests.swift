@@ -113,7 +113,8 @@ import Testing
     case 3: op = .deleteFile(path: text(), recursive: Bool.random(using: &rng))
     case 4:
       let timeout: Int? =
-        Bool.random(using: &rng) ? nil : [1, 86_400_000, Int.random(in: Op.timeoutRange, using: &rng)].randomElement(using: &rng)
+        Bool.random(using: &rng)
+        ? nil : [1, 86_400_000, Int.random(in: Op.timeoutRange, using: &rng)].randomElement(using: &rng)
       op = .shell(command: text(), timeoutMs: timeout, fresh: Bool.random(using: &rng))
     default: op = .message(text: text())
     }
@@ -173,9 +174,15 @@ import Testing
   @Test func theFallbackKeepsTheErrorMessages() throws {
     let cases: [(params: String, says: String)] = [
       (#"{"space":"s","op":{"kind":"nope"}}"#, #"unknown kind "nope""#),
-      (#"{"space":"s","op":{"kind":"readFile","path":"p","recursive":true}}"#, #"unknown field "recursive" for readFile"#),
+      (
+        #"{"space":"s","op":{"kind":"readFile","path":"p","recursive":true}}"#,
+        #"unknown field "recursive" for readFile"#
+      ),
       (#"{"space":"s","op":{"kind":"shell","command":"c","timeoutMs":0}}"#, #""timeoutMs" must be from 1 to 86400000"#),
-      (#"{"space":"s","op":{"kind":"shell","command":"c","timeoutMs":1.5}}"#, #""timeoutMs" of shell must be a whole number"#),
+      (
+        #"{"space":"s","op":{"kind":"shell","command":"c","timeoutMs":1.5}}"#,
+        #""timeoutMs" of shell must be a whole number"#
+      ),
       (#"{"space":"s","op":{"kind":"editFile","path":"p","oldText":"a"}}"#, #"editFile needs "newText""#),
       (#"{"space":"s","op":{"kind":"readFile","path":"p"},"reason":3}"#, #""reason" must be a string"#),
       (#"{"op":{"kind":"readFile","path":"p"}}"#, #"missing field "space""#),
