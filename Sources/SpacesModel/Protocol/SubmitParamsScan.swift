@@ -10,7 +10,8 @@ extension SubmitParams {
   /// them or explains what is wrong as before: an unknown or duplicate member, a missing one, a
   /// value of another type (`null` where a value is required), an escape in a member's name,
   /// a lone surrogate, bytes that are not UTF-8, a `timeoutMs` that is not a plain whole number
-  /// in ``Op/timeoutRange`` (`1.0`, `1e3`, `-0`, `007`), a `reason` ``StatedReason`` refuses.
+  /// in ``Op/timeoutRange`` (Foundation reads `1.0`, `1e3` and `-0` as whole numbers), a
+  /// `reason` ``StatedReason`` refuses. (Foundation keeps the first of duplicate members.)
   package static func scan(_ bytes: UnsafeRawBufferPointer) -> SubmitParams? {
     var scanner = JSONScanner(bytes: bytes)
     return scanner.submitParams()
