@@ -72,6 +72,22 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     samples: BenchReference.samples(iterations) { _ = OutputEventDecoder.decode(chunkLine) })
   rows.append(slowRead)
   rows.append(fastRead.against(slowRead))
+  // The server's reading of `op.submit` params, as the socket rows below send them.
+  let submits = [
+    ("readFile", #"{"events":false,"op":{"kind":"readFile","path":"one-kib"},"space":"host"}"#),
+    ("shell", #"{"events":false,"op":{"command":"true","kind":"shell","timeoutMs":30000},"space":"bwrap"}"#),
+  ]
+  for (kind, params) in submits {
+    let data = Data(params.utf8)
+    let slow = BenchRow(
+      "decode \(kind) op.submit params (server): Foundation JSONDecoder", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = try? SpacesJSON.decoder.decode(SubmitParams.self, from: data) })
+    let fast = BenchRow(
+      "decode \(kind) op.submit params (server): one pass", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = SubmitParams.scan(data) })
+    rows.append(slow)
+    rows.append(fast.against(slow))
+  }
 
   try await measure("socket hello (bare round trip)", iterations) {
     try await client.hello()
