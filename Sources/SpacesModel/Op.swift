@@ -77,7 +77,9 @@ extension Op: Codable {
     init?(intValue: Int) { nil }
   }
 
-  private static let fields: [Kind: (required: [String], optional: [String])] = [
+  /// The fields each kind has besides `kind`: what its decoders accept (Foundation's and the
+  /// server's one-pass reading of `op.submit` params).
+  package static let fields: [Kind: (required: [String], optional: [String])] = [
     .createFile: (["path", "content"], ["encoding"]),
     .readFile: (["path"], []),
     .editFile: (["path", "oldText", "newText"], []),

@@ -83,6 +83,28 @@ struct SessionTests {
     #expect(saved.environment["PATH"] == "/workspace/bin:/usr/local/bin:/usr/bin:/bin")
   }
 
+  @Test func aSessionFileEditedByHandIsWhatTheNextCommandStartsFrom() async throws {
+    let (_, space) = try makeSpace()
+    try folder.write("spaces/s/workspace/src/a.txt", "a\n")
+    try folder.write("spaces/s/workspace/library/b.txt", "b\n")
+    #expect(await shell(space, "cd src").cwd == "src")
+    let path = home.sessionPath("s")
+    // Replaced by another file (an editor's save), then rewritten in place.
+    let edited = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+      of: "\"src\"", with: "\"library\"")
+    try edited.write(toFile: path + ".new", atomically: false, encoding: .utf8)
+    #expect(rename(path + ".new", path) == 0)
+    #expect(await shell(space, "pwd").stdout == "/workspace/library\n")
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    try handle.truncate(atOffset: 0)
+    try handle.write(contentsOf: Data(edited.replacingOccurrences(of: "\"library\"", with: "\"src\"").utf8))
+    try handle.close()
+    #expect(await shell(space, "pwd").stdout == "/workspace/src\n")
+    // Gone: a fresh session.
+    try FileManager.default.removeItem(atPath: path)
+    #expect(await shell(space, "pwd").stdout == "/workspace\n")
+  }
+
   @Test func aFreshShellStartsClean() async throws {
     let (_, space) = try makeSpace()
     try folder.write("spaces/s/workspace/src/a.txt", "a\n")

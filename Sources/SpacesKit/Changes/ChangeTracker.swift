@@ -712,7 +712,7 @@ extension ChangeTracker {
         let ids = names.map(ChangeTracker.opId(ofRecord:)).joined(separator: "\n") + "\n"
         if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
           ?? {
-            FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
+            _ = FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
             return FileHandle(forWritingAtPath: folder + "/dropped")
           }()
         {

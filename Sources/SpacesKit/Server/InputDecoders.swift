@@ -32,12 +32,18 @@ public enum InputDecoders {
   }
 
   /// Decodes an operation (JSON) as the server and the CLI do, then the same operation as the
-  /// `op` of `op.submit` params; an accepted operation must encode and decode back to itself.
+  /// `op` of `op.submit` params, by Foundation and in one pass (which must give nothing or what
+  /// Foundation gives); an accepted operation must encode and decode back to itself.
   public static func operation(_ data: Data) -> Outcome {
     var wrapped = Data(#"{"space":"fuzz","events":false,"op":"#.utf8)
     wrapped.append(data)
     wrapped.append(UInt8(ascii: "}"))
     let submitted = try? SpacesJSON.decoder.decode(SubmitParams.self, from: wrapped)
+    if let scanned = SubmitParams.scan(wrapped),
+      scanned.op != submitted?.op || scanned.space != submitted?.space || scanned.events != submitted?.events
+    {
+      return .bug("op.submit params read in one pass differ from Foundation's reading")
+    }
     _ = try? Op.parse(String(decoding: data, as: UTF8.self))
     let op: Op
     do {

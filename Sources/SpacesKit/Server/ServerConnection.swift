@@ -216,13 +216,16 @@ final class ServerConnection: Sendable {
 
     /// Decodes the params; a missing `params` reads as `{}`.
     ///
-    /// Only the params object is decoded when its place is known; when that fails, the whole
-    /// line is, so the error names the field as it always did (`params.op.kind`).
+    /// Only the params object is decoded when its place is known — `op.submit`'s and
+    /// `policy.check`'s in one pass (`SubmitParams.scan`), others and whatever that
+    /// leaves by Foundation; when that fails, the whole line is, so the error names the field
+    /// as it always did (`params.op.kind`).
     func params<P: Decodable>(_ type: P.Type) throws(RPCError) -> P {
       do {
         guard let data else { return try SpacesJSON.decoder.decode(P.self, from: Data("{}".utf8)) }
-        if let paramsRange, let params = try? SpacesJSON.decoder.decode(P.self, from: data[paramsRange]) {
-          return params
+        if let paramsRange {
+          if P.self == SubmitParams.self, let params = SubmitParams.scan(data[paramsRange]) as? P { return params }
+          if let params = try? SpacesJSON.decoder.decode(P.self, from: data[paramsRange]) { return params }
         }
         return try SpacesJSON.decoder.decode(ParamsBox<P>.self, from: data).params
       } catch {

@@ -1,5 +1,6 @@
 /// A cursor over the bytes of one JSON line, with the small readers the hand-written fast
-/// paths share (the server's ``HeaderScan``, the Swift client's reading of output events):
+/// paths share (the server's ``HeaderScan`` and its reading of `op.submit` params, the Swift
+/// client's reading of output events):
 /// each reads one thing at the cursor and moves past it, or gives nil/false.
 package struct JSONScanner {
   /// The line.
@@ -171,4 +172,66 @@ package struct JSONScanner {
 
   /// Moves past decimal digits.
   package mutating func skipDigits() { while digit() {} }
+
+  /// A JSON string: plain runs copied at once, the JSON escapes decoded; nil for a control
+  /// character, an unknown escape, a lone surrogate or bytes that are not UTF-8.
+  package mutating func string() -> String? {
+    guard next(0x22) else { return nil }
+    var out: [UInt8] = []
+    var runStart = at
+    while let byte = peek {
+      if byte == 0x22 {
+        let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<at])
+        at += 1
+        // Every escape adds to `out`: empty means none, and the bytes are read where they lie.
+        if out.isEmpty { return String(validating: run, as: UTF8.self) }
+        out.append(contentsOf: run)
+        return String(validating: out, as: UTF8.self)
+      }
+      if byte < 0x20 { return nil }
+      if byte != 0x5C {
+        at += 1
+        continue
+      }
+      out.append(contentsOf: bytes[runStart..<at])
+      guard at + 1 < bytes.count else { return nil }
+      let escape = bytes[at + 1]
+      at += 2
+      switch escape {
+      case 0x22, 0x5C, 0x2F: out.append(escape)
+      case UInt8(ascii: "b"): out.append(0x08)
+      case UInt8(ascii: "f"): out.append(0x0C)
+      case UInt8(ascii: "n"): out.append(0x0A)
+      case UInt8(ascii: "r"): out.append(0x0D)
+      case UInt8(ascii: "t"): out.append(0x09)
+      case UInt8(ascii: "u"):
+        guard let unit = hex4() else { return nil }
+        var scalar = unit
+        if (0xD800...0xDBFF).contains(unit) {
+          guard literal(#"\u"#), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+          scalar = 0x1_0000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+        } else if (0xDC00...0xDFFF).contains(unit) {
+          return nil
+        }
+        guard let value = Unicode.Scalar(scalar) else { return nil }
+        Unicode.UTF8.encode(value) { out.append($0) }
+      default:
+        return nil
+      }
+      runStart = at
+    }
+    return nil
+  }
+
+  /// Four hex digits.
+  package mutating func hex4() -> UInt32? {
+    guard bytes.count - at >= 4 else { return nil }
+    var value: UInt32 = 0
+    for _ in 0..<4 {
+      guard let digit = hexValue(bytes[at]) else { return nil }
+      value = value << 4 | UInt32(digit)
+      at += 1
+    }
+    return value
+  }
 }

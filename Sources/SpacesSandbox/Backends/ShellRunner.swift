@@ -55,6 +55,10 @@ package enum ShellRunner {
   static let limitPollMs = 50
   /// How long output is still read after the command ended, while something holds the pipes.
   static let drainAfterExitMs = 2000
+  /// How long the pump polls without sleeping for the command's end once its pipes closed:
+  /// exit closes them microseconds before the status can be read, and a sleeping thread's
+  /// wake-up costs more than that on a virtual machine.
+  static let endSpinMicroseconds = 300
 
   /// Checks the parts of a request every backend relies on.
   static func validate(_ request: ShellRequest) throws(SpacesError) {
@@ -85,20 +89,22 @@ package enum ShellRunner {
   static func script(
     command: String, limits: ShellLimits, memoryByRlimit: Bool, processesByRlimit: Bool, session: String? = nil
   ) -> String {
-    var parts: [String] = []
+    var limitsSet: [String] = []
     if limits.cpuSeconds > 0 {
-      parts.append("ulimit -t \(limits.cpuSeconds + 1) 2>/dev/null")
-      parts.append("ulimit -S -t \(limits.cpuSeconds) 2>/dev/null")
+      limitsSet.append("ulimit -t \(limits.cpuSeconds + 1)")
+      limitsSet.append("ulimit -S -t \(limits.cpuSeconds)")
     }
     if limits.fileSizeBytes > 0 {
-      parts.append("ulimit -f \(max(1, limits.fileSizeBytes / 512)) 2>/dev/null")
+      limitsSet.append("ulimit -f \(max(1, limits.fileSizeBytes / 512))")
     }
     if memoryByRlimit && limits.memoryBytes > 0 {
-      parts.append("ulimit -v \(max(1, limits.memoryBytes / 1024)) 2>/dev/null")
+      limitsSet.append("ulimit -v \(max(1, limits.memoryBytes / 1024))")
     }
     if processesByRlimit && limits.maxProcesses > 0 {
-      parts.append("ulimit -p \(limits.maxProcesses) 2>/dev/null")
+      limitsSet.append("ulimit -p \(limits.maxProcesses)")
     }
+    // One redirection for them all (each of its own was an open and four descriptor moves).
+    var parts = limitsSet.isEmpty ? [] : ["{ " + limitsSet.map { $0 + "; " }.joined() + "} 2>/dev/null"]
     if let session { parts.append(session) }
     return parts.map { $0 + "; " }.joined() + command
   }
@@ -225,16 +231,14 @@ package enum ShellRunner {
     }.get()
     func launchAndPump() async throws(SpacesError) -> RunBody {
       if inSandbox, let spare {
-        // The spare's socket then brings the command's status from the zygote.
-        let launched = await Sys.onOwnThread { () -> RunBody? in
-          guard launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile) == 0 else {
-            close(spare.control_fd)
-            return nil
-          }
-          return pump(Child(pid: spare.pid, pidfd: spare.control_fd))
+        // The command is sent from here (one datagram, which is taken whole or refused at
+        // once), so the spare execs while the pump's thread wakes; the spare's socket then
+        // brings the command's status from the zygote.
+        guard launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile) == 0 else {
+          close(spare.control_fd)
+          throw PersistentSandbox.unavailable
         }
-        guard let launched else { throw PersistentSandbox.unavailable }
-        return launched
+        return await Sys.onOwnThread { pump(Child(pid: spare.pid, pidfd: spare.control_fd)) }
       }
       // With a spare, launching and pumping happen on one thread, without a hop between.
       if let spare {
@@ -506,6 +510,7 @@ struct Pump: Sendable {
     }
 
     var endedAt: ContinuousClock.Instant?
+    var pipesClosedAt: ContinuousClock.Instant?
     var leftOpen = false
     while outOpen || errOpen || ending == nil {
       if ending != nil {
@@ -523,6 +528,11 @@ struct Pump: Sendable {
       if ending == nil, let deadline {
         let left = Int((deadline - clock.now) / .milliseconds(1)) + 1
         timeout = max(0, min(timeout, left))
+      }
+      if ending == nil, !outOpen, !errOpen {
+        let closed = pipesClosedAt ?? clock.now
+        pipesClosedAt = closed
+        if clock.now - closed < .microseconds(ShellRunner.endSpinMicroseconds) { timeout = 0 }
       }
       var fds = [
         pollfd(fd: ending == nil ? pidfd : -1, events: Int16(POLLIN), revents: 0),

@@ -52,6 +52,27 @@ struct ProtectedLocations: Sendable, Equatable {
 
   static func == (lhs: Self, rhs: Self) -> Bool { lhs.paths == rhs.paths }
 
+  /// The locations of `paths`, compiled once: every command looks them up twice (its guard and
+  /// its sandbox's binds), and compiling the globs was most of a look.
+  static func compiled(_ paths: ProtectedPaths) -> ProtectedLocations {
+    recent.withValue { recent in
+      if let index = recent.firstIndex(where: { $0.paths == paths }) {
+        let found = recent.remove(at: index)
+        recent.append(found)
+        return found
+      }
+      let made = ProtectedLocations(paths)
+      recent.append(made)
+      if recent.count > maxRecent { recent.removeFirst() }
+      return made
+    }
+  }
+
+  /// The locations compiled most recently, the newest last (spaces with policies of their own
+  /// each keep theirs).
+  private static let recent = LockedValue<[ProtectedLocations]>([])
+  private static let maxRecent = 16
+
   /// Whether entry `index` covers `path` (``ProtectedPaths/Entry/covers(_:)`` with compiled globs).
   func covers(_ index: Int, _ path: String) -> Bool {
     let matcher = matchers[index]
@@ -536,7 +557,7 @@ public final class ProtectedGuard: Sendable {
   public func begin(_ paths: ProtectedPaths, writable: Bool) async -> Bool {
     guard await enter(writable: writable) else { return false }
     state.withValue { state in
-      let locations = state.locations.flatMap { $0.paths == paths ? $0 : nil } ?? ProtectedLocations(paths)
+      let locations = state.locations.flatMap { $0.paths == paths ? $0 : nil } ?? ProtectedLocations.compiled(paths)
       if state.readers + (state.writer ? 1 : 0) == 1 || state.baseline == nil || state.locations != locations {
         let scanner = ProtectedScanner(rootFD: rootFD, locations: locations)
         if state.locations != locations { state.covers = CoverCache() }
@@ -719,7 +740,7 @@ enum ProtectedBinds {
     let rootFD = cspaces_openat(AT_FDCWD, workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
     guard rootFD >= 0 else { return [] }
     defer { close(rootFD) }
-    let locations = ProtectedLocations(paths)
+    let locations = ProtectedLocations.compiled(paths)
     var folders = FolderCache(rootFD: rootFD)
     defer { folders.closeAll() }
     var binds: [(parts: [String], kind: Kind)] = []

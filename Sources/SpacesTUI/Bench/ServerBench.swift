@@ -72,6 +72,22 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     samples: BenchReference.samples(iterations) { _ = OutputEventDecoder.decode(chunkLine) })
   rows.append(slowRead)
   rows.append(fastRead.against(slowRead))
+  // The server's reading of `op.submit` params, as the socket rows below send them.
+  let submits = [
+    ("readFile", #"{"events":false,"op":{"kind":"readFile","path":"one-kib"},"space":"host"}"#),
+    ("shell", #"{"events":false,"op":{"command":"true","kind":"shell","timeoutMs":30000},"space":"bwrap"}"#),
+  ]
+  for (kind, params) in submits {
+    let data = Data(params.utf8)
+    let slow = BenchRow(
+      "decode \(kind) op.submit params (server): Foundation JSONDecoder", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = try? SpacesJSON.decoder.decode(SubmitParams.self, from: data) })
+    let fast = BenchRow(
+      "decode \(kind) op.submit params (server): one pass", unit: "µs",
+      samples: BenchReference.samples(iterations) { _ = SubmitParams.scan(data) })
+    rows.append(slow)
+    rows.append(fast.against(slow))
+  }
 
   try await measure("socket hello (bare round trip)", iterations) {
     try await client.hello()
@@ -260,13 +276,19 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       // the rows measure the runtime and not the Swift client's decoding, which runs in this same
       // process; interleaved with their bare references.
       let raw = try await BenchReference.onThread { () throws -> RawShellSamples in
-        try rawShellSamples(socket: server.socketPath, bareSeq: bareSeq, iterations: iterations)
+        try rawShellSamples(socket: server.socketPath, folder: folder, bareSeq: bareSeq, iterations: iterations)
       }
       let rawBareTrue = BenchRow("bare fork/exec /bin/true (beside the raw client)", unit: "µs", samples: raw.bareTrue)
       rows.append(rawBareTrue)
       let rawTrue = BenchRow("socket shell true (bwrap, raw client)", unit: "µs", samples: raw.shellTrue).against(
         rawBareTrue)
       rows.append(rawTrue.target("≤ 2× bare /bin/true", met: (rawTrue.ratio ?? .infinity) <= 2))
+      // What no journaled command can go below: the process, and its record on disk.
+      let floor = BenchRow("bare fork/exec /bin/true + journal append+fdatasync", unit: "µs", samples: raw.floorTrue)
+      rows.append(floor)
+      rows.append(
+        BenchRow("  socket shell true (bwrap, raw client) against that floor", unit: "µs", samples: raw.shellTrue)
+          .against(floor))
       let rawFirst = BenchRow("socket first output byte (echo x, raw client)", unit: "µs", samples: raw.firstOutput)
         .against(rawBareTrue)
       rows.append(rawFirst.target("≤ bare /bin/true + 1 ms", met: rawFirst.median <= rawBareTrue.median + 1000))
@@ -396,6 +418,9 @@ final class MCPPipe {
 /// What ``rawShellSamples(socket:bareSeq:iterations:)`` measured.
 struct RawShellSamples: Sendable {
   var bareTrue: [Double] = []
+  /// A bare fork/exec of `/bin/true`, then a line appended to a journal file and `fdatasync`ed:
+  /// the system calls a journaled command can't do without.
+  var floorTrue: [Double] = []
   var shellTrue: [Double] = []
   /// When the first `output` event of `echo x` arrived.
   var firstOutput: [Double] = []
@@ -407,8 +432,15 @@ struct RawShellSamples: Sendable {
 
 /// Shell `true`, the first output of `echo x` and `seq 1 200000` through the socket from a raw client that streams output
 /// (`streamsOutput`) and reads lines until the answer's, interleaved with a bare fork/exec of
-/// `/bin/true` and a bare bwrap running `seq`.
-func rawShellSamples(socket: String, bareSeq: [String], iterations: Int) throws -> RawShellSamples {
+/// `/bin/true` (alone, and followed by a journal append made durable in `folder`) and a bare
+/// bwrap running `seq`.
+func rawShellSamples(socket: String, folder: String, bareSeq: [String], iterations: Int) throws -> RawShellSamples {
+  let journal = open(folder + "/floor.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+  guard journal >= 0 else {
+    throw SpacesError(.ioError, "open \(folder)/floor.jsonl: \(String(cString: strerror(errno)))")
+  }
+  defer { close(journal) }
+  let record = Array((String(repeating: "x", count: 300) + "\n").utf8)
   let agent = try SoakSocket(path: socket, timeoutSeconds: 60)
   agent.send(line: #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"bwrap"}}"#)
   _ = agent.readLine()
@@ -445,10 +477,16 @@ func rawShellSamples(socket: String, bareSeq: [String], iterations: Int) throws 
   }
   for round in 0..<(iterations / 5 + 10) {
     let bare = try BenchReference.samples(1, warmUp: 0) { _ = try BenchReference.spawnAndWait(["/bin/true"]) }
+    let floor = try BenchReference.samples(1, warmUp: 0) {
+      _ = try BenchReference.spawnAndWait(["/bin/true"])
+      let appended = record.withUnsafeBytes { write(journal, $0.baseAddress, $0.count) }
+      guard appended == record.count, fdatasync(journal) == 0 else { throw SpacesError(.ioError, "append the journal") }
+    }
     let shell = try BenchReference.samples(1, warmUp: 0) { try run("true") }
     let first = try run("echo x").firstOutput
     if round >= 10 {
       samples.bareTrue += bare
+      samples.floorTrue += floor
       samples.shellTrue += shell
       if let first { samples.firstOutput.append(first) }
     }
