@@ -266,9 +266,14 @@ public final class Space: Sendable {
   /// `reason` is the agent's own reason for it (``StatedReason``): journaled with the operation
   /// and shown with its approval request, never read by the policy. One that is too long fails
   /// the operation with `invalidRequest` before anything is journaled.
+  ///
+  /// `answer`, when given, gets the result of an operation that ran and waited for the disk (a
+  /// change), on the thread that flushed it, as soon as it is on disk and before `submit`
+  /// returns the same result: a server answers from there instead of waiting for its task to
+  /// resume. It is not called otherwise (a read, a denial, a failure before it ran).
   public func submit(
     _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), admission: Slots? = nil,
-    reason: String? = nil, hold: ContentHold? = nil
+    reason: String? = nil, hold: ContentHold? = nil, answer: (@Sendable (OperationResult) -> Void)? = nil
   ) async -> OperationResult {
     var watch = Stopwatch()
     func elapsed() -> Int { watch.milliseconds }
@@ -365,10 +370,9 @@ public final class Space: Sendable {
       } catch {
         result = failed(result, error)
       }
-      let changed = await endChanges(pending, id: id, actor: actor, operation: operation)
-      // Its end is journaled (or can't be): its marker for a crash goes.
-      defer { if let pending { changes?.settle(pending) } }
-      return try await finish(result: result, elapsed: elapsed(), streamed: streamed, changes: changed)
+      return try await conclude(
+        result, pending: pending, operation: operation, actor: actor, elapsed: elapsed(), streamed: streamed,
+        answer: answer)
     } catch {
       return journalFailed(result, error, elapsed: elapsed())
     }
@@ -707,25 +711,43 @@ public final class Space: Sendable {
   }
 
   /// Ends recording: writes the change record when anything changed and returns its summary.
-  private func endChanges(_ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op) async
+  /// A command's looks at the whole workspace: call it off the threads that answer requests
+  /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:)`` does).
+  private func endChanges(_ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op)
     -> ChangeSummary?
   {
     guard let changes, let pending else { return nil }
     let what = Self.recordedWhat(operation)
-    let ended: Result<ChangeSummary?, SpacesError> =
-      if case .shell = operation {
-        await Sys.offloaded {
-          Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
-        }
-      } else {
-        Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
-      }
+    let ended = Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
     switch ended {
     case .success(let summary): return summary
     case .failure(let error):
       logger.error("\(name): the operation's changes could not be recorded: \(error.message)")
       return nil
     }
+  }
+
+  /// Ends an operation that ran: records what it changed, journals its end and, for a change,
+  /// waits until that is on disk. When any of it waits (a command's changes are found by
+  /// looking at the workspace; a change waits for the disk) it all runs on one dispatch thread,
+  /// so the task leaves and comes back once, and `answer` gets the result there as soon as it
+  /// is on disk.
+  private func conclude(
+    _ result: OperationResult, pending: ChangeTracker.Pending?, operation: Op, actor: Event.Actor, elapsed: Int,
+    streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?
+  ) async throws(SpacesError) -> OperationResult {
+    let end = { @Sendable [self] () throws(SpacesError) -> OperationResult in
+      let changed = endChanges(pending, id: result.id, actor: actor, operation: operation)
+      // Its end is journaled (or can't be): its marker for a crash goes.
+      defer { if let pending { changes?.settle(pending) } }
+      let finished = try finishNow(result: result, elapsed: elapsed, streamed: streamed, changes: changed)
+      guard finished.flush else { return finished.result }
+      try journal.sync()
+      answer?(finished.result)
+      return finished.result
+    }
+    guard operation.kind.writes else { return try end() }
+    return try await Sys.offloaded { Result { () throws(SpacesError) in try end() } }.get()
   }
 
   private func finish(

@@ -89,11 +89,11 @@ public final class SpacesRuntime: Sendable {
   public func submit(
     _ operation: Op, to spaceName: String, actor: Event.Actor = .agent,
     id: String = Space.newOperationID(), admission: Slots? = nil, reason: String? = nil,
-    hold: ContentHold? = nil
+    hold: ContentHold? = nil, answer: (@Sendable (OperationResult) -> Void)? = nil
   ) async -> OperationResult {
     do {
       return try await space(spaceName).submit(
-        operation, actor: actor, id: id, admission: admission, reason: reason, hold: hold)
+        operation, actor: actor, id: id, admission: admission, reason: reason, hold: hold, answer: answer)
     } catch {
       var result = OperationResult(
         id: "", space: spaceName, kind: operation.kind, status: .failed)

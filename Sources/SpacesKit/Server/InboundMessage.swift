@@ -59,7 +59,8 @@ enum InboundMessage: Sendable {
     self = .request(
       ServerConnection.Request(
         id: id, method: method, data: header.paramsKind == .object ? data : nil,
-        paramsRange: scanned?.params.map { (data.startIndex + $0.lowerBound)..<(data.startIndex + $0.upperBound) }),
+        paramsRange: scanned?.params.map { (data.startIndex + $0.lowerBound)..<(data.startIndex + $0.upperBound) },
+        respond: respond),
       respond: respond)
   }
 }
