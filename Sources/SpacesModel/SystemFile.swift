@@ -74,3 +74,27 @@ package enum SystemFile {
     throw SpacesError.system(code, "inspect \(path)")
   }
 }
+
+/// What tells a file's versions apart without reading it: its device, inode, size, and
+/// modification and change times. A file replaced (a rename over it) or rewritten gets another
+/// stamp; caches of what a file says keep the stamp it had when it was read.
+public struct FileStamp: Equatable, Sendable {
+  private var device: UInt64
+  private var inode: UInt64
+  private var size: Int64
+  private var times: [Int]
+
+  /// The stamp of what `info` describes (a `stat` or `lstat` result).
+  public init(_ info: stat) {
+    (device, inode, size) = (UInt64(info.st_dev), UInt64(info.st_ino), Int64(info.st_size))
+    times = [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec].map { Int($0) }
+  }
+
+  /// The stamp of the regular file at `path`, not following a symlink; nil for anything else
+  /// (missing, a symlink, a folder, a FIFO).
+  public init?(regularFileAt path: String) {
+    var info = stat()
+    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    self.init(info)
+  }
+}

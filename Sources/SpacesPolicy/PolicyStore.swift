@@ -13,7 +13,7 @@ public final class PolicyStore: Sendable {
   /// `network:` and preset refine it in each engine.
   public let profile: IsolationProfile
   private struct Cache {
-    var stamp: [Int] = []
+    var stamp: FileStamp?
     var engine: PolicyEngine?
   }
   private let cache = LockedValue(Cache())
@@ -38,9 +38,7 @@ public final class PolicyStore: Sendable {
       guard code == ENOENT else { throw SpacesError.system(code, "inspect the policy file \(path)") }
       return PolicyEngine(preset: fallback, profile: profile)
     }
-    let stamp = [
-      Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size), Int(info.st_ino),
-    ]
+    let stamp = FileStamp(info)
     if let engine = cache.withValue({ $0.stamp == stamp ? $0.engine : nil }) { return engine }
     guard let data = try SystemFile.read(path) else {
       return PolicyEngine(preset: fallback, profile: profile)  // removed since the stat

@@ -135,7 +135,8 @@ import Testing
     #expect(end["type"] as? String == "failed")
     let error = (end["result"] as? [String: Any])?["error"] as? [String: Any]
     #expect(error?["code"] as? String == "cancelled")
-    #expect((error?["message"] as? String ?? "").contains("interrupted"), "\(error ?? [:])")
+    let message = (error?["message"] as? String) ?? ""
+    #expect(message.contains("interrupted"), "\(error ?? [:])")
     let summary = try #require(end["changes"] as? [String: Any], "no change summary on the failed event")
     #expect(summary["record"] as? String == op)
     #expect((summary["added"] as? Int ?? 0) >= 31)

@@ -18,7 +18,7 @@ public struct ShellSessionStore: Sendable {
   /// Every shell command loads it before and after it runs: the file is read again only when
   /// its stamp (inode, size, times) changed since it was last read or saved.
   public func load() -> ShellSession {
-    guard let stamp = FileStamp(path) else { return .fresh }
+    guard let stamp = FileStamp(regularFileAt: path) else { return .fresh }
     if let last = last.withValue({ $0 }), last.stamp == stamp { return last.session }
     guard let bytes = ShellSessionScript.read(path),
       let session = try? JSONDecoder().decode(ShellSession.self, from: Data(bytes))
@@ -36,31 +36,7 @@ public struct ShellSessionStore: Sendable {
     } catch {
       throw SpacesError(.ioError, "the shell session could not be saved to \(path): \(error)")
     }
-    last.withValue { $0 = FileStamp(path).map { ($0, session) } }
-  }
-}
-
-/// What tells a file's versions apart without reading it: its inode, size, and change and
-/// modification times (nil for anything but a regular file, which ``ShellSessionScript/read(_:)``
-/// would refuse too).
-struct FileStamp: Equatable, Sendable {
-  var device: UInt64
-  var inode: UInt64
-  var size: Int64
-  var modified: timespec
-  var changed: timespec
-
-  init?(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-    (device, inode, size) = (UInt64(info.st_dev), UInt64(info.st_ino), Int64(info.st_size))
-    (modified, changed) = (info.st_mtim, info.st_ctim)
-  }
-
-  static func == (lhs: Self, rhs: Self) -> Bool {
-    lhs.device == rhs.device && lhs.inode == rhs.inode && lhs.size == rhs.size
-      && lhs.modified.tv_sec == rhs.modified.tv_sec && lhs.modified.tv_nsec == rhs.modified.tv_nsec
-      && lhs.changed.tv_sec == rhs.changed.tv_sec && lhs.changed.tv_nsec == rhs.changed.tv_nsec
+    last.withValue { $0 = FileStamp(regularFileAt: path).map { ($0, session) } }
   }
 }
 
