@@ -361,15 +361,16 @@ public final class Space: Sendable {
       defer { contents?.release(held) }
 
       watch.restart()
-      let pending = await beginChanges(operation, id: id, actor: actor)
+      let beginning = beginChanges(operation, id: id, actor: actor)
       do throws(SpacesError) {
         defer { for place in places { place.release() } }
         try await execute(
           operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
-          large: largeSize != nil, session: session, streamed: streamed, into: &result)
+          large: largeSize != nil, session: session, streamed: streamed, changesBegun: beginning, into: &result)
       } catch {
         result = failed(result, error)
       }
+      let pending = await beginning.value
       return try await conclude(
         result, pending: pending, operation: operation, actor: actor, elapsed: elapsed(), streamed: streamed,
         answer: answer)
@@ -680,29 +681,28 @@ public final class Space: Sendable {
     }
   }
 
-  /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is recorded).
-  private func beginChanges(_ operation: Op, id: String, actor: Event.Actor) async -> ChangeTracker.Pending? {
-    guard let changes, operation.kind.writes else { return nil }
+  /// Starts recording what `operation` changes (nil: it changes nothing, or nothing is
+  /// recorded). A look at the whole workspace (a command's) is started on a dispatch thread and
+  /// goes on beside the command's preparation; the command waits for it before it is launched
+  /// (``ShellRequest/beforeLaunch``).
+  private func beginChanges(_ operation: Op, id: String, actor: Event.Actor) -> Started<ChangeTracker.Pending?> {
+    guard let changes, operation.kind.writes else { return Started(value: nil) }
     let what = Self.recordedWhat(operation)
     let scope: ChangeScope =
       switch operation {
       case .shell: .workspace
       default: operation.path.map { .path($0) } ?? .workspace
       }
-    let began: Result<ChangeTracker.Pending, SpacesError> =
-      if scope == .workspace {
-        await Sys.offloaded {
-          Result { () throws(SpacesError) in try changes.begin(scope, opId: id, actor: actor, what: what) }
-        }
-      } else {
-        Result { () throws(SpacesError) in try changes.begin(scope, opId: id, actor: actor, what: what) }
+    let (space, logger) = (name, logger)
+    let begin = { @Sendable () -> ChangeTracker.Pending? in
+      do throws(SpacesError) {
+        return try changes.begin(scope, opId: id, actor: actor, what: what)
+      } catch {
+        logger.error("\(space): the operation's changes can't be recorded: \(error.message)")
+        return nil
       }
-    switch began {
-    case .success(let pending): return pending
-    case .failure(let error):
-      logger.error("\(name): the operation's changes can't be recorded: \(error.message)")
-      return nil
     }
+    return scope == .workspace ? Started(making: begin) : Started(value: begin())
   }
 
   /// What a change record says of `operation`.
@@ -819,7 +819,8 @@ public final class Space: Sendable {
 
   private func execute(
     _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
-    session: SessionStart? = nil, streamed: StreamedText, into result: inout OperationResult
+    session: SessionStart? = nil, streamed: StreamedText, changesBegun: Started<ChangeTracker.Pending?>,
+    into result: inout OperationResult
   )
     async throws(SpacesError)
   {
@@ -866,7 +867,8 @@ public final class Space: Sendable {
     case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
         command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
-        session: session ?? startSession(fresh: fresh), streamed: streamed, into: &result)
+        session: session ?? startSession(fresh: fresh), streamed: streamed, changesBegun: changesBegun,
+        into: &result)
     }
   }
 
@@ -901,7 +903,8 @@ public final class Space: Sendable {
 
   private func runShell(
     _ command: String, timeoutMs: Int?, id: String, networkGranted: Bool, protectedWritable: Bool,
-    session start: SessionStart, streamed: StreamedText, into result: inout OperationResult
+    session start: SessionStart, streamed: StreamedText, changesBegun: Started<ChangeTracker.Pending?>,
+    into result: inout OperationResult
   ) async throws(SpacesError) {
     let engine = try policy.current()
     var limits = engine.effectiveShellLimits(config.limits.shell)
@@ -916,11 +919,13 @@ public final class Space: Sendable {
     let stateFile = try makeStateFile(id)
     defer { Self.removeStateFile(stateFile) }
     let root = backend.isolated ? "/workspace" : Sys.realPath(config.workspace)
-    let request = ShellRequest(
+    var request = ShellRequest(
       command: command, workspace: config.workspace, limits: limits, network: network,
       environment: config.environment, protectedPaths: protectedPaths, protectedWritable: protectedWritable,
       session: ShellSessionRun(
         root: root, cwd: start.session.folder, environment: start.session.environment, stateFile: stateFile))
+    // What the command changes is recorded from before it starts.
+    request.beforeLaunch = { _ = await changesBegun.value }
     guard await protection.begin(protectedPaths, writable: protectedWritable) else { throw SpacesError.runCancelled }
     let space = name
     let journal = journal

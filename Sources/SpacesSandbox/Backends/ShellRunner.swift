@@ -230,6 +230,7 @@ package enum ShellRunner {
       _ = write(wakeWrite, &byte, 1)
     }.get()
     func launchAndPump() async throws(SpacesError) -> RunBody {
+      await request.beforeLaunch?()
       if inSandbox, let spare {
         // The command is sent from here (one datagram, which is taken whole or refused at
         // once), so the spare execs while the pump's thread wakes; the spare's socket then

@@ -23,6 +23,10 @@ public struct ShellRequest: Sendable {
   /// state is recorded when it exits); nil runs it in the workspace root with nothing carried
   /// and records nothing.
   public var session: ShellSessionRun?
+  /// Awaited once the backend has prepared the command, right before it is launched: what the
+  /// caller started beside that preparation and the command must not start before (the runtime's
+  /// look at the workspace, to record what the command changes).
+  public var beforeLaunch: (@Sendable () async -> Void)?
 
   /// Creates a request.
   public init(

@@ -38,6 +38,22 @@ struct CoreTests {
   }
 
   @Test(arguments: allBackends)
+  func whatMustComeFirstIsAwaitedBeforeTheCommandStarts(backend: any IsolationBackend) async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    var request = ShellRequest(command: "cat first.txt", workspace: ws.path)
+    // Written only once the backend has prepared the command, after a suspension: the command
+    // sees it only if it was launched after this ended.
+    request.beforeLaunch = {
+      await Task.yield()
+      try? ws.write("first.txt", "written first\n")
+    }
+    let outcome = try await backend.run(request, onOutput: { _, _ in })
+    #expect(outcome.exitCode == 0)
+    #expect(outcome.stdout == "written first\n")
+  }
+
+  @Test(arguments: allBackends)
   func streamsAsProduced(backend: any IsolationBackend) async throws {
     let ws = TempFolder()
     defer { ws.cleanup() }
