@@ -411,14 +411,20 @@ public final class Space: Sendable {
       guard verdict.decision == .allow else {
         return try refuse(result, verdict, recording: [received, decided], elapsed: watch.milliseconds).result
       }
-      try recordStarted(id, after: [received, decided])
+      // A read's four records go to the journal in one write, at its end (nothing can come
+      // between them); a message's own record follows its `started`.
+      var first = [received, decided, event(id, .started)]
+      if case .message = operation {
+        try record(first, sync: false)
+        first = []
+      }
       watch.restart()
       do throws(SpacesError) {
         try executeNow(operation, id: id, into: &result)
       } catch {
         result = failed(result, error)
       }
-      return try finishNow(result: result, elapsed: watch.milliseconds).result
+      return try finishNow(result: result, elapsed: watch.milliseconds, recordingFirst: first).result
     } catch {
       return journalFailed(result, error, elapsed: watch.milliseconds)
     }
@@ -470,9 +476,9 @@ public final class Space: Sendable {
   private func refuse(_ result: OperationResult, _ verdict: Decision, recording: [Event], elapsed: Int)
     throws(SpacesError) -> (result: OperationResult, flush: Bool)
   {
-    try record(recording, sync: false)
-    return try finishNow(
-      result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed)
+    try finishNow(
+      result: denied(result, verdict.reasons.joined(separator: "; "), by: .policy), elapsed: elapsed,
+      recordingFirst: recording)
   }
 
   /// The result of an operation whose records could not be journaled.
@@ -764,11 +770,12 @@ public final class Space: Sendable {
     return finished.result
   }
 
-  /// Journals an operation's end without waiting: returns its result, and whether it must wait
-  /// for a flush before it is answered (a change must; a read or a message is flushed by the
-  /// next group commit).
+  /// Journals an operation's end without waiting (after `first`, in the same write): returns its
+  /// result, and whether it must wait for a flush before it is answered (a change must; a read
+  /// or a message is flushed by the next group commit).
   private func finishNow(
-    result: OperationResult, elapsed: Int, streamed: StreamedText? = nil, changes: ChangeSummary? = nil
+    result: OperationResult, elapsed: Int, streamed: StreamedText? = nil, changes: ChangeSummary? = nil,
+    recordingFirst first: [Event] = []
   ) throws(SpacesError) -> (result: OperationResult, flush: Bool) {
     var result = result
     result.durationMs = elapsed
@@ -785,7 +792,7 @@ public final class Space: Sendable {
       case .failed: event(result.id, .failed(result: journaled, changes: changes))
       case .denied: event(result.id, .denied(result: journaled))
       }
-    try record([finished], sync: false)
+    try record(first + [finished], sync: false)
     if result.kind.writes { return (result, true) }
     // A read or a message changed nothing: its record is written (it survives the runtime
     // being killed) and the next group commit flushes it, within milliseconds.
