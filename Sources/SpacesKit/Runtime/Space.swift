@@ -382,7 +382,8 @@ public final class Space: Sendable {
   /// Runs `operation` at once, on the caller's thread, when it can be answered without waiting
   /// for anything: a `readFile` of a file under ``ByteGate/largeFile`` or a `message`, that the
   /// policy allows or denies (a person's always runs). Returns nil, before anything is journaled,
-  /// when it doesn't qualify (the caller then uses ``submit(_:actor:id:admission:reason:hold:)``).
+  /// when it doesn't qualify, or when the file has grown to ``ByteGate/largeFile`` by the time it
+  /// is read (the caller then uses ``submit(_:actor:id:admission:reason:hold:answer:)``).
   ///
   /// It takes the same steps as `submit` (the same functions judge, journal, execute and finish)
   /// and none of them waits: the policy is a cached engine (re-read only when its file's stamp
@@ -420,7 +421,11 @@ public final class Space: Sendable {
       }
       watch.restart()
       do throws(SpacesError) {
-        try executeNow(operation, id: id, into: &result)
+        // The caller's thread reads no more than a small file, even one that grew since it was
+        // judged small: one past it goes to `submit` (nothing of a read is journaled yet).
+        try executeNow(operation, id: id, atMost: ByteGate.largeFile - 1, into: &result)
+      } catch  where error.code == .tooLarge && operation.kind == .readFile {
+        return nil
       } catch {
         result = failed(result, error)
       }
@@ -879,12 +884,14 @@ public final class Space: Sendable {
     }
   }
 
-  /// Runs an operation that never waits: a `readFile` of a file under ``ByteGate/largeFile``
-  /// (its content is read through an open descriptor, at most `maxFileSize` bytes even if it
-  /// grows meanwhile) or a `message` (a record written, not flushed).
-  private func executeNow(_ operation: Op, id: String, into result: inout OperationResult) throws(SpacesError) {
+  /// Runs an operation that never waits: a `readFile` (its content is read through an open
+  /// descriptor, at most `limit` bytes even if it grows meanwhile, and never over `maxFileSize`)
+  /// or a `message` (a record written, not flushed).
+  private func executeNow(_ operation: Op, id: String, atMost limit: Int = .max, into result: inout OperationResult)
+    throws(SpacesError)
+  {
     switch operation {
-    case .readFile(let path): Self.fill(&result, with: try Self.readContent(workspace, path))
+    case .readFile(let path): Self.fill(&result, with: try Self.readContent(workspace, path, atMost: limit))
     case .message(let text): try record([event(id, .message(text: text))], sync: false)
     default: throw SpacesError(.invalidRequest, "\(operation.kind.rawValue) can't be run without waiting")
     }
@@ -894,8 +901,10 @@ public final class Space: Sendable {
   private typealias FileContent = (content: String, encoding: ContentEncoding, size: Int, sha256: String)
 
   /// Reads the file at `path` as a `readFile` answers it.
-  private static func readContent(_ workspace: ConfinedWorkspace, _ path: String) throws(SpacesError) -> FileContent {
-    let bytes = try workspace.read(path)
+  private static func readContent(_ workspace: ConfinedWorkspace, _ path: String, atMost limit: Int = .max)
+    throws(SpacesError) -> FileContent
+  {
+    let bytes = try workspace.read(path, atMost: limit)
     let hash = ContentHash.sha256(bytes)
     if let text = String(validating: bytes, as: UTF8.self) { return (text, .utf8, bytes.count, hash) }
     return (Data(bytes).base64EncodedString(), .base64, bytes.count, hash)

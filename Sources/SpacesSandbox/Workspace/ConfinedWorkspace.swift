@@ -92,9 +92,16 @@ public final class ConfinedWorkspace: Sendable {
 
   /// Reads a whole regular file, following symlinks only while they stay inside the workspace.
   ///
-  /// Throws `tooLarge` over `maxFileSize`, `isDirectory` for a folder, `invalidPath` for a FIFO,
-  /// device or socket, and `notFound` if nothing is there.
-  public func read(_ path: String) throws(SpacesError) -> [UInt8] {
+  /// Throws `tooLarge` over `maxFileSize` (or over `limit` bytes, when that is lower: a caller
+  /// that must not read more, even of a file that grows while it is read), `isDirectory` for a
+  /// folder, `invalidPath` for a FIFO, device or socket, and `notFound` if nothing is there.
+  public func read(_ path: String, atMost limit: Int = .max) throws(SpacesError) -> [UInt8] {
+    let cap = min(maxFileSize, max(0, limit))
+    func over(_ size: Int) -> SpacesError {
+      size > maxFileSize
+        ? tooLarge(path, size)
+        : SpacesError(.tooLarge, "'\(path)' is over the \(Self.formatSize(cap)) this read takes at most")
+    }
     let components = try Self.visibleComponents(path)
     return try mapping(path, "read") {
       let fd: Int32
@@ -115,14 +122,14 @@ public final class ConfinedWorkspace: Sendable {
           .isDirectory, "'\(path)' is a folder, not a file; run `ls` in a shell operation to see what it holds")
       default: throw notRegular(path)
       }
-      guard info.st_size <= maxFileSize else { throw tooLarge(path, Int(info.st_size)) }
-      // Never read more than maxFileSize + 1 bytes, even if the file grows meanwhile.
+      guard info.st_size <= cap else { throw over(Int(info.st_size)) }
+      // Never read more than cap + 1 bytes, even if the file grows meanwhile.
       var data = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
       var count = 0
       while true {
         if count == data.count {
-          guard count <= maxFileSize else { throw tooLarge(path, count) }
-          data += repeatElement(0, count: min(count, maxFileSize + 1 - count))
+          guard count <= cap else { throw over(count) }
+          data += repeatElement(0, count: min(count, cap + 1 - count))
         }
         let got = try data.withUnsafeMutableBytes { buffer in
           try Self.sys {

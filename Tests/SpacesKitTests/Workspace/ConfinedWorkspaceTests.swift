@@ -141,6 +141,11 @@ func roundTrip(fallback: Bool) throws {
     #expect(try s.ws.entry("big") == nil)
     try s.make("over", String(repeating: "x", count: 1025))
     expectError(.tooLarge) { try s.ws.read("over") }
+    // A caller's own lower limit (the event loop reads small files only), with its own message.
+    #expect(try s.ws.read("ok", atMost: 1024).count == 1024)
+    let under = expectError(.tooLarge) { try s.ws.read("ok", atMost: 1023) }
+    #expect(under?.message == "'ok' is over the 1023 bytes this read takes at most")
+    expectError(.tooLarge) { try s.ws.read("over", atMost: 4096) }
   }
   try withSandbox(maxFileSize: 10 * 1024 * 1024) { s in
     let fd = open(s.path("big.bin"), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
