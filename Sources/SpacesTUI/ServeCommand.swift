@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SpacesKit
 import SpacesModel
+import SpacesSandbox
 
 struct ServeCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -49,6 +50,10 @@ struct ServeCommand: AsyncParsableCommand {
     if let listen, let address = Self.parse(listen) {
       serverOptions.tcpHost = address.host
       serverOptions.tcpPort = address.port
+    }
+    // Said before the socket exists, so whoever waits for the socket has it in the log already.
+    if let why = BubblewrapBackend.persistentSandboxUnavailable {
+      CLI.logger.warning("bubblewrap spaces start a sandbox for every shell command: \(why)")
     }
     let server: SpacesServer
     do {

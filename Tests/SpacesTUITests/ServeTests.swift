@@ -19,6 +19,30 @@ import Testing
     return client
   }
 
+  @Test func aServerWithoutItsSpareHelperSaysSoAtStart() async throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Binary.path)
+    process.arguments = ["serve"]
+    var environment = home.environment
+    environment["SPACES_SPARE_HELPER"] = home.path + "/no-such-helper"
+    process.environment = environment
+    let log = home.path + "/serve.log"
+    #expect(FileManager.default.createFile(atPath: log, contents: nil))
+    let handle = try #require(FileHandle(forWritingAtPath: log))
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = handle
+    try process.run()
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+      try? handle.close()
+    }
+    try await eventually("the server's socket") { SocketProbe.isLive(home.path + "/spaces.sock") }
+    let said = try String(contentsOfFile: log, encoding: .utf8)
+    #expect(said.contains("bubblewrap spaces start a sandbox for every shell command"), "\(said)")
+    #expect(said.contains("spaces-spare helper is not beside the spaces executable"), "\(said)")
+  }
+
   @Test func aReadAnsweredBeforeItsFlushIsInTheJournalWhenTheServerIsKilledRightAfter() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()

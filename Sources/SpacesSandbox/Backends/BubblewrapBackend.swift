@@ -144,6 +144,20 @@ public struct BubblewrapBackend: IsolationBackend {
     return nil
   }
 
+  /// Why shell commands can't run in a space's persistent sandbox on this machine, so that each
+  /// starts a sandbox of its own (several milliseconds more per command); nil when they can.
+  public static var persistentSandboxUnavailable: String? {
+    if Spawner.helper == nil {
+      return "the spaces-spare helper is not beside the spaces executable (install both; "
+        + "SPACES_SPARE_HELPER may name it)"
+    }
+    if CgroupSupport.shared == nil {
+      return "no operation cgroup can be made here, and a persistent sandbox needs one to stop a command's "
+        + "whole tree (see the bubblewrap backend in the README)"
+    }
+    return nil
+  }
+
   /// Ends the persistent sandbox of `workspace` and everything running in it (its space was
   /// deleted).
   public static func endSandbox(workspace: String) {

@@ -49,6 +49,10 @@ struct BenchMachine: AsyncParsableCommand {
       CLI.print(SpacesJSON.pretty(rows))
     } else {
       CLI.print(BenchRow.table(rows))
+      // A binary without its helper measures a sandbox per command, not the runtime as shipped.
+      if let why = BubblewrapBackend.persistentSandboxUnavailable {
+        CLI.print("note: shell commands ran in a sandbox each, not a persistent one: \(why)")
+      }
     }
   }
 }
