@@ -379,25 +379,32 @@ public final class Space: Sendable {
     }
   }
 
+  /// The largest file a read answered on the caller's thread takes by default
+  /// (``submitNow(_:actor:id:reason:readingAtMost:)``): small enough that the event loop running
+  /// it, shared by many connections, is never held long.
+  public static let readNowLimit = 64 << 10
+
   /// Runs `operation` at once, on the caller's thread, when it can be answered without waiting
-  /// for anything: a `readFile` of a file under ``ByteGate/largeFile`` or a `message`, that the
-  /// policy allows or denies (a person's always runs). Returns nil, before anything is journaled,
-  /// when it doesn't qualify, or when the file has grown to ``ByteGate/largeFile`` by the time it
-  /// is read (the caller then uses ``submit(_:actor:id:admission:reason:hold:answer:)``).
+  /// for anything: a `readFile` of at most `limit` bytes (under ``ByteGate/largeFile``) or a
+  /// `message`, that the policy allows or denies (a person's always runs). Returns nil, before
+  /// anything is journaled, when it doesn't qualify, or when the file has grown past `limit` by
+  /// the time it is read (the caller then uses ``submit(_:actor:id:admission:reason:hold:answer:)``).
   ///
   /// It takes the same steps as `submit` (the same functions judge, journal, execute and finish)
   /// and none of them waits: the policy is a cached engine (re-read only when its file's stamp
   /// changed) evaluated in memory; the journal's records are written, never flushed here (the
-  /// group commit flushes them, as for every read and message); the file is under 1 MiB and
+  /// group commit flushes them, as for every read and message); the file is small and
   /// read through an open file descriptor, and no lock taken is held across a flush. The server
   /// calls it on the event loop that read the request.
   public func submitNow(
-    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), reason: String? = nil
+    _ operation: Op, actor: Event.Actor = .agent, id: String = Space.newOperationID(), reason: String? = nil,
+    readingAtMost requested: Int = Space.readNowLimit
   ) -> OperationResult? {
+    let limit = min(requested, ByteGate.largeFile - 1)
     switch operation {
     case .message: break
-    // A stat of the file: a large one is read off the caller's thread (`submit`).
-    case .readFile where Self.largeContent(operation, workspace) == nil: break
+    // A stat of the file: a larger one is read (hashed, encoded) off the caller's thread.
+    case .readFile(let path) where ((try? workspace.size(path)) ?? 0) <= limit: break
     default: return nil
     }
     guard let engine = try? policy.current(),
@@ -423,7 +430,7 @@ public final class Space: Sendable {
       do throws(SpacesError) {
         // The caller's thread reads no more than a small file, even one that grew since it was
         // judged small: one past it goes to `submit` (nothing of a read is journaled yet).
-        try executeNow(operation, id: id, atMost: ByteGate.largeFile - 1, into: &result)
+        try executeNow(operation, id: id, atMost: limit, into: &result)
       } catch  where error.code == .tooLarge && operation.kind == .readFile {
         return nil
       } catch {

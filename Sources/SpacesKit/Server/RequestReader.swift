@@ -37,6 +37,9 @@ final class RequestReader: ChannelDuplexHandler {
   private var ready: (parsed: ServerConnection.Parsed, hold: ContentHold)?
   /// A read was asked for while lines waited: it is passed on once they are handled.
   private var readHeldBack = false
+  /// Lines handled in this turn of the loop, and whether the rest waits for its next round.
+  private var handledThisTurn = 0
+  private var nextTurnAsked = false
 
   init(account: InboundAccount, logger: Logger) {
     self.account = account
@@ -61,6 +64,12 @@ final class RequestReader: ChannelDuplexHandler {
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     lines.append(unwrapInboundIn(data))
     drain()
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    // What one read brought is handled (or waits for the next round): a new turn begins.
+    if !nextTurnAsked { handledThisTurn = 0 }
+    context.fireChannelReadComplete()
   }
 
   func read(context: ChannelHandlerContext) {
@@ -89,10 +98,28 @@ final class RequestReader: ChannelDuplexHandler {
     lines.removeAll()
   }
 
+  /// The most lines handled in one turn of the loop (one read's worth, whose lines arrive one
+  /// `channelRead` each): the rest wait for its next round, so one connection's pipelined
+  /// requests don't keep the loop from the other connections it serves.
+  static let linesPerTurn = 16
+
   /// Handles the lines that may be handled now, in order; then reads on.
   private func drain() {
     guard let attached, let context else { return }
     while waiting == nil, let line = lines.first {
+      guard handledThisTurn < Self.linesPerTurn else {
+        if !nextTurnAsked {
+          nextTurnAsked = true
+          let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+          context.eventLoop.execute {
+            let reader = bound.value
+            reader.nextTurnAsked = false
+            reader.handledThisTurn = 0
+            reader.drain()
+          }
+        }
+        return
+      }
       // Each check below is a look at counters under a lock; nothing here blocks.
       guard attached.outbox.mayRead else {
         let outbox = attached.outbox
@@ -123,6 +150,7 @@ final class RequestReader: ChannelDuplexHandler {
         account.lineTaken()
       }
       lines.removeFirst()
+      handledThisTurn += 1
       attached.connection.handle(parsed ?? ServerConnection.parse(line), hold: hold)
     }
     if waiting == nil, lines.isEmpty, readHeldBack {

@@ -6,7 +6,7 @@ import SpacesModel
 ///
 /// Lines are parsed in order on the event loop that read them; `hello` runs there too, so a
 /// request sent right after it already sees the role. A request answered without waiting (a small
-/// `readFile` or a `message` the policy decides at once, see ``Space/submitNow(_:actor:id:reason:)``)
+/// `readFile` or a `message` the policy decides at once, see ``Space/submitNow(_:actor:id:reason:readingAtMost:)``)
 /// is answered there as well; every other request runs in its own task, so many can be in
 /// flight; cancelling them (on disconnect) stops their operations.
 final class ServerConnection: Sendable {
@@ -440,7 +440,7 @@ final class ServerConnection: Sendable {
 
   /// `op.submit` answered on the event loop that read it, when it needs no waiting: a small
   /// `readFile` or a `message` in a space that is open already (opening one reads its journal),
-  /// decided at once by the policy (``Space/submitNow(_:actor:id:reason:)``). Each step here
+  /// decided at once by the policy (``Space/submitNow(_:actor:id:reason:readingAtMost:)``). Each step here
   /// only decodes, checks a file's presence, or runs the space's non-waiting pipeline.
   private func submitNow(_ request: Request) -> SubmitNow {
     let params: SubmitParams
@@ -461,7 +461,10 @@ final class ServerConnection: Sendable {
     guard let space = runtime.openSpace(params.space) else { return .later(params) }
     let id = Space.newOperationID()
     let delivery = Delivery(space: space, id: id, request: request, outbox: outbox, events: params.events)
-    guard let result = space.submitNow(params.op, id: id, reason: params.reason) else {
+    guard
+      let result = space.submitNow(
+        params.op, id: id, reason: params.reason, readingAtMost: server.options.readNowBytes)
+    else {
       delivery.stop()
       return .later(params)
     }

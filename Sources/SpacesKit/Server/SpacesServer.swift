@@ -24,6 +24,10 @@ public struct SpacesServerOptions: Sendable {
   public var maxBufferedBytes = 64 << 20
   /// A connection's next request is not read while this many bytes of answers wait for it.
   public var pauseReadingBytes = 8 << 20
+  /// The largest file a `readFile` answered on the event loop that read it may take (larger
+  /// ones are read in the request's task): the loop serves many connections, so what one of
+  /// them asks for there must stay small (``Space/submitNow(_:actor:id:reason:readingAtMost:)``).
+  public var readNowBytes = Space.readNowLimit
   /// The server-wide budget for answers and events waiting for clients to read them (see
   /// ``ReplyBudget``): events give way at half of it; past it, the connection holding the most
   /// is disconnected.

@@ -6,7 +6,7 @@ import Testing
 @testable import SpacesKit
 @testable import SpacesModel
 
-/// Requests answered on the event loop that read them (``Space/submitNow(_:actor:id:reason:)``),
+/// Requests answered on the event loop that read them (``Space/submitNow(_:actor:id:reason:readingAtMost:)``),
 /// and the order and back-pressure of the lines the loop hands on, over a real socket.
 @Suite struct EventLoopAnswerTests {
   private static func submit(_ id: Int, _ op: String, space: String = "s", events: Bool = true) -> String {
@@ -135,10 +135,37 @@ import Testing
     #expect(((lines.last?["result"] as? [String: Any])?["content"] as? String) == "mine")
   }
 
+  /// A batch of requests in one write, more than the loop handles in one turn: every one is
+  /// answered, in order (the rest of the batch waits for the loop's next round, not for more
+  /// bytes from the client).
+  @Test func aPipelinedBatchLongerThanATurnIsAnsweredWholeAndInOrder() async throws {
+    let server = try await TestServer.start()
+    defer { Task { await server.stop() } }
+    let workspace = try server.home.load("s").workspace
+    try "mine".write(toFile: workspace + "/a.txt", atomically: true, encoding: .utf8)
+    let agent = try await server.agent(space: "s")
+    _ = try await agent.submit(.message(text: "open the space"), to: "s")
+    let count = 3 * RequestReader.linesPerTurn + 1
+    let socket = try RawSocket(unixPath: server.socketPath)
+    let raw = try await blocking { () -> [String] in
+      socket.send(
+        (1...count).map { Self.submit($0, #"{"kind":"readFile","path":"a.txt"}"#, events: false) }.joined())
+      return (0..<count).compactMap { _ in socket.readLine() }
+    }
+    let lines = raw.compactMap(Self.json)
+    #expect(lines.map { $0["id"] as? Int } == Array(1...count))
+    #expect(lines.allSatisfy { (($0["result"] as? [String: Any])?["content"] as? String) == "mine" }, "\(lines)")
+  }
+
   /// While more answers than the pause limit wait for a client, its next request is not read;
   /// once it reads them, the request is answered.
   @Test func aRequestWaitsWhileAnswersAreUnread() async throws {
-    let server = try await TestServer.start { $0.pauseReadingBytes = 64 << 10 }
+    // Reads up to 1 MiB answered on the loop, so the first answer is queued before the next
+    // line is looked at.
+    let server = try await TestServer.start {
+      $0.pauseReadingBytes = 64 << 10
+      $0.readNowBytes = ByteGate.largeFile
+    }
     defer { Task { await server.stop() } }
     let workspace = try server.home.load("s").workspace
     // Under 1 MiB (answered on the loop), and far more than a socket buffer holds.
