@@ -82,12 +82,16 @@ public struct FileStamp: Equatable, Sendable {
   private var device: UInt64
   private var inode: UInt64
   private var size: Int64
-  private var times: [Int]
+  private var modified: Int
+  private var modifiedNanoseconds: Int
+  private var changed: Int
+  private var changedNanoseconds: Int
 
   /// The stamp of what `info` describes (a `stat` or `lstat` result).
   public init(_ info: stat) {
     (device, inode, size) = (UInt64(info.st_dev), UInt64(info.st_ino), Int64(info.st_size))
-    times = [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec].map { Int($0) }
+    (modified, modifiedNanoseconds) = (Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec))
+    (changed, changedNanoseconds) = (Int(info.st_ctim.tv_sec), Int(info.st_ctim.tv_nsec))
   }
 
   /// The stamp of the regular file at `path`, not following a symlink; nil for anything else
