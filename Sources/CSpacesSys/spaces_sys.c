@@ -83,18 +83,19 @@ static int child_prepare(const int *join_fds, int join_count) {
 }
 
 // The rest: descriptors, folder, exec. Returns only on failure, with the errno value.
-// `control_fd` >= 0 becomes descriptor 3 (left open across exec); -1 for stdout or stderr
-// means /dev/null.
-static int child_exec(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdout_fd,
-                      int stderr_fd, int control_fd) {
+// `control_fd` >= 0 becomes descriptor 3 (left open across exec); -1 for stdin, stdout or
+// stderr means /dev/null.
+static int child_exec(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdin_fd,
+                      int stdout_fd, int stderr_fd, int control_fd) {
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return errno;
   // Move the descriptors above 3 first, so no dup2 below overwrites one that is still needed.
+  int in = fcntl(stdin_fd >= 0 ? stdin_fd : null_fd, F_DUPFD_CLOEXEC, 4);
   int out = fcntl(stdout_fd >= 0 ? stdout_fd : null_fd, F_DUPFD_CLOEXEC, 4);
   int errfd = fcntl(stderr_fd >= 0 ? stderr_fd : null_fd, F_DUPFD_CLOEXEC, 4);
   int control = control_fd >= 0 ? fcntl(control_fd, F_DUPFD_CLOEXEC, 4) : -1;
-  if (out < 0 || errfd < 0 || (control_fd >= 0 && control < 0)) return errno;
-  if (dup2(null_fd, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) return errno;
+  if (in < 0 || out < 0 || errfd < 0 || (control_fd >= 0 && control < 0)) return errno;
+  if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0) return errno;
   // Everything else closes on exec.
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
@@ -125,7 +126,7 @@ static int spawn_child(void *argument) {
   struct spawn_request *request = argument;
   int err = child_prepare(request->join_fds, request->join_count);
   if (!err)
-    err = child_exec(request->path, request->argv, request->envp, request->cwd, request->stdout_fd, request->stderr_fd,
+    err = child_exec(request->path, request->argv, request->envp, request->cwd, -1, request->stdout_fd, request->stderr_fd,
                      request->control_fd);
   request->err = err != 0 ? err : EIO;
   _exit(127);
@@ -169,7 +170,8 @@ int cspaces_spawn(const char *path, char *const argv[], char *const envp[], cons
 // A spare's command travels as one message: a header, then NUL-terminated strings (path, the
 // arguments, the environment, the folder), with the two output pipes as SCM_RIGHTS, and for a
 // spare inside a persistent sandbox a third descriptor (the shell session's state file), which
-// the command gets as descriptor 3.
+// the command gets as descriptor 3, and maybe a fourth, its standard input (a warm shell's
+// script; else /dev/null).
 #define SPARE_BUFFER (1 << 20)
 #define SPARE_MAX_STRINGS 8192
 
@@ -185,7 +187,7 @@ struct spare_message {
   struct iovec parts[2];
   struct msghdr header;
   union {
-    char bytes[CMSG_SPACE(sizeof(int) * 3)];
+    char bytes[CMSG_SPACE(sizeof(int) * 4)];
     struct cmsghdr align;
   } control;
 };
@@ -209,7 +211,7 @@ int cspaces_spare_serve(int control) {
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int err = (buffer == MAP_FAILED || strings == MAP_FAILED) ? ENOMEM : 0;
   struct spare_header header;
-  int fds[3] = {-1, -1, -1};
+  int fds[4] = {-1, -1, -1, -1};
   if (!err) {
     struct spare_message message;
     spare_message_init(&message, &header, buffer, SPARE_BUFFER);
@@ -220,11 +222,12 @@ int cspaces_spare_serve(int control) {
     if (got <= 0) _exit(0);  // the runtime closed the socket: nothing to run
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&message.header);
     if (cmsg != NULL && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
-        (cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 2) || cmsg->cmsg_len == CMSG_LEN(sizeof(int) * 3))) {
+        cmsg->cmsg_len >= CMSG_LEN(sizeof(int) * 2) && cmsg->cmsg_len <= CMSG_LEN(sizeof(int) * 4) &&
+        (cmsg->cmsg_len - CMSG_LEN(0)) % sizeof(int) == 0) {
       memcpy(fds, CMSG_DATA(cmsg), cmsg->cmsg_len - CMSG_LEN(0));
     }
     uint32_t count = header.argc + header.envc + 1 + header.has_cwd;
-    if ((size_t)got < sizeof header || fds[0] < 0 || fds[1] < 0 || header.length > SPARE_BUFFER ||
+    if ((size_t)got < sizeof header || fds[0] < 0 || fds[1] < 0 || (fds[3] >= 0 && fds[2] < 0) || header.length > SPARE_BUFFER ||
         (size_t)got != sizeof header + header.length || header.argc == 0 || header.argc > SPARE_MAX_STRINGS ||
         header.envc > SPARE_MAX_STRINGS || header.has_cwd > 1 || count > SPARE_MAX_STRINGS) {
       err = EPROTO;
@@ -254,7 +257,7 @@ int cspaces_spare_serve(int control) {
     if (!err) {
       argv[header.argc] = NULL;
       envp[header.envc] = NULL;
-      err = child_exec(path, argv, envp, cwd, fds[0], fds[1], fds[2]);
+      err = child_exec(path, argv, envp, cwd, fds[3], fds[0], fds[1], fds[2]);
     }
   }
   ssize_t ignored = write(control, &err, sizeof err);
@@ -590,9 +593,18 @@ int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int t
 }
 
 int cspaces_zygote_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
-                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd) {
-  int fds[3] = {stdout_fd, stderr_fd, state_fd};
-  return spare_send(spare->control_fd, path, argv, envp, cwd, fds, state_fd >= 0 ? 3 : 2);
+                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd, int stdin_fd) {
+  if (stdin_fd >= 0 && state_fd < 0) return EINVAL;
+  int fds[4] = {stdout_fd, stderr_fd, state_fd, stdin_fd};
+  return spare_send(spare->control_fd, path, argv, envp, cwd, fds, stdin_fd >= 0 ? 4 : state_fd >= 0 ? 3 : 2);
+}
+
+int cspaces_pipe_resize(int fd, int size) {
+  return fcntl(fd, F_SETPIPE_SZ, size) < 0 ? errno : 0;
+}
+
+int cspaces_memfd(const char *name) {
+  return memfd_create(name, MFD_CLOEXEC);
 }
 
 int cspaces_zygote_status(int sock, int *exec_error) {

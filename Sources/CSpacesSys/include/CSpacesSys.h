@@ -84,11 +84,18 @@ int cspaces_zygote_start(const char *bwrap, char *const argv[], char *const envp
 /// value.
 int cspaces_zygote_spare(int control, const int *join_fds, int join_count, int timeout_ms, cspaces_spare *spare);
 
-/// Makes a zygote's spare exec `path`, with the output pipes and `state_fd` (>= 0: descriptor 3
-/// of the command). Doesn't wait for the exec; cspaces_zygote_status tells how it went. 0 or an
-/// errno value (E2BIG: too large).
+/// Makes a zygote's spare exec `path`, with the output pipes, `state_fd` (>= 0: descriptor 3
+/// of the command) and `stdin_fd` (>= 0, with a `state_fd`: its standard input, else /dev/null).
+/// Doesn't wait for the exec; cspaces_zygote_status tells how it went. 0 or an errno value
+/// (E2BIG: too large).
 int cspaces_zygote_launch(cspaces_spare *spare, const char *path, char *const argv[], char *const envp[],
-                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd);
+                          const char *cwd, int stdout_fd, int stderr_fd, int state_fd, int stdin_fd);
+
+/// Sets a pipe's size (F_SETPIPE_SZ); 0 or the errno value.
+int cspaces_pipe_resize(int fd, int size);
+
+/// An anonymous memory file (memfd_create with MFD_CLOEXEC); -1 with errno on failure.
+int cspaces_memfd(const char *name);
 
 /// Waits for the wait status the zygote sends on a spare's socket (a command killed by signal N
 /// reported as exit code 128 + N, as bwrap does); `*exec_error` is the errno value when exec

@@ -119,10 +119,14 @@ public struct BubblewrapBackend: IsolationBackend {
         "--ro-bind", helper, Self.zygotePath, "--remount-ro", "/", "--chdir", "/workspace", "--clearenv",
         Self.zygotePath, "--zygote",
       ]
+    // The spares kept ready are this shell, exec'd ahead: each command's plan adds its script
+    // and its variables to it (see ``WarmShell``).
+    let boot = WarmShell.bootPlan(
+      environment: ShellRunner.cleanEnvironment(home: "/workspace", extra: [:]), workingDirectory: "/workspace")
     for _ in 0..<2 {
       guard
         let sandbox = await SandboxPool.sandbox(
-          workspace: workspace, signature: signature, bwrap: bwrap, arguments: arguments)
+          workspace: workspace, signature: signature, bwrap: bwrap, arguments: arguments, boot: boot)
       else { return nil }
       do {
         return try await ShellRunner.run(request, sandbox: sandbox, onOutput: onOutput) { cgroup in
@@ -131,9 +135,9 @@ public struct BubblewrapBackend: IsolationBackend {
             memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: userNamespace && cgroup?.pidsDir == nil,
             session: request.session.map { ShellSessionScript.prelude($0, stateFile: Self.sessionStateDescriptor) })
           return LaunchPlan(
-            executable: "/bin/sh", arguments: ["-c", script],
+            executable: boot.executable, arguments: ["-c", script],
             environment: ShellRunner.cleanEnvironment(home: "/workspace", extra: request.environment),
-            workingDirectory: "/workspace", treeKind: .cgroup)
+            workingDirectory: boot.workingDirectory, treeKind: .cgroup)
         }
       } catch let error where error.code == PersistentSandbox.unavailable.code {
         // A spare or the sandbox died before the command ran: a new one, then one of its own.

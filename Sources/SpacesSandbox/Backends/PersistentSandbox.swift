@@ -15,12 +15,15 @@ import Synchronization
 /// runtime holds the other end of: each spare first moves itself into a fresh operation cgroup
 /// (the runtime sends the open `cgroup.procs` files), reports its pid (SCM_CREDENTIALS, which the
 /// kernel translates into the runtime's PID namespace) and waits for its command; the zygote
-/// reaps it and sends its wait status back on the spare's socket. The operation cgroup is what
+/// reaps it and sends its wait status back on the spare's socket. The spares kept ready have
+/// already exec'd the command's shell (``WarmShell``): a command is then the script it is sent. The operation cgroup is what
 /// kills a command's whole tree (the PID namespace outlives the command now), so a sandbox is
 /// only used where operation cgroups can be made (see ``BubblewrapBackend``).
 final class PersistentSandbox: Sendable {
   /// The bwrap arguments the sandbox was built with: a request that needs others gets a new one.
   let signature: [String]
+  /// How the spares kept ready exec their shell (see ``WarmShell``).
+  let boot: LaunchPlan
   /// The `bwrap` process (its pid in the runtime's namespace).
   let processID: Int32
   private let pidfd: Int32
@@ -45,8 +48,9 @@ final class PersistentSandbox: Sendable {
   static let unavailable = SpacesError(
     SpacesError.Code(rawValue: "sandboxUnavailable"), "the persistent sandbox could not take the command")
 
-  private init(signature: [String], processID: Int32, pidfd: Int32, control: Int32) {
+  private init(signature: [String], boot: LaunchPlan, processID: Int32, pidfd: Int32, control: Int32) {
     self.signature = signature
+    self.boot = boot
     self.processID = processID
     self.pidfd = pidfd
     self.control = control
@@ -63,7 +67,7 @@ final class PersistentSandbox: Sendable {
 
   /// Starts `bwrap` with `arguments` (ending with the zygote's command line). Call it on the
   /// spawner thread.
-  static func start(bwrap: String, arguments: [String], signature: [String]) -> PersistentSandbox? {
+  static func start(bwrap: String, arguments: [String], signature: [String], boot: LaunchPlan) -> PersistentSandbox? {
     let argv = CStringArray([bwrap] + arguments)
     let envp = CStringArray(["PATH=/usr/bin:/bin"])
     defer {
@@ -74,7 +78,7 @@ final class PersistentSandbox: Sendable {
     var pidfd: Int32 = -1
     var control: Int32 = -1
     guard cspaces_zygote_start(bwrap, argv.pointers, envp.pointers, &pid, &pidfd, &control) == 0 else { return nil }
-    let sandbox = PersistentSandbox(signature: signature, processID: pid, pidfd: pidfd, control: control)
+    let sandbox = PersistentSandbox(signature: signature, boot: boot, processID: pid, pidfd: pidfd, control: control)
     // One thread per sandbox waits for bwrap to end and reaps it.
     let thread = Thread { [sandbox, pid, pidfd] in
       _ = Sys.pollReadable([pidfd], timeoutMs: -1)
@@ -89,8 +93,8 @@ final class PersistentSandbox: Sendable {
     return sandbox
   }
 
-  /// A spare for a command of kind `key`: a ready one, or one made now (paying the cgroup
-  /// move); nil when the sandbox can't make one.
+  /// A spare for a command of kind `key`: a ready one (a ``WarmShell``), or one made now (paying
+  /// the cgroup move, and exec'ing its command when it is sent); nil when the sandbox can't make one.
   func spare(_ key: Spawner.SpareKey, limits: ShellLimits) async -> Spawner.Spare? {
     let ready: Spawner.Spare? = state.withValue { state in
       guard var list = state.spares[key], !list.isEmpty else { return nil }
@@ -99,7 +103,12 @@ final class PersistentSandbox: Sendable {
       return spare
     }
     if let ready { return ready }
-    return await Sys.offloaded { self.makeSpare(limits: limits) }
+    return await coldSpare(limits: limits)
+  }
+
+  /// A spare made now, which execs the command it is sent; nil when the sandbox can't make one.
+  func coldSpare(limits: ShellLimits) async -> Spawner.Spare? {
+    await Sys.offloaded { self.makeSpare(limits: limits, warm: false) }
   }
 
   /// Keeps `sparesKept` spares of kind `key` ready (when spares are on: a long-lived runtime);
@@ -122,7 +131,7 @@ final class PersistentSandbox: Sendable {
     Self.queue.async { Self.discard(ending) }
     for _ in 0..<max(0, needed) {
       Self.queue.async { [self] in
-        let made = makeSpare(limits: limits)
+        let made = makeSpare(limits: limits, warm: true)
         let keep = state.withValue { state in
           state.refilling[key, default: 1] -= 1
           let keep = !state.ended && state.lastKey == key
@@ -165,16 +174,24 @@ final class PersistentSandbox: Sendable {
 
   private static let queue = DispatchQueue(label: "spaces-sandbox-spares", qos: .userInitiated)
 
-  /// Ends spares: closing its socket ends a spare; its cgroup goes once it has.
-  private static func discard(_ spares: [Spawner.Spare]) {
+  /// Ends spares off the caller's thread (their cgroups go once their processes have).
+  static func discardLater(_ spares: [Spawner.Spare]) {
+    queue.async { discard(spares) }
+  }
+
+  /// Ends spares: closing its socket ends a spare (a warm one's script socket, its shell); its
+  /// cgroup goes once it has.
+  static func discard(_ spares: [Spawner.Spare]) {
     for spare in spares {
+      spare.warm?.discard()
       close(spare.process.control_fd)
       spare.cgroup?.remove()
     }
   }
 
-  /// Asks the zygote for a spare in a fresh operation cgroup; blocks until it is ready.
-  private func makeSpare(limits: ShellLimits) -> Spawner.Spare? {
+  /// Asks the zygote for a spare in a fresh operation cgroup; blocks until it is ready. A `warm`
+  /// one then execs the sandbox's shell (``boot``), which waits for its script.
+  private func makeSpare(limits: ShellLimits, warm: Bool) -> Spawner.Spare? {
     guard !isDead, let cgroup = CgroupSupport.shared?.makeOperationGroup(limits: limits) else { return nil }
     guard let joins = try? CgroupJoin(cgroup) else {
       cgroup.remove()
@@ -189,7 +206,13 @@ final class PersistentSandbox: Sendable {
       cgroup.remove()
       return nil
     }
-    return Spawner.Spare(process: process, cgroup: cgroup)
+    guard warm else { return Spawner.Spare(process: process, cgroup: cgroup) }
+    guard let shell = WarmShell.boot(process, boot) else {
+      close(process.control_fd)
+      cgroup.remove()
+      return nil
+    }
+    return Spawner.Spare(process: process, cgroup: cgroup, warm: shell)
   }
 }
 
@@ -207,7 +230,7 @@ enum SandboxPool {
   /// The sandbox for `workspace` built with `signature`: the one there is, or a new one (which
   /// replaces one built with other arguments, or one that died). nil when bwrap can't start.
   static func sandbox(
-    workspace: String, signature: [String], bwrap: String, arguments: [String]
+    workspace: String, signature: [String], bwrap: String, arguments: [String], boot: LaunchPlan
   ) async -> PersistentSandbox? {
     if let found = current(workspace), found.signature == signature, !found.isDead {
       return found
@@ -218,7 +241,7 @@ enum SandboxPool {
       if let found = current(workspace), found.signature == signature, !found.isDead {
         return (found, [])
       }
-      let made = PersistentSandbox.start(bwrap: bwrap, arguments: arguments, signature: signature)
+      let made = PersistentSandbox.start(bwrap: bwrap, arguments: arguments, signature: signature, boot: boot)
       let retired = entries.withValue { state -> [PersistentSandbox] in
         var retired: [PersistentSandbox] = []
         if let old = state.sandboxes.removeValue(forKey: workspace) { retired.append(old.sandbox) }

@@ -144,8 +144,24 @@ package enum ShellRunner {
     let started = clock.now
     let key = Spawner.SpareKey(cgroup: useCgroup && CgroupSupport.shared != nil, limits: request.limits)
     let spare: Spawner.Spare?
+    var warm: WarmStart?
     if let sandbox {
-      guard let taken = await sandbox.spare(key, limits: request.limits) else { throw PersistentSandbox.unavailable }
+      guard var taken = await sandbox.spare(key, limits: request.limits) else { throw PersistentSandbox.unavailable }
+      if let shell = taken.warm {
+        // A shell exec'd ahead takes the plan as a script, unless the plan can't be one.
+        let plan: LaunchPlan
+        do { plan = try makePlan(taken.cgroup) } catch {
+          PersistentSandbox.discardLater([taken])
+          throw error
+        }
+        if let script = WarmShell.script(for: plan, boot: sandbox.boot, session: request.session != nil) {
+          warm = WarmStart(shell: shell, plan: plan, script: script)
+        } else {
+          PersistentSandbox.discardLater([taken])
+          guard let cold = await sandbox.coldSpare(limits: request.limits) else { throw PersistentSandbox.unavailable }
+          taken = cold
+        }
+      }
       spare = taken
     } else {
       spare = Spawner.shared.takeSpare(key)
@@ -164,7 +180,7 @@ package enum ShellRunner {
     do {
       // The pump leaves nothing in the cgroup and has it removed once the result is back.
       var outcome = try await run(
-        request, cgroup: cgroup, spare: spare?.process, inSandbox: sandbox != nil, started: started,
+        request, cgroup: cgroup, spare: spare?.process, inSandbox: sandbox != nil, warm: warm, started: started,
         onOutput: onOutput, makePlan: makePlan)
       if let note = note(for: outcome, limits: request.limits) {
         outcome.stderr +=
@@ -190,6 +206,7 @@ package enum ShellRunner {
     cgroup: OperationCgroup?,
     spare: cspaces_spare?,
     inSandbox: Bool,
+    warm: WarmStart?,
     started: ContinuousClock.Instant,
     onOutput: @escaping @Sendable (OutputStreamKind, String) -> Void,
     makePlan: (OperationCgroup?) throws(SpacesError) -> LaunchPlan
@@ -197,8 +214,13 @@ package enum ShellRunner {
     let plan: LaunchPlan
     let pipes: PipeSet
     do {
-      plan = try makePlan(cgroup)
-      pipes = try PipeSet()
+      if let warm {
+        plan = warm.plan
+        pipes = warm.shell.pipes
+      } else {
+        plan = try makePlan(cgroup)
+        pipes = try PipeSet()
+      }
     } catch {
       if inSandbox, let spare {
         close(spare.control_fd)
@@ -207,7 +229,10 @@ package enum ShellRunner {
       }
       throw error
     }
-    defer { pipes.closeAll() }
+    defer {
+      pipes.closeAll()
+      warm?.shell.finish()
+    }
     let timeoutMs = min(request.limits.timeoutMs, ShellLimits.ranges["timeoutMs"]?.upperBound ?? 86_400_000)
     let deadline: ContinuousClock.Instant? = timeoutMs > 0 ? started.advanced(by: .milliseconds(timeoutMs)) : nil
     let cap = request.limits.outputCapBytes
@@ -229,13 +254,18 @@ package enum ShellRunner {
       var byte: UInt8 = 1
       _ = write(wakeWrite, &byte, 1)
     }.get()
+    if let warm, let stateFile { warm.shell.copyState(to: stateFile) }
     func launchAndPump() async throws(SpacesError) -> RunBody {
       await request.beforeLaunch?()
       if inSandbox, let spare {
         // The command is sent from here (one datagram, which is taken whole or refused at
         // once), so the spare execs while the pump's thread wakes; the spare's socket then
         // brings the command's status from the zygote.
-        guard launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile) == 0 else {
+        let started =
+          if let warm { warm.shell.start(warm.script) } else {
+            launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile)
+          }
+        guard started == 0 else {
           close(spare.control_fd)
           throw PersistentSandbox.unavailable
         }
@@ -290,6 +320,13 @@ package enum ShellRunner {
     return outcome
   }
 
+  /// A warm shell's run: the shell, the plan it stands for and the script it is sent.
+  struct WarmStart: Sendable {
+    var shell: WarmShell
+    var plan: LaunchPlan
+    var script: [UInt8]
+  }
+
   /// A started child: its pid and a pidfd that becomes readable when it exits.
   struct Child {
     var pid: pid_t
@@ -319,7 +356,8 @@ package enum ShellRunner {
     return withOptionalCString(plan.workingDirectory) { cwd in
       inSandbox
         ? cspaces_zygote_launch(
-          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite, stateFD)
+          &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite, stateFD,
+          -1)
         : cspaces_spare_launch(
           &process, plan.executable, argv.pointers, envp.pointers, cwd, pipes.stdoutWrite, pipes.stderrWrite)
     }
@@ -389,12 +427,13 @@ final class PipeSet: Sendable {
   let wakeWrite: Int32
   private let childEndsClosed = LockedValue(false)
 
-  init() throws(SpacesError) {
+  /// Makes the pipes; `stdoutSize` > 0 sets the stdout pipe's size (0: the system's).
+  init(stdoutSize: Int32 = 1 << 20) throws(SpacesError) {
     var fds: [Int32] = []
     for _ in 0..<3 {
       var pair: [Int32] = [-1, -1]
       // A larger stdout pipe means fewer wake-ups for a command that prints a lot.
-      let code = cspaces_pipe(&pair, fds.isEmpty ? Int32(1 << 20) : 0)
+      let code = cspaces_pipe(&pair, fds.isEmpty ? stdoutSize : 0)
       guard code == 0 else {
         for fd in fds { close(fd) }
         throw SpacesError(.ioError, "Could not create a pipe: errno \(code).", errno: code)

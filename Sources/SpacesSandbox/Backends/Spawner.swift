@@ -38,6 +38,8 @@ final package class Spawner: @unchecked Sendable {
   struct Spare: Sendable {
     var process: cspaces_spare
     var cgroup: OperationCgroup?
+    /// In a persistent sandbox, the shell the spare already became (see ``WarmShell``).
+    var warm: WarmShell?
   }
 
   /// The spawner thread sleeps on this until there is work: the one place here a thread

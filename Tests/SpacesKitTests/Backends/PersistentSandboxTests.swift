@@ -193,4 +193,85 @@ struct PersistentSandboxTests {
     try await eventually("the sandbox to end", deadline: .seconds(5)) { made.isDead }
     #expect(sandbox(ws) == nil)
   }
+
+  // MARK: - Warm shells
+
+  /// Turns spares on (as a long-lived runtime does), runs a first command in `ws` and waits
+  /// until its sandbox keeps a shell exec'd ahead (see ``WarmShell``).
+  func warmUp(_ ws: TempFolder) async throws {
+    Spawner.shared.enableSpares()
+    _ = try await run("true", in: ws)
+    try await eventually("a warm shell to be ready", deadline: .seconds(10)) {
+      !(sandbox(ws)?.spareProcessIDs.isEmpty ?? true)
+    }
+  }
+
+  /// `$-` is `s` in a shell that read its script (a warm one), empty under `sh -c`.
+  static let shellKind = "printf '[%s]\\n' \"$-\""
+
+  @Test func aCommandRunsInAShellExecdAheadAsInOneOfItsOwn() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    try await warmUp(ws)
+    let request = ShellRequest(
+      command: Self.shellKind + "; echo \"$FOO\"; cat; read x || echo eof; echo oops >&2; exit 3",
+      workspace: ws.path, environment: ["FOO": "it's $here"])
+    let outcome = try await backend.run(request, onOutput: { _, _ in })
+    #expect(outcome.stdout == "[s]\nit's $here\neof\n")
+    #expect(outcome.stderr == "oops\n")
+    #expect(outcome.exitCode == 3)
+    // What a script that doesn't parse says is what `sh -c` says.
+    try await warmUp(ws)
+    let bad = try await run("foo(", in: ws)
+    #expect(bad.exitCode == 2)
+    #expect(bad.stderr == "/bin/sh: 1: Syntax error: end of file unexpected (expecting \")\")\n")
+    // The command holds its input, its output, and nothing else (ls's own directory aside).
+    try await warmUp(ws)
+    let fds = try await run(Self.shellKind + "; echo $(ls /proc/self/fd)", in: ws)
+    #expect(fds.stdout.hasPrefix("[s]\n"))
+    #expect((fds.stdout.split(separator: "\n").last?.split(separator: " ").count ?? 0) <= 4, "\(fds.stdout)")
+  }
+
+  @Test func aWarmShellRecordsTheSession() async throws {
+    let ws = TempFolder()
+    let state = TempFolder()
+    defer {
+      ws.cleanup()
+      state.cleanup()
+    }
+    try await warmUp(ws)
+    let stateFile = state.path + "/state"
+    #expect(FileManager.default.createFile(atPath: stateFile, contents: nil))
+    let request = ShellRequest(
+      command: Self.shellKind + "; mkdir -p sub && cd sub && export NEW=1 && echo \"$KEPT\"", workspace: ws.path,
+      session: ShellSessionRun(root: "/workspace", cwd: "", environment: ["KEPT": "v"], stateFile: stateFile))
+    let outcome = try await backend.run(request, onOutput: { _, _ in })
+    #expect(outcome.stdout == "[s]\nv\n")
+    let recorded = try #require(ShellSessionScript.read(stateFile).flatMap(ShellSessionScript.parse))
+    #expect(String(decoding: recorded.folder, as: UTF8.self) == "/workspace/sub")
+    #expect(recorded.exported["NEW"] == "1" && recorded.exported["KEPT"] == "v")
+  }
+
+  @Test func whatAWarmShellCantTakeIsExecdAsBefore() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    // A script longer than one write, a variable that is not a shell name, one the shell sets
+    // for itself: each runs under `sh -c`, with everything it asked for.
+    try await warmUp(ws)
+    let long = try await run(Self.shellKind + "; : " + String(repeating: "x", count: WarmShell.maxScriptBytes), in: ws)
+    #expect(long.stdout == "[]\n" && long.exitCode == 0)
+    try await warmUp(ws)
+    let named = try await backend.run(
+      ShellRequest(command: Self.shellKind + "; echo ran", workspace: ws.path, environment: ["A-B": "1"]),
+      onOutput: { _, _ in })
+    #expect(named.stdout == "[]\nran\n")
+    try await warmUp(ws)
+    let own = try await backend.run(
+      ShellRequest(command: Self.shellKind + "; a=1x2; echo $a", workspace: ws.path, environment: ["IFS": "x"]),
+      onOutput: { _, _ in })
+    #expect(own.stdout == "[]\n1x2\n")
+    // The sandbox's warm shells are back for the next command.
+    try await warmUp(ws)
+    #expect(try await run(Self.shellKind, in: ws).stdout == "[s]\n")
+  }
 }
