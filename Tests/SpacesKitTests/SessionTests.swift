@@ -210,6 +210,15 @@ struct SessionTests {
     let parsed = try #require(ShellSessionScript.parse(bytes))
     #expect(ShellSessionScript.relative(parsed.folder, root: "/workspace") == "a")
     #expect(parsed.exported == ["FOO": "1"])
+    #expect(ShellSessionScript.recordedStatus(bytes) == nil)
+    // The exit status ends a complete record, after its last NUL: 0 to 255, in digits only.
+    let ended = Array("/workspace/a\n\0export FOO='1'\n\0".utf8)
+    #expect(ShellSessionScript.recordedStatus(ended + Array("0".utf8)) == 0)
+    #expect(ShellSessionScript.recordedStatus(ended + Array("255".utf8)) == 255)
+    #expect(ShellSessionScript.parse(ended + Array("42".utf8))?.exported == ["FOO": "1"])
+    for bad in ["", "256", "1000", "-1", " 1", "1\n", "x"] {
+      #expect(ShellSessionScript.recordedStatus(ended + Array(bad.utf8)) == nil, "\(bad)")
+    }
     // `export -p` as dash, busybox and bash print it; a name without a value is not exported.
     let shells = """
       export A='x'"'"'y'

@@ -984,7 +984,9 @@ public final class Space: Sendable {
       result.restored = restored.map(\.path)
     }
     // Where the session goes next: what the command's shell recorded, checked.
-    let (next, sessionNotes) = endSession(start, stateFile: stateFile, root: root, request: request)
+    let recorded: [UInt8]? = if case .success(let outcome) = ran { outcome.sessionRecord } else { nil }
+    let (next, sessionNotes) = endSession(
+      start, record: recorded ?? ShellSessionScript.read(stateFile), root: root, request: request)
     result.cwd = next.cwd
     let outcome = try ran.get()
     result.exitCode = outcome.exitCode
@@ -1068,15 +1070,16 @@ public final class Space: Sendable {
     }
   }
 
-  /// Reads what the command's shell recorded, checks it, saves the session that follows and
+  /// Takes what the command's shell recorded (its state file, or the record the backend had in
+  /// hand), checks it, saves the session that follows and
   /// returns it with notes for the agent. A command that recorded nothing (it was killed, or
   /// replaced the shell) leaves the session as it started.
-  private func endSession(_ start: SessionStart, stateFile: String, root: String, request: ShellRequest) -> (
+  private func endSession(_ start: SessionStart, record: [UInt8]?, root: String, request: ShellRequest) -> (
     ShellSession, [String]
   ) {
     var notes = start.notes
     var next = start.session
-    if let bytes = ShellSessionScript.read(stateFile), let state = ShellSessionScript.parse(bytes) {
+    if let bytes = record, bytes.count <= ShellSession.maxStateBytes, let state = ShellSessionScript.parse(bytes) {
       if let folder = ShellSessionScript.relative(state.folder, root: root), workspace.isRealFolder(folder) {
         next.cwd = folder.isEmpty ? "." : folder
       } else {

@@ -228,7 +228,7 @@ struct OperationCgroup: Sendable {
   /// processes may take a moment to be reaped). Folders a process left behind when it ended
   /// are removed the next time one starts.
   func removeLater() {
-    OperationCgroup.cleanup.async { self.remove() }
+    OperationCgroup.cleanup.asyncAfter(deadline: .now() + .milliseconds(2)) { self.remove() }
   }
 
   private static let cleanup = DispatchQueue(label: "spaces-cgroup-cleanup", qos: .utility)

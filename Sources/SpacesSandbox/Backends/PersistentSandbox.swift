@@ -38,7 +38,7 @@ final class PersistentSandbox: Sendable {
   private let state = LockedValue(State())
   private let exited = Atomic(false)
   /// Spares kept per sandbox, for the kind of command it ran last.
-  private let sparesKept = 2
+  private let sparesKept = 3
   /// How long a spare may take to be ready (the first waits for bwrap's set-up too).
   static let spareTimeoutMs: Int32 = 10_000
 
@@ -130,7 +130,7 @@ final class PersistentSandbox: Sendable {
     guard let (ending, needed) = planned else { return }
     Self.queue.async { Self.discard(ending) }
     for _ in 0..<max(0, needed) {
-      Self.queue.async { [self] in
+      Self.queue.asyncAfter(deadline: .now() + .milliseconds(1)) { [self] in
         let made = makeSpare(limits: limits, warm: true)
         let keep = state.withValue { state in
           state.refilling[key, default: 1] -= 1

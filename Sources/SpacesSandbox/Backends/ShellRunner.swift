@@ -242,11 +242,17 @@ package enum ShellRunner {
       return Pump(
         pid: child.pid, pidfd: child.pidfd, stdoutFD: pipes.stdoutRead, stderrFD: pipes.stderrRead,
         wakeFD: pipes.wakeRead, deadline: deadline, cgroup: cgroup, treeKind: plan.treeKind,
-        cap: cap, onOutput: onOutput
+        cap: cap, recordedStatus: recorded, onOutput: onOutput
       ).run()
     }
     let wakeWrite = pipes.wakeWrite
     let stateFile = request.session?.stateFile
+    // A warm shell's record of the session, read where it ends: its exit status there means the
+    // command ended once its output did.
+    let recorded: (@Sendable () -> Int32?)? =
+      if let warm, request.session != nil {
+        { warm.shell.record().flatMap(ShellSessionScript.recordedStatus) }
+      } else { nil }
     // The handler's operation throws untyped, so the run comes back as a typed `Result`.
     let body = try await withTaskCancellationHandler { () async -> Result<RunBody, SpacesError> in
       do throws(SpacesError) { return .success(try await launchAndPump()) } catch { return .failure(error) }
@@ -254,7 +260,6 @@ package enum ShellRunner {
       var byte: UInt8 = 1
       _ = write(wakeWrite, &byte, 1)
     }.get()
-    if let warm, let stateFile { warm.shell.copyState(to: stateFile) }
     func launchAndPump() async throws(SpacesError) -> RunBody {
       await request.beforeLaunch?()
       if inSandbox, let spare {
@@ -302,6 +307,7 @@ package enum ShellRunner {
       stderr: body.stderr.outcomeText(),
       truncated: body.stdout.truncated || body.stderr.truncated,
       timedOut: body.ending == .timedOut, limitHit: nil, durationMs: 0)
+    if let warm, request.session != nil { outcome.sessionRecord = warm.shell.record() }
     let status = body.status
     if status & 0x7f == 0 {
       outcome.exitCode = (status >> 8) & 0xff
@@ -524,6 +530,11 @@ struct Pump: Sendable {
   var cgroup: OperationCgroup?
   var treeKind: LaunchPlan.TreeKind
   var cap: Int
+  /// The exit status the command's shell recorded, looked at once its output has ended (a warm
+  /// shell's session record; see ``WarmShell``): with one, the command ended there, and what it
+  /// left in its cgroup (itself included, were it still there) is killed without waiting for
+  /// the zygote's report.
+  var recordedStatus: (@Sendable () -> Int32?)? = nil
   var onOutput: @Sendable (OutputStreamKind, String) -> Void
 
   func run() -> RunBody {
@@ -549,6 +560,7 @@ struct Pump: Sendable {
       return count < 0 && (errno == EINTR || errno == EAGAIN)
     }
 
+    var recorded: Int32?
     var endedAt: ContinuousClock.Instant?
     var pipesClosedAt: ContinuousClock.Instant?
     var leftOpen = false
@@ -584,6 +596,16 @@ struct Pump: Sendable {
       if ready < 0 && errno != EINTR { break }
       if fds[1].revents != 0 { outOpen = drain(stdoutFD, into: &stdout) }
       if fds[2].revents != 0 { errOpen = drain(stderrFD, into: &stderr) }
+      // The output has just ended: a shell that recorded its exit status has ended (it writes
+      // the record as it exits); the zygote's report would only say so later.
+      if !outOpen && !errOpen && pipesClosedAt == nil && ending == nil {
+        if let code = recordedStatus?() {
+          cgroup?.killAll()
+          recorded = code << 8
+          ending = .exited
+          break
+        }
+      }
       guard ending == nil else { continue }
       if fds[0].revents != 0 {
         // Nothing the command started may stay; then the pipes reach their end.
@@ -603,7 +625,10 @@ struct Pump: Sendable {
     if let rest = stdout.finish() { onOutput(.stdout, rest) }
     if let rest = stderr.finish() { onOutput(.stderr, rest) }
     var execError: Int32 = 0
-    let status = treeKind == .cgroup ? cspaces_zygote_status(pidfd, &execError) : cspaces_reap(pid)
+    let status =
+      if let recorded { recorded } else if treeKind == .cgroup {
+        cspaces_zygote_status(pidfd, &execError)
+      } else { cspaces_reap(pid) }
     // Nothing is left in the operation cgroup (see killLeftovers); the empty folders go after
     // the result is back.
     var cgroupLimit: ShellLimit?

@@ -45,8 +45,8 @@ public struct ShellSessionStore: Sendable {
 package enum ShellSessionScript {
   /// The prelude that goes on the command's first line, before the command: go to the
   /// session's folder (`root` is the workspace as the command sees it), export the carried
-  /// variables, and on exit write `pwd -P`, a NUL and `export -p` to `stateFile` (as the command
-  /// sees it) while keeping the command's exit status. Both are the shell's own builtins: a
+  /// variables, and on exit write `pwd -P`, a NUL, `export -p`, a NUL and the exit status to
+  /// `stateFile` (as the command sees it) while keeping the command's exit status. Both are the shell's own builtins: a
   /// command that ends starts no other process (an `env` there cost a fork and an exec).
   /// Nothing of it writes to stdout or stderr unless the folder can't be entered, when the
   /// command doesn't run.
@@ -66,7 +66,8 @@ package enum ShellSessionScript {
           .joined(separator: " "))
     }
     let record =
-      "spaces_status=$?; { pwd -P; printf '\\0'; export -p; } >\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
+      "spaces_status=$?; { pwd -P; printf '\\0'; export -p; printf '\\0%s' \"$spaces_status\"; } "
+      + ">\(ContainerScripts.quote(stateFile)) 2>/dev/null; "
       + "exit \"$spaces_status\""
     parts.append("trap \(ContainerScripts.quote(record)) EXIT")
     return parts.joined(separator: "; ")
@@ -106,6 +107,17 @@ package enum ShellSessionScript {
     var folder = Array(bytes[..<separator])
     if folder.last == UInt8(ascii: "\n") { folder.removeLast() }
     return (folder, exports(bytes[(separator + 1)...]))
+  }
+
+  /// The exit status a complete record ends with (after its last NUL: 1 to 3 digits, 0 to 255);
+  /// nil when it doesn't end so (the command was killed, replaced the shell, or wrote its own).
+  static package func recordedStatus(_ bytes: [UInt8]) -> Int32? {
+    guard let separator = bytes.lastIndex(of: 0) else { return nil }
+    let digits = bytes[(separator + 1)...]
+    guard (1...3).contains(digits.count), digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+    else { return nil }
+    let value = digits.reduce(Int32(0)) { $0 * 10 + Int32($1 - UInt8(ascii: "0")) }
+    return value <= 255 ? value : nil
   }
 
   /// The variables in the output of `export -p`: lines `export NAME='value'` (dash, busybox)

@@ -71,6 +71,9 @@ public struct ShellOutcome: Sendable, Equatable {
   public var limitHit: ShellLimit?
   /// Wall-clock duration in milliseconds.
   public var durationMs: Int
+  /// What the command's shell recorded of the session, when the backend has it in hand (a
+  /// warm shell's); nil means: read the request's state file.
+  public var sessionRecord: [UInt8]?
 
   /// Creates an outcome.
   public init(

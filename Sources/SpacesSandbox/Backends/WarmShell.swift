@@ -20,7 +20,9 @@ import SpacesModel
 ///
 /// The shell's standard input is the script's socket, at its end once the script is read (as
 /// `/dev/null` would be); its descriptor 3 is a memory file the session's record is written to
-/// (``BubblewrapBackend/sessionStateDescriptor``), copied to the operation's state file after.
+/// (``BubblewrapBackend/sessionStateDescriptor``), handed back in the outcome
+/// (``ShellOutcome/sessionRecord``). A record that ends with the exit status tells the command
+/// ended as soon as its output does (see ``Pump``).
 final class WarmShell: Sendable {
   /// The command's output pipes (the child's ends already closed here).
   let pipes: PipeSet
@@ -140,11 +142,11 @@ final class WarmShell: Sendable {
     return err
   }
 
-  /// Copies what the shell recorded (at most `ShellSession.maxStateBytes` and one more byte, so
-  /// a larger record is still seen as too large) to `path`, the operation's state file.
-  func copyState(to path: String) {
+  /// What the shell recorded of the session so far (at most `ShellSession.maxStateBytes` and
+  /// one more byte, so a larger record is still seen as too large); nil when nothing.
+  func record() -> [UInt8]? {
     var info = stat()
-    guard fstat(state, &info) == 0, info.st_size > 0 else { return }
+    guard fstat(state, &info) == 0, info.st_size > 0 else { return nil }
     let limit = min(Int(info.st_size), ShellSession.maxStateBytes + 1)
     var bytes = [UInt8](repeating: 0, count: limit)
     var count = 0
@@ -154,17 +156,7 @@ final class WarmShell: Sendable {
       guard got > 0 else { break }
       count += got
     }
-    guard count > 0 else { return }
-    let fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    defer { close(fd) }
-    var written = 0
-    while written < count {
-      let put = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + written }, count - written) }
-      if put < 0, errno == EINTR { continue }
-      guard put > 0 else { return }
-      written += put
-    }
+    return count > 0 ? Array(bytes[..<count]) : nil
   }
 
   /// Closes what the runtime still holds of a shell that ran (its pipes are the run's).

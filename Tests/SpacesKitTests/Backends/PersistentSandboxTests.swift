@@ -247,7 +247,9 @@ struct PersistentSandboxTests {
       session: ShellSessionRun(root: "/workspace", cwd: "", environment: ["KEPT": "v"], stateFile: stateFile))
     let outcome = try await backend.run(request, onOutput: { _, _ in })
     #expect(outcome.stdout == "[s]\nv\n")
-    let recorded = try #require(ShellSessionScript.read(stateFile).flatMap(ShellSessionScript.parse))
+    // The record comes back in the outcome (the state file is for the shells exec'd per command).
+    let recorded = try #require(outcome.sessionRecord.flatMap(ShellSessionScript.parse))
+    #expect(outcome.sessionRecord.flatMap(ShellSessionScript.recordedStatus) == 0)
     #expect(String(decoding: recorded.folder, as: UTF8.self) == "/workspace/sub")
     #expect(recorded.exported["NEW"] == "1" && recorded.exported["KEPT"] == "v")
   }
@@ -273,5 +275,45 @@ struct PersistentSandboxTests {
     // The sandbox's warm shells are back for the next command.
     try await warmUp(ws)
     #expect(try await run(Self.shellKind, in: ws).stdout == "[s]\n")
+  }
+
+  @Test func aWarmShellsRecordedStatusEndsTheCommandAndNothingOfItStays() async throws {
+    let ws = TempFolder()
+    let state = TempFolder()
+    let lingering = ["sleep", "1015"]
+    defer {
+      killAll { $0 == lingering }
+      ws.cleanup()
+      state.cleanup()
+    }
+    func session() -> ShellSessionRun {
+      let stateFile = state.path + "/state-\(UUID().uuidString)"
+      _ = FileManager.default.createFile(atPath: stateFile, contents: nil)
+      return ShellSessionRun(root: "/workspace", cwd: "", environment: [:], stateFile: stateFile)
+    }
+    func run(_ command: String) async throws -> ShellOutcome {
+      try await backend.run(
+        ShellRequest(command: command, workspace: ws.path, session: session()), onOutput: { _, _ in })
+    }
+    // The status the shell recorded as it exited is the command's.
+    try await warmUp(ws)
+    let exited = try await run(Self.shellKind + "; exit 7")
+    #expect(exited.stdout == "[s]\n" && exited.exitCode == 7)
+    // Killed, it records nothing: the zygote's report tells.
+    try await warmUp(ws)
+    let killed = try await run("kill -9 $$")
+    #expect(killed.exitCode == 137)
+    // A command that writes a record of its own, closes its output and stays is ended there,
+    // with everything it started.
+    try await warmUp(ws)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let faked = try await run(
+      "trap - EXIT; printf '/workspace\\0\\0003' >/dev/fd/3; sleep 1015 >/dev/null 2>&1 & exec >&- 2>&-; sleep 1016")
+    #expect(faked.exitCode == 3)
+    #expect(clock.now - start < .seconds(30))
+    try await eventually("what the command started to be gone", deadline: .seconds(5)) {
+      processes(argv: lingering).isEmpty && processes(argv: ["sleep", "1016"]).isEmpty
+    }
   }
 }
