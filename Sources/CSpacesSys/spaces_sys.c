@@ -86,7 +86,7 @@ static int child_prepare(const int *join_fds, int join_count) {
 // `control_fd` >= 0 becomes descriptor 3 (left open across exec); -1 for stdin, stdout or
 // stderr means /dev/null.
 static int child_exec(const char *path, char *const argv[], char *const envp[], const char *cwd, int stdin_fd,
-                      int stdout_fd, int stderr_fd, int control_fd) {
+                      int stdout_fd, int stderr_fd, int control_fd, int exec_fd) {
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0) return errno;
   // Move the descriptors above 3 first, so no dup2 below overwrites one that is still needed.
@@ -105,7 +105,11 @@ static int child_exec(const char *path, char *const argv[], char *const envp[], 
   }
   if (control >= 0 && dup2(control, 3) < 0) return errno;
   if (cwd != NULL && chdir(cwd) != 0) return errno;
-  execve(path, argv, envp);
+  if (exec_fd >= 0) {
+    execveat(exec_fd, "", argv, envp, AT_EMPTY_PATH);
+  } else {
+    execve(path, argv, envp);
+  }
   return errno;
 }
 
@@ -127,7 +131,7 @@ static int spawn_child(void *argument) {
   int err = child_prepare(request->join_fds, request->join_count);
   if (!err)
     err = child_exec(request->path, request->argv, request->envp, request->cwd, -1, request->stdout_fd, request->stderr_fd,
-                     request->control_fd);
+                     request->control_fd, -1);
   request->err = err != 0 ? err : EIO;
   _exit(127);
 }
@@ -203,6 +207,10 @@ static void spare_message_init(struct spare_message *message, struct spare_heade
   message->header.msg_controllen = sizeof message->control.bytes;
 }
 
+// In a persistent sandbox, the zygote's exec-only copy of /bin/sh (see zygote_shell_copy), which
+// a warm shell is exec'd from; -1 elsewhere.
+static int spare_shell_fd = -1;
+
 int cspaces_spare_serve(int control) {
   (void)fcntl(control, F_SETFD, FD_CLOEXEC);
   // The buffers are mapped before any command arrives, and only written by this process.
@@ -257,7 +265,16 @@ int cspaces_spare_serve(int control) {
     if (!err) {
       argv[header.argc] = NULL;
       envp[header.envc] = NULL;
-      err = child_exec(path, argv, envp, cwd, fds[3], fds[0], fds[1], fds[2]);
+      // A warm shell (its script comes on standard input) is exec'd from the zygote's copy of
+      // /bin/sh, which nothing in the sandbox can read: the kernel then makes the shell
+      // undumpable, out of reach of ptrace, /proc/PID/mem and pidfd_getfd while it waits. Without
+      // that copy it is not started at all.
+      int exec_fd = -1;
+      if (fds[3] >= 0) {
+        if (strcmp(path, "/bin/sh") != 0 || spare_shell_fd < 0) err = EPERM;
+        exec_fd = spare_shell_fd;
+      }
+      if (!err) err = child_exec(path, argv, envp, cwd, fds[3], fds[0], fds[1], fds[2], exec_fd);
     }
   }
   ssize_t ignored = write(control, &err, sizeof err);
@@ -362,6 +379,7 @@ int cspaces_spare_launch(cspaces_spare *spare, const char *path, char *const arg
 
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 
 // What the zygote sends on a spare's socket once the spare (then the command it became) has
@@ -391,11 +409,46 @@ static void one_byte_message(struct msghdr *header, struct iovec *part, char *by
   header->msg_controllen = length;
 }
 
+// An exec-only, sealed copy of `path` in memory (mode 0111): a process exec'd from it can't be
+// dumped, traced or read by a process of the same user without privileges (the kernel's check on
+// exec: a binary its user can't read), and nothing can change it. -1 when it can't be made.
+static int zygote_shell_copy(const char *path) {
+  int source = open(path, O_RDONLY | O_CLOEXEC);
+  if (source < 0) return -1;
+  int copy = memfd_create("spaces-sh", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  struct stat info;
+  int ok = copy >= 0 && fstat(source, &info) == 0 && S_ISREG(info.st_mode);
+  char buffer[1 << 16];
+  while (ok) {
+    ssize_t got = read(source, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      ok = got == 0;
+      break;
+    }
+    for (ssize_t put = 0; ok && put < got;) {
+      ssize_t wrote = write(copy, buffer + put, (size_t)(got - put));
+      if (wrote < 0 && errno == EINTR) continue;
+      ok = wrote > 0;
+      if (ok) put += wrote;
+    }
+  }
+  close(source);
+  ok = ok && fchmod(copy, 0111) == 0 &&
+       fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+  if (!ok) {
+    if (copy >= 0) close(copy);
+    return -1;
+  }
+  return copy;
+}
+
 int cspaces_zygote_serve(int control) {
   (void)fcntl(control, F_SETFD, FD_CLOEXEC);
   // Nothing in the sandbox may read this process's memory or take its descriptors
   // (ptrace, pidfd_getfd, /proc/PID/fd): the commands run as the same user.
   (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  spare_shell_fd = zygote_shell_copy("/bin/sh");
   sigset_t children;
   sigemptyset(&children);
   sigaddset(&children, SIGCHLD);
