@@ -148,69 +148,112 @@ public struct JSONWriter: Sendable {
     }
   }
 
+  /// The second byte of a two-byte escape (`\"`, `\\`, `\b \t \n \f \r`), by byte; 0 for others.
+  private static let shortEscape: [UInt8] = (0..<256).map { byte in
+    switch byte {
+    case 0x22: 0x22
+    case 0x5C: 0x5C
+    case 0x08: UInt8(ascii: "b")
+    case 0x09: UInt8(ascii: "t")
+    case 0x0A: UInt8(ascii: "n")
+    case 0x0C: UInt8(ascii: "f")
+    case 0x0D: UInt8(ascii: "r")
+    default: 0
+    }
+  }
+
+  /// Whether any of the eight bytes of `word` needs escaping: a control character (below
+  /// 0x20), `"` or `\`. Exact for the eight bytes as a whole (which byte is not told).
+  @inline(__always)
+  private static func needsEscape(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    func hasZero(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+    let below20 = (word &- ones &* 0x20) & ~word & highs != 0
+    return below20 || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C))
+  }
+
   /// Appends `utf8` as a JSON string. Two passes: one that counts the escaped length, one that
-  /// writes it in place (runs of bytes that need no escaping are copied at once).
+  /// writes it in place. Both take eight bytes at a time where none of them needs escaping
+  /// (most text), and a table lookup per byte elsewhere (output of short lines).
   static func appendQuoted(_ utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+    let count = utf8.count
+    guard let source = utf8.baseAddress, count > 0 else {
+      bytes.append(UInt8(ascii: "\""))
+      bytes.append(UInt8(ascii: "\""))
+      return
+    }
+    let raw = UnsafeRawPointer(source)
     var length = 2
     escapedWidth.withUnsafeBufferPointer { width in
-      for byte in utf8 { length &+= Int(width[Int(byte)]) }
+      var index = 0
+      while index &+ 8 <= count {
+        if !needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+          length &+= 8
+        } else {
+          for offset in index..<(index &+ 8) { length &+= Int(width[Int(source[offset])]) }
+        }
+        index &+= 8
+      }
+      while index < count {
+        length &+= Int(width[Int(source[index])])
+        index &+= 1
+      }
     }
     let start = bytes.count
     bytes.append(contentsOf: repeatElement(0, count: length))
     bytes.withUnsafeMutableBufferPointer { buffer in
-      guard let base = buffer.baseAddress, let source = utf8.baseAddress else {
-        // An empty string: only the quotes.
-        buffer[start] = UInt8(ascii: "\"")
-        buffer[start + 1] = UInt8(ascii: "\"")
-        return
-      }
+      guard let base = buffer.baseAddress else { return }
       var out = base + start
       out.pointee = UInt8(ascii: "\"")
       out += 1
-      var runStart = 0
-      var index = 0
-      let count = utf8.count
-      while index < count {
-        let byte = source[index]
-        if byte >= 0x20, byte != 0x22, byte != 0x5C {
-          index += 1
-          continue
-        }
-        let run = index - runStart
-        if run > 32 {
-          out.update(from: source + runStart, count: run)
-          out += run
-        } else {
-          // Output is mostly short lines: a call to copy each would cost more than the bytes.
-          for offset in 0..<run { out[offset] = source[runStart + offset] }
-          out += run
-        }
-        out[0] = UInt8(ascii: "\\")
-        switch byte {
-        case 0x22: out[1] = 0x22
-        case 0x5C: out[1] = 0x5C
-        case 0x08: out[1] = UInt8(ascii: "b")
-        case 0x09: out[1] = UInt8(ascii: "t")
-        case 0x0A: out[1] = UInt8(ascii: "n")
-        case 0x0C: out[1] = UInt8(ascii: "f")
-        case 0x0D: out[1] = UInt8(ascii: "r")
-        default:
-          // `\u00xx` with lowercase hex digits, as Foundation writes it.
-          func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
-          out[1] = UInt8(ascii: "u")
-          out[2] = 0x30
-          out[3] = 0x30
-          out[4] = hex(byte >> 4)
-          out[5] = hex(byte & 0xF)
-          out += 4
-        }
-        out += 2
-        index += 1
-        runStart = index
+      if length == count + 2 {
+        // Nothing to escape.
+        out.update(from: source, count: count)
+        out += count
+        out.pointee = UInt8(ascii: "\"")
+        return
       }
-      if runStart < count {
-        out.update(from: source + runStart, count: count - runStart)
-        out += count - runStart
+      escapedWidth.withUnsafeBufferPointer { width in
+        shortEscape.withUnsafeBufferPointer { short in
+          @inline(__always)
+          func put(_ byte: UInt8) {
+            switch width[Int(byte)] {
+            case 1:
+              out.pointee = byte
+              out += 1
+            case 2:
+              out[0] = UInt8(ascii: "\\")
+              out[1] = short[Int(byte)]
+              out += 2
+            default:
+              // `\u00xx` with lowercase hex digits, as Foundation writes it.
+              func hex(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x61 + nibble - 10 }
+              out[0] = UInt8(ascii: "\\")
+              out[1] = UInt8(ascii: "u")
+              out[2] = 0x30
+              out[3] = 0x30
+              out[4] = hex(byte >> 4)
+              out[5] = hex(byte & 0xF)
+              out += 6
+            }
+          }
+          var index = 0
+          while index &+ 8 <= count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if !needsEscape(word) {
+              UnsafeMutableRawPointer(out).storeBytes(of: word, as: UInt64.self)
+              out += 8
+            } else {
+              for offset in index..<(index &+ 8) { put(source[offset]) }
+            }
+            index &+= 8
+          }
+          while index < count {
+            put(source[index])
+            index &+= 1
+          }
+        }
       }
       out.pointee = UInt8(ascii: "\"")
     }

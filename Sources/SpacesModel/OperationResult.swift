@@ -1,3 +1,5 @@
+import Foundation
+
 /// What comes back for one operation: one JSON object.
 ///
 /// Always `id`, `space`, `kind`, `status` and `durationMs`; the rest depends on the kind and
@@ -115,9 +117,14 @@ public struct OperationResult: Codable, Sendable, Equatable {
   /// `streamedStdout` and `streamedStderr` are the text of the operation's `output` events.
   /// Returns the result unchanged when nothing of the output was streamed.
   public func referencingOutput(fromSeq: Int?, streamedStdout: String, streamedStderr: String) -> OperationResult {
+    referencingOutput(fromSeq: fromSeq, stdoutChunks: [streamedStdout], stderrChunks: [streamedStderr])
+  }
+
+  /// The same, given the events' text as the chunks they carried (nothing joined).
+  public func referencingOutput(fromSeq: Int?, stdoutChunks: [String], stderrChunks: [String]) -> OperationResult {
     guard let fromSeq, streamed == nil else { return self }
-    let outCount = Self.commonPrefixLength(stdout ?? "", streamedStdout)
-    let errCount = Self.commonPrefixLength(stderr ?? "", streamedStderr)
+    let outCount = Self.commonPrefixLength(stdout ?? "", stdoutChunks)
+    let errCount = Self.commonPrefixLength(stderr ?? "", stderrChunks)
     guard outCount > 0 || errCount > 0 else { return self }
     var copy = self
     if let stdout { copy.stdout = String(decoding: stdout.utf8.dropFirst(outCount), as: UTF8.self) }
@@ -145,17 +152,30 @@ public struct OperationResult: Codable, Sendable, Equatable {
   /// The length in UTF-8 bytes of the longest common prefix of `a` and `b` that ends on a
   /// character boundary of both.
   static func commonPrefixLength(_ a: String, _ b: String) -> Int {
+    commonPrefixLength(a, [b])
+  }
+
+  /// The same against the text of `chunks` one after another, compared a chunk at a time with
+  /// `memcmp` (a command's output is megabytes).
+  static func commonPrefixLength(_ a: String, _ chunks: [String]) -> Int {
     var a = a
-    var b = b
     return a.withUTF8 { x in
-      b.withUTF8 { y in
-        let limit = min(x.count, y.count)
-        var index = 0
-        while index < limit, x[index] == y[index] { index += 1 }
-        // Back to the start of a scalar (never inside a multi-byte sequence).
-        while index > 0, index < x.count, x[index] & 0xC0 == 0x80 { index -= 1 }
-        return index
+      var index = 0
+      for var chunk in chunks {
+        let matched = chunk.withUTF8 { y -> Int in
+          let limit = min(x.count - index, y.count)
+          guard limit > 0, let xBase = x.baseAddress, let yBase = y.baseAddress else { return 0 }
+          if memcmp(xBase + index, yBase, limit) == 0 { return limit }
+          var same = 0
+          while same < limit, x[index + same] == y[same] { same += 1 }
+          return same
+        }
+        index += matched
+        if matched < chunk.utf8.count { break }
       }
+      // Back to the start of a scalar (never inside a multi-byte sequence).
+      while index > 0, index < x.count, x[index] & 0xC0 == 0x80 { index -= 1 }
+      return index
     }
   }
 

@@ -119,6 +119,35 @@ private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
     }
   }
 
+  /// The writer takes eight bytes at a time where none needs escaping: runs of clean text of
+  /// every length, with a byte to escape at every place of a word, and at the ends.
+  @Test func cleanRunsOfEveryLengthAndEscapesAtEveryOffsetMatchFoundation() throws {
+    var rng = SeededRandom(state: 23)
+    let specials: [Character] = ["\n", "\"", "\\", "\u{1F}", "\u{0}", "\t", "\u{7F}", "é", " ", "~"]
+    for length in 0..<40 {
+      for place in 0...length {
+        for special in [specials[(length + place) % specials.count], specials[place % specials.count]] {
+          var text = String(repeating: "a", count: length)
+          text.insert(special, at: text.index(text.startIndex, offsetBy: place))
+          var writer = JSONWriter()
+          writer.string(text)
+          #expect(String(decoding: writer.bytes, as: UTF8.self) == (try foundation(text)), "\(text.debugDescription)")
+        }
+      }
+    }
+    // Long mixed text, as a command's output comes (lines of digits, prose, control bytes).
+    for _ in 0..<200 {
+      var text = ""
+      for _ in 0..<Int.random(in: 1...60, using: &rng) {
+        text +=
+          Bool.random(using: &rng) ? "\(Int.random(in: 0...999_999, using: &rng))\n" : randomString(&rng, maxLength: 90)
+      }
+      var writer = JSONWriter()
+      writer.string(text)
+      #expect(String(decoding: writer.bytes, as: UTF8.self) == (try foundation(text)))
+    }
+  }
+
   @Test func invalidUTF8BecomesReplacementCharactersAsBefore() throws {
     // Output is decoded with String(decoding:as:) before it is encoded: the writer sees valid
     // UTF-8 only, and writes U+FFFD as Foundation does.
@@ -233,6 +262,21 @@ private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
       if !streamedErr.isEmpty { #expect(compact.stderr == "\n[spaces] note\n") }
       let back = compact.reassembled(streamedStdout: streamedOut, streamedStderr: streamedErr)
       #expect(back == result)
+      // The runtime keeps the events' text as the chunks they carried: cut anywhere (between
+      // scalars, as output events are), the result is the same.
+      func chunks(_ text: String) -> [String] {
+        var parts: [String] = []
+        var rest = Substring(text)
+        while !rest.isEmpty {
+          let take = Int.random(in: 0...min(rest.count, 12), using: &rng)
+          parts.append(String(rest.prefix(take)))
+          rest = rest.dropFirst(take)
+        }
+        return parts
+      }
+      #expect(
+        result.referencingOutput(fromSeq: 4, stdoutChunks: chunks(streamedOut), stderrChunks: chunks(streamedErr))
+          == compact)
     }
   }
 }

@@ -796,7 +796,7 @@ public final class Space: Sendable {
       // The journal keeps a command's output once: in its `output` events.
       let text = streamed.text
       journaled = journaled.referencingOutput(
-        fromSeq: text.fromSeq, streamedStdout: text.stdout, streamedStderr: text.stderr)
+        fromSeq: text.fromSeq, stdoutChunks: text.stdout, stderrChunks: text.stderr)
     }
     let finished =
       switch result.status {
@@ -1163,21 +1163,23 @@ public final class Space: Sendable {
 
   /// The text of one operation's `output` events, as they are journaled.
   final class StreamedText: Sendable {
-    private let state = LockedValue<(fromSeq: Int?, stdout: String, stderr: String)>((nil, "", ""))
+    // The chunks as they came (each already a string of its own): joining them grew a copy of
+    // the whole output, megabytes of it, a page fault at a time.
+    private let state = LockedValue<(fromSeq: Int?, stdout: [String], stderr: [String])>((nil, [], []))
 
     /// Adds the chunk of an `output` event journaled with `seq`.
     func add(_ stream: OutputStreamKind, _ chunk: String, seq: Int?) {
       state.withValue { state in
         if state.fromSeq == nil { state.fromSeq = seq }
         switch stream {
-        case .stdout: state.stdout += chunk
-        case .stderr: state.stderr += chunk
+        case .stdout: state.stdout.append(chunk)
+        case .stderr: state.stderr.append(chunk)
         }
       }
     }
 
-    /// The first `output` event's `seq` and the text of the events on each stream.
-    var text: (fromSeq: Int?, stdout: String, stderr: String) { state.withValue { $0 } }
+    /// The first `output` event's `seq` and the text of the events on each stream, by chunk.
+    var text: (fromSeq: Int?, stdout: [String], stderr: [String]) { state.withValue { $0 } }
   }
 
   /// A new, unique operation id.
