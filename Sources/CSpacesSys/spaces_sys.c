@@ -711,6 +711,19 @@ int cspaces_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, byt
 
 int cspaces_release_free_memory(void) { return malloc_trim(0); }
 
+#include <sys/resource.h>
+
+long cspaces_raise_descriptor_limit(long most) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  rlim_t wanted = limit.rlim_max == RLIM_INFINITY || limit.rlim_max > (rlim_t)most ? (rlim_t)most : limit.rlim_max;
+  if (wanted > limit.rlim_cur) {
+    limit.rlim_cur = wanted;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+  }
+  return (long)limit.rlim_cur;
+}
+
 // MARK: - Tree scans (change records)
 
 #include <sys/stat.h>

@@ -43,6 +43,26 @@ import Testing
     #expect(said.contains("spaces-spare helper is not beside the spaces executable"), "\(said)")
   }
 
+  @Test func theServerRaisesItsSoftDescriptorLimitToTheHardOne() async throws {
+    // Started under a soft limit of 256 (the hard one left as it is), as a desktop's 1024 would be.
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", #"ulimit -S -n 256 && exec "$0" serve"#, Binary.path]
+    process.environment = home.environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    try await eventually("the server's socket") { SocketProbe.isLive(home.path + "/spaces.sock") }
+    let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+    let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+    let numbers = line.split(separator: " ").compactMap { Int($0) }
+    #expect(numbers.count == 2 && numbers[0] == min(numbers[1], 1 << 20) && numbers[0] > 256, "\(line)")
+  }
+
   @Test func aReadAnsweredBeforeItsFlushIsInTheJournalWhenTheServerIsKilledRightAfter() async throws {
     #expect(try await home.run("space", "create", "s", "--backend", "host", "--policy", "permissive").status == 0)
     let server = try await startServer()

@@ -17,6 +17,10 @@ int cspaces_fix_mmap_threshold(int bytes);
 /// Gives the free pages inside malloc's heaps back to the system (malloc_trim(0)).
 int cspaces_release_free_memory(void);
 
+/// Raises the soft limit on open descriptors to the hard one (at most `most`); the soft limit
+/// then, or -1.
+long cspaces_raise_descriptor_limit(long most);
+
 /// openat(2) with an explicit mode, since Swift can't call the variadic one.
 int cspaces_openat(int dirfd, const char *path, int flags, int mode);
 

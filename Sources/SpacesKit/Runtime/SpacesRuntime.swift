@@ -25,6 +25,16 @@ public final class SpacesRuntime: Sendable {
     Spawner.shared.enableSpares()
   }
 
+  /// Raises the process's soft limit on open descriptors to its hard limit (at most 1 Mi).
+  ///
+  /// A server holds descriptors for every connection and, per space, its persistent sandbox
+  /// and the warm shells waiting in it (their pipes, script socket and state file): a desktop's
+  /// default soft limit of 1024 is reached long before the hard one. Commands inherit the raised
+  /// soft limit, which they could raise to the hard one themselves.
+  public static func raiseDescriptorLimit() {
+    _ = cspaces_raise_descriptor_limit(1 << 20)
+  }
+
   /// Gives buffers of 1 MiB and more back to the system as soon as they are freed.
   ///
   /// Answers and file contents of many MiB are allocated and freed all the time in a server. By

@@ -90,6 +90,7 @@ public final class SpacesServer: Sendable {
     let home = runtime.home
     SpacesRuntime.enableSpareProcesses()
     SpacesRuntime.returnLargeBuffers()
+    SpacesRuntime.raiseDescriptorLimit()
     let token = try SupervisorToken.loadOrCreate(in: home)
     let path = options.socketPath ?? home.path + "/" + SpacesProtocol.socketName
     try claimSocketPath(path)
