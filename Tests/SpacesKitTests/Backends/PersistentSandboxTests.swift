@@ -337,4 +337,21 @@ struct PersistentSandboxTests {
     #expect(probe.stdout.contains("waiting\nrefused\n"), "\(probe.stdout) \(probe.stderr)")
     #expect(!probe.stdout.contains("visible") && !probe.stdout.contains("taken"), "\(probe.stdout)")
   }
+
+  @Test func warmShellsKilledWhileTheyWaitDontStopTheNextCommand() async throws {
+    let ws = TempFolder()
+    defer { ws.cleanup() }
+    try await warmUp(ws)
+    // A command can signal the shells waiting beside it (same user): it kills them all.
+    let killer = try await run(
+      "n=0; for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '/bin/sh -s ' ] || continue; "
+        + "[ \"${p#/proc/}\" = $$ ] && continue; kill -9 ${p#/proc/} && n=$((n+1)); done; echo $n",
+      in: ws)
+    #expect((Int(killer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1, "\(killer.stdout)")
+    // The next commands still run, and run whole.
+    for index in 0..<4 {
+      let next = try await run("echo next\(index)", in: ws)
+      #expect(next.stdout == "next\(index)\n" && next.exitCode == 0, "\(next)")
+    }
+  }
 }
