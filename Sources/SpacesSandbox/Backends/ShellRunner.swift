@@ -263,9 +263,10 @@ package enum ShellRunner {
     func launchAndPump() async throws(SpacesError) -> RunBody {
       await request.beforeLaunch?()
       if inSandbox, let spare {
-        // The command is sent from here (one datagram, which is taken whole or refused at
-        // once), so the spare execs while the pump's thread wakes; the spare's socket then
-        // brings the command's status from the zygote.
+        // The command is sent from here (to a warm shell, its script in one write; else one
+        // datagram, which is taken whole or refused at once), so it runs while the pump's
+        // thread wakes; the spare's socket then brings the command's status from the zygote
+        // (unless a warm shell's record tells it first).
         let started =
           if let warm { warm.shell.start(warm.script) } else {
             launch(spare, plan, pipes, inSandbox: true, stateFile: stateFile)
