@@ -362,6 +362,20 @@ public final class Space: Sendable {
 
       watch.restart()
       let beginning = beginChanges(operation, id: id, actor: actor)
+      if let write = writeAtOnce(operation) {
+        // A file written or deleted: the write, its change scan, its end record and their flush
+        // on one dispatch thread (no hop between them, and no flush on the threads tasks share).
+        let pending = await beginning.value
+        let stopwatch = watch
+        return try await conclude(
+          result, pending: pending, operation: operation, actor: actor, elapsed: 0, streamed: streamed,
+          answer: answer
+        ) { [self] result in
+          var result = result
+          do throws(SpacesError) { try write(&result) } catch { result = failed(result, error) }
+          return (result, stopwatch.milliseconds)
+        }
+      }
       do throws(SpacesError) {
         defer { for place in places { place.release() } }
         try await execute(
@@ -752,9 +766,12 @@ public final class Space: Sendable {
   /// is on disk.
   private func conclude(
     _ result: OperationResult, pending: ChangeTracker.Pending?, operation: Op, actor: Event.Actor, elapsed: Int,
-    streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?
+    streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?,
+    writingFirst write: (@Sendable (OperationResult) -> (result: OperationResult, elapsed: Int))? = nil
   ) async throws(SpacesError) -> OperationResult {
     let end = { @Sendable [self] () throws(SpacesError) -> OperationResult in
+      // The operation's own write, when it is done here (``writeAtOnce(_:)``), with its time.
+      let (result, elapsed) = write?(result) ?? (result, elapsed)
       let changed = endChanges(pending, id: result.id, actor: actor, operation: operation)
       // Its end is journaled (or can't be): its marker for a crash goes.
       defer { if let pending { changes?.settle(pending) } }
@@ -846,18 +863,8 @@ public final class Space: Sendable {
     // A file operation was judged by its path: a command running meanwhile keeps what it did.
     defer { if operation.kind.writes, operation.kind != .shell, let path = operation.path { protection.accept(path) } }
     switch operation {
-    case .createFile(let path, let content, let encoding):
-      let bytes: [UInt8]
-      switch encoding {
-      case .utf8: bytes = Array(content.utf8)
-      case .base64:
-        guard let data = Data(base64Encoded: content) else {
-          throw SpacesError(.invalidEncoding, "the content of \(path) is not valid base64")
-        }
-        bytes = Array(data)
-      }
-      try workspace.write(path, bytes)
-      result.size = bytes.count
+    case .createFile, .deleteFile:
+      try writeAtOnce(operation)?(&result)
 
     case .readFile(let path) where large:
       let workspace = workspace
@@ -880,14 +887,43 @@ public final class Space: Sendable {
         }.get()
       }
 
-    case .deleteFile(let path, let recursive):
-      try workspace.delete(path, recursive: recursive)
-
     case .shell(let command, let timeoutMs, let fresh):
       try await runShell(
         command, timeoutMs: timeoutMs, id: id, networkGranted: network, protectedWritable: protectedWritable,
         session: session ?? startSession(fresh: fresh), streamed: streamed, changesBegun: changesBegun,
         into: &result)
+    }
+  }
+
+  /// The write of a `createFile` or a `deleteFile`, which `submit` runs on the thread that then
+  /// journals its end and flushes (``conclude(_:pending:operation:actor:elapsed:streamed:answer:writingFirst:)``);
+  /// nil for other operations.
+  private func writeAtOnce(_ operation: Op) -> (@Sendable (inout OperationResult) throws(SpacesError) -> Void)? {
+    let (workspace, protection) = (workspace, protection)
+    switch operation {
+    case .createFile(let path, let content, let encoding):
+      return { result throws(SpacesError) in
+        // A file operation was judged by its path: a command running meanwhile keeps what it did.
+        defer { protection.accept(path) }
+        let bytes: [UInt8]
+        switch encoding {
+        case .utf8: bytes = Array(content.utf8)
+        case .base64:
+          guard let data = Data(base64Encoded: content) else {
+            throw SpacesError(.invalidEncoding, "the content of \(path) is not valid base64")
+          }
+          bytes = Array(data)
+        }
+        try workspace.write(path, bytes)
+        result.size = bytes.count
+      }
+    case .deleteFile(let path, let recursive):
+      return { _ throws(SpacesError) in
+        defer { protection.accept(path) }
+        try workspace.delete(path, recursive: recursive)
+      }
+    default:
+      return nil
     }
   }
 
