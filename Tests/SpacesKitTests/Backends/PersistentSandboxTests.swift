@@ -197,12 +197,12 @@ struct PersistentSandboxTests {
   // MARK: - Warm shells
 
   /// Turns spares on (as a long-lived runtime does), runs a first command in `ws` and waits
-  /// until its sandbox keeps a shell exec'd ahead (see ``WarmShell``).
-  func warmUp(_ ws: TempFolder) async throws {
+  /// until its sandbox keeps `count` shells exec'd ahead (see ``WarmShell``).
+  func warmUp(_ ws: TempFolder, count: Int = 1) async throws {
     Spawner.shared.enableSpares()
     _ = try await run("true", in: ws)
-    try await eventually("a warm shell to be ready", deadline: .seconds(10)) {
-      !(sandbox(ws)?.spareProcessIDs.isEmpty ?? true)
+    try await eventually("\(count) warm shell(s) to be ready", deadline: .seconds(10)) {
+      (sandbox(ws)?.spareProcessIDs.count ?? 0) >= count
     }
   }
 
@@ -320,7 +320,8 @@ struct PersistentSandboxTests {
   @Test func aCommandCantReachTheWarmShellsWaitingBesideIt() async throws {
     let ws = TempFolder()
     defer { ws.cleanup() }
-    try await warmUp(ws)
+    // Two: the probe's own command takes one, another waits beside it.
+    try await warmUp(ws, count: 2)
     // The shells exec'd ahead wait in the same sandbox, as the same user: were they open to
     // ptrace, /proc/PID/mem or pidfd_getfd, a command could plant something in the next one, or
     // leave a process in its cgroup that outlives the command.
@@ -341,7 +342,7 @@ struct PersistentSandboxTests {
   @Test func warmShellsKilledWhileTheyWaitDontStopTheNextCommand() async throws {
     let ws = TempFolder()
     defer { ws.cleanup() }
-    try await warmUp(ws)
+    try await warmUp(ws, count: 2)
     // A command can signal the shells waiting beside it (same user): it kills them all.
     let killer = try await run(
       "n=0; for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '/bin/sh -s ' ] || continue; "
