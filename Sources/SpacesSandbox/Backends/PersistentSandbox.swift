@@ -164,7 +164,9 @@ final class PersistentSandbox: Sendable {
     state.withValue { state in state.spares.values.flatMap { $0.map(\.process.pid) } }
   }
 
-  private func discardSpares() {
+  /// Ends the spares waiting now (the next command's is made for it): one of them was found
+  /// dead, so the others may be too (a command can kill the shells waiting beside it).
+  func discardSpares() {
     let all = state.withValue { state in
       defer { state.spares = [:] }
       return state.spares.values.flatMap { $0 }

@@ -196,6 +196,9 @@ package enum ShellRunner {
           cgroup.remove()
         }
       }
+      // A warm shell gone before its script came: the backend tries again, with a spare made
+      // for it rather than another that may be gone too.
+      if warm != nil, error.code == PersistentSandbox.unavailable.code { sandbox?.discardSpares() }
       throw error
     }
   }
