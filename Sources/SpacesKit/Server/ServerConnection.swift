@@ -339,7 +339,10 @@ final class ServerConnection: Sendable {
   /// Checks that this connection may act in `space`; an agent that has no space yet is bound
   /// to it from now on (when it exists: a typo doesn't bind).
   private func requireAccess(to space: String) throws(RPCError) {
-    let exists = access(runtime.home.configPath(space), F_OK) == 0
+    // Whether the space exists matters only to an agent not bound yet (one look per request
+    // was a system call on every operation's path).
+    let binding = session.withValue { $0.role != .supervisor && $0.boundSpace == nil }
+    let exists = binding && access(runtime.home.configPath(space), F_OK) == 0
     let bound = session.withValue { session -> String? in
       if session.role == .supervisor { return nil }
       if session.boundSpace == nil, exists { session.boundSpace = space }
