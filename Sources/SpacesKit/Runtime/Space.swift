@@ -864,6 +864,7 @@ public final class Space: Sendable {
     defer { if operation.kind.writes, operation.kind != .shell, let path = operation.path { protection.accept(path) } }
     switch operation {
     case .createFile, .deleteFile:
+      // `submit` runs these with their end (see `writeAtOnce`); here for completeness.
       try writeAtOnce(operation)?(&result)
 
     case .readFile(let path) where large:

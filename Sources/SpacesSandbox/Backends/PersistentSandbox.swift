@@ -16,9 +16,10 @@ import Synchronization
 /// (the runtime sends the open `cgroup.procs` files), reports its pid (SCM_CREDENTIALS, which the
 /// kernel translates into the runtime's PID namespace) and waits for its command; the zygote
 /// reaps it and sends its wait status back on the spare's socket. The spares kept ready have
-/// already exec'd the command's shell (``WarmShell``): a command is then the script it is sent. The operation cgroup is what
-/// kills a command's whole tree (the PID namespace outlives the command now), so a sandbox is
-/// only used where operation cgroups can be made (see ``BubblewrapBackend``).
+/// already exec'd the command's shell (``WarmShell``): a command is then the script it is sent.
+/// The operation cgroup is what kills a command's whole tree (the PID namespace outlives the
+/// command now), so a sandbox is only used where operation cgroups can be made (see
+/// ``BubblewrapBackend``).
 final class PersistentSandbox: Sendable {
   /// The bwrap arguments the sandbox was built with: a request that needs others gets a new one.
   let signature: [String]

@@ -12,9 +12,9 @@ import SpacesModel
 ///
 /// A shell command then costs no exec of its own: the runtime writes the script (at most
 /// ``maxScriptBytes``, in one write the shell reads whole) and closes the socket; the shell runs
-/// it and exits at the end of it, and the zygote reports its status as for any spare. What the
-/// script holds is what `sh -c` would have been given, with the variables the plan sets beyond
-/// the shell's own environment exported first (``script(for:)``). A plan the shell can't take
+/// it and exits at the end of it. What the script holds is what `sh -c` would have been given,
+/// with the variables the plan sets beyond the shell's own environment exported first
+/// (``script(for:boot:session:)``). A plan the shell can't take
 /// that way (a variable whose name is not a shell name, a script too long for one write) goes
 /// to a spare that execs it (``PersistentSandbox/coldSpare(limits:)``).
 ///
@@ -31,6 +31,8 @@ final class WarmShell: Sendable {
   /// The memory file the shell's descriptor 3 refers to.
   private let state: Int32
   private let scriptClosed = LockedValue(false)
+  /// The record once it ends with the exit status: the shell has written all of it.
+  private let completeRecord = LockedValue<[UInt8]?>(nil)
 
   /// The longest script sent: what a unix socket takes in one write and the shell's first read
   /// takes whole (dash reads 8 KiB at a time), so nothing of it is left for a command that
@@ -143,8 +145,11 @@ final class WarmShell: Sendable {
   }
 
   /// What the shell recorded of the session so far (at most `ShellSession.maxStateBytes` and
-  /// one more byte, so a larger record is still seen as too large); nil when nothing.
+  /// one more byte, so a larger record is still seen as too large); nil when nothing. A record
+  /// that ends with the exit status is complete, and is read once (the pump reads it as the
+  /// output ends, the outcome takes it after).
   func record() -> [UInt8]? {
+    if let kept = completeRecord.withValue({ $0 }) { return kept }
     var info = stat()
     guard fstat(state, &info) == 0, info.st_size > 0 else { return nil }
     let limit = min(Int(info.st_size), ShellSession.maxStateBytes + 1)
@@ -156,7 +161,10 @@ final class WarmShell: Sendable {
       guard got > 0 else { break }
       count += got
     }
-    return count > 0 ? Array(bytes[..<count]) : nil
+    guard count > 0 else { return nil }
+    let read = Array(bytes[..<count])
+    if ShellSessionScript.recordedStatus(read) != nil { completeRecord.withValue { $0 = read } }
+    return read
   }
 
   /// Closes what the runtime still holds of a shell that ran (its pipes are the run's).
