@@ -159,11 +159,14 @@ public final class ChangeTracker: ChangeFolder, Sendable {
 
   /// Call after the operation (whatever its outcome): compares its scope with the index, and
   /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
-  public func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
-    -> ChangeSummary?
-  {
+  ///
+  /// Given `folders`, the folders that got new entries (the record's, the store's) are added to
+  /// them instead of flushed, for the caller to flush with its journal (``FolderFlushes``).
+  public func end(
+    _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: FolderFlushes? = nil
+  ) throws(SpacesError) -> ChangeSummary? {
     try state.withValue { state throws(SpacesError) -> ChangeSummary? in
-      try state.end(pending, opId: opId, actor: actor, what: what)
+      try state.end(pending, opId: opId, actor: actor, what: what, folders: folders)
     }
   }
 
@@ -196,7 +199,17 @@ public final class ChangeTracker: ChangeFolder, Sendable {
     return String(repeating: "0", count: max(0, 19 - order.count)) + order + "-" + record.opId + ".json"
   }
 
-  static func writeDurably(_ data: Data, to path: String, folder: String) throws(SpacesError) {
+  /// Writes `data` to `path` in `folder`: a temporary file, flushed, renamed into place; the
+  /// folder is then flushed, or, given `folders`, added to them for the caller to flush.
+  ///
+  /// `flush` makes the temporary file's data durable (by default its `fsync`); a record flushes
+  /// the contents it needs with it (``BlobStore/flushData(_:with:)``).
+  static func writeDurably(
+    _ data: Data, to path: String, folder: String, folders: FolderFlushes? = nil,
+    flush: (Int32) throws(SpacesError) -> Void = { fd throws(SpacesError) in
+      guard fsync(fd) == 0 else { throw BlobStore.failure("flush a file to disk", errno) }
+    }
+  ) throws(SpacesError) {
     let temporary = folder + "/" + ConfinedWorkspace.temporaryName()
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw BlobStore.failure("create \(temporary)", errno) }
@@ -212,12 +225,26 @@ public final class ChangeTracker: ChangeFolder, Sendable {
       }
       return true
     }
-    ok = ok && fsync(fd) == 0
+    guard ok else {
+      let code = errno
+      close(fd)
+      unlink(temporary)
+      throw BlobStore.failure("write \(path)", code)
+    }
+    do throws(SpacesError) { try flush(fd) } catch {
+      close(fd)
+      unlink(temporary)
+      throw error
+    }
     close(fd)
-    guard ok, rename(temporary, path) == 0 else {
+    guard rename(temporary, path) == 0 else {
       let code = errno
       unlink(temporary)
       throw BlobStore.failure("write \(path)", code)
+    }
+    if let folders {
+      try folders.add(path: folder)
+      return
     }
     let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dir >= 0 {
@@ -316,8 +343,15 @@ extension ChangeTracker {
     private var complete = false
     private var active = 0
     private var lastOrder: Int64 = 0
-    private var unsynced: [String] = []
+    /// Contents read into the store during a look, put in place (flushed) at its end.
+    private var unsynced: [BlobStore.Staged] = []
+    /// Where the operation ending now (``end(_:opId:actor:what:folders:)``) has its folders'
+    /// flushes wait for its journal's flush (nil: each folder is flushed at once).
+    private var deferred: FolderFlushes?
     private var storeBytes: Int64?
+    /// How many records the folder holds, as last listed plus those written since (nil: not
+    /// listed yet): retention lists the folder only when it may be over its count.
+    private var recordCount: Int?
     private var droppedSinceSweep = 0
     /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
     /// where to look), as last written to `changes/recording`.
@@ -536,10 +570,15 @@ extension ChangeTracker {
 
     /// Call after the operation (whatever its outcome): compares its scope with the index, and
     /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
-    mutating func end(_ pending: Pending, opId: String, actor: Event.Actor, what: String) throws(SpacesError)
-      -> ChangeSummary?
-    {
+    ///
+    /// Given `folders`, the folders that got new entries (the record's, the store's) are added
+    /// to them instead of flushed, for the caller to flush with its journal.
+    mutating func end(
+      _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: FolderFlushes? = nil
+    ) throws(SpacesError) -> ChangeSummary? {
       active -= 1
+      deferred = folders
+      defer { deferred = nil }
       var changes: [PathChange]
       if pending.scope.isEmpty {
         changes = try refresh(record: true)
@@ -551,7 +590,10 @@ extension ChangeTracker {
           changes = (changes + (try refresh(record: true))).sorted { $0.path < $1.path }
         }
       }
-      guard !changes.isEmpty else { return nil }
+      guard !changes.isEmpty else {
+        try store.settle(&unsynced, folders: deferred)
+        return nil
+      }
       let record = ChangeRecord(
         opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
       try write(record)
@@ -628,8 +670,10 @@ extension ChangeTracker {
         index[path] = nil
       }
       if scope.isEmpty { complete = true }
-      try store.sync(unsynced)
-      unsynced.removeAll()
+      // An operation ending with its folders deferred flushes its contents with its record.
+      if deferred == nil {
+        try store.settle(&unsynced)
+      }
       return changes.sorted { $0.path < $1.path }
     }
 
@@ -665,10 +709,10 @@ extension ChangeTracker {
           return EntryState(kind: .file, mode: print.permissions, size: print.size, stored: false)
         }
         defer { close(fd) }
-        let put = try store.put(from: fd, keep: keep)
-        if put.added > 0 {
-          unsynced.append(put.hash)
-          storeBytes = storeBytes.map { $0 + put.added }
+        let put = try store.put(from: fd, keep: keep, staged: unsynced)
+        if let staged = put.staged {
+          unsynced.append(staged)
+          storeBytes = storeBytes.map { $0 + put.size }
         }
         return EntryState(
           kind: .file, mode: print.permissions, size: put.size, sha256: put.hash, stored: keep ? nil : false)
@@ -691,14 +735,38 @@ extension ChangeTracker {
       do { data = try encoder.encode(record) } catch {
         throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
       }
-      try ChangeTracker.writeDurably(
-        data, to: folder + "/records/" + ChangeTracker.fileName(record), folder: folder + "/records")
+      // The contents the record needs are flushed with it, in one flush when the machine is
+      // quiet, and put in place before it.
+      // (Those not in place when this fails stay staged, for the next flush.)
+      let (staged, store, folders) = (unsynced, store, deferred)
+      let placed = LockedValue(0)
+      do throws(SpacesError) {
+        try ChangeTracker.writeDurably(
+          data, to: folder + "/records/" + ChangeTracker.fileName(record), folder: folder + "/records",
+          folders: folders
+        ) { fd throws(SpacesError) in
+          try store.flushData(staged, with: [fd])
+          try store.place(staged, folders: folders) { placed.withValue { $0 += 1 } }
+        }
+      } catch {
+        unsynced = Array(staged.dropFirst(placed.withValue { $0 }))
+        throw error
+      }
+      unsynced.removeAll()
+      recordCount = recordCount.map { $0 + 1 }
     }
 
     /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
     /// removes contents no kept record or the index needs.
     private mutating func enforceRetention() {
+      // Under its counts (records, stored bytes) there is nothing to drop: no listing needed.
+      if let count = recordCount, count <= config.keepOperations, let bytes = storeBytes,
+        bytes <= Int64(config.maxBytes)
+      {
+        return
+      }
       var names = recordNames()
+      defer { recordCount = names.count }
       var dropped: [String] = []
       while names.count > config.keepOperations {
         dropped.append(names.removeFirst())
@@ -915,8 +983,7 @@ extension ChangeTracker {
       let state = try stateOf(path, print, stored: true, known: index[path])
       if let known = index[path], !known.state.same(as: state) { unsavedState = true }
       index[path] = Known(print: print, state: state)
-      try store.sync(unsynced)
-      unsynced.removeAll()
+      try store.settle(&unsynced)
       return state
     }
 

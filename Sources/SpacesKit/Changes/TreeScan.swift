@@ -101,10 +101,20 @@ final class BlobStore: Sendable {
     return lstat(path(hash), &info) == 0
   }
 
-  /// Reads the open file `fd` to its end, hashing it; with `keep`, also stores its content.
-  /// Returns the hash, the size read and how many bytes were added to the store (0 when the
-  /// content was there already or not kept).
-  func put(from fd: Int32, keep: Bool) throws(SpacesError) -> (hash: String, size: Int64, added: Int64) {
+  /// A content read into the store and not yet in its place: its hash and its temporary file.
+  struct Staged: Sendable {
+    var hash: String
+    var temporary: String
+  }
+
+  /// Reads the open file `fd` to its end, hashing it; with `keep`, also copies its content into
+  /// a temporary file of the store (unless the store has it, or `staged` holds it already), to
+  /// be flushed and put in its place by ``settle(_:folders:)``. Returns the hash, the size read,
+  /// and the staged copy (nil when none was made).
+  func put(from fd: Int32, keep: Bool, staged: [Staged]) throws(SpacesError) -> (
+    hash: String, size: Int64, staged: Staged?
+  ) {
+    func known(_ hash: String) -> Bool { staged.contains { $0.hash == hash } || contains(hash) }
     // A file of up to 64 KiB is read whole first and hashed: it is written to the store only
     // when its content is new (writing the same content again creates no file here).
     let head = try Self.readHead(of: fd, limit: 64 << 10)
@@ -113,17 +123,16 @@ final class BlobStore: Sendable {
     var size = Int64(head.bytes.count)
     if head.whole {
       let hash = Self.hex(hasher.finalize())
-      guard keep, !contains(hash) else { return (hash, size, 0) }
+      guard keep, !known(hash) else { return (hash, size, nil) }
       let (out, name) = try createTemporary()
       defer { close(out) }
       do throws(SpacesError) {
         try Self.writeAll(out, head.bytes, doing: "write to the store")
-        try place(name, as: hash)
       } catch {
         unlink(name)
         throw error
       }
-      return (hash, size, size)
+      return (hash, size, Staged(hash: hash, temporary: name))
     }
     var temporary: (fd: Int32, path: String)?
     if keep { temporary = try createTemporary() }
@@ -140,12 +149,73 @@ final class BlobStore: Sendable {
       if let temporary { try Self.writeAll(temporary.fd, bytes, doing: "write to the store") }
     }
     let hash = Self.hex(hasher.finalize())
-    guard let open = temporary else { return (hash, size, 0) }
-    if contains(hash) { return (hash, size, 0) }
-    try place(open.path, as: hash)
+    guard let open = temporary, !known(hash) else { return (hash, size, nil) }
     temporary = nil
     close(open.fd)
-    return (hash, size, size)
+    return (hash, size, Staged(hash: hash, temporary: open.path))
+  }
+
+  /// Puts the `staged` contents in their places: first their data on disk
+  /// (``flushData(_:with:)``), then each renamed to its hash, so that a crash never leaves a
+  /// torn content under a hash. The folders that got new entries are flushed now, or, given
+  /// `folders`, added to them for the caller to flush with its journal.
+  /// Those placed are taken out of `staged`; on a failure the others stay in it, for the next try.
+  func settle(_ staged: inout [Staged], folders: FolderFlushes? = nil) throws(SpacesError) {
+    guard !staged.isEmpty else { return }
+    try flushData(staged)
+    var placed = 0
+    defer { staged.removeFirst(placed) }
+    try place(staged, folders: folders) { placed += 1 }
+  }
+
+  /// Flushes the data of the `staged` contents and of the open files `others` (a record written
+  /// beside them): the whole file system at once (`syncfs`) when they are many, or two or more
+  /// on a quiet machine (``DiskFlush/fewUnwritten()``); each file on its own otherwise.
+  func flushData(_ staged: [Staged], with others: [Int32] = []) throws(SpacesError) {
+    let count = staged.count + others.count
+    guard count > 0 else { return }
+    if count > 32 || (count > 1 && DiskFlush.fewUnwritten()) {
+      let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard fd >= 0 else { throw Self.failure("open the store", errno) }
+      defer { close(fd) }
+      guard cspaces_syncfs(fd) == 0 else { throw Self.failure("flush the store", errno) }
+      return
+    }
+    for item in staged {
+      let fd = open(item.temporary, O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else { throw Self.failure("open a content to flush", errno) }
+      defer { close(fd) }
+      guard fdatasync(fd) == 0 else { throw Self.failure("flush the store", errno) }
+    }
+    for fd in others {
+      guard fsync(fd) == 0 else { throw Self.failure("flush a record", errno) }
+    }
+  }
+
+  /// Renames each of the `staged` contents, flushed already, to its hash, in order (calling
+  /// `each` after each one); then flushes the folders that got new entries, or adds them to
+  /// `folders`. What it could not place stays staged.
+  func place(_ staged: [Staged], folders: FolderFlushes?, each: () -> Void = {}) throws(SpacesError) {
+    var touched: Set<String> = []
+    for item in staged {
+      let sub = String(item.hash.prefix(2))
+      // A new folder of the store is a new entry of the store's own folder.
+      if mkdir(folder + "/" + sub, 0o700) == 0 { touched.insert("") }
+      guard rename(item.temporary, path(item.hash)) == 0 else { throw Self.failure("store a content", errno) }
+      touched.insert(sub)
+      each()
+    }
+    for sub in touched {
+      let path = sub.isEmpty ? folder : folder + "/" + sub
+      if let folders {
+        try folders.add(path: path)
+      } else {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { continue }
+        _ = fsync(fd)
+        close(fd)
+      }
+    }
   }
 
   /// A new temporary file in the store, open for writing.
@@ -154,12 +224,6 @@ final class BlobStore: Sendable {
     let out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard out >= 0 else { throw Self.failure("create a file in the store", errno) }
     return (out, name)
-  }
-
-  /// Moves the temporary file `name`, which holds the content with `hash`, to its place.
-  private func place(_ name: String, as hash: String) throws(SpacesError) {
-    mkdir(folder + "/" + hash.prefix(2), 0o700)
-    guard rename(name, path(hash)) == 0 else { throw Self.failure("store a content", errno) }
   }
 
   /// Reads up to `limit` bytes of `fd`; `whole` when that was all of it (the end was reached).
@@ -260,33 +324,6 @@ final class BlobStore: Sendable {
       }
     }
     return found
-  }
-
-  /// Makes the contents with `hashes` durable: each one flushed when they are few, the whole
-  /// file system at once (`syncfs`) when they are many.
-  func sync(_ hashes: [String]) throws(SpacesError) {
-    guard !hashes.isEmpty else { return }
-    if hashes.count > 32 {
-      let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-      guard fd >= 0 else { throw Self.failure("open the store", errno) }
-      defer { close(fd) }
-      guard cspaces_syncfs(fd) == 0 else { throw Self.failure("flush the store", errno) }
-      return
-    }
-    for hash in hashes {
-      let fd = open(path(hash), O_RDONLY | O_CLOEXEC)
-      guard fd >= 0 else { continue }
-      defer { close(fd) }
-      guard fdatasync(fd) == 0 else { throw Self.failure("flush the store", errno) }
-    }
-    var folders = Set(hashes.map { String($0.prefix(2)) })
-    folders.insert("")
-    for sub in folders {
-      let fd = open(sub.isEmpty ? folder : folder + "/" + sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-      guard fd >= 0 else { continue }
-      _ = fsync(fd)
-      close(fd)
-    }
   }
 
   /// Removes the content with `hash`.

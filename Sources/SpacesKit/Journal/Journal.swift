@@ -1,5 +1,6 @@
 import Foundation
 import SpacesModel
+import SpacesSandbox
 
 #if canImport(Glibc)
   import Glibc
@@ -46,6 +47,7 @@ public final class Journal: Sendable {
   private struct Flushed {
     var syncedEnd = 0
     var flushes = 0
+    var fileSystemFlushes = 0
   }
   private let flushed = LockedValue(Flushed())
   private let fd: Int32
@@ -218,19 +220,26 @@ public final class Journal: Sendable {
     return event.replacingResult(result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr))
   }
 
-  /// Flushes everything appended so far to disk.
+  /// Flushes everything appended so far to disk, with the `folders` of a change when given.
   ///
   /// Group commit: callers that arrive while a flush runs wait for it, and one flush then
   /// covers all of them, so many clients appending at once share the disk's flushes instead
-  /// of queueing one each.
-  public func sync() throws(SpacesError) {
+  /// of queueing one each. A caller with folders to flush always flushes (with the journal, in
+  /// one `syncfs` when the machine is quiet: ``FolderFlushes/flush(with:)``).
+  public func sync(alongWith folders: FolderFlushes? = nil) throws(SpacesError) {
     let wanted = tail.withValue { $0.knownEnd }
+    let folders = folders.flatMap { $0.isEmpty ? nil : $0 }
     try flushed.withValue { flushed throws(SpacesError) in
-      if flushed.syncedEnd >= wanted { return }
-      // Everything written before this point is covered by the fsync below.
+      if flushed.syncedEnd >= wanted && folders == nil { return }
+      // Everything written before this point is covered by the flush below.
       let covered = tail.withValue { $0.knownEnd }
-      if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
-      flushed.syncedEnd = covered
+      if let folders {
+        let how = try folders.flush(with: fd)
+        if how == .syncfs { flushed.fileSystemFlushes += 1 }
+      } else if fsync(fd) != 0 {
+        throw failure("can't flush the journal to disk")
+      }
+      flushed.syncedEnd = max(flushed.syncedEnd, covered)
       flushed.flushes += 1
     }
   }
@@ -250,6 +259,9 @@ public final class Journal: Sendable {
 
   /// How many times the journal was flushed to disk (for tests).
   var flushCount: Int { flushed.withValue { $0.flushes } }
+
+  /// How many of those flushes were one `syncfs` for the journal and a change's folders (for tests).
+  var fileSystemFlushCount: Int { flushed.withValue { $0.fileSystemFlushes } }
 
   /// Reads every event in the journal at `path`, with the problems found on the way.
   public static func read(path: String) throws(SpacesError) -> (

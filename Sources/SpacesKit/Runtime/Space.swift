@@ -370,9 +370,9 @@ public final class Space: Sendable {
         return try await conclude(
           result, pending: pending, operation: operation, actor: actor, elapsed: 0, streamed: streamed,
           answer: answer
-        ) { [self] result in
+        ) { [self] result, folders in
           var result = result
-          do throws(SpacesError) { try write(&result) } catch { result = failed(result, error) }
+          do throws(SpacesError) { try write(&result, folders) } catch { result = failed(result, error) }
           return (result, stopwatch.milliseconds)
         }
       }
@@ -745,12 +745,14 @@ public final class Space: Sendable {
   /// Ends recording: writes the change record when anything changed and returns its summary.
   /// A command's looks at the whole workspace: call it off the threads that answer requests
   /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:)`` does).
-  private func endChanges(_ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op)
-    -> ChangeSummary?
-  {
+  private func endChanges(
+    _ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op, folders: FolderFlushes? = nil
+  ) -> ChangeSummary? {
     guard let changes, let pending else { return nil }
     let what = Self.recordedWhat(operation)
-    let ended = Result { () throws(SpacesError) in try changes.end(pending, opId: id, actor: actor, what: what) }
+    let ended = Result { () throws(SpacesError) in
+      try changes.end(pending, opId: id, actor: actor, what: what, folders: folders)
+    }
     switch ended {
     case .success(let summary): return summary
     case .failure(let error):
@@ -767,17 +769,20 @@ public final class Space: Sendable {
   private func conclude(
     _ result: OperationResult, pending: ChangeTracker.Pending?, operation: Op, actor: Event.Actor, elapsed: Int,
     streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?,
-    writingFirst write: (@Sendable (OperationResult) -> (result: OperationResult, elapsed: Int))? = nil
+    writingFirst write: (@Sendable (OperationResult, FolderFlushes) -> (result: OperationResult, elapsed: Int))? = nil
   ) async throws(SpacesError) -> OperationResult {
     let end = { @Sendable [self] () throws(SpacesError) -> OperationResult in
+      // The folders the change added entries to (the workspace's, the records' and the store's)
+      // are flushed with its journal record: one flush for all when the machine is quiet.
+      let folders = FolderFlushes()
       // The operation's own write, when it is done here (``writeAtOnce(_:)``), with its time.
-      let (result, elapsed) = write?(result) ?? (result, elapsed)
-      let changed = endChanges(pending, id: result.id, actor: actor, operation: operation)
+      let (result, elapsed) = write?(result, folders) ?? (result, elapsed)
+      let changed = endChanges(pending, id: result.id, actor: actor, operation: operation, folders: folders)
       // Its end is journaled (or can't be): its marker for a crash goes.
       defer { if let pending { changes?.settle(pending) } }
       let finished = try finishNow(result: result, elapsed: elapsed, streamed: streamed, changes: changed)
       guard finished.flush else { return finished.result }
-      try journal.sync()
+      try journal.sync(alongWith: folders)
       answer?(finished.result)
       return finished.result
     }
@@ -865,7 +870,7 @@ public final class Space: Sendable {
     switch operation {
     case .createFile, .deleteFile:
       // `submit` runs these with their end (see `writeAtOnce`); here for completeness.
-      try writeAtOnce(operation)?(&result)
+      try writeAtOnce(operation)?(&result, nil)
 
     case .readFile(let path) where large:
       let workspace = workspace
@@ -899,11 +904,15 @@ public final class Space: Sendable {
   /// The write of a `createFile` or a `deleteFile`, which `submit` runs on the thread that then
   /// journals its end and flushes (``conclude(_:pending:operation:actor:elapsed:streamed:answer:writingFirst:)``);
   /// nil for other operations.
-  private func writeAtOnce(_ operation: Op) -> (@Sendable (inout OperationResult) throws(SpacesError) -> Void)? {
+  /// The folders that got new entries are flushed with the journal's record when `folders` are
+  /// given (``FolderFlushes``), at once otherwise.
+  private func writeAtOnce(_ operation: Op) -> (
+    @Sendable (inout OperationResult, FolderFlushes?) throws(SpacesError) -> Void
+  )? {
     let (workspace, protection) = (workspace, protection)
     switch operation {
     case .createFile(let path, let content, let encoding):
-      return { result throws(SpacesError) in
+      return { result, folders throws(SpacesError) in
         // A file operation was judged by its path: a command running meanwhile keeps what it did.
         defer { protection.accept(path) }
         let bytes: [UInt8]
@@ -915,13 +924,13 @@ public final class Space: Sendable {
           }
           bytes = Array(data)
         }
-        try workspace.write(path, bytes)
+        try workspace.write(path, bytes, folders: folders)
         result.size = bytes.count
       }
     case .deleteFile(let path, let recursive):
-      return { _ throws(SpacesError) in
+      return { _, folders throws(SpacesError) in
         defer { protection.accept(path) }
-        try workspace.delete(path, recursive: recursive)
+        try workspace.delete(path, recursive: recursive, folders: folders)
       }
     default:
       return nil

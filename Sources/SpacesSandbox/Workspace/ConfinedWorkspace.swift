@@ -148,7 +148,11 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// A symlink or hard link at the path is replaced, never written through. Throws `tooLarge`
   /// over `maxFileSize` and `isDirectory` if a folder stands at the path.
-  public func write(_ path: String, _ data: [UInt8]) throws(SpacesError) {
+  ///
+  /// The content is on disk before it is renamed into place. The folder's new entry is flushed
+  /// before this returns, or, given `folders`, added to them for the caller to flush with its
+  /// journal (``FolderFlushes``).
+  public func write(_ path: String, _ data: [UInt8], folders: FolderFlushes? = nil) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
@@ -187,7 +191,7 @@ public final class ConfinedWorkspace: Sendable {
       try Self.sys { fsync(fd) }
       try Self.sys { renameat(dir, temp, dir, name) }
       renamed = true
-      try Self.sys { fsync(dir) }
+      if let folders { try folders.add(dir) } else { try Self.sys { fsync(dir) } }
     }
   }
 
@@ -195,7 +199,10 @@ public final class ConfinedWorkspace: Sendable {
   ///
   /// The tree is removed without ever following a symlink. Throws `isDirectory` for a folder
   /// without `recursive` and `invalidPath` for the workspace root.
-  public func delete(_ path: String, recursive: Bool) throws(SpacesError) {
+  ///
+  /// The folder that held it is flushed before this returns, or, given `folders`, added to them
+  /// for the caller to flush with its journal (``FolderFlushes``).
+  public func delete(_ path: String, recursive: Bool, folders: FolderFlushes? = nil) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
@@ -216,6 +223,7 @@ public final class ConfinedWorkspace: Sendable {
         try Self.removeContents(dir, name)
         try Self.sys { unlinkat(dir, name, AT_REMOVEDIR) }
       }
+      if let folders { try folders.add(dir) } else { try Self.sys { fsync(dir) } }
     }
   }
 

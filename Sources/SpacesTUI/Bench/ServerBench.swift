@@ -102,7 +102,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   defer { echo.stop() }
   let socketPath = server.socketPath
   let raw = try await BenchReference.onThread {
-    () throws -> (echo: [Double], read: [Double], create: [Double], durable: [Double]) in
+    () throws -> (echo: [Double], read: [Double], create: [Double], same: [Double], durable: [Double]) in
     let echoClient = try SoakSocket(path: echo.path)
     let agent = try SoakSocket(path: socketPath)
     agent.send(line: #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"host"}}"#)
@@ -110,14 +110,21 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     let ping =
       #"{"jsonrpc":"2.0","id":1,"method":"op.submit","params":{"events":false,"op":{"kind":"readFile","path":"one-kib"},"space":"host"}}"#
     let read = Array((ping + "\n").utf8)
-    let create = Array(
-      (#"{"jsonrpc":"2.0","id":2,"method":"op.submit","params":{"events":false,"op":{"content":"\#(kib)","kind":"createFile","path":"w"},"space":"host"}}"#
-        + "\n").utf8)
+    // A createFile writes a new content each time (as an agent does): its change is recorded
+    // (the earlier content kept for undo, a change record) as well as written. The same content
+    // written again is measured too: the file is rewritten, and nothing is recorded.
+    func create(_ content: String) -> [UInt8] {
+      Array(
+        (#"{"jsonrpc":"2.0","id":2,"method":"op.submit","params":{"events":false,"op":{"content":"\#(content)","kind":"createFile","path":"w"},"space":"host"}}"#
+          + "\n").utf8)
+    }
     let journal = open(folder + "/durable.jsonl", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     defer { close(journal) }
     let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
     let content = Array(kib.utf8)
-    var samples: (echo: [Double], read: [Double], create: [Double], durable: [Double]) = ([], [], [], [])
+    var samples: (echo: [Double], read: [Double], create: [Double], same: [Double], durable: [Double]) = (
+      [], [], [], [], []
+    )
     // Interleaved, so that the machine's load falls on a measurement and its reference alike:
     // first reads beside the echo, then creates beside the echo and the durable write (a read
     // right after a create's `fsync` waits for the file system's journal commit in its own
@@ -141,16 +148,23 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
         echoClient.send(read)
         _ = echoClient.readLine()
       }
+      let counter = String(round)
+      let changed = create(String(kib.dropLast(counter.count)) + counter)
       let c = BenchReference.samples(1, warmUp: 0) {
-        agent.send(create)
+        agent.send(changed)
         _ = agent.readLine()
       }
       let d = try BenchReference.samples(1, warmUp: 0) {
         try BenchReference.durableWrite(folder: folder, content: content, journal: journal, line: line)
       }
+      let again = BenchReference.samples(1, warmUp: 0) {
+        agent.send(changed)
+        _ = agent.readLine()
+      }
       if round >= 20 {
         samples.echo += e
         samples.create += c
+        samples.same += again
         samples.durable += d
       }
     }
@@ -166,19 +180,28 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   rows.append(rawRead.target("≤ echo + 100 µs", met: rawRead.median <= echoRow.median + 100))
   let createReference = BenchRow(
     "durable write + echo", unit: "µs", samples: zip(durable.sorted(), raw.echo.sorted()).map { $0 + $1 })
-  let rawCreate = BenchRow("socket createFile 1 KiB (raw client)", unit: "µs", samples: raw.create).against(
-    createReference)
+  let rawCreate = BenchRow("socket createFile 1 KiB, new content (raw client)", unit: "µs", samples: raw.create)
+    .against(createReference)
   rows.append(
     rawCreate.target(
       "≤ durable write + echo + 150 µs", met: rawCreate.median <= durableRow.median + echoRow.median + 150))
+  let rawSame = BenchRow("socket createFile 1 KiB, same content again (raw client)", unit: "µs", samples: raw.same)
+    .against(createReference)
+  rows.append(
+    rawSame.target(
+      "≤ durable write + echo + 150 µs", met: rawSame.median <= durableRow.median + echoRow.median + 150))
 
   let hello = rows.first { $0.name == "socket hello (bare round trip)" }
   try await measure("socket readFile 1 KiB", iterations) {
     _ = try await client.submit(.readFile(path: "one-kib"), to: "host")
   }
   rows[rows.count - 1] = rows[rows.count - 1].against(hello)
-  try await measure("socket createFile 1 KiB", iterations) {
-    _ = try await client.submit(.createFile(path: "w", content: kib, encoding: .utf8), to: "host")
+  var written = 0
+  try await measure("socket createFile 1 KiB, new content", iterations) {
+    written += 1
+    let counter = String(written)
+    let content = String(kib.dropLast(counter.count)) + counter
+    _ = try await client.submit(.createFile(path: "w", content: content, encoding: .utf8), to: "host")
   }
   rows[rows.count - 1] = rows[rows.count - 1].against(hello)
   let space = try runtime.space("host")

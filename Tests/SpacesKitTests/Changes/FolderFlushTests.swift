@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+import SpacesTestSupport
+import Testing
+
+@testable import SpacesKit
+@testable import SpacesModel
+@testable import SpacesSandbox
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A change's folders flushed with its journal record (``FolderFlushes``), and the contents its
+/// record keeps flushed before they are put in place.
+@Suite struct FolderFlushTests {
+  @Test func aFolderIsKeptOnceAndTheSetIsEmptiedByItsFlush() throws {
+    let folder = TempFolder("flushes")
+    try FileManager.default.createDirectory(atPath: folder.file("a"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("b"), withIntermediateDirectories: true)
+    let folders = FolderFlushes()
+    #expect(folders.isEmpty)
+    try folders.add(path: folder.file("a"))
+    let fd = open(folder.file("a"), O_RDONLY | O_DIRECTORY)
+    defer { close(fd) }
+    try folders.add(fd)
+    try folders.add(path: folder.file("a") + "/.")
+    #expect(folders.count == 1)
+    try folders.add(path: folder.file("b"))
+    #expect(folders.count == 2)
+    // A missing folder is an error that says which.
+    #expect {
+      try folders.add(path: folder.file("missing"))
+    } throws: { error in
+      (error as? SpacesError)?.message.contains("missing") == true
+    }
+
+    let journal = open(folder.file("journal"), O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    defer { close(journal) }
+    try folders.flush(with: journal)
+    #expect(folders.isEmpty)
+    // The descriptor the caller gave stays its own.
+    #expect(fcntl(fd, F_GETFD) >= 0)
+  }
+
+  @Test func unwrittenBytesAreReadFromMeminfo() {
+    let text = "MemTotal: 100 kB\nDirty:             172 kB\nWriteback:           4 kB\nAnonPages: 1 kB\n"
+    #expect(DiskFlush.unwrittenBytes(inMeminfo: Array(text.utf8)) == 176 * 1024)
+    #expect(DiskFlush.unwrittenBytes(inMeminfo: Array("Dirty: 1 kB\n".utf8)) == nil)
+    #expect(DiskFlush.unwrittenBytes(inMeminfo: Array("Dirty: x kB\nWriteback: 0 kB\n".utf8)) == nil)
+    // This machine's are readable.
+    #expect(DiskFlush.unwrittenBytes() != nil)
+  }
+
+  /// The group commit never takes a flush of the journal alone for one that had folders to flush.
+  @Test func aSyncWithFoldersFlushesEvenWhenTheJournalIsOnDisk() throws {
+    let folder = TempFolder("journal")
+    let journal = try Journal(path: folder.file("journal.jsonl"))
+    try journal.append([Event(space: "s", opId: "op_1", .message(text: "m"))], sync: true)
+    let before = journal.flushCount
+    try journal.sync()
+    #expect(journal.flushCount == before, "nothing new to flush")
+    try journal.sync(alongWith: FolderFlushes())
+    #expect(journal.flushCount == before, "no folder to flush")
+    let folders = FolderFlushes()
+    try folders.add(path: folder.path)
+    try journal.sync(alongWith: folders)
+    #expect(journal.flushCount == before + 1)
+    #expect(folders.isEmpty)
+  }
+
+  /// Files written with new contents again and again: each earlier content is in the store under
+  /// its hash, no temporary file is left in the store or the records, and undo puts the earlier
+  /// content back (the contents and the record were flushed together, then put in place).
+  @Test func changedFilesKeepTheirContentsForUndo() async throws {
+    let fixture = try UndoFixture(label: "flush", backend: .host)
+    var results: [OperationResult] = []
+    for round in 0..<5 {
+      let result = await fixture.space.submit(
+        .createFile(
+          path: round % 2 == 0 ? "w.txt" : "deep/new/f\(round).txt", content: "round \(round)\n", encoding: .utf8))
+      try #require(result.status == .completed, "\(result)")
+      results.append(result)
+    }
+    _ = await fixture.space.submit(.deleteFile(path: "deep", recursive: true))
+    #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/deep"))
+
+    let changes = fixture.home.spaceFolder("u") + "/changes"
+    for sub in ["blobs", "records"] {
+      let left = try FileManager.default.contentsOfDirectory(atPath: changes + "/" + sub).filter {
+        $0.hasSuffix(".tmp")
+      }
+      #expect(left.isEmpty, "\(sub): \(left)")
+    }
+    let store = try #require(fixture.space.changes).store
+    for round in 0..<5 {
+      let hash = ContentHash.sha256(Array("round \(round)\n".utf8))
+      #expect(store.contains(hash), "round \(round)")
+      #expect(store.read(hash, limit: 100) == Array("round \(round)\n".utf8))
+    }
+    let undone = try await fixture.space.undo(results[4].id)
+    #expect(undone.undid == [results[4].id])
+    #expect(try String(contentsOfFile: fixture.workspace + "/w.txt", encoding: .utf8) == "round 2\n")
+  }
+}
