@@ -161,13 +161,31 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// when anything changed writes the record durably. Returns its summary (nil: nothing changed).
   ///
   /// Given `folders`, the folders that got new entries (the record's, the store's) are added to
-  /// them instead of flushed, for the caller to flush with its journal (``FolderFlushes``).
+  /// them instead of flushed, for the caller to flush with its journal (``PendingFlushes``).
   public func end(
-    _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: FolderFlushes? = nil
+    _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: PendingFlushes? = nil
   ) throws(SpacesError) -> ChangeSummary? {
     try state.withValue { state throws(SpacesError) -> ChangeSummary? in
       try state.end(pending, opId: opId, actor: actor, what: what, folders: folders)
     }
+  }
+
+  /// Copies `content`, about to be written to the workspace by a file operation, into the store
+  /// ahead of the write, so that one flush covers both (``flushStaged(with:)``) and the
+  /// operation's end finds the content stored. Does nothing for a large content or one the store
+  /// has; a failure here only leaves the end to copy it from the workspace, as for a command.
+  public func stage(_ content: [UInt8]) {
+    guard content.count <= config.largeFileBytes else { return }
+    let hash = ContentHash.sha256(content)
+    state.withValue { state in state.stage(content, hash: hash) }
+  }
+
+  /// Flushes the open file `fd` (a workspace file's temporary, before its rename) and the
+  /// contents staged for it (``stage(_:)``) to disk, in one flush when the machine allows.
+  public func flushStaged(with fd: Int32) throws(SpacesError) {
+    let staged = state.withValue { $0.unflushed }
+    try store.flushData(staged, with: [fd])
+    state.withValue { $0.markFlushed(staged) }
   }
 
   /// Whether `path` of the index lies in `scope` ("" is everything).
@@ -205,7 +223,7 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// `flush` makes the temporary file's data durable (by default its `fsync`); a record flushes
   /// the contents it needs with it (``BlobStore/flushData(_:with:)``).
   static func writeDurably(
-    _ data: Data, to path: String, folder: String, folders: FolderFlushes? = nil,
+    _ data: Data, to path: String, folder: String, folders: PendingFlushes? = nil,
     flush: (Int32) throws(SpacesError) -> Void = { fd throws(SpacesError) in
       guard fsync(fd) == 0 else { throw BlobStore.failure("flush a file to disk", errno) }
     }
@@ -347,7 +365,7 @@ extension ChangeTracker {
     private var unsynced: [BlobStore.Staged] = []
     /// Where the operation ending now (``end(_:opId:actor:what:folders:)``) has its folders'
     /// flushes wait for its journal's flush (nil: each folder is flushed at once).
-    private var deferred: FolderFlushes?
+    private var deferred: PendingFlushes?
     private var storeBytes: Int64?
     /// How many records the folder holds, as last listed plus those written since (nil: not
     /// listed yet): retention lists the folder only when it may be over its count.
@@ -574,7 +592,7 @@ extension ChangeTracker {
     /// Given `folders`, the folders that got new entries (the record's, the store's) are added
     /// to them instead of flushed, for the caller to flush with its journal.
     mutating func end(
-      _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: FolderFlushes? = nil
+      _ pending: Pending, opId: String, actor: Event.Actor, what: String, folders: PendingFlushes? = nil
     ) throws(SpacesError) -> ChangeSummary? {
       active -= 1
       deferred = folders
@@ -719,6 +737,26 @@ extension ChangeTracker {
       }
     }
 
+    /// Stages `content` (with `hash`) in the store unless it is there or staged already.
+    mutating func stage(_ content: [UInt8], hash: String) {
+      guard !unsynced.contains(where: { $0.hash == hash }), !store.contains(hash),
+        let staged = try? store.stage(content, hash: hash)
+      else { return }
+      unsynced.append(staged)
+      storeBytes = storeBytes.map { $0 + Int64(content.count) }
+    }
+
+    /// The staged contents whose data is not on disk yet.
+    var unflushed: [BlobStore.Staged] { unsynced.filter { !$0.flushed } }
+
+    /// Notes that the data of `flushed` is on disk.
+    mutating func markFlushed(_ flushed: [BlobStore.Staged]) {
+      let names = Set(flushed.map(\.temporary))
+      for index in unsynced.indices where names.contains(unsynced[index].temporary) {
+        unsynced[index].flushed = true
+      }
+    }
+
     private mutating func nextOrder() -> Int64 {
       var now = timespec()
       clock_gettime(CLOCK_REALTIME, &now)
@@ -734,6 +772,10 @@ extension ChangeTracker {
       let data: Data
       do { data = try encoder.encode(record) } catch {
         throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
+      }
+      if let deferred {
+        try writeInPlace(data, record, flushingWith: deferred)
+        return
       }
       // The contents the record needs are flushed with it, in one flush when the machine is
       // quiet, and put in place before it.
@@ -753,6 +795,41 @@ extension ChangeTracker {
         throw error
       }
       unsynced.removeAll()
+      recordCount = recordCount.map { $0 + 1 }
+    }
+
+    /// Writes `record` (encoded as `data`) for an operation whose end flushes `pending` with its
+    /// journal: the contents it needs are flushed (unless they were with the workspace file) and
+    /// put in place first; the record itself is written under its own name and flushed with the
+    /// journal. A crash before that flush can leave it torn; it is then skipped when read, and
+    /// belongs to an operation that was never answered.
+    private mutating func writeInPlace(_ data: Data, _ record: ChangeRecord, flushingWith pending: PendingFlushes)
+      throws(SpacesError)
+    {
+      try store.settle(&unsynced, folders: pending)
+      let path = folder + "/records/" + ChangeTracker.fileName(record)
+      let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+      guard fd >= 0 else { throw BlobStore.failure("write \(path)", errno) }
+      defer { close(fd) }
+      let written = data.withUnsafeBytes { bytes -> Bool in
+        var written = 0
+        while written < bytes.count {
+          let n = Glibc.write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+          if n < 0 {
+            if errno == EINTR { continue }
+            return false
+          }
+          written += n
+        }
+        return true
+      }
+      guard written else {
+        let code = errno
+        unlink(path)
+        throw BlobStore.failure("write \(path)", code)
+      }
+      try pending.add(file: fd)
+      try pending.add(path: folder + "/records")
       recordCount = recordCount.map { $0 + 1 }
     }
 

@@ -105,6 +105,8 @@ final class BlobStore: Sendable {
   struct Staged: Sendable {
     var hash: String
     var temporary: String
+    /// Whether its data is on disk already (flushed with the workspace file it copies).
+    var flushed = false
   }
 
   /// Reads the open file `fd` to its end, hashing it; with `keep`, also copies its content into
@@ -160,7 +162,7 @@ final class BlobStore: Sendable {
   /// torn content under a hash. The folders that got new entries are flushed now, or, given
   /// `folders`, added to them for the caller to flush with its journal.
   /// Those placed are taken out of `staged`; on a failure the others stay in it, for the next try.
-  func settle(_ staged: inout [Staged], folders: FolderFlushes? = nil) throws(SpacesError) {
+  func settle(_ staged: inout [Staged], folders: PendingFlushes? = nil) throws(SpacesError) {
     guard !staged.isEmpty else { return }
     try flushData(staged)
     var placed = 0
@@ -168,34 +170,37 @@ final class BlobStore: Sendable {
     try place(staged, folders: folders) { placed += 1 }
   }
 
-  /// Flushes the data of the `staged` contents and of the open files `others` (a record written
-  /// beside them): the whole file system at once (`syncfs`) when they are many, or two or more
-  /// on a quiet machine (``DiskFlush/fewUnwritten()``); each file on its own otherwise.
+  /// Flushes the data of the `staged` contents not flushed yet and of the open files `others`,
+  /// all at once when the machine allows (``DiskFlush/flushContents(_:)``).
   func flushData(_ staged: [Staged], with others: [Int32] = []) throws(SpacesError) {
-    let count = staged.count + others.count
-    guard count > 0 else { return }
-    if count > 32 || (count > 1 && DiskFlush.fewUnwritten()) {
-      let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-      guard fd >= 0 else { throw Self.failure("open the store", errno) }
-      defer { close(fd) }
-      guard cspaces_syncfs(fd) == 0 else { throw Self.failure("flush the store", errno) }
-      return
-    }
-    for item in staged {
+    var fds: [Int32] = []
+    defer { for fd in fds { close(fd) } }
+    for item in staged where !item.flushed {
       let fd = open(item.temporary, O_RDONLY | O_CLOEXEC)
       guard fd >= 0 else { throw Self.failure("open a content to flush", errno) }
-      defer { close(fd) }
-      guard fdatasync(fd) == 0 else { throw Self.failure("flush the store", errno) }
+      fds.append(fd)
     }
-    for fd in others {
-      guard fsync(fd) == 0 else { throw Self.failure("flush a record", errno) }
+    try DiskFlush.flushContents(fds + others)
+  }
+
+  /// Copies `content`, whose hash is `hash`, into a temporary file of the store, to be flushed
+  /// and put in place like a content read from the workspace.
+  func stage(_ content: [UInt8], hash: String) throws(SpacesError) -> Staged {
+    let (out, name) = try createTemporary()
+    defer { close(out) }
+    do throws(SpacesError) {
+      try Self.writeAll(out, content, doing: "write to the store")
+    } catch {
+      unlink(name)
+      throw error
     }
+    return Staged(hash: hash, temporary: name)
   }
 
   /// Renames each of the `staged` contents, flushed already, to its hash, in order (calling
   /// `each` after each one); then flushes the folders that got new entries, or adds them to
   /// `folders`. What it could not place stays staged.
-  func place(_ staged: [Staged], folders: FolderFlushes?, each: () -> Void = {}) throws(SpacesError) {
+  func place(_ staged: [Staged], folders: PendingFlushes?, each: () -> Void = {}) throws(SpacesError) {
     var touched: Set<String> = []
     for item in staged {
       let sub = String(item.hash.prefix(2))

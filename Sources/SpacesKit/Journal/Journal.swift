@@ -225,8 +225,8 @@ public final class Journal: Sendable {
   /// Group commit: callers that arrive while a flush runs wait for it, and one flush then
   /// covers all of them, so many clients appending at once share the disk's flushes instead
   /// of queueing one each. A caller with folders to flush always flushes (with the journal, in
-  /// one `syncfs` when the machine is quiet: ``FolderFlushes/flush(with:)``).
-  public func sync(alongWith folders: FolderFlushes? = nil) throws(SpacesError) {
+  /// one `syncfs` when the machine is quiet: ``PendingFlushes/flush(with:)``).
+  public func sync(alongWith folders: PendingFlushes? = nil) throws(SpacesError) {
     let wanted = tail.withValue { $0.knownEnd }
     let folders = folders.flatMap { $0.isEmpty ? nil : $0 }
     try flushed.withValue { flushed throws(SpacesError) in

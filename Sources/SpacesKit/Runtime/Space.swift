@@ -746,7 +746,7 @@ public final class Space: Sendable {
   /// A command's looks at the whole workspace: call it off the threads that answer requests
   /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:)`` does).
   private func endChanges(
-    _ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op, folders: FolderFlushes? = nil
+    _ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op, folders: PendingFlushes? = nil
   ) -> ChangeSummary? {
     guard let changes, let pending else { return nil }
     let what = Self.recordedWhat(operation)
@@ -769,12 +769,12 @@ public final class Space: Sendable {
   private func conclude(
     _ result: OperationResult, pending: ChangeTracker.Pending?, operation: Op, actor: Event.Actor, elapsed: Int,
     streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?,
-    writingFirst write: (@Sendable (OperationResult, FolderFlushes) -> (result: OperationResult, elapsed: Int))? = nil
+    writingFirst write: (@Sendable (OperationResult, PendingFlushes) -> (result: OperationResult, elapsed: Int))? = nil
   ) async throws(SpacesError) -> OperationResult {
     let end = { @Sendable [self] () throws(SpacesError) -> OperationResult in
       // The folders the change added entries to (the workspace's, the records' and the store's)
       // are flushed with its journal record: one flush for all when the machine is quiet.
-      let folders = FolderFlushes()
+      let folders = PendingFlushes()
       // The operation's own write, when it is done here (``writeAtOnce(_:)``), with its time.
       let (result, elapsed) = write?(result, folders) ?? (result, elapsed)
       let changed = endChanges(pending, id: result.id, actor: actor, operation: operation, folders: folders)
@@ -905,11 +905,11 @@ public final class Space: Sendable {
   /// journals its end and flushes (``conclude(_:pending:operation:actor:elapsed:streamed:answer:writingFirst:)``);
   /// nil for other operations.
   /// The folders that got new entries are flushed with the journal's record when `folders` are
-  /// given (``FolderFlushes``), at once otherwise.
+  /// given (``PendingFlushes``), at once otherwise.
   private func writeAtOnce(_ operation: Op) -> (
-    @Sendable (inout OperationResult, FolderFlushes?) throws(SpacesError) -> Void
+    @Sendable (inout OperationResult, PendingFlushes?) throws(SpacesError) -> Void
   )? {
-    let (workspace, protection) = (workspace, protection)
+    let (workspace, protection, changes) = (workspace, protection, changes)
     switch operation {
     case .createFile(let path, let content, let encoding):
       return { result, folders throws(SpacesError) in
@@ -924,7 +924,17 @@ public final class Space: Sendable {
           }
           bytes = Array(data)
         }
-        try workspace.write(path, bytes, folders: folders)
+        guard let changes, folders != nil else {
+          try workspace.write(path, bytes, folders: folders)
+          result.size = bytes.count
+          return
+        }
+        // The copy kept for undo is written beside the file and flushed with it: one flush for
+        // both before the rename, one for the rest with the journal (``PendingFlushes``).
+        changes.stage(bytes)
+        try workspace.write(path, bytes, folders: folders) { fd throws(SpacesError) in
+          try changes.flushStaged(with: fd)
+        }
         result.size = bytes.count
       }
     case .deleteFile(let path, let recursive):

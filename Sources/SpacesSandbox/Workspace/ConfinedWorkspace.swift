@@ -149,10 +149,16 @@ public final class ConfinedWorkspace: Sendable {
   /// A symlink or hard link at the path is replaced, never written through. Throws `tooLarge`
   /// over `maxFileSize` and `isDirectory` if a folder stands at the path.
   ///
-  /// The content is on disk before it is renamed into place. The folder's new entry is flushed
-  /// before this returns, or, given `folders`, added to them for the caller to flush with its
-  /// journal (``FolderFlushes``).
-  public func write(_ path: String, _ data: [UInt8], folders: FolderFlushes? = nil) throws(SpacesError) {
+  /// The content is on disk before it is renamed into place: `flushContent` is given the open
+  /// temporary file to flush (by default its `fsync`; a caller flushes other files with it). The
+  /// folder's new entry is flushed before this returns, or, given `folders`, added to them for the
+  /// caller to flush with its journal (``PendingFlushes``).
+  public func write(
+    _ path: String, _ data: [UInt8], folders: PendingFlushes? = nil,
+    flushContent: (Int32) throws(SpacesError) -> Void = { fd throws(SpacesError) in
+      try DiskFlush.flushContents([fd])
+    }
+  ) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(
@@ -188,7 +194,7 @@ public final class ConfinedWorkspace: Sendable {
           }
         }
       }
-      try Self.sys { fsync(fd) }
+      try flushContent(fd)
       try Self.sys { renameat(dir, temp, dir, name) }
       renamed = true
       if let folders { try folders.add(dir) } else { try Self.sys { fsync(dir) } }
@@ -201,8 +207,8 @@ public final class ConfinedWorkspace: Sendable {
   /// without `recursive` and `invalidPath` for the workspace root.
   ///
   /// The folder that held it is flushed before this returns, or, given `folders`, added to them
-  /// for the caller to flush with its journal (``FolderFlushes``).
-  public func delete(_ path: String, recursive: Bool, folders: FolderFlushes? = nil) throws(SpacesError) {
+  /// for the caller to flush with its journal (``PendingFlushes``).
+  public func delete(_ path: String, recursive: Bool, folders: PendingFlushes? = nil) throws(SpacesError) {
     let components = try Self.visibleComponents(path)
     guard let name = components.last else {
       throw SpacesError(

@@ -11,14 +11,14 @@ import Testing
   import Glibc
 #endif
 
-/// A change's folders flushed with its journal record (``FolderFlushes``), and the contents its
+/// A change's folders flushed with its journal record (``PendingFlushes``), and the contents its
 /// record keeps flushed before they are put in place.
-@Suite struct FolderFlushTests {
+@Suite struct PendingFlushTests {
   @Test func aFolderIsKeptOnceAndTheSetIsEmptiedByItsFlush() throws {
     let folder = TempFolder("flushes")
     try FileManager.default.createDirectory(atPath: folder.file("a"), withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: folder.file("b"), withIntermediateDirectories: true)
-    let folders = FolderFlushes()
+    let folders = PendingFlushes()
     #expect(folders.isEmpty)
     try folders.add(path: folder.file("a"))
     let fd = open(folder.file("a"), O_RDONLY | O_DIRECTORY)
@@ -34,6 +34,13 @@ import Testing
     } throws: { error in
       (error as? SpacesError)?.message.contains("missing") == true
     }
+
+    // A file written in place is kept too, once.
+    let record = open(folder.file("a/record"), O_WRONLY | O_CREAT, 0o600)
+    defer { close(record) }
+    try folders.add(file: record)
+    try folders.add(file: record)
+    #expect(folders.count == 3)
 
     let journal = open(folder.file("journal"), O_WRONLY | O_CREAT | O_APPEND, 0o600)
     defer { close(journal) }
@@ -60,9 +67,9 @@ import Testing
     let before = journal.flushCount
     try journal.sync()
     #expect(journal.flushCount == before, "nothing new to flush")
-    try journal.sync(alongWith: FolderFlushes())
+    try journal.sync(alongWith: PendingFlushes())
     #expect(journal.flushCount == before, "no folder to flush")
-    let folders = FolderFlushes()
+    let folders = PendingFlushes()
     try folders.add(path: folder.path)
     try journal.sync(alongWith: folders)
     #expect(journal.flushCount == before + 1)
@@ -98,8 +105,29 @@ import Testing
       #expect(store.contains(hash), "round \(round)")
       #expect(store.read(hash, limit: 100) == Array("round \(round)\n".utf8))
     }
+    // Each change has its record, whole.
+    let tracker = try #require(fixture.space.changes)
+    for result in results {
+      #expect(tracker.record(of: result.id)?.changes.isEmpty == false, "\(result.id)")
+    }
     let undone = try await fixture.space.undo(results[4].id)
     #expect(undone.undid == [results[4].id])
     #expect(try String(contentsOfFile: fixture.workspace + "/w.txt", encoding: .utf8) == "round 2\n")
+  }
+
+  /// A record a crash left torn (it is written in place, and flushed with the journal before the
+  /// operation is answered) is skipped when read: the others still list, and undo still works.
+  @Test func aTornRecordIsSkipped() async throws {
+    let fixture = try UndoFixture(label: "torn", backend: .host)
+    let first = await fixture.space.submit(.createFile(path: "a.txt", content: "one\n", encoding: .utf8))
+    let second = await fixture.space.submit(.createFile(path: "a.txt", content: "two\n", encoding: .utf8))
+    try #require(first.status == .completed && second.status == .completed)
+    let tracker = try #require(fixture.space.changes)
+    let records = tracker.folder + "/records/"
+    let torn = records + "9999999999999999999-op_torn.json"
+    try Data(#"{"actor":"agent","changes":[{"af"#.utf8).write(to: URL(fileURLWithPath: torn))
+    #expect(tracker.records().map(\.opId) == [first.id, second.id])
+    _ = try await fixture.space.undo(second.id)
+    #expect(try String(contentsOfFile: fixture.workspace + "/a.txt", encoding: .utf8) == "one\n")
   }
 }
