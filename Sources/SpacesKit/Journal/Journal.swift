@@ -1,3 +1,4 @@
+import CSpacesSys
 import Foundation
 import SpacesModel
 import SpacesSandbox
@@ -50,6 +51,8 @@ public final class Journal: Sendable {
     var fileSystemFlushes = 0
   }
   private let flushed = LockedValue(Flushed())
+  /// How many `syncfs` for changes have started (read without waiting for a running flush).
+  private let fileSystemFlushesStarted = LockedValue(0)
   private let fd: Int32
 
   /// Opens (creating if needed) the journal at `path`.
@@ -220,26 +223,43 @@ public final class Journal: Sendable {
     return event.replacingResult(result.reassembled(streamedStdout: text.stdout, streamedStderr: text.stderr))
   }
 
-  /// Flushes everything appended so far to disk, with the `folders` of a change when given.
+  /// Flushes everything appended so far to disk, with what a change wrote when `pending` is given.
   ///
   /// Group commit: callers that arrive while a flush runs wait for it, and one flush then
   /// covers all of them, so many clients appending at once share the disk's flushes instead
-  /// of queueing one each. A caller with folders to flush always flushes (with the journal, in
-  /// one `syncfs` when the machine is quiet: ``PendingFlushes/flush(with:)``).
-  public func sync(alongWith folders: PendingFlushes? = nil) throws(SpacesError) {
-    let wanted = tail.withValue { $0.knownEnd }
-    let folders = folders.flatMap { $0.isEmpty ? nil : $0 }
+  /// of queueing one each. A change's files and folders (``PendingFlushes``) are flushed with the
+  /// journal by one `syncfs` of its file system when the machine is quiet, and callers share
+  /// those too: a `syncfs` that started after a caller arrived covers it. Otherwise they are
+  /// flushed one by one by their caller, outside the group commit, then the journal as usual.
+  public func sync(alongWith pending: PendingFlushes? = nil) throws(SpacesError) {
+    guard let pending, !pending.isEmpty, try pending.flushUnshared(besides: fd) == .syncfs else {
+      return try sync()
+    }
+    // Every `syncfs` started from now on covers what the caller wrote before it came here.
+    let started = fileSystemFlushesStarted.withValue { $0 }
     try flushed.withValue { flushed throws(SpacesError) in
-      if flushed.syncedEnd >= wanted && folders == nil { return }
-      // Everything written before this point is covered by the flush below.
+      // The flushes run under this lock, one at a time: a count done beyond what had started
+      // when the caller arrived is one that started after it.
+      if flushed.fileSystemFlushes > started { return }
       let covered = tail.withValue { $0.knownEnd }
-      if let folders {
-        let how = try folders.flush(with: fd)
-        if how == .syncfs { flushed.fileSystemFlushes += 1 }
-      } else if fsync(fd) != 0 {
-        throw failure("can't flush the journal to disk")
-      }
+      fileSystemFlushesStarted.withValue { $0 += 1 }
+      if cspaces_syncfs(fd) != 0 { throw failure("can't flush the journal's file system to disk") }
       flushed.syncedEnd = max(flushed.syncedEnd, covered)
+      flushed.flushes += 1
+      flushed.fileSystemFlushes += 1
+    }
+    pending.drop()
+  }
+
+  /// Flushes everything appended so far to disk (the group commit of ``sync(alongWith:)``).
+  public func sync() throws(SpacesError) {
+    let wanted = tail.withValue { $0.knownEnd }
+    try flushed.withValue { flushed throws(SpacesError) in
+      if flushed.syncedEnd >= wanted { return }
+      // Everything written before this point is covered by the fsync below.
+      let covered = tail.withValue { $0.knownEnd }
+      if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
+      flushed.syncedEnd = covered
       flushed.flushes += 1
     }
   }

@@ -76,34 +76,52 @@ public final class PendingFlushes: Sendable {
     if !kept { close(copy) }
   }
 
-  /// Flushes what the set holds and the open file `file` (a journal) to disk, and empties it.
-  ///
-  /// Returns how: `syncfs` when it covered them all at once, `fsync` when each was flushed.
+  /// Flushes now, and takes out of the set, what one `syncfs` of the file system of `journal`
+  /// would not cover: what lies on another file system, and everything when the machine is busy
+  /// (``DiskFlush/fewUnwritten()``). Returns how the rest and the journal are to be flushed:
+  /// `.syncfs` when something is left for one `syncfs` (which the caller runs, or shares with
+  /// other callers: it covers them all), `.fsync` when only the journal is left for its own.
+  public func flushUnshared(besides journal: Int32) throws(SpacesError) -> DiskFlush.How {
+    var info = stat()
+    guard fstat(journal, &info) == 0 else { throw Self.failure("inspect the journal", errno) }
+    let device = UInt64(info.st_dev)
+    let shared = DiskFlush.fewUnwritten()
+    let taken = entries.withValue { entries -> [Entry] in
+      let taken = entries.filter { !shared || $0.device != device }
+      entries.removeAll { !shared || $0.device != device }
+      return taken
+    }
+    defer { for entry in taken { close(entry.fd) } }
+    // Files first: a record's content before the folder that names it.
+    for entry in taken.filter({ !$0.isFolder }) + taken.filter(\.isFolder) {
+      guard fsync(entry.fd) == 0 else { throw Self.failure("flush to disk", errno) }
+    }
+    return isEmpty ? .fsync : .syncfs
+  }
+
+  /// Flushes what the set holds and the open file `file` (a journal) to disk, and empties it:
+  /// ``flushUnshared(besides:)``, then one `syncfs` or the journal's `fsync`.
   @discardableResult
   public func flush(with file: Int32) throws(SpacesError) -> DiskFlush.How {
+    let how = try flushUnshared(besides: file)
+    switch how {
+    case .syncfs:
+      guard cspaces_syncfs(file) == 0 else { throw Self.failure("flush the file system", errno) }
+      drop()
+    case .fsync:
+      guard fsync(file) == 0 else { throw Self.failure("flush the journal to disk", errno) }
+    }
+    return how
+  }
+
+  /// Empties the set without flushing (what it held was flushed another way: a `syncfs` of
+  /// its file system that started after it was written).
+  public func drop() {
     let taken = entries.withValue { entries -> [Entry] in
       defer { entries.removeAll() }
       return entries
     }
-    defer { for entry in taken { close(entry.fd) } }
-    var info = stat()
-    guard fstat(file, &info) == 0 else { throw Self.failure("inspect the journal", errno) }
-    let device = UInt64(info.st_dev)
-    // Files first: a record's content before the folder that names it.
-    let ordered = taken.filter { !$0.isFolder } + taken.filter(\.isFolder)
-    // What lies on another file system than the journal's is flushed one by one.
-    for entry in ordered where entry.device != device {
-      guard fsync(entry.fd) == 0 else { throw Self.failure("flush to disk", errno) }
-    }
-    if ordered.contains(where: { $0.device == device }) && DiskFlush.fewUnwritten() {
-      guard cspaces_syncfs(file) == 0 else { throw Self.failure("flush the file system", errno) }
-      return .syncfs
-    }
-    for entry in ordered where entry.device == device {
-      guard fsync(entry.fd) == 0 else { throw Self.failure("flush to disk", errno) }
-    }
-    guard fsync(file) == 0 else { throw Self.failure("flush the journal to disk", errno) }
-    return .fsync
+    for entry in taken { close(entry.fd) }
   }
 
   private static func failure(_ action: String, _ code: Int32) -> SpacesError {
@@ -154,9 +172,14 @@ public enum DiskFlush {
   /// Whether the machine has little data waiting to be written (dirty or under writeback, from
   /// `/proc/meminfo`): then a `syncfs` costs about one flush. False when it can't be told.
   public static func fewUnwritten() -> Bool {
+    if let forced = forcedQuiet.withValue({ $0 }) { return forced }
     guard let unwritten = unwrittenBytes() else { return false }
     return unwritten < unwrittenLimit
   }
+
+  /// For tests: whether ``fewUnwritten()`` answers true or false whatever the machine (nil:
+  /// it looks). Either answer is correct, only slower or faster.
+  package static let forcedQuiet = LockedValue<Bool?>(nil)
 
   /// The bytes the machine has waiting to be written, from `/proc/meminfo` (nil when unreadable).
   static func unwrittenBytes() -> Int? {

@@ -13,7 +13,7 @@ import Testing
 
 /// A change's folders flushed with its journal record (``PendingFlushes``), and the contents its
 /// record keeps flushed before they are put in place.
-@Suite struct PendingFlushTests {
+@Suite(.serialized) struct PendingFlushTests {
   @Test func aFolderIsKeptOnceAndTheSetIsEmptiedByItsFlush() throws {
     let folder = TempFolder("flushes")
     try FileManager.default.createDirectory(atPath: folder.file("a"), withIntermediateDirectories: true)
@@ -59,21 +59,58 @@ import Testing
     #expect(DiskFlush.unwrittenBytes() != nil)
   }
 
-  /// The group commit never takes a flush of the journal alone for one that had folders to flush.
-  @Test func aSyncWithFoldersFlushesEvenWhenTheJournalIsOnDisk() throws {
+  /// A change's pending flushes are done by `sync(alongWith:)` whichever way the machine allows:
+  /// one `syncfs` (quiet) or one `fsync` each then the journal's group commit (busy).
+  @Test(arguments: [true, false]) func aSyncWithPendingFlushesEmptiesThem(quiet: Bool) throws {
+    DiskFlush.forcedQuiet.withValue { $0 = quiet }
+    defer { DiskFlush.forcedQuiet.withValue { $0 = nil } }
     let folder = TempFolder("journal")
     let journal = try Journal(path: folder.file("journal.jsonl"))
     try journal.append([Event(space: "s", opId: "op_1", .message(text: "m"))], sync: true)
-    let before = journal.flushCount
-    try journal.sync()
-    #expect(journal.flushCount == before, "nothing new to flush")
+    let before = (journal.flushCount, journal.fileSystemFlushCount)
     try journal.sync(alongWith: PendingFlushes())
-    #expect(journal.flushCount == before, "no folder to flush")
-    let folders = PendingFlushes()
-    try folders.add(path: folder.path)
-    try journal.sync(alongWith: folders)
-    #expect(journal.flushCount == before + 1)
-    #expect(folders.isEmpty)
+    #expect(journal.flushCount == before.0, "nothing to flush")
+    let pending = PendingFlushes()
+    try pending.add(path: folder.path)
+    try journal.append([Event(space: "s", opId: "op_2", .message(text: "n"))], sync: false)
+    try journal.sync(alongWith: pending)
+    #expect(pending.isEmpty)
+    #expect(journal.isSynced)
+    #expect(journal.flushCount == before.0 + 1)
+    #expect(journal.fileSystemFlushCount == before.1 + (quiet ? 1 : 0))
+  }
+
+  /// Changes of many clients ending at once share their `syncfs` (a group commit, as the
+  /// journal's `fsync`): every one is flushed, with fewer flushes than changes.
+  @Test func concurrentChangesShareFileSystemFlushes() async throws {
+    DiskFlush.forcedQuiet.withValue { $0 = true }
+    defer { DiskFlush.forcedQuiet.withValue { $0 = nil } }
+    let folder = TempFolder("journal")
+    let journal = try Journal(path: folder.file("journal.jsonl"))
+    let failures = LockedValue(0)
+    let done = DispatchSemaphore(value: 0)
+    for thread in 0..<8 {
+      Thread {
+        for round in 0..<20 {
+          do {
+            try journal.append([Event(space: "s", opId: "op_\(thread)_\(round)", .message(text: "m"))], sync: false)
+            let pending = PendingFlushes()
+            try pending.add(path: folder.path)
+            try journal.sync(alongWith: pending)
+            if !pending.isEmpty { failures.withValue { $0 += 1 } }
+          } catch {
+            failures.withValue { $0 += 1 }
+          }
+        }
+        done.signal()
+      }.start()
+    }
+    await Sys.offloaded { for _ in 0..<8 { done.wait() } }
+    #expect(failures.withValue { $0 } == 0)
+    #expect(journal.isSynced)
+    #expect(try Journal.read(path: folder.file("journal.jsonl")).events.count == 160)
+    #expect(journal.fileSystemFlushCount > 0)
+    #expect(journal.fileSystemFlushCount < 160, "\(journal.fileSystemFlushCount) flushes for 160 changes")
   }
 
   /// Files written with new contents again and again: each earlier content is in the store under
