@@ -217,6 +217,23 @@ public final class ChangeTracker: ChangeFolder, Sendable {
     return String(repeating: "0", count: max(0, 19 - order.count)) + order + "-" + record.opId + ".json"
   }
 
+  /// Writes all of `data` to `fd` (again after a short write or an interrupt); false on an
+  /// error, with `errno` set.
+  static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+    data.withUnsafeBytes { bytes in
+      var written = 0
+      while written < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
+        if n < 0 {
+          if errno == EINTR { continue }
+          return false
+        }
+        written += n
+      }
+      return true
+    }
+  }
+
   /// Writes `data` to `path` in `folder`: a temporary file, flushed, renamed into place; the
   /// folder is then flushed, or, given `folders`, added to them for the caller to flush.
   ///
@@ -231,19 +248,7 @@ public final class ChangeTracker: ChangeFolder, Sendable {
     let temporary = folder + "/" + ConfinedWorkspace.temporaryName()
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw BlobStore.failure("create \(temporary)", errno) }
-    var ok = data.withUnsafeBytes { bytes in
-      var written = 0
-      while written < bytes.count {
-        let n = Glibc.write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
-        if n < 0 {
-          if errno == EINTR { continue }
-          return false
-        }
-        written += n
-      }
-      return true
-    }
-    guard ok else {
+    guard writeAll(fd, data) else {
       let code = errno
       close(fd)
       unlink(temporary)
@@ -811,19 +816,7 @@ extension ChangeTracker {
       let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
       guard fd >= 0 else { throw BlobStore.failure("write \(path)", errno) }
       defer { close(fd) }
-      let written = data.withUnsafeBytes { bytes -> Bool in
-        var written = 0
-        while written < bytes.count {
-          let n = Glibc.write(fd, bytes.baseAddress.map { $0 + written }, bytes.count - written)
-          if n < 0 {
-            if errno == EINTR { continue }
-            return false
-          }
-          written += n
-        }
-        return true
-      }
-      guard written else {
+      guard ChangeTracker.writeAll(fd, data) else {
         let code = errno
         unlink(path)
         throw BlobStore.failure("write \(path)", code)
