@@ -372,9 +372,11 @@ extension ChangeTracker {
     /// flushes wait for its journal's flush (nil: each folder is flushed at once).
     private var deferred: PendingFlushes?
     private var storeBytes: Int64?
-    /// How many records the folder holds, as last listed plus those written since (nil: not
-    /// listed yet): retention lists the folder only when it may be over its count.
-    private var recordCount: Int?
+    /// The records' file names, oldest first: as last listed, with those written since (nil: not
+    /// listed yet). Retention reads the folder again only every 64 records (another process's
+    /// records are then seen), not at every change.
+    private var recordList: [String]?
+    private var writtenSinceListing = 0
     private var droppedSinceSweep = 0
     /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
     /// where to look), as last written to `changes/recording`.
@@ -800,7 +802,13 @@ extension ChangeTracker {
         throw error
       }
       unsynced.removeAll()
-      recordCount = recordCount.map { $0 + 1 }
+      listed(record)
+    }
+
+    /// Notes a record written (``recordList``).
+    private mutating func listed(_ record: ChangeRecord) {
+      recordList?.append(ChangeTracker.fileName(record))
+      writtenSinceListing += 1
     }
 
     /// Writes `record` (encoded as `data`) for an operation whose end flushes `pending` with its
@@ -823,26 +831,34 @@ extension ChangeTracker {
       }
       try pending.add(file: fd)
       try pending.add(path: folder + "/records")
-      recordCount = recordCount.map { $0 + 1 }
+      listed(record)
     }
 
     /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
     /// removes contents no kept record or the index needs.
     private mutating func enforceRetention() {
       // Under its counts (records, stored bytes) there is nothing to drop: no listing needed.
-      if let count = recordCount, count <= config.keepOperations, let bytes = storeBytes,
+      if let list = recordList, list.count <= config.keepOperations, let bytes = storeBytes,
         bytes <= Int64(config.maxBytes)
       {
         return
       }
-      var names = recordNames()
-      defer { recordCount = names.count }
+      var names: [String]
+      if let list = recordList, writtenSinceListing < 64 {
+        names = list
+      } else {
+        names = recordNames()
+        writtenSinceListing = 0
+      }
+      defer { recordList = names }
       var dropped: [String] = []
       while names.count > config.keepOperations {
         dropped.append(names.removeFirst())
       }
       if storeBytes == nil { storeBytes = store.all().reduce(0) { $0 + $1.size } }
-      var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= 32
+      // A sweep reads every kept record: it runs once half of them have been replaced (or the
+      // store is over its bytes), so that its cost per change stays small.
+      var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= max(32, config.keepOperations / 2)
       if let bytes = storeBytes, bytes > Int64(config.maxBytes) { sweep = true }
       guard sweep || !dropped.isEmpty else { return }
       func drop(_ names: [String]) {

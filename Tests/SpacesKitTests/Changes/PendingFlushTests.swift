@@ -167,4 +167,29 @@ import Testing
     _ = try await fixture.space.undo(second.id)
     #expect(try String(contentsOfFile: fixture.workspace + "/a.txt", encoding: .utf8) == "one\n")
   }
+
+  /// Retention keeps its count when records are listed from memory (the folder is read again
+  /// every 64 records, not at each change), and a sweep removes the contents only dropped
+  /// records named.
+  @Test func retentionKeepsItsCountAcrossManyChanges() async throws {
+    var undo = UndoConfig()
+    undo.keepOperations = 10
+    let fixture = try UndoFixture(label: "retention", backend: .host, undo: undo)
+    var ids: [String] = []
+    for round in 0..<150 {
+      let result = await fixture.space.submit(
+        .createFile(path: "f\(round % 3).txt", content: "content \(round)\n", encoding: .utf8))
+      try #require(result.status == .completed, "\(result)")
+      ids.append(result.id)
+    }
+    let tracker = try #require(fixture.space.changes)
+    #expect(tracker.recordNames().count == 10)
+    #expect(tracker.records().map(\.opId) == Array(ids.suffix(10)))
+    #expect(fixture.space.changes(of: ids[100]).status == "gone")
+    // The contents of records dropped before the last sweep are gone; the kept ones' are there.
+    #expect(!tracker.store.contains(ContentHash.sha256(Array("content 5\n".utf8))))
+    for round in 140..<150 {
+      #expect(tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8))), "round \(round)")
+    }
+  }
 }
