@@ -673,8 +673,10 @@ struct Pump: Sendable {
         return
       }
     }
-    if let cgroup { cgroup.killAll() }
+    // The process group first, in one call: a cgroup is killed one process at a time, and a
+    // shell woken by its child's death could run its next command (`echo`) before its own turn.
     if treeKind == .processGroup { Sys.signalGroup(pid, SIGKILL) }
+    if let cgroup { cgroup.killAll() }
     // A persistent sandbox's command is not our child: once its zygote reaped it, its pid
     // may be another process's; the cgroup above has it.
     if treeKind != .cgroup { Sys.signal(pid, SIGKILL) }
