@@ -15,7 +15,17 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
 
   /// Whether a normalized workspace path (`a/b/c`) matches.
   public func matches(_ path: String) -> Bool {
-    let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
+    matches(parts: Self.parts(path))
+  }
+
+  /// The components of a normalized workspace path, as ``matches(parts:)`` takes them (a path
+  /// matched against many globs is split once).
+  public static func parts(_ path: String) -> [[UInt8]] {
+    path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
+  }
+
+  /// Whether the path split by ``parts(_:)`` matches.
+  public func matches(parts: [[UInt8]]) -> Bool {
     var memo: [Int: Bool] = [:]
     return match(0, parts, 0, &memo)
   }

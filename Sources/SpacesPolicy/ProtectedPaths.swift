@@ -21,9 +21,12 @@ public struct ProtectedPaths: Sendable, Equatable {
     /// A short name, used in rule names (`protected:git-hooks`).
     public var name: String
     /// Workspace-relative globs (``Glob``) of the paths.
-    public var globs: [String]
+    public var globs: [String] { didSet { compiled = globs.map(Glob.init) } }
     /// Globs of paths the entry leaves alone (git's inert `*.sample` hooks).
-    public var except: [String]
+    public var except: [String] { didSet { compiledExcept = except.map(Glob.init) } }
+    /// The globs, compiled once (an entry is checked for every file operation).
+    private var compiled: [Glob]
+    private var compiledExcept: [Glob]
     /// What is protected.
     public var access: Access
     /// Why, for a person: what would happen later.
@@ -36,11 +39,18 @@ public struct ProtectedPaths: Sendable, Equatable {
       self.except = except
       self.access = access
       self.reason = reason
+      compiled = globs.map(Glob.init)
+      compiledExcept = except.map(Glob.init)
     }
 
     /// Whether the entry covers the workspace-relative `path` (normalized, no leading `./`).
     public func covers(_ path: String) -> Bool {
-      globs.contains { Glob($0).matches(path) } && !except.contains { Glob($0).matches(path) }
+      covers(parts: Glob.parts(path))
+    }
+
+    /// Whether the entry covers the path split by ``Glob/parts(_:)``.
+    public func covers(parts: [[UInt8]]) -> Bool {
+      compiled.contains { $0.matches(parts: parts) } && !compiledExcept.contains { $0.matches(parts: parts) }
     }
   }
 
@@ -85,12 +95,14 @@ public struct ProtectedPaths: Sendable, Equatable {
 
   /// The entry that protects writing `path`, if any.
   public func writeEntry(for path: String) -> Entry? {
-    entries.first { $0.covers(path) }
+    let parts = Glob.parts(path)
+    return entries.first { $0.covers(parts: parts) }
   }
 
   /// The entry that protects reading `path`, if any.
   public func readEntry(for path: String) -> Entry? {
-    entries.first { $0.access == .readWrite && $0.covers(path) }
+    let parts = Glob.parts(path)
+    return entries.first { $0.access == .readWrite && $0.covers(parts: parts) }
   }
 }
 

@@ -8,6 +8,19 @@ import Testing
 @Suite struct ProtectedPathsTests {
   let paths = ProtectedPaths()
 
+  /// An entry's globs are compiled once, and again when they are changed.
+  @Test func anEntryMatchesItsGlobsAsChanged() {
+    var entry = ProtectedPaths.Entry(name: "x", globs: ["a/**"], reason: "r")
+    #expect(entry.covers("a/b"))
+    entry.globs = ["b/**"]
+    #expect(!entry.covers("a/b"))
+    #expect(entry.covers("b/c"))
+    entry.except = ["b/c"]
+    #expect(!entry.covers("b/c"))
+    #expect(entry.covers("b/d"))
+    #expect(ProtectedPaths(extra: [entry]).writeEntry(for: "b/d")?.name == "x")
+  }
+
   @Test(arguments: [
     (".git/hooks/pre-commit", "git-hooks"),
     ("vendor/lib/.git/hooks/post-checkout", "git-hooks"),
