@@ -376,18 +376,21 @@ public final class Space: Sendable {
           return (result, stopwatch.milliseconds)
         }
       }
+      // An edit's folder is flushed with its journal record, as a create's is.
+      let flushes = PendingFlushes()
       do throws(SpacesError) {
         defer { for place in places { place.release() } }
         try await execute(
           operation, id: id, network: networkGranted, protectedWritable: protectedWritable,
-          large: largeSize != nil, session: session, streamed: streamed, changesBegun: beginning, into: &result)
+          large: largeSize != nil, session: session, streamed: streamed, changesBegun: beginning, flushes: flushes,
+          into: &result)
       } catch {
         result = failed(result, error)
       }
       let pending = await beginning.value
       return try await conclude(
         result, pending: pending, operation: operation, actor: actor, elapsed: elapsed(), streamed: streamed,
-        answer: answer)
+        answer: answer, flushes: flushes)
     } catch {
       return journalFailed(result, error, elapsed: elapsed())
     }
@@ -769,12 +772,13 @@ public final class Space: Sendable {
   private func conclude(
     _ result: OperationResult, pending: ChangeTracker.Pending?, operation: Op, actor: Event.Actor, elapsed: Int,
     streamed: StreamedText, answer: (@Sendable (OperationResult) -> Void)?,
+    flushes: PendingFlushes? = nil,
     writingFirst write: (@Sendable (OperationResult, PendingFlushes) -> (result: OperationResult, elapsed: Int))? = nil
   ) async throws(SpacesError) -> OperationResult {
     let end = { @Sendable [self] () throws(SpacesError) -> OperationResult in
       // The folders the change added entries to (the workspace's, the records' and the store's)
       // are flushed with its journal record: one flush for all when the machine is quiet.
-      let folders = PendingFlushes()
+      let folders = flushes ?? PendingFlushes()
       // The operation's own write, when it is done here (``writeAtOnce(_:)``), with its time.
       let (result, elapsed) = write?(result, folders) ?? (result, elapsed)
       let changed = endChanges(pending, id: result.id, actor: actor, operation: operation, folders: folders)
@@ -861,7 +865,7 @@ public final class Space: Sendable {
   private func execute(
     _ operation: Op, id: String, network: Bool, protectedWritable: Bool, large: Bool = false,
     session: SessionStart? = nil, streamed: StreamedText, changesBegun: Started<ChangeTracker.Pending?>,
-    into result: inout OperationResult
+    flushes: PendingFlushes? = nil, into result: inout OperationResult
   )
     async throws(SpacesError)
   {
@@ -885,11 +889,14 @@ public final class Space: Sendable {
       try executeNow(operation, id: id, into: &result)
 
     case .editFile(let path, let oldText, let newText):
-      let workspace = workspace
+      let (workspace, changes) = (workspace, changes)
       // Reading, searching and writing a large file is off the threads that answer requests.
       result.size = try await edits.run { () async throws(SpacesError) -> Int in
         try await Sys.offloaded {
-          Result { () throws(SpacesError) in try Self.edit(workspace, path: path, oldText: oldText, newText: newText) }
+          Result { () throws(SpacesError) in
+            try Self.edit(
+              workspace, path: path, oldText: oldText, newText: newText, changes: changes, folders: flushes)
+          }
         }.get()
       }
 
@@ -924,17 +931,8 @@ public final class Space: Sendable {
           }
           bytes = Array(data)
         }
-        guard let changes, folders != nil else {
-          try workspace.write(path, bytes, folders: folders)
-          result.size = bytes.count
-          return
-        }
-        // The copy kept for undo is written beside the file and flushed with it: one flush for
-        // both before the rename, one for the rest with the journal (``PendingFlushes``).
-        changes.stage(bytes)
-        try workspace.write(path, bytes, folders: folders) { fd throws(SpacesError) in
-          try changes.flushStaged(with: fd)
-        }
+        // The copy kept for undo is flushed with the file, the rest with the journal.
+        try Space.write(workspace, path, bytes, changes: changes, folders: folders)
         result.size = bytes.count
       }
     case .deleteFile(let path, let recursive):
@@ -1203,12 +1201,30 @@ public final class Space: Sendable {
 
   /// Replaces the one occurrence of `oldText` in the file at `path` (``EditPlan``); returns
   /// the new size.
-  static func edit(_ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String)
-    throws(SpacesError) -> Int
-  {
+  static func edit(
+    _ workspace: ConfinedWorkspace, path: String, oldText: String, newText: String, changes: ChangeTracker? = nil,
+    folders: PendingFlushes? = nil
+  ) throws(SpacesError) -> Int {
     let edited = try EditPlan.apply(oldText: oldText, newText: newText, to: try workspace.read(path), path: path)
-    try workspace.write(path, edited)
+    try write(workspace, path, edited, changes: changes, folders: folders)
     return edited.count
+  }
+
+  /// Writes a file operation's new content: with `folders` (flushed later with the journal's
+  /// record) and a change tracker, the copy kept for undo is written beside the file and
+  /// flushed with it, one flush for both before the rename (``ChangeTracker/stage(_:)``).
+  static func write(
+    _ workspace: ConfinedWorkspace, _ path: String, _ bytes: [UInt8], changes: ChangeTracker?,
+    folders: PendingFlushes?
+  ) throws(SpacesError) {
+    guard let changes, let folders else {
+      try workspace.write(path, bytes, folders: folders)
+      return
+    }
+    changes.stage(bytes)
+    try workspace.write(path, bytes, folders: folders) { fd throws(SpacesError) in
+      try changes.flushStaged(with: fd)
+    }
   }
 
   /// Runs `body` while no event is between the journal and the hub: every event the journal

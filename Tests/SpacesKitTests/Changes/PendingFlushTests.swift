@@ -192,4 +192,22 @@ import Testing
       #expect(tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8))), "round \(round)")
     }
   }
+
+  /// An edit keeps its contents the same way: the new one flushed with the file, the record in
+  /// place; undo puts the text back.
+  @Test func anEditKeepsItsContentsForUndo() async throws {
+    let fixture = try UndoFixture(label: "edit", backend: .host)
+    _ = await fixture.space.submit(.createFile(path: "e.txt", content: "alpha beta\n", encoding: .utf8))
+    let edited = await fixture.space.submit(.editFile(path: "e.txt", oldText: "beta", newText: "gamma"))
+    try #require(edited.status == .completed, "\(edited)")
+    let tracker = try #require(fixture.space.changes)
+    #expect(tracker.store.contains(ContentHash.sha256(Array("alpha gamma\n".utf8))))
+    #expect(tracker.record(of: edited.id)?.changes.map(\.path) == ["e.txt"])
+    let left = try FileManager.default.contentsOfDirectory(atPath: tracker.folder + "/blobs").filter {
+      $0.hasSuffix(".tmp")
+    }
+    #expect(left.isEmpty)
+    _ = try await fixture.space.undo(edited.id)
+    #expect(try String(contentsOfFile: fixture.workspace + "/e.txt", encoding: .utf8) == "alpha beta\n")
+  }
 }
