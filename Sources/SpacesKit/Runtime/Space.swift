@@ -1212,7 +1212,9 @@ public final class Space: Sendable {
 
   /// Writes a file operation's new content: with `folders` (flushed later with the journal's
   /// record) and a change tracker, the copy kept for undo is written beside the file and
-  /// flushed with it, one flush for both before the rename (``ChangeTracker/stage(_:)``).
+  /// flushed with it, one flush for both before the rename (``ChangeTracker/stage(_:)``). The
+  /// copy is made once the write got that far (the path checked, the file written), so a write
+  /// that fails leaves nothing in the store.
   static func write(
     _ workspace: ConfinedWorkspace, _ path: String, _ bytes: [UInt8], changes: ChangeTracker?,
     folders: PendingFlushes?
@@ -1221,8 +1223,8 @@ public final class Space: Sendable {
       try workspace.write(path, bytes, folders: folders)
       return
     }
-    changes.stage(bytes)
     try workspace.write(path, bytes, folders: folders) { fd throws(SpacesError) in
+      changes.stage(bytes)
       try changes.flushStaged(with: fd)
     }
   }

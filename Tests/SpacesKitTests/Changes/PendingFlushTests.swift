@@ -126,6 +126,10 @@ import Testing
       try #require(result.status == .completed, "\(result)")
       results.append(result)
     }
+    // A write that fails (a folder stands at the path) leaves nothing in the store.
+    let refused = await fixture.space.submit(.createFile(path: "deep", content: "never kept\n", encoding: .utf8))
+    #expect(refused.status == .failed)
+    #expect(!(try #require(fixture.space.changes)).store.contains(ContentHash.sha256(Array("never kept\n".utf8))))
     _ = await fixture.space.submit(.deleteFile(path: "deep", recursive: true))
     #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/deep"))
 
