@@ -80,6 +80,32 @@ import Testing
     #expect(journal.fileSystemFlushCount == before.1 + (quiet ? 1 : 0))
   }
 
+  /// What lies on another file system than the journal's (a workspace elsewhere) is flushed on
+  /// its own, at once: a `syncfs` of the journal's file system would not cover it.
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/shm")))
+  func aFolderOnAnotherFileSystemIsFlushedApart() throws {
+    DiskFlush.forcedQuiet.withValue { $0 = true }
+    defer { DiskFlush.forcedQuiet.withValue { $0 = nil } }
+    let folder = TempFolder("journal")
+    var here = stat()
+    var there = stat()
+    try #require(stat(folder.path, &here) == 0 && stat("/dev/shm", &there) == 0)
+    // (Where /dev/shm is no file system of its own there is nothing to show.)
+    guard here.st_dev != there.st_dev else { return }
+    let journal = open(folder.file("journal"), O_WRONLY | O_CREAT | O_APPEND, 0o600)
+    defer { close(journal) }
+    let pending = PendingFlushes()
+    try pending.add(path: "/dev/shm")
+    #expect(try pending.flushUnshared(besides: journal) == .fsync)
+    #expect(pending.isEmpty)
+    try pending.add(path: "/dev/shm")
+    try pending.add(path: folder.path)
+    #expect(try pending.flushUnshared(besides: journal) == .syncfs)
+    #expect(pending.count == 1, "the journal's own file system's folder waits for the syncfs")
+    #expect(try pending.flush(with: journal) == .syncfs)
+    #expect(pending.isEmpty)
+  }
+
   /// Changes of many clients ending at once share their `syncfs` (a group commit, as the
   /// journal's `fsync`): every one is flushed, with fewer flushes than changes.
   @Test func concurrentChangesShareFileSystemFlushes() async throws {
