@@ -234,17 +234,9 @@ public final class ChangeTracker: ChangeFolder, Sendable {
     }
   }
 
-  /// Writes `data` to `path` in `folder`: a temporary file, flushed, renamed into place; the
-  /// folder is then flushed, or, given `folders`, added to them for the caller to flush.
-  ///
-  /// `flush` makes the temporary file's data durable (by default its `fsync`); a record flushes
-  /// the contents it needs with it (``BlobStore/flushData(_:with:)``).
-  static func writeDurably(
-    _ data: Data, to path: String, folder: String, folders: PendingFlushes? = nil,
-    flush: (Int32) throws(SpacesError) -> Void = { fd throws(SpacesError) in
-      guard fsync(fd) == 0 else { throw BlobStore.failure("flush a file to disk", errno) }
-    }
-  ) throws(SpacesError) {
+  /// Writes `data` to `path` in `folder`: a temporary file, flushed, renamed into place; then the
+  /// folder, flushed.
+  static func writeDurably(_ data: Data, to path: String, folder: String) throws(SpacesError) {
     let temporary = folder + "/" + ConfinedWorkspace.temporaryName()
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw BlobStore.failure("create \(temporary)", errno) }
@@ -254,20 +246,17 @@ public final class ChangeTracker: ChangeFolder, Sendable {
       unlink(temporary)
       throw BlobStore.failure("write \(path)", code)
     }
-    do throws(SpacesError) { try flush(fd) } catch {
+    guard fsync(fd) == 0 else {
+      let code = errno
       close(fd)
       unlink(temporary)
-      throw error
+      throw BlobStore.failure("flush \(path) to disk", code)
     }
     close(fd)
     guard rename(temporary, path) == 0 else {
       let code = errno
       unlink(temporary)
       throw BlobStore.failure("write \(path)", code)
-    }
-    if let folders {
-      try folders.add(path: folder)
-      return
     }
     let dir = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if dir >= 0 {
@@ -784,24 +773,11 @@ extension ChangeTracker {
         try writeInPlace(data, record, flushingWith: deferred)
         return
       }
-      // The contents the record needs are flushed with it, in one flush when the machine is
-      // quiet, and put in place before it.
-      // (Those not in place when this fails stay staged, for the next flush.)
-      let (staged, store, folders) = (unsynced, store, deferred)
-      let placed = LockedValue(0)
-      do throws(SpacesError) {
-        try ChangeTracker.writeDurably(
-          data, to: folder + "/records/" + ChangeTracker.fileName(record), folder: folder + "/records",
-          folders: folders
-        ) { fd throws(SpacesError) in
-          try store.flushData(staged, with: [fd])
-          try store.place(staged, folders: folders) { placed.withValue { $0 += 1 } }
-        }
-      } catch {
-        unsynced = Array(staged.dropFirst(placed.withValue { $0 }))
-        throw error
-      }
-      unsynced.removeAll()
+      // The contents the record needs are in place before it (the look that found them put
+      // them there already, when nothing defers its flushes).
+      try store.settle(&unsynced)
+      try ChangeTracker.writeDurably(
+        data, to: folder + "/records/" + ChangeTracker.fileName(record), folder: folder + "/records")
       listed(record)
     }
 

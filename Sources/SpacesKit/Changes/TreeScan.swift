@@ -161,6 +161,7 @@ final class BlobStore: Sendable {
   /// (``flushData(_:with:)``), then each renamed to its hash, so that a crash never leaves a
   /// torn content under a hash. The folders that got new entries are flushed now, or, given
   /// `folders`, added to them for the caller to flush with its journal.
+  ///
   /// Those placed are taken out of `staged`; on a failure the others stay in it, for the next try.
   func settle(_ staged: inout [Staged], folders: PendingFlushes? = nil) throws(SpacesError) {
     guard !staged.isEmpty else { return }

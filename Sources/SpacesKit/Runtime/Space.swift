@@ -747,7 +747,7 @@ public final class Space: Sendable {
 
   /// Ends recording: writes the change record when anything changed and returns its summary.
   /// A command's looks at the whole workspace: call it off the threads that answer requests
-  /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:)`` does).
+  /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:flushes:writingFirst:)`` does).
   private func endChanges(
     _ pending: ChangeTracker.Pending?, id: String, actor: Event.Actor, operation: Op, folders: PendingFlushes? = nil
   ) -> ChangeSummary? {
@@ -909,8 +909,10 @@ public final class Space: Sendable {
   }
 
   /// The write of a `createFile` or a `deleteFile`, which `submit` runs on the thread that then
-  /// journals its end and flushes (``conclude(_:pending:operation:actor:elapsed:streamed:answer:writingFirst:)``);
-  /// nil for other operations.
+  /// journals its end and flushes
+  /// (``conclude(_:pending:operation:actor:elapsed:streamed:answer:flushes:writingFirst:)``); nil for
+  /// other operations.
+  ///
   /// The folders that got new entries are flushed with the journal's record when `folders` are
   /// given (``PendingFlushes``), at once otherwise.
   private func writeAtOnce(_ operation: Op) -> (

@@ -363,8 +363,9 @@ struct ShellParser {
 }
 
 extension String {
-  /// Whether the string is a valid shell variable name.
-  fileprivate var isShellName: Bool {
+  /// Whether the string is a valid shell variable name: a letter or `_`, then letters, digits
+  /// and `_` (what the parser takes for an assignment, and what a warm shell can `export`).
+  package var isShellName: Bool {
     guard let first = utf8.first,
       first == UInt8(ascii: "_") || (first | 0x20) >= 97 && (first | 0x20) <= 122
     else { return false }

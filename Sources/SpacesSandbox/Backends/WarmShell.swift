@@ -1,6 +1,7 @@
 import CSpacesSys
 import Foundation
 import SpacesModel
+import SpacesPolicy
 
 #if canImport(Glibc)
   import Glibc
@@ -105,7 +106,7 @@ final class WarmShell: Sendable {
     let added = plan.environment.filter { boot.environment[$0.key] != $0.value }
     // The shell reads these from its environment otherwise than from `export` (dash ignores an
     // inherited IFS, sets its own PPID…): a plan that sets one is exec'd as it is.
-    guard added.keys.allSatisfy({ isShellName($0) && !shellsOwn.contains($0) }) else { return nil }
+    guard added.keys.allSatisfy({ $0.isShellName && !shellsOwn.contains($0) }) else { return nil }
     // On the command's first line, as the limits and the session's prelude are.
     let exports =
       (session ? "" : "exec 3>&-; ")
@@ -119,19 +120,6 @@ final class WarmShell: Sendable {
 
   /// The variables a shell sets for itself when it starts.
   static let shellsOwn: Set<String> = ["IFS", "PPID", "OPTIND", "LINENO", "PWD", "OLDPWD"]
-
-  /// Whether `name` can be exported by the shell: a letter or `_`, then letters, digits, `_`.
-  static func isShellName(_ name: String) -> Bool {
-    let bytes = Array(name.utf8)
-    guard let first = bytes.first, first == UInt8(ascii: "_") || isLetter(first) else { return false }
-    return bytes.allSatisfy {
-      $0 == UInt8(ascii: "_") || isLetter($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-    }
-  }
-
-  private static func isLetter(_ byte: UInt8) -> Bool {
-    (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-  }
 
   /// Sends the script and closes the socket: the shell runs it. The stdout pipe is grown first
   /// (a command that prints a lot wakes the pump less). 0, or an errno value when the shell is

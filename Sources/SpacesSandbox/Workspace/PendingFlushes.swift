@@ -53,19 +53,19 @@ public final class PendingFlushes: Sendable {
   /// Adds the folder at `path` (see ``add(_:)``).
   public func add(path: String) throws(SpacesError) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else { throw Self.failure("open \(path) to flush it", errno) }
+    guard fd >= 0 else { throw DiskFlush.failure("open \(path) to flush it", errno) }
     defer { close(fd) }
     try add(fd)
   }
 
   private func add(_ fd: Int32, isFolder: Bool) throws(SpacesError) {
     var info = stat()
-    guard fstat(fd, &info) == 0 else { throw Self.failure("inspect what to flush", errno) }
+    guard fstat(fd, &info) == 0 else { throw DiskFlush.failure("inspect what to flush", errno) }
     let (device, inode) = (UInt64(info.st_dev), UInt64(info.st_ino))
     if entries.withValue({ $0.contains { $0.device == device && $0.inode == inode } }) { return }
     let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
     guard copy >= 0 else {
-      guard fsync(fd) == 0 else { throw Self.failure("flush to disk", errno) }
+      guard fsync(fd) == 0 else { throw DiskFlush.failure("flush to disk", errno) }
       return
     }
     let kept = entries.withValue { entries -> Bool in
@@ -83,7 +83,7 @@ public final class PendingFlushes: Sendable {
   /// other callers: it covers them all), `.fsync` when only the journal is left for its own.
   public func flushUnshared(besides journal: Int32) throws(SpacesError) -> DiskFlush.How {
     var info = stat()
-    guard fstat(journal, &info) == 0 else { throw Self.failure("inspect the journal", errno) }
+    guard fstat(journal, &info) == 0 else { throw DiskFlush.failure("inspect the journal", errno) }
     let device = UInt64(info.st_dev)
     let shared = DiskFlush.fewUnwritten()
     let taken = entries.withValue { entries -> [Entry] in
@@ -94,7 +94,7 @@ public final class PendingFlushes: Sendable {
     defer { for entry in taken { close(entry.fd) } }
     // Files first: a record's content before the folder that names it.
     for entry in taken.filter({ !$0.isFolder }) + taken.filter(\.isFolder) {
-      guard fsync(entry.fd) == 0 else { throw Self.failure("flush to disk", errno) }
+      guard fsync(entry.fd) == 0 else { throw DiskFlush.failure("flush to disk", errno) }
     }
     return isEmpty ? .fsync : .syncfs
   }
@@ -106,10 +106,10 @@ public final class PendingFlushes: Sendable {
     let how = try flushUnshared(besides: file)
     switch how {
     case .syncfs:
-      guard cspaces_syncfs(file) == 0 else { throw Self.failure("flush the file system", errno) }
+      guard cspaces_syncfs(file) == 0 else { throw DiskFlush.failure("flush the file system", errno) }
       drop()
     case .fsync:
-      guard fsync(file) == 0 else { throw Self.failure("flush the journal to disk", errno) }
+      guard fsync(file) == 0 else { throw DiskFlush.failure("flush the journal to disk", errno) }
     }
     return how
   }
@@ -124,9 +124,6 @@ public final class PendingFlushes: Sendable {
     for entry in taken { close(entry.fd) }
   }
 
-  private static func failure(_ action: String, _ code: Int32) -> SpacesError {
-    SpacesError(.ioError, "can't \(action): \(String(cString: strerror(code)))", errno: code)
-  }
 }
 
 /// How writes reach the disk with as few waits as the machine allows.
@@ -161,6 +158,7 @@ public enum DiskFlush {
     }
   }
 
+  /// The error for `action` failing with errno `code`.
   static func failure(_ action: String, _ code: Int32) -> SpacesError {
     SpacesError(.ioError, "can't \(action): \(String(cString: strerror(code)))", errno: code)
   }
