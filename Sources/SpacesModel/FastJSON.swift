@@ -439,11 +439,11 @@ extension Event {
       writeSeqSpace(to: &writer)
       writer.member("stream", stream.rawValue)
     case .completed(let result, let changes):
-      writer.member("changes", encoded: changes)
+      writeChanges(changes, to: &writer)
       writeResult(result, to: &writer)
     case .failed(let result, let changes, let actor):
       writer.member("actor", actor?.rawValue)
-      writer.member("changes", encoded: changes)
+      writeChanges(changes, to: &writer)
       writeResult(result, to: &writer)
     case .denied(let result):
       writeResult(result, to: &writer)
@@ -458,7 +458,7 @@ extension Event {
       writeSeqSpace(to: &writer)
     case .undone(let actor, let undo, let changes):
       writer.member("actor", actor.rawValue)
-      writer.member("changes", encoded: changes)
+      writeChanges(changes, to: &writer)
       writer.member("opId", opId)
       writeSeqSpace(to: &writer)
       writer.member("time", time)
@@ -480,6 +480,13 @@ extension Event {
     writeSeqSpace(to: &writer)
   }
 
+  /// The `changes` member of a final event, when it has one.
+  private func writeChanges(_ changes: ChangeSummary?, to writer: inout JSONWriter) {
+    guard let changes else { return }
+    writer.key("changes")
+    changes.write(to: &writer)
+  }
+
   private func writeSeqSpace(to writer: inout JSONWriter) {
     writer.member("seq", seq)
     writer.member("space", space)
@@ -488,6 +495,94 @@ extension Event {
   /// The event as one line of JSON (no newline), written by ``write(to:)``.
   public var jsonBytes: [UInt8] {
     var writer = JSONWriter(capacity: 192 + (output?.data.utf8.count ?? 0))
+    write(to: &writer)
+    return writer.bytes
+  }
+}
+
+// MARK: - Change records
+
+extension EntryState {
+  /// The stored properties ``write(to:)`` writes; a test compares them with the type's own.
+  static let fastFields: Set<String> = ["kind", "mode", "size", "sha256", "stored", "target"]
+
+  /// Writes the state as ``SpacesJSON/encoder`` would (sorted keys, absent fields left out).
+  public func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    writer.member("kind", kind.rawValue)
+    writer.member("mode", mode)
+    writer.member("sha256", sha256)
+    writer.member("size", size)
+    writer.member("stored", stored)
+    writer.member("target", target)
+    writer.endObject()
+  }
+}
+
+extension PathChange {
+  /// The stored properties ``write(to:)`` writes; a test compares them with the type's own.
+  static let fastFields: Set<String> = ["path", "before", "after"]
+
+  /// Writes the change as ``SpacesJSON/encoder`` would (sorted keys, absent states left out).
+  public func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    if let after {
+      writer.key("after")
+      after.write(to: &writer)
+    }
+    if let before {
+      writer.key("before")
+      before.write(to: &writer)
+    }
+    writer.member("path", path)
+    writer.endObject()
+  }
+}
+
+extension ChangeSummary {
+  /// The stored properties ``write(to:)`` writes; a test compares them with the type's own.
+  static let fastFields: Set<String> = ["record", "changed", "added", "deleted", "unrestorable"]
+
+  /// Writes the summary as ``SpacesJSON/encoder`` would (sorted keys): the `changes` of a
+  /// change's `completed` event.
+  public func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    writer.member("added", added)
+    writer.member("changed", changed)
+    writer.member("deleted", deleted)
+    writer.member("record", record)
+    writer.member("unrestorable", unrestorable)
+    writer.endObject()
+  }
+}
+
+extension ChangeRecord {
+  /// The stored properties ``write(to:)`` writes; a test compares them with the type's own.
+  static let fastFields: Set<String> = ["opId", "order", "time", "actor", "what", "undid", "changes"]
+
+  /// Writes the record as ``SpacesJSON/encoder`` would (sorted keys, absent fields left out):
+  /// a change record's file, written at the end of every change.
+  public func write(to writer: inout JSONWriter) {
+    writer.beginObject()
+    writer.member("actor", actor.rawValue)
+    writer.key("changes")
+    writer.bytes.append(UInt8(ascii: "["))
+    for (index, change) in changes.enumerated() {
+      if index > 0 { writer.bytes.append(UInt8(ascii: ",")) }
+      change.write(to: &writer)
+    }
+    writer.raw("]")
+    writer.member("opId", opId)
+    writer.member("order", order)
+    writer.member("time", time)
+    if let undid { writer.member("undid", undid) }
+    writer.member("what", what)
+    writer.endObject()
+  }
+
+  /// The record as one line of JSON, written by ``write(to:)``.
+  public var jsonBytes: [UInt8] {
+    var writer = JSONWriter(capacity: 256 + changes.count * 240)
     write(to: &writer)
     return writer.bytes
   }

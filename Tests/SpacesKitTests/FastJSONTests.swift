@@ -279,4 +279,52 @@ private func randomEvents(_ rng: inout SeededRandom) -> [Event] {
           == compact)
     }
   }
+
+  /// Change records (one file per change) and the summary a change's `completed` event carries
+  /// are written by hand too, byte for byte as Foundation writes them, and read back the same.
+  @Test func changeRecordsAreWrittenByteForByteAsFoundationWritesThem() throws {
+    func labels(_ value: Any) -> Set<String> { Set(Mirror(reflecting: value).children.compactMap(\.label)) }
+    let full = EntryState(kind: .symlink, mode: 0o7777, size: 12, sha256: "ab", stored: false, target: "t")
+    #expect(labels(full) == EntryState.fastFields, "EntryState has a field FastJSON.swift doesn't write")
+    let change = PathChange(path: "p", before: full, after: full)
+    #expect(labels(change) == PathChange.fastFields, "PathChange has a field FastJSON.swift doesn't write")
+    let summary = ChangeSummary(record: "r", changes: [change])
+    #expect(labels(summary) == ChangeSummary.fastFields, "ChangeSummary has a field FastJSON.swift doesn't write")
+    let probe = ChangeRecord(opId: "", order: 0, time: "", actor: .agent, what: "", changes: [])
+    #expect(labels(probe) == ChangeRecord.fastFields, "ChangeRecord has a field FastJSON.swift doesn't write")
+
+    var rng = SeededRandom(state: 2029)
+    func state() -> EntryState? {
+      switch Int.random(in: 0..<4, using: &rng) {
+      case 0: nil
+      case 1: EntryState(kind: .folder, mode: UInt32.random(in: 0...0o7777, using: &rng))
+      case 2:
+        EntryState(
+          kind: .file, mode: 0o644, size: Int64.random(in: 0...Int64.max, using: &rng),
+          sha256: randomString(&rng), stored: Bool.random(using: &rng) ? nil : false)
+      default: EntryState(kind: .symlink, mode: 0o777, target: randomString(&rng))
+      }
+    }
+    for _ in 0..<300 {
+      let changes = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+        PathChange(path: randomString(&rng), before: state(), after: state())
+      }
+      let record = ChangeRecord(
+        opId: randomString(&rng), order: Int64.random(in: 0...Int64.max, using: &rng), time: randomString(&rng),
+        actor: Bool.random(using: &rng) ? .person : .agent, what: randomString(&rng),
+        undid: Bool.random(using: &rng) ? nil : [randomString(&rng), randomString(&rng)], changes: changes)
+      #expect(String(decoding: record.jsonBytes, as: UTF8.self) == (try foundation(record)))
+      #expect(try JSONDecoder().decode(ChangeRecord.self, from: Data(record.jsonBytes)) == record)
+
+      let summary = ChangeSummary(record: randomString(&rng), changes: changes)
+      let event = Event(space: "s", opId: "o", .completed(result: fullResult(&rng), changes: summary))
+      #expect(String(decoding: event.jsonBytes, as: UTF8.self) == (try foundation(event)))
+      let undone = Event(
+        space: "s", opId: "o",
+        .undone(
+          actor: .person, undo: UndoOutcome(action: "undo", target: "t", id: "i", undid: ["a"], changes: summary),
+          changes: summary))
+      #expect(String(decoding: undone.jsonBytes, as: UTF8.self) == (try foundation(undone)))
+    }
+  }
 }

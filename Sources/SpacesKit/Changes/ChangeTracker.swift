@@ -365,6 +365,9 @@ extension ChangeTracker {
     /// listed yet). Retention reads the folder again only every 64 records (another process's
     /// records are then seen), not at every change.
     private var recordList: [String]?
+    /// The contents each record names (its paths' hashes before and after), by file name, for
+    /// the sweep: a record never changes once written, so each is read at most once.
+    private var recordHashes: [String: [String]] = [:]
     private var writtenSinceListing = 0
     private var droppedSinceSweep = 0
     /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
@@ -763,12 +766,8 @@ extension ChangeTracker {
 
     /// Writes `record` durably (temporary file, flush, rename, flush of the folder).
     private mutating func write(_ record: ChangeRecord) throws(SpacesError) {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys]
-      let data: Data
-      do { data = try encoder.encode(record) } catch {
-        throw SpacesError(.ioError, "the change record of \(record.opId) could not be encoded: \(error)")
-      }
+      // Written by hand, as Foundation's encoder with sorted keys would (a record per change).
+      let data = Data(record.jsonBytes)
       if let deferred {
         try writeInPlace(data, record, flushingWith: deferred)
         return
@@ -783,7 +782,9 @@ extension ChangeTracker {
 
     /// Notes a record written (``recordList``).
     private mutating func listed(_ record: ChangeRecord) {
-      recordList?.append(ChangeTracker.fileName(record))
+      let name = ChangeTracker.fileName(record)
+      recordList?.append(name)
+      recordHashes[name] = Self.hashes(of: record)
       writtenSinceListing += 1
     }
 
@@ -820,7 +821,8 @@ extension ChangeTracker {
         return
       }
       var names: [String]
-      if let list = recordList, writtenSinceListing < 64 {
+      // Taken out of the state while it changes, so that dropping from it copies nothing.
+      if writtenSinceListing < 64, let list = recordList.take() {
         names = list
       } else {
         names = recordNames()
@@ -840,17 +842,15 @@ extension ChangeTracker {
       func drop(_ names: [String]) {
         guard !names.isEmpty else { return }
         let ids = names.map(ChangeTracker.opId(ofRecord:)).joined(separator: "\n") + "\n"
-        if let handle = FileHandle(forWritingAtPath: folder + "/dropped")
-          ?? {
-            _ = FileManager.default.createFile(atPath: folder + "/dropped", contents: nil)
-            return FileHandle(forWritingAtPath: folder + "/dropped")
-          }()
-        {
-          handle.seekToEndOfFile()
-          handle.write(Data(ids.utf8))
-          try? handle.close()
+        let fd = open(folder + "/dropped", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+          _ = ChangeTracker.writeAll(fd, Data(ids.utf8))
+          close(fd)
         }
-        for name in names { unlink(folder + "/records/" + name) }
+        for name in names {
+          unlink(folder + "/records/" + name)
+          recordHashes[name] = nil
+        }
       }
       drop(dropped)
       droppedSinceSweep += dropped.count
@@ -865,10 +865,20 @@ extension ChangeTracker {
           for known in saved.entries.values { if let hash = known.state.sha256 { needed.insert(hash) } }
         }
         for name in names {
-          for change in readRecord(name)?.changes ?? [] {
-            if let hash = change.before?.sha256 { needed.insert(hash) }
-            if let hash = change.after?.sha256 { needed.insert(hash) }
+          if let hashes = recordHashes[name] {
+            needed.formUnion(hashes)
+          } else if let record = readRecord(name) {
+            // (One that can't be read now, perhaps being written by another process, is read
+            // again at the next sweep.)
+            let hashes = Self.hashes(of: record)
+            recordHashes[name] = hashes
+            needed.formUnion(hashes)
           }
+        }
+        // Records another process dropped are forgotten.
+        if recordHashes.count > names.count {
+          let kept = Set(names)
+          recordHashes = recordHashes.filter { kept.contains($0.key) }
         }
         var total: Int64 = 0
         for blob in store.all() {
@@ -880,6 +890,11 @@ extension ChangeTracker {
         names.removeFirst(oldest.count)
         drop(oldest)
       }
+    }
+
+    /// The contents `record` names: its paths' hashes before and after.
+    private static func hashes(of record: ChangeRecord) -> [String] {
+      record.changes.flatMap { [$0.before?.sha256, $0.after?.sha256].compactMap { $0 } }
     }
 
     /// Opens `path` beneath the workspace, following no symlink on the way.

@@ -192,18 +192,31 @@ public enum DiskFlush {
   /// The sum of the `Dirty:` and `Writeback:` lines of a `/proc/meminfo` text, in bytes (nil
   /// when either is missing).
   public static func unwrittenBytes(inMeminfo text: some Collection<UInt8>) -> Int? {
+    // Read on every change: one pass over the bytes, nothing allocated.
+    let dirtyName = Array("Dirty:".utf8)
+    let writebackName = Array("Writeback:".utf8)
     var dirty: Int?
     var writeback: Int?
-    for line in text.split(separator: 0x0A) {
-      let fields = line.split(separator: 0x20)
-      guard fields.count >= 2, let name = String(validating: fields[0], as: UTF8.self),
-        let value = String(validating: fields[1], as: UTF8.self).flatMap({ Int($0) })
-      else { continue }
-      if name == "Dirty:" { dirty = value * 1024 }
-      if name == "Writeback:" { writeback = value * 1024 }
+    var index = text.startIndex
+    while index != text.endIndex {
+      let lineEnd = text[index...].firstIndex(of: 0x0A) ?? text.endIndex
+      let line = text[index..<lineEnd]
+      if line.starts(with: dirtyName) {
+        dirty = kibibytes(line.dropFirst(dirtyName.count))
+      } else if line.starts(with: writebackName) {
+        writeback = kibibytes(line.dropFirst(writebackName.count))
+      }
       if let dirty, let writeback { return dirty + writeback }
+      index = lineEnd == text.endIndex ? lineEnd : text.index(after: lineEnd)
     }
     return nil
+  }
+
+  /// The bytes of a `/proc/meminfo` value, `   172 kB` (nil unless it is spaces, then digits).
+  private static func kibibytes(_ value: some Collection<UInt8>) -> Int? {
+    let digits = value.drop { $0 == 0x20 }.prefix { $0 != 0x20 }
+    guard !digits.isEmpty, digits.count < 16, digits.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+    return digits.reduce(0) { $0 * 10 + Int($1 - 0x30) } * 1024
   }
 
   /// `/proc/meminfo`, open for the life of the process (-1 when it can't be opened).
