@@ -709,6 +709,8 @@ int cspaces_spawn_closefrom(void *actions, int from) {
 
 int cspaces_fix_mmap_threshold(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }
 
+int cspaces_set_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, bytes); }
+
 int cspaces_release_free_memory(void) { return malloc_trim(0); }
 
 #include <sys/resource.h>

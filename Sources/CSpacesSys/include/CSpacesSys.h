@@ -14,6 +14,8 @@ int cspaces_openat2(int dirfd, const char *path, int flags, int mode, unsigned l
 /// Fixes malloc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), so that blocks that
 /// large are always mapped and given back to the system when freed; returns 1 on success.
 int cspaces_fix_mmap_threshold(int bytes);
+/// mallopt(M_TRIM_THRESHOLD, bytes).
+int cspaces_set_trim_threshold(int bytes);
 /// Gives the free pages inside malloc's heaps back to the system (malloc_trim(0)).
 int cspaces_release_free_memory(void);
 

@@ -234,10 +234,16 @@ final class BlobStore: Sendable {
 
   /// Reads up to `limit` bytes of `fd`; `whole` when that was all of it (the end was reached).
   private static func readHead(of fd: Int32, limit: Int) throws(SpacesError) -> (bytes: [UInt8], whole: Bool) {
-    var bytes = [UInt8](repeating: 0, count: limit)
+    // Room for the file's size and one more byte (to see its end), grown if it grew meanwhile:
+    // a small file takes a small buffer, not `limit` bytes allocated and freed each time.
+    var info = stat()
+    let size = fstat(fd, &info) == 0 ? Int(info.st_size) : limit
+    var bytes = [UInt8](repeating: 0, count: min(limit, max(0, size) + 1))
     var count = 0
     while count < limit {
-      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress.map { $0 + count }, limit - count) }
+      if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: min(limit, bytes.count * 2) - count)) }
+      let room = bytes.count
+      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress.map { $0 + count }, room - count) }
       if n < 0 {
         if errno == EINTR { continue }
         throw failure("read a changed file", errno)

@@ -41,8 +41,14 @@ public final class SpacesRuntime: Sendable {
   /// default glibc raises its mmap threshold to the largest block freed (up to 32 MiB), so after
   /// the first such buffer they come from the heap and stay resident once freed: memory then
   /// grows well past what the server's budgets hold at once. Process-wide; the server turns it on.
+  ///
+  /// Freed memory at the top of a heap is kept until ``releaseFreeMemory()`` (once a second in a
+  /// server) rather than handed back at every `free` over 128 KiB (glibc's default): handing it
+  /// back is an `madvise` whose TLB flush interrupts the other core, and the next operation
+  /// faults the same pages in again (4 % of a server's time in a run of small writes).
   public static func returnLargeBuffers() {
     _ = cspaces_fix_mmap_threshold(1 << 20)
+    _ = cspaces_set_trim_threshold(64 << 20)
   }
 
   /// Gives the free pages inside malloc's heaps back to the system.

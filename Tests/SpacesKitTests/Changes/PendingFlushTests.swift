@@ -240,4 +240,41 @@ import Testing
     _ = try await fixture.space.undo(edited.id)
     #expect(try String(contentsOfFile: fixture.workspace + "/e.txt", encoding: .utf8) == "alpha beta\n")
   }
+
+  /// The store reads a changed file into a buffer of the file's size (not 64 KiB each time): the
+  /// hash, the size and the kept copy are right for every size around its read limit, and for
+  /// content beyond the size the buffer was made for.
+  @Test func theStoreReadsFilesOfEverySizeAroundItsLimit() throws {
+    let folder = TempFolder("heads")
+    try FileManager.default.createDirectory(atPath: folder.file("blobs"), withIntermediateDirectories: true)
+    let store = BlobStore(folder: folder.file("blobs"))
+    for size in [0, 1, 100, (64 << 10) - 1, 64 << 10, (64 << 10) + 1, 200_000] {
+      let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+      let path = folder.file("f\(size)")
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      let fd = open(path, O_RDONLY)
+      defer { close(fd) }
+      let put = try store.put(from: fd, keep: true, staged: [])
+      #expect(put.hash == ContentHash.sha256(bytes), "size \(size)")
+      #expect(put.size == Int64(size))
+      let staged = try #require(put.staged)
+      #expect(FileManager.default.contents(atPath: staged.temporary) == Data(bytes), "size \(size)")
+    }
+    // Content beyond the size first seen (a file that grew after it was looked at): here a pipe,
+    // whose size reads 0, so the buffer starts at one byte and grows.
+    var ends: [Int32] = [0, 0]
+    try #require(pipe(&ends) == 0)
+    let written = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+    let writeEnd = ends[1]
+    let writer = Thread {
+      _ = written.withUnsafeBytes { Glibc.write(writeEnd, $0.baseAddress, $0.count) }
+      close(writeEnd)
+    }
+    writer.start()
+    defer { close(ends[0]) }
+    let put = try store.put(from: ends[0], keep: true, staged: [])
+    #expect(put.size == 100_000)
+    #expect(put.hash == ContentHash.sha256(written))
+    #expect(FileManager.default.contents(atPath: try #require(put.staged).temporary) == Data(written))
+  }
 }
