@@ -51,6 +51,18 @@ struct SessionTests {
     #expect(shown.stdout == "it's \"quoted\"|a\nb|$HOME `x` \\")
   }
 
+  /// A carried value's newlines don't move the command's line numbers (the session's variables
+  /// are set on the command's first line).
+  @Test func newlinesInCarriedValuesKeepLineNumbers() async throws {
+    let (_, space) = try makeSpace()
+    #expect(await shell(space, "export NL='one\ntwo\n\nthree\n' PLAIN=x").status == .completed)
+    let shown = await shell(space, "printf '%s|' \"$NL\" \"$PLAIN\"\necho second\nno_such_command_q")
+    #expect(shown.stdout == "one\ntwo\n\nthree\n|x|second\n")
+    #expect(shown.stderr?.contains(": 3: no_such_command_q: not found") == true, "\(shown.stderr ?? "")")
+    // The helper that carried the newline is not left in the command's shell.
+    #expect(await shell(space, "echo \"[${spaces_nl-unset}]\"").stdout == "[unset]\n")
+  }
+
   @Test func stateFilesGoAndOnlyOldLeftoversAreSwept() async throws {
     let (_, space) = try makeSpace()
     let shellFolder = folder.file("spaces/s/shell")

@@ -60,10 +60,15 @@ package enum ShellSessionScript {
       "cd -P -- \(ContainerScripts.quote(folder)) 2>/dev/null || { printf '%s\\n' \(ContainerScripts.quote(gone)) >&2; exit 1; }"
     ]
     if !session.environment.isEmpty {
-      parts.append(
-        "export "
-          + session.environment.keys.sorted().map { "\($0)=\(ContainerScripts.quote(session.environment[$0] ?? ""))" }
-          .joined(separator: " "))
+      // The prelude shares the command's first line (``ShellRunner/script``): a value's
+      // newlines are written as `$spaces_nl`, so that they don't move the command's line
+      // numbers in its messages. The newline is the last of the default IFS (space, tab,
+      // newline; a new shell always starts with it, whatever its environment says).
+      let values = session.environment.keys.sorted().map { ($0, session.environment[$0] ?? "") }
+      let multiline = values.contains { $0.1.contains("\n") }
+      if multiline { parts.append("spaces_nl=${IFS#??}") }
+      parts.append("export " + values.map { "\($0.0)=\(Self.oneLineWord($0.1))" }.joined(separator: " "))
+      if multiline { parts.append("unset spaces_nl") }
     }
     let record =
       "spaces_status=$?; { pwd -P; printf '\\0'; export -p; printf '\\0%s' \"$spaces_status\"; } "
@@ -71,6 +76,14 @@ package enum ShellSessionScript {
       + "exit \"$spaces_status\""
     parts.append("trap \(ContainerScripts.quote(record)) EXIT")
     return parts.joined(separator: "; ")
+  }
+
+  /// `value` as one shell word on one line: single-quoted, its newlines as `"$spaces_nl"` (set
+  /// by the prelude before it).
+  static func oneLineWord(_ value: String) -> String {
+    value.split(separator: "\n", omittingEmptySubsequences: false)
+      .map { ContainerScripts.quote(String($0)) }
+      .joined(separator: "\"$spaces_nl\"")
   }
 
   /// Reads a state file (or `session.json`) without following a symlink or waiting on a FIFO, at most
