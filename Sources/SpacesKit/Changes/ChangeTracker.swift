@@ -857,6 +857,7 @@ extension ChangeTracker {
       guard sweep else { return }
       // Mark and sweep; while the store is over its bytes, drop the oldest record and sweep again.
       while true {
+        let owed = droppedSinceSweep
         droppedSinceSweep = 0
         var needed = Set<String>()
         for known in index.values { if let hash = known.state.sha256 { needed.insert(hash) } }
@@ -864,20 +865,28 @@ extension ChangeTracker {
         if case .success(let saved)? = IndexFile.load(folder + "/index") {
           for known in saved.entries.values { if let hash = known.state.sha256 { needed.insert(hash) } }
         }
-        for name in names {
+        // Every record on disk now, not the list kept in memory: another process's records
+        // written since it was read name contents too.
+        let onDisk = recordNames()
+        for name in onDisk {
           if let hashes = recordHashes[name] {
             needed.formUnion(hashes)
           } else if let record = readRecord(name) {
-            // (One that can't be read now, perhaps being written by another process, is read
-            // again at the next sweep.)
             let hashes = Self.hashes(of: record)
             recordHashes[name] = hashes
             needed.formUnion(hashes)
+          } else if recentlyModified(folder + "/records/" + name) {
+            // Being written by another process (a record is written in place): what it names
+            // is not known yet, so nothing is swept until the next time.
+            droppedSinceSweep = owed
+            return
           }
+          // (An older one that can't be read was cut short by a crash: its operation was never
+          // answered, and it is skipped as when records are listed.)
         }
-        // Records another process dropped are forgotten.
-        if recordHashes.count > names.count {
-          let kept = Set(names)
+        // Records dropped (by this process or another) are forgotten.
+        if recordHashes.count > onDisk.count {
+          let kept = Set(onDisk)
           recordHashes = recordHashes.filter { kept.contains($0.key) }
         }
         var total: Int64 = 0
@@ -890,6 +899,13 @@ extension ChangeTracker {
         names.removeFirst(oldest.count)
         drop(oldest)
       }
+    }
+
+    /// Whether the file at `path` was modified in the last minute.
+    private func recentlyModified(_ path: String) -> Bool {
+      var info = stat()
+      guard lstat(path, &info) == 0 else { return false }
+      return time(nil) - info.st_mtim.tv_sec < 60
     }
 
     /// The contents `record` names: its paths' hashes before and after.

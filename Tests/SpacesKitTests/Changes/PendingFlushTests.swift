@@ -277,4 +277,64 @@ import Testing
     #expect(put.hash == ContentHash.sha256(written))
     #expect(FileManager.default.contents(atPath: try #require(put.staged).temporary) == Data(written))
   }
+
+  /// The store's sweep marks what every record on disk names, not only the records this
+  /// process listed: a record another process wrote since keeps its contents. A record being
+  /// written (unreadable, modified in the last minute) puts the sweep off; once it is older
+  /// (cut short by a crash) it is skipped.
+  @Test func theSweepKeepsWhatOtherProcessesRecordsName() async throws {
+    var undo = UndoConfig()
+    undo.keepOperations = 50
+    let fixture = try UndoFixture(label: "sweep", backend: .host, undo: undo)
+    let tracker = try #require(fixture.space.changes)
+    func create(_ rounds: Range<Int>) async throws {
+      for round in rounds {
+        let result = await fixture.space.submit(
+          .createFile(path: "f\(round % 3).txt", content: "content \(round)\n", encoding: .utf8))
+        try #require(result.status == .completed, "\(result)")
+      }
+    }
+    func kept(_ round: Int) -> Bool { tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8))) }
+    func now() -> Int64 {
+      var clock = timespec()
+      clock_gettime(CLOCK_REALTIME, &clock)
+      return Int64(clock.tv_sec) * 1_000_000_000 + Int64(clock.tv_nsec)
+    }
+    func name(_ order: Int64, _ opId: String) -> String {
+      tracker.folder + "/records/" + String(repeating: "0", count: 19 - String(order).count) + "\(order)-\(opId).json"
+    }
+    // The records are listed at the first change and every 64 records after (1, 65, 129);
+    // sweeps run every 32 records dropped, from the 51st record on (at 82, 114, 146).
+    try await create(0..<90)
+    #expect(!kept(1), "no sweep ran")
+
+    // Another process's record, and the content it names (not in this process's index),
+    // written after the list in memory was read: the sweep at 114 marks it all the same.
+    let theirs = Array("their content\n".utf8)
+    let hash = ContentHash.sha256(theirs)
+    try FileManager.default.createDirectory(
+      atPath: tracker.store.folder + "/" + hash.prefix(2), withIntermediateDirectories: true)
+    try Data(theirs).write(to: URL(fileURLWithPath: tracker.store.path(hash)))
+    let record = ChangeRecord(
+      opId: "op_theirs", order: now(), time: "2026-12-07T00:00:00Z", actor: .agent, what: "createFile theirs.txt",
+      changes: [
+        PathChange(path: "theirs.txt", before: nil, after: EntryState(kind: .file, mode: 0o644, size: 14, sha256: hash))
+      ])
+    try Data(record.jsonBytes).write(to: URL(fileURLWithPath: name(record.order, record.opId)))
+    try await create(90..<120)
+    #expect(!kept(40), "no sweep ran")
+    #expect(tracker.store.contains(hash))
+
+    // A record being written right now puts the sweep at 146 off.
+    let half = name(now(), "op_half")
+    try Data(#"{"actor":"agent","changes":[{"af"#.utf8).write(to: URL(fileURLWithPath: half))
+    try await create(120..<160)
+    #expect(kept(70), "the sweep ran")
+    // A minute later it is taken as cut short by a crash, and the sweep runs.
+    var old = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+    try #require(utimes(half, &old) == 0)
+    try await create(160..<165)
+    #expect(!kept(70))
+    for round in 115..<165 { #expect(kept(round), "round \(round)") }
+  }
 }
