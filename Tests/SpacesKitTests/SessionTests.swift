@@ -63,6 +63,18 @@ struct SessionTests {
     #expect(await shell(space, "echo \"[${spaces_nl-unset}]\"").stdout == "[unset]\n")
   }
 
+  /// A command a person runs goes in a sandbox of its own (bwrap binds the session's state
+  /// file in, made for it): the session carries through it as through an agent's.
+  @Test func aPersonsCommandCarriesTheSessionToo() async throws {
+    let (_, space) = try makeSpace()
+    try folder.write("spaces/s/workspace/src/a.txt", "a\n")
+    let entered = await space.submit(
+      .shell(command: "cd src && export BY=person", timeoutMs: 20_000, fresh: false), actor: .person)
+    #expect(entered.status == .completed, "\(entered)")
+    #expect(entered.cwd == "src")
+    #expect(await shell(space, "cat a.txt; echo \"$BY\"").stdout == "a\nperson\n")
+  }
+
   @Test func stateFilesGoAndOnlyOldLeftoversAreSwept() async throws {
     let (_, space) = try makeSpace()
     let shellFolder = folder.file("spaces/s/shell")

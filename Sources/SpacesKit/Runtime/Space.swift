@@ -995,7 +995,7 @@ public final class Space: Sendable {
       limits.timeoutMs = limits.timeoutMs > 0 ? min(limits.timeoutMs, timeoutMs) : timeoutMs
     }
     let protectedPaths = engine.protected
-    let stateFile = try makeStateFile(id)
+    let stateFile = stateFilePath(id)
     defer { Self.removeStateFile(stateFile) }
     let root = backend.isolated ? "/workspace" : Sys.realPath(config.workspace)
     var request = ShellRequest(
@@ -1081,8 +1081,11 @@ public final class Space: Sendable {
     return SessionStart(session: session, notes: notes)
   }
 
-  /// Makes the empty, private file an operation's shell records its session state in.
-  private func makeStateFile(_ id: String) throws(SpacesError) -> String {
+  /// The private file an operation's shell records its session state in, in the space's
+  /// `shell` folder (made here). The file itself is made by the backend that needs one
+  /// (``ShellSessionRun/makeStateFile()``): a warm shell of a persistent sandbox hands its
+  /// record back in memory, and no file is made for it.
+  private func stateFilePath(_ id: String) -> String {
     if !Sys.isDirectory(sessionFolder) {
       mkdir(sessionFolder, 0o700)
     } else if stateFilesSwept.withValue({ swept in
@@ -1092,14 +1095,7 @@ public final class Space: Sendable {
       let folder = sessionFolder
       Self.stateFileRemoval.async { Self.sweepStateFiles(folder) }
     }
-    let path = sessionFolder + "/" + id
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
-    guard fd >= 0 else {
-      throw SpacesError(
-        .ioError, "the shell session's state file \(path) can't be made: \(String(cString: strerror(errno)))")
-    }
-    close(fd)
-    return path
+    return sessionFolder + "/" + id
   }
 
   /// Removes an operation's state file once its answer is on its way: the unlink of a file the

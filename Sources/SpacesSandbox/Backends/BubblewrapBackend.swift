@@ -64,7 +64,9 @@ public struct BubblewrapBackend: IsolationBackend {
     if let outcome = try await runPersistent(request, bwrap: bwrap, userNamespace: userNamespace, onOutput: onOutput) {
       return outcome
     }
-    return try await ShellRunner.run(request, onOutput: onOutput) { cgroup in
+    return try await ShellRunner.run(request, onOutput: onOutput) { cgroup throws(SpacesError) in
+      // Bound into the sandbox on its own: it must be there first.
+      try request.session?.makeStateFile()
       let script = ShellRunner.script(
         command: request.command, limits: request.limits,
         memoryByRlimit: cgroup?.memoryDir == nil, processesByRlimit: userNamespace,

@@ -353,7 +353,8 @@ package enum ShellRunner {
     var process = spare
     var stateFD: Int32 = -1
     if let stateFile {
-      stateFD = open(stateFile, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)
+      // Made here, private, for a command the zygote runs (a warm shell needs none).
+      stateFD = open(stateFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
       guard stateFD >= 0 else { return errno }
     }
     defer { if stateFD >= 0 { close(stateFD) } }

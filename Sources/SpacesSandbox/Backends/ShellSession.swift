@@ -249,8 +249,9 @@ public struct ShellSessionRun: Sendable, Equatable {
   public var cwd: String
   /// The variables to export before the command.
   public var environment: [String: String]
-  /// The host path of the file the command's shell writes its state to when it exits: made by
-  /// the runtime, private to the operation.
+  /// The host path of the file the command's shell writes its state to when it exits, private
+  /// to the operation: made by the backend when its shell can't make it
+  /// (``makeStateFile()``), not at all for a warm shell (its record comes back in memory).
   public var stateFile: String
 
   /// Creates the run of a session.
@@ -260,6 +261,17 @@ public struct ShellSessionRun: Sendable, Equatable {
     self.environment = environment
     self.stateFile = stateFile
   }
+  /// Makes the state file, empty and private (0600, never through a symlink), for a shell that
+  /// can't create it itself: one whose sandbox binds it in, or that is handed it open.
+  package func makeStateFile() throws(SpacesError) {
+    let fd = open(stateFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+      throw SpacesError(
+        .ioError, "the shell session's state file \(stateFile) can't be made: \(String(cString: strerror(errno)))")
+    }
+    close(fd)
+  }
+
 }
 
 extension ConfinedWorkspace {

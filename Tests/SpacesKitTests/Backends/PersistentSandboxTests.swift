@@ -241,7 +241,6 @@ struct PersistentSandboxTests {
     }
     try await warmUp(ws)
     let stateFile = state.path + "/state"
-    #expect(FileManager.default.createFile(atPath: stateFile, contents: nil))
     let request = ShellRequest(
       command: Self.shellKind + "; mkdir -p sub && cd sub && export NEW=1 && echo \"$KEPT\"", workspace: ws.path,
       session: ShellSessionRun(root: "/workspace", cwd: "", environment: ["KEPT": "v"], stateFile: stateFile))
@@ -252,6 +251,21 @@ struct PersistentSandboxTests {
     #expect(outcome.sessionRecord.flatMap(ShellSessionScript.recordedStatus) == 0)
     #expect(String(decoding: recorded.folder, as: UTF8.self) == "/workspace/sub")
     #expect(recorded.exported["NEW"] == "1" && recorded.exported["KEPT"] == "v")
+    // No state file was made for it.
+    #expect(!FileManager.default.fileExists(atPath: stateFile))
+
+    // A command no warm shell can take (too long a script) is exec'd by the zygote with the
+    // state file, made for it, as its descriptor 3.
+    try await warmUp(ws)
+    let long = ShellRequest(
+      command: "cd sub; : " + String(repeating: "x", count: WarmShell.maxScriptBytes), workspace: ws.path,
+      session: ShellSessionRun(root: "/workspace", cwd: "", environment: [:], stateFile: stateFile))
+    let exec = try await backend.run(long, onOutput: { _, _ in })
+    #expect(exec.exitCode == 0 && exec.sessionRecord == nil)
+    let written = try #require(ShellSessionScript.read(stateFile).flatMap(ShellSessionScript.parse))
+    #expect(String(decoding: written.folder, as: UTF8.self) == "/workspace/sub")
+    var info = stat()
+    #expect(lstat(stateFile, &info) == 0 && info.st_mode & 0o777 == 0o600)
   }
 
   @Test func whatAWarmShellCantTakeIsExecdAsBefore() async throws {
@@ -288,7 +302,6 @@ struct PersistentSandboxTests {
     }
     func session() -> ShellSessionRun {
       let stateFile = state.path + "/state-\(UUID().uuidString)"
-      _ = FileManager.default.createFile(atPath: stateFile, contents: nil)
       return ShellSessionRun(root: "/workspace", cwd: "", environment: [:], stateFile: stateFile)
     }
     func run(_ command: String) async throws -> ShellOutcome {
