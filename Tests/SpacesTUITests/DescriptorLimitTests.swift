@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 /// With no file descriptors left, errors say so: never "the space has no readable config" or
@@ -26,7 +27,7 @@ import Testing
             process.standardOutput = out
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try process.runWithoutInheriting()
             let collected = Collected()
             let group = DispatchGroup()
             group.enter()
