@@ -55,7 +55,7 @@ final class CLIHome: Sendable {
     process.environment = environment
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.runWithoutInheriting()
+    try process.run()
     let socket = path + "/spaces.sock"
     try await eventually("the server's socket") { SocketProbe.isLive(socket) }
     return process
@@ -84,7 +84,7 @@ final class CLIHome: Sendable {
     process.standardOutput = out
     process.standardError = err
     process.standardInput = input
-    try process.runWithoutInheriting()
+    try process.run()
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try input.fileHandleForWriting.close()
     // Read both pipes fully before waiting, so a large output can't deadlock.

@@ -146,7 +146,7 @@ import Testing
     let out = Pipe()
     process.standardOutput = out
     process.standardError = FileHandle.nullDevice
-    try process.runWithoutInheriting()
+    try process.run()
     defer { process.terminate() }
     let seen = Collected()
     out.fileHandleForReading.readabilityHandler = { handle in

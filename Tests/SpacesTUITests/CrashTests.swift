@@ -24,7 +24,7 @@ import Testing
     writer.environment = home.environment
     writer.standardOutput = FileHandle.nullDevice
     writer.standardError = FileHandle.nullDevice
-    try writer.runWithoutInheriting()
+    try writer.run()
     try await eventually("the journal to grow while the command streams") {
       let size = try FileManager.default.attributesOfItem(atPath: journalPath)[.size] as? Int ?? 0
       return size > sizeBefore + 200_000

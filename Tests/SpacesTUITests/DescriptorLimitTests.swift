@@ -1,5 +1,4 @@
 import Foundation
-import SpacesTestSupport
 import Testing
 
 /// With no file descriptors left, errors say so: never "the space has no readable config" or
@@ -27,7 +26,7 @@ import Testing
             process.standardOutput = out
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
-            try process.runWithoutInheriting()
+            try process.run()
             let collected = Collected()
             let group = DispatchGroup()
             group.enter()

@@ -31,7 +31,7 @@ import Testing
     let handle = try #require(FileHandle(forWritingAtPath: log))
     process.standardOutput = FileHandle.nullDevice
     process.standardError = handle
-    try process.runWithoutInheriting()
+    try process.run()
     defer {
       process.terminate()
       process.waitUntilExit()
@@ -51,7 +51,7 @@ import Testing
     process.environment = home.environment
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
-    try process.runWithoutInheriting()
+    try process.run()
     defer {
       process.terminate()
       process.waitUntilExit()

@@ -34,7 +34,7 @@ import Testing
     whole.arguments = ["undo", "u", calibration]
     whole.environment = environment
     whole.standardOutput = FileHandle.nullDevice
-    try whole.runWithoutInheriting()
+    try whole.run()
     whole.waitUntilExit()
     let span = clock.now - began
     #expect(whole.terminationStatus == 0)
@@ -56,7 +56,7 @@ import Testing
       process.environment = environment
       process.standardOutput = FileHandle.nullDevice
       process.standardError = FileHandle.nullDevice
-      try process.runWithoutInheriting()
+      try process.run()
       try await Task.sleep(for: .microseconds(Int.random(in: spanMicros / 4...max(spanMicros / 4 + 1, spanMicros))))
       kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
@@ -111,7 +111,7 @@ import Testing
     writer.environment = home.environment
     writer.standardOutput = FileHandle.nullDevice
     writer.standardError = FileHandle.nullDevice
-    try writer.runWithoutInheriting()
+    try writer.run()
     try await eventually("the command to write its files") {
       FileManager.default.fileExists(atPath: workspace + "/out/last")
     }
@@ -168,7 +168,7 @@ import Testing
     process.arguments = ["op", "w", #"{"kind":"shell","command":"echo x > f"}"#]
     process.environment = environment
     process.standardOutput = FileHandle.nullDevice
-    try process.runWithoutInheriting()
+    try process.run()
     process.waitUntilExit()
     #expect(process.terminationStatus == 0)
     let slow = try await home.run("space", "show", "w")

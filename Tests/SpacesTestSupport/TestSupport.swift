@@ -52,29 +52,3 @@ public func eventually(
   Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
   throw CancellationError()
 }
-
-extension Process {
-  /// Starts the process without handing it the test process's other descriptors.
-  ///
-  /// Foundation's `Process` passes on every descriptor that is not close-on-exec, and those of
-  /// the servers under test (NIO's listening and accepted sockets, pipes of other tests) are
-  /// not: a child started by one test (a `spaces serve` that lives for the whole test, a
-  /// `podman` whose `conmon` outlives it) then held another test's connection open after its
-  /// server closed it (`ShutdownRaceTests` saw a client wait 20 s for the end of a closed
-  /// connection). Every descriptor from 3 up is marked close-on-exec first; the child's standard
-  /// input, output and error are its own copies (dup2 clears the mark).
-  public func runWithoutInheriting() throws {
-    markDescriptorsCloseOnExec()
-    try run()
-  }
-}
-
-/// Marks every open descriptor from 3 up close-on-exec (what this process keeps is unchanged).
-public func markDescriptorsCloseOnExec() {
-  guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
-  for name in names {
-    guard let fd = Int32(name), fd >= 3 else { continue }
-    let flags = fcntl(fd, F_GETFD)
-    if flags >= 0, flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
-  }
-}

@@ -1,5 +1,4 @@
 import Foundation
-import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
@@ -23,7 +22,7 @@ enum ContainerTestSupport {
       process.executableURL = root.appendingPathComponent("script/test-image")
       let pipe = Pipe()
       process.standardOutput = pipe
-      guard (try? process.runWithoutInheriting()) != nil else { return false }
+      guard (try? process.run()) != nil else { return false }
       let data = pipe.fileHandleForReading.readDataToEndOfFile()
       process.waitUntilExit()
       let conf = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -61,7 +60,7 @@ enum ContainerTestSupport {
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice
-    guard (try? process.runWithoutInheriting()) != nil else { return (-1, "") }
+    guard (try? process.run()) != nil else { return (-1, "") }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -68,7 +68,7 @@ final class ProtectedFixture: Sendable {
     environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
     environment["GIT_CONFIG_NOSYSTEM"] = "1"
     process.environment = environment
-    try process.runWithoutInheriting()
+    try process.run()
     process.waitUntilExit()
     try #require(process.terminationStatus == 0, "host script failed: \(script)")
   }

@@ -1,6 +1,5 @@
 import Foundation
 import Glibc
-import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
@@ -259,7 +258,7 @@ private func runChattr(_ flag: String, _ path: String) -> Bool {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
   process.arguments = [flag, path]
-  guard (try? process.runWithoutInheriting()) != nil else { return false }
+  guard (try? process.run()) != nil else { return false }
   process.waitUntilExit()
   return process.terminationStatus == 0
 }
