@@ -834,8 +834,9 @@ extension ChangeTracker {
         dropped.append(names.removeFirst())
       }
       if storeBytes == nil { storeBytes = store.all().reduce(0) { $0 + $1.size } }
-      // A sweep reads every kept record: it runs once half of them have been replaced (or the
-      // store is over its bytes), so that its cost per change stays small.
+      // A sweep lists every record and reads those it has not read before: it runs once half of
+      // the kept records have been replaced (or the store is over its bytes), so that its cost
+      // per change stays small.
       var sweep = !dropped.isEmpty && droppedSinceSweep + dropped.count >= max(32, config.keepOperations / 2)
       if let bytes = storeBytes, bytes > Int64(config.maxBytes) { sweep = true }
       guard sweep || !dropped.isEmpty else { return }

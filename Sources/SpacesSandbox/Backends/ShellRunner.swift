@@ -354,7 +354,7 @@ package enum ShellRunner {
     var stateFD: Int32 = -1
     if let stateFile {
       // Made here, private, for a command the zygote runs (a warm shell needs none).
-      stateFD = open(stateFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+      stateFD = ShellSessionRun.openStateFile(stateFile)
       guard stateFD >= 0 else { return errno }
     }
     defer { if stateFD >= 0 { close(stateFD) } }

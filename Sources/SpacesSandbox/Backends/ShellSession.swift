@@ -264,12 +264,18 @@ public struct ShellSessionRun: Sendable, Equatable {
   /// Makes the state file, empty and private (0600, never through a symlink), for a shell that
   /// can't create it itself: one whose sandbox binds it in, or that is handed it open.
   package func makeStateFile() throws(SpacesError) {
-    let fd = open(stateFile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+    let fd = Self.openStateFile(stateFile)
     guard fd >= 0 else {
       throw SpacesError(
         .ioError, "the shell session's state file \(stateFile) can't be made: \(String(cString: strerror(errno)))")
     }
     close(fd)
+  }
+
+  /// Opens (making it, empty) the state file at `path` for writing: private (0600), never
+  /// through a symlink. -1 on failure, with `errno` set.
+  package static func openStateFile(_ path: String) -> Int32 {
+    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
   }
 
 }
