@@ -170,6 +170,33 @@ public final class ChangeTracker: ChangeFolder, Sendable {
     }
   }
 
+  /// Drops the oldest records beyond the space's retention (``UndoConfig/keepOperations``,
+  /// ``UndoConfig/maxBytes``), and sweeps the contents only they named, when an operation's end
+  /// left that owed (``end(_:opId:actor:what:folders:)`` leaves it for after the answer).
+  /// Readers of the records call it first, so that they never see more than is kept.
+  public func settleRetention() {
+    state.withValue { $0.settleRetention() }
+  }
+
+  /// Queues ``settleRetention()`` on a dispatch thread when retention is owed and not queued yet:
+  /// called once an operation is answered, so that the files retention removes are not waited
+  /// for by the answer.
+  public func settleRetentionLater() {
+    let queue = state.withValue { state -> Bool in
+      guard state.owesRetention, !state.retentionQueued else { return false }
+      state.retentionQueued = true
+      return true
+    }
+    guard queue else { return }
+    DispatchQueue.global(qos: .utility).async { [self] in
+      beforeQueuedRetention.withValue { $0 }?()
+      settleRetention()
+    }
+  }
+
+  /// For tests: run by a queued retention (``settleRetentionLater()``) before it takes the lock.
+  package let beforeQueuedRetention = LockedValue<(@Sendable () -> Void)?>(nil)
+
   /// Copies `content`, about to be written to the workspace by a file operation, into the store
   /// ahead of the write, so that one flush covers both (``flushStaged(with:)``) and the
   /// operation's end finds the content stored. Does nothing for a large content or one the store
@@ -370,6 +397,17 @@ extension ChangeTracker {
     private var recordHashes: [String: [String]] = [:]
     private var writtenSinceListing = 0
     private var droppedSinceSweep = 0
+    /// Whether the kept records and contents are known to be under their counts (records, stored
+    /// bytes): then retention has nothing to drop, and no listing is needed to know it.
+    private var withinRetention: Bool {
+      guard let list = recordList, let bytes = storeBytes else { return false }
+      return list.count <= config.keepOperations && bytes <= Int64(config.maxBytes)
+    }
+    /// Whether a record was written since retention last ran (``settleRetention()``): an
+    /// operation's end leaves it for after its answer.
+    private var retentionOwed = false
+    /// Whether a run of the owed retention is queued (``ChangeTracker/settleRetentionLater()``).
+    var retentionQueued = false
     /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
     /// where to look), as last written to `changes/recording`.
     private var slowReason: String?
@@ -615,9 +653,21 @@ extension ChangeTracker {
         opId: opId, order: nextOrder(), time: Event.timestamp(Date()), actor: actor, what: what, changes: changes)
       try write(record)
       counted(record)
-      enforceRetention()
+      // Dropping the oldest records (and, now and then, sweeping the store) is left for after
+      // the answer: it removes files, each a wait on this disk, none of which the answer needs.
+      retentionOwed = !withinRetention
       return record.summary
     }
+
+    /// Runs the retention an operation's end left owed (nothing when none is).
+    mutating func settleRetention() {
+      retentionQueued = false
+      guard retentionOwed else { return }
+      enforceRetention()
+    }
+
+    /// Whether an operation's end left retention owed.
+    var owesRetention: Bool { retentionOwed }
 
     /// The part of `path` from which an operation on it can change things: the path itself, or
     /// its first folder that does not exist yet (which the operation would create).
@@ -814,12 +864,8 @@ extension ChangeTracker {
     /// Drops the oldest records beyond `keepOperations`, and beyond `maxBytes` of stored contents;
     /// removes contents no kept record or the index needs.
     private mutating func enforceRetention() {
-      // Under its counts (records, stored bytes) there is nothing to drop: no listing needed.
-      if let list = recordList, list.count <= config.keepOperations, let bytes = storeBytes,
-        bytes <= Int64(config.maxBytes)
-      {
-        return
-      }
+      retentionOwed = false
+      if withinRetention { return }
       var names: [String]
       // Taken out of the state while it changes, so that dropping from it copies nothing.
       if writtenSinceListing < 64, let list = recordList.take() {
@@ -1086,6 +1132,8 @@ extension ChangeTracker {
     mutating func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
       let held = try exclusive()
       defer { release(held) }
+      // A record retention owes dropping is gone for undo as for every reader.
+      settleRetention()
       var intent = try plan(target: target, restore: restore, id: id)
       intent.order = nextOrder()
       let encoder = JSONEncoder()

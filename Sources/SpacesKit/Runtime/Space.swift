@@ -218,6 +218,7 @@ public final class Space: Sendable {
   /// The newest change records, newest first (at most `limit`, 1 to 1000).
   public func changeList(limit: Int = 50) -> ChangesList {
     guard let changes else { return ChangesList(records: [], kept: 0) }
+    changes.settleRetention()
     let names = changes.recordNames()
     let newest = names.suffix(min(max(limit, 1), 1000)).reversed()
     let items = newest.compactMap(changes.readRecord).map {
@@ -236,6 +237,7 @@ public final class Space: Sendable {
     guard ChangeTracker.validID(op) else {
       return ChangesAnswer(op: op, status: "none", message: "\(EventText.quoted(op)) is not an operation id")
     }
+    changes.settleRetention()
     if let record = changes.record(of: op) {
       return ChangesAnswer(
         op: op, status: "recorded", record: record, diff: diff ? ChangeDiff.render(record, store: changes.store) : nil)
@@ -788,6 +790,7 @@ public final class Space: Sendable {
       guard finished.flush else { return finished.result }
       try journal.sync(alongWith: folders)
       answer?(finished.result)
+      changes?.settleRetentionLater()
       return finished.result
     }
     guard operation.kind.writes else { return try end() }

@@ -204,6 +204,41 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     _ = try await client.submit(.createFile(path: "w", content: content, encoding: .utf8), to: "host")
   }
   rows[rows.count - 1] = rows[rows.count - 1].against(hello)
+  // The same, 30 ms apart as an agent that pauses between operations, in a space at its
+  // retention (the oldest record dropped at every change, the store swept every 25 records
+  // dropped: the dropping is done after the answer) beside one far below it.
+  var kept = try home.create(name: "kept", policy: .permissive, backend: .host)
+  kept.undo.keepOperations = 50
+  try home.save(kept)
+  _ = try home.create(name: "paced", policy: .permissive, backend: .host)
+  // An agent is bound to one space: a connection for each.
+  var agents: [String: SpacesClient] = [:]
+  for name in ["paced", "kept"] {
+    let agent = try await SpacesClient.connect(home: home.path)
+    try await agent.hello(space: name)
+    agents[name] = agent
+  }
+  defer { for agent in agents.values { Task { await agent.close() } } }
+  var paced: (below: [Double], at: [Double]) = ([], [])
+  for round in 0..<(iterations / 2 + 60) {
+    let counter = String(round)
+    let content = String(kib.dropLast(counter.count)) + counter
+    for space in ["paced", "kept"] {
+      let start = ContinuousClock.now
+      _ = try await agents[space]?.submit(
+        .createFile(path: "k\(round % 10)", content: content, encoding: .utf8), to: space)
+      let took = BenchReference.microseconds(ContinuousClock.now - start)
+      if round >= 60 {
+        if space == "kept" { paced.at.append(took) } else { paced.below.append(took) }
+      }
+      try await Task.sleep(for: .milliseconds(30))
+    }
+  }
+  let below = BenchRow("socket createFile 1 KiB, new content, 30 ms apart", unit: "µs", samples: paced.below)
+  rows.append(below)
+  rows.append(
+    BenchRow("socket createFile 1 KiB, new content, 30 ms apart, at retention (50 kept)", unit: "µs", samples: paced.at)
+      .against(below))
   let space = try runtime.space("host")
   await measure("embedded readFile 1 KiB (no socket)", iterations) {
     _ = await space.submit(.readFile(path: "one-kib"))

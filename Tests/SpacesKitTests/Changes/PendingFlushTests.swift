@@ -213,6 +213,7 @@ import Testing
       ids.append(result.id)
     }
     let tracker = try #require(fixture.space.changes)
+    tracker.settleRetention()
     #expect(tracker.recordNames().count == 10)
     #expect(tracker.records().map(\.opId) == Array(ids.suffix(10)))
     #expect(fixture.space.changes(of: ids[100]).status == "gone")
@@ -221,6 +222,49 @@ import Testing
     for round in 140..<150 {
       #expect(tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8))), "round \(round)")
     }
+  }
+
+  /// Retention runs after the answer: an operation that takes a space over its kept count is
+  /// answered while its oldest record is still there (the queued retention held back here), and
+  /// the record goes once the retention runs. A reader of the records (the changes list) runs an
+  /// owed retention first, so that it never shows more than is kept.
+  @Test func retentionRunsAfterTheAnswer() async throws {
+    var undo = UndoConfig()
+    undo.keepOperations = 3
+    let fixture = try UndoFixture(label: "after", backend: .host, undo: undo)
+    let tracker = try #require(fixture.space.changes)
+    let gate = DispatchSemaphore(value: 0)
+    let started = DispatchSemaphore(value: 0)
+    tracker.beforeQueuedRetention.withValue {
+      $0 = {
+        started.signal()
+        gate.wait()
+      }
+    }
+    var ids: [String] = []
+    for round in 0..<4 {
+      let result = await fixture.space.submit(
+        .createFile(path: "f\(round).txt", content: "content \(round)\n", encoding: .utf8))
+      try #require(result.status == .completed, "\(result)")
+      ids.append(result.id)
+    }
+    // Answered; the retention the fourth record made owed waits at the gate.
+    #expect(started.wait(timeout: .now() + 30) == .success, "a retention was queued")
+    #expect(tracker.recordNames().count == 4)
+    #expect(tracker.record(of: ids[0]) != nil)
+    gate.signal()
+    try await eventually("the oldest record to go", deadline: .seconds(30)) { tracker.recordNames().count == 3 }
+    #expect(fixture.space.changes(of: ids[0]).status == "gone")
+
+    // Held back again: the changes list settles it itself.
+    let fifth = await fixture.space.submit(.createFile(path: "f4.txt", content: "content 4\n", encoding: .utf8))
+    try #require(fifth.status == .completed, "\(fifth)")
+    #expect(started.wait(timeout: .now() + 30) == .success, "a retention was queued")
+    #expect(tracker.recordNames().count == 4)
+    let list = fixture.space.changeList()
+    #expect(list.kept == 3)
+    #expect(list.records.map(\.op) == [fifth.id, ids[3], ids[2]])
+    gate.signal()
   }
 
   /// An edit keeps its contents the same way: the new one flushed with the file, the record in
@@ -294,7 +338,10 @@ import Testing
         try #require(result.status == .completed, "\(result)")
       }
     }
-    func kept(_ round: Int) -> Bool { tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8))) }
+    func kept(_ round: Int) -> Bool {
+      tracker.settleRetention()
+      return tracker.store.contains(ContentHash.sha256(Array("content \(round)\n".utf8)))
+    }
     func now() -> Int64 {
       var clock = timespec()
       clock_gettime(CLOCK_REALTIME, &clock)
