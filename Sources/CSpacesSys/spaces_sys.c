@@ -713,6 +713,29 @@ int cspaces_set_trim_threshold(int bytes) { return mallopt(M_TRIM_THRESHOLD, byt
 
 int cspaces_release_free_memory(void) { return malloc_trim(0); }
 
+static _Thread_local int wake_holding;
+static _Thread_local int wake_owed;
+
+int cspaces_wake_hold_begin(void) {
+  int earlier = wake_holding;
+  wake_holding = 1;
+  return earlier;
+}
+
+int cspaces_wake_hold_request(void) {
+  if (!wake_holding) return 0;
+  wake_owed = 1;
+  return 1;
+}
+
+int cspaces_wake_hold_end(int earlier) {
+  wake_holding = earlier;
+  if (earlier) return 0;
+  int owed = wake_owed;
+  wake_owed = 0;
+  return owed;
+}
+
 #include <sys/resource.h>
 
 long cspaces_raise_descriptor_limit(long most) {

@@ -19,6 +19,17 @@ int cspaces_set_trim_threshold(int bytes);
 /// Gives the free pages inside malloc's heaps back to the system (malloc_trim(0)).
 int cspaces_release_free_memory(void);
 
+/// Starts holding back, on the calling thread, the wake-ups asked with
+/// `cspaces_wake_hold_request` (until `cspaces_wake_hold_end`); returns the earlier state, for
+/// `cspaces_wake_hold_end`.
+int cspaces_wake_hold_begin(void);
+/// Notes a wake-up asked on the calling thread: 1 when it is held back (the caller then does not
+/// wake anything; `cspaces_wake_hold_end` says it is owed), 0 when the caller wakes now.
+int cspaces_wake_hold_request(void);
+/// Ends a hold begun with `cspaces_wake_hold_begin` (given what it returned): 1 when a wake-up
+/// was asked meanwhile and is now the caller's to do (never inside an outer hold, which keeps it).
+int cspaces_wake_hold_end(int earlier);
+
 /// Raises the soft limit on open descriptors to the hard one (at most `most`); the soft limit
 /// then, or -1.
 long cspaces_raise_descriptor_limit(long most);

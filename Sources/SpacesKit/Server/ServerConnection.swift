@@ -118,10 +118,15 @@ final class ServerConnection: Sendable {
     // Answered here, without a task, when it needs no waiting; else its decoded params go on.
     var decoded: SubmitParams?
     if request.method == RPCMethod.opSubmit.rawValue, hold == nil, size <= Self.answerNowBytes {
-      switch submitNow(request) {
-      case .answered(let outcome):
-        if respond { reply(id, outcome) }
-        return
+      // The journal's flusher, which the read's record asks for, is woken once the answer is
+      // written.
+      let now = JournalFlusher.shared.wakingAfter { () -> SubmitNow in
+        let now = submitNow(request)
+        if case .answered(let outcome) = now, respond { reply(id, outcome) }
+        return now
+      }
+      switch now {
+      case .answered: return
       case .later(let params): decoded = params
       }
     }

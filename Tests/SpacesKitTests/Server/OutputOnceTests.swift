@@ -1,3 +1,4 @@
+import CSpacesSys
 import Foundation
 import SpacesTestSupport
 import Testing
@@ -164,6 +165,41 @@ import Testing
     while !journal.isSynced, clock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
     #expect(journal.isSynced)
     #expect(journal.flushCount == before + 1)
+  }
+
+  /// A read answered on the event loop asks for the group commit inside a hold: the wake-up it
+  /// asks for is owed to the hold's end (an inner hold passes it on to the outer one), and the
+  /// flusher, woken there, flushes the record. (A flusher of its own: the process's one is woken
+  /// by every other test's records.)
+  @Test func aFlushAskedWhileAnsweringWakesTheFlusherAfterTheAnswer() async throws {
+    #expect(cspaces_wake_hold_request() == 0, "no hold: the caller wakes")
+    let outer = cspaces_wake_hold_begin()
+    #expect(cspaces_wake_hold_request() == 1, "held")
+    let inner = cspaces_wake_hold_begin()
+    #expect(cspaces_wake_hold_end(inner) == 0, "an inner hold leaves it to the outer one")
+    #expect(cspaces_wake_hold_end(outer) == 1, "owed at the outer end")
+    #expect(cspaces_wake_hold_end(outer) == 0, "and only once")
+
+    let folder = TempFolder("held")
+    let journal = try Journal(path: folder.path + "/j.jsonl")
+    let flusher = JournalFlusher()
+    func flushed() async throws -> Bool {
+      let deadline = ContinuousClock.now + .seconds(10)
+      while !journal.isSynced, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+      return journal.isSynced
+    }
+    // The first round starts the flusher's thread, which then waits for a signal.
+    try journal.append([Event(space: "s", opId: "o", .message(text: "one"))], sync: false)
+    flusher.schedule(journal)
+    #expect(try await flushed())
+    // The second is flushed only if the hold's end signals it.
+    let answered = try flusher.wakingAfter { () throws -> Bool in
+      try journal.append([Event(space: "s", opId: "o", .message(text: "two"))], sync: false)
+      flusher.schedule(journal)
+      return !journal.isSynced
+    }
+    #expect(answered)
+    #expect(try await flushed())
   }
 
   @Test func aReadIsAnsweredWithItsRecordWrittenAndAChangeWithItOnDisk() async throws {
