@@ -217,6 +217,38 @@ import Testing
     #expect(answer.reason == "not now")
   }
 
+  /// A file change starts on the event loop that read it (``ServerConnection/startsAtOnce(_:)``):
+  /// one that ends before it ever waits (its path leaves the workspace) is answered like any
+  /// other, one that waits for an approval can be cancelled, and the connection goes on.
+  @Test func aFileChangeStartedOnTheEventLoopIsAnsweredAndCancelledAsAnyOther() async throws {
+    let server = try await TestServer.start(policy: .standard)
+    defer { Task { await server.stop() } }
+    let agent = try await server.agent(space: "s")
+    let supervisor = try await server.supervisor()
+    for round in 0..<20 {
+      do {
+        let result = try await agent.submit(
+          .createFile(path: "../outside-\(round)", content: "x", encoding: .utf8), to: "s")
+        #expect(result.status != .completed, "\(result)")
+      } catch {
+        #expect(error.code == .invalidPath || error.code == .invalidRequest, "\(error)")
+      }
+    }
+    #expect(!FileManager.default.fileExists(atPath: server.folder.path + "/spaces/s/outside-0"))
+
+    let waiting = Task {
+      try await agent.submit(.createFile(path: ".envrc", content: "export A=1\n", encoding: .utf8), to: "s")
+    }
+    try await eventually("the approval request") { !(try await supervisor.approvals().isEmpty) }
+    waiting.cancel()
+    let error = await #expect(throws: SpacesError.self) { try await waiting.value }
+    #expect(error?.code == .cancelled)
+    try await eventually("the approval withdrawn") { try await supervisor.approvals().isEmpty }
+    #expect(!FileManager.default.fileExists(atPath: server.folder.path + "/spaces/s/workspace/.envrc"))
+    let written = try await agent.submit(.createFile(path: "ok.txt", content: "ok\n", encoding: .utf8), to: "s")
+    #expect(written.status == .completed)
+  }
+
   /// How a client stops waiting for a shell operation.
   enum Stop: String, CaseIterable, Sendable {
     /// It disconnects.
