@@ -107,6 +107,10 @@ final class CLIHome: Sendable {
   /// Reads the journal of `space` through `spaces log --json`.
   func journal(_ space: String) async throws -> [[String: Any]] {
     let run = try await run("log", space, "--json")
+    // A failed read is the test's failure, with what `spaces log` said, not an empty journal.
+    guard run.status == 0 else {
+      throw SpacesError(.ioError, "spaces log \(space) --json exited \(run.status): \(run.stderr)")
+    }
     return run.stdout.split(separator: "\n").compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
     }

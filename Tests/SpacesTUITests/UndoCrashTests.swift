@@ -70,7 +70,9 @@ import Testing
         let undone = journal.filter {
           $0["type"] as? String == "undone" && ($0["undo"] as? [String: Any])?["target"] as? String == op
         }
-        #expect(undone.count == 1, "round \(round): the undo is journaled once")
+        #expect(
+          undone.count == 1,
+          "round \(round): the undo is journaled once; its events: \(journal.filter { "\($0)".contains(op) })")
         if (undone.first?["undo"] as? [String: Any])?["recovered"] as? Bool == true { recovered += 1 }
       } else {
         #expect(after == changed, "round \(round): neither before nor after the undo")
