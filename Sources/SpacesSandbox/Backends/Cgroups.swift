@@ -23,6 +23,9 @@ struct CgroupSupport: Sendable {
   var pidsParent: String?
   /// The parent folder for the memory controller.
   var memoryParent: String?
+  /// The parent folder for the v1 freezer (nil on v2, whose groups freeze by themselves, or when
+  /// it can't be used): an operation's group is frozen while it is killed (``OperationCgroup/killAll(attempts:ignoring:)``).
+  var freezerParent: String?
   /// Whether the controllers live in the unified (v2) hierarchy.
   var unified: Bool
 
@@ -67,7 +70,12 @@ struct CgroupSupport: Sendable {
         return nil
       }
     }
-    return group.directories.isEmpty ? nil : group
+    guard !group.directories.isEmpty else { return nil }
+    // Optional: without it the group is killed one process at a time.
+    if let freezerParent, mkdir(freezerParent + "/" + name, 0o755) == 0 {
+      group.freezerDir = freezerParent + "/" + name
+    }
+    return group
   }
 
   private static func detect() -> CgroupSupport? {
@@ -98,7 +106,8 @@ struct CgroupSupport: Sendable {
       if tail[0] == "cgroup2" {
         v2Mount = mount
       } else if tail[0] == "cgroup" {
-        for option in tail[2].split(separator: ",") where option == "pids" || option == "memory" {
+        for option in tail[2].split(separator: ",") where option == "pids" || option == "memory" || option == "freezer"
+        {
           v1Mounts[String(option)] = mount
         }
       }
@@ -111,7 +120,7 @@ struct CgroupSupport: Sendable {
       if relative == "/" { relative = "" }
       return mount.point + relative
     }
-    var support = CgroupSupport(pidsParent: nil, memoryParent: nil, unified: false)
+    var support = CgroupSupport(pidsParent: nil, memoryParent: nil, freezerParent: nil, unified: false)
     if let mount = v1Mounts["pids"], let path = v1Paths["pids"] {
       support.pidsParent = folder(mount, path)
     }
@@ -140,10 +149,15 @@ struct CgroupSupport: Sendable {
         parent: support.memoryParent, file: file, value: support.unified ? "max" : "-1")
       if !probe { support.memoryParent = nil }
     }
-    for parent in Set([support.pidsParent, support.memoryParent].compactMap { $0 }) {
+    if support.pidsParent == nil && support.memoryParent == nil { return nil }
+    if !support.unified, let mount = v1Mounts["freezer"], let path = v1Paths["freezer"] {
+      let parent = folder(mount, path)
+      if support.probe(parent: parent, file: "freezer.state", value: "THAWED") { support.freezerParent = parent }
+    }
+    for parent in Set([support.pidsParent, support.memoryParent, support.freezerParent].compactMap { $0 }) {
       removeAbandoned(in: parent)
     }
-    return support.pidsParent == nil && support.memoryParent == nil ? nil : support
+    return support
   }
 
   /// Removes the empty operation cgroups a process that is gone left behind (killed, or exited
@@ -174,11 +188,13 @@ struct OperationCgroup: Sendable {
   var unified: Bool
   var pidsDir: String?
   var memoryDir: String?
+  /// The group's v1 freezer folder (see ``CgroupSupport/freezerParent``).
+  var freezerDir: String?
 
   /// The distinct folders the command must join.
   var directories: [String] {
     var dirs: [String] = []
-    for dir in [pidsDir, memoryDir].compactMap({ $0 }) where !dirs.contains(dir) {
+    for dir in [pidsDir, memoryDir, freezerDir].compactMap({ $0 }) where !dirs.contains(dir) {
       dirs.append(dir)
     }
     return dirs
@@ -201,8 +217,34 @@ struct OperationCgroup: Sendable {
 
   /// Kills everything in the group until it is empty (or `attempts` rounds pass).
   ///
+  /// All at once: killed one at a time, a shell woken by its child's death could run its next
+  /// command (`sleep 10; rm -r x`) before its own turn came. On cgroup v2 one write to
+  /// `cgroup.kill` (Linux 5.14) kills the whole group in the kernel; before that kernel, the group
+  /// is frozen first (`cgroup.freeze`, Linux 5.2: a frozen process runs no code of its own), then
+  /// each process killed, then thawed. On cgroup v1 the group's freezer does the same
+  /// (`freezer.state`; a process killed while frozen dies as it thaws, before any code of its
+  /// own); without one, the processes are killed one by one (the runner kills a process group
+  /// first, in one call, where it has one).
+  ///
   /// `ignoring` is a process already known to have exited (a zombie not yet reaped).
   func killAll(attempts: Int = 200, ignoring: pid_t? = nil) {
+    var thaw: (() -> Void)?
+    if unified, let dir = directories.first {
+      if !Sys.writeFile(dir + "/cgroup.kill", "1"), Sys.writeFile(dir + "/cgroup.freeze", "1") {
+        thaw = { Sys.writeFile(dir + "/cgroup.freeze", "0") }
+      }
+    } else if let freezerDir, Sys.writeFile(freezerDir + "/freezer.state", "FROZEN") {
+      thaw = { Sys.writeFile(freezerDir + "/freezer.state", "THAWED") }
+      // Freezing is done when the state reads FROZEN (a process in the kernel finishes first).
+      for _ in 0..<100 {
+        if Sys.readFile(freezerDir + "/freezer.state")?.hasPrefix("FROZEN") == true { break }
+        usleep(500)
+      }
+      for pid in processes() where pid != ignoring { Sys.signal(pid, SIGKILL) }
+      thaw?()
+      thaw = nil
+    }
+    defer { thaw?() }
     for round in 0..<attempts {
       let pids = processes().filter { $0 != ignoring }
       if pids.isEmpty { return }
