@@ -159,6 +159,23 @@ import Testing
     #expect(read.issues.first?.line == 4)
   }
 
+  /// A crash can cut a record off after its last byte, before its newline: closed off, it is
+  /// whole, so it is read, and its `seq` is not given to the next record too.
+  @Test func aRecordThatLostOnlyItsNewlineIsKeptAndCounted() throws {
+    let folder = TempFolder("journal")
+    let path = folder.file("journal.jsonl")
+    try Journal(path: path).append(events(4), sync: true)
+    #expect(truncate(path, off_t(try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) - 1)) == 0)
+
+    let reopened = try Journal(path: path)
+    #expect(reopened.issues.isEmpty, "\(reopened.issues)")
+    #expect(reopened.lastSeq == 4)
+    try reopened.append(events(1), sync: true)
+    let read = try Journal.read(path: path)
+    #expect(read.events.map(\.seq) == [1, 2, 3, 4, 5])
+    #expect(read.issues.isEmpty)
+  }
+
   @Test func aCorruptLineInTheMiddleIsReportedWithItsLineNumber() throws {
     let folder = TempFolder("journal")
     let path = folder.file("journal.jsonl")

@@ -305,16 +305,20 @@ public final class Journal: Sendable {
       if pread(fd, &last, 1, off_t(size - 1)) != 1 { throw failure("can't read the journal") }
       if last != 0x0A {
         let start = try lineStart(before: size)
-        tail.issues.append(
-          JournalIssue(
-            line: nil, offset: start,
-            message:
-              "the last record (\(size - start) bytes) was cut off mid-write, probably by a crash; it is kept in the file but skipped"
-          ))
         try writeAll([0x0A], &tail)
         if fsync(fd) != 0 { throw failure("can't flush the journal to disk") }
         tail.knownEnd = size + 1
-        tail.seq = max(tail.seq, try lastSequence(endingAt: start))
+        // A record cut off after its last byte, before its newline, is whole once closed off:
+        // readers take it, so its `seq` is taken too (never given to the next record as well).
+        if try sequence(ofLineFrom: start, to: size + 1) == nil {
+          tail.issues.append(
+            JournalIssue(
+              line: nil, offset: start,
+              message:
+                "the last record (\(size - start) bytes) was cut off mid-write, probably by a crash; it is kept in the file but skipped"
+            ))
+        }
+        tail.seq = max(tail.seq, try lastSequence(endingAt: size + 1))
         return
       }
     }
