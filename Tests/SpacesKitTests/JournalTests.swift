@@ -165,7 +165,8 @@ import Testing
     let folder = TempFolder("journal")
     let path = folder.file("journal.jsonl")
     try Journal(path: path).append(events(4), sync: true)
-    #expect(truncate(path, off_t(try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) - 1)) == 0)
+    #expect(
+      truncate(path, off_t(try #require(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) - 1)) == 0)
 
     let reopened = try Journal(path: path)
     #expect(reopened.issues.isEmpty, "\(reopened.issues)")

@@ -148,7 +148,8 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// nothing changed (or an earlier interrupted command's record holds it all). Throws when
   /// there is no saved index to compare with.
   public func recordInterrupted(_ marker: Interrupted) throws(SpacesError) -> ChangeSummary? {
-    try state.withValue { state throws(SpacesError) -> ChangeSummary? in try state.recordInterrupted(marker) }
+    defer { removeDoomed() }
+    return try state.withValue { state throws(SpacesError) -> ChangeSummary? in try state.recordInterrupted(marker) }
   }
 
   /// Releases and removes an interrupted command's marker once its end is journaled.
@@ -176,7 +177,20 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// Readers of the records call it first, so that they never see more than is kept.
   public func settleRetention() {
     state.withValue { $0.settleRetention() }
+    removeDoomed()
   }
+
+  /// Removes the contents a sweep found unneeded, one at a time, each under the lock: a change
+  /// of the space waits for one removal (a wait on the disk), never for a whole sweep's hundreds.
+  /// A content written again meanwhile is taken back from them (``State/stage(_:hash:)``).
+  private func removeDoomed() {
+    guard state.withValue({ $0.hasDoomed }) else { return }
+    beforeRemovingDoomed.withValue { $0 }?()
+    while state.withValue({ $0.removeOneDoomed() }) {}
+  }
+
+  /// For tests: run before the contents a sweep found unneeded are removed (``removeDoomed()``).
+  package let beforeRemovingDoomed = LockedValue<(@Sendable () -> Void)?>(nil)
 
   /// Queues ``settleRetention()`` on a dispatch thread when retention is owed and not queued yet:
   /// called once an operation is answered, so that the files retention removes are not waited
@@ -320,7 +334,8 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// Undoes `target` (or restores to before it): plans, writes the intent, applies it and
   /// writes the undo's own record. The caller journals it and then calls ``finish(_:)``.
   func undo(target: String, restore: Bool, id: String) throws(SpacesError) -> (Intent, ChangeRecord) {
-    try state.withValue { state throws(SpacesError) -> (Intent, ChangeRecord) in
+    defer { removeDoomed() }
+    return try state.withValue { state throws(SpacesError) -> (Intent, ChangeRecord) in
       try state.undo(target: target, restore: restore, id: id)
     }
   }
@@ -406,6 +421,9 @@ extension ChangeTracker {
     /// Whether a record was written since retention last ran (``settleRetention()``): an
     /// operation's end leaves it for after its answer.
     private var retentionOwed = false
+    /// Contents the last sweep found unneeded, still in the store: removed one at a time
+    /// (``removeOneDoomed()``), and taken back when written again before their turn.
+    private var doomed = Set<String>()
     /// Whether a run of the owed retention is queued (``ChangeTracker/settleRetentionLater()``).
     var retentionQueued = false
     /// Why commands' changes are found by looking at the whole workspace (nil: the watch says
@@ -669,6 +687,16 @@ extension ChangeTracker {
     /// Whether an operation's end left retention owed.
     var owesRetention: Bool { retentionOwed }
 
+    /// Whether contents wait to be removed (``removeOneDoomed()``).
+    var hasDoomed: Bool { !doomed.isEmpty }
+
+    /// Removes one content a sweep found unneeded; false when none is left.
+    mutating func removeOneDoomed() -> Bool {
+      guard let hash = doomed.popFirst() else { return false }
+      store.remove(hash)
+      return true
+    }
+
     /// The part of `path` from which an operation on it can change things: the path itself, or
     /// its first folder that does not exist yet (which the operation would create).
     private func firstMissing(_ path: String) -> String {
@@ -777,6 +805,8 @@ extension ChangeTracker {
         }
         defer { close(fd) }
         let put = try store.put(from: fd, keep: keep, staged: unsynced)
+        // Found in the store, it stays there (a sweep may have found it unneeded a moment ago).
+        if doomed.remove(put.hash) != nil { storeBytes = storeBytes.map { $0 + put.size } }
         if let staged = put.staged {
           unsynced.append(staged)
           storeBytes = storeBytes.map { $0 + put.size }
@@ -788,6 +818,11 @@ extension ChangeTracker {
 
     /// Stages `content` (with `hash`) in the store unless it is there or staged already.
     mutating func stage(_ content: [UInt8], hash: String) {
+      // Still in the store, waiting to be removed: it stays instead.
+      if doomed.remove(hash) != nil {
+        storeBytes = storeBytes.map { $0 + Int64(content.count) }
+        return
+      }
       guard !unsynced.contains(where: { $0.hash == hash }), !store.contains(hash),
         let staged = try? store.stage(content, hash: hash)
       else { return }
@@ -938,7 +973,12 @@ extension ChangeTracker {
         }
         var total: Int64 = 0
         for blob in store.all() {
-          if needed.contains(blob.hash) { total += blob.size } else { store.remove(blob.hash) }
+          if needed.contains(blob.hash) {
+            total += blob.size
+            doomed.remove(blob.hash)
+          } else {
+            doomed.insert(blob.hash)
+          }
         }
         storeBytes = total
         guard total > Int64(config.maxBytes), !names.isEmpty else { return }

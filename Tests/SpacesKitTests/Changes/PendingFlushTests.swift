@@ -267,6 +267,54 @@ import Testing
     gate.signal()
   }
 
+  /// A sweep's removals run one at a time after it, and a content written again before its
+  /// turn stays in the store: here the removals are held back while a new file gets the content
+  /// of a dropped record, and that file's change can still be undone afterwards.
+  @Test func aContentWrittenAgainBeforeItsRemovalStays() async throws {
+    var undo = UndoConfig()
+    undo.keepOperations = 3
+    let fixture = try UndoFixture(label: "doomed", backend: .host, undo: undo)
+    let tracker = try #require(fixture.space.changes)
+    let gate = DispatchSemaphore(value: 0)
+    let held = DispatchSemaphore(value: 0)
+    // Only the first removal is held (later retentions, queued meanwhile, go on).
+    let once = LockedValue(true)
+    tracker.beforeRemovingDoomed.withValue {
+      $0 = {
+        guard
+          once.withValue({ first in
+            defer { first = false }
+            return first
+          })
+        else { return }
+        held.signal()
+        gate.wait()
+      }
+    }
+    defer { tracker.beforeRemovingDoomed.withValue { $0 = nil } }
+    let first = Array("content 0\n".utf8)
+    // 35 records at 3 kept: 32 dropped, so the 35th change's retention sweeps the store.
+    for round in 0..<35 {
+      let result = await fixture.space.submit(
+        .createFile(path: "f.txt", content: "content \(round)\n", encoding: .utf8))
+      try #require(result.status == .completed, "\(result)")
+    }
+    #expect(held.wait(timeout: .now() + 30) == .success, "the sweep found contents to remove")
+    #expect(tracker.store.contains(ContentHash.sha256(first)), "not removed yet")
+    // Written again while its removal waits.
+    let again = await fixture.space.submit(.createFile(path: "g.txt", content: "content 0\n", encoding: .utf8))
+    try #require(again.status == .completed, "\(again)")
+    gate.signal()
+    tracker.settleRetention()
+    #expect(tracker.store.contains(ContentHash.sha256(first)))
+    #expect(!tracker.store.contains(ContentHash.sha256(Array("content 1\n".utf8))), "the others went")
+    _ = try await fixture.space.undo(again.id)
+    #expect(!FileManager.default.fileExists(atPath: fixture.workspace + "/g.txt"))
+    let redo = try #require(fixture.space.changeList().records.first)
+    _ = try await fixture.space.undo(redo.op)
+    #expect(try String(contentsOfFile: fixture.workspace + "/g.txt", encoding: .utf8) == "content 0\n")
+  }
+
   /// An edit keeps its contents the same way: the new one flushed with the file, the record in
   /// place; undo puts the text back.
   @Test func anEditKeepsItsContentsForUndo() async throws {
