@@ -185,15 +185,18 @@ final class ServerConnection: Sendable {
     // A file change starts here, on the event loop, up to its first wait (its write and flush,
     // on a dispatch thread, which answers it): a hop to the threads every task shares, and the
     // wake-up of one, is saved on its path.
-    let task = decoded.map(Self.startsAtOnce) == true ? Task.immediate(operation: body) : Task(operation: body)
+    // (Only in a space open already: opening one reads its journal.)
+    let atOnce = decoded.map { Self.startsAtOnce($0) && runtime.openSpace($0.space) != nil } == true
+    let task = atOnce ? Task.immediate(operation: body) : Task(operation: body)
     requests.withValue { running in
       if running.endedEarly.remove(number) == nil { running.all[number] = task }
     }
   }
 
-  /// Whether an `op.submit` starts on the event loop that read it (``handle(_:hold:)``): a
-  /// `createFile`, `editFile` or `deleteFile`, whose pipeline up to its write only decides,
-  /// journals and looks at one path, and whose write, flush and answer run on a dispatch thread.
+  /// Whether an `op.submit` starts on the event loop that read it (``handle(_:hold:)``, when its
+  /// space is open already): a `createFile`, `editFile` or `deleteFile`, whose pipeline up to its
+  /// write only decides, journals and looks at one path, and whose write, flush and answer run
+  /// on a dispatch thread.
   static func startsAtOnce(_ params: SubmitParams) -> Bool {
     switch params.op {
     case .createFile, .editFile, .deleteFile: true
