@@ -170,7 +170,7 @@ import Testing
           let agent = try await server.agent(space: "s")
           let result = try await agent.submit(
             .createFile(path: "agent\(index).txt", content: "\(index)", encoding: .utf8), to: "s")
-          #expect(result.status == .completed)
+          #expect(result.status == .completed, "\(result)")
           await agent.close()
           return result.id
         }
