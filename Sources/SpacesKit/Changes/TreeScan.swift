@@ -177,7 +177,10 @@ final class BlobStore: Sendable {
     var fds: [Int32] = []
     defer { for fd in fds { close(fd) } }
     for item in staged where !item.flushed {
-      let fd = open(item.temporary, O_RDONLY | O_CLOEXEC)
+      var fd = open(item.temporary, O_RDONLY | O_CLOEXEC)
+      // Put in its place meanwhile by another operation's end (which flushes a content before
+      // it renames it): flushed again under its hash, which costs nothing once it is on disk.
+      if fd < 0, errno == ENOENT { fd = open(path(item.hash), O_RDONLY | O_CLOEXEC) }
       guard fd >= 0 else { throw Self.failure("open a content to flush", errno) }
       fds.append(fd)
     }

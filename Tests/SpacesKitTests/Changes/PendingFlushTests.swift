@@ -315,6 +315,24 @@ import Testing
     #expect(try String(contentsOfFile: fixture.workspace + "/g.txt", encoding: .utf8) == "content 0\n")
   }
 
+  /// A file operation flushes the content it staged outside the tracker's lock; another
+  /// operation's end may have put that content in its place meanwhile (flushed, then renamed
+  /// to its hash). The flush then takes it under its hash: one of fifty concurrent createFiles
+  /// failed on this ("open a content to flush") in a full run.
+  @Test func aStagedContentPlacedMeanwhileIsFlushedUnderItsHash() throws {
+    let folder = TempFolder("placed")
+    try FileManager.default.createDirectory(atPath: folder.file("blobs"), withIntermediateDirectories: true)
+    let store = BlobStore(folder: folder.file("blobs"))
+    let content = Array("placed meanwhile\n".utf8)
+    let staged = try store.stage(content, hash: ContentHash.sha256(content))
+    var others = [staged]
+    try store.settle(&others)
+    #expect(others.isEmpty)
+    #expect(!FileManager.default.fileExists(atPath: staged.temporary))
+    try store.flushData([staged])
+    #expect(store.contains(staged.hash))
+  }
+
   /// An edit keeps its contents the same way: the new one flushed with the file, the record in
   /// place; undo puts the text back.
   @Test func anEditKeepsItsContentsForUndo() async throws {
