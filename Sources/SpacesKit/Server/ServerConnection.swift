@@ -33,9 +33,6 @@ final class ServerConnection: Sendable {
     var next = 0
     var all: [Int: Task<Void, Never>] = [:]
     var byID: [RPCID: Int] = [:]
-    /// Requests whose task ended before it was registered (one started at once, see
-    /// ``startsAtOnce(_:)``, that never waited).
-    var endedEarly = Set<Int>()
   }
   private let requests = LockedValue(Running())
   /// The connection's places for running commands (`maxRunningPerConnection`).
@@ -156,51 +153,31 @@ final class ServerConnection: Sendable {
       }
       return
     }
-    // Its own task, registered before the next line is read, so `request.cancel` finds it.
-    // Nothing else waits for it: a disconnect cancels it and waits for it through
-    // ``cancelRequests()``.
-    let number = requests.withValue { running -> Int in
-      running.next += 1
-      if respond, let id { running.byID[id] = running.next }
-      return running.next
-    }
-    let body = { @Sendable [decoded] () async -> Void in
-      let outcome =
-        if let decoded {
-          await Self.outcome { () async throws(RPCError) in try await self.submit(decoded, request) }
-        } else {
-          await self.dispatch(request)
-        }
-      self.session.withValue {
-        $0.inFlight -= 1
-        $0.inFlightBytes -= size
-      }
-      if respond { self.reply(id, outcome) }
-      hold?.release()
-      self.requests.withValue { running in
-        if running.all.removeValue(forKey: number) == nil { running.endedEarly.insert(number) }
-        if let id, running.byID[id] == number { running.byID[id] = nil }
-      }
-    }
-    // A file change starts here, on the event loop, up to its first wait (its write and flush,
-    // on a dispatch thread, which answers it): a hop to the threads every task shares, and the
-    // wake-up of one, is saved on its path.
-    // (Only in a space open already: opening one reads its journal.)
-    let atOnce = decoded.map { Self.startsAtOnce($0) && runtime.openSpace($0.space) != nil } == true
-    let task = atOnce ? Task.immediate(operation: body) : Task(operation: body)
+    // Its own task, registered before the next line is read, so `request.cancel` finds it (and
+    // before the task can end: it takes the same lock to leave). Nothing else waits for it: a
+    // disconnect cancels it and waits for it through ``cancelRequests()``.
     requests.withValue { running in
-      if running.endedEarly.remove(number) == nil { running.all[number] = task }
-    }
-  }
-
-  /// Whether an `op.submit` starts on the event loop that read it (``handle(_:hold:)``, when its
-  /// space is open already): a `createFile`, `editFile` or `deleteFile`, whose pipeline up to its
-  /// write only decides, journals and looks at one path, and whose write, flush and answer run
-  /// on a dispatch thread.
-  static func startsAtOnce(_ params: SubmitParams) -> Bool {
-    switch params.op {
-    case .createFile, .editFile, .deleteFile: true
-    default: false
+      running.next += 1
+      let number = running.next
+      running.all[number] = Task { [decoded] in
+        let outcome =
+          if let decoded {
+            await Self.outcome { () async throws(RPCError) in try await self.submit(decoded, request) }
+          } else {
+            await self.dispatch(request)
+          }
+        self.session.withValue {
+          $0.inFlight -= 1
+          $0.inFlightBytes -= size
+        }
+        if respond { self.reply(id, outcome) }
+        hold?.release()
+        self.requests.withValue { running in
+          running.all[number] = nil
+          if let id, running.byID[id] == number { running.byID[id] = nil }
+        }
+      }
+      if respond, let id { running.byID[id] = number }
     }
   }
 

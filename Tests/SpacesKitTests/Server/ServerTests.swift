@@ -217,10 +217,9 @@ import Testing
     #expect(answer.reason == "not now")
   }
 
-  /// A file change starts on the event loop that read it (``ServerConnection/startsAtOnce(_:)``):
-  /// one that ends before it ever waits (its path leaves the workspace) is answered like any
-  /// other, one that waits for an approval can be cancelled, and the connection goes on.
-  @Test func aFileChangeStartedOnTheEventLoopIsAnsweredAndCancelledAsAnyOther() async throws {
+  /// A file change that ends before it ever waits (its path leaves the workspace) is answered
+  /// like any other, one that waits for an approval can be cancelled, and the connection goes on.
+  @Test func aFileChangeIsAnsweredWhenRefusedAndCancelledWhileItWaits() async throws {
     let server = try await TestServer.start(policy: .standard)
     defer { Task { await server.stop() } }
     let agent = try await server.agent(space: "s")
