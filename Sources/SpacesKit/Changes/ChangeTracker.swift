@@ -197,7 +197,7 @@ public final class ChangeTracker: ChangeFolder, Sendable {
   /// for by the answer.
   public func settleRetentionLater() {
     let queue = state.withValue { state -> Bool in
-      guard state.owesRetention, !state.retentionQueued else { return false }
+      guard state.retentionOwed, !state.retentionQueued else { return false }
       state.retentionQueued = true
       return true
     }
@@ -420,7 +420,7 @@ extension ChangeTracker {
     }
     /// Whether a record was written since retention last ran (``settleRetention()``): an
     /// operation's end leaves it for after its answer.
-    private var retentionOwed = false
+    private(set) var retentionOwed = false
     /// Contents the last sweep found unneeded, still in the store: removed one at a time
     /// (``removeOneDoomed()``), and taken back when written again before their turn.
     private var doomed = Set<String>()
@@ -683,9 +683,6 @@ extension ChangeTracker {
       guard retentionOwed else { return }
       enforceRetention()
     }
-
-    /// Whether an operation's end left retention owed.
-    var owesRetention: Bool { retentionOwed }
 
     /// Whether contents wait to be removed (``removeOneDoomed()``).
     var hasDoomed: Bool { !doomed.isEmpty }

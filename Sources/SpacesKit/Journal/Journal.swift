@@ -310,15 +310,17 @@ public final class Journal: Sendable {
         tail.knownEnd = size + 1
         // A record cut off after its last byte, before its newline, is whole once closed off:
         // readers take it, so its `seq` is taken too (never given to the next record as well).
-        if try sequence(ofLineFrom: start, to: size + 1) == nil {
+        if let whole = try sequence(ofLineFrom: start, to: size + 1) {
+          tail.seq = max(tail.seq, whole)
+        } else {
           tail.issues.append(
             JournalIssue(
               line: nil, offset: start,
               message:
                 "the last record (\(size - start) bytes) was cut off mid-write, probably by a crash; it is kept in the file but skipped"
             ))
+          tail.seq = max(tail.seq, try lastSequence(endingAt: start))
         }
-        tail.seq = max(tail.seq, try lastSequence(endingAt: size + 1))
         return
       }
     }

@@ -228,29 +228,33 @@ struct OperationCgroup: Sendable {
   ///
   /// `ignoring` is a process already known to have exited (a zombie not yet reaped).
   func killAll(attempts: Int = 200, ignoring: pid_t? = nil) {
-    var thaw: (() -> Void)?
+    // v2 without `cgroup.kill`: frozen while the loop below kills, thawed after it.
+    var frozenV2: String?
     if unified, let dir = directories.first {
-      if !Sys.writeFile(dir + "/cgroup.kill", "1"), Sys.writeFile(dir + "/cgroup.freeze", "1") {
-        thaw = { Sys.writeFile(dir + "/cgroup.freeze", "0") }
-      }
-    } else if let freezerDir, Sys.writeFile(freezerDir + "/freezer.state", "FROZEN") {
-      thaw = { Sys.writeFile(freezerDir + "/freezer.state", "THAWED") }
-      // Freezing is done when the state reads FROZEN (a process in the kernel finishes first).
-      for _ in 0..<100 {
-        if Sys.readFile(freezerDir + "/freezer.state")?.hasPrefix("FROZEN") == true { break }
-        usleep(500)
-      }
-      for pid in processes() where pid != ignoring { Sys.signal(pid, SIGKILL) }
-      thaw?()
-      thaw = nil
+      if !Sys.writeFile(dir + "/cgroup.kill", "1"), Sys.writeFile(dir + "/cgroup.freeze", "1") { frozenV2 = dir }
+    } else if let freezerDir {
+      killFrozen(freezerDir, ignoring: ignoring)
     }
-    defer { thaw?() }
+    defer { if let frozenV2 { Sys.writeFile(frozenV2 + "/cgroup.freeze", "0") } }
     for round in 0..<attempts {
       let pids = processes().filter { $0 != ignoring }
       if pids.isEmpty { return }
       for pid in pids { Sys.signal(pid, SIGKILL) }
       if round > 1 { usleep(round < 40 ? 200 : 2000) }
     }
+  }
+
+  /// Freezes the v1 freezer group `dir`, sends every process in it SIGKILL, and thaws it: each
+  /// dies as it thaws, before any code of its own.
+  private func killFrozen(_ dir: String, ignoring: pid_t?) {
+    guard Sys.writeFile(dir + "/freezer.state", "FROZEN") else { return }
+    defer { Sys.writeFile(dir + "/freezer.state", "THAWED") }
+    // Freezing is done when the state reads FROZEN (a process in the kernel finishes first).
+    for _ in 0..<100 {
+      if Sys.readFile(dir + "/freezer.state")?.hasPrefix("FROZEN") == true { break }
+      usleep(500)
+    }
+    for pid in processes() where pid != ignoring { Sys.signal(pid, SIGKILL) }
   }
 
   /// Whether the process limit refused a fork.

@@ -233,14 +233,8 @@ import Testing
     undo.keepOperations = 3
     let fixture = try UndoFixture(label: "after", backend: .host, undo: undo)
     let tracker = try #require(fixture.space.changes)
-    let gate = DispatchSemaphore(value: 0)
-    let started = DispatchSemaphore(value: 0)
-    tracker.beforeQueuedRetention.withValue {
-      $0 = {
-        started.signal()
-        gate.wait()
-      }
-    }
+    let held = HeldHook()
+    tracker.beforeQueuedRetention.withValue { $0 = held.hook }
     var ids: [String] = []
     for round in 0..<4 {
       let result = await fixture.space.submit(
@@ -249,22 +243,22 @@ import Testing
       ids.append(result.id)
     }
     // Answered; the retention the fourth record made owed waits at the gate.
-    #expect(started.wait(timeout: .now() + 30) == .success, "a retention was queued")
+    #expect(held.reached(), "a retention was queued")
     #expect(tracker.recordNames().count == 4)
     #expect(tracker.record(of: ids[0]) != nil)
-    gate.signal()
+    held.release()
     try await eventually("the oldest record to go", deadline: .seconds(30)) { tracker.recordNames().count == 3 }
     #expect(fixture.space.changes(of: ids[0]).status == "gone")
 
     // Held back again: the changes list settles it itself.
     let fifth = await fixture.space.submit(.createFile(path: "f4.txt", content: "content 4\n", encoding: .utf8))
     try #require(fifth.status == .completed, "\(fifth)")
-    #expect(started.wait(timeout: .now() + 30) == .success, "a retention was queued")
+    #expect(held.reached(), "a retention was queued")
     #expect(tracker.recordNames().count == 4)
     let list = fixture.space.changeList()
     #expect(list.kept == 3)
     #expect(list.records.map(\.op) == [fifth.id, ids[3], ids[2]])
-    gate.signal()
+    held.release()
   }
 
   /// A sweep's removals run one at a time after it, and a content written again before its
@@ -275,22 +269,9 @@ import Testing
     undo.keepOperations = 3
     let fixture = try UndoFixture(label: "doomed", backend: .host, undo: undo)
     let tracker = try #require(fixture.space.changes)
-    let gate = DispatchSemaphore(value: 0)
-    let held = DispatchSemaphore(value: 0)
     // Only the first removal is held (later retentions, queued meanwhile, go on).
-    let once = LockedValue(true)
-    tracker.beforeRemovingDoomed.withValue {
-      $0 = {
-        guard
-          once.withValue({ first in
-            defer { first = false }
-            return first
-          })
-        else { return }
-        held.signal()
-        gate.wait()
-      }
-    }
+    let held = HeldHook(onlyFirst: true)
+    tracker.beforeRemovingDoomed.withValue { $0 = held.hook }
     defer { tracker.beforeRemovingDoomed.withValue { $0 = nil } }
     let first = Array("content 0\n".utf8)
     // 35 records at 3 kept: 32 dropped, so the 35th change's retention sweeps the store.
@@ -299,12 +280,12 @@ import Testing
         .createFile(path: "f.txt", content: "content \(round)\n", encoding: .utf8))
       try #require(result.status == .completed, "\(result)")
     }
-    #expect(held.wait(timeout: .now() + 30) == .success, "the sweep found contents to remove")
+    #expect(held.reached(), "the sweep found contents to remove")
     #expect(tracker.store.contains(ContentHash.sha256(first)), "not removed yet")
     // Written again while its removal waits.
     let again = await fixture.space.submit(.createFile(path: "g.txt", content: "content 0\n", encoding: .utf8))
     try #require(again.status == .completed, "\(again)")
-    gate.signal()
+    held.release()
     tracker.settleRetention()
     #expect(tracker.store.contains(ContentHash.sha256(first)))
     #expect(!tracker.store.contains(ContentHash.sha256(Array("content 1\n".utf8))), "the others went")
@@ -320,9 +301,8 @@ import Testing
   /// to its hash). The flush then takes it under its hash: one of fifty concurrent createFiles
   /// failed on this ("open a content to flush") in a full run.
   @Test func aStagedContentPlacedMeanwhileIsFlushedUnderItsHash() throws {
-    let folder = TempFolder("placed")
-    try FileManager.default.createDirectory(atPath: folder.file("blobs"), withIntermediateDirectories: true)
-    let store = BlobStore(folder: folder.file("blobs"))
+    let (folder, store) = try Self.emptyStore("placed")
+    defer { folder.cleanup() }
     let content = Array("placed meanwhile\n".utf8)
     let staged = try store.stage(content, hash: ContentHash.sha256(content))
     var others = [staged]
@@ -355,9 +335,8 @@ import Testing
   /// hash, the size and the kept copy are right for every size around its read limit, and for
   /// content beyond the size the buffer was made for.
   @Test func theStoreReadsFilesOfEverySizeAroundItsLimit() throws {
-    let folder = TempFolder("heads")
-    try FileManager.default.createDirectory(atPath: folder.file("blobs"), withIntermediateDirectories: true)
-    let store = BlobStore(folder: folder.file("blobs"))
+    let (folder, store) = try Self.emptyStore("heads")
+    defer { folder.cleanup() }
     for size in [0, 1, 100, (64 << 10) - 1, 64 << 10, (64 << 10) + 1, 200_000] {
       let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
       let path = folder.file("f\(size)")
@@ -450,4 +429,41 @@ import Testing
     #expect(!kept(70))
     for round in 115..<165 { #expect(kept(round), "round \(round)") }
   }
+
+  /// An empty content store in a folder of its own.
+  static func emptyStore(_ label: String) throws -> (TempFolder, BlobStore) {
+    let folder = TempFolder(label)
+    try FileManager.default.createDirectory(atPath: folder.file("blobs"), withIntermediateDirectories: true)
+    return (folder, BlobStore(folder: folder.file("blobs")))
+  }
+}
+
+/// A test hook that holds the thread running it until ``release()`` (with `onlyFirst`, only the
+/// first thread; later runs go on).
+final class HeldHook: Sendable {
+  private let gate = DispatchSemaphore(value: 0)
+  private let arrived = DispatchSemaphore(value: 0)
+  private let holdsLeft: LockedValue<Int?>
+
+  init(onlyFirst: Bool = false) { holdsLeft = LockedValue(onlyFirst ? 1 : nil) }
+
+  /// The hook to install.
+  var hook: @Sendable () -> Void {
+    { [self] in
+      let holds = holdsLeft.withValue { left -> Bool in
+        guard let count = left else { return true }
+        left = max(0, count - 1)
+        return count > 0
+      }
+      guard holds else { return }
+      arrived.signal()
+      gate.wait()
+    }
+  }
+
+  /// Whether a thread reached the hook (waiting at most 30 s).
+  func reached() -> Bool { arrived.wait(timeout: .now() + 30) == .success }
+
+  /// Lets one held thread go on.
+  func release() { gate.signal() }
 }
