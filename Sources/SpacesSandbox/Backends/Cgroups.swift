@@ -228,6 +228,8 @@ struct OperationCgroup: Sendable {
   ///
   /// `ignoring` is a process already known to have exited (a zombie not yet reaped).
   func killAll(attempts: Int = 200, ignoring: pid_t? = nil) {
+    // Nothing left (the usual end of a command): nothing to freeze or kill.
+    if processes().allSatisfy({ $0 == ignoring }) { return }
     // v2 without `cgroup.kill`: frozen while the loop below kills, thawed after it.
     var frozenV2: String?
     if unified, let dir = directories.first {
