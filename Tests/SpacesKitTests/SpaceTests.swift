@@ -168,7 +168,7 @@ import Testing
     let planting = Task {
       await space.submit(.shell(command: "ln -s /etc etc-link && ln -s /etc/passwd pw", timeoutMs: nil))
     }
-    try await eventually("the approval request", deadline: .seconds(90)) { !space.approvals.pending.isEmpty }
+    try await eventually("the approval request") { !space.approvals.pending.isEmpty }
     let request = try #require(space.approvals.pending.first)
     try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .once))
     let planted = await planting.value

@@ -65,7 +65,7 @@ final class CLIHome: Sendable {
   ///
   /// The wait happens on a dispatch thread: a test blocked in it must not hold one of the few
   /// threads that every task of the test process (the servers under test too) runs on.
-  func run(_ arguments: String..., stdin: String? = nil, deadline: Duration = .seconds(60)) async throws -> Run {
+  func run(_ arguments: String..., stdin: String? = nil, deadline: Duration = patience) async throws -> Run {
     try await withCheckedThrowingContinuation { continuation in
       DispatchQueue.global().async {
         continuation.resume(with: Result { try self.runBlocking(arguments, stdin: stdin, deadline: deadline) })

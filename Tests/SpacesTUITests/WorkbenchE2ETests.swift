@@ -68,7 +68,7 @@ final class Tmux: @unchecked Sendable {
   }
 
   /// Waits until the screen contains `text`.
-  func waitFor(_ text: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation)
+  func waitFor(_ text: String, deadline: Duration = patience, sourceLocation: SourceLocation = #_sourceLocation)
     async throws
   {
     var last = ""
@@ -92,7 +92,7 @@ final class Tmux: @unchecked Sendable {
     // Type only once the workbench process is gone (the pane's foreground command is the shell
     // again), or the keys would go to it; the screen alone can't say, it may be mid-redraw.
     let clock = ContinuousClock()
-    let end = clock.now + .seconds(30)
+    let end = clock.now + patience
     while clock.now < end, try tmux("display-message", "-p", "-t", "0", "#{pane_current_command}") != "bash\n" {
       try await Task.sleep(for: .milliseconds(50))
     }
@@ -117,8 +117,7 @@ final class Tmux: @unchecked Sendable {
   @Test func demoApproveDenyAndFindBothInTheJournal() async throws {
     let tmux = try Tmux()
     try tmux.start("--demo --demo-pause-ms 150")
-    // The first test of the suite: a full run starts hundreds of tests (and their processes) at once.
-    try await tmux.waitFor("rm -rf dist/old", deadline: .seconds(90))
+    try await tmux.waitFor("rm -rf dist/old")
     try await tmux.waitFor("[y] once")
     try await Task.sleep(for: .milliseconds(400))  // keys are ignored for 300 ms
     try tmux.send("y")
@@ -251,7 +250,7 @@ final class Tmux: @unchecked Sendable {
   /// holds is not taken, and the status line says so).
   func press(_ tmux: Tmux, _ key: String, until text: String) async throws {
     let clock = ContinuousClock()
-    let end = clock.now + .seconds(30)
+    let end = clock.now + patience
     while clock.now < end {
       try tmux.send(key)
       let settle = clock.now + .milliseconds(500)
@@ -448,7 +447,7 @@ final class Tmux: @unchecked Sendable {
     try await tmux.waitFor("begun-42")
     try tmux.tmux(["kill-server"])
     let clock = ContinuousClock()
-    let end = clock.now + .seconds(30)
+    let end = clock.now + patience
     while clock.now < end, !FileManager.default.fileExists(atPath: status) {
       try await Task.sleep(for: .milliseconds(50))
     }

@@ -35,10 +35,18 @@ public final class TempFolder: Sendable {
   }
 }
 
+/// How long a test waits for something before it calls it a hang.
+///
+/// Long on purpose: the whole suite runs at once on two cores, and CPU-bound tests hold the
+/// concurrency pool's threads for tens of seconds at a time, so a server or a task under test
+/// can go that long without running at all. A wait ends as soon as what it waits for holds;
+/// this bounds a hang, it is not a speed target (those live in `spaces bench`).
+public let patience: Duration = .seconds(120)
+
 /// Waits until `condition` holds, checking every 10 ms, or records an issue and throws after
 /// `deadline`.
 public func eventually(
-  _ what: String, deadline: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+  _ what: String, deadline: Duration = patience, sourceLocation: SourceLocation = #_sourceLocation,
   _ condition: () async throws -> Bool
 ) async throws {
   let clock = ContinuousClock()

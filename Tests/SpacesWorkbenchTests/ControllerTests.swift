@@ -128,8 +128,7 @@ final class FakeSource: WorkbenchSource, @unchecked Sendable {
     source.continuation.yield(
       Fixture.event("op_1", .received(actor: .agent, op: .shell(command: "ls", timeoutMs: nil))))
     source.continuation.yield(Fixture.event("op_1", .started))
-    // Generous: CI runs the suites in parallel.
-    try await eventually("op_1 running", deadline: .seconds(60)) {
+    try await eventually("op_1 running") {
       _ = controller.drain(now: 1)
       return controller.state.operations.count >= 1 && controller.state.operation("op_1")?.state == .running
     }

@@ -1258,18 +1258,29 @@ extension ChangeTracker {
         if mkdirat(fd, name, 0o700) != 0 && errno != EEXIST { throw failure("create the folder") }
       case .file:
         guard let hash = state.sha256 else { throw failure("find the content of") }
-        unlinkat(fd, temporary, 0)
-        let out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard out >= 0 else { throw failure("create a file beside") }
+        // Locked from its creation to its rename, so the clean-up of interrupted writes (run
+        // when a space opens, as this undo may be finished then) leaves it alone.
+        var out: Int32 = -1
+        for _ in 0..<8 {
+          unlinkat(fd, temporary, 0)
+          out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+          guard out >= 0 else { throw failure("create a file beside") }
+          if ConfinedWorkspace.lockTemporary(out) { break }
+          close(out)
+          out = -1
+        }
+        guard out >= 0 else {
+          errno = EBUSY
+          throw failure("create a file beside")
+        }
+        defer { close(out) }
         do throws(SpacesError) {
           try store.copy(hash, to: out)
           guard fchmod(out, mode_t(state.mode)) == 0 else { throw failure("set the mode of") }
         } catch {
-          close(out)
           unlinkat(fd, temporary, 0)
           throw error
         }
-        close(out)
         guard renameat(fd, temporary, fd, name) == 0 else {
           let error = failure("put back")
           unlinkat(fd, temporary, 0)

@@ -318,10 +318,7 @@ public final class ConfinedWorkspace: Sendable {
       let fd = try sys {
         cspaces_openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(mode))
       }
-      // A file system without flock (some network ones) can't race with a clean-up either way.
-      let locked = flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK
-      var info = stat()
-      if locked, fstat(fd, &info) == 0, info.st_nlink > 0 { return (fd, name) }
+      if lockTemporary(fd) { return (fd, name) }
       close(fd)
       attempts += 1
       guard attempts < 8 else {
@@ -329,6 +326,17 @@ public final class ConfinedWorkspace: Sendable {
           .ioError, "Can't create a temporary file for the write: another process took each one at once; try again")
       }
     }
+  }
+
+  /// Locks a temporary file just created (`flock`), so that the clean-up of interrupted writes
+  /// (``removeInterruptedWrites(maxDepth:)``, in this process or another) leaves it alone until
+  /// it is renamed into place and closed; false when the clean-up took it in the instant
+  /// between its creation and the lock (close it and create another).
+  package static func lockTemporary(_ fd: Int32) -> Bool {
+    // A file system without flock (some network ones) can't race with a clean-up either way.
+    let locked = flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK
+    var info = stat()
+    return locked && fstat(fd, &info) == 0 && info.st_nlink > 0
   }
 
   /// Removes the temporary files that interrupted writes (a crash, `kill -9`) left anywhere in

@@ -341,13 +341,22 @@ struct ProtectedScanner: Sendable {
     }
     let parent = try Self.makeFolders(rootFD, parts.dropLast())
     defer { if parent != rootFD { close(parent) } }
-    let temp = ConfinedWorkspace.temporaryName()
+    var temp = ConfinedWorkspace.temporaryName()
     var written = stat()
     switch item.kind {
     case .file:
-      let fd = cspaces_openat(
-        parent, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(item.mode & 0o777))
-      guard fd >= 0 else { throw Self.failure(errno, "create a temporary file") }
+      // Locked until it is renamed into place: the clean-up of interrupted writes leaves it alone.
+      var fd: Int32 = -1
+      for _ in 0..<8 {
+        temp = ConfinedWorkspace.temporaryName()
+        fd = cspaces_openat(
+          parent, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(item.mode & 0o777))
+        guard fd >= 0 else { throw Self.failure(errno, "create a temporary file") }
+        if ConfinedWorkspace.lockTemporary(fd) { break }
+        close(fd)
+        fd = -1
+      }
+      guard fd >= 0 else { throw Self.failure(EBUSY, "create a temporary file") }
       defer { close(fd) }
       var offset = 0
       while offset < content.count {

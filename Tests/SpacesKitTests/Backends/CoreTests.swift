@@ -205,7 +205,7 @@ struct CoreTests {
         ShellRequest(command: "sleep \(seconds) & echo go; sleep \(seconds)", workspace: ws.path),
         onOutput: recorder.onOutput)
     }
-    try await eventually("the first output", deadline: .seconds(5)) { recorder.text(.stdout) == "go\n" }
+    try await eventually("the first output") { recorder.text(.stdout) == "go\n" }
     task.cancel()
     let result = await task.result
     let error = #expect(throws: SpacesError.self) { try result.get() }
@@ -278,7 +278,7 @@ struct CoreTests {
       #expect(outcome.limitHit == .processes)
       #expect(outcome.stderr.contains("process limit (64) reached"))
     }
-    try await eventually("the fork bomb gone", deadline: .seconds(2)) { processes(where: isBomb).isEmpty }
+    try await eventually("the fork bomb gone") { processes(where: isBomb).isEmpty }
   }
 }
 

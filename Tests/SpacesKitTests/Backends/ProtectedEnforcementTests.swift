@@ -1,4 +1,5 @@
 import Foundation
+import SpacesTestSupport
 import Testing
 
 @testable import SpacesKit
@@ -272,7 +273,7 @@ struct ProtectedWorkflowTests {
           timeoutMs: nil))
     }
     let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
+    let deadline = clock.now + patience
     while space.approvals.pending.isEmpty, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
     let request = try #require(space.approvals.pending.first)
     try space.approvals.resolve(request.id, with: ApprovalResolution(choice: .once))
@@ -297,7 +298,7 @@ struct ProtectedWorkflowTests {
         "touch .ready; i=0; while [ ! -e .go ] && [ $i -lt 2000 ]; do sleep 0.01; i=$((i+1)); done; echo i=$i")
     }
     let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
+    let deadline = clock.now + patience
     while fixture.state(".ready").kind == .missing, clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
     let edit = await space.submit(.createFile(path: ".envrc", content: "export B=2\n", encoding: .utf8), actor: .person)
     #expect(edit.status == .completed)

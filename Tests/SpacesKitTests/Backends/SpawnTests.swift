@@ -126,7 +126,7 @@ import Testing
     let first = Spawner.SpareKey(cgroup: CgroupSupport.shared != nil, limits: limits(61))
     try await run(61)
     var firstSpares: [Int32] = []
-    let deadline = ContinuousClock.now + .seconds(30)
+    let deadline = ContinuousClock.now + patience
     while firstSpares.isEmpty && ContinuousClock.now < deadline {
       firstSpares = Spawner.shared.spareProcessIDs(first)
       if firstSpares.isEmpty { try await Task.sleep(for: .milliseconds(10)) }

@@ -247,7 +247,7 @@ import Testing
     #expect(tracker.recordNames().count == 4)
     #expect(tracker.record(of: ids[0]) != nil)
     held.release()
-    try await eventually("the oldest record to go", deadline: .seconds(30)) { tracker.recordNames().count == 3 }
+    try await eventually("the oldest record to go") { tracker.recordNames().count == 3 }
     #expect(fixture.space.changes(of: ids[0]).status == "gone")
 
     // Held back again: the changes list settles it itself.

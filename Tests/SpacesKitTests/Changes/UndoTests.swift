@@ -49,6 +49,30 @@ struct UndoTests {
         + "&& git -c user.email=a@example.com -c user.name=A commit -qm first")
   }
 
+  /// The clean-up of interrupted writes (it runs in the background when a space opens, as an
+  /// undo a crash interrupted is finished) leaves an undo's temporary files alone: each is
+  /// locked from its creation to its rename, as a file operation's is.
+  @Test func anUndoRacingTheCleanUpOfInterruptedWritesLosesNoFile() async throws {
+    let fixture = try UndoFixture()
+    // Large files: copying one back from the store takes long enough for the clean-up to see it.
+    try await fixture.shell("mkdir d && for i in $(seq 1 6); do head -c 8000000 /dev/urandom > d/f$i; done")
+    let before = fixture.tree
+    let ran = try await fixture.shell("for i in $(seq 1 6); do echo two $i > d/f$i; done")
+    let stop = LockedValue(false)
+    let workspace = fixture.space.workspace
+    let sweeper = Task.detached {
+      var removed = 0
+      while !stop.withValue({ $0 }) { removed += workspace.removeInterruptedWrites() }
+      return removed
+    }
+    defer { stop.withValue { $0 = true } }
+    let undone = try await fixture.space.undo(ran.id)
+    stop.withValue { $0 = true }
+    #expect(await sweeper.value == 0)
+    #expect(undone.undid == [ran.id])
+    #expect(fixture.tree == before, "\(fixture.tree.difference(from: before))")
+  }
+
   @Test func npmStyleTreeOfManyFiles() async throws {
     let fixture = try UndoFixture()
     try await fixture.shell("echo '{}' > package.json")

@@ -21,8 +21,7 @@ import Testing
   /// Waits until `count` requests are pending, and returns them.
   func pending(_ space: Space, count: Int = 1) async throws -> [ApprovalRequest] {
     let clock = ContinuousClock()
-    // Generous: the whole suite shares two cores, and this only matters when it fails.
-    let deadline = clock.now + .seconds(60)
+    let deadline = clock.now + patience
     while clock.now < deadline {
       let pending = space.approvals.pending
       if pending.count >= count { return pending }

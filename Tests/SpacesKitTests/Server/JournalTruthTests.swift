@@ -49,7 +49,7 @@ import Testing
     }
 
     var pending: [ApprovalRequest] = []
-    try await eventually("the approval request", deadline: .seconds(20)) {
+    try await eventually("the approval request") {
       pending = try await supervisor.approvals()
       return !pending.isEmpty
     }
@@ -70,7 +70,7 @@ import Testing
     }
 
     var events: [Event] = []
-    try await eventually("the operation to be journaled as cancelled", deadline: .seconds(20)) {
+    try await eventually("the operation to be journaled as cancelled") {
       events = try Journal.read(path: journalPath).events.filter { $0.opId == id }
       return events.contains { $0.type == .failed }
     }

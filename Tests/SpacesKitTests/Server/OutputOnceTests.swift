@@ -161,7 +161,7 @@ import Testing
     #expect(!journal.isSynced)
     journal.flushSoon()
     let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(10)
+    let deadline = clock.now + patience
     while !journal.isSynced, clock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
     #expect(journal.isSynced)
     #expect(journal.flushCount == before + 1)
@@ -184,7 +184,7 @@ import Testing
     let journal = try Journal(path: folder.path + "/j.jsonl")
     let flusher = JournalFlusher()
     func flushed() async throws -> Bool {
-      let deadline = ContinuousClock.now + .seconds(10)
+      let deadline = ContinuousClock.now + patience
       while !journal.isSynced, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
       return journal.isSynced
     }
@@ -216,7 +216,7 @@ import Testing
     let events = try Journal.read(path: space.journal.path).events
     #expect(events.contains { $0.opId == read.id && $0.type == .completed })
     let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(10)
+    let deadline = clock.now + patience
     while !space.journal.isSynced, clock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
     #expect(space.journal.isSynced)
   }

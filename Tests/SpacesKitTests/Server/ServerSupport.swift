@@ -53,7 +53,7 @@ final class RawSocket {
   /// Whether the last failed read timed out (rather than reaching the end).
   private(set) var timedOut = false
 
-  init(unixPath: String, timeoutSeconds: Int = 60) throws {
+  init(unixPath: String, timeoutSeconds: Int = Int(patience.components.seconds)) throws {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
@@ -153,7 +153,7 @@ func expectRPCError(
 }
 
 /// Collects `count` events from a stream, failing after `deadline`.
-func collect(_ stream: AsyncStream<Event>, count: Int, deadline: Duration = .seconds(30)) async throws -> [Event] {
+func collect(_ stream: AsyncStream<Event>, count: Int, deadline: Duration = patience) async throws -> [Event] {
   try await withThrowingTaskGroup(of: [Event]?.self) { group in
     group.addTask {
       var events: [Event] = []

@@ -288,7 +288,7 @@ import Testing
       let error = await #expect(throws: SpacesError.self) { try await running.value }
       #expect(error?.code == .cancelled)
     }
-    try await eventually("the shell and its children to be killed", deadline: .seconds(10)) {
+    try await eventually("the shell and its children to be killed") {
       tree.allSatisfy { kill($0, 0) != 0 }
     }
     try await eventually("the operation to be journaled as cancelled") {
