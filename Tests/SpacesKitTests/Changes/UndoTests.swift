@@ -59,16 +59,22 @@ struct UndoTests {
     let before = fixture.tree
     let ran = try await fixture.shell("for i in $(seq 1 6); do echo two $i > d/f$i; done")
     let stop = LockedValue(false)
+    let removed = LockedValue(0)
+    let swept = DispatchSemaphore(value: 0)
     let workspace = fixture.space.workspace
-    let sweeper = Task.detached {
-      var removed = 0
-      while !stop.withValue({ $0 }) { removed += workspace.removeInterruptedWrites() }
-      return removed
-    }
+    // A thread of its own: a loop on the concurrency pool would hold one of its two threads.
+    Thread {
+      while !stop.withValue({ $0 }) {
+        let count = workspace.removeInterruptedWrites()
+        removed.withValue { $0 += count }
+      }
+      swept.signal()
+    }.start()
     defer { stop.withValue { $0 = true } }
     let undone = try await fixture.space.undo(ran.id)
     stop.withValue { $0 = true }
-    #expect(await sweeper.value == 0)
+    try await blocking { swept.wait() }
+    #expect(removed.withValue { $0 } == 0)
     #expect(undone.undid == [ran.id])
     #expect(fixture.tree == before, "\(fixture.tree.difference(from: before))")
   }

@@ -29,23 +29,23 @@ import Testing
     await expectRPCError(RPCErrorCode.forbidden) { try await agent.extendApproval(request.id, seconds: 60) }
     let raw = try RawSocket(unixPath: server.socketPath)
     for params in [#"{"id":"\#(request.id)","seconds":60}"#, #"{"seconds":"x"}"#, "{}"] {
-      let answer = raw.request(#"{"jsonrpc":"2.0","id":1,"method":"approval.extend","params":\#(params)}"#)
+      let answer = await raw.request(#"{"jsonrpc":"2.0","id":1,"method":"approval.extend","params":\#(params)}"#)
       #expect(answer?.errorCode == RPCErrorCode.forbidden, "\(params)")
       #expect(answer?.errorMessage.contains("an agent can't give approval requests more time") == true)
     }
 
     // A supervisor: every hostile number is -32602 naming the field, and nothing moves.
     let sup = try RawSocket(unixPath: server.socketPath)
-    let hello = sup.request(
+    let hello = await sup.request(
       #"{"jsonrpc":"2.0","id":1,"method":"hello","params":{"role":"supervisor","token":"\#(server.token)"}}"#)
     #expect(hello?["result"] != nil)
     for seconds in ["0", "-5", "3601", "3.5", "1e30", "99999999999999999999", "\"60\"", "true", "[]"] {
-      let answer = sup.request(
+      let answer = await sup.request(
         #"{"jsonrpc":"2.0","id":2,"method":"approval.extend","params":{"id":"\#(request.id)","seconds":\#(seconds)}}"#)
       #expect(answer?.errorCode == RPCErrorCode.invalidParams, "\(seconds): \(String(describing: answer))")
       #expect(answer?.errorMessage.contains("\"seconds\" must be a whole number from 1 to 3600") == true, "\(seconds)")
     }
-    let noID = sup.request(#"{"jsonrpc":"2.0","id":3,"method":"approval.extend","params":{"seconds":5}}"#)
+    let noID = await sup.request(#"{"jsonrpc":"2.0","id":3,"method":"approval.extend","params":{"seconds":5}}"#)
     #expect(noID?.errorCode == RPCErrorCode.invalidParams)
     #expect(try await supervisor.approvals(space: "s").first?.deadline == request.deadline)
 
@@ -94,13 +94,13 @@ import Testing
       ("\"\(String(repeating: "x", count: 501))\"", "\"reason\" is 501 characters long; it may have at most 500"),
       ("42", "\"reason\" must be a string"),
     ] {
-      let answer = raw.request(
+      let answer = await raw.request(
         #"{"jsonrpc":"2.0","id":1,"method":"op.submit","params":{"space":"s","op":\#(op),"reason":\#(reason)}}"#)
       #expect(answer?.errorCode == RPCErrorCode.invalidParams)
       #expect(answer?.errorMessage.contains(expected) == true, "\(answer?.errorMessage ?? "")")
     }
     // A reason inside the operation is an unknown field of the operation.
-    let inside = raw.request(
+    let inside = await raw.request(
       #"{"jsonrpc":"2.0","id":2,"method":"op.submit","params":{"space":"s","op":{"kind":"message","text":"hi","reason":"x"}}}"#
     )
     #expect(inside?.errorCode == RPCErrorCode.invalidParams)

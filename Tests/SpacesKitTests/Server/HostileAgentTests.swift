@@ -298,9 +298,6 @@ import Testing
   }
 }
 
-// A test's raw sockets are used by one thread at a time: the test's, then a blocking reader's.
-extension RawSocket: @unchecked Sendable {}
-
 /// Smaller findings of issue 11.
 @Suite struct HostileInputMessagesTests {
   @Test func anInvalidNameIsNotEchoedWithItsControlCharacters() {

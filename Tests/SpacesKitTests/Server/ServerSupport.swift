@@ -108,16 +108,37 @@ final class RawSocket {
 
   /// Sends one line and returns the next response (skipping notifications) as JSON.
   func request(_ text: String) -> [String: Any]? {
+    responseLine(after: text).flatMap(Self.object)
+  }
+
+  /// The next line, read on a GCD thread: a blocking read on the concurrency pool holds one of
+  /// its threads (two here), which the server under test may need to answer it.
+  func readLine() async -> String? {
+    try? await blocking { self.readLine() }
+  }
+
+  /// ``request(_:)``, reading on a GCD thread (see ``readLine()-swift.method``).
+  func request(_ text: String) async -> [String: Any]? {
+    (try? await blocking { self.responseLine(after: text) })?.flatMap(Self.object)
+  }
+
+  /// Sends one line and returns the next response line (skipping notifications).
+  private func responseLine(after text: String) -> String? {
     send(text + "\n")
     while let line = readLine() {
-      guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-        return nil
-      }
-      if object["method"] == nil { return object }
+      guard let object = Self.object(line) else { return nil }
+      if object["method"] == nil { return line }
     }
     return nil
   }
+
+  private static func object(_ line: String) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+  }
 }
+
+// A test's raw sockets are used by one thread at a time: the test's, then a blocking reader's.
+extension RawSocket: @unchecked Sendable {}
 
 extension [String: Any] {
   var errorCode: Int? { (self["error"] as? [String: Any])?["code"] as? Int }
