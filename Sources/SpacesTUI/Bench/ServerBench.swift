@@ -101,8 +101,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   let echo = try LineEchoServer(path: folder + "/echo.sock")
   defer { echo.stop() }
   let socketPath = server.socketPath
-  let raw = try await BenchReference.onThread {
-    () throws -> (echo: [Double], read: [Double], create: [Double], same: [Double], durable: [Double]) in
+  let raw = try await BenchReference.onThread { () throws -> RawSamples in
     let echoClient = try SoakSocket(path: echo.path)
     let agent = try SoakSocket(path: socketPath)
     agent.send(line: #"{"jsonrpc":"2.0","id":0,"method":"hello","params":{"space":"host"}}"#)
@@ -122,9 +121,7 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     defer { close(journal) }
     let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
     let content = Array(kib.utf8)
-    var samples: (echo: [Double], read: [Double], create: [Double], same: [Double], durable: [Double]) = (
-      [], [], [], [], []
-    )
+    var samples = RawSamples()
     // Interleaved, so that the machine's load falls on a measurement and its reference alike:
     // first reads beside the echo, then creates beside the echo and the durable write (a read
     // right after a create's `fsync` waits for the file system's journal commit in its own
@@ -141,6 +138,24 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
       if round >= 20 {
         samples.echo += e
         samples.read += r
+      }
+    }
+    // The same reads 30 ms apart, as an agent that thinks between operations sends them: each
+    // finds the server (and the echo) idle, its caches cold, its cores asleep.
+    for round in 0..<(min(iterations, 100) + 5) {
+      usleep(30_000)
+      let e = BenchReference.samples(1, warmUp: 0) {
+        echoClient.send(read)
+        _ = echoClient.readLine()
+      }
+      usleep(30_000)
+      let r = BenchReference.samples(1, warmUp: 0) {
+        agent.send(read)
+        _ = agent.readLine()
+      }
+      if round >= 5 {
+        samples.pacedEcho += e
+        samples.pacedRead += r
       }
     }
     for round in 0..<(iterations + 20) {
@@ -178,6 +193,10 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
   rows.append(durableRow)
   let rawRead = BenchRow("socket readFile 1 KiB (raw client)", unit: "µs", samples: raw.read).against(echoRow)
   rows.append(rawRead.target("≤ echo + 100 µs", met: rawRead.median <= echoRow.median + 100))
+  let pacedEcho = BenchRow("line-echo server round trip, 30 ms apart (raw client)", unit: "µs", samples: raw.pacedEcho)
+  rows.append(pacedEcho)
+  rows.append(
+    BenchRow("socket readFile 1 KiB, 30 ms apart (raw client)", unit: "µs", samples: raw.pacedRead).against(pacedEcho))
   let createReference = BenchRow(
     "durable write + echo", unit: "µs", samples: zip(durable.sorted(), raw.echo.sorted()).map { $0 + $1 })
   let rawCreate = BenchRow("socket createFile 1 KiB, new content (raw client)", unit: "µs", samples: raw.create)
@@ -561,4 +580,15 @@ func rawShellSamples(socket: String, folder: String, bareSeq: [String], iteratio
     }
   }
   return samples
+}
+
+/// What the raw client measured: the references and the rows compared with them.
+private struct RawSamples {
+  var echo: [Double] = []
+  var read: [Double] = []
+  var create: [Double] = []
+  var same: [Double] = []
+  var durable: [Double] = []
+  var pacedEcho: [Double] = []
+  var pacedRead: [Double] = []
 }
