@@ -122,19 +122,20 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     let line = Array(String(repeating: "j", count: 300).utf8) + [0x0A]
     let content = Array(kib.utf8)
     var samples = RawSamples()
+    // One request's round trip, in microseconds (one sample).
+    func roundTrip(_ socket: SoakSocket, _ request: [UInt8]) -> [Double] {
+      BenchReference.samples(1, warmUp: 0) {
+        socket.send(request)
+        _ = socket.readLine()
+      }
+    }
     // Interleaved, so that the machine's load falls on a measurement and its reference alike:
     // first reads beside the echo, then creates beside the echo and the durable write (a read
     // right after a create's `fsync` waits for the file system's journal commit in its own
     // append, which is the create's cost, not the read's).
     for round in 0..<(iterations + 20) {
-      let e = BenchReference.samples(1, warmUp: 0) {
-        echoClient.send(read)
-        _ = echoClient.readLine()
-      }
-      let r = BenchReference.samples(1, warmUp: 0) {
-        agent.send(read)
-        _ = agent.readLine()
-      }
+      let e = roundTrip(echoClient, read)
+      let r = roundTrip(agent, read)
       if round >= 20 {
         samples.echo += e
         samples.read += r
@@ -144,38 +145,23 @@ func runServerBench(iterations: Int = 300) async throws -> [BenchRow] {
     // finds the server (and the echo) idle, its caches cold, its cores asleep.
     for round in 0..<(min(iterations, 100) + 5) {
       usleep(30_000)
-      let e = BenchReference.samples(1, warmUp: 0) {
-        echoClient.send(read)
-        _ = echoClient.readLine()
-      }
+      let e = roundTrip(echoClient, read)
       usleep(30_000)
-      let r = BenchReference.samples(1, warmUp: 0) {
-        agent.send(read)
-        _ = agent.readLine()
-      }
+      let r = roundTrip(agent, read)
       if round >= 5 {
         samples.pacedEcho += e
         samples.pacedRead += r
       }
     }
     for round in 0..<(iterations + 20) {
-      let e = BenchReference.samples(1, warmUp: 0) {
-        echoClient.send(read)
-        _ = echoClient.readLine()
-      }
+      let e = roundTrip(echoClient, read)
       let counter = String(round)
       let changed = create(String(kib.dropLast(counter.count)) + counter)
-      let c = BenchReference.samples(1, warmUp: 0) {
-        agent.send(changed)
-        _ = agent.readLine()
-      }
+      let c = roundTrip(agent, changed)
       let d = try BenchReference.samples(1, warmUp: 0) {
         try BenchReference.durableWrite(folder: folder, content: content, journal: journal, line: line)
       }
-      let again = BenchReference.samples(1, warmUp: 0) {
-        agent.send(changed)
-        _ = agent.readLine()
-      }
+      let again = roundTrip(agent, changed)
       if round >= 20 {
         samples.echo += e
         samples.create += c
