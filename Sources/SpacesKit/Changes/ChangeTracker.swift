@@ -1260,17 +1260,7 @@ extension ChangeTracker {
         guard let hash = state.sha256 else { throw failure("find the content of") }
         // Locked from its creation to its rename, so the clean-up of interrupted writes (run
         // when a space opens, as this undo may be finished then) leaves it alone.
-        var out: Int32 = -1
-        for _ in 0..<8 {
-          unlinkat(fd, temporary, 0)
-          out = cspaces_openat(fd, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-          guard out >= 0 else { throw failure("create a file beside") }
-          if ConfinedWorkspace.lockTemporary(out) { break }
-          close(out)
-          out = -1
-        }
-        guard out >= 0 else {
-          errno = EBUSY
+        guard let (out, _) = ConfinedWorkspace.createLockedTemporary(in: fd, mode: 0o600, named: temporary) else {
           throw failure("create a file beside")
         }
         defer { close(out) }

@@ -451,7 +451,8 @@ final class JournalFlusher: @unchecked Sendable {
   /// Runs `body`, and wakes the flusher after it when a record `body` wrote asked for it: for
   /// an answer written from the thread that read the request (a read answered on the event
   /// loop), so that waking another thread, tens of microseconds on an idle machine, comes after
-  /// the answer instead of before.
+  /// the answer instead of before. The hold is the thread's, whatever flusher schedules inside
+  /// it: use it on the flusher the body's records go to (the process has one, ``shared``).
   func wakingAfter<T>(_ body: () throws -> T) rethrows -> T {
     let earlier = cspaces_wake_hold_begin()
     defer {

@@ -306,37 +306,45 @@ public final class ConfinedWorkspace: Sendable {
     ".spaces-" + randomHex16() + ".tmp"
   }
 
-  /// Creates a new temporary file in `dir` and locks it (`flock`), so that a start-up
-  /// clean-up in another process leaves it alone; returns its descriptor and name.
-  ///
-  /// If the clean-up took the file in the instant between its creation and the lock (it is
-  /// then locked elsewhere, or already unlinked), another name is tried.
+  /// Creates a new temporary file in `dir` and locks it (``createLockedTemporary(in:mode:named:)``);
+  /// returns its descriptor and name.
   private static func createTemporary(in dir: Int32, mode: mode_t) throws -> (fd: Int32, name: String) {
-    var attempts = 0
-    while true {
-      let name = temporaryName()
-      let fd = try sys {
-        cspaces_openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(mode))
-      }
-      if lockTemporary(fd) { return (fd, name) }
-      close(fd)
-      attempts += 1
-      guard attempts < 8 else {
-        throw SpacesError(
-          .ioError, "Can't create a temporary file for the write: another process took each one at once; try again")
-      }
+    guard let made = createLockedTemporary(in: dir, mode: mode) else {
+      guard errno == EBUSY else { throw SysError(code: errno) }
+      throw SpacesError(
+        .ioError, "Can't create a temporary file for the write: another process took each one at once; try again")
     }
+    return made
   }
 
-  /// Locks a temporary file just created (`flock`), so that the clean-up of interrupted writes
-  /// (``removeInterruptedWrites(maxDepth:)``, in this process or another) leaves it alone until
-  /// it is renamed into place and closed; false when the clean-up took it in the instant
-  /// between its creation and the lock (close it and create another).
-  package static func lockTemporary(_ fd: Int32) -> Bool {
-    // A file system without flock (some network ones) can't race with a clean-up either way.
-    let locked = flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK
-    var info = stat()
-    return locked && fstat(fd, &info) == 0 && info.st_nlink > 0
+  /// Creates a temporary file in `dir` for a write that renames it into place, and locks it
+  /// (`flock`) until it is closed, so that the clean-up of interrupted writes
+  /// (``removeInterruptedWrites(maxDepth:)``, in this process or another) leaves it alone.
+  ///
+  /// Its name is a new one (``temporaryName()``), or `fixed`, which a write applied again after
+  /// a crash uses: what stands under that name (the crash's leftover) is removed first. If the
+  /// clean-up took the file in the instant between its creation and the lock (it is then
+  /// locked elsewhere, or already unlinked), the file is made again, at most 8 times. Returns
+  /// nil with `errno` set when it can't be made (`EBUSY`: the clean-up took each one).
+  package static func createLockedTemporary(in dir: Int32, mode: mode_t, named fixed: String? = nil) -> (
+    fd: Int32, name: String
+  )? {
+    for _ in 0..<8 {
+      let name = fixed ?? temporaryName()
+      if fixed != nil { unlinkat(dir, name, 0) }
+      var fd: Int32
+      repeat {
+        fd = cspaces_openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(mode))
+      } while fd < 0 && errno == EINTR
+      guard fd >= 0 else { return nil }
+      // A file system without flock (some network ones) can't race with a clean-up either way.
+      let locked = flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK
+      var info = stat()
+      if locked, fstat(fd, &info) == 0, info.st_nlink > 0 { return (fd, name) }
+      close(fd)
+    }
+    errno = EBUSY
+    return nil
   }
 
   /// Removes the temporary files that interrupted writes (a crash, `kill -9`) left anywhere in

@@ -341,22 +341,12 @@ struct ProtectedScanner: Sendable {
     }
     let parent = try Self.makeFolders(rootFD, parts.dropLast())
     defer { if parent != rootFD { close(parent) } }
-    var temp = ConfinedWorkspace.temporaryName()
     var written = stat()
     switch item.kind {
     case .file:
       // Locked until it is renamed into place: the clean-up of interrupted writes leaves it alone.
-      var fd: Int32 = -1
-      for _ in 0..<8 {
-        temp = ConfinedWorkspace.temporaryName()
-        fd = cspaces_openat(
-          parent, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, Int32(item.mode & 0o777))
-        guard fd >= 0 else { throw Self.failure(errno, "create a temporary file") }
-        if ConfinedWorkspace.lockTemporary(fd) { break }
-        close(fd)
-        fd = -1
-      }
-      guard fd >= 0 else { throw Self.failure(EBUSY, "create a temporary file") }
+      guard let (fd, temp) = ConfinedWorkspace.createLockedTemporary(in: parent, mode: mode_t(item.mode & 0o777))
+      else { throw Self.failure(errno, "create a temporary file") }
       defer { close(fd) }
       var offset = 0
       while offset < content.count {
@@ -374,6 +364,8 @@ struct ProtectedScanner: Sendable {
       try Self.replace(parent, temp, with: name)
       guard fstat(fd, &written) == 0 else { throw Self.failure(errno, "stat") }
     case .symlink:
+      // A symlink is never removed by the clean-up: no lock needed.
+      let temp = ConfinedWorkspace.temporaryName()
       let target = String(decoding: content, as: UTF8.self)
       guard Array(target.utf8) == content, symlinkat(target, parent, temp) == 0 else {
         throw Self.failure(errno == 0 ? EINVAL : errno, "make the symlink")

@@ -461,8 +461,10 @@ final class HeldHook: Sendable {
     }
   }
 
-  /// Whether a thread reached the hook (waiting at most 30 s).
-  func reached() -> Bool { arrived.wait(timeout: .now() + 30) == .success }
+  /// Whether a thread reached the hook (waiting at most ``patience``).
+  func reached() -> Bool {
+    arrived.wait(timeout: .now() + .seconds(Int(patience.components.seconds))) == .success
+  }
 
   /// Lets one held thread go on.
   func release() { gate.signal() }

@@ -183,15 +183,10 @@ import Testing
     let folder = TempFolder("held")
     let journal = try Journal(path: folder.path + "/j.jsonl")
     let flusher = JournalFlusher()
-    func flushed() async throws -> Bool {
-      let deadline = ContinuousClock.now + patience
-      while !journal.isSynced, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
-      return journal.isSynced
-    }
     // The first round starts the flusher's thread, which then waits for a signal.
     try journal.append([Event(space: "s", opId: "o", .message(text: "one"))], sync: false)
     flusher.schedule(journal)
-    #expect(try await flushed())
+    try await eventually("the first record flushed") { journal.isSynced }
     // The second is flushed only if the hold's end signals it.
     let answered = try flusher.wakingAfter { () throws -> Bool in
       try journal.append([Event(space: "s", opId: "o", .message(text: "two"))], sync: false)
@@ -199,7 +194,7 @@ import Testing
       return !journal.isSynced
     }
     #expect(answered)
-    #expect(try await flushed())
+    try await eventually("the second record flushed, woken at the hold's end") { journal.isSynced }
   }
 
   @Test func aReadIsAnsweredWithItsRecordWrittenAndAChangeWithItOnDisk() async throws {
